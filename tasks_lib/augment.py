@@ -1,0 +1,132 @@
+"""Augmentations: the 8 dihedral transforms x colour permutations x order of train examples.
+
+Contract: every augmentation is a frozen value; `apply_grid` and `invert_grid` are pure and exact
+inverses (`invert_grid(aug, apply_grid(aug, g)) == g` for every grid), and `apply_task` transforms
+all grids of a task the same way and reorders its train pairs. Randomness only enters through
+`sample_augmentations(seed, n)`, so a seed fixes every view.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from tasks_lib.data import Grid, Pair, Task
+
+IDENTITY_COLOURS = tuple(range(10))
+
+
+def _transpose(g: Grid) -> Grid:
+    return tuple(zip(*g))
+
+
+def _flip_rows(g: Grid) -> Grid:  # upside down
+    return tuple(reversed(g))
+
+
+def _flip_cols(g: Grid) -> Grid:  # mirror left-right
+    return tuple(tuple(reversed(r)) for r in g)
+
+
+def _dihedral(g: Grid, k: int) -> Grid:
+    """k in 0..7: bit 0 flips rows, bit 1 flips columns, bit 2 transposes first."""
+    if k & 4:
+        g = _transpose(g)
+    if k & 1:
+        g = _flip_rows(g)
+    if k & 2:
+        g = _flip_cols(g)
+    return g
+
+
+def _dihedral_inverse(g: Grid, k: int) -> Grid:
+    if k & 2:
+        g = _flip_cols(g)
+    if k & 1:
+        g = _flip_rows(g)
+    if k & 4:
+        g = _transpose(g)
+    return g
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """One view of a task. `colours[c]` is the new colour of colour c; `order` permutes train pairs."""
+
+    dihedral: int = 0
+    colours: tuple[int, ...] = IDENTITY_COLOURS
+    order: tuple[int, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.dihedral <= 7:
+            raise ValueError(f"dihedral must be 0-7, got {self.dihedral}")
+        if sorted(self.colours) != list(range(10)):
+            raise ValueError(f"colours must be a permutation of 0-9, got {self.colours}")
+
+    @property
+    def is_identity(self) -> bool:
+        return self.dihedral == 0 and self.colours == IDENTITY_COLOURS and self.order is None
+
+    def to_dict(self) -> dict:
+        return {"dihedral": self.dihedral, "colours": list(self.colours), "order": None if self.order is None else list(self.order)}
+
+
+def apply_grid(aug: Augmentation, grid: Grid) -> Grid:
+    """Transform one grid: dihedral first, then colours."""
+    g = _dihedral(grid, aug.dihedral)
+    c = aug.colours
+    return tuple(tuple(c[v] for v in row) for row in g)
+
+
+def invert_grid(aug: Augmentation, grid: Grid) -> Grid:
+    """Undo `apply_grid`."""
+    inv = [0] * 10
+    for src, dst in enumerate(aug.colours):
+        inv[dst] = src
+    g = tuple(tuple(inv[v] for v in row) for row in grid)
+    return _dihedral_inverse(g, aug.dihedral)
+
+
+def apply_task(aug: Augmentation, task: Task) -> Task:
+    """Transform every grid of a task and reorder its train pairs (test order is kept)."""
+    pairs = [Pair(apply_grid(aug, p.input), apply_grid(aug, p.output)) for p in task.train]
+    if aug.order is not None:
+        if sorted(aug.order) != list(range(len(pairs))):
+            raise ValueError(f"task {task.id}: order {aug.order} is not a permutation of its {len(pairs)} train pairs")
+        pairs = [pairs[i] for i in aug.order]
+    return Task(
+        task.id,
+        tuple(pairs),
+        tuple(apply_grid(aug, g) for g in task.test_inputs),
+        tuple(apply_grid(aug, g) for g in task.test_outputs),
+    )
+
+
+def random_augmentation(rng: random.Random, n_train: int, keep_background: bool = True) -> Augmentation:
+    """A uniformly random view; colour 0 (the usual background) stays fixed when keep_background."""
+    if keep_background:
+        rest = list(range(1, 10))
+        rng.shuffle(rest)
+        colours = (0, *rest)
+    else:
+        perm = list(range(10))
+        rng.shuffle(perm)
+        colours = tuple(perm)
+    order = list(range(n_train))
+    rng.shuffle(order)
+    return Augmentation(rng.randrange(8), colours, tuple(order))
+
+
+def sample_augmentations(seed: int, n: int, n_train: int, include_identity: bool = True, keep_background: bool = True) -> list[Augmentation]:
+    """n views for a task: the identity first (if asked), then the 7 other dihedral transforms
+    with random colours, then fully random views. Deterministic in `seed`."""
+    rng = random.Random(seed)
+    views: list[Augmentation] = [Augmentation()] if include_identity else []
+    k = 1
+    while len(views) < n:
+        rand = random_augmentation(rng, n_train, keep_background)
+        if k < 8:
+            rand = Augmentation(k, rand.colours, rand.order)
+            k += 1
+        views.append(rand)
+    return views[:n]

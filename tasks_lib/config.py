@@ -1,0 +1,209 @@
+"""Stage configs and profiles.
+
+Contract: one frozen dataclass per stage, validated in `__post_init__` (a `ConfigError` names the
+field and the bad value). A profile is a YAML file in `profiles/` whose top-level keys are the stage
+names (`model`, `train`, `sample`, `vote`, `budget`, `slots`) and whose values override the defaults
+below; unknown keys are errors. `load_profile(name)` returns a `RunConfig`; `RunConfig.replace`
+applies command-line overrides the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+PROFILES_DIR = ROOT / "profiles"
+DEFAULT_PROFILE = "cpu"
+DEFAULT_MODEL = ROOT / "models" / "arc-tiny"
+
+
+class ConfigError(ValueError):
+    """A config value or profile is invalid."""
+
+
+def _check(cond: bool, stage: str, name: str, value: Any, want: str) -> None:
+    if not cond:
+        raise ConfigError(f"{stage}.{name}={value!r}: expected {want}")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    path: str = str(DEFAULT_MODEL)  # any local HF causal-LM directory; relative paths are from the repo root
+    dtype: str = "auto"  # auto: bfloat16 on CUDA, float32 on CPU
+    lora_rank: int = 16  # higher: more capacity per task, more memory and time per step
+    lora_alpha: float = 32.0
+    lora_dropout: float = 0.0
+    target_modules: str = "all-linear"  # or a comma list such as "q_proj,v_proj"
+    max_tokens: int = 8192  # longest sequence trained or prompted; longer tasks drop train pairs
+    attn_implementation: str = "sdpa"
+
+    def __post_init__(self) -> None:
+        _check(self.dtype in ("auto", "float32", "bfloat16", "float16"), "model", "dtype", self.dtype, "auto|float32|bfloat16|float16")
+        _check(self.lora_rank >= 1, "model", "lora_rank", self.lora_rank, ">= 1")
+        _check(self.lora_alpha > 0, "model", "lora_alpha", self.lora_alpha, "> 0")
+        _check(0 <= self.lora_dropout < 1, "model", "lora_dropout", self.lora_dropout, "in [0, 1)")
+        _check(self.max_tokens >= 64, "model", "max_tokens", self.max_tokens, ">= 64")
+
+    @property
+    def resolved_path(self) -> Path:
+        p = Path(self.path).expanduser()
+        return p if p.is_absolute() else ROOT / p
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    max_steps: int = 100  # cap per task; the task's time budget may stop it earlier
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    warmup_steps: int = 5
+    loss_on_first: bool = True  # also train on the first pair's output (no in-context example before it)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _check(self.max_steps >= 0, "train", "max_steps", self.max_steps, ">= 0")
+        _check(self.lr > 0, "train", "lr", self.lr, "> 0")
+        _check(self.weight_decay >= 0, "train", "weight_decay", self.weight_decay, ">= 0")
+        _check(self.warmup_steps >= 0, "train", "warmup_steps", self.warmup_steps, ">= 0")
+
+
+@dataclass(frozen=True)
+class SampleConfig:
+    backend: str = "hf"  # hf: transformers generate
+    views: int = 4  # augmented views per test input (the identity first)
+    samples_per_view: int = 2  # the first greedy, the rest at `temperature`
+    temperature: float = 1.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _check(self.backend in ("hf",), "sample", "backend", self.backend, "hf")
+        _check(1 <= self.views <= 64, "sample", "views", self.views, "1-64")
+        _check(1 <= self.samples_per_view <= 64, "sample", "samples_per_view", self.samples_per_view, "1-64")
+        _check(self.temperature > 0, "sample", "temperature", self.temperature, "> 0")
+
+
+@dataclass(frozen=True)
+class VoteConfig:
+    rule: str = "count"  # count: most frequent grid first, ties by mean log-probability
+
+    def __post_init__(self) -> None:
+        _check(self.rule in ("count", "logprob"), "vote", "rule", self.rule, "count|logprob")
+
+
+@dataclass(frozen=True)
+class BudgetConfig:
+    total_seconds: float = 900.0  # wall time for the whole run, from start to submission written
+    reserve_seconds: float = 30.0  # kept back for writing the submission and reports
+    train_fraction: float = 0.6  # of a task's budget; sampling gets the rest
+    size_weighted: bool = True  # larger tasks get proportionally more time
+
+    def __post_init__(self) -> None:
+        _check(self.total_seconds > 0, "budget", "total_seconds", self.total_seconds, "> 0")
+        _check(0 <= self.reserve_seconds < self.total_seconds, "budget", "reserve_seconds", self.reserve_seconds, "in [0, total_seconds)")
+        _check(0 < self.train_fraction < 1, "budget", "train_fraction", self.train_fraction, "in (0, 1)")
+
+
+@dataclass(frozen=True)
+class SlotConfig:
+    device: str = "auto"  # auto: every visible CUDA GPU, else the CPU; or "cpu", "cuda"
+    gpus: int = 0  # 0: all visible GPUs
+    slots_per_device: int = 1  # workers per GPU, each with its own resident copy of the base model
+    cpu_slots: int = 1  # workers when running on the CPU
+    threads_per_slot: int = 0  # torch threads per worker; 0: cores / slots
+    step_grace_seconds: float = 60.0  # a step still running this long past its deadline is killed
+    load_timeout_seconds: float = 600.0
+    concurrency_limit: str = "arc-ttt-gpu"  # Prefect global concurrency limit around GPU steps; "" disables
+    lock_dir: str = ""  # where GPU lease files live; default: <tmp>/arc-ttt-locks
+
+    def __post_init__(self) -> None:
+        _check(self.device in ("auto", "cpu", "cuda"), "slots", "device", self.device, "auto|cpu|cuda")
+        _check(self.gpus >= 0, "slots", "gpus", self.gpus, ">= 0")
+        _check(1 <= self.slots_per_device <= 16, "slots", "slots_per_device", self.slots_per_device, "1-16")
+        _check(1 <= self.cpu_slots <= 64, "slots", "cpu_slots", self.cpu_slots, "1-64")
+        _check(self.threads_per_slot >= 0, "slots", "threads_per_slot", self.threads_per_slot, ">= 0")
+        _check(self.step_grace_seconds > 0, "slots", "step_grace_seconds", self.step_grace_seconds, "> 0")
+
+
+STAGES: dict[str, type] = {
+    "model": ModelConfig,
+    "train": TrainConfig,
+    "sample": SampleConfig,
+    "vote": VoteConfig,
+    "budget": BudgetConfig,
+    "slots": SlotConfig,
+}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    sample: SampleConfig = field(default_factory=SampleConfig)
+    vote: VoteConfig = field(default_factory=VoteConfig)
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
+    slots: SlotConfig = field(default_factory=SlotConfig)
+    profile: str = "defaults"
+    description: str = ""
+
+    def replace(self, overrides: Mapping[str, Mapping[str, Any]]) -> "RunConfig":
+        """A copy with `{stage: {field: value}}` applied; unknown stages or fields raise ConfigError."""
+        changes: dict[str, Any] = {}
+        for stage, values in overrides.items():
+            if stage not in STAGES:
+                raise ConfigError(f"unknown config section {stage!r}; expected one of {sorted(STAGES)}")
+            if not isinstance(values, Mapping):
+                raise ConfigError(f"{stage}: expected a mapping of field: value, got {type(values).__name__}")
+            current = getattr(self, stage)
+            names = {f.name: f for f in dataclasses.fields(current)}
+            unknown = sorted(set(values) - set(names))
+            if unknown:
+                raise ConfigError(f"{stage}.{unknown[0]}: unknown field; expected one of {sorted(names)}")
+            coerced = {k: _coerce(stage, k, v, type(getattr(current, k))) for k, v in values.items()}
+            try:
+                changes[stage] = dataclasses.replace(current, **coerced)
+            except TypeError as err:
+                raise ConfigError(f"{stage}: {err}") from None
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _coerce(stage: str, key: str, value: Any, want: type) -> Any:
+    if want is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if want is not type(value) and not (want is float and isinstance(value, float)):
+        raise ConfigError(f"{stage}.{key}={value!r}: expected {want.__name__}, got {type(value).__name__}")
+    return value
+
+
+def profile_path(name: str) -> Path:
+    p = Path(name)
+    if p.suffix in (".yaml", ".yml") and p.exists():
+        return p
+    candidate = PROFILES_DIR / f"{name}.yaml"
+    if not candidate.exists():
+        known = sorted(q.stem for q in PROFILES_DIR.glob("*.yaml"))
+        raise ConfigError(f"profile {name!r} not found in {PROFILES_DIR}; known profiles: {known}")
+    return candidate
+
+
+def load_profile(name: str = DEFAULT_PROFILE) -> RunConfig:
+    """Read `profiles/<name>.yaml` (or a YAML path) over the defaults."""
+    path = profile_path(name)
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({err})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections")
+    description = str(raw.pop("description", ""))
+    try:
+        cfg = RunConfig().replace(raw)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
+    return dataclasses.replace(cfg, profile=path.stem, description=description)

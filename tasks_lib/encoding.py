@@ -1,0 +1,178 @@
+"""Grid <-> token encoding with exactly one token per cell.
+
+Contract:
+- The text form of a grid is one digit per cell and a newline after each row (`to_text` / `to_grid`).
+- A task becomes token ids without running the tokenizer over whole texts: every symbol (digits 0-9,
+  newline, the input marker `I`, the output marker `O`) maps to exactly one token id of the model's
+  tokenizer, checked once by `Vocab.from_tokenizer`, which fails with `EncodingError` naming the
+  symbol when a tokenizer cannot give one token per cell.
+- Layout: `<bos> (I \\n <input rows> O \\n <output rows> <eos>)* I \\n <test rows> O \\n` and the model
+  continues with the output rows and `<eos>`. Training labels cover output rows and their `<eos>`.
+- `decode_grid` turns generated ids into a grid or `None` (malformed output never raises).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from tasks_lib.data import MAX_SIDE, Grid, Task
+
+DIGITS = tuple(str(d) for d in range(10))
+NEWLINE, IN, OUT = "\n", "I", "O"
+PAD, BOS, EOS = "<pad>", "<s>", "</s>"
+ARC_VOCAB = (PAD, BOS, EOS, *DIGITS, NEWLINE, IN, OUT)
+IGNORE = -100  # label value the loss skips
+
+
+class EncodingError(ValueError):
+    """The tokenizer cannot represent a symbol as one token, or a task does not fit."""
+
+
+def to_text(grid: Grid) -> str:
+    return "".join("".join(str(v) for v in row) + "\n" for row in grid)
+
+
+def to_grid(text: str) -> Grid | None:
+    """Parse `to_text` output; None if it is not a rectangular grid of digits, 1-30 per side."""
+    rows = text.split("\n")
+    if rows and rows[-1] == "":
+        rows.pop()
+    if not 1 <= len(rows) <= MAX_SIDE:
+        return None
+    width = len(rows[0])
+    if not 1 <= width <= MAX_SIDE or any(len(r) != width or not r.isdigit() for r in rows):
+        return None
+    return tuple(tuple(int(c) for c in r) for r in rows)
+
+
+@dataclass(frozen=True)
+class Vocab:
+    """Token ids of the symbols the layout uses."""
+
+    digits: tuple[int, ...]
+    newline: int
+    input: int
+    output: int
+    bos: int
+    eos: int
+    pad: int
+
+    @classmethod
+    def from_tokenizer(cls, tokenizer: Any) -> "Vocab":
+        """Look up each symbol; raise EncodingError if one is not exactly one token."""
+        ids = {s: _single_token(tokenizer, s) for s in (*DIGITS, NEWLINE, IN, OUT)}
+        eos = tokenizer.eos_token_id
+        if eos is None:
+            raise EncodingError("tokenizer has no eos_token: the sampler needs one to end a grid")
+        bos = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else eos
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos
+        vocab = cls(tuple(ids[d] for d in DIGITS), ids[NEWLINE], ids[IN], ids[OUT], bos, eos, pad)
+        if len(set(vocab.digits) | {vocab.newline, vocab.input, vocab.output, vocab.eos}) != 14:
+            raise EncodingError("tokenizer maps two grid symbols to the same token id")
+        return vocab
+
+    def grid_ids(self, grid: Grid) -> list[int]:
+        out: list[int] = []
+        for row in grid:
+            out.extend(self.digits[v] for v in row)
+            out.append(self.newline)
+        return out
+
+
+def _single_token(tokenizer: Any, symbol: str) -> int:
+    ids = tokenizer(symbol, add_special_tokens=False)["input_ids"]
+    if len(ids) == 1:
+        return int(ids[0])
+    # Sentencepiece tokenizers prefix a word boundary; fall back to the bare piece if it exists.
+    for piece in (symbol, "<0x0A>" if symbol == "\n" else symbol):
+        tid = tokenizer.convert_tokens_to_ids(piece)
+        if tid is not None and tid != tokenizer.unk_token_id:
+            return int(tid)
+    raise EncodingError(
+        f"tokenizer {type(tokenizer).__name__} encodes {symbol!r} as {len(ids)} tokens {ids}; "
+        "arc-ttt needs one token per grid cell (use a model with single-digit tokens or the embedded ARC vocabulary)"
+    )
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """Token ids of a training sequence and its labels (IGNORE outside output grids)."""
+
+    ids: list[int]
+    labels: list[int]
+
+
+def _pair_ids(vocab: Vocab, inp: Grid) -> list[int]:
+    return [vocab.input, vocab.newline, *vocab.grid_ids(inp), vocab.output, vocab.newline]
+
+
+def encode_train(vocab: Vocab, task: Task, max_tokens: int, loss_on_first: bool = True) -> Encoded:
+    """All train pairs of `task` as one sequence; drops trailing pairs until it fits `max_tokens`.
+
+    Raises EncodingError if even the first pair does not fit."""
+    ids, labels = [vocab.bos], [IGNORE]
+    used = 0
+    for i, pair in enumerate(task.train):
+        prefix = _pair_ids(vocab, pair.input)
+        target = [*vocab.grid_ids(pair.output), vocab.eos]
+        if len(ids) + len(prefix) + len(target) > max_tokens:
+            break
+        ids += prefix + target
+        train_this = loss_on_first or i > 0
+        labels += [IGNORE] * len(prefix) + (target if train_this else [IGNORE] * len(target))
+        used += 1
+    if used == 0 or all(lab == IGNORE for lab in labels):
+        raise EncodingError(f"task {task.id}: no train pair fits in max_tokens={max_tokens}")
+    return Encoded(ids, labels)
+
+
+def encode_prompt(vocab: Vocab, task: Task, test_index: int, max_tokens: int, reserve: int) -> list[int]:
+    """Train pairs then the test input, ending where the output grid starts.
+
+    Drops train pairs from the front until prompt + `reserve` (room for the answer) fits `max_tokens`.
+    Raises EncodingError if the test input alone does not fit."""
+    tail = _pair_ids(vocab, task.test_inputs[test_index])
+    pairs = [_pair_ids(vocab, p.input) + [*vocab.grid_ids(p.output), vocab.eos] for p in task.train]
+    while pairs and 1 + sum(map(len, pairs)) + len(tail) + reserve > max_tokens:
+        pairs.pop(0)
+    if 1 + len(tail) + reserve > max_tokens:
+        raise EncodingError(f"task {task.id}: test input {test_index} does not fit in max_tokens={max_tokens}")
+    return [vocab.bos, *[t for p in pairs for t in p], *tail]
+
+
+def output_budget(task: Task) -> int:
+    """An upper bound on the answer's length in tokens: the largest grid in the task, doubled
+    (many tasks scale), capped at a full 30x30 grid with newlines and eos."""
+    grids = [p.output for p in task.train] + [p.input for p in task.train] + list(task.test_inputs)
+    largest = max(len(g) * (len(g[0]) + 1) for g in grids)
+    return min(MAX_SIDE * (MAX_SIDE + 1) + 1, 2 * largest + 1)
+
+
+def decode_grid(vocab: Vocab, ids: Sequence[int]) -> Grid | None:
+    """Generated ids (up to and excluding eos) to a grid; None when malformed."""
+    back = {tid: str(d) for d, tid in enumerate(vocab.digits)}
+    back[vocab.newline] = "\n"
+    chars = []
+    for tid in ids:
+        tid = int(tid)
+        if tid == vocab.eos:
+            break
+        sym = back.get(tid)
+        if sym is None:
+            return None
+        chars.append(sym)
+    return to_grid("".join(chars))
+
+
+def build_arc_tokenizer() -> Any:
+    """The embedded model's tokenizer: one token per symbol of ARC_VOCAB, as a HF fast tokenizer."""
+    from tokenizers import Regex, Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {tok: i for i, tok in enumerate(ARC_VOCAB)}
+    core = Tokenizer(models.WordLevel(vocab=vocab, unk_token=PAD))
+    core.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")
+    return PreTrainedTokenizerFast(
+        tokenizer_object=core, bos_token=BOS, eos_token=EOS, pad_token=PAD, unk_token=PAD, clean_up_tokenization_spaces=False
+    )

@@ -1,0 +1,268 @@
+"""GPU slots: device leases and the pool of long-lived worker processes that hold the base model.
+
+Contract:
+- `plan_devices(cfg)` lists the devices a run may use: every visible CUDA GPU (or `cfg.gpus` of them),
+  else the CPU.
+- `claim_gpus(indices, want, lock_dir)` takes `filelock` leases (`gpu-<i>.lock`) without waiting, so two
+  independent runs on one machine never share a GPU; it raises `LeaseError` when none is free.
+- `SlotPool` starts one worker process (`python -m tasks_lib.worker`) per slot, pinned to its device
+  through `CUDA_VISIBLE_DEVICES`. `call(slot, op, timeout, **kwargs)` is blocking and thread-safe per
+  slot; a call that runs past `timeout` has its worker killed for real (SIGKILL), a worker that dies is
+  noticed at once, and either way `SlotError` is raised and the slot's next call starts a fresh worker
+  (which reloads the model). `close()` ends every worker.
+- `LiveRuns` registers this process as a live run (a held lock file), so a run can tell whether any other
+  run is live before it resets shared state such as Prefect concurrency slots.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import select
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+
+from tasks_lib.config import ROOT, SlotConfig
+from tasks_lib.worker import HEADER, write_frame
+
+
+class LeaseError(RuntimeError):
+    """No GPU could be leased."""
+
+
+class SlotError(RuntimeError):
+    """A step failed in its worker. `kind`: timeout | died | oom | error."""
+
+    def __init__(self, kind: str, message: str, detail: str = ""):
+        super().__init__(f"{kind}: {message}")
+        self.kind = kind
+        self.detail = detail
+
+
+def default_lock_dir(cfg: SlotConfig) -> Path:
+    return Path(cfg.lock_dir) if cfg.lock_dir else Path(tempfile.gettempdir()) / "arc-ttt-locks"
+
+
+def visible_gpu_count() -> int:
+    try:
+        import torch
+    except ImportError:
+        return 0
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+@dataclass(frozen=True)
+class DevicePlan:
+    kind: str  # "cuda" or "cpu"
+    indices: tuple[int, ...]  # candidate GPU indices (empty on CPU)
+    want: int  # how many GPUs to lease
+
+
+def plan_devices(cfg: SlotConfig) -> DevicePlan:
+    n = 0 if cfg.device == "cpu" else visible_gpu_count()
+    if cfg.device == "cuda" and n == 0:
+        raise LeaseError("slots.device=cuda but no CUDA GPU is visible")
+    if n == 0:
+        return DevicePlan("cpu", (), 0)
+    return DevicePlan("cuda", tuple(range(n)), min(n, cfg.gpus) if cfg.gpus else n)
+
+
+@dataclass
+class Leases:
+    gpus: list[int]
+    locks: list[FileLock] = field(default_factory=list)
+
+    def release(self) -> None:
+        for lock in self.locks:
+            lock.release()
+        self.locks.clear()
+
+
+def claim_gpus(indices: tuple[int, ...], want: int, lock_dir: Path) -> Leases:
+    """Lease up to `want` free GPUs among `indices` (never waits). Raises LeaseError if none is free."""
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    leases = Leases([])
+    for i in indices:
+        if len(leases.gpus) == want:
+            break
+        lock = FileLock(str(lock_dir / f"gpu-{i}.lock"))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            continue
+        leases.gpus.append(i)
+        leases.locks.append(lock)
+    if not leases.gpus:
+        raise LeaseError(f"all GPUs {list(indices)} are leased by other runs (locks in {lock_dir})")
+    return leases
+
+
+class LiveRuns:
+    """Each live run holds `run-<pid>.lock`; stale files (their holder is gone) can be taken."""
+
+    def __init__(self, lock_dir: Path):
+        self.dir = lock_dir
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.lock = FileLock(str(self.dir / f"run-{os.getpid()}.lock"))
+        self.lock.acquire(timeout=0)
+
+    def others_live(self) -> bool:
+        mine = Path(self.lock.lock_file).name
+        for path in self.dir.glob("run-*.lock"):
+            if path.name == mine:
+                continue
+            probe = FileLock(str(path))
+            try:
+                probe.acquire(timeout=0)
+            except Timeout:
+                return True
+            probe.release()
+            path.unlink(missing_ok=True)
+        return False
+
+    def close(self) -> None:
+        self.lock.release()
+        Path(self.lock.lock_file).unlink(missing_ok=True)
+
+
+@dataclass
+class Slot:
+    index: int
+    device: str  # as the worker sees it: "cuda:0" or "cpu"
+    env: dict[str, str]
+    proc: subprocess.Popen | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    starts: int = 0
+
+    @property
+    def name(self) -> str:
+        return f"slot-{self.index}"
+
+
+class SlotPool:
+    """Worker processes, one per slot (see module doc)."""
+
+    def __init__(self, devices: list[tuple[str, dict[str, str]]], threads: int = 0, log_dir: Path | None = None):
+        self.slots = [Slot(i, dev, {**env, "ARC_TTT_THREADS": str(threads)}) for i, (dev, env) in enumerate(devices)]
+        self.log_dir = log_dir
+        self._free = list(range(len(self.slots)))
+        self._free_lock = threading.Lock()
+
+    @classmethod
+    def for_run(cls, cfg: SlotConfig, gpus: list[int], log_dir: Path | None = None) -> "SlotPool":
+        """Slots for leased `gpus` (slots_per_device each), or `cfg.cpu_slots` CPU slots if none."""
+        if gpus:
+            devices = [("cuda:0", {"CUDA_VISIBLE_DEVICES": str(g)}) for g in gpus for _ in range(cfg.slots_per_device)]
+        else:
+            devices = [("cpu", {"CUDA_VISIBLE_DEVICES": ""}) for _ in range(cfg.cpu_slots)]
+        threads = cfg.threads_per_slot or max(1, (os.cpu_count() or 1) // len(devices))
+        return cls(devices, threads, log_dir)
+
+    def __len__(self) -> int:
+        return len(self.slots)
+
+    def acquire(self) -> int:
+        """Take a free slot index (the caller bounds concurrency to len(pool))."""
+        with self._free_lock:
+            if not self._free:
+                raise RuntimeError("no free slot: callers must not run more tasks than slots")
+            return self._free.pop(0)
+
+    def release(self, index: int) -> None:
+        with self._free_lock:
+            self._free.append(index)
+
+    def _spawn(self, slot: Slot) -> None:
+        env = {**os.environ, **slot.env, "ARC_TTT_DEVICE": slot.device, "PYTHONUNBUFFERED": "1"}
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
+        log = subprocess.DEVNULL
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            log = open(self.log_dir / f"{slot.name}.log", "ab")
+        slot.proc = subprocess.Popen(
+            [sys.executable, "-m", "tasks_lib.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env, cwd=str(ROOT)
+        )
+        if log is not subprocess.DEVNULL:
+            log.close()
+        slot.starts += 1
+
+    def _kill(self, slot: Slot) -> None:
+        if slot.proc is not None:
+            if slot.proc.poll() is None:
+                slot.proc.kill()
+            slot.proc.wait()
+            for stream in (slot.proc.stdin, slot.proc.stdout):
+                if stream is not None:
+                    stream.close()
+            slot.proc = None
+
+    def call(self, index: int, op: str, timeout: float, **kwargs: Any) -> Any:
+        """Run `op` in slot `index`'s worker; kill the worker if it takes longer than `timeout` seconds."""
+        slot = self.slots[index]
+        with slot.lock:
+            if slot.proc is None or slot.proc.poll() is not None:
+                self._kill(slot)
+                self._spawn(slot)
+            proc = slot.proc
+            try:
+                write_frame(proc.stdin, (op, kwargs))
+            except (BrokenPipeError, OSError):
+                self._kill(slot)
+                raise SlotError("died", f"{slot.name} worker exited before {op}") from None
+            try:
+                reply = self._read(proc, time.monotonic() + max(0.0, timeout))
+            except TimeoutError:
+                self._kill(slot)
+                raise SlotError("timeout", f"{op} on {slot.name} ran past {timeout:.0f}s; worker killed") from None
+            except EOFError:
+                code = proc.poll()
+                self._kill(slot)
+                raise SlotError("died", f"{slot.name} worker died during {op} (exit code {code})") from None
+        if reply[0] == "ok":
+            return reply[1]
+        _, kind, message, detail = reply
+        raise SlotError("oom" if kind == "oom" else "error", f"{kind}: {message}" if kind != "oom" else message, detail)
+
+    @staticmethod
+    def _read(proc: subprocess.Popen, deadline: float) -> Any:
+        fd = proc.stdout.fileno()
+        buf = b""
+        need = HEADER.size
+        size = None
+        while True:
+            while len(buf) < need:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError
+                ready, _, _ = select.select([fd], [], [], min(left, 1.0))
+                if not ready:
+                    continue
+                chunk = os.read(fd, max(need - len(buf), 1 << 16))
+                if not chunk:
+                    raise EOFError
+                buf += chunk
+            if size is None:
+                size = HEADER.unpack(buf[: HEADER.size])[0]
+                buf = buf[HEADER.size :]
+                need = size
+                continue
+            return pickle.loads(buf[:size])
+
+    def close(self) -> None:
+        for slot in self.slots:
+            with slot.lock:
+                if slot.proc is not None and slot.proc.poll() is None:
+                    try:
+                        write_frame(slot.proc.stdin, ("exit", {}))
+                        slot.proc.wait(timeout=5)
+                    except (OSError, subprocess.TimeoutExpired):
+                        pass
+                self._kill(slot)

@@ -1,0 +1,199 @@
+"""Base model, LoRA adapter and the resident-model cache.
+
+Contract:
+- `build_tiny_model(path, ...)` makes the embedded default: a small Llama-shaped causal LM with the
+  ARC vocabulary, saved with `save_pretrained` (safetensors) so it loads like any HF model.
+- `load_base(cfg, device)` loads any local HF causal-LM directory (no network: `local_files_only`,
+  safetensors only) and its tokenizer, checks one-token-per-cell, and wraps it with a LoRA adapter.
+- `resident(cfg, device)` keeps one `Resident` per (path, device) for the life of the process: a slot
+  worker loads the base model once and reuses it across tasks.
+- `Resident.reset(seed)` re-initialises the LoRA weights in place (no reload) so every task starts from
+  the base model; `save_adapter` / `load_adapter` move the adapter as safetensors.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tasks_lib.config import ModelConfig
+from tasks_lib.encoding import ARC_VOCAB, Vocab, build_arc_tokenizer
+
+ADAPTER = "default"
+
+
+class ModelError(RuntimeError):
+    """A model directory is missing or unusable."""
+
+
+def torch_dtype(name: str, device: str) -> Any:
+    import torch
+
+    if name == "auto":
+        return torch.bfloat16 if device.startswith("cuda") else torch.float32
+    return getattr(torch, name)
+
+
+def build_tiny_model(
+    path: str | Path,
+    hidden: int = 128,
+    layers: int = 4,
+    heads: int = 4,
+    intermediate: int = 384,
+    max_positions: int = 8192,
+    seed: int = 0,
+) -> Path:
+    """Build and save a randomly initialised Llama-shaped model with the ARC vocabulary.
+
+    head_dim = hidden / heads must be >= 32 (vLLM's CPU attention rejects smaller heads)."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    if hidden % heads or hidden // heads < 32:
+        raise ValueError(f"hidden={hidden}, heads={heads}: head_dim must be an integer >= 32")
+    tok = build_arc_tokenizer()
+    config = LlamaConfig(
+        vocab_size=len(ARC_VOCAB),
+        hidden_size=hidden,
+        intermediate_size=intermediate,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=heads,
+        max_position_embeddings=max_positions,
+        rope_theta=10000.0,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+        tie_word_embeddings=False,
+    )
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(config)
+    out = Path(path)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out, safe_serialization=True)
+    tok.save_pretrained(out)
+    return out
+
+
+def _validate_dir(path: Path) -> None:
+    if not path.is_dir():
+        raise ModelError(f"{path}: model directory not found (build the default with `python -m tasks_lib.model build {path}`)")
+    config = path / "config.json"
+    if not config.exists():
+        raise ModelError(f"{path}: no config.json; expected a Hugging Face model directory")
+    try:
+        json.loads(config.read_text())
+    except json.JSONDecodeError as err:
+        raise ModelError(f"{config}: not valid JSON ({err})") from None
+    if not any(path.glob("*.safetensors")):
+        raise ModelError(f"{path}: no *.safetensors weights (pickled weights are not loaded)")
+
+
+@dataclass
+class Resident:
+    """A base model with a LoRA adapter, resident on one device."""
+
+    model: Any  # peft.PeftModel
+    tokenizer: Any
+    vocab: Vocab
+    device: str
+    cfg: ModelConfig
+    load_seconds: float
+    task_id: str | None = None  # whose adapter weights are loaded now
+    extra: dict = field(default_factory=dict)
+
+    def reset(self, seed: int, task_id: str | None = None) -> None:
+        """Re-initialise every LoRA layer in place: A random (seeded), B zero, so the model equals the base."""
+        import torch
+        from peft.tuners.lora import LoraLayer
+
+        torch.manual_seed(seed)
+        for module in self.model.modules():
+            if isinstance(module, LoraLayer) and ADAPTER in module.lora_A:
+                module.reset_lora_parameters(ADAPTER, True)
+        self.task_id = task_id
+
+    def trainable_parameters(self) -> list:
+        return [p for p in self.model.parameters() if p.requires_grad]
+
+    def save_adapter(self, directory: str | Path) -> Path:
+        """Write the adapter as safetensors (adapter_model.safetensors + adapter_config.json)."""
+        out = Path(directory)
+        self.model.save_pretrained(out, safe_serialization=True)
+        return out
+
+    def load_adapter(self, directory: str | Path, task_id: str) -> None:
+        """Load a saved adapter into the resident LoRA weights in place."""
+        from peft import set_peft_model_state_dict
+        from safetensors.torch import load_file
+
+        weights = Path(directory) / "adapter_model.safetensors"
+        if not weights.exists():
+            raise ModelError(f"{weights}: adapter not found")
+        set_peft_model_state_dict(self.model, load_file(str(weights), device=self.device))
+        self.task_id = task_id
+
+
+def load_base(cfg: ModelConfig, device: str) -> Resident:
+    """Load the base model and tokenizer from a local directory and attach a fresh LoRA adapter."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = cfg.resolved_path
+    _validate_dir(path)
+    t0 = time.perf_counter()
+    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    vocab = Vocab.from_tokenizer(tokenizer)
+    base = AutoModelForCausalLM.from_pretrained(
+        path,
+        local_files_only=True,
+        use_safetensors=True,
+        dtype=torch_dtype(cfg.dtype, device),
+        attn_implementation=cfg.attn_implementation,
+    ).to(device)
+    targets: Any = cfg.target_modules if cfg.target_modules == "all-linear" else [m.strip() for m in cfg.target_modules.split(",")]
+    lora = LoraConfig(r=cfg.lora_rank, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout, target_modules=targets, task_type="CAUSAL_LM")
+    model = get_peft_model(base, lora)
+    model.eval()
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    return Resident(model, tokenizer, vocab, device, cfg, time.perf_counter() - t0)
+
+
+_RESIDENT: dict[tuple[str, str, ModelConfig], Resident] = {}
+
+
+def resident(cfg: ModelConfig, device: str) -> tuple[Resident, bool]:
+    """The process-wide resident model for (cfg, device); returns (resident, was_loaded_now)."""
+    key = (str(cfg.resolved_path), device, cfg)
+    if key in _RESIDENT:
+        return _RESIDENT[key], False
+    _RESIDENT.clear()  # one base model per worker: free the old one before loading another
+    _RESIDENT[key] = load_base(cfg, device)
+    return _RESIDENT[key], True
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m tasks_lib.model build DIR [--hidden H --layers L --heads N]`: build the embedded model."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m tasks_lib.model")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("build", help="build a random-weight Llama-shaped model with the ARC vocabulary")
+    b.add_argument("path")
+    b.add_argument("--hidden", type=int, default=128)
+    b.add_argument("--layers", type=int, default=4)
+    b.add_argument("--heads", type=int, default=4)
+    b.add_argument("--intermediate", type=int, default=384)
+    b.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    out = build_tiny_model(args.path, args.hidden, args.layers, args.heads, args.intermediate, seed=args.seed)
+    print(f"built {out}")
+
+
+if __name__ == "__main__":
+    main()

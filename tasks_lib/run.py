@@ -1,0 +1,185 @@
+"""A run: its inputs, its slots, its records and its submission.
+
+Contract:
+- `prepare(...)` validates everything a run needs before any training starts (profile, model
+  directory, challenges file, output folder) and raises `DataError`/`ConfigError`/`StoreError`/
+  `ModelError` with a one-line message naming the problem. It loads finished results from an earlier
+  run with the same output folder (resume), orders the remaining tasks largest first, sets up the
+  budget, and writes a complete fallback `submission.json` at once.
+- `Run.record(result)` writes `tasks/<id>/result.json`, then rewrites `submission.json` atomically,
+  so a valid, complete submission is on disk at every moment.
+- `Run.open_slots()` leases devices and starts the slot pool; `Run.close()` stops it.
+- `Run.finish()` writes `report.json` (per-task status, budget, timings, steps, candidates, attempts,
+  correctness and the score when solutions are known) and returns it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tasks_lib import submission as sub_mod
+from tasks_lib.budget import Budget
+from tasks_lib.config import RunConfig, load_profile
+from tasks_lib.data import LoadResult, Task, load_challenges
+from tasks_lib.gpu import Leases, LiveRuns, SlotPool, claim_gpus, default_lock_dir, plan_devices
+from tasks_lib.model import _validate_dir
+from tasks_lib.scoring import score
+from tasks_lib.store import RunDir, atomic_write_json
+from tasks_lib.solve import task_result, vote_step
+
+
+@dataclass
+class Run:
+    cfg: RunConfig
+    data: LoadResult
+    dir: RunDir
+    budget: Budget
+    todo: list[Task]
+    results: dict[str, dict]
+    resumed: list[str]
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    started: float = field(default_factory=time.time)
+    pool: SlotPool | None = None
+    leases: Leases | None = None
+    live: LiveRuns | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def tasks(self) -> dict[str, Task]:
+        return {t.id: t for t in self.data.tasks}
+
+    def open_slots(self) -> SlotPool:
+        """Lease GPUs (or use CPU slots) and start one worker per slot."""
+        lock_dir = default_lock_dir(self.cfg.slots)
+        self.live = LiveRuns(lock_dir)
+        plan = plan_devices(self.cfg.slots)
+        if plan.kind == "cuda":
+            self.leases = claim_gpus(plan.indices, plan.want, lock_dir)
+        gpus = self.leases.gpus if self.leases else []
+        self.pool = SlotPool.for_run(self.cfg.slots, gpus, log_dir=self.dir.root / "logs")
+        self.budget.slots = len(self.pool)
+        return self.pool
+
+    def others_live(self) -> bool:
+        return self.live.others_live() if self.live else False
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+        if self.leases is not None:
+            self.leases.release()
+        if self.live is not None:
+            self.live.close()
+
+    def submission(self) -> dict:
+        return sub_mod.assemble(self.data.n_test, self.tasks, self.results)
+
+    def record(self, result: dict) -> None:
+        """Persist one task's result and rewrite the submission with it."""
+        with self._lock:
+            self.dir.write_result(result)
+            self.results[result["task_id"]] = result
+            sub_mod.write(self.dir.submission, self.submission(), self.data.n_test)
+
+    def progress(self) -> str:
+        done = len(self.results)
+        total = len(self.data.n_test)
+        return f"{done}/{total} tasks done, {self.budget.time_left():.0f}s left in the budget"
+
+    def finish(self) -> dict:
+        """Write the final submission and report.json; return the report."""
+        submission = self.submission()
+        sub_mod.write(self.dir.submission, submission, self.data.n_test)
+        solutions = {t.id: t.test_outputs for t in self.data.tasks if t.has_solutions}
+        scored = score(submission, solutions) if solutions else None
+        tasks = []
+        for tid in self.data.n_test:
+            r = self.results.get(tid)
+            if r is None:
+                r = {"task_id": tid, "status": "not-run", "attempts": submission[tid]}
+            tasks.append({**r, "resumed": tid in self.resumed})
+        statuses: dict[str, int] = {}
+        for t in tasks:
+            statuses[t["status"]] = statuses.get(t["status"], 0) + 1
+        report = {
+            "run_id": self.run_id,
+            "source": self.data.source,
+            "profile": self.cfg.profile,
+            "config": self.cfg.to_dict(),
+            "wall_seconds": round(time.time() - self.started, 2),
+            "slots": len(self.pool) if self.pool else 0,
+            "statuses": statuses,
+            "score": None if scored is None else {k: scored[k] for k in ("kaggle", "per_task", "solved_outputs", "total_outputs")},
+            "tasks": tasks,
+        }
+        atomic_write_json(self.dir.report, report)
+        return report
+
+
+def _config(profile: str, time_budget: float | None, model: str | None) -> RunConfig:
+    cfg = load_profile(profile)
+    overrides: dict[str, dict] = {}
+    if time_budget is not None:
+        overrides["budget"] = {"total_seconds": float(time_budget), "reserve_seconds": min(cfg.budget.reserve_seconds, float(time_budget) / 10)}
+    if model is not None:
+        overrides["model"] = {"path": str(Path(model).resolve())}
+    return cfg.replace(overrides)
+
+
+def check_inputs(challenges: str, out: str | Path, profile: str = "cpu", solutions: str | None = None,
+                 limit: int | None = None, model: str | None = None) -> None:
+    """Everything `prepare` checks, with no side effects beyond creating `out`: fail fast, one line."""
+    cfg = _config(profile, None, model)
+    _validate_dir(cfg.model.resolved_path)
+    load_challenges(challenges, solutions, limit)
+    RunDir(out).check_writable()
+
+
+def prepare(
+    challenges: str,
+    out: str | Path,
+    profile: str = "cpu",
+    solutions: str | None = None,
+    limit: int | None = None,
+    time_budget: float | None = None,
+    model: str | None = None,
+) -> Run:
+    """Validate inputs, set up the run folder and budget, and write a fallback submission."""
+    cfg = _config(profile, time_budget, model)
+    _validate_dir(cfg.model.resolved_path)
+    data = load_challenges(challenges, solutions, limit)
+    run_dir = RunDir(out)
+    run_dir.check_writable()
+    atomic_write_json(run_dir.root / "run.json", {
+        "challenges": str(challenges), "solutions": solutions, "limit": limit, "profile": profile,
+        "config": cfg.to_dict(), "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "pid": os.getpid(),
+    })
+    finished = run_dir.finished(list(data.n_test))
+    results: dict[str, dict] = {}
+    for tid, r in finished.items():
+        if len(r["attempts"]) == data.n_test[tid]:
+            results[tid] = r
+    tasks = {t.id: t for t in data.tasks}
+    for tid, reason in data.invalid.items():
+        if tid not in results:
+            placeholder = Task(tid, (), (), ())
+            results[tid] = {**task_result(placeholder, "invalid", [], None, {}, None, None, error=reason),
+                            "attempts": sub_mod.fallback_entry(None, data.n_test[tid])}
+            run_dir.write_result(results[tid])
+    todo = sorted((t for t in data.tasks if t.id not in results), key=lambda t: -t.cells)
+    weights = {t.id: (float(t.cells) if cfg.budget.size_weighted else 1.0) for t in todo}
+    budget = Budget(cfg.budget.total_seconds, cfg.budget.reserve_seconds, 1, weights, cfg.budget.train_fraction)
+    run = Run(cfg, data, run_dir, budget, todo, results, resumed=list(finished))
+    sub_mod.write(run_dir.submission, run.submission(), data.n_test)
+    return run
+
+
+def fallback_result(task: Task, error: str) -> dict:
+    """A failed task's record: fallback attempts and the reason."""
+    return task_result(task, "failed", vote_step(task, None, "count"), None, {}, None, None, error=error)
+

@@ -1,0 +1,130 @@
+"""One task's steps, as plain functions the flow wraps one-to-one (`load-model`, `train-adapter`,
+`sample`, `vote`), plus the task's result record.
+
+Contract: each step takes the slot pool, the slot index and plain values, and returns plain dicts
+(JSON-ready). A step's worker is given `deadline + grace` seconds before it is killed (`SlotError`
+kind `timeout`). `sample_step` retries an out-of-memory failure with lighter settings (half the
+views, then one sample per view) before giving up. `vote_step` never fails: with no candidates the
+attempts are fallbacks. `task_result` builds the record written to `tasks/<id>/result.json`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+from tasks_lib.budget import TaskBudget
+from tasks_lib.config import RunConfig, SampleConfig
+from tasks_lib.data import Grid, Task, grid_to_list
+from tasks_lib.gpu import SlotError, SlotPool
+from tasks_lib.sample import Candidate
+from tasks_lib.scoring import correct
+from tasks_lib.vote import attempts, fallback_grids, rank
+
+
+def load_step(pool: SlotPool, slot: int, cfg: RunConfig) -> dict:
+    """Make sure the base model is resident in the slot's worker."""
+    t0 = time.time()
+    info = pool.call(slot, "load", cfg.slots.load_timeout_seconds, model=cfg.model)
+    return {**info, "seconds": time.time() - t0}
+
+
+def _timeout(deadline: float, cfg: RunConfig) -> float:
+    return max(0.0, deadline - time.time()) + cfg.slots.step_grace_seconds
+
+
+def train_step(pool: SlotPool, slot: int, task: Task, cfg: RunConfig, budget: TaskBudget, adapter_dir: str) -> dict:
+    """Reset the adapter in place and train it on `task` until its train deadline; save it."""
+    t0 = time.time()
+    stats = pool.call(
+        slot,
+        "train",
+        _timeout(budget.train_deadline, cfg) + (cfg.slots.load_timeout_seconds if pool.slots[slot].proc is None else 0),
+        task=task,
+        model=cfg.model,
+        train=cfg.train,
+        adapter_dir=adapter_dir,
+        deadline=budget.train_deadline,
+        seed=cfg.train.seed,
+    )
+    return {**stats, "wall_seconds": time.time() - t0}
+
+
+def lighter(sample: SampleConfig) -> SampleConfig | None:
+    """Settings that need less memory, or None when nothing is left to shed."""
+    if sample.views > 1:
+        return dataclasses.replace(sample, views=max(1, sample.views // 2))
+    if sample.samples_per_view > 1:
+        return dataclasses.replace(sample, samples_per_view=1)
+    return None
+
+
+def sample_step(pool: SlotPool, slot: int, task: Task, cfg: RunConfig, budget: TaskBudget, adapter_dir: str) -> dict:
+    """Candidates per test input (as dicts), degrading settings on out-of-memory errors."""
+    t0 = time.time()
+    settings: SampleConfig | None = cfg.sample
+    degraded = []
+    while True:
+        try:
+            out = pool.call(
+                slot,
+                "sample",
+                _timeout(budget.deadline, cfg) + (cfg.slots.load_timeout_seconds if pool.slots[slot].proc is None else 0),
+                task=task,
+                model=cfg.model,
+                sample=settings,
+                adapter_dir=adapter_dir,
+                deadline=budget.deadline,
+            )
+            break
+        except SlotError as err:
+            if err.kind != "oom":
+                raise
+            settings = lighter(settings)
+            if settings is None:
+                raise
+            degraded.append({"views": settings.views, "samples_per_view": settings.samples_per_view})
+    return {**out, "degraded": degraded, "wall_seconds": time.time() - t0}
+
+
+def _candidates(raw: list[dict]) -> list[Candidate]:
+    return [Candidate(tuple(tuple(r) for r in c["grid"]), c["view"], c["logprob"], c["greedy"]) for c in raw]
+
+
+def vote_step(task: Task, candidates: list[list[dict]] | None, rule: str) -> list[dict]:
+    """Per test input: ranked candidates and the two attempts (fallbacks fill any gap)."""
+    out = []
+    train_outputs = [p.output for p in task.train]
+    for i, test_input in enumerate(task.test_inputs):
+        cands = _candidates(candidates[i]) if candidates and i < len(candidates) else []
+        ranked = rank(cands, rule)
+        chosen: list[Grid] = attempts(ranked, fallback_grids(test_input, train_outputs))
+        out.append({
+            "attempt_1": grid_to_list(chosen[0]),
+            "attempt_2": grid_to_list(chosen[1]),
+            "ranked": [r.to_dict() for r in ranked[:8]],
+            "n_candidates": len(cands),
+        })
+    return out
+
+
+def task_result(task: Task, status: str, voted: list[dict], budget: TaskBudget | None, timings: dict, train: dict | None,
+                sample: dict | None, error: str | None = None, slot: int | None = None) -> dict:
+    """The JSON record of a finished task (status ok | failed | invalid)."""
+    result = {
+        "task_id": task.id,
+        "status": status,
+        "error": error,
+        "slot": slot,
+        "budget_seconds": None if budget is None else round(budget.seconds, 3),
+        "used_seconds": round(sum(timings.values()), 3),
+        "timings": {k: round(v, 3) for k, v in timings.items()},
+        "steps": (train or {}).get("steps", 0),
+        "train": train,
+        "sample": None if sample is None else {k: v for k, v in sample.items() if k != "candidates"},
+        "attempts": [{"attempt_1": v["attempt_1"], "attempt_2": v["attempt_2"]} for v in voted],
+        "candidates": [{"n": v["n_candidates"], "top": v["ranked"]} for v in voted],
+    }
+    if task.has_solutions:
+        result["correct"] = correct(result["attempts"], task.test_outputs)
+    return result

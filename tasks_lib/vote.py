@@ -1,0 +1,71 @@
+"""Voting: from candidates across views to the two attempts.
+
+Contract: `rank(candidates, rule)` groups identical grids and orders them best first
+(`count`: most votes, ties by best mean log-probability; `logprob`: best mean log-probability,
+ties by votes). `attempts(ranked, fallbacks)` returns exactly two grids, filling from `fallbacks`
+when fewer than two distinct candidates exist. `fallback_grids(test_input, train_outputs)` gives
+sensible guesses that need no model: the test input itself, and a train output when all agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from tasks_lib.data import Grid
+from tasks_lib.sample import Candidate
+
+
+@dataclass(frozen=True)
+class Ranked:
+    grid: Grid
+    votes: int
+    mean_logprob: float
+    views: tuple[int, ...]
+
+    def to_dict(self) -> dict:
+        return {"grid": [list(r) for r in self.grid], "votes": self.votes, "mean_logprob": round(self.mean_logprob, 4), "views": list(self.views)}
+
+
+def rank(candidates: Sequence[Candidate], rule: str = "count") -> list[Ranked]:
+    groups: dict[Grid, list[Candidate]] = {}
+    for c in candidates:
+        groups.setdefault(c.grid, []).append(c)
+    ranked = [
+        Ranked(g, len(cs), sum(c.logprob for c in cs) / len(cs), tuple(sorted({c.view for c in cs})))
+        for g, cs in groups.items()
+    ]
+    if rule == "count":
+        ranked.sort(key=lambda r: (-r.votes, -r.mean_logprob))
+    elif rule == "logprob":
+        ranked.sort(key=lambda r: (-r.mean_logprob, -r.votes))
+    else:
+        raise ValueError(f"unknown vote rule {rule!r}; expected count or logprob")
+    return ranked
+
+
+def fallback_grids(test_input: Grid | None, train_outputs: Sequence[Grid] = ()) -> list[Grid]:
+    """Model-free guesses, best first (always at least two grids)."""
+    out: list[Grid] = []
+    if train_outputs and all(o == train_outputs[0] for o in train_outputs):
+        out.append(train_outputs[0])
+    if test_input is not None:
+        out.append(test_input)
+    out.append(((0,),))
+    out.append(((0, 0), (0, 0)))
+    seen: list[Grid] = []
+    for g in out:
+        if g not in seen:
+            seen.append(g)
+    return seen
+
+
+def attempts(ranked: Sequence[Ranked], fallbacks: Sequence[Grid]) -> list[Grid]:
+    """Exactly two distinct grids: the top of `ranked`, then `fallbacks` as needed."""
+    chosen: list[Grid] = []
+    for g in [r.grid for r in ranked] + list(fallbacks):
+        if g not in chosen:
+            chosen.append(g)
+        if len(chosen) == 2:
+            return chosen
+    raise ValueError("attempts: need at least two distinct grids among candidates and fallbacks")
