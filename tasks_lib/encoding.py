@@ -82,15 +82,16 @@ class Vocab:
 
 def _single_token(tokenizer: Any, symbol: str) -> int:
     ids = tokenizer(symbol, add_special_tokens=False)["input_ids"]
-    if len(ids) == 1:
+    special = set(tokenizer.all_special_ids)  # a symbol the vocabulary lacks comes back as unk (or pad)
+    if len(ids) == 1 and int(ids[0]) not in special:
         return int(ids[0])
     # Sentencepiece tokenizers prefix a word boundary; fall back to the bare piece if it exists.
     for piece in (symbol, "<0x0A>" if symbol == "\n" else symbol):
         tid = tokenizer.convert_tokens_to_ids(piece)
-        if tid is not None and tid != tokenizer.unk_token_id:
+        if tid is not None and tid != tokenizer.unk_token_id and tid not in special:
             return int(tid)
     raise EncodingError(
-        f"tokenizer {type(tokenizer).__name__} encodes {symbol!r} as {len(ids)} tokens {ids}; "
+        f"tokenizer {type(tokenizer).__name__} encodes {symbol!r} as token ids {ids}, not one token of its own; "
         "arc-ttt needs one token per grid cell (use a model with single-digit tokens or the embedded ARC vocabulary)"
     )
 
