@@ -1,0 +1,92 @@
+"""The time budget under a fake clock: shares never exceed the slot-time left, deadlines never pass the
+run's end, released time goes to waiting tasks, and larger tasks get more."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from tasks_lib.budget import Budget
+
+
+class FakeClock:
+    def __init__(self, now: float = 1000.0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_equal_tasks_share_the_slot_time() -> None:
+    clock = FakeClock()
+    b = Budget(100.0, 10.0, slots=2, weights={t: 1.0 for t in "abcd"}, clock=clock)
+    assert b.end == clock.now + 90.0
+    first, second = b.claim("a"), b.claim("b")
+    assert first.seconds == pytest.approx(2 * 90 / 4)
+    assert second.seconds == pytest.approx((2 * 90 - first.seconds) / 3)
+    assert first.train_deadline == pytest.approx(first.start + 0.6 * first.seconds)
+
+
+def test_shares_never_exceed_slot_time_and_deadlines_never_pass_the_end() -> None:
+    rng = random.Random(0)
+    for trial in range(50):
+        clock = FakeClock()
+        slots = rng.randint(1, 4)
+        weights = {f"t{i}": rng.uniform(1, 100) for i in range(rng.randint(1, 12))}
+        b = Budget(rng.uniform(10, 1000), 5.0, slots, weights, clock=clock)
+        running: dict[str, float] = {}
+        for tid in weights:
+            while len(running) >= slots:  # a slot frees: its task finishes at a random point of its share
+                done = rng.choice(sorted(running))
+                clock.now = max(clock.now, running.pop(done) - rng.uniform(0, 5))
+                b.release(done)
+            tb = b.claim(tid)
+            assert tb.deadline <= b.end + 1e-9, trial
+            assert tb.seconds <= b.time_left() + 1e-9
+            running[tid] = tb.deadline
+            committed = sum(max(0.0, d - clock.now) for d in running.values())
+            assert committed <= slots * b.time_left() + 1e-6, trial
+
+
+def test_released_time_goes_to_waiting_tasks() -> None:
+    clock = FakeClock()
+    b = Budget(100.0, 0.0, slots=1, weights={t: 1.0 for t in "abc"}, clock=clock)
+    a = b.claim("a")
+    assert a.seconds == pytest.approx(100 / 3)
+    clock.now += 1.0  # "a" finishes after 1 s of its ~33 s
+    b.release("a")
+    assert b.claim("b").seconds == pytest.approx(99 / 2)
+
+
+def test_larger_tasks_get_more_when_weighted() -> None:
+    clock = FakeClock()
+    b = Budget(100.0, 0.0, slots=2, weights={"big": 300.0, "small": 100.0}, clock=clock)
+    big, small = b.claim("big"), b.claim("small")
+    assert big.seconds == pytest.approx(100.0)  # capped at the time left: its share of slot-time is 150 s
+    assert small.seconds == pytest.approx(100.0)
+    b2 = Budget(100.0, 0.0, slots=1, weights={"big": 300.0, "small": 100.0, "mid": 200.0}, clock=FakeClock())
+    assert b2.claim("big").seconds == pytest.approx(50.0)
+
+
+def test_time_runs_out() -> None:
+    clock = FakeClock()
+    b = Budget(10.0, 0.0, slots=1, weights={"a": 1.0, "b": 1.0}, clock=clock)
+    b.claim("a")
+    clock.now += 20.0
+    late = b.claim("b")
+    assert late.seconds == 0.0 and late.deadline == clock.now and b.time_left() == 0.0
+
+
+def test_misuse_is_an_error() -> None:
+    b = Budget(10.0, 0.0, slots=1, weights={"a": 1.0, "b": 1.0}, clock=FakeClock())
+    b.claim("a")
+    with pytest.raises(KeyError, match="not pending"):
+        b.claim("a")
+    b.forget("b")
+    with pytest.raises(KeyError):
+        b.claim("b")
+    with pytest.raises(ValueError, match="slots"):
+        Budget(10.0, 0.0, slots=0, weights={})
+    with pytest.raises(ValueError, match="weights"):
+        Budget(10.0, 0.0, slots=1, weights={"a": 0.0})

@@ -1,0 +1,143 @@
+"""Profiles and configs validate (every shipped profile loads; bad values and unknown keys name the
+section and field), and the run store writes atomically and never trusts a broken result.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tasks_lib.config import PROFILES_DIR, STAGES, ConfigError, RunConfig, load_profile
+from tasks_lib.store import RunDir, StoreError, atomic_write_json, safe_name
+
+
+def _profiles() -> list[str]:
+    return sorted(p.stem for p in PROFILES_DIR.glob("*.yaml"))
+
+
+def test_the_required_profiles_exist() -> None:
+    names = _profiles()
+    assert {"cpu", "kaggle-4xl4"} <= set(names)
+    assert any(n.startswith("h100") for n in names)
+
+
+@pytest.mark.parametrize("name", _profiles())
+def test_every_profile_loads_and_validates(name: str) -> None:
+    cfg = load_profile(name)
+    assert cfg.profile == name and cfg.description
+    assert cfg.budget.reserve_seconds < cfg.budget.total_seconds
+    assert set(cfg.to_dict()) >= set(STAGES)
+
+
+def test_cpu_profile_uses_the_cpu_and_the_embedded_model() -> None:
+    cfg = load_profile("cpu")
+    assert cfg.slots.device == "cpu"
+    assert cfg.model.resolved_path == PROFILES_DIR.parent / "models" / "arc-tiny"
+
+
+@pytest.mark.parametrize(
+    "overrides, where",
+    [
+        ({"model": {"lora_rank": 0}}, "model.lora_rank=0"),
+        ({"model": {"dtype": "int4"}}, "model.dtype='int4'"),
+        ({"model": {"max_tokens": 10}}, "model.max_tokens=10"),
+        ({"train": {"lr": -1.0}}, "train.lr=-1.0"),
+        ({"train": {"max_steps": 2.5}}, "train.max_steps=2.5"),
+        ({"sample": {"views": 0}}, "sample.views=0"),
+        ({"sample": {"temperature": 0}}, "sample.temperature=0"),
+        ({"vote": {"rule": "majority"}}, "vote.rule='majority'"),
+        ({"budget": {"total_seconds": 10, "reserve_seconds": 20}}, "budget.reserve_seconds=20"),
+        ({"budget": {"train_fraction": 1.0}}, "budget.train_fraction=1.0"),
+        ({"slots": {"device": "tpu"}}, "slots.device='tpu'"),
+        ({"slots": {"cpu_slots": "2"}}, "slots.cpu_slots='2'"),
+    ],
+)
+def test_bad_values_name_section_and_field(overrides: dict, where: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        RunConfig().replace(overrides)
+    assert str(err.value).startswith(where)
+
+
+def test_ints_are_accepted_for_floats() -> None:
+    cfg = RunConfig().replace({"budget": {"total_seconds": 60}})
+    assert cfg.budget.total_seconds == 60.0 and isinstance(cfg.budget.total_seconds, float)
+
+
+def test_unknown_keys_are_errors() -> None:
+    with pytest.raises(ConfigError, match="unknown config section 'trian'"):
+        RunConfig().replace({"trian": {"lr": 0.1}})
+    with pytest.raises(ConfigError, match=r"^train\.learning_rate: unknown field"):
+        RunConfig().replace({"train": {"learning_rate": 0.1}})
+    with pytest.raises(ConfigError, match="expected a mapping"):
+        RunConfig().replace({"train": 3})
+
+
+def test_profile_file_errors_name_the_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("sample:\n  views: 100\n")
+    with pytest.raises(ConfigError, match=rf"{bad}: sample\.views=100"):
+        load_profile(str(bad))
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("train: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_profile(str(broken))
+    with pytest.raises(ConfigError, match="profile 'no-such-profile' not found"):
+        load_profile("no-such-profile")
+
+
+def test_a_profile_path_overrides_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "mine.yaml"
+    path.write_text("description: mine\ntrain:\n  max_steps: 3\n")
+    cfg = load_profile(str(path))
+    assert cfg.profile == "mine" and cfg.description == "mine"
+    assert cfg.train.max_steps == 3 and cfg.train.lr == RunConfig().train.lr
+
+
+def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "report.json"
+    atomic_write_json(path, {"a": 1})
+    assert json.loads(path.read_text()) == {"a": 1}
+    with pytest.raises(TypeError):
+        atomic_write_json(path, {"a": object()})  # fails part-way through serialising
+    assert json.loads(path.read_text()) == {"a": 1}
+    assert [p.name for p in path.parent.iterdir()] == ["report.json"]
+
+
+def _result(tid: str) -> dict:
+    return {"task_id": tid, "status": "ok", "attempts": [{"attempt_1": [[1]], "attempt_2": [[2]]}]}
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "{\"task_id\": \"t1\", \"status\":",  # cut off mid-write
+        "",
+        "[]",
+        json.dumps({"task_id": "t1", "status": "ok"}),
+        json.dumps({**_result("t1"), "task_id": "other"}),
+        json.dumps({**_result("t1"), "attempts": [{"attempt_1": [[1]]}]}),
+        json.dumps({**_result("t1"), "attempts": "none"}),
+    ],
+)
+def test_a_broken_result_is_ignored(tmp_path: Path, content: str) -> None:
+    run = RunDir(tmp_path)
+    run.write_result(_result("t2"))
+    run.result_path("t1").parent.mkdir(parents=True)
+    run.result_path("t1").write_text(content)
+    assert run.read_result("t1") is None
+    assert list(run.finished(["t1", "t2", "t3"])) == ["t2"]
+
+
+def test_task_ids_never_escape_the_run_dir(tmp_path: Path) -> None:
+    run = RunDir(tmp_path)
+    for tid in ["../../etc", "a/b", "..", ".", ""]:
+        assert tmp_path / "tasks" in run.task_dir(tid).parents
+        assert "/" not in safe_name(tid)
+
+
+def test_unwritable_output_is_a_store_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(StoreError, match=str(blocker)):
+        RunDir(blocker / "out").check_writable()
