@@ -17,8 +17,9 @@ from flows import prefect_env  # noqa: E402,F401  (offline Prefect defaults; mus
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.concurrency.asyncio import concurrency
+from prefect.exceptions import TerminationSignal
 
-from flows.common import ensure_gpu_limit, publish_report
+from flows.common import ensure_gpu_limit, publish_report, publish_task, start_progress
 from tasks_lib import solve
 from tasks_lib.budget import TaskBudget
 from tasks_lib.run import Run, check_inputs, fallback_result, prepare
@@ -58,6 +59,7 @@ async def solve_task(task_id: str, slot: int) -> str:
     """load-model -> train-adapter -> sample -> vote for one task; failures give fallback attempts."""
     run, logger = RUN["current"], get_run_logger()
     budget = run.budget.claim(task_id)
+    logger.info(f"{task_id}: started on slot {slot} with a {budget.seconds:.0f}s budget | {run.progress()}")
     timings, trained, sampled, errors = {}, None, None, []
     try:
         t0 = time.time()
@@ -75,6 +77,7 @@ async def solve_task(task_id: str, slot: int) -> str:
     result = solve.task_result(run.tasks[task_id], "failed" if errors else "ok", voted, budget, timings, trained, sampled, "; ".join(errors) or None, slot)
     run.budget.release(task_id)
     run.record(result)
+    await publish_task(run, result)
     logger.info(f"{task_id}: {result['status']} (steps {result['steps']}, {result['used_seconds']:.1f}s of {budget.seconds:.1f}s"
                 f"{', correct ' + str(result['correct']) if 'correct' in result else ''}) | {run.progress()}")
     return result["status"]
@@ -87,6 +90,7 @@ async def submit(challenges: str = "arc1/eval", out: str = "runs/latest", profil
     run = RUN["current"] = prepare(challenges, out, profile, solutions, limit, time_budget, model)
     logger = get_run_logger()
     logger.info(f"{len(run.data.n_test)} tasks ({len(run.todo)} to do, {len(run.resumed)} resumed, {len(run.data.invalid)} invalid); {run.progress()}")
+    await start_progress(run)
     pool = run.open_slots()
     try:
         await ensure_gpu_limit(run.cfg.slots.concurrency_limit, len(pool), reset=not run.others_live())
@@ -106,7 +110,7 @@ async def submit(challenges: str = "arc1/eval", out: str = "runs/latest", profil
     finally:
         run.close()
     report = run.finish()
-    await publish_report(report, out)
+    await publish_report(run, report, out)
     return report["score"]
 
 
@@ -131,6 +135,12 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except TerminationSignal as stop:  # SIGTERM (Kaggle's time-up) during the flow: workers are gone, finished work is kept
+        run = RUN.get("current")
+        if run is not None:
+            run.finish()
+        print(f"stopped by signal {stop.signal}: {args.out}/submission.json holds every task finished so far", file=sys.stderr)
+        return 128 + stop.signal
     print(f"submission: {args.out}/submission.json  report: {args.out}/report.json")
     if score:
         print(f"score: {score['kaggle']:.3f} ({score['solved_outputs']}/{score['total_outputs']} test outputs solved), per task {score['per_task']:.3f}")
