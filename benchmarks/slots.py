@@ -1,0 +1,668 @@
+"""Benchmarks of the GPU slots (issue 3): what a task switch costs, and how busy the slots keep the GPUs.
+
+Contract: `python -m benchmarks.slots <command>`; nothing is downloaded, every model is built here with
+random weights and the ARC tokenizer. The library is used as the pipeline uses it, never re-implemented.
+
+- `build DIR --shape S`: a Qwen2-shaped causal LM (`0.5b`, `7b`, or `debug` for CPU) saved with
+  `save_pretrained` next to the ARC tokenizer, so `tasks_lib.model.load_base` loads it.
+- `switch --shape S --switches N --json F`: one process, one model: seconds per task switch done by
+  reloading (`load_base`: from_pretrained from warm disk + get_peft_model) against the resident slot
+  (`Resident.reset` in place + a new AdamW), and of loading a saved adapter in place (the sample step's
+  switch). Between two switches one untimed train step fills the adapter and the optimizer state.
+- `naive --challenges F --profile P --json F`: the sequential baseline, one process with no slots:
+  every task reloads the base model, then does the same train / sample / vote work a slot does.
+- `all --out DIR`: what the GPU call runs. Switch cost for each shape; then, over the same tasks and
+  profile, the slots (`tasks_lib.run.prepare` + `Run.open_slots` + the `tasks_lib.solve` steps, one thread
+  per slot like the flow's gate) for every `GPUSxSLOTS` config, and the naive baseline. Writes
+  `results.json` under `--out`, updated after each part so a cut-off run keeps what it finished.
+- `report results.json`: the markdown tables for `benchmarks/results/slots.md`.
+
+Fixed work per task: the profile's `train.max_steps` and `sample.views` x `samples_per_view`, with a run
+budget so large that no deadline cuts them (a task stopped early is counted in `cut_by_deadline`).
+Timing windows start once every slot has loaded the model (the naive baseline: once its first task has
+loaded it). GPU busy is NVIDIA's utilization counter (NVML, polled); step occupancy is the share of the
+window in which a GPU had a train or sample step in flight, as the parent process saw it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tasks_lib.config import load_profile  # noqa: E402
+from tasks_lib.data import Task, grid_to_list, load_challenges  # noqa: E402
+from tasks_lib.encoding import output_budget  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Shape:
+    hidden: int
+    layers: int
+    heads: int
+    kv_heads: int
+    intermediate: int
+    tie_embeddings: bool
+
+
+SHAPES = {
+    "0.5b": Shape(896, 24, 14, 2, 4864, True),  # Qwen2.5-0.5B
+    "7b": Shape(3584, 28, 28, 4, 18944, False),  # Qwen2.5-7B
+    "debug": Shape(128, 2, 4, 2, 256, True),  # for a CPU dry run
+}
+
+
+def _device() -> str:
+    import torch
+
+    return "cuda:0" if torch.cuda.is_available() else "cpu"
+
+
+def _sync(device: str) -> None:
+    import torch
+
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def build(path: Path, shape: Shape, device: str) -> dict:
+    """Save a random-weight Qwen2-shaped model (bf16 on CUDA, fp32 on CPU) with the ARC tokenizer."""
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    from tasks_lib.encoding import build_arc_tokenizer
+
+    tok = build_arc_tokenizer()
+    config = Qwen2Config(
+        vocab_size=len(tok),
+        hidden_size=shape.hidden,
+        intermediate_size=shape.intermediate,
+        num_hidden_layers=shape.layers,
+        num_attention_heads=shape.heads,
+        num_key_value_heads=shape.kv_heads,
+        max_position_embeddings=8192,
+        tie_word_embeddings=shape.tie_embeddings,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+    )
+    dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+    t0 = time.perf_counter()
+    torch.manual_seed(0)
+    with torch.device(device):
+        model = Qwen2ForCausalLM._from_config(config, dtype=dtype)
+    path.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(path, safe_serialization=True)
+    tok.save_pretrained(path)
+    params = sum(p.numel() for p in model.parameters())
+    del model
+    gc.collect()
+    if device.startswith("cuda"):
+        torch.cuda.empty_cache()
+    return {"parameters": params, "build_seconds": time.perf_counter() - t0}
+
+
+def _summary(xs: list[float]) -> dict:
+    return {"median": statistics.median(xs), "min": min(xs), "max": max(xs), "n": len(xs), "all": xs}
+
+
+def switch(shape_name: str, work: Path, switches: int) -> dict:
+    """Task-switch seconds: reload vs resident reset (+ new AdamW) vs in-place adapter load."""
+    import torch
+
+    from tasks_lib.model import load_base
+    from tasks_lib.train import output_loss
+
+    device = _device()
+    model_dir = work / "models" / shape_name
+    built = build(model_dir, SHAPES[shape_name], device)
+    gpu_profile = load_profile("h100")  # LoRA rank, targets and learning rate of the GPU profile
+    lr = gpu_profile.train.lr
+    cfg = replace(gpu_profile.model, path=str(model_dir), dtype="bfloat16" if device.startswith("cuda") else "float32")
+    reloads: list[float] = []
+    res = None
+    for _ in range(switches + 1):  # the first load is reported apart: it may read the files from disk
+        res = None
+        gc.collect()
+        if device.startswith("cuda"):
+            torch.cuda.empty_cache()
+        t0 = time.perf_counter()
+        res = load_base(cfg, device)  # synchronizes the device before it returns
+        reloads.append(time.perf_counter() - t0)
+    vocab = len(res.tokenizer)
+    ids = torch.randint(3, vocab, (1, 512), device=device)  # (1, T): a stand-in task sequence
+    labels = ids.clone()  # (1, T)
+
+    def step(opt: torch.optim.Optimizer) -> None:
+        res.model.train()
+        loss = output_loss(res, ids, labels)
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        res.model.eval()
+
+    resets: list[float] = []
+    opt = torch.optim.AdamW(res.trainable_parameters(), lr=lr)
+    for i in range(switches + 1):
+        step(opt)  # untimed: the adapter and the optimizer state now hold a task's work
+        _sync(device)
+        t0 = time.perf_counter()
+        res.reset(i, f"task-{i}")
+        opt = torch.optim.AdamW(res.trainable_parameters(), lr=lr)
+        _sync(device)
+        resets.append(time.perf_counter() - t0)
+    adapter_dir = work / "adapters" / shape_name
+    res.save_adapter(adapter_dir)
+    loads: list[float] = []
+    for i in range(switches + 1):
+        _sync(device)
+        t0 = time.perf_counter()
+        res.load_adapter(adapter_dir, f"task-{i}")
+        _sync(device)
+        loads.append(time.perf_counter() - t0)
+    return {
+        "shape": shape_name,
+        "dims": asdict(SHAPES[shape_name]),
+        "device": device,
+        "device_name": torch.cuda.get_device_name(0) if device.startswith("cuda") else "cpu",
+        "parameters": built["parameters"],
+        "lora_rank": cfg.lora_rank,
+        "build_seconds": built["build_seconds"],
+        "first_load_seconds": reloads[0],
+        "reload": _summary(reloads[1:]),
+        "reset": _summary(resets[1:]),  # the first reset also allocates the optimizer's first state
+        "adapter_load": _summary(loads[1:]),
+    }
+
+
+# ---- throughput -------------------------------------------------------------------------------------
+
+
+def select_tasks(source: str, n: int, folder: Path) -> tuple[Path, Path, list[str]]:
+    """Write the `n` tasks of `source` with the shortest answers (`output_budget`) as Kaggle JSON files."""
+    data = load_challenges(source)
+    chosen = sorted(data.tasks, key=lambda t: (output_budget(t), t.id))[:n]
+    challenges = {
+        t.id: {"train": [{"input": grid_to_list(p.input), "output": grid_to_list(p.output)} for p in t.train],
+               "test": [{"input": grid_to_list(g)} for g in t.test_inputs]}
+        for t in chosen
+    }
+    solutions = {t.id: [grid_to_list(g) for g in t.test_outputs] for t in chosen}
+    folder.mkdir(parents=True, exist_ok=True)
+    cpath, spath = folder / "challenges.json", folder / "solutions.json"
+    cpath.write_text(json.dumps(challenges))
+    spath.write_text(json.dumps(solutions))
+    return cpath, spath, [t.id for t in chosen]
+
+
+def write_profile(path: Path, model: str, device: str, gpus: int, slots_per_device: int, train_steps: int, views: int,
+                  samples: int) -> Path:
+    """A profile with fixed work per task and a budget no task can reach."""
+    import yaml
+
+    on_cuda = device == "cuda"
+    prof = {
+        "model": {"path": model, "dtype": "bfloat16" if on_cuda else "float32", "lora_rank": 32 if on_cuda else 8, "max_tokens": 8192},
+        "train": {"max_steps": train_steps, "lr": 0.0002, "warmup_steps": 2},
+        "sample": {"views": views, "samples_per_view": samples},
+        "budget": {"total_seconds": 1.0e6, "reserve_seconds": 10.0},
+        "slots": {"device": device, "gpus": gpus, "slots_per_device": slots_per_device, "cpu_slots": max(1, gpus) * slots_per_device,
+                  "threads_per_slot": 1 if not on_cuda else 2, "step_grace_seconds": 600.0},
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(prof, sort_keys=False))
+    return path
+
+
+def _row(task: Task, slot: int | str, gpu: str, t_start: float, timings: dict, train: dict | None, sample: dict | None,
+         status: str) -> dict:
+    return {
+        "task": task.id,
+        "slot": slot,
+        "gpu": gpu,
+        "start": t_start,
+        **timings,
+        "train_steps": (train or {}).get("steps", 0),
+        "train_stopped_by": (train or {}).get("stopped_by"),
+        "generated": ((sample or {}).get("stats") or {}).get("generated", 0),
+        "sample_stopped_by": ((sample or {}).get("stats") or {}).get("stopped_by"),
+        "status": status,
+    }
+
+
+def run_slots(challenges: Path, solutions: Path, profile: Path, out: Path) -> dict:
+    """The real run + slot pool + solve steps for every task, one thread per slot; returns rows and window."""
+    from tasks_lib import solve
+    from tasks_lib.gpu import SlotError
+    from tasks_lib.run import prepare
+
+    run = prepare(str(challenges), out, profile=str(profile), solutions=str(solutions))
+    pool = run.open_slots()
+    rows: list[dict] = []
+    try:
+        t0 = time.time()
+        with ThreadPoolExecutor(len(pool)) as ex:
+            loads = list(ex.map(lambda s: solve.load_step(pool, s, run.cfg), range(len(pool))))
+        start = time.time()
+        queue = deque(run.todo)
+        qlock = threading.Lock()
+
+        def serve(slot: int) -> None:
+            gpu = pool.slots[slot].env.get("CUDA_VISIBLE_DEVICES") or "cpu"
+            while True:
+                with qlock:
+                    if not queue:
+                        return
+                    task = queue.popleft()
+                budget = run.budget.claim(task.id)
+                t_task = time.time()
+                timings: dict[str, Any] = {}
+                train = sample = None
+                status = "ok"
+                try:
+                    timings["load"] = solve.load_step(pool, slot, run.cfg)["seconds"]
+                    timings["train_start"] = time.time()
+                    train = solve.train_step(pool, slot, task, run.cfg, budget, str(run.dir.adapter_dir(task.id)))
+                    timings["train"] = train["wall_seconds"]
+                    timings["sample_start"] = time.time()
+                    sample = solve.sample_step(pool, slot, task, run.cfg, budget, str(run.dir.adapter_dir(task.id)))
+                    timings["sample"] = sample["wall_seconds"]
+                except SlotError as err:
+                    status = f"failed: {err}"
+                t_vote = time.time()
+                voted = solve.vote_step(task, sample["candidates"] if sample else None, run.cfg.vote.rule)
+                step_times = {k: timings[k] for k in ("load", "train", "sample") if k in timings}
+                result = solve.task_result(task, "ok" if status == "ok" else "failed", voted, budget, step_times, train, sample,
+                                           None if status == "ok" else status, slot)
+                run.budget.release(task.id)
+                run.record(result)
+                timings["vote"] = time.time() - t_vote  # vote + writing the result and the submission
+                rows.append({**_row(task, slot, gpu, t_task, timings, train, sample, status), "end": time.time()})
+
+        with ThreadPoolExecutor(len(pool)) as ex:
+            list(ex.map(serve, range(len(pool))))
+        end = time.time()
+    finally:
+        run.close()
+    report = run.finish()
+    return {"preload_seconds": start - t0, "slot_loads": loads, "start": start, "end": end, "rows": rows,
+            "score": report["score"], "slots": len(pool)}
+
+
+def run_naive(challenges: Path, solutions: Path, profile: Path, out: Path) -> dict:
+    """One process, no slots: reload the base model for every task, then train, sample and vote."""
+    import torch
+
+    from tasks_lib.model import load_base
+    from tasks_lib.sample import sample_task
+    from tasks_lib.solve import vote_step
+    from tasks_lib.train import train_adapter
+
+    cfg = load_profile(str(profile))
+    device = _device()
+    torch.set_num_threads(max(1, cfg.slots.threads_per_slot))  # as many threads as one slot worker gets
+    data = load_challenges(challenges, solutions)
+    tasks = sorted(data.tasks, key=lambda t: -t.cells)  # the order `run.prepare` gives the slots
+    far = time.time() + cfg.budget.total_seconds
+    rows: list[dict] = []
+    res = None
+    start = None
+    for task in tasks:
+        t_task = time.time()
+        res = None
+        gc.collect()
+        if device.startswith("cuda"):
+            torch.cuda.empty_cache()
+        t0 = time.time()
+        res = load_base(cfg.model, device)
+        timings: dict[str, Any] = {"load": time.time() - t0}
+        start = start if start is not None else time.time()
+        timings["train_start"] = time.time()
+        res.reset(cfg.train.seed, task.id)
+        stats = train_adapter(res, task, cfg.train, cfg.model.max_tokens, far)
+        adapter = out / "tasks" / task.id / "adapter"
+        res.save_adapter(adapter)
+        timings["train"] = time.time() - timings["train_start"]
+        timings["sample_start"] = time.time()
+        per_test, sstats = sample_task(res, task, cfg.sample, cfg.model.max_tokens, far)
+        timings["sample"] = time.time() - timings["sample_start"]
+        t_vote = time.time()
+        vote_step(task, [[c.to_dict() for c in cands] for cands in per_test], cfg.vote.rule)
+        timings["vote"] = time.time() - t_vote
+        rows.append({**_row(task, "naive", os.environ.get("CUDA_VISIBLE_DEVICES") or "cpu", t_task, timings, stats.to_dict(),
+                            {"stats": vars(sstats)}, "ok"), "end": time.time()})
+    return {"start": start, "end": time.time(), "rows": rows, "slots": 1}
+
+
+# ---- GPU busy ---------------------------------------------------------------------------------------
+
+
+class UtilSampler:
+    """Polls NVML's GPU utilization (percent of time a kernel ran, per the driver's sample period)."""
+
+    def __init__(self, period: float = 0.05):
+        self.period = period
+        self.samples: list[tuple[float, list[int]]] = []
+        self.handles: list[Any] = []
+        self._stop = threading.Event()
+        try:
+            import pynvml
+
+            pynvml.nvmlInit()
+            self.handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(pynvml.nvmlDeviceGetCount())]
+            self._nvml = pynvml
+        except (ImportError, OSError) as err:
+            print(f"no NVML ({err}): GPU busy is not measured", flush=True)
+        except Exception as err:  # pynvml raises its own NVMLError types when no driver is present
+            print(f"no NVML ({type(err).__name__}: {err}): GPU busy is not measured", flush=True)
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def start(self) -> "UtilSampler":
+        if self.handles:
+            self._thread.start()
+        return self
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            now = time.time()
+            self.samples.append((now, [self._nvml.nvmlDeviceGetUtilizationRates(h).gpu for h in self.handles]))
+            self._stop.wait(self.period)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def busy(self, gpu: int, start: float, end: float) -> float | None:
+        return busy_fraction(self.samples, gpu, start, end)
+
+
+def busy_fraction(samples: list[tuple[float, list[int]]], gpu: int, start: float, end: float) -> float | None:
+    """Mean utilization (0-1) of `gpu` over the samples taken inside [start, end]; None without samples."""
+    inside = [vals[gpu] for t, vals in samples if start <= t <= end and gpu < len(vals)]
+    return sum(inside) / (100.0 * len(inside)) if inside else None
+
+
+def occupancy(intervals: list[tuple[float, float]], start: float, end: float) -> float:
+    """Share of [start, end] covered by the union of `intervals`."""
+    covered = 0.0
+    cur_lo = cur_hi = None
+    for lo, hi in sorted((max(lo, start), min(hi, end)) for lo, hi in intervals):
+        if hi <= lo:
+            continue
+        if cur_hi is None or lo > cur_hi:
+            if cur_hi is not None:
+                covered += cur_hi - cur_lo
+            cur_lo, cur_hi = lo, hi
+        else:
+            cur_hi = max(cur_hi, hi)
+    if cur_hi is not None:
+        covered += cur_hi - cur_lo
+    return covered / (end - start) if end > start else 0.0
+
+
+def summarize(name: str, part: dict, sampler: UtilSampler | None) -> dict:
+    """Tasks/hour, GPU busy and step occupancy per GPU, and work totals of one config."""
+    rows, start, end = part["rows"], part["start"], part["end"]
+    per_gpu: dict[str, dict] = {}
+    for gpu in sorted({r["gpu"] for r in rows}):
+        mine = [r for r in rows if r["gpu"] == gpu]
+        steps = [(r["train_start"], r["train_start"] + r["train"]) for r in mine if "train" in r]
+        steps += [(r["sample_start"], r["sample_start"] + r["sample"]) for r in mine if "sample" in r]
+        busy = sampler.busy(int(gpu), start, end) if sampler is not None and gpu.isdigit() else None
+        per_gpu[gpu] = {"busy": busy, "occupancy": occupancy(steps, start, end), "tasks": len(mine)}
+    wall = end - start
+    return {
+        "name": name,
+        "slots": part["slots"],
+        "tasks": len(rows),
+        "failed": sum(r["status"] != "ok" for r in rows),
+        "cut_by_deadline": sum(r["train_stopped_by"] == "deadline" or r["sample_stopped_by"] == "deadline" for r in rows),
+        "wall_seconds": wall,
+        "tasks_per_hour": 3600.0 * len(rows) / wall if wall > 0 else 0.0,
+        "preload_seconds": part.get("preload_seconds"),
+        "per_gpu": per_gpu,
+        "train_steps": sum(r["train_steps"] for r in rows),
+        "generated": sum(r["generated"] for r in rows),
+        "median_load": statistics.median(r["load"] for r in rows if "load" in r),
+        "median_train": statistics.median(r["train"] for r in rows if "train" in r),
+        "median_sample": statistics.median(r["sample"] for r in rows if "sample" in r),
+        "median_vote": statistics.median(r["vote"] for r in rows),
+        "score": part.get("score"),
+    }
+
+
+# ---- the GPU call -----------------------------------------------------------------------------------
+
+
+def _subprocess(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    with open(log, "ab") as fh:
+        return subprocess.Popen([sys.executable, "-m", "benchmarks.slots", *args], env={**os.environ, **env}, cwd=str(ROOT),
+                                stdout=fh, stderr=subprocess.STDOUT)
+
+
+def _wait(proc: subprocess.Popen, deadline: float) -> int:
+    """Wait for a part until the run's hard deadline; kill it there (its result is then an error)."""
+    try:
+        return proc.wait(timeout=max(1.0, deadline - time.time()))
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
+
+
+def run_all(args: argparse.Namespace) -> dict:
+    out, work = Path(args.out), Path(args.work)
+    out.mkdir(parents=True, exist_ok=True)
+    work.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")  # CUDA indices = NVML indices
+    deadline = time.time() + args.seconds
+    log = out / "parts.log"
+    results: dict[str, Any] = {"args": vars(args), "switch": {}, "configs": {}, "skipped": []}
+
+    def save() -> None:
+        (out / "results.json").write_text(json.dumps(results, indent=1))
+
+    sampler = UtilSampler().start()
+    from tasks_lib.gpu import visible_gpu_count
+
+    n_gpus = visible_gpu_count()
+    device = "cuda" if n_gpus else "cpu"
+    results["gpus_visible"] = n_gpus
+    if n_gpus:
+        import pynvml
+
+        results["device_names"] = [pynvml.nvmlDeviceGetName(h) for h in sampler.handles]
+    def switch_parts(shapes: str) -> None:
+        for shape in filter(None, shapes.split(",")):
+            if time.time() > deadline - args.reserve:
+                results["skipped"].append(f"switch {shape}: out of time")
+                continue
+            js = work / f"switch-{shape}.json"
+            proc = _subprocess(["switch", "--shape", shape, "--switches", str(args.switches), "--work", str(work), "--json", str(js)],
+                               {"CUDA_VISIBLE_DEVICES": "0"} if n_gpus else {}, log)
+            code = _wait(proc, deadline)
+            results["switch"][shape] = json.loads(js.read_text()) if code == 0 else {"error": f"exit {code} (see parts.log)"}
+            print(f"switch {shape}: {results['switch'][shape].get('reload', {}).get('median')} s reload, "
+                  f"{results['switch'][shape].get('reset', {}).get('median')} s reset", flush=True)
+            save()
+
+    switch_parts(args.shapes)
+    if args.tasks:
+        challenges, solutions, ids = select_tasks(args.source, args.tasks, work / "tasks")
+        results["task_ids"] = ids
+        model = str(Path(args.model).resolve()) if not args.model.startswith("shape:") else str(work / "models" / args.model[6:])
+        if args.model.startswith("shape:") and not (Path(model) / "config.json").exists():
+            build(Path(model), SHAPES[args.model[6:]], _device())
+        results["throughput_model"] = args.model
+        configs = [tuple(int(x) for x in c.split("x")) for c in args.configs.split(",")]
+        naive_proc = None
+        naive_json = work / "naive.json"
+        naive_gpu = str(n_gpus - 1) if n_gpus > 1 else "0"
+        if args.naive:
+            prof = write_profile(work / "profiles" / "naive.yaml", model, device, 1, 1, args.train_steps, args.views, args.samples)
+            env = {"CUDA_VISIBLE_DEVICES": naive_gpu} if n_gpus else {}
+            naive_proc = _subprocess(["naive", "--challenges", str(challenges), "--solutions", str(solutions), "--profile", str(prof),
+                                      "--out", str(work / "runs" / "naive"), "--json", str(naive_json)], env, log)
+            if n_gpus < 2:  # one device: the baseline gets it alone
+                _wait(naive_proc, deadline)
+        for gpus, per in configs:
+            name = f"{gpus}x{per}"
+            if gpus > max(1, n_gpus):
+                results["skipped"].append(f"{name}: only {n_gpus} GPUs")
+                continue
+            if naive_proc is not None and gpus >= n_gpus:
+                _wait(naive_proc, deadline)  # the baseline runs on the last GPU: no config shares it
+            if time.time() > deadline - args.reserve:
+                results["skipped"].append(f"{name}: out of time")
+                continue
+            prof = write_profile(work / "profiles" / f"{name}.yaml", model, device, gpus, per, args.train_steps, args.views, args.samples)
+            part = run_slots(challenges, solutions, prof, work / "runs" / name)
+            results["configs"][name] = {"summary": summarize(name, part, sampler), "part": part}
+            s = results["configs"][name]["summary"]
+            print(f"{name}: {s['tasks']} tasks in {s['wall_seconds']:.1f}s, {s['tasks_per_hour']:.0f}/h, "
+                  f"busy {[v['busy'] for v in s['per_gpu'].values()]}", flush=True)
+            save()
+        if naive_proc is not None:
+            if _wait(naive_proc, deadline) == 0:
+                part = json.loads(naive_json.read_text())
+                results["configs"]["naive"] = {"summary": summarize("naive", part, sampler), "part": part}
+            else:
+                results["skipped"].append(f"naive: exit {naive_proc.returncode} (see parts.log)")
+            save()
+    switch_parts(args.shapes_after)
+    sampler.stop()
+    results["nvml_samples"] = len(sampler.samples)
+    save()
+    return results
+
+
+# ---- report -----------------------------------------------------------------------------------------
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.0f}%"
+
+
+def report(results: dict) -> str:
+    """Markdown: switch cost, throughput per config, and per-task timelines."""
+    lines = []
+    if results.get("switch"):
+        lines += ["| shape | params | card | first load s | reload median s (min-max) | reset + new AdamW median ms (min-max) | adapter load median ms | n |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for shape, s in results["switch"].items():
+            if "error" in s:
+                lines.append(f"| {shape} | failed: {s['error']} | | | | | | |")
+                continue
+            r, z, a = s["reload"], s["reset"], s["adapter_load"]
+            lines.append(f"| {shape} | {s['parameters'] / 1e9:.2f}B | {s['device_name']} | {s['first_load_seconds']:.2f} | "
+                         f"{r['median']:.3f} ({r['min']:.3f}-{r['max']:.3f}) | {1e3 * z['median']:.1f} ({1e3 * z['min']:.1f}-{1e3 * z['max']:.1f}) | "
+                         f"{1e3 * a['median']:.1f} | {r['n']} |")
+        lines.append("")
+    configs = results.get("configs", {})
+    if configs:
+        base = configs.get("1x1", {}).get("summary")
+        naive = configs.get("naive", {}).get("summary")
+        lines += ["| config | slots | tasks | wall s | tasks/hour | vs 1x1 | vs naive | GPU busy (NVML) | step occupancy | preload s | "
+                  "median load / train / sample / vote s | train steps | samples |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        for name, c in configs.items():
+            s = c["summary"]
+            busy = " / ".join(_pct(g["busy"]) for g in s["per_gpu"].values())
+            occ = " / ".join(_pct(g["occupancy"]) for g in s["per_gpu"].values())
+            vs1 = f"{s['tasks_per_hour'] / base['tasks_per_hour']:.2f}x" if base else "n/a"
+            vsn = f"{s['tasks_per_hour'] / naive['tasks_per_hour']:.2f}x" if naive else "n/a"
+            pre = "n/a" if s["preload_seconds"] is None else f"{s['preload_seconds']:.1f}"
+            lines.append(f"| {'naive (reload per task)' if name == 'naive' else name.replace('x', ' GPU x ') + ' slot'} | {s['slots']} | "
+                         f"{s['tasks']} ({s['failed']} failed, {s['cut_by_deadline']} cut) | {s['wall_seconds']:.1f} | {s['tasks_per_hour']:.0f} | "
+                         f"{vs1} | {vsn} | {busy} | {occ} | {pre} | {s['median_load']:.3f} / {s['median_train']:.2f} / "
+                         f"{s['median_sample']:.2f} / {s['median_vote']:.3f} | {s['train_steps']} | {s['generated']} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def timeline(part: dict) -> str:
+    """Per-task table: when each task started on which slot, and its load / train / sample / vote seconds."""
+    lines = ["| task | slot | GPU | start s | load s | train s (steps) | sample s (samples) | vote s | total s |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in sorted(part["rows"], key=lambda r: r["start"]):
+        lines.append(f"| {r['task']} | {r['slot']} | {r['gpu']} | {r['start'] - part['start']:.2f} | {r.get('load', 0.0):.3f} | "
+                     f"{r.get('train', 0.0):.2f} ({r['train_steps']}) | {r.get('sample', 0.0):.2f} ({r['generated']}) | "
+                     f"{r['vote']:.3f} | {r['end'] - r['start']:.2f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.slots", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("build", help="build a random-weight model of a named shape")
+    b.add_argument("path")
+    b.add_argument("--shape", choices=sorted(SHAPES), default="debug")
+    s = sub.add_parser("switch", help="task-switch cost of one shape")
+    s.add_argument("--shape", choices=sorted(SHAPES), default="debug")
+    s.add_argument("--switches", type=int, default=10)
+    s.add_argument("--work", default="/tmp/arc-ttt-bench")
+    s.add_argument("--json", required=True)
+    n = sub.add_parser("naive", help="the sequential reload-per-task baseline")
+    for q in (n,):
+        q.add_argument("--challenges", required=True)
+        q.add_argument("--solutions", required=True)
+        q.add_argument("--profile", required=True)
+        q.add_argument("--out", required=True)
+        q.add_argument("--json", required=True)
+    a = sub.add_parser("all", help="everything the GPU call measures")
+    a.add_argument("--out", required=True, help="results.json and parts.log go here")
+    a.add_argument("--work", default="/tmp/arc-ttt-bench", help="models, runs and profiles (large files)")
+    a.add_argument("--shapes", default="0.5b", help="shapes whose switch cost is measured first, comma-separated ('' for none)")
+    a.add_argument("--shapes-after", default="7b", help="shapes measured after the throughput part")
+    a.add_argument("--switches", type=int, default=10)
+    a.add_argument("--source", default="arc1/eval")
+    a.add_argument("--tasks", type=int, default=20, help="tasks with the shortest answers in --source (0: no throughput part)")
+    a.add_argument("--model", default="models/arc-tiny", help="a model directory, or shape:NAME to build one")
+    a.add_argument("--configs", default="1x1,1x2,2x1,2x2", help="GPUSxSLOTS_PER_GPU, comma-separated")
+    a.add_argument("--naive", action=argparse.BooleanOptionalAction, default=True)
+    a.add_argument("--train-steps", type=int, default=32)
+    a.add_argument("--views", type=int, default=2)
+    a.add_argument("--samples", type=int, default=1)
+    a.add_argument("--seconds", type=float, default=280.0, help="hard end: parts still running then are killed")
+    a.add_argument("--reserve", type=float, default=20.0, help="no part starts later than this before the end")
+    r = sub.add_parser("report", help="markdown tables from results.json")
+    r.add_argument("results")
+    r.add_argument("--timeline", default="", help="comma-separated config names whose per-task timeline to print")
+    args = p.parse_args(argv)
+    if args.cmd == "build":
+        print(json.dumps(build(Path(args.path), SHAPES[args.shape], _device())))
+    elif args.cmd == "switch":
+        Path(args.json).write_text(json.dumps(switch(args.shape, Path(args.work), args.switches), indent=1))
+    elif args.cmd == "naive":
+        part = run_naive(Path(args.challenges), Path(args.solutions), Path(args.profile), Path(args.out))
+        Path(args.json).write_text(json.dumps(part, indent=1))
+    elif args.cmd == "all":
+        results = run_all(args)
+        print(report(results))
+        for name in ("naive", "1x1"):
+            if name in results["configs"]:
+                print(f"\n{name} timeline\n" + timeline(results["configs"][name]["part"]))
+    else:
+        results = json.loads(Path(args.results).read_text())
+        print(report(results))
+        for name in filter(None, args.timeline.split(",")):
+            print(f"\n**{name}**\n\n" + timeline(results["configs"][name]["part"]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""The slot benchmark's arithmetic (occupancy, NVML busy share) and the profile it writes."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.slots import busy_fraction, occupancy, report, write_profile
+from tasks_lib.config import load_profile
+
+
+def test_occupancy_merges_overlapping_steps_and_clips_to_the_window():
+    steps = [(0.0, 2.0), (1.0, 3.0), (5.0, 6.0), (9.0, 12.0)]  # two overlap; the last runs past the window
+    assert occupancy(steps, 0.0, 10.0) == pytest.approx((3.0 + 1.0 + 1.0) / 10.0)
+
+
+def test_occupancy_of_an_empty_or_inverted_window_is_zero():
+    assert occupancy([(0.0, 1.0)], 5.0, 5.0) == 0.0
+    assert occupancy([], 0.0, 1.0) == 0.0
+
+
+def test_busy_fraction_uses_only_samples_inside_the_window_and_the_asked_gpu():
+    samples = [(0.5, [100, 0]), (1.0, [50, 10]), (2.0, [0, 20]), (3.5, [100, 100])]
+    assert busy_fraction(samples, 0, 1.0, 3.0) == pytest.approx(0.25)
+    assert busy_fraction(samples, 1, 1.0, 3.0) == pytest.approx(0.15)
+    assert busy_fraction(samples, 0, 10.0, 11.0) is None
+
+
+def test_written_profile_is_valid_and_fixes_the_work(tmp_path):
+    path = write_profile(tmp_path / "p.yaml", "models/arc-tiny", "cuda", 2, 2, 32, 2, 1)
+    cfg = load_profile(str(path))
+    assert (cfg.slots.gpus, cfg.slots.slots_per_device, cfg.train.max_steps, cfg.sample.views) == (2, 2, 32, 2)
+    assert cfg.budget.total_seconds - cfg.budget.reserve_seconds > 1e5  # no deadline can cut the fixed work
+
+
+def test_report_compares_each_config_with_one_gpu_and_the_naive_baseline():
+    def summary(name: str, tph: float) -> dict:
+        return {"summary": {"name": name, "slots": 1, "tasks": 20, "failed": 0, "cut_by_deadline": 0, "wall_seconds": 3600 * 20 / tph,
+                            "tasks_per_hour": tph, "preload_seconds": 1.0, "per_gpu": {"0": {"busy": 0.9, "occupancy": 0.95, "tasks": 20}},
+                            "train_steps": 640, "generated": 50, "median_load": 0.001, "median_train": 1.0, "median_sample": 1.0,
+                            "median_vote": 0.01}}
+
+    text = report({"configs": {"1x1": summary("1x1", 1000.0), "2x1": summary("2x1", 1950.0), "naive": summary("naive", 500.0)}})
+    row = next(line for line in text.splitlines() if line.startswith("| 2 GPU"))
+    assert "1.95x" in row and "3.90x" in row
