@@ -2,7 +2,7 @@
 
 Contract: fixtures cost nothing until a test asks for them. The tiny model and the real ARC tasks are
 built or loaded once per session; `prefect_harness` (a temporary Prefect server, ~14 s) is only for the
-few flow tests. `write_profile` writes a fast profile YAML for CLI and flow runs; `offline_env` is the
+few flow tests. `fast_profile` writes a profile YAML for quick CLI runs; `offline_env` is the
 environment a `python flows/submit.py` subprocess gets (its own Prefect home, no Prefect server).
 """
 
@@ -12,7 +12,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import pytest
 import yaml
@@ -76,24 +76,21 @@ def kaggle_files(tasks: list[Task], folder: Path) -> tuple[Path, Path]:
     return c, s
 
 
-@pytest.fixture
-def write_profile(tmp_path: Path) -> Callable[..., Path]:
-    """Write a fast CPU profile (few steps, two greedy views, locks in tmp); keyword args override sections."""
-
-    def write(**sections: dict) -> Path:
-        profile = {
-            "model": {"dtype": "float32", "lora_rank": 4, "max_tokens": 1024},
-            "train": {"max_steps": 3},
-            "sample": {"views": 2, "samples_per_view": 1},
-            "slots": {"device": "cpu", "cpu_slots": 2, "threads_per_slot": 1, "lock_dir": str(tmp_path / "locks")},
-        }
-        for name, values in sections.items():
-            profile.setdefault(name, {}).update(values)
-        path = tmp_path / "test-profile.yaml"
-        path.write_text(yaml.safe_dump(profile))
-        return path
-
-    return write
+def fast_profile(folder: Path, **sections: dict) -> Path:
+    """Write a fast CPU profile YAML into `folder` (few steps, two greedy views, GPU locks kept in `folder`);
+    keyword arguments override fields section by section."""
+    profile: dict[str, dict] = {
+        "model": {"dtype": "float32", "lora_rank": 4, "max_tokens": 1024},
+        "train": {"max_steps": 3},
+        "sample": {"views": 2, "samples_per_view": 1},
+        "slots": {"device": "cpu", "cpu_slots": 2, "threads_per_slot": 1, "lock_dir": str(folder / "locks")},
+    }
+    for name, values in sections.items():
+        profile.setdefault(name, {}).update(values)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "test-profile.yaml"
+    path.write_text(yaml.safe_dump(profile))
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,109 @@
+"""End to end: `python flows/submit.py` as a user runs it, on the first real ARC tasks with the tiny model.
+Checks the files of the issue-2 contract, resuming with the same --out, and a clean one-line error."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, fast_profile
+from tasks_lib.data import load_challenges
+from tasks_lib.submission import validate
+
+pytestmark = pytest.mark.slow
+
+SUBMIT = ROOT / "flows" / "submit.py"
+LIMIT = 3
+BUDGET = 90  # seconds for the whole run
+
+
+@dataclass
+class Done:
+    out: Path
+    proc: subprocess.CompletedProcess
+    mtimes: dict[str, int]  # result.json mtime (ns) per task id, right after the first run
+
+
+def _submit(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(SUBMIT), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def _args(out: Path, profile: Path, model: Path) -> list[str]:
+    return ["--challenges", "arc1/eval", "--limit", str(LIMIT), "--out", str(out), "--time-budget", str(BUDGET),
+            "--model", str(model), "--profile", str(profile)]
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path, offline_env: dict[str, str]) -> Done:
+    work = tmp_path_factory.mktemp("cli")
+    out = work / "run"
+    proc = _submit(_args(out, fast_profile(work), tiny_model), offline_env, cwd=work)  # not the repo root: runs from anywhere
+    mtimes = {p.parent.name: p.stat().st_mtime_ns for p in (out / "tasks").glob("*/result.json")}
+    return Done(out, proc, mtimes)
+
+
+def test_run_writes_a_valid_submission_and_report(first_run: Done) -> None:
+    proc, out = first_run.proc, first_run.out
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    data = load_challenges("arc1/eval", limit=LIMIT)
+    n_test = data.n_test
+
+    sub = json.loads((out / "submission.json").read_text())
+    validate(sub, n_test)
+    assert list(sub) == data.task_ids
+    for tid, entries in sub.items():
+        assert len(entries) == n_test[tid]
+        assert all(set(e) == {"attempt_1", "attempt_2"} for e in entries)
+
+    report = json.loads((out / "report.json").read_text())
+    assert set(report["score"]) >= {"kaggle", "per_task"}
+    assert 0.0 <= report["score"]["kaggle"] <= 1.0 and 0.0 <= report["score"]["per_task"] <= 1.0
+    assert report["score"]["total_outputs"] == sum(n_test.values())
+    assert [t["task_id"] for t in report["tasks"]] == data.task_ids
+    for t in report["tasks"]:
+        assert t["status"] == "ok", t.get("error")
+        assert {"load", "train", "sample", "vote"} <= set(t["timings"])
+        assert isinstance(t["steps"], int) and len(t["candidates"]) == n_test[t["task_id"]]
+        assert t["attempts"] == sub[t["task_id"]]
+        assert len(t["correct"]) == n_test[t["task_id"]]
+        assert t["resumed"] is False
+        assert (out / "tasks" / t["task_id"] / "result.json").exists()
+    assert sorted(first_run.mtimes) == sorted(data.task_ids)
+
+    said = proc.stdout + proc.stderr
+    assert f"{LIMIT}/{LIMIT} tasks done" in said  # progress
+    assert "submission.json" in proc.stdout and "score:" in proc.stdout  # where the files are, and the score
+
+
+def test_same_out_again_resumes_without_redoing_tasks(first_run: Done, tiny_model: Path, offline_env: dict[str, str]) -> None:
+    assert first_run.proc.returncode == 0
+    out = first_run.out
+    before = (out / "submission.json").read_text()
+    proc = _submit(_args(out, out.parent / "test-profile.yaml", tiny_model), offline_env, cwd=out.parent)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    after = {p.parent.name: p.stat().st_mtime_ns for p in (out / "tasks").glob("*/result.json")}
+    assert after == first_run.mtimes  # no result.json was rewritten
+    report = json.loads((out / "report.json").read_text())
+    assert all(t["resumed"] for t in report["tasks"])
+    assert json.loads((out / "submission.json").read_text()) == json.loads(before)
+
+
+@pytest.mark.parametrize("content", [None, "{ not json"])
+def test_unusable_challenges_file_is_a_one_line_error(tmp_path: Path, tiny_model: Path, offline_env: dict[str, str],
+                                                      content: str | None) -> None:
+    bad = tmp_path / "arc-agi_test_challenges.json"
+    if content is not None:
+        bad.write_text(content)
+    proc = _submit(["--challenges", str(bad), "--out", str(tmp_path / "run"), "--model", str(tiny_model)], offline_env, cwd=tmp_path,
+                   timeout=120)
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr + proc.stdout
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: ") and str(bad) in lines[0]
+    assert not (tmp_path / "run" / "submission.json").exists()

@@ -1,0 +1,84 @@
+"""The `submit` flow under `prefect_test_harness`, on small real ARC tasks from a Kaggle-format file with
+the tiny test model: the run's files follow the issue-2 contract and Prefect sees the steps and artifacts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import kaggle_files
+from tasks_lib.config import load_profile
+from tasks_lib.data import Task
+from tasks_lib.scoring import score
+from tasks_lib.submission import validate
+
+pytestmark = pytest.mark.slow
+
+STEPS = ("load-model", "train-adapter", "sample", "vote")
+BUDGET = 120.0  # seconds; tasks end at the cpu profile's step cap long before, unless the machine is very busy
+
+
+async def _prefect_records() -> tuple[list, list, list]:
+    from prefect.client.orchestration import get_client
+
+    async with get_client() as client:
+        flows = await client.read_flow_runs()
+        tasks = await client.read_task_runs()
+        artifacts = await client.read_artifacts()
+    return flows, tasks, artifacts
+
+
+def test_submit_flow_writes_the_contracted_files(prefect_harness: None, tiny_model: Path, small_tasks: list[Task],
+                                                 multi_test_task: Task, tmp_path: Path) -> None:
+    from flows.submit import submit
+
+    tasks = [*small_tasks[:2], multi_test_task]
+    challenges, solutions = kaggle_files(tasks, tmp_path / "data")
+    out = tmp_path / "run"
+    returned = asyncio.run(submit(challenges=str(challenges), out=str(out), profile="cpu", solutions=str(solutions),
+                                  time_budget=BUDGET, model=str(tiny_model)))
+    n_test = {t.id: len(t.test_inputs) for t in tasks}
+    max_steps = load_profile("cpu").train.max_steps
+
+    sub = json.loads((out / "submission.json").read_text())
+    validate(sub, n_test)
+    assert list(sub) == [t.id for t in tasks]
+
+    report = json.loads((out / "report.json").read_text())
+    want_score = score(sub, {t.id: t.test_outputs for t in tasks})
+    assert report["score"] == returned
+    assert report["score"]["kaggle"] == pytest.approx(want_score["kaggle"])
+    assert report["score"]["per_task"] == pytest.approx(want_score["per_task"])
+    assert report["score"]["total_outputs"] == sum(n_test.values()) == 4
+    assert report["statuses"] == {"ok": 3}
+    assert report["profile"] == "cpu" and report["slots"] == load_profile("cpu").slots.cpu_slots
+
+    for entry, task in zip(report["tasks"], tasks):
+        tid = task.id
+        assert entry["task_id"] == tid and entry["status"] == "ok" and entry["error"] is None
+        assert entry["resumed"] is False
+        assert {"load", "train", "sample", "vote"} <= set(entry["timings"])
+        assert all(v >= 0 for v in entry["timings"].values())
+        trained = entry["train"]
+        assert trained["steps"] == entry["steps"]
+        assert entry["steps"] == max_steps or trained["stopped_by"] == "deadline"  # the step cap or the budget stopped it
+        assert 0 < entry["budget_seconds"] <= BUDGET
+        assert entry["attempts"] == sub[tid]
+        assert len(entry["candidates"]) == n_test[tid]
+        for cands in entry["candidates"]:
+            assert all(c["votes"] >= 1 and c["grid"] for c in cands["top"])
+        assert entry["correct"] == want_score["tasks"][tid]
+        result = json.loads((out / "tasks" / tid / "result.json").read_text())
+        assert result == {k: v for k, v in entry.items() if k != "resumed"}
+        assert (out / "tasks" / tid / "adapter" / "adapter_model.safetensors").exists()
+
+    flows, task_runs, artifacts = asyncio.run(_prefect_records())
+    subflows = [f for f in flows if f.name in n_test]
+    assert sorted(f.name for f in subflows) == sorted(n_test)
+    assert all(f.state.is_completed() for f in subflows)
+    for step in STEPS:
+        assert sum(1 for r in task_runs if r.name.startswith(f"{step}-") and r.state.is_completed()) >= len(tasks), step
+    assert {"per-task-results", "run-summary"} <= {a.key for a in artifacts}

@@ -1,0 +1,132 @@
+"""Slots: GPU leases through lock files, and the pool of worker processes that keep the model resident,
+including a hung step that must be killed at its timeout while the slot recovers."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from filelock import FileLock
+
+from tasks_lib.config import ModelConfig, SampleConfig, SlotConfig, TrainConfig
+from tasks_lib.data import Task
+from tasks_lib.gpu import LeaseError, LiveRuns, SlotError, SlotPool, claim_gpus, plan_devices, visible_gpu_count
+
+HANG, OOM = "inject-hang", "inject-oom"
+
+
+def test_two_claims_get_different_gpus_and_none_left_is_an_error(tmp_path: Path) -> None:
+    first = claim_gpus((0, 1), 1, tmp_path)
+    second = claim_gpus((0, 1), 1, tmp_path)
+    assert first.gpus == [0] and second.gpus == [1]
+    assert (tmp_path / "gpu-0.lock").exists()
+    with pytest.raises(LeaseError, match="leased by other runs"):
+        claim_gpus((0, 1), 2, tmp_path)
+    first.release()
+    assert claim_gpus((0, 1), 2, tmp_path).gpus == [0]
+    second.release()
+
+
+def test_a_claim_takes_at_most_what_it_wants(tmp_path: Path) -> None:
+    leases = claim_gpus((0, 1, 2, 3), 2, tmp_path)
+    assert leases.gpus == [0, 1]
+    assert claim_gpus((0, 1, 2, 3), 4, tmp_path).gpus == [2, 3]
+
+
+def test_live_runs_see_each_other_and_clear_stale_files(tmp_path: Path) -> None:
+    live = LiveRuns(tmp_path)
+    stale = tmp_path / "run-1.lock"
+    stale.write_text("")
+    assert not live.others_live()
+    assert not stale.exists()
+    other = FileLock(str(tmp_path / "run-2.lock"))
+    other.acquire(timeout=0)
+    assert live.others_live()
+    other.release()
+    live.close()
+
+
+def test_cpu_plan_and_pool_size() -> None:
+    assert plan_devices(SlotConfig(device="cpu")).kind == "cpu"
+    pool = SlotPool.for_run(SlotConfig(device="cpu", cpu_slots=2, threads_per_slot=1), [])
+    assert len(pool) == 2 and {s.device for s in pool.slots} == {"cpu"}
+    taken = {pool.acquire(), pool.acquire()}
+    assert taken == {0, 1}
+    with pytest.raises(RuntimeError, match="no free slot"):
+        pool.acquire()
+    pool.release(1)
+    assert pool.acquire() == 1
+    gpu_pool = SlotPool.for_run(SlotConfig(slots_per_device=2), [3, 5])
+    assert [s.env["CUDA_VISIBLE_DEVICES"] for s in gpu_pool.slots] == ["3", "3", "5", "5"]
+
+
+@pytest.mark.skipif(visible_gpu_count() > 0, reason="checks the error on a machine without GPUs")
+def test_cuda_without_a_gpu_is_a_lease_error() -> None:
+    with pytest.raises(LeaseError, match="no CUDA GPU"):
+        plan_devices(SlotConfig(device="cuda"))
+
+
+@pytest.fixture(scope="module")
+def pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlotPool]:
+    """One CPU worker whose sample op hangs for task HANG and fakes out-of-memory for task OOM."""
+    inject = f"sample:hang:{HANG},sample:oom:{OOM}"
+    p = SlotPool([("cpu", {"CUDA_VISIBLE_DEVICES": "", "ARC_TTT_INJECT": inject})], threads=1,
+                 log_dir=tmp_path_factory.mktemp("slot-logs"))
+    yield p
+    p.close()
+
+
+def _sample_kwargs(task: Task, model_cfg: ModelConfig, adapter_dir: str) -> dict:
+    return dict(task=task, model=model_cfg, sample=SampleConfig(views=2, samples_per_view=1), adapter_dir=adapter_dir,
+                deadline=time.time() + 60)
+
+
+def test_worker_loads_once_trains_and_samples(pool: SlotPool, model_cfg: ModelConfig, small_tasks: list[Task], tmp_path: Path) -> None:
+    task = small_tasks[0]
+    first = pool.call(0, "load", 300, model=model_cfg)
+    assert first["device"] == "cpu" and first["parameters"] > 0
+    assert pool.call(0, "load", 60, model=model_cfg)["loaded_now"] is False
+    adapter = tmp_path / "adapter"
+    trained = pool.call(0, "train", 120, task=task, model=model_cfg, train=TrainConfig(max_steps=2), adapter_dir=str(adapter),
+                        deadline=time.time() + 60, seed=0)
+    assert trained["steps"] == 2 and trained["loaded_now"] is False
+    assert (adapter / "adapter_model.safetensors").exists()
+    out = pool.call(0, "sample", 120, **_sample_kwargs(task, model_cfg, str(adapter)))
+    assert len(out["candidates"]) == len(task.test_inputs)
+    assert out["stats"]["generated"] == 2 * len(task.test_inputs) and out["stats"]["views_done"] == 2
+    assert out["adapter_switched"] is False  # the adapter it just trained is still resident
+    other = pool.call(0, "sample", 120, **_sample_kwargs(small_tasks[1], model_cfg, ""))
+    assert other["adapter_switched"] is True
+    assert pool.slots[0].starts == 1
+
+
+def test_step_errors_are_reported_and_the_worker_survives(pool: SlotPool, model_cfg: ModelConfig, small_tasks: list[Task]) -> None:
+    with pytest.raises(SlotError) as err:
+        pool.call(0, "sample", 60, **_sample_kwargs(dataclasses.replace(small_tasks[0], id=OOM), model_cfg, ""))
+    assert err.value.kind == "oom"
+    with pytest.raises(SlotError) as err:
+        pool.call(0, "no_such_op", 60)
+    assert err.value.kind == "error" and "AttributeError" in str(err.value)
+    starts = pool.slots[0].starts
+    assert pool.call(0, "load", 60, model=model_cfg)["loaded_now"] is False
+    assert pool.slots[0].starts == starts
+
+
+def test_a_hung_step_is_killed_at_its_timeout_and_the_slot_recovers(pool: SlotPool, model_cfg: ModelConfig, small_tasks: list[Task]) -> None:
+    pool.call(0, "load", 300, model=model_cfg)
+    proc = pool.slots[0].proc
+    starts = pool.slots[0].starts
+    timeout = 2.0
+    t0 = time.monotonic()
+    with pytest.raises(SlotError) as err:
+        pool.call(0, "sample", timeout, **_sample_kwargs(dataclasses.replace(small_tasks[0], id=HANG), model_cfg, ""))
+    waited = time.monotonic() - t0
+    assert err.value.kind == "timeout"
+    assert timeout <= waited < timeout + 10
+    assert proc.poll() is not None  # the hung worker is gone
+    again = pool.call(0, "load", 300, model=model_cfg)
+    assert again["loaded_now"] is True  # a fresh worker loaded the model
+    assert pool.slots[0].starts == starts + 1
