@@ -63,12 +63,27 @@ class TrainConfig:
     warmup_steps: int = 5
     loss_on_first: bool = True  # also train on the first pair's output (no in-context example before it)
     seed: int = 0
+    # The step (tasks_lib/train.py; measured in benchmarks/results/train_step.md).
+    step: str = "auto"  # auto: fast on CUDA, simple on CPU; fast falls back to simple for unsupported architectures
+    compile: str = "auto"  # fast step: decoder layers and loss head compiled once per slot; auto: inductor on CUDA, off on CPU
+    fused_adamw: str = "auto"  # one fused optimizer kernel; auto: on for CUDA only
+    adapter_autocast: str = "auto"  # fast step: LoRA matmuls in the base dtype, fp32 master weights; auto: on for a bf16/fp16 base
+    ce_chunk: int = 0  # fast step: labelled positions per cross-entropy chunk, logits recomputed in backward; 0: one chunk (fine for small vocabularies)
+    checkpoint_min_tokens: int = 0  # fast step: recompute decoder layers in backward for sequences at least this long; 0: never. Less memory, ~1/3 more compute
+    sync_every: int = 8  # steps between host reads of the loss; each read drains the GPU queue. The deadline check uses the last read's step time
 
     def __post_init__(self) -> None:
         _check(self.max_steps >= 0, "train", "max_steps", self.max_steps, ">= 0")
         _check(self.lr > 0, "train", "lr", self.lr, "> 0")
         _check(self.weight_decay >= 0, "train", "weight_decay", self.weight_decay, ">= 0")
         _check(self.warmup_steps >= 0, "train", "warmup_steps", self.warmup_steps, ">= 0")
+        _check(self.step in ("auto", "fast", "simple"), "train", "step", self.step, "auto|fast|simple")
+        _check(self.compile in ("auto", "inductor", "aot_eager", "eager", "off"), "train", "compile", self.compile, "auto|inductor|aot_eager|eager|off")
+        _check(self.fused_adamw in ("auto", "on", "off"), "train", "fused_adamw", self.fused_adamw, "auto|on|off")
+        _check(self.adapter_autocast in ("auto", "on", "off"), "train", "adapter_autocast", self.adapter_autocast, "auto|on|off")
+        _check(self.ce_chunk >= 0, "train", "ce_chunk", self.ce_chunk, ">= 0")
+        _check(self.checkpoint_min_tokens >= 0, "train", "checkpoint_min_tokens", self.checkpoint_min_tokens, ">= 0")
+        _check(self.sync_every >= 1, "train", "sync_every", self.sync_every, ">= 1")
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ Contract:
   worker loads the base model once and reuses it across tasks.
 - `Resident.reset(seed)` re-initialises the LoRA weights in place (no reload) so every task starts from
   the base model; `save_adapter` / `load_adapter` move the adapter as safetensors.
+- `Resident.compiled(name, fn, backend)` compiles `fn` once for the slot's life (a reset keeps every
+  tensor object, so it never recompiles); `Resident.compiles` counts the graphs the backend has built.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from tasks_lib.config import ModelConfig
 from tasks_lib.encoding import ARC_VOCAB, Vocab, build_arc_tokenizer
@@ -104,6 +106,27 @@ class Resident:
     load_seconds: float
     task_id: str | None = None  # whose adapter weights are loaded now
     extra: dict = field(default_factory=dict)
+    compiles: int = 0  # graphs built by `compiled` functions so far (first compiles and recompiles)
+    _compiled: dict = field(default_factory=dict, repr=False)
+
+    def compiled(self, name: str, fn: Callable, backend: str) -> Callable:
+        """`fn` under torch.compile (dynamic shapes), built once per (name, backend) and kept for the slot's life."""
+        key = (name, backend)
+        if key not in self._compiled:
+            import torch
+            import torch.fx.experimental._config as fx_config
+
+            # Without duck shaping, a sequence length that happens to equal a weight dimension
+            # (hidden, intermediate) stays symbolic instead of being specialised to that size.
+            fx_config.use_duck_shape = False
+            inner = torch._dynamo.lookup_backend(backend)
+
+            def counting(gm: Any, example_inputs: list) -> Callable:
+                self.compiles += 1
+                return inner(gm, example_inputs)
+
+            self._compiled[key] = torch.compile(fn, backend=counting, dynamic=True)
+        return self._compiled[key]
 
     def reset(self, seed: int, task_id: str | None = None) -> None:
         """Re-initialise every LoRA layer in place: A random (seeded), B zero, so the model equals the base."""

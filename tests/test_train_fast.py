@@ -1,0 +1,105 @@
+"""The fast training step computes the plain step's loss and gradients, compiles once per slot (an adapter
+reset never recompiles), and drives `train_adapter` with few host syncs."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+
+import pytest
+
+from tasks_lib.config import ConfigError, ModelConfig, TrainConfig
+from tasks_lib.data import Task
+from tasks_lib.encoding import IGNORE, Encoded
+from tasks_lib.model import Resident, load_base
+from tasks_lib.train import Step, train_adapter
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="module")
+def res(model_cfg: ModelConfig) -> Resident:
+    res = load_base(model_cfg, "cpu")
+    res.reset(0)
+    with torch.no_grad():  # B = 0 after a reset would give zero gradients to every A
+        for name, p in res.model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0.0, 0.05)
+    res.model.train()
+    return res
+
+
+def _sequence(length: int, seed: int) -> Encoded:
+    """Random ARC-vocabulary ids, labels on alternating spans of 23 tokens (prompt, output, prompt, ...)."""
+    rng = random.Random(seed)
+    ids = [1] + [rng.randrange(3, 16) for _ in range(length - 1)]
+    return Encoded(ids, [t if (i // 23) % 2 else IGNORE for i, t in enumerate(ids)])
+
+
+def _loss_and_grads(step: Step, enc: Encoded) -> tuple[float, list]:
+    loss = step.loss(enc)
+    step.opt.zero_grad(set_to_none=True)
+    loss.backward()
+    return loss.item(), [p.grad.detach().clone() for p in step.params]
+
+
+def _worst_relative_error(got: list, want: list) -> float:
+    return max(float((g - w).norm() / w.norm()) for g, w in zip(got, want))
+
+
+@pytest.mark.parametrize("options", [dict(), dict(ce_chunk=5, checkpoint_min_tokens=64)], ids=["whole", "chunked+checkpointed"])
+def test_fast_step_matches_plain_peft_in_fp32(res: Resident, options: dict) -> None:
+    enc = _sequence(150, seed=1)
+    want_loss, want = _loss_and_grads(Step(res, TrainConfig(), reference=True), enc)
+    fast = Step(res, TrainConfig(step="fast", compile="off", **options))
+    assert fast.kind == "fast" and fast.autocast_dtype is None
+    got_loss, got = _loss_and_grads(fast, enc)
+    assert got_loss == pytest.approx(want_loss, rel=1e-5)
+    assert _worst_relative_error(got, want) < 1e-4
+
+
+def test_fast_step_with_bf16_autocast_matches_plain_peft_within_bf16_tolerance(model_cfg: ModelConfig) -> None:
+    res = load_base(replace(model_cfg, dtype="bfloat16"), "cpu")
+    res.reset(0)
+    with torch.no_grad():
+        for name, p in res.model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0.0, 0.05)
+    res.model.train()
+    enc = _sequence(120, seed=2)
+    want_loss, want = _loss_and_grads(Step(res, TrainConfig(), reference=True), enc)
+    fast = Step(res, TrainConfig(step="fast", compile="off"))
+    assert fast.autocast_dtype == torch.bfloat16
+    got_loss, got = _loss_and_grads(fast, enc)
+    assert got_loss == pytest.approx(want_loss, rel=2e-2)
+    assert _worst_relative_error(got, want) < 5e-2
+
+
+def test_compiled_step_matches_and_a_reset_does_not_recompile(res: Resident) -> None:
+    cfg = TrainConfig(step="fast", compile="eager", sync_every=4)
+    enc = _sequence(90, seed=3)
+    want_loss, want = _loss_and_grads(Step(res, TrainConfig(), reference=True), enc)
+    got_loss, got = _loss_and_grads(Step(res, cfg), enc)
+    assert got_loss == pytest.approx(want_loss, rel=1e-5)
+    assert _worst_relative_error(got, want) < 1e-4
+    warm = res.compiles
+    assert warm > 0
+    Step(res, cfg)(_sequence(130, seed=4))  # another length: dynamic shapes, no new graph
+    res.reset(7, "next-task")
+    Step(res, cfg)(_sequence(70, seed=5))  # a fresh optimizer after a reset in place
+    assert res.compiles == warm
+
+
+def test_train_adapter_takes_the_fast_step_and_reads_losses_in_windows(res: Resident, small_tasks: list[Task]) -> None:
+    res.reset(0)
+    stats = train_adapter(res, small_tasks[0], TrainConfig(step="fast", compile="off", max_steps=5, sync_every=3), 512, 1e12)
+    assert stats.step_kind == "fast" and stats.steps == 5 and stats.compiles == 0
+    assert stats.first_loss is not None and stats.last_loss is not None and stats.last_loss < stats.first_loss
+
+
+def test_step_defaults_to_simple_on_cpu_and_config_rejects_bad_values(res: Resident) -> None:
+    assert Step(res, TrainConfig()).kind == "simple"
+    with pytest.raises(ConfigError, match="sync_every"):
+        TrainConfig(sync_every=0)
+    with pytest.raises(ConfigError, match="compile"):
+        TrainConfig(compile="max-autotune")
