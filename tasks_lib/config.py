@@ -88,25 +88,36 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class SampleConfig:
-    backend: str = "hf"  # hf: transformers generate
+    backend: str = "hf"  # hf: transformers generate; cached: the engine (prompt prefilled once, batched views); dfs: engine depth-first search; vllm: a vLLM engine per slot
     views: int = 4  # augmented views per test input (the identity first)
-    samples_per_view: int = 2  # the first greedy, the rest at `temperature`
+    samples_per_view: int = 2  # hf/cached/vllm: the first greedy, the rest at `temperature`
     temperature: float = 1.0
     seed: int = 0
+    dfs_threshold: float = 0.1  # dfs: keep every completion at least this probable; lower finds more, costs more steps
+    dfs_max_candidates: int = 8  # dfs: cap on completions per view
+    score_views: int = 0  # augmented scoring: views (identity first) under which each distinct candidate is scored; 0: off
+    merge_lora: bool = False  # merge the adapter into the weights while sampling (restored exactly after); see benchmarks/results/decode.md
+    cuda_graphs: bool = True  # engine backends on CUDA: replay decode steps as CUDA graphs
+    vllm_memory: float = 0.3  # vllm: fraction of the GPU its engine may take (the resident training model needs the rest)
 
     def __post_init__(self) -> None:
-        _check(self.backend in ("hf",), "sample", "backend", self.backend, "hf")
+        _check(self.backend in ("hf", "cached", "dfs", "vllm"), "sample", "backend", self.backend, "hf|cached|dfs|vllm")
         _check(1 <= self.views <= 64, "sample", "views", self.views, "1-64")
         _check(1 <= self.samples_per_view <= 64, "sample", "samples_per_view", self.samples_per_view, "1-64")
         _check(self.temperature > 0, "sample", "temperature", self.temperature, "> 0")
+        _check(0 < self.dfs_threshold <= 1, "sample", "dfs_threshold", self.dfs_threshold, "in (0, 1]")
+        _check(1 <= self.dfs_max_candidates <= 256, "sample", "dfs_max_candidates", self.dfs_max_candidates, "1-256")
+        _check(0 <= self.score_views <= 64, "sample", "score_views", self.score_views, "0-64")
+        _check(0 < self.vllm_memory < 1, "sample", "vllm_memory", self.vllm_memory, "in (0, 1)")
 
 
 @dataclass(frozen=True)
 class VoteConfig:
-    rule: str = "count"  # count: most frequent grid first, ties by mean log-probability
+    rule: str = "count"  # count: most votes first, ties by mean log-probability; logprob: the reverse; score: augmented score
+    # (mean over score views), ties by votes; count_score: log(vote share) + augmented score, two log-probabilities added
 
     def __post_init__(self) -> None:
-        _check(self.rule in ("count", "logprob"), "vote", "rule", self.rule, "count|logprob")
+        _check(self.rule in ("count", "logprob", "score", "count_score"), "vote", "rule", self.rule, "count|logprob|score|count_score")
 
 
 @dataclass(frozen=True)

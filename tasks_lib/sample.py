@@ -1,28 +1,40 @@
 """Sampling candidate answers for a task's test inputs.
 
-Contract: `sample_task(res, task, cfg, max_tokens, deadline)` returns, for each test input, a list of
-`Candidate`s already mapped back to the original orientation and colours. For every test input it
-builds `cfg.views` augmented views (the identity first), asks the backend for `cfg.samples_per_view`
-completions per view (the first greedy), parses each to a grid (malformed ones are dropped and
-counted) and inverts the view's augmentation. It stops starting new views once `deadline` passes.
-Backends are picked by name through `backend(name)`, which imports optional dependencies lazily.
+Contract: `sample_task(res, task, cfg, max_tokens, deadline, adapter_dir=None)` returns, for each test
+input, a list of `Candidate`s already mapped back to the original orientation and colours. For every
+test input it builds `cfg.views` augmented views (the identity first) and hands their prompts to the
+backend, which returns completions per view (`cfg.samples_per_view` of them, the first greedy; or, for
+`dfs`, every completion above `cfg.dfs_threshold`); each is parsed to a grid (malformed ones are dropped
+and counted) and the view's augmentation is inverted. Views not started by `deadline` are skipped.
+With `cfg.score_views > 0`, every distinct grid of a test input is then scored under that many augmented
+views (the identity first) with the task's adapter, and `Candidate.score` holds its mean log-probability
+over the views scored (the vote's `score` rules use it). With `cfg.merge_lora`, the adapter is merged
+into the weights for the duration and the base weights restored exactly after (`tasks_lib.merge`).
+
+Backends are picked by name through `backend(name)`, which imports optional dependencies lazily:
+`hf` (transformers `generate`, one view at a time), `cached` and `dfs` (`tasks_lib.engine`: each prompt
+prefilled once, all views and samples decoded as one batch, CUDA graphs on GPU), `vllm`
+(`tasks_lib.sample_vllm`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
-from tasks_lib.augment import apply_task, invert_grid, sample_augmentations
+from tasks_lib.augment import apply_grid, apply_task, invert_grid, sample_augmentations
 from tasks_lib.config import SampleConfig
 from tasks_lib.data import Grid, Task
 from tasks_lib.encoding import EncodingError, decode_grid, encode_prompt, output_budget
 from tasks_lib.model import Resident
 
-# A backend takes (res, prompt ids, n samples, temperature, max new tokens, seconds left) and
-# returns [(generated ids, sum of log-probabilities)], the greedy completion first.
-Backend = Callable[[Resident, list[int], int, float, int, float], list[tuple[list[int], float]]]
+Completion = tuple[list[int], float, bool]  # generated ids, sum of log-probabilities, greedy?
+# A backend takes (res, one prompt per view, config, max new tokens, deadline, adapter dir) and returns
+# the completions of each view it started, in view order (fewer lists than prompts when the deadline passed).
+ViewSampler = Callable[[Resident, list[list[int]], SampleConfig, int, float, "str | None"], list[list[Completion]]]
 
 
 @dataclass(frozen=True)
@@ -31,9 +43,10 @@ class Candidate:
     view: int
     logprob: float
     greedy: bool
+    score: float | None = None  # mean log-probability over the augmented scoring views, when scored
 
     def to_dict(self) -> dict:
-        return {"grid": [list(r) for r in self.grid], "view": self.view, "logprob": self.logprob, "greedy": self.greedy}
+        return {"grid": [list(r) for r in self.grid], "view": self.view, "logprob": self.logprob, "greedy": self.greedy, "score": self.score}
 
 
 @dataclass
@@ -43,6 +56,8 @@ class SampleStats:
     views_done: int = 0
     seconds: float = 0.0
     stopped_by: str = "done"  # done | deadline
+    scored_views: int = 0  # augmented scoring: views scored (summed over test inputs)
+    score_seconds: float = 0.0
 
 
 def _hf_generate(res: Resident, prompt: list[int], n: int, temperature: float, max_new: int, seconds: float) -> list[tuple[list[int], float]]:
@@ -67,41 +82,136 @@ def _hf_generate(res: Resident, prompt: list[int], n: int, temperature: float, m
     return out
 
 
-_BACKENDS: dict[str, Callable[[], Backend]] = {"hf": lambda: _hf_generate}
+def _hf_views(res: Resident, prompts: list[list[int]], cfg: SampleConfig, max_new: int, deadline: float, adapter_dir: str | None) -> list[list[Completion]]:
+    """`_hf_generate` one view at a time; no new view once the deadline has passed."""
+    out: list[list[Completion]] = []
+    for v, prompt in enumerate(prompts):
+        if v > 0 and time.time() >= deadline:
+            break
+        gen = _hf_generate(res, prompt, cfg.samples_per_view, cfg.temperature, max_new, deadline - time.time())
+        out.append([(ids, lp, k == 0) for k, (ids, lp) in enumerate(gen)])
+    return out
 
 
-def backend(name: str) -> Backend:
+def engine_for(res: Resident, cfg: SampleConfig) -> Any:
+    """The slot's decoding engine over its resident model (built once, kept in `res.extra`)."""
+    from tasks_lib.engine import Engine
+
+    key = ("engine", cfg.cuda_graphs, cfg.merge_lora)  # graphs captured merged must not run unmerged
+    if key not in res.extra:
+        res.extra[key] = Engine(res.model, graphs=cfg.cuda_graphs)
+    return res.extra[key]
+
+
+def _cached_views(res: Resident, prompts: list[list[int]], cfg: SampleConfig, max_new: int, deadline: float, adapter_dir: str | None) -> list[list[Completion]]:
+    """All views and samples as one batch over prompts prefilled once."""
+    eng = engine_for(res, cfg)
+    outs = eng.generate(eng.prefill(prompts), cfg.samples_per_view, max_new, res.vocab.eos, cfg.temperature,
+                        greedy_first=True, deadline=deadline, seed=cfg.seed)
+    return [[(ids, lp, k == 0) for k, (ids, lp) in enumerate(view)] for view in outs]
+
+
+def _dfs_views(res: Resident, prompts: list[list[int]], cfg: SampleConfig, max_new: int, deadline: float, adapter_dir: str | None) -> list[list[Completion]]:
+    """Every completion above the threshold, view by view; no new view once the deadline has passed."""
+    eng = engine_for(res, cfg)
+    prefix = eng.prefill(prompts)
+    out: list[list[Completion]] = []
+    for v in range(len(prompts)):
+        if v > 0 and time.time() >= deadline:
+            break
+        found, _ = eng.dfs(prefix, v, res.vocab.eos, cfg.dfs_threshold, max_new, cfg.dfs_max_candidates, deadline)
+        out.append([(ids, lp, False) for ids, lp in found])
+    return out
+
+
+def _vllm() -> ViewSampler:
+    from tasks_lib.sample_vllm import sample_views
+
+    return sample_views
+
+
+_BACKENDS: dict[str, Callable[[], ViewSampler]] = {
+    "hf": lambda: _hf_views,
+    "cached": lambda: _cached_views,
+    "dfs": lambda: _dfs_views,
+    "vllm": _vllm,
+}
+
+
+def backend(name: str) -> ViewSampler:
     """The sampler backend registered under `name` (imports happen when it is first asked for)."""
     if name not in _BACKENDS:
         raise ValueError(f"unknown sampler backend {name!r}; known: {sorted(_BACKENDS)}")
     return _BACKENDS[name]()
 
 
-def sample_task(res: Resident, task: Task, cfg: SampleConfig, max_tokens: int, deadline: float) -> tuple[list[list[Candidate]], SampleStats]:
+def score_candidates(res: Resident, task: Task, test_index: int, grids: list[Grid], cfg: SampleConfig, max_tokens: int,
+                     deadline: float) -> tuple[dict[Grid, float], int]:
+    """Mean log-probability of each grid (original orientation) as the answer to test input `test_index`,
+    over up to `cfg.score_views` augmented views with the resident adapter; returns (scores, views scored)."""
+    eng = engine_for(res, cfg)
+    totals = {g: 0.0 for g in grids}
+    done = 0
+    for aug in sample_augmentations(cfg.seed + 1, cfg.score_views, len(task.train)):
+        if time.time() >= deadline:
+            break
+        comps = [[*res.vocab.grid_ids(apply_grid(aug, g)), res.vocab.eos] for g in grids]
+        try:
+            prompt = encode_prompt(res.vocab, apply_task(aug, task), test_index, max_tokens, reserve=max(map(len, comps)))
+        except EncodingError:
+            continue
+        for g, lp in zip(grids, eng.score(eng.prefill([prompt]), 0, comps)):
+            totals[g] += lp
+        done += 1
+    return ({g: t / done for g, t in totals.items()} if done else {}), done
+
+
+def sample_task(res: Resident, task: Task, cfg: SampleConfig, max_tokens: int, deadline: float,
+                adapter_dir: str | None = None) -> tuple[list[list[Candidate]], SampleStats]:
     """Candidates for every test input of `task` (see module doc)."""
+    from tasks_lib.merge import merged
+
     t0 = time.time()
     generate = backend(cfg.backend)
     stats = SampleStats()
     views = sample_augmentations(cfg.seed, cfg.views, len(task.train))
+    view_tasks = [apply_task(aug, task) for aug in views]
     max_new = output_budget(task)
     per_test: list[list[Candidate]] = [[] for _ in task.test_inputs]
-    for v, aug in enumerate(views):
-        if v > 0 and time.time() >= deadline:
-            stats.stopped_by = "deadline"
-            break
-        view_task = apply_task(aug, task)
+    done_per_test = []
+    with merged(res.model) if cfg.merge_lora else nullcontext():
         for i in range(len(task.test_inputs)):
-            try:
-                prompt = encode_prompt(res.vocab, view_task, i, max_tokens, reserve=max_new)
-            except EncodingError:
-                continue
-            for k, (ids, logprob) in enumerate(generate(res, prompt, cfg.samples_per_view, cfg.temperature, max_new, deadline - time.time())):
-                stats.generated += 1
-                grid = decode_grid(res.vocab, ids)
-                if grid is None:
-                    stats.malformed += 1
+            if i > 0 and time.time() >= deadline:
+                stats.stopped_by = "deadline"
+                break
+            prompts: list[tuple[int, list[int]]] = []
+            for v, view_task in enumerate(view_tasks):
+                try:
+                    prompts.append((v, encode_prompt(res.vocab, view_task, i, max_tokens, reserve=max_new)))
+                except EncodingError:
                     continue
-                per_test[i].append(Candidate(invert_grid(aug, grid), v, logprob, k == 0))
-        stats.views_done += 1
+            outs = generate(res, [p for _, p in prompts], cfg, max_new, deadline, adapter_dir) if prompts else []
+            if len(outs) < len(prompts):
+                stats.stopped_by = "deadline"
+            for (v, _), completions in zip(prompts, outs):
+                for ids, logprob, greedy in completions:
+                    stats.generated += 1
+                    grid = decode_grid(res.vocab, ids)
+                    if grid is None:
+                        stats.malformed += 1
+                        continue
+                    per_test[i].append(Candidate(invert_grid(views[v], grid), v, logprob, greedy))
+            done_per_test.append(len(outs))
+        if cfg.score_views > 0:
+            ts = time.time()
+            for i, cands in enumerate(per_test):
+                grids = list(dict.fromkeys(c.grid for c in cands))
+                if not grids:
+                    continue
+                scores, n = score_candidates(res, task, i, grids, cfg, max_tokens, deadline)
+                stats.scored_views += n
+                per_test[i] = [dataclasses.replace(c, score=scores.get(c.grid)) for c in cands]
+            stats.score_seconds = time.time() - ts
+    stats.views_done = min(done_per_test, default=0)
     stats.seconds = time.time() - t0
     return per_test, stats

@@ -88,7 +88,7 @@ def sample_step(pool: SlotPool, slot: int, task: Task, cfg: RunConfig, budget: T
 
 
 def _candidates(raw: list[dict]) -> list[Candidate]:
-    return [Candidate(tuple(tuple(r) for r in c["grid"]), c["view"], c["logprob"], c["greedy"]) for c in raw]
+    return [Candidate(tuple(tuple(r) for r in c["grid"]), c["view"], c["logprob"], c["greedy"], c.get("score")) for c in raw]
 
 
 def vote_step(task: Task, candidates: list[list[dict]] | None, rule: str) -> list[dict]:

@@ -1,14 +1,21 @@
 """Voting: from candidates across views to the two attempts.
 
-Contract: `rank(candidates, rule)` groups identical grids and orders them best first
-(`count`: most votes, ties by best mean log-probability; `logprob`: best mean log-probability,
-ties by votes). `attempts(ranked, fallbacks)` returns exactly two grids, filling from `fallbacks`
+Contract: `rank(candidates, rule)` groups identical grids and orders them best first:
+- `count`: most votes, ties by best mean log-probability;
+- `logprob`: best mean log-probability (under the view that sampled it), ties by votes;
+- `score`: best augmented score (`Candidate.score`: the grid's mean log-probability over several augmented
+  views of the task, a product of experts), ties by votes; unscored grids come last;
+- `count_score`: log(vote share) + augmented score, i.e. the sampling frequency taken as one more expert
+  beside the scoring views (both are log-probabilities of the same grid, so they add without a weight);
+  ties by votes; unscored grids come last.
+`attempts(ranked, fallbacks)` returns exactly two grids, filling from `fallbacks`
 when fewer than two distinct candidates exist. `fallback_grids(test_input, train_outputs)` gives
 sensible guesses that need no model: the test input itself, and a train output when all agree.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -22,9 +29,16 @@ class Ranked:
     votes: int
     mean_logprob: float
     views: tuple[int, ...]
+    score: float | None = None  # augmented score, when the candidates were scored
 
     def to_dict(self) -> dict:
-        return {"grid": [list(r) for r in self.grid], "votes": self.votes, "mean_logprob": round(self.mean_logprob, 4), "views": list(self.views)}
+        return {"grid": [list(r) for r in self.grid], "votes": self.votes, "mean_logprob": round(self.mean_logprob, 4), "views": list(self.views),
+                "score": None if self.score is None else round(self.score, 4)}
+
+
+def _score(cs: Sequence[Candidate]) -> float | None:
+    scores = [c.score for c in cs if c.score is not None]
+    return sum(scores) / len(scores) if scores else None
 
 
 def rank(candidates: Sequence[Candidate], rule: str = "count") -> list[Ranked]:
@@ -32,15 +46,20 @@ def rank(candidates: Sequence[Candidate], rule: str = "count") -> list[Ranked]:
     for c in candidates:
         groups.setdefault(c.grid, []).append(c)
     ranked = [
-        Ranked(g, len(cs), sum(c.logprob for c in cs) / len(cs), tuple(sorted({c.view for c in cs})))
+        Ranked(g, len(cs), sum(c.logprob for c in cs) / len(cs), tuple(sorted({c.view for c in cs})), _score(cs))
         for g, cs in groups.items()
     ]
+    total = len(candidates)
     if rule == "count":
         ranked.sort(key=lambda r: (-r.votes, -r.mean_logprob))
     elif rule == "logprob":
         ranked.sort(key=lambda r: (-r.mean_logprob, -r.votes))
+    elif rule == "score":
+        ranked.sort(key=lambda r: (-(r.score if r.score is not None else -math.inf), -r.votes, -r.mean_logprob))
+    elif rule == "count_score":
+        ranked.sort(key=lambda r: (-(math.log(r.votes / total) + r.score if r.score is not None else -math.inf), -r.votes, -r.mean_logprob))
     else:
-        raise ValueError(f"unknown vote rule {rule!r}; expected count or logprob")
+        raise ValueError(f"unknown vote rule {rule!r}; expected count, logprob, score or count_score")
     return ranked
 
 

@@ -112,7 +112,7 @@ class Worker:
             else:
                 res.reset(0, task.id)  # no adapter: sample the base model
             switched = True
-        per_test, stats = sample_task(res, task, sample, model.max_tokens, deadline)
+        per_test, stats = sample_task(res, task, sample, model.max_tokens, deadline, adapter_dir or None)
         return {
             "candidates": [[c.to_dict() for c in cands] for cands in per_test],
             "stats": vars(stats),

@@ -1,0 +1,352 @@
+"""Decoding engine: a KV cache it owns, prompts prefilled once and shared, batched steps, CUDA graphs.
+
+Contract:
+- `Engine(model)` wraps a Llama/Qwen2/Qwen3-shaped Hugging Face causal LM, plain or PEFT-wrapped. It calls
+  the model's own projection, norm and MLP modules, so an unmerged LoRA adapter is applied and a merged one
+  costs nothing extra. It knows nothing about tokenization or grids: it takes and returns token ids.
+- `prefill(prompts)` runs each prompt once and returns a `Prefix`: every prompt's per-layer K/V, padded to a
+  common bucketed length (with a mask), and the next-token log-probabilities after each prompt.
+- `generate(prefix, n, max_new, eos, temperature, greedy_first, deadline, seed)` decodes `n` continuations of
+  every prompt in one batch. Each prompt's K/V is read once per step for all its `n` rows; the generated K/V
+  lives in one static buffer. A row stops at `eos` (kept in its ids) or at `max_new` tokens; the loop ends
+  when every row has stopped or the deadline passes (unfinished rows then come back without `eos`).
+  Returns, per prompt, `n` pairs `(ids, logprob)` where logprob is the sum of the model's log-probabilities
+  (temperature 1) of the ids.
+- `dfs(prefix, view, eos, threshold, max_len, max_candidates, deadline)` runs `search.dfs` on one prompt.
+- `score(prefix, view, completions)` returns the log-probability of each given completion after the prompt.
+- On CUDA (unless `graphs=False`) a decode step is captured once per shape (rows, prefix length, own capacity,
+  own window) as a CUDA graph and replayed; elsewhere the same step runs eagerly.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from tasks_lib.search import SearchStats, dfs
+
+PREFIX_BUCKET = 256  # prompt K/V is padded to a multiple of this on CUDA: fewer graph shapes, < 256 wasted slots
+WINDOW_BUCKET = 64  # attention over generated tokens reads a window of this granularity, not the whole buffer
+SCORE_ELEMENTS = 1 << 27  # cap on attention-score elements per scoring chunk (512 MiB in float32)
+
+
+class EngineError(RuntimeError):
+    """The model's architecture is not one the engine can run."""
+
+
+@dataclass
+class Prefix:
+    """Prompts after prefill: per-layer K/V (padded) and the log-probabilities of the first new token."""
+
+    k: torch.Tensor  # (L, W, Hkv, Pc, D)
+    v: torch.Tensor  # (L, W, Hkv, Pc, D)
+    bias: torch.Tensor  # (W, Pc) 0 on real tokens, -inf on padding
+    lengths: torch.Tensor  # (W,) prompt lengths
+    logprobs: torch.Tensor  # (W, V) float32
+
+    @property
+    def width(self) -> int:
+        return int(self.k.shape[1])
+
+    def select(self, view: int) -> "Prefix":
+        return Prefix(self.k[:, view : view + 1], self.v[:, view : view + 1], self.bias[view : view + 1],
+                      self.lengths[view : view + 1], self.logprobs[view : view + 1])
+
+
+def _round_up(x: int, m: int) -> int:
+    return -(-x // m) * m
+
+
+def _rotate_half(x: torch.Tensor) -> torch.Tensor:
+    half = x.shape[-1] // 2
+    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+
+class _State:
+    """Static buffers of one decode shape; CUDA graphs capture reads and writes of exactly these tensors."""
+
+    def __init__(self, eng: "Engine", width: int, rows: int, pc: int, capacity: int):
+        dev, dt = eng.device, eng.dtype
+        L, Hkv, D = eng.n_layers, eng.n_kv, eng.head_dim
+        self.pre_k = torch.zeros(L, width, Hkv, pc, D, device=dev, dtype=dt)  # (L, W, Hkv, Pc, D)
+        self.pre_v = torch.zeros_like(self.pre_k)
+        self.pre_bias = torch.zeros(width, pc, device=dev)  # (W, Pc)
+        self.own_k = torch.zeros(L, rows, Hkv, capacity, D, device=dev, dtype=dt)  # (L, B, Hkv, G, D)
+        self.own_v = torch.zeros_like(self.own_k)
+        self.pos0 = torch.zeros(rows, device=dev, dtype=torch.long)  # (B,) prompt length of each row
+        self.t = torch.zeros((), device=dev, dtype=torch.long)  # position in the completion
+        self.tok = torch.zeros(rows, 1, device=dev, dtype=torch.long)  # (B, 1)
+        self.lp = torch.zeros(rows, eng.vocab_size, device=dev)  # (B, V) log-probs of the next token
+        self.noise = torch.ones(rows, eng.vocab_size, device=dev)  # (B, V) Exp(1) draws for Gumbel sampling
+        self.inv_temp = torch.ones(rows, 1, device=dev)  # (B, 1)
+        self.sampled = torch.zeros(rows, 1, device=dev)  # (B, 1) 1 where the row samples, 0 where greedy
+        self.done = torch.zeros(rows, device=dev, dtype=torch.bool)  # (B,)
+        self.total = torch.zeros(rows, device=dev)  # (B,) summed log-probs
+        self.out = torch.zeros(rows, capacity, device=dev, dtype=torch.long)  # (B, G) generated ids
+        self.eos = torch.zeros((), device=dev, dtype=torch.long)
+        self.graphs: dict[tuple[str, int], torch.cuda.CUDAGraph] = {}
+
+    def load(self, prefix: Prefix, rows_per_view: int) -> None:
+        self.pre_k.copy_(prefix.k)
+        self.pre_v.copy_(prefix.v)
+        self.pre_bias.copy_(prefix.bias)
+        self.pos0.copy_(prefix.lengths.repeat_interleave(rows_per_view))
+        self.lp.copy_(prefix.logprobs.repeat_interleave(rows_per_view, 0))
+
+
+class Engine:
+    """Batched decoding with an engine-owned KV cache (see module doc)."""
+
+    def __init__(self, model: Any, graphs: bool | None = None, max_states: int = 4):
+        base = model.get_base_model() if hasattr(model, "get_base_model") else model
+        body = getattr(base, "model", None)
+        if body is None or not hasattr(body, "layers") or not hasattr(body, "rotary_emb"):
+            raise EngineError(f"{type(base).__name__}: expected a Llama-style model with .model.layers and .model.rotary_emb")
+        attn = body.layers[0].self_attn
+        for name in ("q_proj", "k_proj", "v_proj", "o_proj"):
+            if not hasattr(attn, name):
+                raise EngineError(f"{type(attn).__name__} has no {name}: not a Llama/Qwen-style attention")
+        cfg = base.config
+        if getattr(cfg, "use_sliding_window", False):
+            raise EngineError(f"{cfg.model_type}: sliding-window attention is not supported by the engine")
+        self.model, self.lm, self.body = model, base, body
+        self.layers = list(body.layers)
+        self.n_layers = len(self.layers)
+        self.n_heads = cfg.num_attention_heads
+        self.n_kv = getattr(cfg, "num_key_value_heads", None) or self.n_heads
+        self.head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // self.n_heads
+        self.scale = self.head_dim**-0.5
+        self.vocab_size = base.get_output_embeddings().weight.shape[0]
+        self.device = base.get_input_embeddings().weight.device
+        self.dtype = base.get_input_embeddings().weight.dtype
+        self.graphs = (self.device.type == "cuda") if graphs is None else graphs and self.device.type == "cuda"
+        self.bucket = PREFIX_BUCKET if self.device.type == "cuda" else 1
+        self.max_states = max_states
+        self._states: dict[tuple[int, int, int, int], _State] = {}
+        self._pool = torch.cuda.graph_pool_handle() if self.graphs else None  # one memory pool for every graph
+
+    # ---- the transformer, over the model's own modules ----
+
+    def _qkv(self, attn: Any, h: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        B, T, _ = h.shape
+        q = attn.q_proj(h).view(B, T, self.n_heads, self.head_dim)  # (B, T, H, D)
+        k = attn.k_proj(h).view(B, T, self.n_kv, self.head_dim)  # (B, T, Hkv, D)
+        v = attn.v_proj(h).view(B, T, self.n_kv, self.head_dim)  # (B, T, Hkv, D)
+        if hasattr(attn, "q_norm"):  # Qwen3 normalises each head before the rotation
+            q, k = attn.q_norm(q), attn.k_norm(k)
+        q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)  # (B, H|Hkv, T, D)
+        c, s = cos[:, None], sin[:, None]  # (B, 1, T, D)
+        return q * c + _rotate_half(q) * s, k * c + _rotate_half(k) * s, v
+
+    def _head(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.log_softmax(self.lm.lm_head(self.body.norm(x)).float(), dim=-1)  # (B, T, V)
+
+    @torch.inference_mode()
+    def _prefill_one(self, ids: Sequence[int]) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
+        tok = torch.tensor([list(ids)], device=self.device)  # (1, P)
+        x = self.body.embed_tokens(tok)  # (1, P, E)
+        cos, sin = self.body.rotary_emb(x, torch.arange(tok.shape[1], device=self.device)[None])  # (1, P, D)
+        ks, vs = [], []
+        for layer in self.layers:
+            attn = layer.self_attn
+            q, k, v = self._qkv(attn, layer.input_layernorm(x), cos, sin)  # (1, H, P, D), (1, Hkv, P, D)
+            a = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=self.scale, enable_gqa=self.n_kv != self.n_heads)  # (1, H, P, D)
+            x = x + attn.o_proj(a.transpose(1, 2).reshape(1, tok.shape[1], -1))
+            x = x + layer.mlp(layer.post_attention_layernorm(x))
+            ks.append(k[0])
+            vs.append(v[0])
+        return ks, vs, self._head(x[:, -1:])[0, 0]  # (V,)
+
+    @torch.inference_mode()
+    def prefill(self, prompts: Sequence[Sequence[int]]) -> Prefix:
+        """Run every prompt once; their K/V padded to a common length (see module doc)."""
+        if not prompts or any(len(p) == 0 for p in prompts):
+            raise ValueError("prefill needs at least one non-empty prompt")
+        pc = _round_up(max(len(p) for p in prompts), self.bucket)
+        W, L, Hkv, D = len(prompts), self.n_layers, self.n_kv, self.head_dim
+        k = torch.zeros(L, W, Hkv, pc, D, device=self.device, dtype=self.dtype)  # (L, W, Hkv, Pc, D)
+        v = torch.zeros_like(k)
+        bias = torch.full((W, pc), -math.inf, device=self.device)  # (W, Pc)
+        logprobs = torch.empty(W, self.vocab_size, device=self.device)  # (W, V)
+        for w, p in enumerate(prompts):
+            ks, vs, lp = self._prefill_one(p)
+            k[:, w, :, : len(p)] = torch.stack(ks)  # (L, Hkv, P, D)
+            v[:, w, :, : len(p)] = torch.stack(vs)
+            bias[w, : len(p)] = 0.0
+            logprobs[w] = lp
+        lengths = torch.tensor([len(p) for p in prompts], device=self.device)
+        return Prefix(k, v, bias, lengths, logprobs)
+
+    def _forward(self, st: _State, tok: torch.Tensor, window: int) -> torch.Tensor:
+        """Feed `tok` (B, T) at completion positions t..t+T-1 of every row; log-probs (B, T, V)."""
+        B, T = tok.shape
+        W, pc = st.pre_bias.shape
+        n, g = B // W, self.n_heads // self.n_kv
+        Hkv, D = self.n_kv, self.head_dim
+        offs = st.t + torch.arange(T, device=self.device)  # (T,) completion positions written now
+        x = self.body.embed_tokens(tok)  # (B, T, E)
+        cos, sin = self.body.rotary_emb(x, st.pos0[:, None] + offs[None])  # (B, T, D)
+        own_bias = torch.where(torch.arange(window, device=self.device)[None] <= offs[:, None], 0.0, -math.inf)  # (T, Gw)
+        own_bias = own_bias.repeat(g, 1)  # (g*T, Gw), rows ordered (group, position)
+        pre_bias = st.pre_bias[:, None, None, :]  # (W, 1, 1, Pc)
+        for i, layer in enumerate(self.layers):
+            attn = layer.self_attn
+            q, k, v = self._qkv(attn, layer.input_layernorm(x), cos, sin)  # (B, H, T, D), (B, Hkv, T, D)
+            st.own_k[i].index_copy_(2, offs, k)
+            st.own_v[i].index_copy_(2, offs, v)
+            ok, ov = st.own_k[i, :, :, :window], st.own_v[i, :, :, :window]  # (B, Hkv, Gw, D)
+            qv = q.reshape(W, n, Hkv, g * T, D).transpose(1, 2).reshape(W, Hkv, n * g * T, D)  # rows of one prompt together
+            s_pre = (qv @ st.pre_k[i].transpose(-1, -2)).float() * self.scale + pre_bias  # (W, Hkv, n*g*T, Pc)
+            s_pre = s_pre.view(W, Hkv, n, g * T, pc).transpose(1, 2).reshape(B, Hkv, g * T, pc)
+            s_own = (q.reshape(B, Hkv, g * T, D) @ ok.transpose(-1, -2)).float() * self.scale + own_bias  # (B, Hkv, g*T, Gw)
+            p = torch.softmax(torch.cat([s_pre, s_own], dim=-1), dim=-1).to(self.dtype)  # (B, Hkv, g*T, Pc+Gw)
+            p_pre = p[..., :pc].reshape(W, n, Hkv, g * T, pc).transpose(1, 2).reshape(W, Hkv, n * g * T, pc)
+            a_pre = (p_pre @ st.pre_v[i]).view(W, Hkv, n, g * T, D).transpose(1, 2).reshape(B, Hkv, g * T, D)
+            a = a_pre + p[..., pc:] @ ov  # (B, Hkv, g*T, D)
+            a = a.reshape(B, self.n_heads, T, D).transpose(1, 2).reshape(B, T, -1)  # (B, T, H*D)
+            x = x + attn.o_proj(a)
+            x = x + layer.mlp(layer.post_attention_layernorm(x))
+        return self._head(x)  # (B, T, V)
+
+    def _sample_step(self, st: _State, window: int) -> None:
+        """Choose each row's token from `st.lp`, record it, feed it, advance `t` (all on the device)."""
+        gumbel = -st.noise.log() * st.sampled  # (B, V)
+        tok = torch.argmax(st.lp * (1 + (st.inv_temp - 1) * st.sampled) + gumbel, dim=-1)  # (B,)
+        tok = torch.where(st.done, st.eos, tok)
+        st.total.add_(torch.where(st.done, 0.0, st.lp.gather(1, tok[:, None])[:, 0]))
+        st.out.index_copy_(1, st.t[None], tok[:, None])
+        st.done.logical_or_(tok == st.eos)
+        st.tok.copy_(tok[:, None])
+        st.lp.copy_(self._forward(st, st.tok, window)[:, 0])
+        st.t.add_(1)
+
+    def _feed_step(self, st: _State, window: int) -> None:
+        st.lp.copy_(self._forward(st, st.tok, window)[:, 0])
+
+    def _run(self, st: _State, kind: str, window: int) -> None:
+        fn = self._sample_step if kind == "sample" else self._feed_step
+        if not self.graphs:
+            fn(st, window)
+            return
+        graph = st.graphs.get((kind, window))
+        if graph is None:
+            saved = [t.clone() for t in (st.t, st.lp, st.total, st.out, st.done, st.tok)]
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                fn(st, window)  # warm-up outside the graph (lazy inits, autotuning)
+            torch.cuda.current_stream().wait_stream(side)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph, pool=self._pool):
+                fn(st, window)
+            for dst, src in zip((st.t, st.lp, st.total, st.out, st.done, st.tok), saved):
+                dst.copy_(src)  # capture and warm-up ran the step: undo them, then replay it for real
+            st.graphs[(kind, window)] = graph
+        graph.replay()
+
+    def _state(self, width: int, rows: int, pc: int, capacity: int) -> _State:
+        params = tuple(p.data_ptr() for p in self.model.parameters())
+        if params != getattr(self, "_params", None):  # a parameter was replaced: captured graphs would read stale memory
+            self._states.clear()
+            self._params = params
+        capacity = _round_up(capacity, WINDOW_BUCKET) if self.graphs else capacity  # shapes shared by tasks of similar size
+        key = (width, rows, pc, capacity)
+        if key not in self._states:
+            while len(self._states) >= self.max_states:
+                self._states.pop(next(iter(self._states)))
+            self._states[key] = _State(self, width, rows, pc, capacity)
+        return self._states[key]
+
+    def _window(self, upto: int, capacity: int) -> int:
+        return min(capacity, _round_up(upto, WINDOW_BUCKET))
+
+    # ---- public operations ----
+
+    @torch.inference_mode()
+    def generate(self, prefix: Prefix, n: int, max_new: int, eos: int, temperature: float = 1.0, greedy_first: bool = True,
+                 deadline: float = math.inf, seed: int = 0) -> list[list[tuple[list[int], float]]]:
+        """`n` continuations of every prompt in `prefix` (see module doc)."""
+        if n < 1 or max_new < 1 or temperature <= 0:
+            raise ValueError(f"generate: need n >= 1, max_new >= 1, temperature > 0; got {n}, {max_new}, {temperature}")
+        W = prefix.width
+        B = W * n
+        st = self._state(W, B, prefix.k.shape[3], max_new)
+        st.load(prefix, n)
+        greedy = (torch.arange(B, device=self.device) % n == 0) & greedy_first  # (B,)
+        st.sampled.copy_((~greedy).float()[:, None])
+        st.inv_temp.fill_(1.0 / temperature)
+        st.eos.fill_(eos)
+        st.t.zero_()
+        st.done.zero_()
+        st.total.zero_()
+        st.out.fill_(eos)
+        gen = torch.Generator(device=self.device).manual_seed(seed)
+        sampling = bool(st.sampled.any())
+        steps = 0
+        for t in range(max_new):
+            if sampling:
+                st.noise.exponential_(generator=gen)
+            self._run(st, "sample", self._window(t + 1, st.out.shape[1]))
+            steps = t + 1
+            if t % 8 == 7 and (bool(st.done.all()) or time.time() >= deadline):
+                break
+        out, total, done = st.out[:, :steps].tolist(), st.total.tolist(), st.done.tolist()
+        results: list[list[tuple[list[int], float]]] = [[] for _ in range(W)]
+        for r in range(B):
+            ids = out[r][: out[r].index(eos) + 1] if done[r] else out[r]
+            results[r // n].append((ids, total[r]))
+        return results
+
+    @torch.inference_mode()
+    def dfs(self, prefix: Prefix, view: int, eos: int, threshold: float, max_len: int, max_candidates: int,
+            deadline: float = math.inf) -> tuple[list[tuple[list[int], float]], SearchStats]:
+        """Every completion of prompt `view` with probability >= threshold (see `search.dfs`)."""
+        one = prefix.select(view)
+        st = self._state(1, 1, one.k.shape[3], max_len)
+        st.load(one, 1)
+        engine = self
+
+        class _Stepper:
+            def root(self) -> list[float]:
+                return one.logprobs[0].tolist()
+
+            def step(self, token: int, depth: int) -> list[float]:
+                st.tok.fill_(token)
+                st.t.fill_(depth)
+                engine._run(st, "feed", engine._window(depth + 1, st.out.shape[1]))
+                return st.lp[0].tolist()
+
+        return dfs(_Stepper(), eos, threshold, max_len, max_candidates, deadline)
+
+    @torch.inference_mode()
+    def score(self, prefix: Prefix, view: int, completions: Sequence[Sequence[int]]) -> list[float]:
+        """Sum of log-probabilities of each completion after prompt `view` (teacher forcing, batched)."""
+        if not completions or any(len(c) == 0 for c in completions):
+            raise ValueError("score needs non-empty completions")
+        one = prefix.select(view)
+        first = one.logprobs[0]  # (V,)
+        T = max(len(c) for c in completions)
+        pc = one.k.shape[3]
+        per_row = self.n_heads * max(T - 1, 1) * (pc + T)
+        chunk = max(1, SCORE_ELEMENTS // per_row)
+        out: list[float] = []
+        for s in range(0, len(completions), chunk):
+            part = completions[s : s + chunk]
+            ids = torch.tensor([list(c) + [c[-1]] * (T - len(c)) for c in part], device=self.device)  # (B, T)
+            lens = torch.tensor([len(c) for c in part], device=self.device)  # (B,)
+            lp = first[ids[:, 0]]  # (B,)
+            if T > 1:
+                st = _State(self, 1, len(part), pc, T)
+                st.load(one, len(part))
+                st.t.zero_()
+                tail = self._forward(st, ids[:, :-1], T)  # (B, T-1, V)
+                tok_lp = tail.gather(2, ids[:, 1:, None])[..., 0]  # (B, T-1)
+                keep = torch.arange(1, T, device=self.device)[None] < lens[:, None]  # (B, T-1)
+                lp = lp + (tok_lp * keep).sum(1)
+            out.extend(lp.tolist())
+        return out
