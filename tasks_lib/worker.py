@@ -13,6 +13,8 @@ prints cannot corrupt the channel). Ops:
   `adapter_dir` if another task's is resident, or the base model when there is none), return candidates;
 - `exit`.
 
+A worker whose parent (the run) is gone exits within a second, so a killed run leaves no worker behind.
+
 Fault injection for tests: `ARC_TTT_INJECT="op:fault:task_id[,…]"` with fault `hang`, `crash` or `oom`
 makes that op misbehave for that task (`*` matches any task), so the supervisor's recovery paths are
 exercised for real.
@@ -24,6 +26,7 @@ import os
 import pickle
 import struct
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -139,7 +142,16 @@ def serve(inp: BinaryIO, out: BinaryIO, device: str) -> None:
             write_frame(out, ("err", "oom" if oom else type(err).__name__, f"{err}", traceback.format_exc(limit=8)))
 
 
+def _exit_with_parent(parent: int, every: float = 1.0) -> None:
+    """End this worker once the run that started it is gone (e.g. killed with SIGKILL), so a hung
+    step never outlives its run and keeps the device."""
+    while os.getppid() == parent:
+        time.sleep(every)
+    os._exit(0)
+
+
 def main() -> None:
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     channel_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # prints go to stderr, frames to the channel
     threads = int(os.environ.get("ARC_TTT_THREADS", "0"))
