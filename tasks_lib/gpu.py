@@ -9,7 +9,7 @@ Contract:
   through `CUDA_VISIBLE_DEVICES`. `call(slot, op, timeout, **kwargs)` is blocking and thread-safe per
   slot; a call that runs past `timeout` has its worker killed for real (SIGKILL), a worker that dies is
   noticed at once, and either way `SlotError` is raised and the slot's next call starts a fresh worker
-  (which reloads the model). `close()` ends every worker.
+  (which reloads the model). `close()` ends every worker at once, killing one that is busy with a call.
 - `LiveRuns` registers this process as a live run (a held lock file), so a run can tell whether any other
   run is live before it resets shared state such as Prefect concurrency slots.
 """
@@ -39,7 +39,7 @@ class LeaseError(RuntimeError):
 
 
 class SlotError(RuntimeError):
-    """A step failed in its worker. `kind`: timeout | died | oom | error."""
+    """A step failed in its worker. `kind`: timeout | died | oom | error | closed."""
 
     def __init__(self, kind: str, message: str, detail: str = ""):
         super().__init__(f"{kind}: {message}")
@@ -155,6 +155,7 @@ class SlotPool:
         self.log_dir = log_dir
         self._free = list(range(len(self.slots)))
         self._free_lock = threading.Lock()
+        self.closed = False  # set by close(); later calls fail instead of starting a worker
 
     @classmethod
     def for_run(cls, cfg: SlotConfig, gpus: list[int], log_dir: Path | None = None) -> "SlotPool":
@@ -208,6 +209,8 @@ class SlotPool:
         """Run `op` in slot `index`'s worker; kill the worker if it takes longer than `timeout` seconds."""
         slot = self.slots[index]
         with slot.lock:
+            if self.closed:
+                raise SlotError("closed", f"{op} on {slot.name}: the slot pool is closed")
             if slot.proc is None or slot.proc.poll() is not None:
                 self._kill(slot)
                 self._spawn(slot)
@@ -257,8 +260,15 @@ class SlotPool:
             return pickle.loads(buf[:size])
 
     def close(self) -> None:
+        """End every worker; one busy with a call is killed at once (that call raises `SlotError`)."""
+        self.closed = True
         for slot in self.slots:
-            with slot.lock:
+            if not slot.lock.acquire(blocking=False):
+                busy = slot.proc
+                if busy is not None and busy.poll() is None:
+                    busy.kill()
+                slot.lock.acquire()
+            try:
                 if slot.proc is not None and slot.proc.poll() is None:
                     try:
                         write_frame(slot.proc.stdin, ("exit", {}))
@@ -266,3 +276,5 @@ class SlotPool:
                     except (OSError, subprocess.TimeoutExpired):
                         pass
                 self._kill(slot)
+            finally:
+                slot.lock.release()
