@@ -101,8 +101,8 @@ async def submit(challenges: str = "arc1/eval", out: str = "runs/latest", profil
                 slot = pool.acquire()
                 try:
                     return await solve_task(t.id, slot)
-                except Exception as err:  # a subflow that could not even record gets fallbacks
-                    run.record(fallback_result(t, f"{type(err).__name__}: {err}"))
+                except Exception as err:  # a subflow that could not even record gets fallbacks, redone on resume
+                    run.record(fallback_result(t, f"{type(err).__name__}: {err}"), persist=False)
                 finally:
                     pool.release(slot)
 

@@ -7,7 +7,8 @@ Contract:
   run with the same output folder (resume), orders the remaining tasks largest first, sets up the
   budget, and writes a complete fallback `submission.json` at once.
 - `Run.record(result)` writes `tasks/<id>/result.json`, then rewrites `submission.json` atomically,
-  so a valid, complete submission is on disk at every moment.
+  so a valid, complete submission is on disk at every moment. A failure that is not the task's own (its
+  subflow could not run, or the run is stopping) is only put in the submission, so a resumed run redoes it.
 - `Run.open_slots()` leases devices and starts the slot pool; `Run.close()` stops it.
 - `Run.finish()` writes `report.json` (per-task status, budget, timings, steps, candidates, attempts,
   correctness and the score when solutions are known) and returns it.
@@ -79,10 +80,13 @@ class Run:
     def submission(self) -> dict:
         return sub_mod.assemble(self.data.n_test, self.tasks, self.results)
 
-    def record(self, result: dict) -> None:
-        """Persist one task's result and rewrite the submission with it."""
+    def record(self, result: dict, persist: bool = True) -> None:
+        """Rewrite the submission with one task's result, and persist the result unless `persist` is off
+        or the task failed after the slots were closed (the run is stopping): such a task is redone on resume."""
+        stopping = self.pool is not None and self.pool.closed
         with self._lock:
-            self.dir.write_result(result)
+            if persist and not (stopping and result["status"] != "ok"):
+                self.dir.write_result(result)
             self.results[result["task_id"]] = result
             sub_mod.write(self.dir.submission, self.submission(), self.data.n_test)
 
@@ -174,7 +178,7 @@ def prepare(
     todo = sorted((t for t in data.tasks if t.id not in results), key=lambda t: -t.cells)
     weights = {t.id: (float(t.cells) if cfg.budget.size_weighted else 1.0) for t in todo}
     budget = Budget(cfg.budget.total_seconds, cfg.budget.reserve_seconds, 1, weights, cfg.budget.train_fraction)
-    run = Run(cfg, data, run_dir, budget, todo, results, resumed=list(finished))
+    run = Run(cfg, data, run_dir, budget, todo, results, resumed=[tid for tid in finished if tid in results])
     sub_mod.write(run_dir.submission, run.submission(), data.n_test)
     return run
 
