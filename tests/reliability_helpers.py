@@ -37,7 +37,7 @@ def reliability_model(factory: pytest.TempPathFactory) -> Path:
 
 
 def fast_profile(path: Path, model: Path, lock_dir: Path, total_seconds: float = 60.0, grace: float = 3.0,
-                  views: int = 2) -> Path:
+                 views: int = 2, load_timeout: float = 120.0) -> Path:
     """A profile for fast CLI runs: 2 CPU slots, 2 train steps, `views` greedy views, short grace."""
     profile = {
         "description": "reliability tests: tiny model, a few steps, short deadlines",
@@ -46,7 +46,7 @@ def fast_profile(path: Path, model: Path, lock_dir: Path, total_seconds: float =
         "sample": {"views": views, "samples_per_view": 1},
         "budget": {"total_seconds": total_seconds, "reserve_seconds": 3.0},
         "slots": {"device": "cpu", "cpu_slots": 2, "threads_per_slot": 1, "step_grace_seconds": grace,
-                  "load_timeout_seconds": 120.0, "lock_dir": str(lock_dir)},
+                  "load_timeout_seconds": load_timeout, "lock_dir": str(lock_dir)},
     }
     path.write_text(yaml.safe_dump(profile))
     return path
