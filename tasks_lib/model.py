@@ -5,6 +5,8 @@ Contract:
   ARC vocabulary, saved with `save_pretrained` (safetensors) so it loads like any HF model.
 - `load_base(cfg, device)` loads any local HF causal-LM directory (no network: `local_files_only`,
   safetensors only) and its tokenizer, checks one-token-per-cell, and wraps it with a LoRA adapter.
+  Before any loading, the directory must hold a JSON config with a `model_type`, tokenizer files
+  (a `tokenizer.json` must be valid JSON) and `*.safetensors` weights, else `ModelError` names the file.
 - `resident(cfg, device)` keeps one `Resident` per (path, device) for the life of the process: a slot
   worker loads the base model once and reuses it across tasks.
 - `Resident.reset(seed)` re-initialises the LoRA weights in place (no reload) so every task starts from
@@ -87,11 +89,21 @@ def _validate_dir(path: Path) -> None:
     if not config.exists():
         raise ModelError(f"{path}: no config.json; expected a Hugging Face model directory")
     try:
-        json.loads(config.read_text())
-    except json.JSONDecodeError as err:
+        settings = json.loads(config.read_text())
+    except ValueError as err:  # not JSON, or not UTF-8
         raise ModelError(f"{config}: not valid JSON ({err})") from None
+    if not isinstance(settings, dict) or not isinstance(settings.get("model_type"), str):
+        raise ModelError(f"{config}: expected a JSON object with a model_type")
     if not any(path.glob("*.safetensors")):
         raise ModelError(f"{path}: no *.safetensors weights (pickled weights are not loaded)")
+    tokenizer = path / "tokenizer.json"
+    if tokenizer.exists():
+        try:
+            json.loads(tokenizer.read_text())
+        except ValueError as err:
+            raise ModelError(f"{tokenizer}: not valid JSON ({err})") from None
+    elif not any((path / name).exists() for name in ("tokenizer.model", "vocab.json", "vocab.txt")):
+        raise ModelError(f"{path}: no tokenizer files (tokenizer.json, tokenizer.model, vocab.json or vocab.txt)")
 
 
 @dataclass
