@@ -1,0 +1,45 @@
+"""Pretrain the embedded base model on augmented ARC training data (ARC-AGI-1 evaluation held out).
+
+    python flows/pretrain.py --out models/arc-base-5m --max-seconds 270 --workers 6
+
+The work is `tasks_lib.pretrain`; a retry (or the same command again) resumes from the last checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import shlex
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python flows/pretrain.py` runs from anywhere
+from flows import prefect_env  # noqa: E402,F401  (offline Prefect defaults; must come before prefect)
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from tasks_lib import pretrain as lib
+
+
+@task(name="pretrain", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
+def train(config: dict, command: str) -> dict:
+    return dataclasses.asdict(lib.pretrain(lib.config_from_dict(config), command, log=get_run_logger().info))
+
+
+@flow(name="arc-ttt-pretrain", log_prints=True)
+def pretrain_flow(config: dict, command: str = "") -> dict:
+    """Train (or resume) the model described by `config` (PretrainConfig fields)."""
+    return train(config, command)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="arc-ttt: pretrain the base model (resumable)")
+    lib.add_config_arguments(parser)
+    args = parser.parse_args(argv)
+    config = dataclasses.asdict(lib.config_from_dict(vars(args)))
+    print(pretrain_flow(config, "python flows/pretrain.py " + shlex.join(sys.argv[1:] if argv is None else argv)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
