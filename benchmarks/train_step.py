@@ -61,6 +61,7 @@ ROWS: list[tuple[str, bool, dict]] = [
     ("+ fused AdamW", False, dict(_FAST, adapter_autocast="on", compile="inductor", fused_adamw="on")),
     ("+ host sync every 8 steps (= fast default)", False, dict(_FAST, adapter_autocast="on", compile="inductor", fused_adamw="on", sync_every=8)),
     ("+ activation checkpointing, every layer", False, dict(_FAST, adapter_autocast="on", compile="inductor", fused_adamw="on", sync_every=8, checkpoint_min_tokens=1)),
+    ("row 7, whole forward + loss as one graph", False, dict(_FAST, adapter_autocast="on", compile="inductor", fused_adamw="on", sync_every=8, compile_scope="model")),
 ]
 
 
@@ -170,8 +171,34 @@ def time_row(res: Resident, cfg: TrainConfig, reference: bool, tokens: int, step
     return seconds, float("nan"), float("nan")
 
 
+def profile_row(res: Resident, cfg: TrainConfig, reference: bool, tokens: int, label: str, out: str) -> None:
+    """Print the ops with the most self CPU and device time over 4 steps (after 2 unprofiled ones)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    step = Step(res, cfg, reference=reference)
+    seqs = [sequence(tokens, seed) for seed in range(6)]
+    res.model.train()
+    for enc in seqs[:2]:
+        float(step(enc))
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if res.device.startswith("cuda") else [])
+    with profile(activities=activities) as prof:
+        for enc in seqs[2:]:
+            loss = step(enc)
+        float(loss)
+    step.close()
+    res.model.eval()
+    for key in ("self_cpu_time_total", "self_device_time_total" if res.device.startswith("cuda") else "cpu_time_total"):
+        table = prof.key_averages().table(sort_by=key, row_limit=18, max_name_column_width=60)
+        print(f"\n### profile {label}, {tokens} tokens, 4 steps, by {key}\n{table}", flush=True)
+        if out:
+            Path(out).mkdir(parents=True, exist_ok=True)
+            with open(Path(out) / "profile.txt", "a") as f:
+                f.write(f"\n### {label} by {key}\n{table}\n")
+
+
 def check_fast_against_plain(res: Resident, cfg: TrainConfig, tokens: int) -> dict:
-    """Loss and gradients of the fast step vs row 1 on one sequence, with nonzero B so every gradient is live."""
+    """Loss and gradients of row 1 and of the fast step against row 1 with an fp32 base, on one sequence,
+    with nonzero B so every gradient is live."""
     import torch
 
     res.reset(1)
@@ -190,10 +217,33 @@ def check_fast_against_plain(res: Resident, cfg: TrainConfig, tokens: int) -> di
         _sync(res.device)
         out[label] = (loss.item(), [p.grad.float().clone() for p in step.params], time.perf_counter() - t0)
         step.close()
+    base = [p for name, p in res.model.named_parameters() if "lora_" not in name]
+    dtype = base[0].dtype
+    for p in base:  # an fp32 copy of the base in place, for the plain step in full precision
+        p.data = p.data.float()
+    step = Step(res, TrainConfig(**_PLAIN), reference=True)
+    loss = step.loss(enc)
+    step.opt.zero_grad(set_to_none=True)
+    loss.backward()
+    exact = (loss.item(), [p.grad.float().clone() for p in step.params])
+    step.close()
+    for p in base:
+        p.data = p.data.to(dtype)
     res.model.eval()
+
+    def errors(grads: list) -> list[float]:
+        return sorted(float((a - b).norm() / b.norm()) for a, b in zip(grads, exact[1]) if float(b.norm()) > 0)
+
     (lp, gp, _), (lf, gf, first_call) = out["plain"], out["fast"]
-    rel = [float((a - b).norm() / b.norm()) for a, b in zip(gf, gp) if float(b.norm()) > 0]
-    return {"loss_plain": lp, "loss_fast": lf, "grad_rel_err_max": max(rel), "grad_rel_err_median": sorted(rel)[len(rel) // 2], "fast_first_call_s": first_call}
+    plain_err, fast_err = errors(gp), errors(gf)
+    return {
+        "loss_fp32": exact[0],
+        "loss_plain": lp,
+        "loss_fast": lf,
+        "grad_rel_err_vs_fp32_plain_median_max": [plain_err[len(plain_err) // 2], plain_err[-1]],
+        "grad_rel_err_vs_fp32_fast_median_max": [fast_err[len(fast_err) // 2], fast_err[-1]],
+        "fast_first_call_s": first_call,
+    }
 
 
 def matmul_tflops(device: str) -> float:
@@ -229,6 +279,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--compile", default="inductor", help="backend for the compiled rows (eager for CPU dry runs)")
     parser.add_argument("--budget", type=float, default=1e9, help="seconds; rows not started by then are skipped")
     parser.add_argument("--out", default="", help="folder for results.json and the log")
+    parser.add_argument("--profile", default="", help="row numbers to profile (torch.profiler, first length) after timing")
     parser.add_argument("--dtype", default="", help="bfloat16 | float32; default bfloat16 on CUDA, float32 on CPU")
     args = parser.parse_args(argv)
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -278,6 +329,10 @@ def main(argv: list[str] | None = None) -> None:
                         torch.cuda.empty_cache()
                 results.append(result)
                 print(_line(result, n, peak, results), flush=True)
+        for r in [int(x) for x in args.profile.split(",") if x]:
+            _, reference, fields = ROWS[r - 1]
+            fields = dict(fields, compile=args.compile) if fields["compile"] != "off" else fields
+            profile_row(res, TrainConfig(lr=1e-4, **fields), reference, lengths[0], f"{shape} row {r}", args.out)
         before = res.compiles
         res.reset(12345, "another-task")
         other = max(64, (lengths[0] * 3) // 2 + 7)

@@ -66,6 +66,7 @@ class TrainConfig:
     # The step (tasks_lib/train.py; measured in benchmarks/results/train_step.md).
     step: str = "auto"  # auto: fast on CUDA, simple on CPU; fast falls back to simple for unsupported architectures
     compile: str = "auto"  # fast step: decoder layers and loss head compiled once per slot; auto: inductor on CUDA, off on CPU
+    compile_scope: str = "layer"  # layer: one small graph reused by every layer (compiles in seconds); model: the whole forward and loss as one graph (least per-step overhead, longer compile; needs ce_chunk 0)
     fused_adamw: str = "auto"  # one fused optimizer kernel; auto: on for CUDA only
     adapter_autocast: str = "auto"  # fast step: LoRA matmuls in the base dtype, fp32 master weights; auto: on for a bf16/fp16 base
     ce_chunk: int = 0  # fast step: labelled positions per cross-entropy chunk, logits recomputed in backward; 0: one chunk (fine for small vocabularies)
@@ -79,6 +80,7 @@ class TrainConfig:
         _check(self.warmup_steps >= 0, "train", "warmup_steps", self.warmup_steps, ">= 0")
         _check(self.step in ("auto", "fast", "simple"), "train", "step", self.step, "auto|fast|simple")
         _check(self.compile in ("auto", "inductor", "aot_eager", "eager", "off"), "train", "compile", self.compile, "auto|inductor|aot_eager|eager|off")
+        _check(self.compile_scope in ("layer", "model"), "train", "compile_scope", self.compile_scope, "layer|model")
         _check(self.fused_adamw in ("auto", "on", "off"), "train", "fused_adamw", self.fused_adamw, "auto|on|off")
         _check(self.adapter_autocast in ("auto", "on", "off"), "train", "adapter_autocast", self.adapter_autocast, "auto|on|off")
         _check(self.ce_chunk >= 0, "train", "ce_chunk", self.ce_chunk, ">= 0")

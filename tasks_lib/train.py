@@ -11,8 +11,8 @@ sequence and returns the loss as a device tensor, so the caller decides when to 
 (every `cfg.sync_every` steps). Two forms of the same arithmetic, picked by `cfg.step`:
 - simple: the PEFT model's decoder, logits only at labelled positions (`output_loss`);
 - fast (the default on CUDA): our own loop over the decoder layers, each layer call and the loss head
-  compiled once per slot (`Resident.compiled`; the adapter reset is in place, so nothing recompiles),
-  LoRA matmuls in the base dtype with fp32 master weights, chunked cross-entropy when asked, layers
+  (or, with `compile_scope: model`, the whole forward and loss as one graph) compiled once per slot
+  (`Resident.compiled`; the adapter reset is in place, so nothing recompiles), LoRA matmuls in the base dtype with fp32 master weights, chunked cross-entropy when asked, layers
   recomputed in backward for long sequences when asked, inputs uploaded without a host sync.
 `reference_loss` is plain PEFT + transformers (full logits, the HF loss): the baseline of the tests
 and of `benchmarks/train_step.py`.
@@ -99,6 +99,21 @@ def _head_loss_checkpointed(norm: Any, head: Any, hidden, targets):
     return checkpoint(_head_loss, norm, head, hidden, targets, use_reentrant=False)
 
 
+def _forward_loss(decoder: Any, head: Any, ids, where, wanted, recompute: bool):
+    """Embedding, every decoder layer, final norm, head and summed cross-entropy at the picked positions:
+    the whole fast forward as one function, so it compiles to one graph. ids: (1, T); where, wanted: (N,)."""
+    import torch
+
+    hidden = decoder.embed_tokens(ids)  # (1, T, H)
+    positions = torch.arange(ids.shape[1], device=ids.device)[None]  # (1, T)
+    cos, sin = decoder.rotary_emb(hidden, positions)  # (1, T, D) each
+    layer_fn = _layer_call_checkpointed if recompute else _layer_call
+    for layer in decoder.layers[: decoder.config.num_hidden_layers]:
+        hidden = layer_fn(layer, hidden, cos, sin)  # (1, T, H)
+    picked = hidden[0].index_select(0, where)  # (N, H)
+    return _head_loss(decoder.norm, head, picked, wanted)
+
+
 def fast_supported(res: Resident) -> bool:
     """True when the fast step computes exactly what the model's own forward does."""
     config = res.model.get_base_model().config
@@ -161,6 +176,10 @@ class Step:
         autocast = (
             torch.autocast(device_type=ids.device.type, dtype=self.autocast_dtype) if self.autocast_dtype else contextlib.nullcontext()
         )
+        if self.cfg.compile_scope == "model" and self.backend != "off" and chunk == len(pick):
+            with autocast:
+                total = self._part("model", _forward_loss)(decoder, causal.get_output_embeddings(), ids, where, wanted, recompute)
+            return total / len(pick)
         with autocast:
             hidden = decoder.embed_tokens(ids)  # (1, T, H)
             positions = torch.arange(ids.shape[1], device=ids.device)[None]  # (1, T)

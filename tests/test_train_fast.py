@@ -75,15 +75,16 @@ def test_fast_step_with_bf16_autocast_matches_plain_peft_within_bf16_tolerance(m
     assert _worst_relative_error(got, want) < 5e-2
 
 
-def test_compiled_step_matches_and_a_reset_does_not_recompile(res: Resident) -> None:
-    cfg = TrainConfig(step="fast", compile="eager", sync_every=4)
+@pytest.mark.parametrize("scope", ["layer", "model"])
+def test_compiled_step_matches_and_a_reset_does_not_recompile(res: Resident, scope: str) -> None:
+    cfg = TrainConfig(step="fast", compile="eager", compile_scope=scope, sync_every=4)
     enc = _sequence(90, seed=3)
     want_loss, want = _loss_and_grads(Step(res, TrainConfig(), reference=True), enc)
     got_loss, got = _loss_and_grads(Step(res, cfg), enc)
     assert got_loss == pytest.approx(want_loss, rel=1e-5)
     assert _worst_relative_error(got, want) < 1e-4
     warm = res.compiles
-    assert warm > 0
+    assert warm > 0 and (scope, "eager") in res._compiled
     Step(res, cfg)(_sequence(130, seed=4))  # another length: dynamic shapes, no new graph
     res.reset(7, "next-task")
     Step(res, cfg)(_sequence(70, seed=5))  # a fresh optimizer after a reset in place
