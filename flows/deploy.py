@@ -49,7 +49,8 @@ DEPLOYMENTS: tuple[Spec, ...] = (
          {"challenges": "arc1/eval", "profile": "cpu"}),
     Spec("flows/sweep.py:sweep", "One submit run per point, spread over every worker of the pool; a table and sweep.csv.",
          {"points": [{"time_budget": 300}, {"time_budget": 600}], "challenges": "arc1/eval", "limit": 4, "out": "runs/sweep"}),
-    Spec("flows/pretrain.py:pretrain", "Pretrain the embedded base model on augmented ARC training data."),
+    Spec("flows/pretrain.py:pretrain_flow", "Pretrain (or resume) a base model on augmented ARC training data; ARC-AGI-1 eval held out.",
+         {"config": {"out": "models/arc-base-pretrained"}, "command": "prefect deployment run 'arc-ttt-pretrain/default'"}),
 )
 
 
@@ -69,16 +70,17 @@ async def ensure_pool(name: str) -> None:
 
 
 def deploy(pool: str, only: list[str] | None = None) -> list[str]:
-    """Declare the deployments on `pool`; return their full names (`flow-name/deployment-name`)."""
+    """Declare the deployments on `pool` (only those of the flow files named in `only`, when given);
+    return their full names (`flow-name/deployment-name`)."""
     asyncio.run(ensure_pool(pool))
     names = []
     for spec in DEPLOYMENTS:
+        if only and spec.path.stem not in only:
+            continue
         if not spec.path.exists():
             print(f"skipped {spec.entrypoint}: {spec.path.relative_to(ROOT)} is not in this checkout")
             continue
         f = load(spec)
-        if only and f.name not in only:
-            continue
         f.deploy(name=spec.name, work_pool_name=pool, parameters=spec.parameters, description=spec.description,
                  tags=["arc-ttt"], print_next_steps=False, build=False, push=False, ignore_warnings=True)
         names.append(f"{f.name}/{spec.name}")
@@ -89,7 +91,7 @@ def deploy(pool: str, only: list[str] | None = None) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Declare arc-ttt's deployments on a process work pool")
     p.add_argument("--pool", default=POOL, help=f"process work pool (created if missing; default {POOL})")
-    p.add_argument("--only", nargs="*", help="flow names to deploy (default: all)")
+    p.add_argument("--only", nargs="*", help="flow files to deploy, e.g. submit sweep (default: all)")
     args = p.parse_args(argv)
     if not os.environ.get("PREFECT_API_URL"):
         print("error: set PREFECT_API_URL to your Prefect server (e.g. http://127.0.0.1:4200/api)", file=sys.stderr)

@@ -2,7 +2,7 @@
 
 Contract:
 - `png(pixels)` encodes rows of (r, g, b) tuples as a valid PNG (zlib from the standard library).
-- `grid_image(grid, frame)` draws a grid in the standard ARC colours, one square per cell, with a
+- `grid_image(grid, frame, cell)` draws a grid in the standard ARC colours, one square per cell, with a
   coloured frame (green: matches the solution, red: does not, grey: unknown).
 - `task_panels(task, result)` returns, per test input, one PNG of the input, the two attempts and,
   when known, the solution side by side; `write_task_images(task_dir, panels)` writes them to
@@ -31,7 +31,9 @@ BACKGROUND: RGB = (0xFF, 0xFF, 0xFF)
 GRID_LINE: RGB = (0x55, 0x55, 0x55)
 FRAMES: dict[str, RGB] = {"right": (0x2E, 0xCC, 0x40), "wrong": (0xE0, 0x20, 0x20), "unknown": (0xCC, 0xCC, 0xCC)}
 STATUS_COLOURS: dict[str, RGB] = {"ok": (0x4C, 0x9A, 0xE0), "solved": (0x2E, 0xCC, 0x40), "failed": (0xE0, 0x20, 0x20)}
-CELL = 12  # pixels per cell: a 30x30 grid stays under 400 px wide, small enough to embed in an artifact
+CELL = 12  # default pixels per cell
+PANEL_SIDE = 240  # task pictures scale cells so the largest grid is about this many pixels across
+CELL_RANGE = (8, 32)  # 30x30 grids at 8 px stay light to embed; 3x3 grids at 32 px stay readable
 FRAME = 3  # frame width in pixels
 GAP = 10  # pixels between the grids of a panel
 
@@ -55,23 +57,29 @@ def read_png_size(data: bytes) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
-def grid_image(grid: Sequence[Sequence[int]], frame: str = "unknown") -> Pixels:
-    """Pixels of one grid: CELL-sized squares, 1-pixel lines between cells, a FRAME-wide coloured border."""
+def cell_size(grids: Sequence[Sequence[Sequence[int]]]) -> int:
+    """Pixels per cell for a panel of `grids`: the largest side spans about PANEL_SIDE pixels."""
+    side = max(max(len(g), len(g[0])) for g in grids)
+    return max(CELL_RANGE[0], min(CELL_RANGE[1], PANEL_SIDE // side))
+
+
+def grid_image(grid: Sequence[Sequence[int]], frame: str = "unknown", cell: int = CELL) -> Pixels:
+    """Pixels of one grid: `cell`-sized squares, 1-pixel lines between cells, a FRAME-wide coloured border."""
     rows, cols = len(grid), len(grid[0])
-    width, height = cols * CELL + 2 * FRAME - 1, rows * CELL + 2 * FRAME - 1
+    width, height = cols * cell + 2 * FRAME - 1, rows * cell + 2 * FRAME - 1
     border = FRAMES[frame]
     out: Pixels = [[border] * width for _ in range(height)]
     for r, line in enumerate(grid):
         for c, value in enumerate(line):
             colour = PALETTE[value] if 0 <= value < len(PALETTE) else GRID_LINE
-            y0, x0 = FRAME + r * CELL, FRAME + c * CELL
-            for y in range(y0, y0 + CELL - 1):
-                out[y][x0:x0 + CELL - 1] = [colour] * (CELL - 1)
+            y0, x0 = FRAME + r * cell, FRAME + c * cell
+            for y in range(y0, y0 + cell - 1):
+                out[y][x0:x0 + cell - 1] = [colour] * (cell - 1)
             if c < cols - 1:
-                for y in range(y0, y0 + CELL - 1):
-                    out[y][x0 + CELL - 1] = GRID_LINE
+                for y in range(y0, y0 + cell - 1):
+                    out[y][x0 + cell - 1] = GRID_LINE
             if r < rows - 1:
-                out[y0 + CELL - 1][x0:x0 + CELL] = [GRID_LINE] * CELL
+                out[y0 + cell - 1][x0:x0 + cell] = [GRID_LINE] * cell
     return out
 
 
@@ -94,13 +102,14 @@ def task_panels(task: Task, result: dict) -> list[bytes]:
     for i, test_input in enumerate(task.test_inputs):
         pair = result["attempts"][i] if i < len(result["attempts"]) else {}
         solution = task.test_outputs[i] if task.has_solutions else None
-        images = [grid_image(test_input)]
-        for name in ("attempt_1", "attempt_2"):
-            grid = pair.get(name) or [[0]]
+        tries = [pair.get(name) or [[0]] for name in ("attempt_1", "attempt_2")]
+        cell = cell_size([test_input, *tries] + ([solution] if solution is not None else []))
+        images = [grid_image(test_input, cell=cell)]
+        for grid in tries:
             verdict = "unknown" if solution is None else ("right" if [list(r) for r in solution] == grid else "wrong")
-            images.append(grid_image(grid, verdict))
+            images.append(grid_image(grid, verdict, cell))
         if solution is not None:
-            images.append(grid_image(solution))
+            images.append(grid_image(solution, cell=cell))
         panels.append(png(side_by_side(images)))
     return panels
 

@@ -43,8 +43,13 @@ def decode(data: bytes) -> list[list[tuple[int, int, int]]]:
     return rows
 
 
-def cell_centre(r: int, c: int, x_offset: int = 0) -> tuple[int, int]:
-    return render.FRAME + r * render.CELL + render.CELL // 2, x_offset + render.FRAME + c * render.CELL + render.CELL // 2
+def cell_centre(r: int, c: int, x_offset: int = 0, cell: int = render.CELL) -> tuple[int, int]:
+    return render.FRAME + r * cell + cell // 2, x_offset + render.FRAME + c * cell + cell // 2
+
+
+@pytest.mark.parametrize("side, cell", [(1, 32), (3, 32), (10, 24), (30, 8)])
+def test_cell_size_scales_small_grids_up_and_large_ones_down(side: int, cell: int) -> None:
+    assert render.cell_size([[[0] * side] * side, [[1]]]) == cell
 
 
 def test_png_round_trips_pixels() -> None:
@@ -72,16 +77,19 @@ def test_task_panel_shows_input_attempts_and_solution_with_verdicts(small_tasks:
     result = {"attempts": [{"attempt_1": wrong, "attempt_2": solution}]}
     (panel,) = render.task_panels(task, result)
     pixels = decode(panel)
+    cell = render.cell_size([task.test_inputs[0], solution])
+    side = max(len(solution), len(solution[0]), len(task.test_inputs[0]), len(task.test_inputs[0][0]))
+    assert render.CELL_RANGE[0] <= cell <= render.CELL_RANGE[1] and (cell * side <= render.PANEL_SIDE or cell == render.CELL_RANGE[0])
     widths = [len(task.test_inputs[0][0]), len(wrong[0]), len(solution[0]), len(solution[0])]
     x, lefts = 0, []
     for w in widths:
         lefts.append(x)
-        x += w * render.CELL + 2 * render.FRAME - 1 + render.GAP
+        x += w * cell + 2 * render.FRAME - 1 + render.GAP
     assert len(pixels[0]) == x - render.GAP
     assert pixels[0][lefts[1]] == render.FRAMES["wrong"] and pixels[0][lefts[2]] == render.FRAMES["right"]
-    y, cx = cell_centre(0, 0, lefts[3])
+    y, cx = cell_centre(0, 0, lefts[3], cell)
     assert pixels[y][cx] == render.PALETTE[solution[0][0]]
-    y, cx = cell_centre(0, 0, lefts[1])
+    y, cx = cell_centre(0, 0, lefts[1], cell)
     assert pixels[y][cx] == render.PALETTE[wrong[0][0]]
 
 
@@ -89,7 +97,7 @@ def test_panels_without_solutions_have_three_grids_and_land_in_the_task_folder(s
     task = Task(small_tasks[0].id, small_tasks[0].train, small_tasks[0].test_inputs)
     grid = [list(r) for r in task.test_inputs[0]]
     panels = render.task_panels(task, {"attempts": [{"attempt_1": grid, "attempt_2": grid}]})
-    width = len(grid[0]) * render.CELL + 2 * render.FRAME - 1
+    width = len(grid[0]) * render.cell_size([grid]) + 2 * render.FRAME - 1
     assert render.read_png_size(panels[0])[0] == 3 * width + 2 * render.GAP
     paths = render.write_task_images(RunDir(tmp_path).task_dir(task.id), panels)
     assert [p.name for p in paths] == ["test-0.png"] and paths[0].read_bytes() == panels[0]

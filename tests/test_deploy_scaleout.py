@@ -1,0 +1,207 @@
+"""Scale-out on loopback, as two hosts would do it: a Prefect server on 127.0.0.1, the submit deployment on a
+process work pool, two workers (`host-a`, `host-b`, one run at a time each), and a sweep of two points.
+Both workers take a run, each run has its own slot, and both reports land in the sweep's shared folder.
+
+The browser test (marker `browser`, deselected by default) loads the same server's UI in headless Chromium and
+checks the flow run, its per-task subflows and its artifacts; it saves screenshots under `runs/ui-test/`
+(or `$ARC_TTT_SCREENSHOTS`). Run it with:
+
+    apt-get install -y chromium && .venv/bin/pip install -e '.[browser]' -c constraints-cpu.txt && .venv/bin/python -m pytest -m browser
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from conftest import ROOT, fast_profile, kaggle_files
+from tasks_lib.data import Task
+
+PREFECT = str(Path(sys.executable).parent / "prefect")
+POOL = "arc-ttt-test"
+WORKERS = ("host-a", "host-b")
+
+
+@dataclass
+class ControlRoom:
+    api: str
+    env: dict[str, str]
+    out: Path
+    table: list[dict]
+    task_ids: list[str]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(api: str, server: subprocess.Popen, seconds: float) -> None:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"prefect server exited with {server.returncode}")
+        try:
+            with urllib.request.urlopen(f"{api}/health", timeout=2) as reply:
+                if reply.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"{api} not healthy after {seconds:.0f}s")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """End a process this test started, and its children (it leads its own session). Prefect workers shut
+    down on SIGINT, as on Ctrl-C."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def control_room(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path, small_tasks: list[Task]) -> Iterator[ControlRoom]:
+    home = tmp_path_factory.mktemp("control-room")
+    port = free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    env = {**os.environ, "PREFECT_HOME": str(home / "prefect"), "PREFECT_API_URL": api, "PREFECT_SERVER_API_HOST": "127.0.0.1",
+           "PREFECT_SERVER_API_PORT": str(port), "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1",
+           "PREFECT_WORKER_QUERY_SECONDS": "2", "TOKENIZERS_PARALLELISM": "false"}
+    procs: list[subprocess.Popen] = []
+    logs = home / "logs"
+    logs.mkdir()
+
+    def start(name: str, *args: str) -> subprocess.Popen:
+        proc = subprocess.Popen([*args], cwd=ROOT, env=env, stdout=(logs / f"{name}.log").open("w"), stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        procs.append(proc)
+        return proc
+
+    try:
+        server = start("server", PREFECT, "server", "start")
+        wait_healthy(api, server, 180)
+        deployed = subprocess.run([sys.executable, "flows/deploy.py", "--pool", POOL, "--only", "submit"], cwd=ROOT, env=env,
+                                  capture_output=True, text=True, timeout=120)
+        assert deployed.returncode == 0, deployed.stdout[-2000:] + deployed.stderr[-3000:]
+        for name in WORKERS:
+            start(name, PREFECT, "worker", "start", "--pool", POOL, "--name", name, "--limit", "1")
+
+        challenges, solutions = kaggle_files(small_tasks[:2], home / "data")
+        profile = fast_profile(home, slots={"cpu_slots": 1, "concurrency_limit": ""})
+        point = {"profile": str(profile), "model": str(tiny_model), "solutions": str(solutions), "time_budget": 90}
+        (home / "points.json").write_text(json.dumps([{**point, "name": "a"}, {**point, "name": "b"}]))
+        out = home / "sweep"
+        done = subprocess.run([sys.executable, "flows/sweep.py", "--points", str(home / "points.json"), "--challenges", str(challenges),
+                               "--limit", "2", "--out", str(out)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=400)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        yield ControlRoom(api, env, out, read_csv(out / "sweep.csv"), [t.id for t in small_tasks[:2]])
+    finally:
+        for proc in reversed(procs):
+            stop(proc)
+
+
+def read_csv(path: Path) -> list[dict]:
+    with path.open() as fh:
+        return list(csv.DictReader(fh))
+
+
+async def _flow_runs(api: str) -> list:
+    from prefect.client.orchestration import PrefectClient
+
+    async with PrefectClient(api) as client:
+        return await client.read_flow_runs()
+
+
+async def _artifacts(api: str, key: str) -> list:
+    from prefect.client.orchestration import PrefectClient
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
+
+    async with PrefectClient(api) as client:
+        return await client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])), sort=ArtifactSort.CREATED_DESC)
+
+
+def latest_artifact(room: ControlRoom, key: str) -> str:
+    return str(asyncio.run(_artifacts(room.api, key))[0].id)
+
+
+def flow_runs(room: ControlRoom) -> list:
+    return asyncio.run(_flow_runs(room.api))
+
+
+@pytest.mark.slow
+def test_two_workers_share_a_sweep_and_results_land_together(control_room: ControlRoom) -> None:
+    room = control_room
+    assert [r["name"] for r in room.table] == ["a", "b"]
+    assert all(r["state"] == "Completed" for r in room.table), room.table
+    assert {r["worker"] for r in room.table} == set(WORKERS)  # each worker took one of the two runs
+
+    runs = {r.name: r for r in flow_runs(room)}
+    for name in ("a", "b"):
+        report = json.loads((room.out / name / "report.json").read_text())
+        assert report["slots"] == 1 and report["statuses"] == {"ok": 2}, report["statuses"]
+        assert sorted(t["task_id"] for t in report["tasks"]) == sorted(room.task_ids)
+        assert len(list((room.out / name / "logs").glob("slot-*.log"))) == 1  # its own slot worker
+        for tid in room.task_ids:
+            assert (room.out / name / "tasks" / tid / "test-0.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (room.out / name / "timeline.png").exists()
+        assert runs[name].parent_task_run_id is not None  # linked under the sweep's run in the UI
+    pids = {json.loads((room.out / n / "run.json").read_text())["pid"] for n in ("a", "b")}
+    assert len(pids) == 2
+
+
+@pytest.mark.browser
+def test_ui_shows_the_run_its_task_subflows_and_artifacts(control_room: ControlRoom) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    room = control_room
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, "needs Debian's chromium package: apt-get install -y chromium"
+    shots = Path(os.environ.get("ARC_TTT_SCREENSHOTS", ROOT / "runs" / "ui-test"))
+    shots.mkdir(parents=True, exist_ok=True)
+    run = next(r for r in flow_runs(room) if r.name == "a")
+    ui = room.api.removesuffix("/api")
+    cards = {"task-card": latest_artifact(room, f"task-{room.task_ids[0]}"), "run-summary": latest_artifact(room, "run-summary")}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.goto(f"{ui}/runs/flow-run/{run.id}")
+        expect(page.get_by_text("arc-ttt-submit").first).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("Completed").first).to_be_visible()
+        page.screenshot(path=str(shots / "flow-run.png"))
+
+        page.locator("li.p-tab", has_text="Subflow Runs").click()
+        for tid in room.task_ids:
+            expect(page.get_by_text(tid, exact=True).first).to_be_visible(timeout=20_000)
+        page.screenshot(path=str(shots / "subflows.png"))
+
+        page.locator("li.p-tab", has_text="Artifacts").click()
+        for key in ("run-progress", "per-task-results", "run-summary"):
+            expect(page.get_by_text(key).first).to_be_visible(timeout=20_000)
+        page.screenshot(path=str(shots / "artifacts.png"), full_page=True)
+
+        for name, artifact_id in cards.items():
+            page.goto(f"{ui}/artifacts/artifact/{artifact_id}")
+            picture = page.locator("img[src^='data:image/png']").first
+            expect(picture).to_be_visible(timeout=30_000)
+            assert picture.evaluate("img => img.complete && img.naturalWidth > 0")
+            page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+        browser.close()
