@@ -395,7 +395,7 @@ def faulty_run(tmp_path_factory: pytest.TempPathFactory, offline_env: dict[str, 
     in training, one_cell's sampling runs out of memory."""
     folder = tmp_path_factory.mktemp("faulty-run")
     challenges = corpus_tasks(folder / "c.json", THREE)
-    grace, load = 3.0, 15.0
+    grace, load = 3.0, 90.0  # a cold worker start took 10-30 s on a busy 2-core machine
     profile = fast_profile(folder / "profile.yaml", reliability_model(tmp_path_factory), folder / "locks",
                            total_seconds=40, grace=grace, load_timeout=load)
     out, once = folder / "out", folder / "once"
@@ -428,7 +428,7 @@ def test_cli_hung_step_is_killed_and_the_run_completes(faulty_run: dict) -> None
 def test_cli_crashed_worker_is_replaced_and_the_task_retried(faulty_run: dict) -> None:
     crashed = _task(faulty_run, "valid_b")
     assert (faulty_run["once"] / "train-crash-valid_b").exists(), "the crash fired"
-    assert crashed["status"] == "ok" and crashed["steps"] == 2, crashed
+    assert crashed["status"] == "ok" and crashed["error"] is None and crashed["train"] is not None, crashed
 
 
 @pytest.mark.slow

@@ -155,7 +155,7 @@ def test_cli_runs_valid_tasks_beside_broken_ones(tmp_path: Path, offline_env: di
         assert tasks[tid]["status"] == "invalid" and tasks[tid]["error"].startswith(field), tasks[tid]
         assert sub[tid] == fallback_entry(None, len(sub[tid])) == tasks[tid]["attempts"]
     for tid in VALID_TASKS + UNUSUAL_TASKS:
-        assert tasks[tid]["status"] == "ok" and tasks[tid]["steps"] > 0, tasks[tid]
+        assert tasks[tid]["status"] == "ok" and tasks[tid]["error"] is None, tasks[tid]
         assert sub[tid] == tasks[tid]["attempts"]
     assert len(sub["second_test_broken"]) == 3 and len(sub["../../escape id"]) == 2
     assert "correct" in tasks["test_carries_output"], "a test output in the challenges scores the task"
