@@ -211,14 +211,14 @@ def select_tasks(source: str, n: int, folder: Path) -> tuple[Path, Path, list[st
 
 
 def write_profile(path: Path, model: str, device: str, gpus: int, slots_per_device: int, train_steps: int, views: int,
-                  samples: int) -> Path:
+                  samples: int, compile_mode: str = "auto") -> Path:
     """A profile with fixed work per task and a budget no task can reach."""
     import yaml
 
     on_cuda = device == "cuda"
     prof = {
         "model": {"path": model, "dtype": "bfloat16" if on_cuda else "float32", "lora_rank": 32 if on_cuda else 8, "max_tokens": 8192},
-        "train": {"max_steps": train_steps, "lr": 0.0002, "warmup_steps": 2},
+        "train": {"max_steps": train_steps, "lr": 0.0002, "warmup_steps": 2, "compile": compile_mode},
         "sample": {"views": views, "samples_per_view": samples},
         "budget": {"total_seconds": 1.0e6, "reserve_seconds": 10.0},
         "slots": {"device": device, "gpus": gpus, "slots_per_device": slots_per_device, "cpu_slots": max(1, gpus) * slots_per_device,
@@ -388,9 +388,6 @@ class UtilSampler:
         if self._thread.is_alive():
             self._thread.join()
 
-    def busy(self, gpu: int, start: float, end: float) -> float | None:
-        return busy_fraction(self.samples, gpu, start, end)
-
 
 def busy_fraction(samples: list[tuple[float, list[int]]], gpu: int, start: float, end: float) -> float | None:
     """Mean utilization (0-1) of `gpu` over the samples taken inside [start, end]; None without samples."""
@@ -416,16 +413,48 @@ def occupancy(intervals: list[tuple[float, float]], start: float, end: float) ->
     return covered / (end - start) if end > start else 0.0
 
 
-def summarize(name: str, part: dict, sampler: UtilSampler | None) -> dict:
-    """Tasks/hour, GPU busy and step occupancy per GPU, and work totals of one config."""
-    rows, start, end = part["rows"], part["start"], part["end"]
+def tasks_done(rows: list[dict], start: float, end: float) -> float:
+    """Tasks finished inside [start, end], a task that straddles an edge counting by the share inside."""
+    done = 0.0
+    for r in rows:
+        span = r["end"] - r["start"]
+        inside = min(r["end"], end) - max(r["start"], start)
+        done += 1.0 if span <= 0 else max(0.0, inside) / span
+    return done
+
+
+def steady_start(rows: list[dict]) -> float:
+    """When every slot has finished its first task (which pays one-off costs such as compiling)."""
+    firsts: dict[Any, float] = {}
+    for r in sorted(rows, key=lambda r: r["start"]):
+        firsts.setdefault(r["slot"], r["end"])
+    return max(firsts.values())
+
+
+def _per_gpu(rows: list[dict], start: float, end: float, samples: list | None) -> dict[str, dict]:
     per_gpu: dict[str, dict] = {}
     for gpu in sorted({r["gpu"] for r in rows}):
         mine = [r for r in rows if r["gpu"] == gpu]
         steps = [(r["train_start"], r["train_start"] + r["train"]) for r in mine if "train" in r]
         steps += [(r["sample_start"], r["sample_start"] + r["sample"]) for r in mine if "sample" in r]
-        busy = sampler.busy(int(gpu), start, end) if sampler is not None and gpu.isdigit() else None
+        busy = busy_fraction(samples, int(gpu), start, end) if samples and gpu.isdigit() else None
         per_gpu[gpu] = {"busy": busy, "occupancy": occupancy(steps, start, end), "tasks": len(mine)}
+    return per_gpu
+
+
+def steady(part: dict, samples: list | None) -> dict:
+    """Tasks/hour, busy and occupancy from `steady_start` to the end."""
+    rows, end = part["rows"], part["end"]
+    start = steady_start(rows)
+    done = tasks_done(rows, start, end)
+    return {"offset": start - part["start"], "wall_seconds": end - start, "tasks": done,
+            "tasks_per_hour": 3600.0 * done / (end - start) if end > start else 0.0, "per_gpu": _per_gpu(rows, start, end, samples)}
+
+
+def summarize(name: str, part: dict, samples: list | None) -> dict:
+    """Tasks/hour, GPU busy and step occupancy per GPU, and work totals of one config."""
+    rows, start, end = part["rows"], part["start"], part["end"]
+    per_gpu = _per_gpu(rows, start, end, samples)
     wall = end - start
     return {
         "name": name,
@@ -444,6 +473,7 @@ def summarize(name: str, part: dict, sampler: UtilSampler | None) -> dict:
         "median_sample": statistics.median(r["sample"] for r in rows if "sample" in r),
         "median_vote": statistics.median(r["vote"] for r in rows),
         "score": part.get("score"),
+        "steady": steady(part, samples),
     }
 
 
@@ -475,6 +505,7 @@ def run_all(args: argparse.Namespace) -> dict:
     results: dict[str, Any] = {"args": vars(args), "switch": {}, "configs": {}, "skipped": []}
 
     def save() -> None:
+        results["nvml"] = list(sampler.samples)  # (time, [utilization % per GPU]): busy over any window can be recomputed
         (out / "results.json").write_text(json.dumps(results, indent=1))
 
     sampler = UtilSampler().start()
@@ -514,7 +545,8 @@ def run_all(args: argparse.Namespace) -> dict:
         naive_json = work / "naive.json"
         naive_gpu = str(n_gpus - 1) if n_gpus > 1 else "0"
         if args.naive:
-            prof = write_profile(work / "profiles" / "naive.yaml", model, device, 1, 1, args.train_steps, args.views, args.samples)
+            prof = write_profile(work / "profiles" / "naive.yaml", model, device, 1, 1, args.train_steps, args.views, args.samples,
+                                 args.compile)
             env = {"CUDA_VISIBLE_DEVICES": naive_gpu} if n_gpus else {}
             naive_proc = _subprocess(["naive", "--challenges", str(challenges), "--solutions", str(solutions), "--profile", str(prof),
                                       "--out", str(work / "runs" / "naive"), "--json", str(naive_json)], env, log)
@@ -530,9 +562,10 @@ def run_all(args: argparse.Namespace) -> dict:
             if time.time() > deadline - args.reserve:
                 results["skipped"].append(f"{name}: out of time")
                 continue
-            prof = write_profile(work / "profiles" / f"{name}.yaml", model, device, gpus, per, args.train_steps, args.views, args.samples)
+            prof = write_profile(work / "profiles" / f"{name}.yaml", model, device, gpus, per, args.train_steps, args.views, args.samples,
+                                 args.compile)
             part = run_slots(challenges, solutions, prof, work / "runs" / name)
-            results["configs"][name] = {"summary": summarize(name, part, sampler), "part": part}
+            results["configs"][name] = {"summary": summarize(name, part, sampler.samples), "part": part}
             s = results["configs"][name]["summary"]
             print(f"{name}: {s['tasks']} tasks in {s['wall_seconds']:.1f}s, {s['tasks_per_hour']:.0f}/h, "
                   f"busy {[v['busy'] for v in s['per_gpu'].values()]}", flush=True)
@@ -540,13 +573,12 @@ def run_all(args: argparse.Namespace) -> dict:
         if naive_proc is not None:
             if _wait(naive_proc, deadline) == 0:
                 part = json.loads(naive_json.read_text())
-                results["configs"]["naive"] = {"summary": summarize("naive", part, sampler), "part": part}
+                results["configs"]["naive"] = {"summary": summarize("naive", part, sampler.samples), "part": part}
             else:
                 results["skipped"].append(f"naive: exit {naive_proc.returncode} (see parts.log)")
             save()
     switch_parts(args.shapes_after)
     sampler.stop()
-    results["nvml_samples"] = len(sampler.samples)
     save()
     return results
 
@@ -556,6 +588,13 @@ def run_all(args: argparse.Namespace) -> dict:
 
 def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.0f}%"
+
+
+def _label(name: str) -> str:
+    if name == "naive":
+        return "naive (reload per task)"
+    gpus, per = name.split("x")
+    return f"{gpus} GPU x {per} slot"
 
 
 def report(results: dict) -> str:
@@ -575,9 +614,14 @@ def report(results: dict) -> str:
         lines.append("")
     configs = results.get("configs", {})
     if configs:
+        samples = results.get("nvml")
+        for c in configs.values():
+            if "steady" not in c["summary"] and "part" in c:
+                c["summary"]["steady"] = steady(c["part"], samples)
         base = configs.get("1x1", {}).get("summary")
         naive = configs.get("naive", {}).get("summary")
-        lines += ["| config | slots | tasks | wall s | tasks/hour | vs 1x1 | vs naive | GPU busy (NVML) | step occupancy | preload s | "
+        lines += ["Whole window (from the first load to the last task; includes each slot's first task):", "",
+                  "| config | slots | tasks | wall s | tasks/hour | vs 1x1 | vs naive | GPU busy (NVML) | step occupancy | preload s | "
                   "median load / train / sample / vote s | train steps | samples |",
                   "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for name, c in configs.items():
@@ -587,10 +631,25 @@ def report(results: dict) -> str:
             vs1 = f"{s['tasks_per_hour'] / base['tasks_per_hour']:.2f}x" if base else "n/a"
             vsn = f"{s['tasks_per_hour'] / naive['tasks_per_hour']:.2f}x" if naive else "n/a"
             pre = "n/a" if s["preload_seconds"] is None else f"{s['preload_seconds']:.1f}"
-            lines.append(f"| {'naive (reload per task)' if name == 'naive' else name.replace('x', ' GPU x ') + ' slot'} | {s['slots']} | "
+            lines.append(f"| {_label(name)} | {s['slots']} | "
                          f"{s['tasks']} ({s['failed']} failed, {s['cut_by_deadline']} cut) | {s['wall_seconds']:.1f} | {s['tasks_per_hour']:.0f} | "
                          f"{vs1} | {vsn} | {busy} | {occ} | {pre} | {s['median_load']:.3f} / {s['median_train']:.2f} / "
                          f"{s['median_sample']:.2f} / {s['median_vote']:.3f} | {s['train_steps']} | {s['generated']} |")
+        if all("steady" in c["summary"] for c in configs.values()):
+            lines += ["", "Steady state (from when every slot has finished its first task to the last task; straddling tasks count "
+                      "by their share inside):", "",
+                      "| config | from s | wall s | tasks | tasks/hour | vs 1x1 | vs naive | GPU busy (NVML) | step occupancy |",
+                      "|---|---|---|---|---|---|---|---|---|"]
+            for name, c in configs.items():
+                t = c["summary"]["steady"]
+                b1 = base["steady"]["tasks_per_hour"] if base else None
+                bn = naive["steady"]["tasks_per_hour"] if naive else None
+                vs1 = f"{t['tasks_per_hour'] / b1:.2f}x" if b1 else "n/a"
+                vsn = f"{t['tasks_per_hour'] / bn:.2f}x" if bn else "n/a"
+                lines.append(f"| {_label(name)} | {t['offset']:.1f} | {t['wall_seconds']:.1f} | {t['tasks']:.1f} | {t['tasks_per_hour']:.0f} | "
+                             f"{vs1} | {vsn} | "
+                             f"{' / '.join(_pct(g['busy']) for g in t['per_gpu'].values())} | "
+                             f"{' / '.join(_pct(g['occupancy']) for g in t['per_gpu'].values())} |")
         lines.append("")
     return "\n".join(lines)
 
@@ -633,7 +692,8 @@ def main(argv: list[str] | None = None) -> None:
     a.add_argument("--source", default="arc1/eval")
     a.add_argument("--tasks", type=int, default=20, help="tasks with the shortest answers in --source (0: no throughput part)")
     a.add_argument("--model", default="models/arc-tiny", help="a model directory, or shape:NAME to build one")
-    a.add_argument("--configs", default="1x1,1x2,2x1,2x2", help="GPUSxSLOTS_PER_GPU, comma-separated")
+    a.add_argument("--configs", default="1x1,2x1,1x2,2x2", help="GPUSxSLOTS_PER_GPU, comma-separated, run in this order")
+    a.add_argument("--compile", default="auto", help="train.compile of the profile (auto: as shipped; off: no per-slot compile warm-up)")
     a.add_argument("--naive", action=argparse.BooleanOptionalAction, default=True)
     a.add_argument("--train-steps", type=int, default=32)
     a.add_argument("--views", type=int, default=2)

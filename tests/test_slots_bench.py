@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.slots import busy_fraction, occupancy, report, write_profile
+from benchmarks.slots import busy_fraction, occupancy, report, steady_start, tasks_done, write_profile
 from tasks_lib.config import load_profile
 
 
@@ -26,9 +26,9 @@ def test_busy_fraction_uses_only_samples_inside_the_window_and_the_asked_gpu():
 
 
 def test_written_profile_is_valid_and_fixes_the_work(tmp_path):
-    path = write_profile(tmp_path / "p.yaml", "models/arc-tiny", "cuda", 2, 2, 32, 2, 1)
+    path = write_profile(tmp_path / "p.yaml", "models/arc-tiny", "cuda", 2, 2, 32, 2, 1, compile_mode="off")
     cfg = load_profile(str(path))
-    assert (cfg.slots.gpus, cfg.slots.slots_per_device, cfg.train.max_steps, cfg.sample.views) == (2, 2, 32, 2)
+    assert (cfg.slots.gpus, cfg.slots.slots_per_device, cfg.train.max_steps, cfg.sample.views, cfg.train.compile) == (2, 2, 32, 2, "off")
     assert cfg.budget.total_seconds - cfg.budget.reserve_seconds > 1e5  # no deadline can cut the fixed work
 
 
@@ -42,3 +42,14 @@ def test_report_compares_each_config_with_one_gpu_and_the_naive_baseline():
     text = report({"configs": {"1x1": summary("1x1", 1000.0), "2x1": summary("2x1", 1950.0), "naive": summary("naive", 500.0)}})
     row = next(line for line in text.splitlines() if line.startswith("| 2 GPU"))
     assert "1.95x" in row and "3.90x" in row
+
+
+def test_steady_state_starts_when_every_slot_has_finished_its_first_task_and_counts_straddlers_by_share():
+    rows = [
+        {"slot": 0, "start": 0.0, "end": 10.0},  # slot 0's warm-up task
+        {"slot": 1, "start": 0.0, "end": 6.0},  # slot 1's warm-up task
+        {"slot": 1, "start": 6.0, "end": 12.0},  # straddles the steady start (10): 2/6 of it lies inside
+        {"slot": 0, "start": 10.0, "end": 14.0},
+    ]
+    assert steady_start(rows) == 10.0
+    assert tasks_done(rows, 10.0, 14.0) == pytest.approx(2.0 / 6.0 + 1.0)
