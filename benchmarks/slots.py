@@ -11,16 +11,18 @@ random weights and the ARC tokenizer. The library is used as the pipeline uses i
   switch). Between two switches one untimed train step fills the adapter and the optimizer state.
 - `naive --challenges F --profile P --json F`: the sequential baseline, one process with no slots:
   every task reloads the base model, then does the same train / sample / vote work a slot does.
-- `all --out DIR`: what the GPU call runs. Switch cost for each shape; then, over the same tasks and
+- `all --out DIR`: what the GPU call runs. Switch cost for the `--shapes`; then, over the same tasks and
   profile, the slots (`tasks_lib.run.prepare` + `Run.open_slots` + the `tasks_lib.solve` steps, one thread
-  per slot like the flow's gate) for every `GPUSxSLOTS` config, and the naive baseline. Writes
-  `results.json` under `--out`, updated after each part so a cut-off run keeps what it finished.
+  per slot like the flow's gate) for every `GPUSxSLOTS` config, and the naive baseline (on the last GPU, beside
+  the configs that leave it free); then switch cost for the `--shapes-after`. Writes `results.json` (with the
+  NVML samples) under `--out`, updated after each part so a cut-off run keeps what it finished.
 - `report results.json`: the markdown tables for `benchmarks/results/slots.md`.
 
 Fixed work per task: the profile's `train.max_steps` and `sample.views` x `samples_per_view`, with a run
 budget so large that no deadline cuts them (a task stopped early is counted in `cut_by_deadline`).
 Timing windows start once every slot has loaded the model (the naive baseline: once its first task has
-loaded it). GPU busy is NVIDIA's utilization counter (NVML, polled); step occupancy is the share of the
+loaded it); the steady-state window starts once every slot has finished its first task, which pays one-off
+costs such as compiling the train step. GPU busy is NVIDIA's utilization counter (NVML, polled); step occupancy is the share of the
 window in which a GPU had a train or sample step in flight, as the parent process saw it.
 """
 
