@@ -38,8 +38,9 @@ WORKERS = ("host-a", "host-b")
 
 @dataclass
 class ControlRoom:
+    """A finished two-point sweep on a loopback server: where its API is, its folder, its table, its tasks."""
+
     api: str
-    env: dict[str, str]
     out: Path
     table: list[dict]
     task_ids: list[str]
@@ -112,7 +113,7 @@ def control_room(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path, sma
         done = subprocess.run([sys.executable, "flows/sweep.py", "--points", str(home / "points.json"), "--challenges", str(challenges),
                                "--limit", "2", "--out", str(out)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=400)
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-        yield ControlRoom(api, env, out, read_csv(out / "sweep.csv"), [t.id for t in small_tasks[:2]])
+        yield ControlRoom(api, out, read_csv(out / "sweep.csv"), [t.id for t in small_tasks[:2]])
     finally:
         for proc in reversed(procs):
             stop(proc)
