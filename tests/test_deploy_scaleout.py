@@ -140,8 +140,39 @@ async def _artifacts(api: str, key: str) -> list:
         return await client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])), sort=ArtifactSort.CREATED_DESC)
 
 
+async def _subflows(api: str, parent_id: object) -> list:
+    from prefect.client.orchestration import PrefectClient
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlowRunId
+
+    async with PrefectClient(api) as client:
+        return await client.read_flow_runs(flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[parent_id])))
+
+
+async def _run_artifacts(api: str, flow_run_ids: list) -> list:
+    from prefect.client.orchestration import PrefectClient
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    async with PrefectClient(api) as client:
+        return await client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=flow_run_ids)))
+
+
 def latest_artifact(room: ControlRoom, key: str) -> str:
     return str(asyncio.run(_artifacts(room.api, key))[0].id)
+
+
+def progress_updates(room: ControlRoom, artifact_id: str, want: int, seconds: float = 20) -> list[float]:
+    """The values a progress artifact was updated to, oldest first, from the server's event log (events are
+    written a moment after they happen, so wait for `want` of them)."""
+    query = {"filter": {"event": {"name": ["prefect.artifact.updated"]}, "any_resource": {"id": [f"prefect.artifact.{artifact_id}"]}},
+             "limit": 50}
+    deadline = time.time() + seconds
+    while True:
+        request = urllib.request.Request(f"{room.api}/events/filter", data=json.dumps(query).encode(), headers={"content-type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            events = json.loads(reply.read())["events"]
+        if len(events) >= want or time.time() > deadline:
+            return [e["payload"]["data"] for e in sorted(events, key=lambda e: e["occurred"])]
+        time.sleep(1)
 
 
 def flow_runs(room: ControlRoom) -> list:
@@ -167,6 +198,22 @@ def test_two_workers_share_a_sweep_and_results_land_together(control_room: Contr
         assert runs[name].parent_task_run_id is not None  # linked under the sweep's run in the UI
     pids = {json.loads((room.out / n / "run.json").read_text())["pid"] for n in ("a", "b")}
     assert len(pids) == 2
+
+
+@pytest.mark.slow
+def test_the_ui_gets_a_live_progress_bar_and_a_card_per_task(control_room: ControlRoom) -> None:
+    room = control_room
+    run_a = next(r for r in flow_runs(room) if r.name == "a")
+    subflows = {r.name: r.id for r in asyncio.run(_subflows(room.api, run_a.id))}
+    assert sorted(subflows) == sorted(room.task_ids)
+    artifacts = asyncio.run(_run_artifacts(room.api, [run_a.id, *subflows.values()]))
+    keys = {(a.key, a.flow_run_id) for a in artifacts}
+    assert {("run-progress", run_a.id), ("per-task-results", run_a.id), ("run-summary", run_a.id)} <= keys
+    for tid, fid in subflows.items():
+        assert (f"task-{tid}", fid) in keys  # each task's card sits on its own subflow
+    progress = next(a for a in artifacts if a.key == "run-progress")
+    values = progress_updates(room, str(progress.id), want=len(room.task_ids) + 1)
+    assert values[0] == 50.0 and values[-1] == 100.0  # moved when the first of two tasks finished, full at the end
 
 
 @pytest.mark.browser
