@@ -71,7 +71,7 @@ class TrainConfig:
     adapter_autocast: str = "auto"  # fast step: LoRA matmuls in the base dtype, fp32 master weights; auto: on for a bf16/fp16 base
     ce_chunk: int = 0  # fast step: labelled positions per cross-entropy chunk, logits recomputed in backward; 0: one chunk (fine for small vocabularies)
     checkpoint_min_tokens: int = 0  # fast step: recompute decoder layers in backward for sequences at least this long; 0: never. Less memory, ~1/3 more compute
-    sync_every: int = 8  # steps between host reads of the loss; each read drains the GPU queue. The deadline check uses the last read's step time
+    sync_every: int = 1  # steps between host reads of the loss (the deadline check uses the last read's step time); reading every 8 did not pay on an H200 (benchmarks/results/train_step.md)
 
     def __post_init__(self) -> None:
         _check(self.max_steps >= 0, "train", "max_steps", self.max_steps, ">= 0")
