@@ -21,6 +21,8 @@ from typing import Any
 
 RESULT_FIELDS = ("task_id", "status", "attempts")
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 class StoreError(OSError):
@@ -36,6 +38,7 @@ def atomic_write_json(path: Path, data: Any) -> None:
             json.dump(data, fh, separators=(",", ":") if path.name == "submission.json" else None, indent=None if path.name == "submission.json" else 1)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes owner-only files; results follow the umask
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
