@@ -17,6 +17,7 @@ Contract:
   `config.json`, `model.safetensors` (in `export_dtype`), the tokenizer, `loss.csv`, `loss.png` (when
   matplotlib is installed) and a model card `README.md` (data, size, steps, tokens seen, final loss,
   the commands that made it).
+- `step_time(model_dirs, sizes)` times the pipeline's per-task LoRA step of each model on real tasks.
 - `probe(model_dir, tasks, ...)` solves tasks with the existing per-task pipeline pieces (reset adapter,
   `train_adapter`, `sample_task`, `rank`/`attempts`) with and without per-task training, and scores them.
 This module never imports Prefect; `flows/pretrain.py` wraps it.
@@ -591,6 +592,36 @@ def probe(model_dir: str, tasks: Sequence[Task], modes: dict[str, dict], views: 
     return report
 
 
+def step_time(model_dirs: Sequence[str], sizes: Sequence[int], steps: int = 3, threads: int = 1, lora_rank: int = 8,
+              device: str = "cpu", log: Callable[[str], None] = print) -> list[dict]:
+    """Seconds per per-task LoRA step (`train_adapter`, the pipeline's own step) of each model on real
+    ARC-AGI-1 evaluation tasks whose train sequence is closest to each of `sizes` tokens; models are
+    interleaved per size so a busy machine slows them alike. One warm-up step per model is not timed."""
+    import torch
+
+    from tasks_lib.config import ModelConfig, TrainConfig
+    from tasks_lib.model import load_base
+    from tasks_lib.train import train_adapter
+
+    torch.set_num_threads(threads)
+    vocab = Vocab.from_tokenizer(build_arc_tokenizer())
+    sized = [(len(encode_train(vocab, t, 1 << 16).ids), t) for t in load_challenges("arc1/eval").tasks]
+    residents = {d: load_base(ModelConfig(path=str(Path(d).resolve()), dtype="float32", lora_rank=lora_rank, max_tokens=max(sizes) * 2), device)
+                 for d in model_dirs}
+    for res in residents.values():
+        train_adapter(res, sized[0][1], TrainConfig(max_steps=1), max(sizes) * 2, time.time() + 600)
+    rows = []
+    for size in sizes:
+        tokens, task = min(sized, key=lambda x: abs(x[0] - size))
+        for name, res in residents.items():
+            res.reset(0, task.id)
+            stats = train_adapter(res, task, TrainConfig(max_steps=steps, lr=1e-3), max(sizes) * 2, time.time() + 600)
+            rows.append({"model": name, "task": task.id, "tokens": tokens, "steps": stats.steps,
+                         "seconds_per_step": round(stats.seconds / max(1, stats.steps), 3), "threads": threads})
+            log(f"{name}: {tokens} tokens ({task.id}) {rows[-1]['seconds_per_step']} s/step over {stats.steps} steps, {threads} thread(s)")
+    return rows
+
+
 # ---------------------------------------------------------------- command line
 
 
@@ -665,7 +696,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("model")
     for q in (t, p):
         add_probe_arguments(q)
+    st = sub.add_parser("step-time", help="seconds per per-task LoRA step of each model on real tasks of given sizes")
+    st.add_argument("models", nargs="+")
+    st.add_argument("--tokens", type=int, nargs="+", default=[1024, 2048, 4096])
+    st.add_argument("--steps", type=int, default=3)
+    st.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
+    if args.cmd == "step-time":
+        step_time(args.models, args.tokens, args.steps, args.threads)
+        return
     if args.cmd == "train":
         cfg = config_from_dict({f: getattr(args, f) for f in PretrainConfig.__dataclass_fields__})
         pretrain(cfg, "python -m tasks_lib.pretrain " + shlex.join(sys.argv[1:] if argv is None else argv))
