@@ -98,7 +98,8 @@ class SampleConfig:
     dfs_threshold: float = 0.1  # dfs: keep every completion at least this probable; lower finds more, costs more steps
     dfs_max_candidates: int = 8  # dfs: cap on completions per view
     score_views: int = 0  # augmented scoring: views (identity first) under which each distinct candidate is scored; 0: off
-    merge_lora: bool = False  # merge the adapter into the weights while sampling (restored exactly after); see benchmarks/results/decode.md
+    merge_lora: str = "off"  # off | cpu | device: merge the adapter while sampling, base copy kept on the CPU (no GPU memory, slow restore
+    # for big models) or on the device (fast, GPU memory = adapted weights); measured in benchmarks/results/decode.md
     cuda_graphs: bool = True  # engine backends on CUDA: replay decode steps as CUDA graphs
     vllm_memory: float = 0.3  # vllm: fraction of the GPU its engine may take (the resident training model needs the rest)
 
@@ -111,6 +112,7 @@ class SampleConfig:
         _check(1 <= self.dfs_max_candidates <= 256, "sample", "dfs_max_candidates", self.dfs_max_candidates, "1-256")
         _check(0 <= self.score_views <= 64, "sample", "score_views", self.score_views, "0-64")
         _check(0 < self.vllm_memory < 1, "sample", "vllm_memory", self.vllm_memory, "in (0, 1)")
+        _check(self.merge_lora in ("off", "cpu", "device"), "sample", "merge_lora", self.merge_lora, "off|cpu|device")
 
 
 @dataclass(frozen=True)

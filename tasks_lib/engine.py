@@ -318,7 +318,7 @@ class Engine:
             def step(self, token: int, depth: int) -> list[float]:
                 st.tok.fill_(token)
                 st.t.fill_(depth)
-                engine._run(st, "feed", engine._window(depth + 1, st.out.shape[1]))
+                engine._run(st, "feed", st.out.shape[1])  # one row: reading the whole own buffer is cheap, one graph
                 return st.lp[0].tolist()
 
         return dfs(_Stepper(), eos, threshold, max_len, max_candidates, deadline)

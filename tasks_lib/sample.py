@@ -8,7 +8,7 @@ backend, which returns completions per view (`cfg.samples_per_view` of them, the
 and counted) and the view's augmentation is inverted. Views not started by `deadline` are skipped.
 With `cfg.score_views > 0`, every distinct grid of a test input is then scored under that many augmented
 views (the identity first) with the task's adapter, and `Candidate.score` holds its mean log-probability
-over the views scored (the vote's `score` rules use it). With `cfg.merge_lora`, the adapter is merged
+over the views scored (the vote's `score` rules use it). With `cfg.merge_lora` on, the adapter is merged
 into the weights for the duration and the base weights restored exactly after (`tasks_lib.merge`).
 
 Backends are picked by name through `backend(name)`, which imports optional dependencies lazily:
@@ -97,7 +97,7 @@ def engine_for(res: Resident, cfg: SampleConfig) -> Any:
     """The slot's decoding engine over its resident model (built once, kept in `res.extra`)."""
     from tasks_lib.engine import Engine
 
-    key = ("engine", cfg.cuda_graphs, cfg.merge_lora)  # graphs captured merged must not run unmerged
+    key = ("engine", cfg.cuda_graphs, cfg.merge_lora != "off")  # graphs captured merged must not run unmerged
     if key not in res.extra:
         res.extra[key] = Engine(res.model, graphs=cfg.cuda_graphs)
     return res.extra[key]
@@ -179,7 +179,7 @@ def sample_task(res: Resident, task: Task, cfg: SampleConfig, max_tokens: int, d
     max_new = output_budget(task)
     per_test: list[list[Candidate]] = [[] for _ in task.test_inputs]
     done_per_test = []
-    with merged(res.model) if cfg.merge_lora else nullcontext():
+    with merged(res.model, cfg.merge_lora) if cfg.merge_lora != "off" else nullcontext():
         for i in range(len(task.test_inputs)):
             if i > 0 and time.time() >= deadline:
                 stats.stopped_by = "deadline"

@@ -114,7 +114,7 @@ def test_merge_then_restore_is_exact(res) -> None:
     x = torch.tensor([[1, 3, 4, 5, 13, 14]])
     with torch.inference_mode():
         unmerged_out = res.model(input_ids=x).logits
-        with merged(res.model):
+        with merged(res.model, "device"):
             changed = [n for n, p in res.model.named_parameters() if not torch.equal(before[n], p)]
             merged_out = res.model(input_ids=x).logits
             with pytest.raises(MergeError):
@@ -156,5 +156,5 @@ def test_sample_task_with_engine_backends_and_augmented_scores(name: str, res) -
 def test_sample_task_merged_matches_unmerged(res) -> None:
     base = SampleConfig(backend="cached", views=2, samples_per_view=1, temperature=3.0)
     a, _ = sample_task(res, _task(), base, 512, math.inf)
-    b, _ = sample_task(res, _task(), SampleConfig(backend="cached", views=2, samples_per_view=1, temperature=3.0, merge_lora=True), 512, math.inf)
+    b, _ = sample_task(res, _task(), SampleConfig(backend="cached", views=2, samples_per_view=1, temperature=3.0, merge_lora="cpu"), 512, math.inf)
     assert [[c.grid for c in t] for t in a] == [[c.grid for c in t] for t in b]

@@ -48,6 +48,7 @@ def test_ranked_to_dict_carries_the_score() -> None:
     ({"dfs_max_candidates": 0}, "sample.dfs_max_candidates"),
     ({"score_views": -1}, "sample.score_views"),
     ({"vllm_memory": 1.0}, "sample.vllm_memory"),
+    ({"merge_lora": "on"}, "sample.merge_lora"),
 ])
 def test_sample_config_rejects_bad_values(override: dict, field: str) -> None:
     with pytest.raises(ConfigError, match=field):
