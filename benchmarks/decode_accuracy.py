@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--challenges", default="arc1/eval")
     p.add_argument("--profile", default="cpu")
+    p.add_argument("--model", help="a local model directory (default: the profile's)")
     p.add_argument("--tasks", type=int, default=8)
     p.add_argument("--train-seconds", type=float, default=20.0)
     p.add_argument("--sample-seconds", type=float, default=60.0, help="deadline per task and strategy")
@@ -49,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="runs/bench-decode-acc")
     args = p.parse_args(argv)
     cfg = load_profile(args.profile)
+    if args.model:
+        cfg = cfg.replace({"model": {"path": args.model}})
     tasks = sorted(load_challenges(args.challenges).tasks, key=lambda t: t.cells)[: args.tasks]
     res = load_base(cfg.model, args.device)
     base = dataclasses.replace(cfg.sample, views=args.views, samples_per_view=args.samples, score_views=args.score_views,
@@ -75,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "decode_accuracy.json").write_text(json.dumps({"args": vars(args), "tasks": [t.id for t in tasks], "totals": totals}, indent=1))
-    print(f"\n{len(tasks)} smallest tasks of {args.challenges}, profile {args.profile}, {args.train_seconds:.0f} s training each, device {args.device}")
+    print(f"\n{len(tasks)} smallest tasks of {args.challenges}, profile {args.profile}, model {cfg.model.path}, "
+          f"{args.train_seconds:.0f} s training each, device {args.device}")
     print("| strategy | solved | right grid among candidates | candidates / test input | sampling s |")
     print("|---|---|---|---|---|")
     for name, t in totals.items():

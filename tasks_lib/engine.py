@@ -129,6 +129,7 @@ class Engine:
         self.max_states = max_states
         self._states: dict[tuple[int, int, int, int], _State] = {}
         self._pool = torch.cuda.graph_pool_handle() if self.graphs else None  # one memory pool for every graph
+        self._params: tuple[int, ...] | None = None  # data pointers of the parameters the graphs were captured with
 
     # ---- the transformer, over the model's own modules ----
 
@@ -251,7 +252,7 @@ class Engine:
 
     def _state(self, width: int, rows: int, pc: int, capacity: int) -> _State:
         params = tuple(p.data_ptr() for p in self.model.parameters())
-        if params != getattr(self, "_params", None):  # a parameter was replaced: captured graphs would read stale memory
+        if params != self._params:  # a parameter was replaced: captured graphs would read stale memory
             self._states.clear()
             self._params = params
         capacity = _round_up(capacity, WINDOW_BUCKET) if self.graphs else capacity  # shapes shared by tasks of similar size

@@ -104,11 +104,13 @@ def engine_for(res: Resident, cfg: SampleConfig) -> Any:
 
 
 def _cached_views(res: Resident, prompts: list[list[int]], cfg: SampleConfig, max_new: int, deadline: float, adapter_dir: str | None) -> list[list[Completion]]:
-    """All views and samples as one batch over prompts prefilled once."""
+    """All views and samples as one batch over prompts prefilled once. A row cut off (by `max_new`, which bounds
+    every answer, or by the deadline) comes back empty, so it counts as malformed rather than as a truncated grid."""
     eng = engine_for(res, cfg)
-    outs = eng.generate(eng.prefill(prompts), cfg.samples_per_view, max_new, res.vocab.eos, cfg.temperature,
+    eos = res.vocab.eos
+    outs = eng.generate(eng.prefill(prompts), cfg.samples_per_view, max_new, eos, cfg.temperature,
                         greedy_first=True, deadline=deadline, seed=cfg.seed)
-    return [[(ids, lp, k == 0) for k, (ids, lp) in enumerate(view)] for view in outs]
+    return [[(ids if ids and ids[-1] == eos else [], lp, k == 0) for k, (ids, lp) in enumerate(view)] for view in outs]
 
 
 def _dfs_views(res: Resident, prompts: list[list[int]], cfg: SampleConfig, max_new: int, deadline: float, adapter_dir: str | None) -> list[list[Completion]]:

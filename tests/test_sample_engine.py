@@ -12,7 +12,7 @@ from tasks_lib.data import Pair, Task
 from tasks_lib.engine import Engine
 from tasks_lib.merge import MergeError, merged
 from tasks_lib.model import load_base
-from tasks_lib.sample import backend, sample_task
+from tasks_lib.sample import backend, engine_for, sample_task
 
 
 def _lora_nonzero(model: torch.nn.Module, seed: int) -> None:
@@ -133,10 +133,15 @@ def _task() -> Task:
 def test_hf_and_cached_backends_agree_on_the_greedy_completion(res) -> None:
     prompt = _prompts((25,), seed=13)[0]
     cfg = SampleConfig(samples_per_view=1)
+    ccfg = SampleConfig(backend="cached", samples_per_view=1)
     hf = backend("hf")(res, [prompt], cfg, 9, math.inf, None)[0][0]
-    cached = backend("cached")(res, [prompt], SampleConfig(backend="cached", samples_per_view=1), 9, math.inf, None)[0][0]
-    assert hf[0] == cached[0] and hf[2] and cached[2]
-    assert hf[1] == pytest.approx(cached[1], abs=1e-3)
+    cached = backend("cached")(res, [prompt], ccfg, 9, math.inf, None)[0][0]
+    eng = engine_for(res, ccfg)
+    raw_ids, raw_lp = eng.generate(eng.prefill([prompt]), 1, 9, res.vocab.eos)[0][0]
+    assert raw_ids == hf[0] and hf[2] and cached[2]
+    assert hf[1] == pytest.approx(cached[1], abs=1e-3) and raw_lp == pytest.approx(cached[1])
+    # the cached backend hands back a row cut off at max_new as empty (malformed), never as a truncated grid
+    assert cached[0] == (hf[0] if hf[0][-1:] == [res.vocab.eos] else [])
 
 
 @pytest.mark.parametrize("name", ["cached", "dfs"])
