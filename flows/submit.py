@@ -94,6 +94,8 @@ async def submit(challenges: str = "arc1/eval", out: str = "runs/latest", profil
     pool = run.open_slots()
     try:
         await ensure_gpu_limit(run.cfg.slots.concurrency_limit, len(pool), reset=not run.others_live())
+        if run.todo:  # every slot loads (and compiles) at once, before any task's budget starts
+            await asyncio.gather(*(load_model(s) for s in range(len(pool))), return_exceptions=True)
         gate = asyncio.Semaphore(len(pool))
 
         async def one(t):

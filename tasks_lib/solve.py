@@ -25,7 +25,7 @@ from tasks_lib.vote import attempts, fallback_grids, rank
 def load_step(pool: SlotPool, slot: int, cfg: RunConfig) -> dict:
     """Make sure the base model is resident in the slot's worker."""
     t0 = time.time()
-    info = pool.call(slot, "load", cfg.slots.load_timeout_seconds, model=cfg.model)
+    info = pool.call(slot, "load", cfg.slots.load_timeout_seconds, model=cfg.model, train=cfg.train)
     return {**info, "seconds": time.time() - t0}
 
 

@@ -217,6 +217,26 @@ class Step:
         self.opt.zero_grad(set_to_none=True)
 
 
+def warm_up(res: Resident, cfg: TrainConfig, lengths: tuple[int, ...] = (96, 224)) -> int:
+    """Build the fast step's compiled graphs on synthetic sequences before any task's clock runs, then
+    reset the adapter. Returns the graphs built (0 when the step is not compiled or already warm)."""
+    step = Step(res, cfg)
+    if step.kind != "fast" or step.backend == "off":
+        return 0
+    before = res.compiles
+    rng = random.Random(0)
+    res.model.train()  # the mode is part of the compiled graphs' guards: warm up as tasks train
+    try:
+        for n in lengths:  # two lengths: the second makes the graphs dynamic in the sequence length
+            ids = [res.vocab.bos] + [rng.choice(res.vocab.digits) for _ in range(n - 1)]
+            step(Encoded(ids, [IGNORE] + ids[1:]))
+    finally:
+        step.close()
+        res.model.eval()
+        res.reset(0)
+    return res.compiles - before
+
+
 def train_adapter(res: Resident, task: Task, cfg: TrainConfig, max_tokens: int, deadline: float) -> TrainStats:
     """Train the resident adapter on `task` until `cfg.max_steps` or `deadline`."""
     import torch

@@ -6,7 +6,8 @@ requests `(op, kwargs)` as length-prefixed pickle frames on stdin and answers `(
 `("err", type name, message)` on its original stdout (Python's `sys.stdout` goes to stderr so stray
 prints cannot corrupt the channel). Ops:
 
-- `load(model)`: make sure the base model is resident (loads once per process);
+- `load(model, train=None)`: make sure the base model is resident (loads once per process) and, given the
+  train config, compile the training step before any task's clock runs;
 - `train(task, model, train, adapter_dir, deadline, seed)`: reset the adapter in place, train until the
   deadline or step cap, save the adapter;
 - `sample(task, model, sample, adapter_dir, deadline)`: use this task's adapter (loaded from
@@ -86,10 +87,18 @@ class Worker:
 
         return resident(model_cfg, self.device)
 
-    def load(self, model) -> dict:
+    def load(self, model, train=None) -> dict:
+        """Load the base model once; with `train`, also compile the training step (see train.warm_up)."""
         res, loaded_now = self._resident(model)
         n = sum(p.numel() for p in res.model.parameters())
-        return {"device": self.device, "loaded_now": loaded_now, "load_seconds": res.load_seconds, "parameters": n}
+        t0 = time.time()
+        graphs = 0
+        if train is not None:
+            from tasks_lib.train import warm_up
+
+            graphs = warm_up(res, train)
+        return {"device": self.device, "loaded_now": loaded_now, "load_seconds": res.load_seconds, "parameters": n,
+                "warm_up_seconds": time.time() - t0, "graphs_compiled": graphs}
 
     def train(self, task, model, train, adapter_dir, deadline, seed) -> dict:
         from tasks_lib.train import train_adapter

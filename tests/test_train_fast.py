@@ -104,3 +104,16 @@ def test_step_defaults_to_simple_on_cpu_and_config_rejects_bad_values(res: Resid
         TrainConfig(sync_every=0)
     with pytest.raises(ConfigError, match="compile"):
         TrainConfig(compile="max-autotune")
+
+
+def test_warm_up_compiles_before_the_first_task_and_leaves_the_base_model(model_cfg: ModelConfig, small_tasks) -> None:
+    """The slot's load compiles the step (graphs > 0) and resets the adapter; the first task then builds none."""
+    fresh = load_base(model_cfg, "cpu")
+    cfg = TrainConfig(step="fast", compile="eager", max_steps=2)
+    from tasks_lib.train import warm_up
+
+    assert warm_up(fresh, cfg) > 0
+    assert all(float(p.abs().sum()) == 0.0 for n, p in fresh.model.named_parameters() if "lora_B" in n)
+    stats = train_adapter(fresh, small_tasks[0], cfg, 2048, deadline=float("inf"))
+    assert stats.steps == 2 and stats.compiles == 0
+    assert warm_up(fresh, TrainConfig(step="simple")) == 0
