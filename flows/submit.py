@@ -37,14 +37,14 @@ async def load_model(slot: int) -> dict:
 @task(name="train-adapter", timeout_seconds=6 * 3600, **STEP)
 async def train_adapter(task_id: str, slot: int, budget: TaskBudget) -> dict:
     run = RUN["current"]
-    async with concurrency(run.cfg.slots.concurrency_limit, occupy=1):
+    async with concurrency(run.cfg.slots.limit_name(), occupy=1):
         return await asyncio.to_thread(solve.train_step, run.pool, slot, run.tasks[task_id], run.cfg, budget, str(run.dir.adapter_dir(task_id)))
 
 
 @task(name="sample", timeout_seconds=6 * 3600, **STEP)
 async def sample(task_id: str, slot: int, budget: TaskBudget) -> dict:
     run = RUN["current"]
-    async with concurrency(run.cfg.slots.concurrency_limit, occupy=1):
+    async with concurrency(run.cfg.slots.limit_name(), occupy=1):
         return await asyncio.to_thread(solve.sample_step, run.pool, slot, run.tasks[task_id], run.cfg, budget, str(run.dir.adapter_dir(task_id)))
 
 
@@ -93,7 +93,7 @@ async def submit(challenges: str = "arc1/eval", out: str = "runs/latest", profil
     await start_progress(run)
     pool = run.open_slots()
     try:
-        await ensure_gpu_limit(run.cfg.slots.concurrency_limit, len(pool), reset=not run.others_live())
+        await ensure_gpu_limit(run.cfg.slots.limit_name(), len(pool), reset=not run.others_live())
         if run.todo:  # every slot loads (and compiles) at once, before any task's budget starts
             await asyncio.gather(*(load_model(s) for s in range(len(pool))), return_exceptions=True)
         gate = asyncio.Semaphore(len(pool))

@@ -151,3 +151,12 @@ def test_atomic_write_follows_umask(tmp_path):
     path = tmp_path / "x.json"
     atomic_write_json(path, {"a": 1})
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o666 & ~_UMASK
+
+
+def test_concurrency_limit_is_per_host_by_default():
+    import socket
+
+    from tasks_lib.config import SlotConfig
+
+    assert SlotConfig().limit_name() == f"arc-ttt-gpu-{socket.gethostname()}"
+    assert SlotConfig(concurrency_limit="shared").limit_name() == "shared"

@@ -37,7 +37,7 @@ from reliability_helpers import (
 
 from tasks_lib import solve
 from tasks_lib.budget import TaskBudget
-from tasks_lib.config import RunConfig
+from tasks_lib.config import RunConfig, SlotConfig
 from tasks_lib.data import Task
 from tasks_lib.gpu import LeaseError, SlotError, SlotPool, claim_gpus
 from tasks_lib.run import prepare
@@ -292,7 +292,7 @@ def test_unwritable_output_dir_fails_before_anything_runs(tmp_path: Path, quick_
 # --- whole runs ----------------------------------------------------------------------------------
 
 
-def _active_slots(env: dict[str, str], name: str = "arc-ttt-gpu") -> int:
+def _active_slots(env: dict[str, str], name: str = SlotConfig().limit_name()) -> int:
     with sqlite3.connect(Path(env["PREFECT_HOME"]) / "prefect.db") as db:
         row = db.execute("select active_slots from concurrency_limit_v2 where name = ?", (name,)).fetchone()
     return row[0] if row else 0
