@@ -7,7 +7,6 @@ Every whole-CLI run gets its own output folder and lock folder; all share the se
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
