@@ -213,7 +213,7 @@ def select_tasks(source: str, n: int, folder: Path) -> tuple[Path, Path, list[st
 
 
 def write_profile(path: Path, model: str, device: str, gpus: int, slots_per_device: int, train_steps: int, views: int,
-                  samples: int, compile_mode: str = "auto") -> Path:
+                  samples: int, compile_mode: str = "auto", backend: str = "hf") -> Path:
     """A profile with fixed work per task and a budget no task can reach."""
     import yaml
 
@@ -221,7 +221,7 @@ def write_profile(path: Path, model: str, device: str, gpus: int, slots_per_devi
     prof = {
         "model": {"path": model, "dtype": "bfloat16" if on_cuda else "float32", "lora_rank": 32 if on_cuda else 8, "max_tokens": 8192},
         "train": {"max_steps": train_steps, "lr": 0.0002, "warmup_steps": 2, "compile": compile_mode},
-        "sample": {"views": views, "samples_per_view": samples},
+        "sample": {"views": views, "samples_per_view": samples, "backend": backend},
         "budget": {"total_seconds": 1.0e6, "reserve_seconds": 10.0},
         "slots": {"device": device, "gpus": gpus, "slots_per_device": slots_per_device, "cpu_slots": max(1, gpus) * slots_per_device,
                   "threads_per_slot": 1 if not on_cuda else 2, "step_grace_seconds": 600.0},
@@ -548,7 +548,7 @@ def run_all(args: argparse.Namespace) -> dict:
         naive_gpu = str(n_gpus - 1) if n_gpus > 1 else "0"
         if args.naive:
             prof = write_profile(work / "profiles" / "naive.yaml", model, device, 1, 1, args.train_steps, args.views, args.samples,
-                                 args.compile)
+                                 args.compile, args.backend)
             env = {"CUDA_VISIBLE_DEVICES": naive_gpu} if n_gpus else {}
             naive_proc = _subprocess(["naive", "--challenges", str(challenges), "--solutions", str(solutions), "--profile", str(prof),
                                       "--out", str(work / "runs" / "naive"), "--json", str(naive_json)], env, log)
@@ -565,7 +565,7 @@ def run_all(args: argparse.Namespace) -> dict:
                 results["skipped"].append(f"{name}: out of time")
                 continue
             prof = write_profile(work / "profiles" / f"{name}.yaml", model, device, gpus, per, args.train_steps, args.views, args.samples,
-                                 args.compile)
+                                 args.compile, args.backend)
             part = run_slots(challenges, solutions, prof, work / "runs" / name)
             results["configs"][name] = {"summary": summarize(name, part, sampler.samples), "part": part}
             s = results["configs"][name]["summary"]
@@ -700,6 +700,7 @@ def main(argv: list[str] | None = None) -> None:
     a.add_argument("--train-steps", type=int, default=32)
     a.add_argument("--views", type=int, default=2)
     a.add_argument("--samples", type=int, default=1)
+    a.add_argument("--backend", default="hf", help="sample.backend of the profile (hf, cached, dfs)")
     a.add_argument("--seconds", type=float, default=280.0, help="hard end: parts still running then are killed")
     a.add_argument("--reserve", type=float, default=20.0, help="no part starts later than this before the end")
     r = sub.add_parser("report", help="markdown tables from results.json")
