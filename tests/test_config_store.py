@@ -160,3 +160,9 @@ def test_concurrency_limit_is_per_host_by_default():
 
     assert SlotConfig().limit_name() == f"arc-ttt-gpu-{socket.gethostname()}"
     assert SlotConfig(concurrency_limit="shared").limit_name() == "shared"
+
+
+def test_ids_that_sanitize_alike_get_different_folders(tmp_path):
+    run = RunDir(tmp_path)
+    assert run.task_dir("a/b") != run.task_dir("a_b") and run.task_dir("a_b").name == "a_b"
+    assert run.task_dir("..").parent == tmp_path / "tasks"

@@ -100,6 +100,16 @@ def test_solutions_file_attaches_outputs(tmp_path: Path) -> None:
     assert task.test_outputs == (((8, 7), (6, 5)),)
 
 
+def test_bad_solution_leaves_the_task_running_unscored(tmp_path: Path) -> None:
+    path = _write(tmp_path, {"t1": GOOD, "t2": GOOD})
+    sols = _write(tmp_path, {"t1": [[[8, 7], [6, 5]]], "t2": [[[10]]]}, "solutions.json")
+    result = load_challenges(path, sols)
+    assert result.task_ids == ["t1", "t2"] and not result.invalid
+    t1, t2 = result.tasks
+    assert t1.has_solutions and not t2.has_solutions
+    assert result.warnings["t2"].startswith("solutions[0]") and "unscored" in result.warnings["t2"]
+
+
 @pytest.mark.parametrize(
     "content, problem",
     [
