@@ -626,11 +626,13 @@ def step_time(model_dirs: Sequence[str], sizes: Sequence[int], steps: int = 3, t
 
 
 def _parse_modes(specs: Sequence[str]) -> dict[str, dict]:
-    """`name:steps:lr` strings to probe modes."""
+    """`name:steps:lr[:seed]` strings to probe modes."""
     modes = {}
     for spec in specs:
-        name, steps, lr = spec.split(":")
-        modes[name] = {"max_steps": int(steps), "lr": float(lr)}
+        parts = spec.split(":")
+        if len(parts) not in (3, 4):
+            raise ValueError(f"probe mode {spec!r}: expected name:steps:lr or name:steps:lr:seed")
+        modes[parts[0]] = {"max_steps": int(parts[1]), "lr": float(parts[2]), **({"seed": int(parts[3])} if len(parts) == 4 else {})}
     return modes
 
 
@@ -665,7 +667,8 @@ def add_probe_arguments(parser: Any) -> None:
     parser.add_argument("--probe-set", default="arc1/eval")
     parser.add_argument("--probe-max-tokens", type=int, default=2048, help="subset: tasks whose whole encoding fits this")
     parser.add_argument("--probe-count", type=int, default=40)
-    parser.add_argument("--probe-modes", nargs="*", default=["none:0:0.001", "ttt:32:0.003"], help="name:steps:lr")
+    parser.add_argument("--probe-ids", nargs="*", default=[], help="these task ids instead of the size-filtered subset")
+    parser.add_argument("--probe-modes", nargs="*", default=["none:0:0.001", "ttt:32:0.003"], help="name:steps:lr[:seed]")
     parser.add_argument("--probe-views", type=int, default=2)
     parser.add_argument("--probe-seconds", type=float, default=30.0, help="per task and mode")
     parser.add_argument("--probe-total-seconds", type=float, default=0.0, help="start no task after this (0: no limit)")
@@ -673,10 +676,13 @@ def add_probe_arguments(parser: Any) -> None:
 
 def probe_from_args(model_dir: str, args: Any) -> dict:
     """Run `probe` as the command-line flags say; writes `--probe-json` when given."""
-    subset = probe_subset(args.probe_set, args.probe_max_tokens, args.probe_count)
+    if args.probe_ids:
+        subset = [t for t in load_challenges(args.probe_set).tasks if t.id in set(args.probe_ids)]
+    else:
+        subset = probe_subset(args.probe_set, args.probe_max_tokens, args.probe_count)
     rep = probe(model_dir, subset, _parse_modes(args.probe_modes), views=args.probe_views,
                 seconds_per_task=args.probe_seconds, total_seconds=args.probe_total_seconds)
-    rep["subset"] = {"set": args.probe_set, "max_task_tokens": args.probe_max_tokens, "count": args.probe_count}
+    rep["subset"] = {"set": args.probe_set, "ids": args.probe_ids, "max_task_tokens": args.probe_max_tokens, "count": args.probe_count}
     if args.probe_json:
         Path(args.probe_json).write_text(json.dumps(rep, indent=1))
     return rep

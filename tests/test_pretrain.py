@@ -15,6 +15,7 @@ from tasks_lib.encoding import IGNORE, Encoded
 from tasks_lib.pretrain import (
     PretrainConfig,
     _optimizer,
+    _parse_modes,
     collate,
     config_from_dict,
     length_batches,
@@ -95,6 +96,15 @@ def test_lr_schedule_warms_up_then_decays_to_the_floor() -> None:
     assert lr_factor(9, 0.0, cfg) == pytest.approx(1.0)
     assert lr_factor(100, 0.5, cfg) == pytest.approx(0.55)
     assert lr_factor(100, 1.0, cfg) == pytest.approx(0.1)
+
+
+def test_probe_modes_parse_steps_lr_and_seed() -> None:
+    assert _parse_modes(["none:0:0.001", "ttt:30:0.003:2"]) == {
+        "none": {"max_steps": 0, "lr": 0.001},
+        "ttt": {"max_steps": 30, "lr": 0.003, "seed": 2},
+    }
+    with pytest.raises(ValueError, match="name:steps:lr"):
+        _parse_modes(["ttt:30"])
 
 
 def test_config_rejects_bad_values() -> None:
