@@ -19,7 +19,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 PROFILES_DIR = ROOT / "profiles"
 DEFAULT_PROFILE = "cpu"
-DEFAULT_MODEL = ROOT / "models" / "arc-tiny"
+DEFAULT_MODEL = ROOT / "models" / "arc-base-5m"
 
 
 class ConfigError(ValueError):

@@ -33,7 +33,7 @@ def test_every_profile_loads_and_validates(name: str) -> None:
 def test_cpu_profile_uses_the_cpu_and_the_embedded_model() -> None:
     cfg = load_profile("cpu")
     assert cfg.slots.device == "cpu"
-    assert cfg.model.resolved_path == PROFILES_DIR.parent / "models" / "arc-tiny"
+    assert cfg.model.resolved_path == PROFILES_DIR.parent / "models" / "arc-base-5m"
 
 
 @pytest.mark.parametrize(
