@@ -48,7 +48,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from tasks_lib.config import load_profile  # noqa: E402
-from tasks_lib.data import Task, grid_to_list, load_challenges  # noqa: E402
+from tasks_lib.data import Task, load_challenges, write_kaggle  # noqa: E402
 from tasks_lib.encoding import output_budget  # noqa: E402
 
 
@@ -199,16 +199,7 @@ def select_tasks(source: str, n: int, folder: Path) -> tuple[Path, Path, list[st
     """Write the `n` tasks of `source` with the shortest answers (`output_budget`) as Kaggle JSON files."""
     data = load_challenges(source)
     chosen = sorted(data.tasks, key=lambda t: (output_budget(t), t.id))[:n]
-    challenges = {
-        t.id: {"train": [{"input": grid_to_list(p.input), "output": grid_to_list(p.output)} for p in t.train],
-               "test": [{"input": grid_to_list(g)} for g in t.test_inputs]}
-        for t in chosen
-    }
-    solutions = {t.id: [grid_to_list(g) for g in t.test_outputs] for t in chosen}
-    folder.mkdir(parents=True, exist_ok=True)
-    cpath, spath = folder / "challenges.json", folder / "solutions.json"
-    cpath.write_text(json.dumps(challenges))
-    spath.write_text(json.dumps(solutions))
+    cpath, spath = write_kaggle(chosen, folder)
     return cpath, spath, [t.id for t in chosen]
 
 

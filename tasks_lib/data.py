@@ -8,6 +8,7 @@ Contract:
   whose message names the file and the problem. A single bad task never raises: it is returned in
   `LoadResult.invalid` as `{task_id: "field: problem"}` so the run can give it fallback attempts. A bad
   solution does not make its task invalid: the task runs unscored and `LoadResult.warnings` says why.
+- `write_kaggle(tasks, folder)` writes tasks back as Kaggle challenges + solutions files.
 - Grids are lists of rows of ints 0-9, rectangular, 1-30 cells per side. Tasks are immutable
   (grids are tuples of tuples) so they can be hashed, shared and sent to worker processes.
 """
@@ -213,3 +214,21 @@ def load_challenges(source: str | Path, solutions: str | Path | None = None, lim
 def grid_to_list(grid: Sequence[Sequence[int]]) -> list[list[int]]:
     """JSON form of a grid."""
     return [list(map(int, row)) for row in grid]
+
+
+def write_kaggle(tasks: Sequence[Task], folder: str | Path) -> tuple[Path, Path]:
+    """Write `tasks` as Kaggle files (`challenges.json`, `solutions.json`) that `load_challenges` reads back."""
+    challenges = {
+        t.id: {
+            "train": [{"input": grid_to_list(p.input), "output": grid_to_list(p.output)} for p in t.train],
+            "test": [{"input": grid_to_list(g)} for g in t.test_inputs],
+        }
+        for t in tasks
+    }
+    solutions = {t.id: [grid_to_list(g) for g in t.test_outputs] for t in tasks}
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = out / "challenges.json", out / "solutions.json"
+    paths[0].write_text(json.dumps(challenges))
+    paths[1].write_text(json.dumps(solutions))
+    return paths

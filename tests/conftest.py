@@ -8,7 +8,6 @@ environment a `python flows/submit.py` subprocess gets (its own Prefect home, no
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -22,7 +21,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from tasks_lib.config import ModelConfig  # noqa: E402
-from tasks_lib.data import Task, grid_to_list, load_challenges  # noqa: E402
+from tasks_lib.data import Task, load_challenges, write_kaggle  # noqa: E402
 
 # Smaller than the embedded default (hidden 128, 4 layers): head_dim 32 is the least the model allows.
 TINY = dict(hidden=64, layers=2, heads=2, intermediate=128, max_positions=2048)
@@ -61,19 +60,7 @@ def multi_test_task(arc1_eval: list[Task]) -> Task:
 
 def kaggle_files(tasks: list[Task], folder: Path) -> tuple[Path, Path]:
     """Write `tasks` as a Kaggle challenges JSON and solutions JSON; return both paths."""
-    challenges = {
-        t.id: {
-            "train": [{"input": grid_to_list(p.input), "output": grid_to_list(p.output)} for p in t.train],
-            "test": [{"input": grid_to_list(g)} for g in t.test_inputs],
-        }
-        for t in tasks
-    }
-    solutions = {t.id: [grid_to_list(g) for g in t.test_outputs] for t in tasks}
-    folder.mkdir(parents=True, exist_ok=True)
-    c, s = folder / "challenges.json", folder / "solutions.json"
-    c.write_text(json.dumps(challenges))
-    s.write_text(json.dumps(solutions))
-    return c, s
+    return write_kaggle(tasks, folder)
 
 
 def fast_profile(folder: Path, **sections: dict) -> Path:

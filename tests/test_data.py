@@ -150,3 +150,11 @@ def test_bundled_sets_load_with_solutions(name: str) -> None:
     assert len(result.tasks) == 3 and not result.invalid
     assert all(t.has_solutions for t in result.tasks)
     assert result.source == name
+
+
+def test_write_kaggle_round_trips_through_load_challenges(tmp_path: Path) -> None:
+    from tasks_lib.data import write_kaggle
+
+    tasks = load_challenges("arc1/eval", limit=3).tasks
+    challenges, solutions = write_kaggle(tasks, tmp_path / "k")
+    assert load_challenges(challenges, solutions).tasks == tasks
