@@ -107,3 +107,18 @@ def test_unusable_challenges_file_is_a_one_line_error(tmp_path: Path, tiny_model
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("error: ") and str(bad) in lines[0]
     assert not (tmp_path / "run" / "submission.json").exists()
+
+
+def test_a_task_whose_training_always_fails_is_still_sampled(tmp_path: Path, tiny_model: Path, small_tasks,
+                                                             offline_env: dict[str, str]) -> None:
+    """Training that fails on every retry costs the adapter, not the answers: the base model samples the task."""
+    from conftest import kaggle_files
+
+    challenges, solutions = kaggle_files(small_tasks[:1], tmp_path / "data")
+    env = {**offline_env, "ARC_TTT_INJECT": "train:crash:*"}
+    proc = _submit(["--challenges", str(challenges), "--solutions", str(solutions), "--out", str(tmp_path / "run"),
+                    "--time-budget", "60", "--model", str(tiny_model), "--profile", str(fast_profile(tmp_path))], env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (task,) = json.loads((tmp_path / "run" / "report.json").read_text())["tasks"]
+    assert task["status"] == "failed" and task["error"].startswith("train: ") and "sample:" not in task["error"], task["error"]
+    assert task["sample"] is not None and task["sample"]["stats"]["generated"] > 0, task["sample"]
