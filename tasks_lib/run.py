@@ -21,6 +21,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from tasks_lib import submission as sub_mod
@@ -50,8 +51,9 @@ class Run:
     live: LiveRuns | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    @property
+    @cached_property
     def tasks(self) -> dict[str, Task]:
+        """Valid tasks by id (built once: every step and every submission rewrite looks tasks up)."""
         return {t.id: t for t in self.data.tasks}
 
     def open_slots(self) -> SlotPool:
@@ -169,7 +171,6 @@ def prepare(
     for tid, r in finished.items():
         if len(r["attempts"]) == data.n_test[tid]:
             results[tid] = r
-    tasks = {t.id: t for t in data.tasks}
     for tid, reason in data.invalid.items():
         if tid not in results:
             placeholder = Task(tid, (), (), ())

@@ -29,8 +29,11 @@ def load_step(pool: SlotPool, slot: int, cfg: RunConfig) -> dict:
     return {**info, "seconds": time.time() - t0}
 
 
-def _timeout(deadline: float, cfg: RunConfig) -> float:
-    return max(0.0, deadline - time.time()) + cfg.slots.step_grace_seconds
+def _timeout(deadline: float, cfg: RunConfig, pool: SlotPool, slot: int) -> float:
+    """Seconds a step may run before its worker is killed: to the deadline, plus grace, plus a model load
+    when the slot has no live worker (the call starts a fresh one)."""
+    reload = cfg.slots.load_timeout_seconds if pool.slots[slot].proc is None else 0.0
+    return max(0.0, deadline - time.time()) + cfg.slots.step_grace_seconds + reload
 
 
 def train_step(pool: SlotPool, slot: int, task: Task, cfg: RunConfig, budget: TaskBudget, adapter_dir: str) -> dict:
@@ -39,7 +42,7 @@ def train_step(pool: SlotPool, slot: int, task: Task, cfg: RunConfig, budget: Ta
     stats = pool.call(
         slot,
         "train",
-        _timeout(budget.train_deadline, cfg) + (cfg.slots.load_timeout_seconds if pool.slots[slot].proc is None else 0),
+        _timeout(budget.train_deadline, cfg, pool, slot),
         task=task,
         model=cfg.model,
         train=cfg.train,
@@ -69,7 +72,7 @@ def sample_step(pool: SlotPool, slot: int, task: Task, cfg: RunConfig, budget: T
             out = pool.call(
                 slot,
                 "sample",
-                _timeout(budget.deadline, cfg) + (cfg.slots.load_timeout_seconds if pool.slots[slot].proc is None else 0),
+                _timeout(budget.deadline, cfg, pool, slot),
                 task=task,
                 model=cfg.model,
                 sample=settings,
