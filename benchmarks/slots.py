@@ -590,6 +590,13 @@ def _label(name: str) -> str:
     return f"{gpus} GPU x {per} slot"
 
 
+def baseline_config(configs: dict) -> str | None:
+    """The config the others are compared with: `1x1`, else the first one-GPU config (e.g. `1x4`)."""
+    if "1x1" in configs:
+        return "1x1"
+    return next((name for name in configs if name.startswith("1x")), None)
+
+
 def report(results: dict) -> str:
     """Markdown: switch cost, throughput per config, and per-task timelines."""
     lines = []
@@ -611,10 +618,11 @@ def report(results: dict) -> str:
         for c in configs.values():
             if "steady" not in c["summary"] and "part" in c:
                 c["summary"]["steady"] = steady(c["part"], samples)
-        base = configs.get("1x1", {}).get("summary")
+        base_name = baseline_config(configs)
+        base = configs[base_name]["summary"] if base_name else None
         naive = configs.get("naive", {}).get("summary")
         lines += ["Whole window (from the first load to the last task; includes each slot's first task):", "",
-                  "| config | slots | tasks | wall s | tasks/hour | vs 1x1 | vs naive | GPU busy (NVML) | step occupancy | preload s | "
+                  "| config | slots | tasks | wall s | tasks/hour | vs 1 GPU | vs naive | GPU busy (NVML) | step occupancy | preload s | "
                   "median load / train / sample / vote s | train steps | samples |",
                   "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for name, c in configs.items():
@@ -631,7 +639,7 @@ def report(results: dict) -> str:
         if all("steady" in c["summary"] for c in configs.values()):
             lines += ["", "Steady state (from when every slot has finished its first task to the last task; straddling tasks count "
                       "by their share inside):", "",
-                      "| config | from s | wall s | tasks | tasks/hour | vs 1x1 | vs naive | GPU busy (NVML) | step occupancy |",
+                      "| config | from s | wall s | tasks | tasks/hour | vs 1 GPU | vs naive | GPU busy (NVML) | step occupancy |",
                       "|---|---|---|---|---|---|---|---|---|"]
             for name, c in configs.items():
                 t = c["summary"]["steady"]
@@ -708,7 +716,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.cmd == "all":
         results = run_all(args)
         print(report(results))
-        for name in ("naive", "1x1"):
+        for name in ("naive", baseline_config(results["configs"])):
             if name in results["configs"]:
                 print(f"\n{name} timeline\n" + timeline(results["configs"][name]["part"]))
     else:

@@ -42,6 +42,9 @@ def test_report_compares_each_config_with_one_gpu_and_the_naive_baseline():
     text = report({"configs": {"1x1": summary("1x1", 1000.0), "2x1": summary("2x1", 1950.0), "naive": summary("naive", 500.0)}})
     row = next(line for line in text.splitlines() if line.startswith("| 2 GPU"))
     assert "1.95x" in row and "3.90x" in row
+    without_1x1 = report({"configs": {"1x4": summary("1x4", 2000.0), "4x4": summary("4x4", 7400.0)}})
+    row = next(line for line in without_1x1.splitlines() if line.startswith("| 4 GPU"))
+    assert "3.70x" in row  # the one-GPU config with the same slots per GPU is the baseline
 
 
 def test_steady_state_starts_when_every_slot_has_finished_its_first_task_and_counts_straddlers_by_share():
