@@ -1,8 +1,12 @@
 """Pretrain the embedded base model on augmented ARC training data (ARC-AGI-1 evaluation held out).
 
     python flows/pretrain.py --out models/arc-base-5m --max-seconds 270 --workers 6
+    python flows/pretrain.py --out /tmp/pre/arc-base-15m --world-size 3 --hidden 384 --layers 8 --heads 6 --intermediate 1152
+    python flows/pretrain.py --out /tmp/pre/arc-base-15m-b --init-from /tmp/pre/arc-base-15m --hidden 384 --layers 8 --heads 6 --intermediate 1152
 
 The work is `tasks_lib.pretrain`; a retry (or the same command again) resumes from the last checkpoint.
+Every PretrainConfig field is a flag (`--world-size`, `--init-from`, `--wall-seconds`, `--shard-mib`, ...).
+With `--world-size` > 1 the started processes log with print (rank 0 only), not through the run logger.
 """
 
 from __future__ import annotations

@@ -2,11 +2,13 @@
 
 Contract:
 - `build_tiny_model(path, ...)` makes the embedded default: a small Llama-shaped causal LM with the
-  ARC vocabulary, saved with `save_pretrained` (safetensors) so it loads like any HF model.
+  ARC vocabulary, saved with `save_pretrained` (safetensors) so it loads like any HF model;
+  `tiny_config(...)` is its LlamaConfig (to count a shape's parameters without building weights).
 - `load_base(cfg, device)` loads any local HF causal-LM directory (no network: `local_files_only`,
   safetensors only) and its tokenizer, checks one-token-per-cell, and wraps it with a LoRA adapter.
   Before any loading, the directory must hold a JSON config with a `model_type`, tokenizer files
-  (a `tokenizer.json` must be valid JSON) and `*.safetensors` weights, else `ModelError` names the file.
+  (a `tokenizer.json` must be valid JSON) and `*.safetensors` weights (one `model.safetensors`, or
+  shards with `model.safetensors.index.json`), else `ModelError` names the file.
 - `resident(cfg, device)` keeps one `Resident` per (path, device) for the life of the process: a slot
   worker loads the base model once and reuses it across tasks.
 - `Resident.reset(seed)` re-initialises the LoRA weights in place (no reload) so every task starts from
@@ -54,12 +56,26 @@ def build_tiny_model(
 
     head_dim = hidden / heads must be >= 32 (vLLM's CPU attention rejects smaller heads)."""
     import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaForCausalLM
+
+    config = tiny_config(hidden, layers, heads, intermediate, max_positions)
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(config)
+    out = Path(path)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out, safe_serialization=True)
+    build_arc_tokenizer().save_pretrained(out)
+    return out
+
+
+def tiny_config(hidden: int, layers: int, heads: int, intermediate: int, max_positions: int = 8192) -> Any:
+    """The LlamaConfig of `build_tiny_model` (ARC vocabulary, untied embeddings)."""
+    from transformers import LlamaConfig
 
     if hidden % heads or hidden // heads < 32:
         raise ValueError(f"hidden={hidden}, heads={heads}: head_dim must be an integer >= 32")
     tok = build_arc_tokenizer()
-    config = LlamaConfig(
+    return LlamaConfig(
         vocab_size=len(ARC_VOCAB),
         hidden_size=hidden,
         intermediate_size=intermediate,
@@ -73,13 +89,6 @@ def build_tiny_model(
         pad_token_id=tok.pad_token_id,
         tie_word_embeddings=False,
     )
-    torch.manual_seed(seed)
-    model = LlamaForCausalLM(config)
-    out = Path(path)
-    out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out, safe_serialization=True)
-    tok.save_pretrained(out)
-    return out
 
 
 def _validate_dir(path: Path) -> None:

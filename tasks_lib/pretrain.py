@@ -12,11 +12,21 @@ Contract:
   written every `checkpoint_seconds` and when the session ends, and a later call with the same `out`
   carries on where it stopped. The learning-rate schedule follows progress = max(steps / max_steps,
   train seconds / max_seconds) summed over sessions, so a run split into sessions of at most
-  `session_seconds` (e.g. 10-minute GPU leases) ends where one long run would.
+  `session_seconds` (e.g. 10-minute GPU leases) ends where one long run would. `init_from` starts a new
+  run (no checkpoint at `out` yet) from an exported model directory's weights, with a fresh optimizer
+  and schedule, for when the fp32 checkpoint was lost with the machine.
+- Data parallel: `world_size` N > 1 runs N processes (one command: it starts them; or one per torchrun
+  rank), one per GPU over NCCL, or on the CPU over gloo. Gradients are averaged every step; each rank
+  draws its own random views (seeded by rank); rank 0's clock and step count decide the learning rate,
+  checkpoints and the stop for every rank (broadcast each step, so no rank waits alone in a collective);
+  only rank 0 logs and writes. NVLink multicast stays off (`MULTICAST_OFF` is set unless already set).
 - Every checkpoint also refreshes a model directory at `out` that `tasks_lib.model.load_base` loads:
-  `config.json`, `model.safetensors` (in `export_dtype`), the tokenizer, `loss.csv`, `loss.png` (when
-  matplotlib is installed) and a model card `README.md` (data, size, steps, tokens seen, final loss,
-  the commands that made it).
+  `config.json`, the weights in `export_dtype` (`model.safetensors`, or shards of at most `shard_mib`
+  with `model.safetensors.index.json` as `save_pretrained` writes them, so every file fits a 16 MiB
+  transfer), the tokenizer, `loss.csv`, `loss.png` (when matplotlib is installed) and a model card
+  `README.md` (data, size, processes, steps, tokens seen summed over processes, final loss, the
+  starting weights, the commands that made it).
+- `parameter_count(cfg)` counts a config's parameters without building its weights.
 - `step_time(model_dirs, sizes)` times the pipeline's per-task LoRA step of each model on real tasks.
 - `probe(model_dir, tasks, ...)` solves tasks with the existing per-task pipeline pieces (reset adapter,
   `train_adapter`, `sample_task`, `rank`/`attempts`) with and without per-task training, and scores them.
@@ -29,9 +39,11 @@ import copy
 import csv
 import json
 import math
+import os
 import random
 import time
 from dataclasses import asdict, dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -41,6 +53,9 @@ from tasks_lib.encoding import IGNORE, Encoded, EncodingError, Vocab, build_arc_
 
 CHECKPOINT = "checkpoint"  # sub-folder of `out` with fp32 weights, optimizer state and state.json
 LOSS_CSV = "loss.csv"
+WEIGHTS = "model.safetensors"  # one-file export (and the fp32 checkpoint's weights)
+WEIGHTS_INDEX = "model.safetensors.index.json"  # the tensor -> shard map of a sharded export
+MULTICAST_OFF = {"NCCL_NVLS_ENABLE": "0", "TORCH_SYMM_MEM_DISABLE_MULTICAST": "1", "NVSHMEM_DISABLE_NVLS": "1"}  # NVLink multicast stays off
 
 
 class PretrainError(RuntimeError):
@@ -67,11 +82,16 @@ class PretrainConfig:
     max_seconds: float = 300.0  # training seconds over all sessions; 0: no time cap, steps decide
     session_seconds: float = 540.0  # this call stops (checkpointed) after this many seconds of training
     checkpoint_seconds: float = 60.0
+    wall_seconds: float = 0.0  # this call stops (checkpointed) before this much wall time, setup and saves included; 0: no limit
     log_every: int = 10  # steps between loss rows
     keep_background: bool = True  # colour 0 stays fixed, as in the views the pipeline trains and samples on
     bucket: int = 256  # examples drawn, sorted by length and cut into batches at a time
     workers: int = 0  # DataLoader processes that build batches; 0: the training process does
     export_dtype: str = "bfloat16"  # dtype of the shipped weights (halves the repository size; CPU loads upcast)
+    shard_mib: float = 15.0  # largest weights file of the export; device transfers cap a file at 16 MiB
+    world_size: int = 1  # data-parallel processes, one per GPU (NCCL), or CPU processes (gloo); batch_tokens is per process
+    threads: int = 0  # CPU threads per process; 0: 1 process alone keeps torch's default, N share the cores
+    init_from: str = ""  # an exported model directory whose weights start a fresh run (new optimizer and schedule)
     device: str = "auto"  # auto: cuda when available
     seed: int = 0
 
@@ -89,9 +109,12 @@ class PretrainConfig:
             (self.max_steps > 0 or self.max_seconds > 0, "max_steps", "max_steps or max_seconds > 0"),
             (self.max_steps >= 0 and self.max_seconds >= 0, "max_seconds", ">= 0"),
             (self.session_seconds > 0 and self.checkpoint_seconds > 0, "session_seconds", "session and checkpoint seconds > 0"),
+            (self.wall_seconds >= 0, "wall_seconds", ">= 0"),
             (self.log_every >= 1 and self.bucket >= 1 and self.workers >= 0, "log_every", "log_every, bucket >= 1, workers >= 0"),
             (self.export_dtype in ("float32", "bfloat16", "float16"), "export_dtype", "float32|bfloat16|float16"),
             (self.device in ("auto", "cpu", "cuda"), "device", "auto|cpu|cuda"),
+            (self.shard_mib > 0, "shard_mib", "> 0"),
+            (self.world_size >= 1 and self.threads >= 0, "world_size", "world_size >= 1, threads >= 0"),
         ]
         for ok, name, want in checks:
             if not ok:
@@ -316,15 +339,47 @@ def load_checkpoint(ckpt: Path, model: Any, opt: Any) -> dict:
 # ---------------------------------------------------------------- model directory and card
 
 
-def export_model(out: Path, model: Any, dtype: str) -> None:
-    """Write `config.json`, `model.safetensors` (in `dtype`) and the tokenizer: a directory `load_base` reads."""
+def shard_weights(weights: dict[str, Any], max_bytes: int) -> list[dict[str, Any]]:
+    """Split tensors, in order, into groups of at most `max_bytes` (a larger single tensor gets its own group)."""
+    shards: list[dict[str, Any]] = [{}]
+    size = 0
+    for name, tensor in weights.items():
+        nbytes = tensor.numel() * tensor.element_size()
+        if shards[-1] and size + nbytes > max_bytes:
+            shards.append({})
+            size = 0
+        shards[-1][name] = tensor
+        size += nbytes
+    return shards
+
+
+def export_model(out: Path, model: Any, dtype: str, shard_mib: float = 15.0) -> None:
+    """Write `config.json`, the weights (in `dtype`) and the tokenizer: a directory `load_base` reads.
+
+    Weights up to `shard_mib` go to `model.safetensors`; more are split, as `save_pretrained` does, into
+    `model-0000i-of-0000n.safetensors` plus `model.safetensors.index.json`. Weight files of an earlier
+    export that the new one does not use are removed, so a loader never picks a stale one."""
     import torch
     from safetensors.torch import save_file
 
     out.mkdir(parents=True, exist_ok=True)
     weights = {k: v.detach().to(getattr(torch, dtype)).cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(weights, str(out / "model.safetensors.tmp"), metadata={"format": "pt"})
-    (out / "model.safetensors.tmp").replace(out / "model.safetensors")
+    shards = shard_weights(weights, int(shard_mib * 2**20))
+    n = len(shards)
+    names = [WEIGHTS] if n == 1 else [f"model-{i + 1:05d}-of-{n:05d}.safetensors" for i in range(n)]
+    written = set(names)
+    for name, shard in zip(names, shards):
+        save_file(shard, str(out / f"{name}.tmp"), metadata={"format": "pt"})
+    if n > 1:
+        index = {"metadata": {"total_size": sum(t.numel() * t.element_size() for t in weights.values())},
+                 "weight_map": {k: name for name, shard in zip(names, shards) for k in shard}}
+        (out / f"{WEIGHTS_INDEX}.tmp").write_text(json.dumps(index, indent=1))
+        names.append(WEIGHTS_INDEX)
+    for name in names:
+        (out / f"{name}.tmp").replace(out / name)
+    for stale in [*out.glob("model*.safetensors"), out / WEIGHTS_INDEX]:
+        if stale.exists() and stale.name not in written and not (n > 1 and stale.name == WEIGHTS_INDEX):
+            stale.unlink()
     config = copy.deepcopy(model.config)
     config.dtype = dtype
     config.use_cache = True  # training turns the KV cache off; generation needs it
@@ -362,12 +417,16 @@ def model_card(cfg: PretrainConfig, state: dict, params: int) -> str:
     """The model card (README.md) from the config and the training state."""
     data = state["data"]
     excluded = {k: len(v) for k, v in data["excluded"].items()}
-    sessions = "\n".join(f"- `{s['command']}` ({s['device']}, {s['steps']} steps, {s['seconds']:.0f} s)" for s in state["sessions"])
+    sessions = "\n".join(f"- `{s['command']}` ({s['device']}, {s.get('processes', 1)} process(es), {s['steps']} steps, {s['seconds']:.0f} s)"
+                         for s in state["sessions"])
     final = state.get("final_loss")
+    start = state.get("init_from")
+    origin = f"from the weights of `{start}` (fresh optimizer and schedule)" if start else "from random weights"
+    procs = sorted({s.get("processes", 1) for s in state["sessions"]})
     return f"""# {Path(cfg.out).name}
 
 A {params / 1e6:.2f}M-parameter Llama-shaped causal LM with the 16-token ARC vocabulary
-(`tasks_lib.encoding`), pretrained from random weights by `tasks_lib/pretrain.py` (every weight trained,
+(`tasks_lib.encoding`), pretrained {origin} by `tasks_lib/pretrain.py` (every weight trained,
 loss on output-grid tokens only) to be the base model for per-task LoRA training in arc-ttt.
 
 ## Data
@@ -386,8 +445,9 @@ RoPE up to {cfg.max_tokens} positions; {params:,} parameters; weights stored as 
 
 ## Training
 - AdamW (betas 0.9/0.95, weight decay {cfg.weight_decay} on matrices), peak lr {cfg.lr}, {cfg.warmup_steps} warm-up
-  steps, cosine to {cfg.lr * cfg.min_lr_ratio:g}; about {cfg.batch_tokens} padded tokens per step, bf16 autocast on GPU.
-- Steps: {state["step"]}; tokens seen: {state["tokens"]:,} ({state["label_tokens"]:,} of them output tokens with loss);
+  steps, cosine to {cfg.lr * cfg.min_lr_ratio:g}; about {cfg.batch_tokens} padded tokens per step and process, bf16 autocast on GPU.
+- Data-parallel processes (GPUs on CUDA; gradients averaged every step, each with its own random views): {", ".join(map(str, procs))}.
+- Steps: {state["step"]}; tokens seen, summed over processes: {state["tokens"]:,} ({state["label_tokens"]:,} of them output tokens with loss);
   training time {state["train_seconds"]:.0f} s.
 - Final loss (mean of the last logged rows): {"n/a" if final is None else f"{final:.4f}"}. Curve: `loss.csv`, `loss.png`.
 - Finished: {"yes" if state["done"] else "no (resume with the same command)"}.
@@ -425,75 +485,264 @@ def _describe_device(device: str) -> str:
     return torch.cuda.get_device_name() if device == "cuda" else "cpu"
 
 
+def parameter_count(cfg: PretrainConfig) -> int:
+    """Parameters of the model `cfg` describes, counted as `pretrain` counts them (built on the meta device)."""
+    import torch
+    from transformers import LlamaForCausalLM
+
+    from tasks_lib.model import tiny_config
+
+    with torch.device("meta"):
+        model = LlamaForCausalLM(tiny_config(cfg.hidden, cfg.layers, cfg.heads, cfg.intermediate, cfg.max_tokens))
+    return sum(p.numel() for p in model.parameters())
+
+
+def stream_seed(cfg: PretrainConfig, step: int, rank: int, world: int) -> str:
+    """The batch stream's seed: a resumed session draws new views, and every process its own."""
+    return f"{cfg.seed}:{step}" if world == 1 else f"{cfg.seed}:{step}:rank{rank}"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def pretrain(cfg: PretrainConfig, command: str = "", log: Callable[[str], None] = print) -> PretrainResult:
-    """Train (or resume) the model at `cfg.out` until the session or the whole run is over (see module doc)."""
+    """Train (or resume) the model at `cfg.out` until the session or the whole run is over (see module doc).
+
+    With `world_size` > 1 this starts that many processes (one per GPU) and waits for them; under
+    torchrun (RANK and WORLD_SIZE set) it is one of them. Only rank 0 logs (with `print` in started
+    processes) and writes."""
+    started = time.time()
+    for key, value in MULTICAST_OFF.items():
+        os.environ.setdefault(key, value)
+    if cfg.world_size == 1 or "RANK" in os.environ:
+        return _train(cfg, command, log, started)
+    import torch
+    import torch.multiprocessing as mp
+
+    if _device(cfg.device) == "cuda" and torch.cuda.device_count() < cfg.world_size:
+        raise PretrainError(f"world_size={cfg.world_size} but only {torch.cuda.device_count()} GPU(s) are visible")
+    log(f"pretrain: starting {cfg.world_size} processes")
+    mp.spawn(_rank_main, args=(cfg, command, _free_port(), started), nprocs=cfg.world_size, join=True)
+    return _result(cfg, json.loads((Path(cfg.out) / CHECKPOINT / "state.json").read_text()))
+
+
+def _rank_main(rank: int, cfg: PretrainConfig, command: str, port: int, started: float) -> None:
+    """One started process: the torchrun environment for `rank`, then `_train`."""
+    for key, value in MULTICAST_OFF.items():
+        os.environ.setdefault(key, value)
+    os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")  # the started processes share one host: gloo stays on loopback
+    os.environ.update({"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "RANK": str(rank), "LOCAL_RANK": str(rank),
+                       "WORLD_SIZE": str(cfg.world_size)})
+    _train(cfg, command, print, started)
+
+
+class _Group:
+    """The process group as this module uses it: broadcasts and sums of a few floats (on a CPU gloo group,
+    so no GPU sync), and a barrier. With one process every call is the identity."""
+
+    def __init__(self, device: str, threads: int, workers: int) -> None:
+        import torch
+        import torch.distributed as dist
+
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.local = int(os.environ.get("LOCAL_RANK", str(self.rank)))
+        self.control = None
+        if self.world == 1:
+            if threads:
+                torch.set_num_threads(threads)
+            return
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        local_world = int(os.environ.get("LOCAL_WORLD_SIZE", str(self.world)))
+        torch.set_num_threads(threads or max(1, cores // local_world // (1 + workers)))  # DataLoader workers take 1 each
+        if device == "cuda":
+            torch.cuda.set_device(self.local)
+        dist.init_process_group("nccl" if device == "cuda" else "gloo", rank=self.rank, world_size=self.world,
+                                timeout=timedelta(minutes=10))
+        self.control = dist.new_group(backend="gloo") if device == "cuda" else dist.group.WORLD
+
+    def broadcast(self, values: list[float]) -> list[float]:
+        """Rank 0's `values` on every rank."""
+        if self.world == 1:
+            return values
+        import torch
+        import torch.distributed as dist
+
+        tensor = torch.tensor(values, dtype=torch.float64)
+        dist.broadcast(tensor, src=0, group=self.control)
+        return tensor.tolist()
+
+    def total(self, values: list[float]) -> list[float]:
+        """`values` summed over ranks."""
+        if self.world == 1:
+            return values
+        import torch
+        import torch.distributed as dist
+
+        tensor = torch.tensor(values, dtype=torch.float64)
+        dist.all_reduce(tensor, group=self.control)
+        return tensor.tolist()
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            import torch.distributed as dist
+
+            dist.barrier(group=self.control)
+
+    def close(self) -> None:
+        if self.world > 1:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+
+
+def _initial_weights(cfg: PretrainConfig, ckpt: Path) -> None:
+    """The starting model at `ckpt`: random weights, or those of `cfg.init_from` (shape checked)."""
+    from tasks_lib.model import build_tiny_model
+
+    if not cfg.init_from:
+        build_tiny_model(ckpt, cfg.hidden, cfg.layers, cfg.heads, cfg.intermediate, cfg.max_tokens, cfg.seed)
+        return
     import torch
     from transformers import AutoModelForCausalLM
 
-    from tasks_lib.model import build_tiny_model
+    try:
+        model = AutoModelForCausalLM.from_pretrained(cfg.init_from, local_files_only=True, use_safetensors=True, dtype=torch.float32)
+    except (OSError, ValueError) as err:
+        raise PretrainError(f"init_from={cfg.init_from}: cannot load ({type(err).__name__}: {err})") from None
+    c = model.config
+    found = {"hidden": c.hidden_size, "layers": c.num_hidden_layers, "heads": c.num_attention_heads, "intermediate": c.intermediate_size}
+    if found != cfg.shape:
+        raise PretrainError(f"init_from={cfg.init_from}: shape {found} differs from the config's {cfg.shape}")
+    model.config.use_cache = False
+    model.save_pretrained(ckpt, safe_serialization=True)
+    build_arc_tokenizer().save_pretrained(ckpt)
+
+
+def _loss_module(model: Any, device: str, group: _Group) -> Callable[[Any, Any], Any]:
+    """`output_loss` on `model`; with several processes through DistributedDataParallel, which
+    averages the gradients during backward."""
+    if group.world == 1:
+        return lambda ids, labels: output_loss(model, ids, labels)
+    import torch
+    from torch.nn.parallel import DistributedDataParallel
+
+    class OutputLoss(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, ids: Any, labels: Any) -> Any:
+            return output_loss(self.model, ids, labels)
+
+    return DistributedDataParallel(OutputLoss(), device_ids=[group.local] if device == "cuda" else None)
+
+
+def _train(cfg: PretrainConfig, command: str, log: Callable[[str], None], started: float) -> PretrainResult:
+    """The training loop of one process (the only one, or a rank of `world_size`); `started`: when the call
+    began, the origin of `wall_seconds`."""
+    import torch
+    from transformers import AutoModelForCausalLM
 
     out = Path(cfg.out)
     ckpt = out / CHECKPOINT
     device = _device(cfg.device)
+    group = _Group(device, cfg.threads, cfg.workers)
+    rank0 = group.rank == 0
+    if not rank0:
+        log = _quiet
     tasks, report = training_tasks(cfg.sources, cfg.holdout, cfg.min_shared_cells)
     resume = (ckpt / "state.json").exists()
-    if not resume:
-        build_tiny_model(ckpt, cfg.hidden, cfg.layers, cfg.heads, cfg.intermediate, cfg.max_tokens, cfg.seed)
+    group.barrier()  # every rank has seen whether a checkpoint exists before rank 0 writes one
+    if rank0 and not resume:
+        _initial_weights(cfg, ckpt)
+    group.barrier()
     model = AutoModelForCausalLM.from_pretrained(ckpt, local_files_only=True, use_safetensors=True, dtype=torch.float32).to(device)
     model.config.use_cache = False
     params = sum(p.numel() for p in model.parameters())
     opt = _optimizer(model, cfg)
     state: dict[str, Any] = {"step": 0, "tokens": 0, "label_tokens": 0, "train_seconds": 0.0, "done": False, "sessions": [], "loss": [],
-                             "config": asdict(cfg), "data": report.to_dict(), "final_loss": None}
+                             "config": asdict(cfg), "data": report.to_dict(), "final_loss": None, "params": params,
+                             "init_from": cfg.init_from}
     if resume:
         saved = load_checkpoint(ckpt, model, opt)
         if saved["config"].get("hidden") != cfg.hidden or saved["config"].get("layers") != cfg.layers:
             raise PretrainError(f"{ckpt}: checkpoint shape {saved['config']} differs from the config's {cfg.shape}")
         state.update({k: saved[k] for k in ("step", "tokens", "label_tokens", "train_seconds", "sessions", "loss", "final_loss")})
-    session = {"command": command, "device": _describe_device(device), "steps": 0, "seconds": 0.0}
+        state["init_from"] = saved.get("init_from", "")
+    name = _describe_device(device)
+    session = {"command": command, "device": f"{group.world}x {name}" if group.world > 1 else name, "processes": group.world,
+               "steps": 0, "seconds": 0.0}
     state["sessions"].append(session)
+    start = "resuming at step " + str(state["step"]) if resume else (f"from {cfg.init_from}" if cfg.init_from else "from scratch")
     log(f"pretrain: {len(tasks)} tasks {report.per_source}, excluded {({k: len(v) for k, v in report.excluded.items()})}, "
-        f"{params / 1e6:.2f}M params on {session['device']}, {'resuming at step ' + str(state['step']) if resume else 'from scratch'}")
-    batches = _loader(tasks, cfg, f"{cfg.seed}:{state['step']}")
+        f"{params / 1e6:.2f}M params on {session['device']} ({group.world} process(es)), {start}")
+    batches = _loader(tasks, cfg, stream_seed(cfg, state["step"], group.rank, group.world))
+    loss_of = _loss_module(model, device, group)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device == "cuda" else torch.autocast("cpu", enabled=False)
     params_list = [p for p in model.parameters() if p.requires_grad]
     pad = Vocab.from_tokenizer(build_arc_tokenizer()).pad
     model.train()
     session_start = time.time()
     last_ckpt = time.time()
-    window: list[float] = []
+    window: list[Any] = []
+    pending = [0, 0]  # this rank's (tokens, labelled tokens) not yet added to the summed counts
     window_tokens = 0
     window_start = time.time()
+    save_seconds = 5.0  # wall time kept for the last save: twice the longest save so far, at least this
+
+    def add_pending() -> None:
+        """Add every rank's new token counts to the state (a collective: all ranks call it together)."""
+        tokens, labelled = group.total([float(pending[0]), float(pending[1])])
+        state["tokens"] += int(tokens)
+        state["label_tokens"] += int(labelled)
+        pending[0] = pending[1] = 0
+
     while True:
         progress = max(state["step"] / cfg.max_steps if cfg.max_steps else 0.0, state["train_seconds"] / cfg.max_seconds if cfg.max_seconds else 0.0)
-        if progress >= 1.0:
-            state["done"] = True
+        # rank 0's clock decides for everyone, so every rank runs the same steps with the same lr
+        out_of_wall = bool(cfg.wall_seconds) and time.time() - started + save_seconds >= cfg.wall_seconds
+        progress, done, stop, save = group.broadcast([progress, float(progress >= 1.0), float(session["seconds"] >= cfg.session_seconds or out_of_wall),
+                                                      float(time.time() - last_ckpt >= cfg.checkpoint_seconds)])
+        if done or stop:
+            state["done"] = bool(done)
             break
-        if session["seconds"] >= cfg.session_seconds:
-            break
+        if save:
+            saving = time.time()
+            add_pending()
+            if rank0:
+                _save_all(cfg, out, ckpt, model, opt, state, params)
+                save_seconds = max(save_seconds, 2 * (time.time() - saving))
+            last_ckpt = time.time()
         t0 = time.time()
         ids, labels = next(batches)  # (B, T), (B, T) on the CPU
         real = int((ids != pad).sum())  # tokens without padding, counted before the copy (no device sync)
-        labelled = int((labels != IGNORE).sum())
+        pending[0] += real
+        pending[1] += int((labels != IGNORE).sum())
         ids, labels = ids.to(device, non_blocking=True), labels.to(device, non_blocking=True)
-        for group in opt.param_groups:
-            group["lr"] = cfg.lr * lr_factor(state["step"], progress, cfg)
+        for g in opt.param_groups:
+            g["lr"] = cfg.lr * lr_factor(state["step"], progress, cfg)
         with autocast:
-            loss = output_loss(model, ids, labels)
+            loss = loss_of(ids, labels)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params_list, 1.0)
         opt.step()
         window.append(loss.detach())
         state["step"] += 1
-        state["tokens"] += real
-        state["label_tokens"] += labelled
         window_tokens += real
         if state["step"] % cfg.log_every == 0:
-            value = float(torch.stack(window).mean())  # one host sync per logged row
+            mean, tokens = group.total([float(torch.stack(window).mean()), float(window_tokens)])  # one host sync per logged row
+            value = mean / group.world
+            add_pending()
             if not math.isfinite(value):
                 raise FloatingPointError(f"pretrain: loss is {value} at step {state['step']}")
-            rate = window_tokens / max(time.time() - window_start, 1e-9)
+            rate = tokens / max(time.time() - window_start, 1e-9)
             state["loss"].append({"step": state["step"], "tokens": state["tokens"], "loss": round(value, 5),
                                   "lr": round(opt.param_groups[0]["lr"], 8), "train_seconds": round(state["train_seconds"], 1)})
             log(f"step {state['step']} loss {value:.4f} lr {opt.param_groups[0]['lr']:.2e} {rate / 1e3:.0f}k tok/s progress {progress:.3f}")
@@ -502,26 +751,31 @@ def pretrain(cfg: PretrainConfig, command: str = "", log: Callable[[str], None] 
         state["train_seconds"] += elapsed
         session["seconds"] += elapsed
         session["steps"] += 1
-        if time.time() - last_ckpt >= cfg.checkpoint_seconds:
-            _save_all(cfg, out, ckpt, model, opt, state, params)
-            last_ckpt = time.time()
-    _save_all(cfg, out, ckpt, model, opt, state, params)
-    log(f"pretrain: {'done' if state['done'] else 'paused'} at step {state['step']}, {state['tokens']:,} tokens, "
-        f"final loss {state['final_loss']}, session {time.time() - session_start:.0f} s")
-    return _result(cfg, state, params)
+    add_pending()
+    if rank0:
+        _save_all(cfg, out, ckpt, model, opt, state, params)
+        log(f"pretrain: {'done' if state['done'] else 'paused'} at step {state['step']}, {state['tokens']:,} tokens, "
+            f"final loss {state['final_loss']}, session {time.time() - session_start:.0f} s")
+    group.barrier()  # the others wait for rank 0's last save
+    group.close()
+    return _result(cfg, state)
+
+
+def _quiet(_: str) -> None:
+    """The log of ranks other than 0."""
 
 
 def _save_all(cfg: PretrainConfig, out: Path, ckpt: Path, model: Any, opt: Any, state: dict, params: int) -> None:
     tail = [r["loss"] for r in state["loss"][-5:]]
     state["final_loss"] = round(sum(tail) / len(tail), 5) if tail else None
     save_checkpoint(ckpt, model, opt, state)
-    export_model(out, model, cfg.export_dtype)
+    export_model(out, model, cfg.export_dtype, cfg.shard_mib)
     write_loss_log(out, state["loss"])
     (out / "README.md").write_text(model_card(cfg, state, params))
 
 
-def _result(cfg: PretrainConfig, state: dict, params: int) -> PretrainResult:
-    return PretrainResult(cfg.out, state["step"], state["tokens"], state["final_loss"], state["done"], params, state["train_seconds"])
+def _result(cfg: PretrainConfig, state: dict) -> PretrainResult:
+    return PretrainResult(cfg.out, state["step"], state["tokens"], state["final_loss"], state["done"], state["params"], state["train_seconds"])
 
 
 # ---------------------------------------------------------------- probe: what the base model solves

@@ -1,5 +1,7 @@
 """Pretraining: the held-out set stays unseen (by content, not only id), batches respect their token
-budget, a checkpoint resumes exactly where it stopped, and the written directory loads as a base model."""
+budget, a checkpoint resumes exactly where it stopped, the written directory (one file or shards) loads as
+a base model, two gloo processes train one model with rank 0 alone writing, and init_from starts from
+an exported model's weights."""
 
 from __future__ import annotations
 
@@ -14,14 +16,19 @@ from tasks_lib.data import load_challenges
 from tasks_lib.encoding import IGNORE, Encoded
 from tasks_lib.pretrain import (
     PretrainConfig,
+    PretrainError,
     _optimizer,
     _parse_modes,
     collate,
     config_from_dict,
     length_batches,
+    export_model,
     load_checkpoint,
     lr_factor,
+    parameter_count,
     pretrain,
+    shard_weights,
+    stream_seed,
     task_pairs,
     training_tasks,
 )
@@ -146,3 +153,104 @@ def test_pretrain_resumes_from_its_checkpoint_and_writes_a_loadable_model(tmp_pa
 
     res = load_base(ModelConfig(path=str(out), dtype="float32", lora_rank=4, max_tokens=256), "cpu")
     assert res.model.get_base_model().config.use_cache  # exported for generation
+
+
+def _sources(tmp_path: Path) -> str:
+    return _write(tmp_path / "src.json", {f"t{i}": _task(i, size=3 + i % 3) for i in range(6)})
+
+
+def _weights(directory: Path) -> dict:
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(directory, local_files_only=True, use_safetensors=True, dtype=torch.float32)
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def test_sharded_export_loads_and_replaces_a_one_file_export(tmp_path: Path, tiny_model: Path) -> None:
+    from transformers import AutoModelForCausalLM
+
+    from tasks_lib.model import load_base
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.float32)
+    out = tmp_path / "export"
+    export_model(out, model, "bfloat16")  # small: one file, as before
+    assert (out / "model.safetensors").exists() and not (out / "model.safetensors.index.json").exists()
+    export_model(out, model, "bfloat16", shard_mib=0.05)
+    shards = sorted(p.name for p in out.glob("*.safetensors"))
+    assert len(shards) > 2 and "model.safetensors" not in shards  # the stale one-file export is gone
+    assert all((out / n).stat().st_size <= 0.05 * 2**20 + 4096 for n in shards)  # + safetensors header
+    index = json.loads((out / "model.safetensors.index.json").read_text())
+    assert set(index["weight_map"]) == set(model.state_dict()) and set(index["weight_map"].values()) == set(shards)
+    loaded = _weights(out)
+    assert all(torch.equal(loaded[k], v.to(torch.bfloat16).float()) for k, v in model.state_dict().items())
+    res = load_base(ModelConfig(path=str(out), dtype="float32", lora_rank=4, max_tokens=256), "cpu")
+    assert res.model.get_base_model().config.hidden_size == 64
+    assert [len(s) for s in shard_weights({"a": torch.zeros(4), "b": torch.zeros(4), "c": torch.zeros(40)}, 32)] == [2, 1]
+
+
+def test_two_gloo_processes_train_one_model_and_rank_0_alone_writes(tmp_path: Path) -> None:
+    from tasks_lib.model import load_base
+
+    out = tmp_path / "model"
+    cfg = config_from_dict({"out": str(out), "sources": [_sources(tmp_path)], "holdout": [], "max_steps": 3, "max_seconds": 0,
+                            "device": "cpu", "world_size": 2, "shard_mib": 0.1, **TINY})
+    result = pretrain(cfg, "two-procs", log=lambda _: None)
+
+    assert (result.steps, result.done) == (3, True)
+    rows = (out / "loss.csv").read_text().splitlines()
+    assert len(rows) == 4  # one writer: a row per step, not per step and rank
+    losses = [float(r.split(",")[2]) for r in rows[1:]]
+    assert all(0 < v < 10 for v in losses)
+    state = json.loads((out / "checkpoint" / "state.json").read_text())
+    assert state["sessions"][-1]["processes"] == 2 and state["tokens"] == result.tokens > 0
+    card = (out / "README.md").read_text()
+    assert "`two-procs`" in card and "2 process(es)" in card and "summed over processes" in card
+    assert (out / "model.safetensors.index.json").exists() and not (out / "model.safetensors").exists()
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith("model-")) == sorted(
+        ["README.md", "checkpoint", "config.json", "loss.csv", "model.safetensors.index.json", "tokenizer.json", "tokenizer_config.json"]
+        + (["loss.png"] if (out / "loss.png").exists() else []))
+    res = load_base(ModelConfig(path=str(out), dtype="float32", lora_rank=4, max_tokens=256), "cpu")
+    assert res.model.get_base_model().config.use_cache
+
+
+def test_init_from_starts_from_an_exported_model(tmp_path: Path) -> None:
+    source = _sources(tmp_path)
+    first = tmp_path / "first"
+    pretrain(config_from_dict({"out": str(first), "sources": [source], "holdout": [], "max_steps": 2, "max_seconds": 0,
+                               "shard_mib": 0.1, **TINY}), "first", log=lambda _: None)
+    second = tmp_path / "second"
+    cfg = {"out": str(second), "sources": [source], "holdout": [], "max_steps": 1, "max_seconds": 0, "seed": 7, "init_from": str(first), **TINY}
+    result = pretrain(config_from_dict({**cfg, "lr": 1e-9}), "second", log=lambda _: None)
+
+    assert result.steps == 1  # a fresh schedule, not the first run's step count
+    start, after = _weights(first), _weights(second)
+    assert all(torch.allclose(start[k], after[k], atol=1e-2) for k in start)
+    from tasks_lib.model import build_tiny_model
+
+    scratch = _weights(build_tiny_model(tmp_path / "scratch", 64, 2, 2, 128, 256, seed=7))  # what seed 7 alone would start from
+    assert not all(torch.allclose(start[k], v, atol=1e-2) for k, v in scratch.items())
+    assert f"from the weights of `{first}`" in (second / "README.md").read_text()
+    with pytest.raises(PretrainError, match="shape"):
+        pretrain(config_from_dict({**cfg, "out": str(tmp_path / "third"), "hidden": 96, "heads": 3}), "third", log=lambda _: None)
+
+
+def test_ranks_draw_their_own_views_and_counts_match_the_model() -> None:
+    cfg = PretrainConfig(out="x", **TINY)
+    assert stream_seed(cfg, 5, 0, 1) == "0:5"  # one process: the seed a single-process run always had
+    assert len({stream_seed(cfg, 5, r, 3) for r in range(3)}) == 3
+    from tasks_lib.model import tiny_config
+    from transformers import LlamaForCausalLM
+
+    model = LlamaForCausalLM(tiny_config(64, 2, 2, 128, 256))
+    assert parameter_count(cfg) == sum(p.numel() for p in model.parameters())
+
+
+def test_wall_seconds_stops_the_call_with_a_usable_export(tmp_path: Path) -> None:
+    from tasks_lib.model import load_base
+
+    out = tmp_path / "model"
+    result = pretrain(config_from_dict({"out": str(out), "sources": [_sources(tmp_path)], "holdout": [], "max_steps": 1000, "max_seconds": 0,
+                                        "wall_seconds": 0.5, **TINY}), "walled", log=lambda _: None)
+    assert not result.done and result.steps < 1000  # the reserve for the last save stops it at once
+    assert "Finished: no" in (out / "README.md").read_text()
+    load_base(ModelConfig(path=str(out), dtype="float32", lora_rank=4, max_tokens=256), "cpu")
