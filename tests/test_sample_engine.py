@@ -163,3 +163,60 @@ def test_sample_task_merged_matches_unmerged(res) -> None:
     a, _ = sample_task(res, _task(), base, 512, math.inf)
     b, _ = sample_task(res, _task(), SampleConfig(backend="cached", views=2, samples_per_view=1, temperature=3.0, merge_lora="cpu"), 512, math.inf)
     assert [[c.grid for c in t] for t in a] == [[c.grid for c in t] for t in b]
+
+
+@pytest.mark.parametrize("which", ["tiny", "gqa"])
+def test_fused_decode_step_matches_the_reference_step(which: str, res, gqa_model) -> None:
+    """The single-token step (`_decode`, what a CUDA graph captures) against `_forward`: tokens, logits, DFS."""
+    model = res.model if which == "tiny" else gqa_model
+    fused, ref = Engine(model), Engine(model, fused=False)
+    assert fused.fused and not ref.fused
+    prompts = _prompts((23, 40), seed=17)
+    pf, pr = fused.prefill(prompts), ref.prefill(prompts)
+    for n, greedy in ((1, True), (3, False)):  # one greedy row per prompt; three sampled rows per prompt (same seed)
+        a = fused.generate(pf, n=n, max_new=12, eos=-1, greedy_first=greedy, temperature=1.5, seed=9)
+        b = ref.generate(pr, n=n, max_new=12, eos=-1, greedy_first=greedy, temperature=1.5, seed=9)
+        assert [[ids for ids, _ in rows] for rows in a] == [[ids for ids, _ in rows] for rows in b]
+        assert [lp for rows in a for _, lp in rows] == pytest.approx([lp for rows in b for _, lp in rows], abs=1e-4)
+    toks = a[1][0][0]
+    lf, lr = fused.trace(pf, 1, toks), ref.trace(pr, 1, toks)  # (T, V) log-probs after each fed token
+    assert torch.allclose(lf, lr, atol=1e-4)
+    seq = prompts[1] + toks[:5]
+    assert torch.allclose(lf[4], _full_logprobs(model, seq), atol=1e-4)
+    eos = int(pf.logprobs[0].argmax())
+    df, _ = fused.dfs(pf, 0, eos, threshold=0.005, max_len=3, max_candidates=100)
+    dr, _ = ref.dfs(pr, 0, eos, threshold=0.005, max_len=3, max_candidates=100)
+    assert [ids for ids, _ in df] == [ids for ids, _ in dr]
+    assert [lp for _, lp in df] == pytest.approx([lp for _, lp in dr], abs=1e-4)
+    assert fused.fallbacks == [] and fused.fused
+
+
+def test_a_failing_fused_step_falls_back_once_to_the_reference_step(res, monkeypatch) -> None:
+    eng, ref = Engine(res.model), Engine(res.model, fused=False)
+    prompt = _prompts((19,), seed=21)
+
+    def broken(st, window):
+        st.t.add_(5)  # a partial update the fallback must undo
+        raise RuntimeError("no kernel")
+
+    monkeypatch.setattr(eng, "_decode", broken)
+    got = eng.generate(eng.prefill(prompt), n=2, max_new=6, eos=-1, seed=3)
+    want = ref.generate(ref.prefill(prompt), n=2, max_new=6, eos=-1, seed=3)
+    assert [ids for ids, _ in got[0]] == [ids for ids, _ in want[0]]
+    assert not eng.fused and len(eng.fallbacks) == 1 and "no kernel" in eng.fallbacks[0]
+
+
+def test_graph_modes_and_in_place_merge(res) -> None:
+    """CPU steps are always eager; bad modes are named errors; merging keeps every parameter's storage (graphs stay valid)."""
+    from tasks_lib.config import ConfigError
+
+    assert not Engine(res.model, graphs="on").graphs and not Engine(res.model, graphs=True).graphs
+    with pytest.raises(ValueError, match="graphs"):
+        Engine(res.model, graphs="yes")
+    with pytest.raises(ConfigError, match=r"sample\.cuda_graphs='yes': expected auto\|on\|off"):
+        SampleConfig(cuda_graphs="yes")
+    assert SampleConfig().cuda_graphs == "auto"
+    ptrs = [p.data_ptr() for p in res.model.parameters()]
+    with merged(res.model, "device"):
+        assert [p.data_ptr() for p in res.model.parameters()] == ptrs
+    assert [p.data_ptr() for p in res.model.parameters()] == ptrs
