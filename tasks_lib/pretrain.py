@@ -86,7 +86,7 @@ class PretrainConfig:
     log_every: int = 10  # steps between loss rows
     keep_background: bool = True  # colour 0 stays fixed, as in the views the pipeline trains and samples on
     bucket: int = 256  # examples drawn, sorted by length and cut into batches at a time
-    workers: int = 0  # DataLoader processes that build batches; 0: the training process does
+    workers: int = 0  # DataLoader processes that build batches, per training process; 0: the training process does
     export_dtype: str = "bfloat16"  # dtype of the shipped weights (halves the repository size; CPU loads upcast)
     shard_mib: float = 15.0  # largest weights file of the export; device transfers cap a file at 16 MiB
     world_size: int = 1  # data-parallel processes, one per GPU (NCCL), or CPU processes (gloo); batch_tokens is per process
