@@ -367,7 +367,6 @@ def export_model(out: Path, model: Any, dtype: str, shard_mib: float = 15.0) -> 
     shards = shard_weights(weights, int(shard_mib * 2**20))
     n = len(shards)
     names = [WEIGHTS] if n == 1 else [f"model-{i + 1:05d}-of-{n:05d}.safetensors" for i in range(n)]
-    written = set(names)
     for name, shard in zip(names, shards):
         save_file(shard, str(out / f"{name}.tmp"), metadata={"format": "pt"})
     if n > 1:
@@ -378,7 +377,7 @@ def export_model(out: Path, model: Any, dtype: str, shard_mib: float = 15.0) -> 
     for name in names:
         (out / f"{name}.tmp").replace(out / name)
     for stale in [*out.glob("model*.safetensors"), out / WEIGHTS_INDEX]:
-        if stale.exists() and stale.name not in written and not (n > 1 and stale.name == WEIGHTS_INDEX):
+        if stale.exists() and stale.name not in names:
             stale.unlink()
     config = copy.deepcopy(model.config)
     config.dtype = dtype
