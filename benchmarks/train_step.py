@@ -14,11 +14,15 @@ gradients of the frozen base. Not counted: attention scores (QK^T, PV), the LoRA
 recomputed forward under activation checkpointing. The matrix rate of the card is measured in the
 same run (an 8192^3 bf16 product), and each row's TFLOP/s is also given as a share of it.
 
-Also checks, per shape: the fast step's loss and gradients against row 1 at the first length, and
-that an adapter reset followed by a new task of another length builds no new compiled graph.
+Also checks, per shape: the fast step's (row 6) and the CUDA-graph step's (row 10) loss and gradients against
+row 1 with an fp32 base, on a sequence 100 tokens shorter than the first length (so the graph step pads it); the
+capture time per length bucket; that an adapter reset followed by a new task of another length builds no new
+compiled graph, and by one in an already captured bucket captures no new CUDA graph.
+
+Results are written as they come: results.json and table.md in --out (rewritten after every cell).
 
 Usage: python benchmarks/train_step.py [--shapes 0.5b,7b] [--tokens 1024,2048,4096,8192]
-       [--steps 4] [--out DIR] [--budget SECONDS]
+       [--steps 4] [--rows 1,10,6] [--out DIR] [--budget SECONDS]
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import logging
 import random
 import sys
 import time
@@ -49,7 +54,7 @@ SHAPES = {
 LORA_RANK = 16
 SPAN = 200  # tokens per prompt/output span of the synthetic sequences
 
-_PLAIN = dict(step="simple", compile="off", fused_adamw="off", adapter_autocast="off", sync_every=1)
+_PLAIN = dict(step="simple", compile="off", fused_adamw="off", adapter_autocast="off", sync_every=1, cuda_graphs="off")
 _FAST = dict(_PLAIN, step="fast")
 # (name, reference loss?, TrainConfig fields); each row changes one thing against the row above.
 ROWS: list[tuple[str, bool, dict]] = [
@@ -58,13 +63,15 @@ ROWS: list[tuple[str, bool, dict]] = [
     ("+ own layer loop, chunked CE (1024 positions)", False, dict(_FAST, ce_chunk=1024)),
     ("+ bf16 LoRA matmuls (autocast), one CE chunk", False, dict(_FAST, adapter_autocast="on")),
     ("+ torch.compile: layers + fused norm/head/CE", False, dict(_FAST, adapter_autocast="on", compile="inductor")),
-    ("+ fused AdamW (= fast default)", False, dict(_FAST, adapter_autocast="on", compile="inductor", fused_adamw="on")),
+    ("+ fused AdamW", False, dict(_FAST, adapter_autocast="on", compile="inductor", fused_adamw="on")),
     ("+ host sync every 8 steps", False, dict(_FAST, adapter_autocast="on", compile="inductor", fused_adamw="on", sync_every=8)),
     ("+ activation checkpointing, every layer", False, dict(_FAST, adapter_autocast="on", compile="inductor", fused_adamw="on", sync_every=8, checkpoint_min_tokens=1)),
     ("row 6, whole forward + loss as one graph", False, dict(_FAST, adapter_autocast="on", compile="inductor", fused_adamw="on", compile_scope="model")),
+    ("row 6 + CUDA graphs: whole step, 256-token buckets (= fast default)", False, dict(_FAST, adapter_autocast="on", compile="inductor", fused_adamw="on", cuda_graphs="on", graph_bucket=256)),
 ]
 
-DEFAULT_ROW = 6  # the fast step as the pipeline takes it on CUDA (TrainConfig defaults)
+FAST_ROW = 6  # the fast step without CUDA graphs
+DEFAULT_ROW = 10  # the fast step as the pipeline takes it on CUDA (TrainConfig defaults)
 
 
 @dataclass
@@ -77,7 +84,9 @@ class Result:
     peak_gib: float | None = None  # torch.cuda.max_memory_allocated
     reserved_gib: float | None = None  # torch.cuda.max_memory_reserved
     new_graphs: int = 0  # graphs compiled during this row (warm-up included)
+    captures: int = 0  # CUDA graphs captured during this row (warm-up steps included)
     error: str = ""
+    note: str = ""  # e.g. a failed capture (the row then ran the graph step's body eagerly)
 
 
 def build_resident(shape: str, device: str, dtype: Any) -> Resident:
@@ -198,11 +207,18 @@ def profile_row(res: Resident, cfg: TrainConfig, reference: bool, tokens: int, l
                 f.write(f"\n### {label} by {key}\n{table}\n")
 
 
-def check_fast_against_plain(res: Resident, cfg: TrainConfig, tokens: int) -> dict:
-    """Loss and gradients of row 1 and of the fast step against row 1 with an fp32 base, on one sequence,
-    with nonzero B so every gradient is live."""
+def _graphs_of(res: Resident) -> Any:
+    """The slot's `StepGraphs` (None before the first graph step)."""
+    return res.extra.get("step_graphs")
+
+
+def check_steps(res: Resident, fast_cfg: TrainConfig, graph_cfg: TrainConfig, tokens: int) -> dict:
+    """Loss and gradients on one sequence (nonzero B, so every gradient is live) of row 1 with an fp32 base
+    (computed first: the base is cast in place and back, before any graph captures its addresses), row 1, the
+    fast step and the CUDA-graph step (one replay at lr 0, gradients before clipping)."""
     import torch
 
+    res.extra.pop("step_graphs", None)
     res.reset(1)
     with torch.no_grad():
         for name, p in res.model.named_parameters():
@@ -210,15 +226,6 @@ def check_fast_against_plain(res: Resident, cfg: TrainConfig, tokens: int) -> di
                 p.normal_(0.0, 0.02)
     res.model.train()
     enc = sequence(tokens, 99)
-    out = {}
-    for label, step in (("plain", Step(res, TrainConfig(**_PLAIN), reference=True)), ("fast", Step(res, cfg))):
-        t0 = time.perf_counter()
-        loss = step.loss(enc)
-        step.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        _sync(res.device)
-        out[label] = (loss.item(), [p.grad.float().clone() for p in step.params], time.perf_counter() - t0)
-        step.close()
     base = [p for name, p in res.model.named_parameters() if "lora_" not in name]
     dtype = base[0].dtype
     for p in base:  # an fp32 copy of the base in place, for the plain step in full precision
@@ -231,21 +238,50 @@ def check_fast_against_plain(res: Resident, cfg: TrainConfig, tokens: int) -> di
     step.close()
     for p in base:
         p.data = p.data.to(dtype)
+    gc.collect()
+    out: dict[str, tuple] = {}
+    for label, cfg in (("plain", None), ("fast", fast_cfg), ("graph", graph_cfg)):
+        t0 = time.perf_counter()
+        try:
+            step = Step(res, TrainConfig(**_PLAIN), reference=True) if cfg is None else Step(res, cfg)
+            if label == "graph":
+                loss, grads = step.probe(enc)
+            else:
+                loss = step.loss(enc)
+                step.opt.zero_grad(set_to_none=True)
+                loss.backward()
+                grads = [p.grad for p in step.params]
+            _sync(res.device)
+            out[label] = (loss.item(), [g.float().clone() for g in grads], time.perf_counter() - t0)
+            step.close()
+        except Exception as err:  # reported; the other steps and the timing rows still run
+            print(f"check {label} failed:\n{traceback.format_exc()}", flush=True)
+            out[label] = (float("nan"), [], time.perf_counter() - t0, f"{type(err).__name__}: {str(err)[:300]}")
     res.model.eval()
 
-    def errors(grads: list) -> list[float]:
-        return sorted(float((a - b).norm() / b.norm()) for a, b in zip(grads, exact[1]) if float(b.norm()) > 0)
+    def errors(grads: list, want: list) -> list[float]:
+        return sorted(float((a - b).norm() / b.norm()) for a, b in zip(grads, want) if float(b.norm()) > 0) or [float("nan")]
 
-    (lp, gp, _), (lf, gf, first_call) = out["plain"], out["fast"]
-    plain_err, fast_err = errors(gp), errors(gf)
-    return {
-        "loss_fp32": exact[0],
-        "loss_plain": lp,
-        "loss_fast": lf,
-        "grad_rel_err_vs_fp32_plain_median_max": [plain_err[len(plain_err) // 2], plain_err[-1]],
-        "grad_rel_err_vs_fp32_fast_median_max": [fast_err[len(fast_err) // 2], fast_err[-1]],
-        "fast_first_call_s": first_call,
-    }
+    result: dict[str, Any] = {"tokens": tokens, "loss_fp32": exact[0]}
+    for label, (loss, grads, seconds, *err) in out.items():
+        e = errors(grads, exact[1])
+        result[f"loss_{label}"] = loss
+        result[f"grad_rel_err_vs_fp32_{label}_median_max"] = [e[len(e) // 2], e[-1]]
+        result[f"{label}_first_call_s"] = seconds
+        if err:
+            result[f"{label}_error"] = err[0]
+    if out["graph"][1] and out["fast"][1]:
+        e = errors(out["graph"][1], out["fast"][1])
+        result["grad_rel_err_graph_vs_fast_median_max"] = [e[len(e) // 2], e[-1]]
+    graphs = _graphs_of(res)
+    if graphs is not None:
+        result["graph_bucket"] = graph_cfg.graph_bucket
+        result["graph_capture_failed"] = graphs.failed
+    # The graph step passes when it is as close to fp32 as plain bf16 is (within 2x, plus a floor).
+    plain_max, graph_max = result["grad_rel_err_vs_fp32_plain_median_max"][1], result["grad_rel_err_vs_fp32_graph_median_max"][1]
+    loss_ok = abs(result["loss_graph"] - exact[0]) <= 2 * abs(result["loss_plain"] - exact[0]) + 1e-2
+    result["graph_within_bf16_tolerance"] = bool(graph_max <= 2 * plain_max + 0.02 and loss_ok)
+    return result
 
 
 def matmul_tflops(device: str) -> float:
@@ -269,6 +305,68 @@ def matmul_tflops(device: str) -> float:
     return 2 * 8192**3 / sorted(times)[5] / 1e12
 
 
+def _row_cfg(r: int, backend: str) -> tuple[str, bool, TrainConfig]:
+    """(name, reference?, config) of row `r` (1-based), its compiled parts on `backend`."""
+    name, reference, fields = ROWS[r - 1]
+    fields = dict(fields, compile=backend) if fields["compile"] != "off" else fields
+    return name, reference, TrainConfig(lr=1e-4, **fields)
+
+
+def _captures(res: Resident) -> int:
+    graphs = _graphs_of(res)
+    return len(graphs.graphs) if graphs is not None else 0
+
+
+def check_reset(res: Resident, backend: str, tokens: int) -> dict:
+    """After `reset`: a task in an already captured bucket captures nothing; one of a new length compiles no new
+    graph for the fast step and captures exactly its new bucket."""
+    out: dict[str, Any] = {}
+    _, _, graph_cfg = _row_cfg(DEFAULT_ROW, backend)
+    _, _, fast_cfg = _row_cfg(FAST_ROW, backend)
+    before_compiles, before_captures = res.compiles, _captures(res)
+    res.reset(12345, "another-task")
+    same = max(64, tokens - 100)  # the first length's bucket, captured by the check (and row 10)
+    time_row(res, graph_cfg, False, same, 1, 1)
+    out["new_captures_after_reset_same_bucket"] = _captures(res) - before_captures
+    other = max(64, (tokens * 3) // 2 + 7)
+    res.reset(54321, "third-task")
+    time_row(res, fast_cfg, False, other, 1, 1)
+    out["new_graphs_after_reset_and_new_length"] = res.compiles - before_compiles
+    captures = _captures(res)
+    time_row(res, graph_cfg, False, other, 1, 1)
+    out["new_captures_for_new_bucket"] = _captures(res) - captures
+    out["new_length"] = other
+    graphs = _graphs_of(res)
+    out["graph_capture_s_by_bucket"] = dict(graphs.capture_seconds) if graphs is not None else {}
+    out["graph_capture_failed"] = graphs.failed if graphs is not None else "no graph step ran"
+    return out
+
+
+def write_results(out: str, card: str, peak: float, checks: dict, results: list[Result]) -> None:
+    """results.json and table.md in `out` (rewritten after every cell, so a killed run leaves its partial results)."""
+    import torch
+
+    if not out:
+        return
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    payload = {"card": card, "torch": torch.__version__, "matmul_tflops": peak, "checks": checks, "rows": [vars(r) for r in results]}
+    (folder / "results.json").write_text(json.dumps(payload, indent=1, default=str))
+    (folder / "table.md").write_text(_table(card, peak, checks, results) + "\n")
+
+
+def _table(card: str, peak: float, checks: dict, results: list[Result]) -> str:
+    lines = [
+        f"## {card}, bf16 matmul {peak:.0f} TFLOP/s (measured), LoRA r={LORA_RANK}, batch 1, vocab 16",
+        "| shape | row | tokens | ms/step | tokens/s | TFLOP/s (4N) | % of matmul | x row 1 | peak GiB | reserved GiB | new graphs | captures |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    lines += [_line(r, checks[r.shape]["N"], peak, results) for r in results]
+    for shape, check in checks.items():
+        lines.append(f"\n{shape} checks: {json.dumps(check, default=str)}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     import torch
 
@@ -277,13 +375,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tokens", default="1024,2048,4096,8192")
     parser.add_argument("--steps", type=int, default=4, help="timed steps per row and length")
     parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--rows", default="", help="comma list of row numbers (1-based); default all")
+    parser.add_argument("--rows", default="", help="comma list of row numbers (1-based), run in this order; default all")
     parser.add_argument("--compile", default="inductor", help="backend for the compiled rows (eager for CPU dry runs)")
     parser.add_argument("--budget", type=float, default=1e9, help="seconds; rows not started by then are skipped")
-    parser.add_argument("--out", default="", help="folder for results.json and the log")
+    parser.add_argument("--out", default="", help="folder for results.json and table.md")
     parser.add_argument("--profile", default="", help="row numbers to profile (torch.profiler, first length) after timing")
     parser.add_argument("--dtype", default="", help="bfloat16 | float32; default bfloat16 on CUDA, float32 on CPU")
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype = getattr(torch, args.dtype) if args.dtype else (torch.bfloat16 if device == "cuda" else torch.float32)
     lengths = [int(t) for t in args.tokens.split(",")]
@@ -298,26 +397,24 @@ def main(argv: list[str] | None = None) -> None:
         torch._dynamo.reset()
         res = build_resident(shape, device, dtype)
         n = linear_weights(res)
+        checks[shape] = {"N": n}
         print(f"\n{shape}: built in {res.load_seconds:.1f} s, N={n / 1e6:.0f}M linear weights", flush=True)
-        fast_cfg = TrainConfig(**dict(ROWS[DEFAULT_ROW - 1][2], compile=args.compile))
         try:
-            checks[shape] = check_fast_against_plain(res, fast_cfg, lengths[0])
+            checks[shape].update(check_steps(res, _row_cfg(FAST_ROW, args.compile)[2], _row_cfg(DEFAULT_ROW, args.compile)[2], max(64, lengths[0] - 100)))
         except Exception as err:  # reported; the timing rows still run
-            checks[shape] = {"error": f"{type(err).__name__}: {str(err)[:200]}"}
+            checks[shape]["error"] = f"{type(err).__name__}: {str(err)[:200]}"
             print(traceback.format_exc(), flush=True)
-        checks[shape]["N"] = n
-        print(f"{shape}: correctness {checks[shape]}", flush=True)
+        print(f"{shape}: correctness {json.dumps(checks[shape], default=str)}", flush=True)
+        write_results(args.out, card, peak, checks, results)
         for r in rows:
-            name, reference, fields = ROWS[r - 1]
-            fields = dict(fields, compile=args.compile) if fields["compile"] != "off" else fields
-            cfg = TrainConfig(lr=1e-4, **fields)
+            name, reference, cfg = _row_cfg(r, args.compile)
             for tokens in lengths:
                 result = Result(shape, r, name, tokens)
                 if time.perf_counter() - started > args.budget:
                     result.error = "skipped (budget)"
                 else:
                     res.reset(r)
-                    compiles = res.compiles
+                    compiles, captures = res.compiles, _captures(res)
                     try:
                         result.seconds, result.peak_gib, result.reserved_gib = time_row(res, cfg, reference, tokens, args.steps, args.warmup)
                     except torch.OutOfMemoryError:
@@ -326,49 +423,52 @@ def main(argv: list[str] | None = None) -> None:
                         result.error = f"{type(err).__name__}: {str(err)[:200]}"
                         print(traceback.format_exc(), flush=True)
                     result.new_graphs = res.compiles - compiles
+                    result.captures = _captures(res) - captures
+                    graphs = _graphs_of(res)
+                    if cfg.cuda_graphs != "off" and graphs is not None and graphs.failed:
+                        result.note = f"capture failed, ran eagerly: {graphs.failed}"
                     gc.collect()
                     if device == "cuda":
                         torch.cuda.empty_cache()
                 results.append(result)
                 print(_line(result, n, peak, results), flush=True)
+                write_results(args.out, card, peak, checks, results)
         for r in [int(x) for x in args.profile.split(",") if x]:
-            _, reference, fields = ROWS[r - 1]
-            fields = dict(fields, compile=args.compile) if fields["compile"] != "off" else fields
-            profile_row(res, TrainConfig(lr=1e-4, **fields), reference, lengths[0], f"{shape} row {r}", args.out)
-        before = res.compiles
-        res.reset(12345, "another-task")
-        other = max(64, (lengths[0] * 3) // 2 + 7)
-        time_row(res, TrainConfig(lr=1e-4, **dict(ROWS[DEFAULT_ROW - 1][2], compile=args.compile)), False, other, 1, 1)
-        checks[shape]["graphs_compiled"] = before
-        checks[shape]["new_graphs_after_reset_and_new_length"] = res.compiles - before
-        print(f"{shape}: graphs compiled {before}; after a reset and a {other}-token task: {res.compiles - before} new", flush=True)
+            _, reference, cfg = _row_cfg(r, args.compile)
+            profile_row(res, cfg, reference, lengths[0], f"{shape} row {r}", args.out)
+        try:
+            checks[shape].update(check_reset(res, args.compile, lengths[0]))
+        except Exception as err:  # reported with the rest
+            checks[shape]["reset_check_error"] = f"{type(err).__name__}: {str(err)[:200]}"
+            print(traceback.format_exc(), flush=True)
+        c = checks[shape]
+        print(
+            f"{shape}: graphs compiled {res.compiles}; after a reset and a {c.get('new_length')}-token task: "
+            f"{c.get('new_graphs_after_reset_and_new_length')} new; CUDA graphs captured after a reset in a captured bucket: "
+            f"{c.get('new_captures_after_reset_same_bucket')} (want 0), in a new bucket: {c.get('new_captures_for_new_bucket')} (want 1); "
+            f"capture s by bucket {c.get('graph_capture_s_by_bucket')}; graph step within bf16 tolerance: {c.get('graph_within_bf16_tolerance')}; "
+            f"capture failure: {c.get('graph_capture_failed') or 'none'}",
+            flush=True,
+        )
+        write_results(args.out, card, peak, checks, results)
         del res
         gc.collect()
         if device == "cuda":
             torch.cuda.empty_cache()
-    if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "results.json").write_text(
-            json.dumps({"card": card, "torch": torch.__version__, "matmul_tflops": peak, "checks": checks, "rows": [vars(r) for r in results]}, indent=1)
-        )
-    print(f"\n## {card}, bf16 matmul {peak:.0f} TFLOP/s (measured), LoRA r={LORA_RANK}, batch 1, vocab 16")
-    print("| shape | row | tokens | ms/step | tokens/s | TFLOP/s (4N) | % of matmul | x row 1 | peak GiB | reserved GiB | new graphs |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for r in results:
-        print(_line(r, checks[r.shape]["N"], peak, results))
+    print("\n" + _table(card, peak, checks, results))
 
 
 def _line(r: Result, n: int, peak: float, results: list[Result]) -> str:
     if r.seconds is None:
-        return f"| {r.shape} | {r.row} {r.name} | {r.tokens} | {r.error} | | | | | | | {r.new_graphs} |"
+        return f"| {r.shape} | {r.row} {r.name} | {r.tokens} | {r.error} | | | | | | | {r.new_graphs} | {r.captures} |"
     tps = r.tokens / r.seconds
     tflops = 4 * n * tps / 1e12
     base = next((b for b in results if b.shape == r.shape and b.row == 1 and b.tokens == r.tokens and b.seconds), None)
     speedup = f"{base.seconds / r.seconds:.2f}" if base else "-"
+    note = f" ({r.note})" if r.note else ""
     return (
-        f"| {r.shape} | {r.row} {r.name} | {r.tokens} | {1e3 * r.seconds:.1f} | {tps:,.0f} | {tflops:.1f} | "
-        f"{100 * tflops / peak:.0f} | {speedup} | {r.peak_gib:.2f} | {r.reserved_gib:.2f} | {r.new_graphs} |"
+        f"| {r.shape} | {r.row} {r.name}{note} | {r.tokens} | {1e3 * r.seconds:.1f} | {tps:,.0f} | {tflops:.1f} | "
+        f"{100 * tflops / peak:.0f} | {speedup} | {r.peak_gib:.2f} | {r.reserved_gib:.2f} | {r.new_graphs} | {r.captures} |"
     )
 
 

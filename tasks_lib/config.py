@@ -72,6 +72,8 @@ class TrainConfig:
     ce_chunk: int = 0  # fast step: labelled positions per cross-entropy chunk, logits recomputed in backward; 0: one chunk (fine for small vocabularies)
     checkpoint_min_tokens: int = 0  # fast step: recompute decoder layers in backward for sequences at least this long; 0: never. Less memory, ~1/3 more compute
     sync_every: int = 1  # steps between host reads of the loss (the deadline check uses the last read's step time); reading every 8 did not pay on an H200 (benchmarks/results/train_step.md)
+    cuda_graphs: str = "auto"  # fast step: the whole step (forward, backward, clip, AdamW) replayed as one CUDA graph per length bucket; auto: on for CUDA, off on CPU (on: CPU runs the same static-buffer step without capture)
+    graph_bucket: int = 256  # cuda_graphs: sequences padded at the end to a multiple of this (IGNORE labels); larger: fewer captures, more padded compute
 
     def __post_init__(self) -> None:
         _check(self.max_steps >= 0, "train", "max_steps", self.max_steps, ">= 0")
@@ -86,6 +88,8 @@ class TrainConfig:
         _check(self.ce_chunk >= 0, "train", "ce_chunk", self.ce_chunk, ">= 0")
         _check(self.checkpoint_min_tokens >= 0, "train", "checkpoint_min_tokens", self.checkpoint_min_tokens, ">= 0")
         _check(self.sync_every >= 1, "train", "sync_every", self.sync_every, ">= 1")
+        _check(self.cuda_graphs in ("auto", "on", "off"), "train", "cuda_graphs", self.cuda_graphs, "auto|on|off")
+        _check(self.graph_bucket >= 1, "train", "graph_bucket", self.graph_bucket, ">= 1")
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Test-time training of the LoRA adapter on one task.
 
 Contract: `train_adapter(res, task, cfg, max_tokens, deadline)` resets nothing by itself (the caller
-resets the adapter), builds a fresh AdamW over the adapter's parameters, and trains at batch size 1 on
+resets the adapter), starts a fresh AdamW over the adapter's parameters (a new one, or with CUDA graphs the
+slot's one with its state zeroed in place), and trains at batch size 1 on
 a new random augmentation of the task's train pairs each step, with the loss on output tokens only.
 It stops at `cfg.max_steps` or before a step would end past `deadline` (a `time.time()` value),
 whichever comes first, and returns `TrainStats`. Only adapter weights change.
@@ -14,6 +15,14 @@ sequence and returns the loss as a device tensor, so the caller decides when to 
   (or, with `compile_scope: model`, the whole forward and loss as one graph) compiled once per slot
   (`Resident.compiled`; the adapter reset is in place, so nothing recompiles), LoRA matmuls in the base dtype with fp32 master weights, chunked cross-entropy when asked, layers
   recomputed in backward for long sequences when asked, inputs uploaded without a host sync.
+  With `cfg.cuda_graphs` (auto: on with the fast step on CUDA), the whole step (grad zeroing, forward, loss,
+  backward, clipping, a capturable fused AdamW whose learning rate is a device tensor) is replayed as one CUDA
+  graph per length bucket: the sequence is padded at the end to a multiple of `cfg.graph_bucket` with IGNORE
+  labels, which under causal attention leaves the loss and gradients those of the unpadded sequence. Graphs,
+  static buffers, gradients and the optimizer live per slot (`StepGraphs` in `Resident.extra`), captured
+  lazily at a bucket's first use; a new task resets the optimizer state in place, so nothing is recaptured.
+  A capture failure is logged once and the slot then runs the same step eagerly on the static buffers (as do
+  buckets that recompute in backward: checkpointed layers or chunked cross-entropy).
 `reference_loss` is plain PEFT + transformers (full logits, the HF loss): the baseline of the tests
 and of `benchmarks/train_step.py`.
 """
@@ -21,6 +30,7 @@ and of `benchmarks/train_step.py`.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import random
 import time
@@ -35,6 +45,9 @@ from tasks_lib.model import Resident
 
 FAST_ARCHITECTURES = ("llama", "qwen2", "qwen3")  # decoders whose forward is exactly embed -> layers -> norm -> head
 GRAD_CLIP = 1.0
+GRAPH_WARMUP = 2  # eager steps on a side stream before a capture (compiles, autotuning, cuBLAS workspaces)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -47,6 +60,8 @@ class TrainStats:
     stopped_by: str = "steps"  # steps | deadline | no-data
     step_kind: str = ""  # simple | fast
     compiles: int = 0  # graphs compiled during this call (0 once the slot is warm)
+    graphs: bool = False  # the step ran as CUDA graphs (or, after a failed capture, eagerly on their buffers)
+    captures: int = 0  # CUDA graphs captured during this call (0 once the slot has seen every bucket)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -85,11 +100,11 @@ def _layer_call_checkpointed(layer: Any, hidden, cos, sin):
 
 
 def _head_loss(norm: Any, head: Any, hidden, targets):
-    """Summed cross-entropy of the picked positions. hidden: (N, H); targets: (N,)."""
+    """Summed cross-entropy of the picked positions (IGNORE targets skipped). hidden: (N, H); targets: (N,)."""
     import torch.nn.functional as F
 
     logits = head(norm(hidden)).float()  # (N, V)
-    return F.cross_entropy(logits, targets, reduction="sum")
+    return F.cross_entropy(logits, targets, ignore_index=IGNORE, reduction="sum")
 
 
 def _head_loss_checkpointed(norm: Any, head: Any, hidden, targets):
@@ -121,8 +136,139 @@ def fast_supported(res: Resident) -> bool:
     return config.model_type in FAST_ARCHITECTURES and full and not getattr(config, "use_sliding_window", False)
 
 
+def bucket_length(tokens: int, bucket: int) -> int:
+    """`tokens` rounded up to a multiple of `bucket`: the padded length of a graph step's sequence."""
+    return -(-tokens // bucket) * bucket
+
+
+class StepGraphs:
+    """Per-slot state of the CUDA-graph step, kept in `res.extra` for the slot's life.
+
+    Static gradients (attached to the adapter's parameters), a fused AdamW (capturable on CUDA) whose lr is a
+    device tensor and whose state is reset in place per task, and per length bucket: a (2, L) input buffer
+    (ids; next-token targets, IGNORE past the sequence), the loss and pre-clip gradient norm of the last step,
+    and the captured graph. All graphs share one memory pool (they never run concurrently)."""
+
+    def __init__(self, res: Resident, key: tuple, weight_decay: float, capturable: bool):
+        import torch
+
+        self.key = key
+        self.params = res.trainable_parameters()
+        self.capturable = capturable
+        self.lr = torch.zeros((), dtype=torch.float32, device=res.device)  # () read by the captured AdamW
+        self.lr_value = 0.0
+        self.opt = torch.optim.AdamW(self.params, lr=self.lr, weight_decay=weight_decay, fused=True, capturable=capturable)
+        self.grads = [torch.zeros_like(p) for p in self.params]  # the addresses every graph writes
+        self.attach_grads()
+        self.opt.step()  # lr 0 and zero gradients: builds the state without moving a weight
+        self.reset()
+        self.inputs: dict[int, Any] = {}  # bucket -> (2, L) long
+        self.losses: dict[int, Any] = {}  # bucket -> () loss of the last step
+        self.norms: dict[int, Any] = {}  # bucket -> () gradient norm before clipping
+        self.graphs: dict[int, Any] = {}  # bucket -> torch.cuda.CUDAGraph
+        self.capture_seconds: dict[int, float] = {}  # bucket -> warm-up + capture wall time
+        self.pool: Any = None
+        self.failed = ""  # why a capture failed; the slot runs the step eagerly from then on
+
+    @classmethod
+    def for_slot(cls, res: Resident, key: tuple, weight_decay: float, capturable: bool) -> "StepGraphs":
+        """The slot's graphs for `key` (rebuilt, dropping old graphs, when the key or the parameters changed)."""
+        have = res.extra.get("step_graphs")
+        params = res.trainable_parameters()
+        same = have is not None and have.key == key and len(have.params) == len(params) and all(a is b for a, b in zip(have.params, params))
+        if not same:
+            res.extra["step_graphs"] = cls(res, key, weight_decay, capturable)
+        return res.extra["step_graphs"]
+
+    def attach_grads(self) -> None:
+        for p, g in zip(self.params, self.grads):
+            p.grad = g
+
+    def reset(self) -> None:
+        """A fresh optimizer in place: zero moments and step counts (the captured graphs keep their addresses)."""
+        import torch
+
+        states = [self.opt.state[p] for p in self.params]
+        torch._foreach_zero_([s[k] for s in states for k in ("exp_avg", "exp_avg_sq", "step")])
+
+    def set_lr(self, value: float) -> None:
+        if value != self.lr_value:
+            self.lr.fill_(value)
+            self.lr_value = value
+
+    def load(self, bucket: int, enc: Encoded, pad: int, cuda: bool) -> None:
+        """Copy one sequence, padded to `bucket`, into the bucket's static input buffer (no host sync)."""
+        import torch
+
+        n = len(enc.ids)
+        ids = enc.ids + [pad] * (bucket - n)  # (L,)
+        targets = enc.labels[1:] + [IGNORE] * (bucket - n + 1)  # (L,): token t+1 is predicted from position t
+        host = torch.tensor(ids + targets, dtype=torch.long).view(2, bucket)  # (2, L)
+        if bucket not in self.inputs:
+            self.inputs[bucket] = torch.empty_like(host, device=self.lr.device)  # (2, L)
+        if cuda:
+            self.inputs[bucket].copy_(host.pin_memory(), non_blocking=True)
+        else:
+            self.inputs[bucket].copy_(host)
+
+    def body(self, step: "Step", bucket: int) -> None:
+        """The captured work, reading only static buffers: zero grads, forward, loss, backward, clip, AdamW."""
+        import torch
+
+        buf = self.inputs[bucket]  # (2, L)
+        torch._foreach_zero_(self.grads)
+        loss = step.static_loss(buf[0][None], buf[1])
+        loss.backward()
+        self.norms[bucket] = torch.nn.utils.clip_grad_norm_(self.params, GRAD_CLIP)
+        self.opt.step()
+        self.losses[bucket] = loss.detach()
+
+    def _state(self) -> list:
+        states = [self.opt.state[p] for p in self.params]
+        return [p.data for p in self.params] + [s[k] for s in states for k in ("exp_avg", "exp_avg_sq", "step")]
+
+    def capture(self, step: "Step", bucket: int) -> bool:
+        """Warm up on a side stream, then capture `body` for `bucket`; weights and optimizer state are restored
+        after the warm-up steps. On failure: log once, set `failed`, return False (the caller runs eagerly)."""
+        import torch
+
+        t0 = time.perf_counter()
+        saved = [t.clone() for t in self._state()]
+        try:
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                for _ in range(GRAPH_WARMUP):
+                    self.body(step, bucket)
+            torch.cuda.current_stream().wait_stream(side)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph, pool=self.pool):
+                self.body(step, bucket)
+        except Exception as err:  # any capture failure: the step still runs, eagerly
+            self.failed = f"{type(err).__name__}: {str(err)[:300]}"
+            log.warning("CUDA graph capture of the training step failed at %d tokens, running it eagerly from now on: %s", bucket, self.failed)
+            return False
+        finally:
+            torch._foreach_copy_(self._state(), saved)
+        if self.pool is None:
+            self.pool = graph.pool()
+        self.graphs[bucket] = graph
+        self.capture_seconds[bucket] = time.perf_counter() - t0
+        return True
+
+    def run(self, step: "Step", bucket: int) -> None:
+        """One step on the loaded buffer: the graph (captured at first use) when possible, else the same body eagerly."""
+        if self.params[0].grad is not self.grads[0]:  # another step's optimizer set the gradients to None
+            self.attach_grads()
+        if self.capturable and not self.failed and step.capturable_at(bucket) and (bucket in self.graphs or self.capture(step, bucket)):
+            self.graphs[bucket].replay()
+        else:
+            self.body(step, bucket)
+
+
 class Step:
-    """One optimizer update at batch size 1 per call; built per task (fresh AdamW), reusing the slot's compiled parts."""
+    """One optimizer update at batch size 1 per call; built per task (fresh AdamW state), reusing the slot's compiled
+    parts and, with CUDA graphs, the slot's `StepGraphs`."""
 
     def __init__(self, res: Resident, cfg: TrainConfig, reference: bool = False):
         """`reference=True` uses `reference_loss` (the baseline), whatever `cfg.step` says."""
@@ -131,10 +277,6 @@ class Step:
         self.res, self.cfg, self.reference = res, cfg, reference
         self.cuda = res.device.startswith("cuda")
         self.params = res.trainable_parameters()
-        fused = cfg.fused_adamw == "on" or (cfg.fused_adamw == "auto" and self.cuda)
-        self.opt = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True if fused else None)
-        warm = max(1, cfg.warmup_steps)
-        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: min(1.0, (s + 1) / warm))
         want_fast = cfg.step == "fast" or (cfg.step == "auto" and self.cuda)
         self.kind = "fast" if want_fast and not reference and fast_supported(res) else "simple"
         self.backend = "inductor" if cfg.compile == "auto" and self.cuda else ("off" if cfg.compile == "auto" else cfg.compile)
@@ -144,6 +286,21 @@ class Step:
             self.autocast_dtype = None
         else:
             self.autocast_dtype = base_dtype if half else torch.bfloat16
+        use_graphs = cfg.cuda_graphs == "on" or (cfg.cuda_graphs == "auto" and self.cuda)
+        self.graphs: StepGraphs | None = None
+        self.count = 0  # updates made by this Step (the learning-rate schedule of the graph step)
+        if self.kind == "fast" and use_graphs:
+            key = (self.backend, self.autocast_dtype, cfg.compile_scope, cfg.ce_chunk, cfg.checkpoint_min_tokens, cfg.weight_decay)
+            self.graphs = StepGraphs.for_slot(res, key, cfg.weight_decay, capturable=self.cuda)
+            self.graphs.reset()
+            self.graphs.attach_grads()
+            self.opt = self.graphs.opt
+            self.sched = None
+            return
+        fused = cfg.fused_adamw == "on" or (cfg.fused_adamw == "auto" and self.cuda)
+        self.opt = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True if fused else None)
+        warm = max(1, cfg.warmup_steps)
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: min(1.0, (s + 1) / warm))
 
     def _upload(self, values: list[int]):
         """A (len,) long tensor on the device; from pinned memory without a host sync on CUDA."""
@@ -157,9 +314,37 @@ class Step:
     def _part(self, name: str, fn: Any) -> Any:
         return fn if self.backend == "off" else self.res.compiled(name, fn, self.backend)
 
-    def _fast_loss(self, enc: Encoded):
+    def _forward_sum(self, ids, where, wanted):
+        """Summed cross-entropy at positions `where` (None: every position) with targets `wanted` (IGNORE skipped),
+        under the fast step's autocast and compiled parts. ids: (1, T); where: (N,) or None; wanted: (N,)."""
         import torch
 
+        n = wanted.shape[0]
+        causal = self.res.model.get_base_model()
+        decoder = causal.get_decoder()
+        recompute = 0 < self.cfg.checkpoint_min_tokens <= ids.shape[1]
+        layer_fn = self._part("layer_ckpt", _layer_call_checkpointed) if recompute else self._part("layer", _layer_call)
+        chunk = self.cfg.ce_chunk if 0 < self.cfg.ce_chunk < n else n
+        head_fn = self._part("head_ckpt", _head_loss_checkpointed) if chunk < n else self._part("head", _head_loss)
+        autocast = (
+            torch.autocast(device_type=ids.device.type, dtype=self.autocast_dtype) if self.autocast_dtype else contextlib.nullcontext()
+        )
+        if self.cfg.compile_scope == "model" and self.backend != "off" and chunk == n:
+            where = torch.arange(n, device=ids.device) if where is None else where  # (N,)
+            with autocast:
+                return self._part("model", _forward_loss)(decoder, causal.get_output_embeddings(), ids, where, wanted, recompute)
+        with autocast:
+            hidden = decoder.embed_tokens(ids)  # (1, T, H)
+            positions = torch.arange(ids.shape[1], device=ids.device)[None]  # (1, T)
+            cos, sin = decoder.rotary_emb(hidden, positions)  # (1, T, D) each
+            for layer in decoder.layers[: causal.config.num_hidden_layers]:
+                hidden = layer_fn(layer, hidden, cos, sin)  # (1, T, H)
+            picked = hidden[0] if where is None else hidden[0].index_select(0, where)  # (N, H)
+            return sum(
+                head_fn(decoder.norm, causal.get_output_embeddings(), picked[s : s + chunk], wanted[s : s + chunk]) for s in range(0, n, chunk)
+            )
+
+    def _fast_loss(self, enc: Encoded):
         targets = enc.labels[1:]  # token t+1 is predicted from position t
         pick = [i for i, t in enumerate(targets) if t != IGNORE]
         if not pick:
@@ -167,31 +352,12 @@ class Step:
         ids = self._upload(enc.ids)[None]  # (1, T)
         where = self._upload(pick)  # (N,)
         wanted = self._upload([targets[i] for i in pick])  # (N,)
-        causal = self.res.model.get_base_model()
-        decoder = causal.get_decoder()
-        recompute = 0 < self.cfg.checkpoint_min_tokens <= len(enc.ids)
-        layer_fn = self._part("layer_ckpt", _layer_call_checkpointed) if recompute else self._part("layer", _layer_call)
-        chunk = self.cfg.ce_chunk if 0 < self.cfg.ce_chunk < len(pick) else len(pick)
-        head_fn = self._part("head_ckpt", _head_loss_checkpointed) if chunk < len(pick) else self._part("head", _head_loss)
-        autocast = (
-            torch.autocast(device_type=ids.device.type, dtype=self.autocast_dtype) if self.autocast_dtype else contextlib.nullcontext()
-        )
-        if self.cfg.compile_scope == "model" and self.backend != "off" and chunk == len(pick):
-            with autocast:
-                total = self._part("model", _forward_loss)(decoder, causal.get_output_embeddings(), ids, where, wanted, recompute)
-            return total / len(pick)
-        with autocast:
-            hidden = decoder.embed_tokens(ids)  # (1, T, H)
-            positions = torch.arange(ids.shape[1], device=ids.device)[None]  # (1, T)
-            cos, sin = decoder.rotary_emb(hidden, positions)  # (1, T, D) each
-            for layer in decoder.layers[: causal.config.num_hidden_layers]:
-                hidden = layer_fn(layer, hidden, cos, sin)  # (1, T, H)
-            picked = hidden[0].index_select(0, where)  # (N, H)
-            total = sum(
-                head_fn(decoder.norm, causal.get_output_embeddings(), picked[s : s + chunk], wanted[s : s + chunk])
-                for s in range(0, len(pick), chunk)
-            )
-        return total / len(pick)
+        return self._forward_sum(ids, where, wanted) / len(pick)
+
+    def static_loss(self, ids, targets):
+        """The graph step's loss: mean cross-entropy over the non-IGNORE targets of a padded sequence, with the
+        head on every position. ids: (1, L); targets: (L,), targets[t] = the label of token t+1 or IGNORE."""
+        return self._forward_sum(ids, None, targets) / (targets != IGNORE).sum()
 
     def loss(self, enc: Encoded):
         """The scalar training loss of one sequence (a device tensor with a graph for backward)."""
@@ -201,10 +367,44 @@ class Step:
         labels = self._upload(enc.labels)[None]  # (1, T)
         return reference_loss(self.res, ids, labels) if self.reference else output_loss(self.res, ids, labels)
 
+    def bucket(self, tokens: int) -> int:
+        return bucket_length(tokens, self.cfg.graph_bucket)
+
+    def capturable_at(self, bucket: int) -> bool:
+        """False where the step recomputes in backward (checkpointed layers or CE chunks save and restore the RNG
+        state, which a capture does not allow): such buckets run the graph step's body eagerly."""
+        return not (0 < self.cfg.checkpoint_min_tokens <= bucket or 0 < self.cfg.ce_chunk < bucket)
+
+    def _graph_call(self, enc: Encoded, lr: float):
+        """Load the padded buffer, set lr, replay the bucket's graph (or run its body eagerly); returns the bucket."""
+        graphs = self.graphs
+        assert graphs is not None
+        if all(t == IGNORE for t in enc.labels[1:]):
+            raise EncodingError("a training sequence needs at least one labelled position")
+        bucket = self.bucket(len(enc.ids))
+        graphs.load(bucket, enc, self.res.vocab.pad, self.cuda)
+        graphs.set_lr(lr)
+        graphs.run(self, bucket)
+        return bucket
+
+    def probe(self, enc: Encoded) -> tuple[Any, list]:
+        """Graph step only: one pass with lr 0 (weights unchanged, the optimizer's step count advances), returning
+        the loss and the gradients before clipping (device tensors), to check the graph against other steps."""
+        import torch
+
+        assert self.graphs is not None
+        bucket = self._graph_call(enc, 0.0)
+        scale = torch.clamp((self.graphs.norms[bucket] + 1e-6) / GRAD_CLIP, min=1.0)  # undoes clip_grad_norm_
+        return self.graphs.losses[bucket].clone(), [g * scale for g in self.graphs.grads]
+
     def __call__(self, enc: Encoded):
         """Forward, backward, clip, AdamW and schedule; returns the detached loss without reading it."""
         import torch
 
+        if self.graphs is not None:
+            bucket = self._graph_call(enc, self.cfg.lr * min(1.0, (self.count + 1) / max(1, self.cfg.warmup_steps)))  # as LambdaLR
+            self.count += 1
+            return self.graphs.losses[bucket].clone()
         loss = self.loss(enc)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -214,7 +414,9 @@ class Step:
         return loss.detach()
 
     def close(self) -> None:
-        self.opt.zero_grad(set_to_none=True)
+        """Free the gradients (the graph step keeps its static ones: its graphs write there)."""
+        if self.graphs is None:
+            self.opt.zero_grad(set_to_none=True)
 
 
 def warm_up(res: Resident, cfg: TrainConfig, lengths: tuple[int, ...] = (96, 224)) -> int:
@@ -247,6 +449,8 @@ def train_adapter(res: Resident, task: Task, cfg: TrainConfig, max_tokens: int, 
     compiles_before = res.compiles
     step = Step(res, cfg)
     stats.step_kind = step.kind
+    stats.graphs = step.graphs is not None
+    captures_before = len(step.graphs.graphs) if step.graphs is not None else 0
     rng = random.Random(f"{cfg.seed}:{task.id}")
     pending: list = []  # device losses not yet read
     res.model.train()
@@ -293,4 +497,5 @@ def train_adapter(res: Resident, task: Task, cfg: TrainConfig, max_tokens: int, 
         step.close()
     stats.seconds = time.time() - t0
     stats.compiles = res.compiles - compiles_before
+    stats.captures = len(step.graphs.graphs) - captures_before if step.graphs is not None else 0
     return stats

@@ -1,0 +1,167 @@
+"""The CUDA-graph step: padding a sequence to its length bucket leaves the loss and gradients those of the
+unpadded sequence; the static-buffer step (the captured body, run eagerly on the CPU) trains like the fast
+step; the slot's optimizer is reset in place per task; a failed capture falls back to the eager body."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+
+import pytest
+
+from tasks_lib.config import ConfigError, ModelConfig, TrainConfig
+from tasks_lib.data import Task
+from tasks_lib.encoding import IGNORE, Encoded
+from tasks_lib.model import Resident, load_base
+from tasks_lib.train import Step, StepGraphs, bucket_length, train_adapter
+
+torch = pytest.importorskip("torch")
+
+GRAPHS = dict(step="fast", compile="off", cuda_graphs="on", graph_bucket=64)
+
+
+@pytest.fixture(scope="module")
+def res(model_cfg: ModelConfig) -> Resident:
+    res = load_base(model_cfg, "cpu")
+    _live_adapter(res)
+    return res
+
+
+def _live_adapter(res: Resident, seed: int = 0) -> None:
+    """Reset, then nonzero B so every gradient is live."""
+    res.reset(seed)
+    with torch.no_grad():
+        for name, p in res.model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0.0, 0.05)
+    res.model.train()
+
+
+def _sequence(length: int, seed: int) -> Encoded:
+    """Random ARC-vocabulary ids, labels on alternating spans of 23 tokens; the last token labelled."""
+    rng = random.Random(seed)
+    ids = [1] + [rng.randrange(3, 16) for _ in range(length - 1)]
+    labels = [t if (i // 23) % 2 else IGNORE for i, t in enumerate(ids)]
+    labels[-1] = ids[-1]
+    return Encoded(ids, labels)
+
+
+def _reference(res: Resident, enc: Encoded) -> tuple[float, list]:
+    step = Step(res, TrainConfig(), reference=True)
+    loss = step.loss(enc)
+    step.opt.zero_grad(set_to_none=True)
+    loss.backward()
+    grads = [p.grad.detach().clone() for p in step.params]
+    step.close()
+    return loss.item(), grads
+
+
+def _worst_relative_error(got: list, want: list) -> float:
+    return max(float((g - w).norm() / w.norm()) for g, w in zip(got, want))
+
+
+def _adapter(res: Resident) -> list:
+    return [p.detach().clone() for p in res.trainable_parameters()]
+
+
+def test_bucket_length_rounds_up() -> None:
+    assert [bucket_length(n, 256) for n in (1, 255, 256, 257, 4096)] == [256, 256, 256, 512, 4096]
+
+
+@pytest.mark.parametrize("length", [150, 192, 61])
+def test_padded_static_step_has_the_unpadded_loss_and_gradients_fp32(res: Resident, length: int) -> None:
+    enc = _sequence(length, seed=length)
+    want_loss, want = _reference(res, enc)
+    before = _adapter(res)
+    step = Step(res, TrainConfig(**GRAPHS))
+    assert step.graphs is not None and step.bucket(length) == bucket_length(length, 64) >= length
+    loss, got = step.probe(enc)  # lr 0: the weights must not move
+    assert float(loss) == pytest.approx(want_loss, rel=1e-5)
+    assert _worst_relative_error(got, want) < 1e-4
+    assert all(torch.equal(a, b) for a, b in zip(before, _adapter(res)))
+
+
+def test_static_step_trains_like_the_fast_step(model_cfg: ModelConfig) -> None:
+    """Three updates (lr warm-up included) of the static-buffer step equal those of the fast step."""
+    seqs = [_sequence(n, seed=n) for n in (90, 130, 100)]
+    ends = []
+    for fields in (dict(step="fast", compile="off", fused_adamw="on"), GRAPHS):
+        res = load_base(model_cfg, "cpu")
+        _live_adapter(res, seed=3)
+        start = _adapter(res)
+        step = Step(res, TrainConfig(lr=1e-2, warmup_steps=2, **fields))
+        losses = [float(step(enc)) for enc in seqs]
+        ends.append((losses, [p - s for p, s in zip(_adapter(res), start)]))
+    (fast_losses, fast_updates), (graph_losses, graph_updates) = ends
+    assert graph_losses == pytest.approx(fast_losses, rel=1e-5)
+    assert _worst_relative_error(graph_updates, fast_updates) < 1e-4
+
+
+def test_slot_state_is_reused_and_the_optimizer_reset_in_place(res: Resident) -> None:
+    cfg = TrainConfig(**GRAPHS)
+    first = Step(res, cfg)
+    first(_sequence(100, seed=1))
+    graphs = first.graphs
+    state = graphs.opt.state[graphs.params[0]]
+    moments = state["exp_avg"]
+    assert float(state["step"]) == 1.0 and float(moments.abs().sum()) > 0
+    Step(res, TrainConfig(), reference=True).close()  # another optimizer sets every gradient to None
+    res.reset(5, "next-task")
+    second = Step(res, cfg)
+    assert second.graphs is graphs and second.opt is graphs.opt
+    assert state["exp_avg"] is moments and float(moments.abs().sum()) == 0 and float(state["step"]) == 0.0
+    assert all(p.grad is g for p, g in zip(graphs.params, graphs.grads))
+    second(_sequence(70, seed=2))
+    assert float(state["step"]) == 1.0
+    assert Step(res, TrainConfig(**dict(GRAPHS, weight_decay=0.1))).graphs is not graphs  # a new key: new state
+
+
+def test_failed_capture_restores_the_warm_up_and_runs_eagerly(model_cfg: ModelConfig, monkeypatch, caplog) -> None:
+    """A capture that fails after its warm-up steps leaves the weights as one eager step would."""
+    enc = _sequence(120, seed=7)
+    ends = []
+    for capturable in (False, True):
+        res = load_base(model_cfg, "cpu")
+        _live_adapter(res, seed=4)
+        step = Step(res, TrainConfig(**GRAPHS))
+        if capturable:
+
+            class _Stream:
+                def wait_stream(self, other: object) -> None:
+                    pass
+
+            def _fail(*args: object, **kwargs: object) -> None:
+                raise RuntimeError("capture not supported here")
+
+            monkeypatch.setattr(torch.cuda, "Stream", _Stream)
+            monkeypatch.setattr(torch.cuda, "current_stream", _Stream)
+            monkeypatch.setattr(torch.cuda, "stream", lambda s: contextlib.nullcontext())
+            monkeypatch.setattr(torch.cuda, "CUDAGraph", lambda: None)
+            monkeypatch.setattr(torch.cuda, "graph", _fail)
+            step.graphs.capturable = True
+        loss = float(step(enc))
+        ends.append((loss, _adapter(res), step.graphs))
+    (want_loss, want, _), (loss, got, graphs) = ends
+    assert "capture not supported here" in graphs.failed and not graphs.graphs
+    assert "CUDA graph capture" in caplog.text
+    assert loss == pytest.approx(want_loss, rel=1e-6)
+    assert all(torch.allclose(a, b, rtol=1e-6, atol=1e-8) for a, b in zip(got, want))
+    assert isinstance(graphs, StepGraphs)
+
+
+def test_train_adapter_with_graphs_on_cpu(res: Resident, small_tasks: list[Task]) -> None:
+    res.reset(0)
+    stats = train_adapter(res, small_tasks[0], TrainConfig(max_steps=4, **GRAPHS), 512, 1e12)
+    assert stats.step_kind == "fast" and stats.graphs and stats.steps == 4 and stats.captures == 0
+    assert stats.last_loss < stats.first_loss
+
+
+def test_graph_config_defaults_and_validation(res: Resident) -> None:
+    assert Step(res, TrainConfig(step="fast", compile="off")).graphs is None  # auto: off on the CPU
+    assert Step(res, TrainConfig(step="simple", cuda_graphs="on")).graphs is None  # only the fast step is graphed
+    recomputing = Step(res, TrainConfig(**dict(GRAPHS, checkpoint_min_tokens=128)))
+    assert recomputing.capturable_at(64) and not recomputing.capturable_at(128)  # checkpointing is never captured
+    with pytest.raises(ConfigError, match="cuda_graphs"):
+        TrainConfig(cuda_graphs="yes")
+    with pytest.raises(ConfigError, match="graph_bucket"):
+        TrainConfig(graph_bucket=0)
