@@ -103,6 +103,7 @@ class _State:
         self.out = torch.zeros(rows, capacity, device=dev, dtype=torch.long)  # (B, G) generated ids
         self.eos = torch.zeros((), device=dev, dtype=torch.long)
         self.graphs: dict[tuple[str, int], torch.cuda.CUDAGraph] = {}
+        self.fused_ok = False  # the fused step has run on this shape without raising
 
     def snapshot(self) -> list[torch.Tensor]:
         """Copies of the buffers a step changes besides its own K/V slot (which a rerun overwrites)."""
@@ -152,7 +153,6 @@ class Engine:
         self.graphs = mode != "off" and self.device.type == "cuda"
         norms = [m for layer in self.layers for m in (layer.input_layernorm, layer.post_attention_layernorm)] + [body.norm]
         self.fused = fused and all(hasattr(m, "weight") and hasattr(m, "variance_epsilon") for m in norms)
-        self._fused_ok = False  # the fused step has run once without raising
         self.fallbacks: list[str] = []  # what fell back to a slower path, and why (logged once each)
         self.bucket = PREFIX_BUCKET if self.device.type == "cuda" else 1
         self.max_states = max_states
@@ -309,15 +309,15 @@ class Engine:
         log.warning(msg)
 
     def _eager(self, st: _State, kind: str, window: int) -> None:
-        """One step without a graph; the first fused step is guarded (on failure: log, restore, `_forward`)."""
+        """One step without a graph; a shape's first fused step is guarded (on failure: log, restore, `_forward`)."""
         fn = self._sample_step if kind == "sample" else self._feed_step
-        if not self.fused or self._fused_ok:
+        if not self.fused or st.fused_ok:
             fn(st, window)
             return
         saved = st.snapshot()
         try:
             fn(st, window)
-            self._fused_ok = True
+            st.fused_ok = True
         except _STEP_ERRORS as err:
             self._fall_back("the fused decode step", err)
             self.fused = False

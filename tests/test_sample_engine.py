@@ -220,3 +220,24 @@ def test_graph_modes_and_in_place_merge(res) -> None:
     with merged(res.model, "device"):
         assert [p.data_ptr() for p in res.model.parameters()] == ptrs
     assert [p.data_ptr() for p in res.model.parameters()] == ptrs
+
+
+def test_a_failing_graph_capture_falls_back_to_eager_steps_unless_strict(res, monkeypatch) -> None:
+    """Capture is CUDA-only, so a failing one is simulated: the step then runs eagerly (logged once); "on" raises."""
+    def no_capture() -> None:
+        raise RuntimeError("operation not permitted when stream is capturing")
+
+    monkeypatch.setattr(torch.cuda, "Stream", no_capture)
+    prompt = _prompts((17,), seed=23)
+    ref = Engine(res.model, graphs="off")
+    want = ref.generate(ref.prefill(prompt), n=2, max_new=5, eos=-1, seed=4)
+    eng = Engine(res.model, graphs="auto")
+    eng.graphs = True  # as on CUDA
+    got = eng.generate(eng.prefill(prompt), n=2, max_new=5, eos=-1, seed=4)
+    assert [ids for ids, _ in got[0]] == [ids for ids, _ in want[0]]
+    assert [lp for _, lp in got[0]] == pytest.approx([lp for _, lp in want[0]], abs=1e-4)
+    assert not eng.graphs and len(eng.fallbacks) == 1 and "capture" in eng.fallbacks[0]
+    strict = Engine(res.model, graphs="on")
+    strict.graphs = True
+    with pytest.raises(RuntimeError, match="not permitted"):
+        strict.generate(strict.prefill(prompt), n=2, max_new=5, eos=-1, seed=4)
