@@ -1,6 +1,8 @@
 """Decode-step speed of the engine against `model.generate` and the memory-read floor; DFS rate on ARC prompts.
 
     python benchmarks/decode.py --shapes 0.5b,7b --batches 1,8,32 --out runs/bench-decode
+    python benchmarks/decode.py --shapes 7b,0.5b --batches 1,32,8 --eager-steps 16 --no-merge-timing --dfs-tasks 0 \
+        --budget 150 --out $OUT/decode       # the fused-step rows within ~200 s wall (issue 4)
 
 Random weights of the named shapes (Qwen2 layout, the 16-token ARC vocabulary), a LoRA adapter (rank 16, all
 linear layers, non-zero B so it changes the output) wrapped by PEFT as in the pipeline, one prompt of
