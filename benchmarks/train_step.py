@@ -16,7 +16,8 @@ same run (an 8192^3 bf16 product), and each row's TFLOP/s is also given as a sha
 
 Also checks, per shape: the fast step's (row 6) and the CUDA-graph step's (row 10) loss and gradients against
 row 1 with an fp32 base, on a sequence 100 tokens shorter than the first length (so the graph step pads it); the
-capture time per length bucket; that an adapter reset followed by a new task of another length builds no new
+capture time per length bucket; 3 replayed graph-step updates against the same body run eagerly (the
+captured AdamW and its device learning rate); that an adapter reset followed by a new task of another length builds no new
 compiled graph, and by one in an already captured bucket captures no new CUDA graph.
 
 Results are written as they come: results.json and table.md in --out (rewritten after every cell).
@@ -305,6 +306,41 @@ def matmul_tflops(device: str) -> float:
     return 2 * 8192**3 / sorted(times)[5] / 1e12
 
 
+def check_replay(res: Resident, graph_cfg: TrainConfig, tokens: int, steps: int = 3) -> dict:
+    """`steps` updates of the CUDA-graph step replayed against the same body run eagerly (the static-buffer step),
+    from the same adapter and a fresh optimizer each: checks the captured AdamW, its device lr (warm-up ramp)
+    and the in-place optimizer reset. Returns the losses and the adapter updates' relative error per tensor."""
+    import torch
+
+    res.reset(2)
+    res.model.train()
+    start = [p.detach().clone() for p in res.trainable_parameters()]
+    runs = {}
+    for mode in ("replay", "eager"):
+        with torch.no_grad():
+            for p, s in zip(res.trainable_parameters(), start):
+                p.copy_(s)
+        step = Step(res, graph_cfg)
+        if step.graphs is None:
+            return {"replay_check_error": "no graph step (see step_graphs_error)"}
+        capturable = step.graphs.capturable
+        step.graphs.capturable = capturable and mode == "replay"  # False: StepGraphs.run runs the body eagerly
+        try:
+            losses = [float(step(sequence(tokens, 300 + i))) for i in range(steps)]
+        finally:
+            step.graphs.capturable = capturable
+        runs[mode] = (losses, [(p.detach() - s).float() for p, s in zip(res.trainable_parameters(), start)])
+    res.model.eval()
+    (lr_, ur), (le, ue) = runs["replay"], runs["eager"]
+    errors = sorted(float((a - b).norm() / b.norm()) for a, b in zip(ur, ue) if float(b.norm()) > 0) or [float("nan")]
+    return {
+        "replay_losses": lr_,
+        "eager_losses": le,
+        "replay_vs_eager_update_rel_err_median_max": [errors[len(errors) // 2], errors[-1]],
+        "replay_matches_eager": bool(errors[-1] < 0.05 and all(abs(a - b) <= 1e-2 * abs(b) for a, b in zip(lr_, le))),
+    }
+
+
 def _row_cfg(r: int, backend: str) -> tuple[str, bool, TrainConfig]:
     """(name, reference?, config) of row `r` (1-based), its compiled parts on `backend`."""
     name, reference, fields = ROWS[r - 1]
@@ -404,6 +440,11 @@ def main(argv: list[str] | None = None) -> None:
         except Exception as err:  # reported; the timing rows still run
             checks[shape]["error"] = f"{type(err).__name__}: {str(err)[:200]}"
             print(traceback.format_exc(), flush=True)
+        try:
+            checks[shape].update(check_replay(res, _row_cfg(DEFAULT_ROW, args.compile)[2], max(64, lengths[0] - 100)))
+        except Exception as err:  # reported; the timing rows still run
+            checks[shape]["replay_check_error"] = f"{type(err).__name__}: {str(err)[:200]}"
+            print(traceback.format_exc(), flush=True)
         print(f"{shape}: correctness {json.dumps(checks[shape], default=str)}", flush=True)
         write_results(args.out, card, peak, checks, results)
         for r in rows:
@@ -447,6 +488,7 @@ def main(argv: list[str] | None = None) -> None:
             f"{c.get('new_graphs_after_reset_and_new_length')} new; CUDA graphs captured after a reset in a captured bucket: "
             f"{c.get('new_captures_after_reset_same_bucket')} (want 0), in a new bucket: {c.get('new_captures_for_new_bucket')} (want 1); "
             f"capture s by bucket {c.get('graph_capture_s_by_bucket')}; graph step within bf16 tolerance: {c.get('graph_within_bf16_tolerance')}; "
+            f"replayed updates match eager: {c.get('replay_matches_eager')}; "
             f"capture failure: {c.get('graph_capture_failed') or 'none'}",
             flush=True,
         )

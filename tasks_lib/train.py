@@ -34,6 +34,7 @@ import logging
 import math
 import random
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -160,7 +161,9 @@ class StepGraphs:
         self.opt = torch.optim.AdamW(self.params, lr=self.lr, weight_decay=weight_decay, fused=True, capturable=capturable)
         self.grads = [torch.zeros_like(p) for p in self.params]  # the addresses every graph writes
         self.attach_grads()
-        self.opt.step()  # lr 0 and zero gradients: builds the state without moving a weight
+        with warnings.catch_warnings():  # torch warns once that a capturable optimizer steps uncaptured: expected here
+            warnings.filterwarnings("ignore", message=".*capturable=True.*")
+            self.opt.step()  # lr 0 and zero gradients: builds the state without moving a weight
         self.reset()
         self.inputs: dict[int, Any] = {}  # bucket -> (2, L) long
         self.losses: dict[int, Any] = {}  # bucket -> () loss of the last step
@@ -289,9 +292,14 @@ class Step:
         use_graphs = cfg.cuda_graphs == "on" or (cfg.cuda_graphs == "auto" and self.cuda)
         self.graphs: StepGraphs | None = None
         self.count = 0  # updates made by this Step (the learning-rate schedule of the graph step)
-        if self.kind == "fast" and use_graphs:
+        if self.kind == "fast" and use_graphs and "step_graphs_error" not in res.extra:
             key = (self.backend, self.autocast_dtype, cfg.compile_scope, cfg.ce_chunk, cfg.checkpoint_min_tokens, cfg.weight_decay)
-            self.graphs = StepGraphs.for_slot(res, key, cfg.weight_decay, capturable=self.cuda)
+            try:
+                self.graphs = StepGraphs.for_slot(res, key, cfg.weight_decay, capturable=self.cuda)
+            except Exception as err:  # e.g. no capturable fused AdamW in this torch: the fast step without graphs
+                res.extra["step_graphs_error"] = f"{type(err).__name__}: {str(err)[:300]}"
+                log.warning("CUDA-graph training step unavailable, using the fast step: %s", res.extra["step_graphs_error"])
+        if self.graphs is not None:
             self.graphs.reset()
             self.graphs.attach_grads()
             self.opt = self.graphs.opt

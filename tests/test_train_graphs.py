@@ -149,6 +149,19 @@ def test_failed_capture_restores_the_warm_up_and_runs_eagerly(model_cfg: ModelCo
     assert isinstance(graphs, StepGraphs)
 
 
+def test_graph_state_that_cannot_be_built_falls_back_to_the_fast_step(model_cfg: ModelConfig, monkeypatch, caplog) -> None:
+    res = load_base(model_cfg, "cpu")
+
+    def _broken(*args: object, **kwargs: object) -> None:
+        raise TypeError("capturable fused AdamW not supported")
+
+    monkeypatch.setattr(StepGraphs, "__init__", _broken)
+    step = Step(res, TrainConfig(**GRAPHS))
+    assert step.graphs is None and step.kind == "fast" and "not supported" in res.extra["step_graphs_error"]
+    assert "unavailable" in caplog.text
+    float(step(_sequence(80, seed=9)))
+
+
 def test_train_adapter_with_graphs_on_cpu(res: Resident, small_tasks: list[Task]) -> None:
     res.reset(0)
     stats = train_adapter(res, small_tasks[0], TrainConfig(max_steps=4, **GRAPHS), 512, 1e12)
