@@ -251,6 +251,7 @@ def run_slots(challenges: Path, solutions: Path, profile: Path, out: Path) -> di
         t0 = time.time()
         with ThreadPoolExecutor(len(pool)) as ex:
             loads = list(ex.map(lambda s: solve.load_step(pool, s, run.cfg), range(len(pool))))
+        shared = run.train_shared(0)  # train scope shared only: one adapter for every task, before any starts
         start = time.time()
         queue = deque(run.todo)
         qlock = threading.Lock()
@@ -294,7 +295,7 @@ def run_slots(challenges: Path, solutions: Path, profile: Path, out: Path) -> di
         run.close()
     report = run.finish()
     return {"preload_seconds": start - t0, "slot_loads": loads, "start": start, "end": end, "rows": rows,
-            "score": report["score"], "slots": len(pool)}
+            "score": report["score"], "slots": len(pool), "shared": shared}
 
 
 def run_naive(challenges: Path, solutions: Path, profile: Path, out: Path) -> dict:

@@ -41,6 +41,14 @@ async def train_adapter(task_id: str, slot: int, budget: TaskBudget) -> dict:
         return await asyncio.to_thread(solve.train_step, run.pool, slot, run.tasks[task_id], run.cfg, budget, str(run.dir.adapter_dir(task_id)))
 
 
+@task(name="train-shared-adapter", timeout_seconds=6 * 3600, **STEP)
+async def train_shared_adapter(slot: int) -> dict | None:
+    """Train scope shared: one adapter on every task of the run, before any task starts (Run.train_shared)."""
+    run = RUN["current"]
+    async with concurrency(run.cfg.slots.limit_name(), occupy=1):
+        return await asyncio.to_thread(run.train_shared, slot)
+
+
 @task(name="sample", timeout_seconds=6 * 3600, **STEP)
 async def sample(task_id: str, slot: int, budget: TaskBudget) -> dict:
     run = RUN["current"]
@@ -57,7 +65,8 @@ def vote(task_id: str, candidates: list | None) -> list[dict]:
 @flow(name="solve-task", flow_run_name="{task_id}")
 async def solve_task(task_id: str, slot: int) -> str:
     """load-model -> train-adapter -> sample -> vote for one task. Failed training still samples (with the base
-    model); failed sampling leaves fallback attempts."""
+    model); failed sampling leaves fallback attempts. With train scope shared or none, train-adapter trains
+    nothing and sample uses the shared adapter (linked as the task's own) or the base model."""
     run, logger = RUN["current"], get_run_logger()
     budget = run.budget.claim(task_id)
     logger.info(f"{task_id}: started on slot {slot} with a {budget.seconds:.0f}s budget | {run.progress()}")
@@ -100,6 +109,12 @@ async def submit(challenges: str = "arc1/eval", out: str = "runs/latest", profil
         await ensure_gpu_limit(run.cfg.slots.limit_name(), len(pool), reset=not run.others_live())
         if run.todo:  # every slot loads (and compiles) at once, before any task's budget starts
             await asyncio.gather(*(load_model(s) for s in range(len(pool))), return_exceptions=True)
+        if run.todo and run.cfg.train.scope == "shared":
+            try:
+                shared = await train_shared_adapter(0)
+                logger.info(f"shared adapter: {shared.get('steps')} steps on {shared.get('tasks')} tasks | {run.progress()}")
+            except Exception as err:  # the tasks then fail their train step and sample the base model
+                logger.warning(f"shared adapter failed: {type(err).__name__}: {err}")
         gate = asyncio.Semaphore(len(pool))
 
         async def one(t):

@@ -8,7 +8,10 @@ in proportion to its weight among the tasks not yet started:
 
 capped at `time_left`. `release(task_id)` returns what the task did not use, so time a quick task
 leaves goes to the tasks still waiting. The shares claimed never add up to more than the slot-time
-the run has, and no task's deadline lies past the run's end. Times come from `clock` (default
+the run has, and no task's deadline lies past the run's end. With the `shared` train scope the run first
+calls `claim_shared(name)`: a block of `train_fraction` of the time left (the wall-time share each task's
+own training would have had) for training the one adapter every task uses; once it is released, the
+tasks share what is left, so the run still ends inside its total. Times come from `clock` (default
 `time.time`) so the arithmetic can be tested with a fake clock.
 """
 
@@ -70,6 +73,15 @@ class Budget:
             share = min(left, pool * weight / (weight + sum(self._pending.values())))
             b = TaskBudget(task_id, share, now, now + share, now + share * self.train_fraction)
             self._running[task_id] = b
+            return b
+
+    def claim_shared(self, name: str) -> TaskBudget:
+        """Before any task starts: `train_fraction` of the time left, all of it for training (scope shared)."""
+        with self._lock:
+            now = self.clock()
+            seconds = max(0.0, self.end - now) * self.train_fraction
+            b = TaskBudget(name, seconds, now, now + seconds, now + seconds)
+            self._running[name] = b
             return b
 
     def release(self, task_id: str) -> None:

@@ -63,6 +63,7 @@ class TrainConfig:
     warmup_steps: int = 5
     loss_on_first: bool = True  # also train on the first pair's output (no in-context example before it)
     seed: int = 0
+    scope: str = "task"  # task: a fresh adapter per task; shared: one adapter trained on every task of the run first (issue 6 baseline); none: no training, sample the base model
     # The step (tasks_lib/train.py; measured in benchmarks/results/train_step.md).
     step: str = "auto"  # auto: fast on CUDA, simple on CPU; fast falls back to simple for unsupported architectures
     compile: str = "auto"  # fast step: decoder layers and loss head compiled once per slot; auto: inductor on CUDA, off on CPU
@@ -80,6 +81,7 @@ class TrainConfig:
         _check(self.lr > 0, "train", "lr", self.lr, "> 0")
         _check(self.weight_decay >= 0, "train", "weight_decay", self.weight_decay, ">= 0")
         _check(self.warmup_steps >= 0, "train", "warmup_steps", self.warmup_steps, ">= 0")
+        _check(self.scope in ("task", "shared", "none"), "train", "scope", self.scope, "task|shared|none")
         _check(self.step in ("auto", "fast", "simple"), "train", "step", self.step, "auto|fast|simple")
         _check(self.compile in ("auto", "inductor", "aot_eager", "eager", "off"), "train", "compile", self.compile, "auto|inductor|aot_eager|eager|off")
         _check(self.compile_scope in ("layer", "model"), "train", "compile_scope", self.compile_scope, "layer|model")

@@ -10,6 +10,10 @@ Contract:
   so a valid, complete submission is on disk at every moment. A failure that is not the task's own (its
   subflow could not run, or the run is stopping) is only put in the submission, so a resumed run redoes it.
 - `Run.open_slots()` leases devices and starts the slot pool; `Run.close()` stops it.
+- `Run.train_shared(slot)` (train scope shared, after the slots load, before any task starts) trains one
+  adapter on every task still to do within the budget's shared block (`Budget.claim_shared`), saves it to
+  `shared/adapter/` and links it as each of those tasks' `tasks/<id>/adapter`; a shared adapter already on
+  disk (resume) is reused. Its stats go in `report.json` as `shared`.
 - `Run.finish()` writes `report.json` (per-task status, budget, timings, steps, candidates, attempts,
   correctness and the score when solutions are known) and returns it.
 """
@@ -17,6 +21,7 @@ Contract:
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 import time
 import uuid
@@ -32,7 +37,8 @@ from tasks_lib.gpu import Leases, LiveRuns, SlotPool, claim_gpus, default_lock_d
 from tasks_lib.model import _validate_dir
 from tasks_lib.scoring import score
 from tasks_lib.store import RunDir, atomic_write_json
-from tasks_lib.solve import task_result, vote_step
+from tasks_lib.shared import SHARED_ID
+from tasks_lib.solve import ADAPTER_FILE, shared_step, task_result, vote_step
 
 
 @dataclass
@@ -49,6 +55,7 @@ class Run:
     pool: SlotPool | None = None
     leases: Leases | None = None
     live: LiveRuns | None = None
+    shared: dict | None = None  # scope shared: the shared adapter's training stats
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @cached_property
@@ -67,6 +74,35 @@ class Run:
         self.pool = SlotPool.for_run(self.cfg.slots, gpus, log_dir=self.dir.root / "logs")
         self.budget.slots = len(self.pool)
         return self.pool
+
+    @property
+    def shared_dir(self) -> Path:
+        return self.dir.root / "shared" / "adapter"
+
+    def train_shared(self, slot: int = 0) -> dict | None:
+        """Scope shared: train the run's one adapter and link it as every pending task's adapter (None for
+        other scopes or nothing to do)."""
+        if self.cfg.train.scope != "shared" or not self.todo:
+            return None
+        if (self.shared_dir / ADAPTER_FILE).exists():
+            stats = {"resumed": True}
+        else:
+            budget = self.budget.claim_shared(SHARED_ID)
+            try:
+                stats = {**shared_step(self.pool, slot, self.todo, self.cfg, budget, str(self.shared_dir)),
+                         "budget_seconds": round(budget.seconds, 3), "slot": slot}
+            finally:
+                self.budget.release(budget.task_id)
+        for task in self.todo:
+            link = self.dir.adapter_dir(task.id)
+            if link.is_symlink():
+                link.unlink()
+            elif link.exists():
+                shutil.rmtree(link)
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(os.path.relpath(self.shared_dir, link.parent), target_is_directory=True)
+        self.shared = stats
+        return stats
 
     def others_live(self) -> bool:
         return self.live.others_live() if self.live else False
@@ -120,6 +156,7 @@ class Run:
             "wall_seconds": round(time.time() - self.started, 2),
             "slots": len(self.pool) if self.pool else 0,
             "statuses": statuses,
+            "shared": self.shared,
             "warnings": self.data.warnings,
             "score": None if scored is None else {k: scored[k] for k in ("kaggle", "per_task", "solved_outputs", "total_outputs")},
             "tasks": tasks,

@@ -2,8 +2,9 @@
 `sample`, `vote`), plus the task's result record.
 
 Contract: each step takes the slot pool, the slot index and plain values, and returns plain dicts
-(JSON-ready). A step's worker is given `deadline + grace` seconds before it is killed (`SlotError`
-kind `timeout`). `sample_step` retries an out-of-memory failure with lighter settings (half the
+(JSON-ready). `shared_step` trains the run's one adapter (train scope shared) before any task starts;
+with scope shared or none, `train_step` trains nothing and returns `untrained`'s record. A step's worker
+is given `deadline + grace` seconds before it is killed (`SlotError` kind `timeout`). `sample_step` retries an out-of-memory failure with lighter settings (half the
 views, then one sample per view) before giving up. `vote_step` never fails: with no candidates the
 attempts are fallbacks. `task_result` builds the record written to `tasks/<id>/result.json`.
 """
@@ -12,20 +13,25 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from pathlib import Path
 
 from tasks_lib.budget import TaskBudget
 from tasks_lib.config import RunConfig, SampleConfig
 from tasks_lib.data import Grid, Task, grid_to_list
 from tasks_lib.gpu import SlotError, SlotPool
 from tasks_lib.sample import Candidate
+from tasks_lib.train import TrainStats
 from tasks_lib.scoring import correct
 from tasks_lib.vote import attempts, fallback_grids, rank
+
+ADAPTER_FILE = "adapter_model.safetensors"
 
 
 def load_step(pool: SlotPool, slot: int, cfg: RunConfig) -> dict:
     """Make sure the base model is resident in the slot's worker."""
     t0 = time.time()
-    info = pool.call(slot, "load", cfg.slots.load_timeout_seconds, model=cfg.model, train=cfg.train)
+    train = None if cfg.train.scope == "none" else cfg.train  # nothing to compile when nothing trains
+    info = pool.call(slot, "load", cfg.slots.load_timeout_seconds, model=cfg.model, train=train)
     return {**info, "seconds": time.time() - t0}
 
 
@@ -36,8 +42,39 @@ def _timeout(deadline: float, cfg: RunConfig, pool: SlotPool, slot: int) -> floa
     return max(0.0, deadline - time.time()) + cfg.slots.step_grace_seconds + reload
 
 
+def shared_step(pool: SlotPool, slot: int, tasks: list[Task], cfg: RunConfig, budget: TaskBudget, adapter_dir: str) -> dict:
+    """Scope shared: train one adapter on all `tasks` until the budget's deadline (at most `max_steps` per task
+    in total, the steps their own training would have had); save it to `adapter_dir`."""
+    t0 = time.time()
+    stats = pool.call(
+        slot,
+        "train_shared",
+        _timeout(budget.train_deadline, cfg, pool, slot),
+        tasks=tasks,
+        model=cfg.model,
+        train=cfg.train,
+        adapter_dir=adapter_dir,
+        deadline=budget.train_deadline,
+        seed=cfg.train.seed,
+        max_steps=cfg.train.max_steps * len(tasks),
+    )
+    return {**stats, "wall_seconds": time.time() - t0}
+
+
+def untrained(scope: str, adapter_dir: str) -> dict:
+    """The train record of a task that trains nothing itself: scope none samples the base model; scope shared
+    samples the run's shared adapter, which `Run.train_shared` linked at `adapter_dir` (the sample step loads it)."""
+    if scope == "shared" and not (Path(adapter_dir) / ADAPTER_FILE).exists():
+        raise FileNotFoundError(f"scope shared: no shared adapter at {adapter_dir} (its training failed or did not run)")
+    adapter = str(Path(adapter_dir).resolve()) if scope == "shared" else None
+    return {**TrainStats(stopped_by=scope).to_dict(), "scope": scope, "adapter": adapter, "wall_seconds": 0.0}
+
+
 def train_step(pool: SlotPool, slot: int, task: Task, cfg: RunConfig, budget: TaskBudget, adapter_dir: str) -> dict:
-    """Reset the adapter in place and train it on `task` until its train deadline; save it."""
+    """Reset the adapter in place and train it on `task` until its train deadline; save it. Scopes shared and
+    none train nothing here (see `untrained`)."""
+    if cfg.train.scope != "task":
+        return untrained(cfg.train.scope, adapter_dir)
     t0 = time.time()
     stats = pool.call(
         slot,

@@ -10,6 +10,8 @@ prints cannot corrupt the channel). Ops:
   train config, compile the training step before any task's clock runs;
 - `train(task, model, train, adapter_dir, deadline, seed)`: reset the adapter in place, train until the
   deadline or step cap, save the adapter;
+- `train_shared(tasks, model, train, adapter_dir, deadline, seed, max_steps)`: the `shared` train scope: reset
+  the adapter, train it on every task of the run at once (tasks_lib/shared.py), save it;
 - `sample(task, model, sample, adapter_dir, deadline)`: use this task's adapter (loaded from
   `adapter_dir` if another task's is resident, or the base model when there is none), return candidates;
 - `exit`.
@@ -111,6 +113,16 @@ class Worker:
         stats = train_adapter(res, task, train, model.max_tokens, deadline)
         res.save_adapter(adapter_dir)
         return {**stats.to_dict(), "reset_seconds": reset_s, "loaded_now": loaded_now}
+
+    def train_shared(self, tasks, model, train, adapter_dir, deadline, seed, max_steps) -> dict:
+        """Reset the adapter, train it on all `tasks` (tasks_lib/shared.py) and save it to `adapter_dir`."""
+        from tasks_lib.shared import SHARED_ID, train_shared
+
+        res, loaded_now = self._resident(model)
+        res.reset(seed, SHARED_ID)
+        stats = train_shared(res, tasks, train, model.max_tokens, deadline, max_steps)
+        res.save_adapter(adapter_dir)
+        return {**stats, "loaded_now": loaded_now}
 
     def sample(self, task, model, sample, adapter_dir, deadline) -> dict:
         from tasks_lib.sample import sample_task

@@ -90,3 +90,19 @@ def test_misuse_is_an_error() -> None:
         Budget(10.0, 0.0, slots=0, weights={})
     with pytest.raises(ValueError, match="weights"):
         Budget(10.0, 0.0, slots=1, weights={"a": 0.0})
+
+
+def test_shared_block_and_task_shares_add_up_to_the_run() -> None:
+    clock = FakeClock()
+    b = Budget(100.0, 10.0, slots=2, weights={t: 1.0 for t in "abcd"}, clock=clock)
+    shared = b.claim_shared("<shared>")
+    assert shared.seconds == pytest.approx(0.6 * 90) and shared.train_deadline == shared.deadline <= b.end
+    assert b.claim_shared("<other>").seconds == pytest.approx(0.6 * 90)  # a retry gets a block too; nothing pending is used
+    b.release("<other>")
+    clock.now = shared.deadline  # the shared training used its whole block
+    b.release("<shared>")
+    claimed = [b.claim(t) for t in "ab"]
+    assert all(tb.deadline <= b.end + 1e-9 for tb in claimed)
+    assert sum(tb.seconds for tb in claimed) <= 2 * b.time_left() + 1e-9
+    assert shared.seconds + max(tb.seconds for tb in claimed) <= 90.0 + 1e-9  # the run still ends inside its total
+    assert claimed[0].seconds == pytest.approx(2 * 36 / 4)  # the tasks share what the shared block left

@@ -1,5 +1,6 @@
 """The `submit` flow under `prefect_test_harness`, on small real ARC tasks from a Kaggle-format file with
-the tiny test model: the run's files follow the issue-2 contract and Prefect sees the steps and artifacts."""
+the tiny test model: the run's files follow the issue-2 contract and Prefect sees the steps and artifacts;
+with train scope shared, one `train-shared-adapter` task runs before the tasks, which sample its adapter."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import kaggle_files
+from conftest import fast_profile, kaggle_files
 from tasks_lib.config import load_profile
 from tasks_lib.data import Task
 from tasks_lib.scoring import score
@@ -82,3 +83,24 @@ def test_submit_flow_writes_the_contracted_files(prefect_harness: None, tiny_mod
     for step in STEPS:
         assert sum(1 for r in task_runs if r.name.startswith(f"{step}-") and r.state.is_completed()) >= len(tasks), step
     assert {"per-task-results", "run-summary"} <= {a.key for a in artifacts}
+
+
+def test_submit_flow_with_a_shared_adapter(prefect_harness: None, tiny_model: Path, small_tasks: list[Task], tmp_path: Path) -> None:
+    from flows.submit import submit
+
+    tasks = small_tasks[:1]  # one task: every task loading the adapter is tests/test_train_scope.py's
+    challenges, solutions = kaggle_files(tasks, tmp_path / "data")
+    profile = fast_profile(tmp_path / "profile", model={"path": str(tiny_model)}, train={"scope": "shared", "max_steps": 2},
+                           slots={"cpu_slots": 1})
+    out = tmp_path / "run"
+    asyncio.run(submit(challenges=str(challenges), out=str(out), profile=str(profile), solutions=str(solutions), time_budget=BUDGET))
+    report = json.loads((out / "report.json").read_text())
+    assert report["statuses"] == {"ok": len(tasks)}
+    assert report["shared"]["steps"] == 2 * len(tasks)
+    adapter = str((out / "shared" / "adapter").resolve())
+    for entry in report["tasks"]:
+        assert entry["steps"] == 0 and entry["train"]["adapter"] == adapter and entry["sample"]["adapter_switched"]
+
+    _, task_runs, _ = asyncio.run(_prefect_records())
+    shared_runs = [r for r in task_runs if r.name.startswith("train-shared-adapter-")]  # the session's only shared run
+    assert len(shared_runs) == 1 and shared_runs[0].state.is_completed()

@@ -1,0 +1,382 @@
+"""Issue 6 study: no TTT vs one shared adapter vs per-task TTT at equal budget, plus a small sweep, over seeds.
+
+Contract: `python -m benchmarks.study run ...` is a headless driver (no Prefect): every (variant, seed) is its own
+run of the real pipeline pieces (`benchmarks.slots.run_slots`: prepare, open_slots, load / shared / train /
+sample / vote steps, record, with the profile's real budgets) in a subprocess (`python -m benchmarks.study one`),
+several at once on disjoint GPUs (`CUDA_VISIBLE_DEVICES` per subprocess, GPU lease files per run), the rest
+queued. A run starts only if it can end (its budget + `--startup`) before the hard end `--seconds` after the
+driver started; runs still going at the hard end are killed, and what they finished is kept.
+
+Inputs: a base profile (with `--common` overrides for every variant), a model directory, a task source and the first `--tasks` of its tasks in sorted id
+order, named variants, seeds, GPUs and slots per GPU, and the total budget per run (seconds, model load included,
+as a real run counts it). A variant is a name from `CATALOG` (YAML-style overrides on the base profile) or
+`NAME=JSON` with keys `base` (a catalog name), `overrides`, and optionally its own `tasks`, `gpus` (per run),
+`seeds` and `budget`. Runs are queued seed-major (every variant's first seed, then the second ...), in the order
+the variants are given.
+
+Output under `--out`, rewritten atomically as each run ends (a killed call keeps what finished): `study.json`
+(every run: status, score, tasks solved, per-task correct flags, steps and timings, the shared adapter's stats)
+and `study.md` (per variant: seeds, mean score, min-max spread, tasks solved, wall seconds, train steps per task;
+then a paired per-task comparison of the `--pair` variants on the tasks they share). Run folders, profiles and
+logs stay under `--work`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+CATALOG: dict[str, dict] = {
+    "per-task": {},  # the pipeline's normal mode: a fresh adapter per task
+    "none": {"train": {"scope": "none"}},  # no test-time training: sample the base model
+    "shared": {"train": {"scope": "shared"}},  # one adapter on all tasks first, same wall-time share as per-task training
+    "rank8": {"model": {"lora_rank": 8}},
+    "rank64": {"model": {"lora_rank": 64}},
+    "steps64": {"train": {"max_steps": 64}},
+    "steps150": {"train": {"max_steps": 150}},
+    "lr1e-4": {"train": {"lr": 1.0e-4}},
+    "lr1e-3": {"train": {"lr": 1.0e-3}},
+    "views4": {"sample": {"views": 4}},
+    "views16": {"sample": {"views": 16}},
+    "dfs0.05": {"sample": {"backend": "dfs", "dfs_threshold": 0.05}},
+    "dfs0.2": {"sample": {"backend": "dfs", "dfs_threshold": 0.2}},
+}
+SPEC_KEYS = {"base", "overrides", "tasks", "gpus", "seeds", "budget"}
+
+
+@dataclass
+class Variant:
+    name: str
+    overrides: dict
+    tasks: int | None = None  # None: the study's --tasks
+    gpus: int = 1  # GPUs per run
+    seeds: list[int] | None = None  # None: the study's --seeds
+    budget: float | None = None  # None: the study's --budget
+
+
+@dataclass
+class RunSpec:
+    key: str
+    variant: str
+    seed: int
+    overrides: dict
+    tasks: int
+    gpus: int
+    budget: float
+    devices: list[str] = field(default_factory=list)
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    out = {k: dict(v) for k, v in base.items()}
+    for stage, values in extra.items():
+        out.setdefault(stage, {}).update(values)
+    return out
+
+
+def parse_variant(text: str) -> Variant:
+    """`NAME` from the catalog, or `NAME=JSON` (keys: base, overrides, tasks, gpus, seeds, budget)."""
+    name, _, spec = text.partition("=")
+    if not spec:
+        if name not in CATALOG:
+            raise ValueError(f"variant {name!r} is not in the catalog {sorted(CATALOG)}; give NAME=JSON")
+        return Variant(name, CATALOG[name])
+    raw = json.loads(spec)
+    unknown = set(raw) - SPEC_KEYS
+    if unknown:
+        raise ValueError(f"variant {name!r}: unknown keys {sorted(unknown)}; expected {sorted(SPEC_KEYS)}")
+    base = CATALOG[raw["base"]] if "base" in raw else {}
+    return Variant(name, _merge(base, raw.get("overrides", {})), raw.get("tasks"), int(raw.get("gpus", 1)),
+                   raw.get("seeds"), raw.get("budget"))
+
+
+def plan(variants: list[Variant], seeds: list[int], tasks: int, budget: float) -> list[RunSpec]:
+    """Every (variant, seed) run, seed-major so every variant gets its first seed before any gets a second."""
+    runs = []
+    rounds = max(len(v.seeds if v.seeds is not None else seeds) for v in variants)
+    for i in range(rounds):
+        for v in variants:
+            vs = v.seeds if v.seeds is not None else seeds
+            if i < len(vs):
+                runs.append(RunSpec(f"{v.name}/s{vs[i]}", v.name, vs[i], v.overrides, v.tasks or tasks, v.gpus, v.budget or budget))
+    return runs
+
+
+def write_profile(spec: RunSpec, base: str, model: str, device: str, slots: int, folder: Path, common: dict | None = None) -> Path:
+    """The run's profile: base + `common` overrides + variant overrides + seed, model, budget and slots; validated
+    here, before any run."""
+    import yaml
+
+    from tasks_lib.config import load_profile
+
+    cfg = load_profile(base).replace(_merge(common or {}, spec.overrides))
+    cfg = cfg.replace({
+        "model": {"path": str(Path(model).resolve())},
+        "train": {"seed": spec.seed},
+        "sample": {"seed": spec.seed},
+        "budget": {"total_seconds": float(spec.budget), "reserve_seconds": min(cfg.budget.reserve_seconds, spec.budget / 20)},
+        "slots": {"device": device, "gpus": spec.gpus if device != "cpu" else 0, "slots_per_device": slots,
+                  "cpu_slots": spec.gpus * slots, "lock_dir": str(folder / "locks")},
+    })
+    raw = {k: v for k, v in cfg.to_dict().items() if k not in ("profile", "description")}
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "profile.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+def task_files(source: str, n: int, folder: Path) -> tuple[Path, Path]:
+    """The first `n` tasks of `source` in sorted id order, as Kaggle challenges + solutions files."""
+    from tasks_lib.data import load_challenges, write_kaggle
+
+    chosen = sorted(load_challenges(source).tasks, key=lambda t: t.id)[:n]
+    return write_kaggle(chosen, folder / f"tasks-{n}")
+
+
+def _task_entry(r: dict) -> dict:
+    timings = r.get("timings") or {}
+    return {"status": r.get("status"), "correct": r.get("correct"), "steps": r.get("steps", 0),
+            "train_s": timings.get("train"), "sample_s": timings.get("sample"), "used_s": r.get("used_seconds"),
+            "budget_s": r.get("budget_seconds")}
+
+
+def collect(spec: RunSpec, run_dir: Path, status: str, wall: float, task_ids: list[str], log: Path) -> dict:
+    """One run's record from its report.json, or, for a run cut off, from the task results it wrote."""
+    report_path = run_dir / "run" / "report.json"
+    shared = None
+    if report_path.exists():
+        report = json.loads(report_path.read_text())
+        results = {t["task_id"]: t for t in report["tasks"]}
+        shared = report.get("shared")
+    else:
+        results = {}
+        for p in (run_dir / "run" / "tasks").glob("*/result.json"):
+            r = json.loads(p.read_text())
+            results[r["task_id"]] = r
+    per_task = {tid: _task_entry(results[tid]) for tid in task_ids if tid in results and results[tid].get("correct") is not None}
+    solved_outputs = sum(sum(e["correct"]) for e in per_task.values())
+    total_outputs = sum(len(e["correct"]) for e in per_task.values())
+    steps = [e["steps"] for e in per_task.values()]
+    record = {
+        **asdict(spec),
+        "status": status,
+        "wall_seconds": round(wall, 1),
+        "tasks_done": len(per_task),
+        "solved_outputs": solved_outputs,
+        "tasks_solved": sum(1 for e in per_task.values() if e["correct"] and all(e["correct"])),
+        "shared": shared,
+        "train_steps_per_task": (shared["steps"] / spec.tasks if shared and shared.get("steps") else (statistics.mean(steps) if steps else 0.0)),
+        "per_task": per_task,
+    }
+    record["done_outputs"] = total_outputs
+    if status != "ok":
+        record["log_tail"] = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+    return record
+
+
+def score_runs(records: list[dict], outputs: dict[str, int]) -> None:
+    """Kaggle score over the run's whole task list: tasks a cut-off run did not finish count as unsolved."""
+    for r in records:
+        total = sum(outputs[tid] for tid in r["task_ids"])
+        r["score"] = r["solved_outputs"] / total if total else 0.0
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.3f}"
+
+
+def markdown(records: list[dict], pair: list[str], order: list[str] | None = None) -> str:
+    """The variant table (variants in `order`, else as their runs ended), then the paired per-task comparison of
+    the `pair` variants."""
+    rank = {name: i for i, name in enumerate(order or [])}
+    lines = ["| variant | tasks | seeds | mean score | min-max | tasks solved (mean) | wall s (mean) | train steps/task | runs ok/all |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    by_variant: dict[str, list[dict]] = {}
+    for r in sorted(records, key=lambda r: rank.get(r["variant"], len(rank))):
+        by_variant.setdefault(r["variant"], []).append(r)
+    for name, rs in by_variant.items():
+        done = [r for r in rs if r["status"] in ("ok", "killed")]
+        if not done:
+            lines.append(f"| {name} | {rs[0]['tasks']} | {','.join(str(r['seed']) for r in rs)} | - | - | - | - | - | 0/{len(rs)} |")
+            continue
+        scores = [r["score"] for r in done]
+        lines.append(
+            f"| {name} | {rs[0]['tasks']} | {','.join(str(r['seed']) for r in done)} | {_fmt(statistics.mean(scores))} | "
+            f"{_fmt(min(scores))}-{_fmt(max(scores))} | {statistics.mean(r['tasks_solved'] for r in done):.1f} | "
+            f"{statistics.mean(r['wall_seconds'] for r in done):.0f} | {statistics.mean(r['train_steps_per_task'] for r in done):.1f} | "
+            f"{sum(r['status'] == 'ok' for r in rs)}/{len(rs)} |")
+    lines.append("")
+    lines.append("A killed run (cut at the hard end) counts its unfinished tasks as unsolved.")
+    present = [v for v in pair if v in by_variant and any(r["per_task"] for r in by_variant[v])]
+    if len(present) < 2:
+        return "\n".join(lines) + "\n"
+    common = set.intersection(*(set().union(*(r["per_task"] for r in by_variant[v])) for v in present))
+    solved: dict[str, dict[str, tuple[int, int]]] = {}
+    for v in present:
+        for tid in common:
+            flags = [all(r["per_task"][tid]["correct"]) for r in by_variant[v] if tid in r["per_task"]]
+            solved.setdefault(v, {})[tid] = (sum(flags), len(flags))
+    lines += ["", f"Paired per task on the {len(common)} tasks every one of {', '.join(present)} finished "
+              "(a task is solved in a run when all its test outputs are; k/n = solved in k of n seeds):", "",
+              "| variant | solved in every seed | solved in some seed | mean solved share |", "|---|---|---|---|"]
+    for v in present:
+        kn = solved[v].values()
+        lines.append(f"| {v} | {sum(k == n and n > 0 for k, n in kn)} | {sum(k > 0 for k, n in kn)} | "
+                     f"{statistics.mean(k / n for k, n in kn if n) if kn else 0.0:.3f} |")
+    lines += ["", "| A | B | tasks A solves in a majority of seeds and B in none | the reverse |", "|---|---|---|---|"]
+    for i, a in enumerate(present):
+        for b in present[i + 1:]:
+            a_only = sum(1 for t in common if solved[a][t][0] * 2 > solved[a][t][1] and solved[b][t][0] == 0)
+            b_only = sum(1 for t in common if solved[b][t][0] * 2 > solved[b][t][1] and solved[a][t][0] == 0)
+            lines.append(f"| {a} | {b} | {a_only} | {b_only} |")
+    any_solved = sorted(t for t in common if any(solved[v][t][0] for v in present))
+    lines += ["", "| task | " + " | ".join(present) + " |", "|---|" + "---|" * len(present)]
+    for t in any_solved:
+        lines.append(f"| {t} | " + " | ".join(f"{solved[v][t][0]}/{solved[v][t][1]}" for v in present) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    """The run's subprocess and its slot workers (one process group)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def run_study(args: argparse.Namespace) -> dict:
+    """Queue every run, start them on free GPUs until the hard end, and keep study.json / study.md current."""
+    t_start = time.time()
+    end = t_start + args.seconds
+    out, work = Path(args.out), Path(args.work)
+    out.mkdir(parents=True, exist_ok=True)
+    work.mkdir(parents=True, exist_ok=True)
+    variants = [parse_variant(v) for v in args.variant]
+    seeds = [int(s) for s in args.seeds.split(",")]
+    specs = plan(variants, seeds, args.tasks, args.budget)
+    from tasks_lib.data import load_challenges
+
+    all_tasks = sorted(load_challenges(args.source).tasks, key=lambda t: t.id)
+    outputs = {t.id: len(t.test_inputs) for t in all_tasks}
+    files = {n: task_files(args.source, n, work) for n in sorted({s.tasks for s in specs})}
+    for s in specs:  # every profile is built (and so validated) before anything runs
+        write_profile(s, args.profile, args.model, args.device, args.slots, work / s.key.replace("/", "-"), json.loads(args.common))
+    study: dict[str, Any] = {"args": vars(args), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t_start)),
+                             "runs": [], "skipped": []}
+
+    def save() -> None:
+        study["elapsed_seconds"] = round(time.time() - t_start, 1)
+        score_runs(study["runs"], outputs)
+        _atomic_write(out / "study.json", json.dumps(study, indent=1))
+        _atomic_write(out / "study.md", markdown(study["runs"], args.pair.split(","), [v.name for v in variants]))
+
+    free = [g.strip() for g in args.gpus.split(",") if g.strip()]
+    pending = deque(specs)
+    running: list[tuple[subprocess.Popen, RunSpec, float, Path]] = []
+    save()
+    while pending or running:
+        now = time.time()
+        for spec in list(pending):
+            if now + spec.budget + args.startup > end:
+                pending.remove(spec)
+                study["skipped"].append({"key": spec.key, "reason": "would not end before the hard end"})
+                save()
+            elif spec.gpus <= len(free):
+                spec.devices, free = free[:spec.gpus], free[spec.gpus:]
+                pending.remove(spec)
+                run_dir = work / spec.key.replace("/", "-")
+                cpath, spath = files[spec.tasks]
+                env = {**os.environ, "CUDA_VISIBLE_DEVICES": ",".join(spec.devices) if args.device != "cpu" else ""}
+                log = run_dir / "log.txt"
+                with open(log, "ab") as fh:
+                    proc = subprocess.Popen([sys.executable, "-m", "benchmarks.study", "one", "--challenges", str(cpath),
+                                             "--solutions", str(spath), "--profile", str(run_dir / "profile.yaml"),
+                                             "--out", str(run_dir / "run")],
+                                            cwd=str(ROOT), env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+                running.append((proc, spec, time.time(), run_dir))
+                print(f"[{time.time() - t_start:5.0f}s] start {spec.key} on {spec.devices}", flush=True)
+        for item in list(running):
+            proc, spec, started, run_dir = item
+            code = proc.poll()
+            killed = code is None and time.time() >= end
+            if killed:
+                _kill(proc)
+            if code is None and not killed:
+                continue
+            running.remove(item)
+            free += spec.devices
+            status = "killed" if killed else ("ok" if code == 0 else f"failed (exit {code})")
+            ids = sorted(outputs)[:spec.tasks]
+            record = collect(spec, run_dir, status, time.time() - started, ids, run_dir / "log.txt")
+            record["task_ids"] = ids
+            study["runs"].append(record)
+            save()
+            print(f"[{time.time() - t_start:5.0f}s] {status} {spec.key}: {record['tasks_solved']} tasks solved, "
+                  f"{record['tasks_done']}/{spec.tasks} done", flush=True)
+        if pending or running:
+            time.sleep(0.5)
+    save()
+    return study
+
+
+def run_one(args: argparse.Namespace) -> None:
+    """One run in this process (the subprocess of a study)."""
+    from benchmarks.slots import run_slots
+
+    part = run_slots(Path(args.challenges), Path(args.solutions), Path(args.profile), Path(args.out))
+    print(json.dumps({k: part[k] for k in ("preload_seconds", "slots", "shared", "score")}, indent=1))
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.study", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="the whole study")
+    r.add_argument("--profile", default="h100", help="base profile (name or YAML path)")
+    r.add_argument("--model", required=True, help="model directory")
+    r.add_argument("--source", default="arc1/eval", help="task source with solutions (arc1/eval, a Kaggle file ...)")
+    r.add_argument("--common", default="{}", help="JSON overrides applied to every variant, before the variant's own")
+    r.add_argument("--tasks", type=int, default=60, help="first N tasks in sorted id order (a variant may set its own)")
+    r.add_argument("--variant", action="append", required=True, help="NAME from the catalog or NAME=JSON; repeat")
+    r.add_argument("--seeds", default="0,1", help="comma-separated (a variant may set its own)")
+    r.add_argument("--gpus", default="0,1,2,3", help="GPU indices to use (on --device cpu: just as many parallel runs)")
+    r.add_argument("--slots", type=int, default=4, help="slots per GPU")
+    r.add_argument("--device", default="cuda", choices=("cuda", "cpu"))
+    r.add_argument("--budget", type=float, default=120.0, help="total seconds per run (model load included)")
+    r.add_argument("--seconds", type=float, default=560.0, help="hard end, from the driver's start")
+    r.add_argument("--startup", type=float, default=15.0, help="seconds a run needs beyond its budget (process start, finish)")
+    r.add_argument("--pair", default="per-task,none,shared", help="variants compared task by task")
+    r.add_argument("--out", required=True, help="study.json and study.md")
+    r.add_argument("--work", default="/tmp/arc-ttt-study", help="run folders, profiles, logs")
+    o = sub.add_parser("one", help="one run (what `run` starts per variant and seed)")
+    for name in ("challenges", "solutions", "profile", "out"):
+        o.add_argument(f"--{name}", required=True)
+    args = p.parse_args(argv)
+    if args.cmd == "run":
+        study = run_study(args)
+        print(Path(args.out, "study.md").read_text())
+    else:
+        run_one(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""The study driver's bookkeeping without any run: variants, the seed-major queue, a cut-off run's record from
+the task results it wrote, scores over the whole task list, and the paired table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks.study import RunSpec, collect, markdown, parse_variant, plan, score_runs
+
+
+def test_variants_and_queue_order() -> None:
+    none = parse_variant("none")
+    assert none.overrides == {"train": {"scope": "none"}}
+    head = parse_variant('head={"base": "shared", "overrides": {"train": {"lr": 0.001}}, "tasks": 400, "gpus": 2, "seeds": [0]}')
+    assert head.overrides == {"train": {"scope": "shared", "lr": 0.001}} and (head.tasks, head.gpus, head.seeds) == (400, 2, [0])
+    with pytest.raises(ValueError, match="catalog"):
+        parse_variant("nope")
+    with pytest.raises(ValueError, match="unknown keys"):
+        parse_variant('x={"steps": 3}')
+    keys = [(s.key, s.tasks, s.gpus) for s in plan([head, none], [0, 1], 60, 100.0)]
+    assert keys == [("head/s0", 400, 2), ("none/s0", 60, 1), ("none/s1", 60, 1)]
+
+
+def _result(tid: str, correct: list[bool], steps: int) -> dict:
+    return {"task_id": tid, "status": "ok", "correct": correct, "steps": steps, "timings": {"train": 1.0, "sample": 2.0},
+            "used_seconds": 3.0, "budget_seconds": 4.0}
+
+
+def test_a_cut_off_run_keeps_its_finished_tasks_and_the_table_pairs_them(tmp_path: Path) -> None:
+    outputs = {"a": 1, "b": 2, "c": 1}
+    records = []
+    for variant, seed, flags in (("per-task", 0, {"a": [True], "b": [True, True]}), ("none", 0, {"a": [False], "b": [True, False], "c": [False]})):
+        run_dir = tmp_path / f"{variant}-{seed}"
+        for tid, correct in flags.items():
+            (run_dir / "run" / "tasks" / tid).mkdir(parents=True)
+            (run_dir / "run" / "tasks" / tid / "result.json").write_text(json.dumps(_result(tid, correct, 5)))
+        spec = RunSpec(f"{variant}/s{seed}", variant, seed, {}, 3, 1, 10.0)
+        record = collect(spec, run_dir, "killed", 9.0, sorted(outputs), run_dir / "log.txt")
+        record["task_ids"] = sorted(outputs)
+        records.append(record)
+    score_runs(records, outputs)
+    assert records[0]["tasks_done"] == 2 and records[0]["tasks_solved"] == 2 and records[0]["score"] == pytest.approx(3 / 4)
+    assert records[1]["tasks_solved"] == 0 and records[1]["score"] == pytest.approx(1 / 4)
+    md = markdown(records, ["per-task", "none", "shared"], ["none", "per-task"])
+    assert md.index("| none | 3 |") < md.index("| per-task | 3 |")
+    assert "on the 2 tasks every one of per-task, none finished" in md
+    assert "| per-task | none | 2 | 0 |" in md and "| a | 1/1 | 0/1 |" in md
