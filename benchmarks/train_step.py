@@ -14,7 +14,7 @@ gradients of the frozen base. Not counted: attention scores (QK^T, PV), the LoRA
 recomputed forward under activation checkpointing. The matrix rate of the card is measured in the
 same run (an 8192^3 bf16 product), and each row's TFLOP/s is also given as a share of it.
 
-Also checks, per shape: the fast step's (row 6) and the CUDA-graph step's (row 10) loss and gradients against
+Also checks, per shape, after its timing rows (so a broken graph cannot spoil the baseline): the fast step's (row 6) and the CUDA-graph step's (row 10) loss and gradients against
 row 1 with an fp32 base, on a sequence 100 tokens shorter than the first length (so the graph step pads it); the
 capture time per length bucket; 3 replayed graph-step updates against the same body run eagerly (the
 captured AdamW and its device learning rate); that an adapter reset followed by a new task of another length builds no new
@@ -215,8 +215,9 @@ def _graphs_of(res: Resident) -> Any:
 
 def check_steps(res: Resident, fast_cfg: TrainConfig, graph_cfg: TrainConfig, tokens: int) -> dict:
     """Loss and gradients on one sequence (nonzero B, so every gradient is live) of row 1 with an fp32 base
-    (computed first: the base is cast in place and back, before any graph captures its addresses), row 1, the
-    fast step and the CUDA-graph step (one replay at lr 0, gradients before clipping)."""
+    (computed first: the base is cast in place and back, which moves its weights, so the slot's graphs are
+    dropped before and captured again after), row 1, the fast step and the CUDA-graph step (one replay at lr 0,
+    gradients before clipping)."""
     import torch
 
     res.extra.pop("step_graphs", None)
@@ -435,18 +436,6 @@ def main(argv: list[str] | None = None) -> None:
         n = linear_weights(res)
         checks[shape] = {"N": n}
         print(f"\n{shape}: built in {res.load_seconds:.1f} s, N={n / 1e6:.0f}M linear weights", flush=True)
-        try:
-            checks[shape].update(check_steps(res, _row_cfg(FAST_ROW, args.compile)[2], _row_cfg(DEFAULT_ROW, args.compile)[2], max(64, lengths[0] - 100)))
-        except Exception as err:  # reported; the timing rows still run
-            checks[shape]["error"] = f"{type(err).__name__}: {str(err)[:200]}"
-            print(traceback.format_exc(), flush=True)
-        try:
-            checks[shape].update(check_replay(res, _row_cfg(DEFAULT_ROW, args.compile)[2], max(64, lengths[0] - 100)))
-        except Exception as err:  # reported; the timing rows still run
-            checks[shape]["replay_check_error"] = f"{type(err).__name__}: {str(err)[:200]}"
-            print(traceback.format_exc(), flush=True)
-        print(f"{shape}: correctness {json.dumps(checks[shape], default=str)}", flush=True)
-        write_results(args.out, card, peak, checks, results)
         for r in rows:
             name, reference, cfg = _row_cfg(r, args.compile)
             for tokens in lengths:
@@ -474,6 +463,21 @@ def main(argv: list[str] | None = None) -> None:
                 results.append(result)
                 print(_line(result, n, peak, results), flush=True)
                 write_results(args.out, card, peak, checks, results)
+        graphs = _graphs_of(res)
+        if graphs is not None:
+            checks[shape]["rows_graph_capture_s_by_bucket"] = dict(graphs.capture_seconds)
+            checks[shape]["rows_graph_capture_failed"] = graphs.failed
+        try:
+            checks[shape].update(check_steps(res, _row_cfg(FAST_ROW, args.compile)[2], _row_cfg(DEFAULT_ROW, args.compile)[2], max(64, lengths[0] - 100)))
+        except Exception as err:  # reported; the timing rows still run
+            checks[shape]["error"] = f"{type(err).__name__}: {str(err)[:200]}"
+            print(traceback.format_exc(), flush=True)
+        try:
+            checks[shape].update(check_replay(res, _row_cfg(DEFAULT_ROW, args.compile)[2], max(64, lengths[0] - 100)))
+        except Exception as err:  # reported; the timing rows still run
+            checks[shape]["replay_check_error"] = f"{type(err).__name__}: {str(err)[:200]}"
+            print(traceback.format_exc(), flush=True)
+        print(f"{shape}: correctness {json.dumps(checks[shape], default=str)}", flush=True)
         for r in [int(x) for x in args.profile.split(",") if x]:
             _, reference, cfg = _row_cfg(r, args.compile)
             profile_row(res, cfg, reference, lengths[0], f"{shape} row {r}", args.out)
@@ -487,7 +491,7 @@ def main(argv: list[str] | None = None) -> None:
             f"{shape}: graphs compiled {res.compiles}; after a reset and a {c.get('new_length')}-token task: "
             f"{c.get('new_graphs_after_reset_and_new_length')} new; CUDA graphs captured after a reset in a captured bucket: "
             f"{c.get('new_captures_after_reset_same_bucket')} (want 0), in a new bucket: {c.get('new_captures_for_new_bucket')} (want 1); "
-            f"capture s by bucket {c.get('graph_capture_s_by_bucket')}; graph step within bf16 tolerance: {c.get('graph_within_bf16_tolerance')}; "
+            f"capture s by bucket (rows) {c.get('rows_graph_capture_s_by_bucket')}, (checks) {c.get('graph_capture_s_by_bucket')}; graph step within bf16 tolerance: {c.get('graph_within_bf16_tolerance')}; "
             f"replayed updates match eager: {c.get('replay_matches_eager')}; "
             f"capture failure: {c.get('graph_capture_failed') or 'none'}",
             flush=True,
