@@ -50,6 +50,7 @@ CATALOG: dict[str, dict] = {
     "steps150": {"train": {"max_steps": 150}},
     "lr1e-4": {"train": {"lr": 1.0e-4}},
     "lr1e-3": {"train": {"lr": 1.0e-3}},
+    "lr3e-3": {"train": {"lr": 3.0e-3}},  # what the arc-base-5m probes used (docs/results.md)
     "views4": {"sample": {"views": 4}},
     "views16": {"sample": {"views": 16}},
     "dfs0.05": {"sample": {"backend": "dfs", "dfs_threshold": 0.05}},
