@@ -32,6 +32,7 @@ import argparse
 import gc
 import json
 import logging
+import os
 import random
 import sys
 import time
@@ -388,8 +389,10 @@ def write_results(out: str, card: str, peak: float, checks: dict, results: list[
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     payload = {"card": card, "torch": torch.__version__, "matmul_tflops": peak, "checks": checks, "rows": [vars(r) for r in results]}
-    (folder / "results.json").write_text(json.dumps(payload, indent=1, default=str))
-    (folder / "table.md").write_text(_table(card, peak, checks, results) + "\n")
+    for name, text in (("results.json", json.dumps(payload, indent=1, default=str)), ("table.md", _table(card, peak, checks, results) + "\n")):
+        tmp = folder / f".{name}.tmp"
+        tmp.write_text(text)
+        os.replace(tmp, folder / name)  # atomic: a run killed by its timeout leaves whole files
 
 
 def _table(card: str, peak: float, checks: dict, results: list[Result]) -> str:
