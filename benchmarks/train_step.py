@@ -460,6 +460,8 @@ def main(argv: list[str] | None = None) -> None:
                     graphs = _graphs_of(res)
                     if cfg.cuda_graphs != "off" and graphs is not None and graphs.failed:
                         result.note = f"capture failed, ran eagerly: {graphs.failed}"
+                    elif cfg.cuda_graphs != "off" and "step_graphs_error" in res.extra:
+                        result.note = f"no graph step, ran the fast step: {res.extra['step_graphs_error']}"
                     gc.collect()
                     if device == "cuda":
                         torch.cuda.empty_cache()
