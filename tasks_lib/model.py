@@ -12,7 +12,8 @@ Contract:
 - `resident(cfg, device)` keeps one `Resident` per (path, device) for the life of the process: a slot
   worker loads the base model once and reuses it across tasks.
 - `Resident.reset(seed)` re-initialises the LoRA weights in place (no reload) so every task starts from
-  the base model; `save_adapter` / `load_adapter` move the adapter as safetensors.
+  the base model, A drawn from a CPU generator (the same adapter on every device; no CUDA RNG);
+  `save_adapter` / `load_adapter` move the adapter as safetensors.
 - `Resident.compiled(name, fn, backend)` compiles `fn` once for the slot's life (a reset keeps every
   tensor object, so it never recompiles); `Resident.compiles` counts the graphs the backend has built.
 """
@@ -115,6 +116,40 @@ def _validate_dir(path: Path) -> None:
         raise ModelError(f"{path}: no tokenizer files (tokenizer.json, tokenizer.model, vocab.json or vocab.txt)")
 
 
+def lora_init_targets(model: Any) -> list[tuple[str, Any, Any, Any]]:
+    """(module name, A weight, B weight, B bias or None) of every linear LoRA layer of `model`, in module order."""
+    from peft.tuners.lora import LoraLayer
+
+    out = []
+    for name, module in model.named_modules():
+        if isinstance(module, LoraLayer) and ADAPTER in module.lora_A:
+            bias = module.lora_B[ADAPTER].bias if getattr(module, "lora_bias", {}).get(ADAPTER) else None
+            out.append((name, module.lora_A[ADAPTER].weight, module.lora_B[ADAPTER].weight, bias))
+    return out
+
+
+def _reset_generator(seed: int, name: str) -> Any:
+    """A CPU generator for one LoRA layer: seeded by (seed, module name), so a layer's init does not depend on
+    the other layers (nor on the order they are visited in)."""
+    import hashlib
+
+    import torch
+
+    digest = hashlib.blake2b(f"{seed}:{name}".encode(), digest_size=8).digest()
+    return torch.Generator().manual_seed(int.from_bytes(digest, "little") & (2**63 - 1))
+
+
+def lora_a_init(shape: tuple[int, ...], generator: Any) -> Any:
+    """A LoRA A weight (r, in) as PEFT initialises it (`nn.init.kaiming_uniform_(w, a=sqrt(5))`, i.e.
+    U(-1/sqrt(in), 1/sqrt(in))), drawn in fp32 on the CPU from `generator`."""
+    import math
+
+    import torch
+
+    w = torch.empty(shape, dtype=torch.float32)
+    return torch.nn.init.kaiming_uniform_(w, a=math.sqrt(5), generator=generator)
+
+
 @dataclass
 class Resident:
     """A base model with a LoRA adapter, resident on one device."""
@@ -150,14 +185,21 @@ class Resident:
         return self._compiled[key]
 
     def reset(self, seed: int, task_id: str | None = None) -> None:
-        """Re-initialise every LoRA layer in place: A random (seeded), B zero, so the model equals the base."""
+        """Re-initialise every LoRA layer in place: A random (seeded), B zero, so the model equals the base.
+
+        A is drawn as PEFT's default init (kaiming_uniform with a=sqrt(5): U(-1/sqrt(in), 1/sqrt(in))) from a CPU
+        generator seeded with `seed`, then copied into the weights: the same adapter on every device, and no use
+        of the CUDA generator (a failed CUDA-graph capture can leave that one unusable). The process RNGs are
+        seeded with `seed` too (dropout, as before)."""
         import torch
-        from peft.tuners.lora import LoraLayer
 
         torch.manual_seed(seed)
-        for module in self.model.modules():
-            if isinstance(module, LoraLayer) and ADAPTER in module.lora_A:
-                module.reset_lora_parameters(ADAPTER, True)
+        with torch.no_grad():
+            for name, a, b, bias in lora_init_targets(self.model):
+                a.copy_(lora_a_init(tuple(a.shape), _reset_generator(seed, name)))  # (r, in)
+                b.zero_()  # (out, r)
+                if bias is not None:
+                    bias.zero_()
         self.task_id = task_id
 
     def trainable_parameters(self) -> list:

@@ -15,14 +15,20 @@ sequence and returns the loss as a device tensor, so the caller decides when to 
   (or, with `compile_scope: model`, the whole forward and loss as one graph) compiled once per slot
   (`Resident.compiled`; the adapter reset is in place, so nothing recompiles), LoRA matmuls in the base dtype with fp32 master weights, chunked cross-entropy when asked, layers
   recomputed in backward for long sequences when asked, inputs uploaded without a host sync.
-  With `cfg.cuda_graphs` (auto: on with the fast step on CUDA), the whole step (grad zeroing, forward, loss,
+  With `cfg.cuda_graphs` on (opt-in: the default is off, so the default GPU step is the fast step above, the
+  one whose checks passed on a GPU; the graph step's replay and reset checks have yet to pass there, see
+  benchmarks/results/train_step.md; auto: on with the fast step on CUDA), the whole step (grad zeroing, forward, loss,
   backward, clipping, a capturable fused AdamW whose learning rate is a device tensor) is replayed as one CUDA
   graph per length bucket: the sequence is padded at the end to a multiple of `cfg.graph_bucket` with IGNORE
   labels, which under causal attention leaves the loss and gradients those of the unpadded sequence. Graphs,
   static buffers, gradients and the optimizer live per slot (`StepGraphs` in `Resident.extra`), captured
   lazily at a bucket's first use; a new task resets the optimizer state in place, so nothing is recaptured.
-  A capture failure is logged once and the slot then runs the same step eagerly on the static buffers (as do
-  buckets that recompute in backward: checkpointed layers or chunked cross-entropy).
+  A capture fails if an autograd graph of the adapter made on another stream is still alive (e.g. a caller's
+  undetached loss: its AccumulateGrad nodes pull the default stream into the capture). A capture failure is
+  logged once with its first cause and cleaned up (the thread's stream, the allocator's pool routing and the
+  default CUDA generator, which a failed capture leaves in capture mode, are restored; the device is synced);
+  the slot then captures nothing more and runs every bucket eagerly on the static buffers (as do buckets that
+  recompute in backward: checkpointed layers or chunked cross-entropy).
 `reference_loss` is plain PEFT + transformers (full logits, the HF loss): the baseline of the tests
 and of `benchmarks/train_step.py`.
 """
@@ -47,6 +53,7 @@ from tasks_lib.model import Resident
 FAST_ARCHITECTURES = ("llama", "qwen2", "qwen3")  # decoders whose forward is exactly embed -> layers -> norm -> head
 GRAD_CLIP = 1.0
 GRAPH_WARMUP = 2  # eager steps on a side stream before a capture (compiles, autotuning, cuBLAS workspaces)
+CAPTURE_FAILED = "step_graphs_capture_failed"  # res.extra key: why a capture failed; the slot captures nothing more
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +149,83 @@ def bucket_length(tokens: int, bucket: int) -> int:
     return -(-tokens // bucket) * bucket
 
 
+def release_cuda_generator(device: Any) -> None:
+    """Give `device`'s default CUDA generator a fresh state at its current seed and offset.
+
+    torch ends a generator's capture in `CUDAGraph.capture_end` after the stream capture itself, so a capture
+    that fails leaves the default generator in capture mode, and every later random op on the device raises
+    "Offset increment outside graph capture encountered unexpectedly"."""
+    import torch
+
+    index = torch.device(device).index
+    index = torch.cuda.current_device() if index is None else index
+    default = torch.cuda.default_generators[index]
+    fresh = torch.cuda.Generator(device=f"cuda:{index}")
+    fresh.set_state(default.get_state())
+    default.graphsafe_set_state(fresh)
+
+
+def _abandon_capture(graph: Any, pool: Any, ambient: Any, device: Any) -> None:
+    """Clean up after a failed capture, each part on its own (a failing part is logged, the rest still runs):
+    end the stream capture if it is still open, stop routing allocations to the graph pool, give the thread
+    its stream back (torch.cuda.graph leaves the capture stream current when capture_end raises), take the
+    default CUDA generator out of capture mode, and wait for the device."""
+    import torch
+
+    index = torch.device(device).index
+
+    def end_capture() -> None:
+        if torch.cuda.is_current_stream_capturing():
+            with contextlib.suppress(Exception):  # ends the capture; raises for the invalidated capture
+                graph.capture_end()
+
+    def end_pool() -> None:
+        with contextlib.suppress(Exception):  # raises when capture_end already stopped the routing
+            torch._C._cuda_endAllocateToPool(torch.cuda.current_device() if index is None else index, pool)
+
+    for name, part in (
+        ("end the capture", end_capture),
+        ("stop allocating to the graph pool", end_pool),
+        ("restore the stream", lambda: torch.cuda.set_stream(ambient)),
+        ("release the CUDA generator", lambda: release_cuda_generator(device)),
+        ("synchronize", torch.cuda.synchronize),
+    ):
+        try:
+            part()
+        except Exception as err:  # best effort: report and go on with the other parts
+            log.warning("after the failed capture, could not %s: %s: %s", name, type(err).__name__, str(err)[:200])
+
+
+@contextlib.contextmanager
+def _stale_streams_redirected():
+    """Where torch has it (2.12+), let autograd move an AccumulateGrad node that holds a stale non-capturing
+    stream (its autograd graph kept alive from an eager step) onto the capturing stream, instead of invalidating
+    the capture; the process-global flag is restored after."""
+    import torch
+
+    get = getattr(torch._C, "_override_stale_capture_stream", None)
+    put = getattr(torch.autograd.graph, "set_override_stale_capture_stream", None)
+    if get is None or put is None:
+        yield
+        return
+    before = bool(get())
+    put(True)
+    try:
+        yield
+    finally:
+        put(before)
+
+
+def _failure(err: BaseException) -> str:
+    """The error and, when torch.cuda.graph's exit replaced it (capture_end raising for the invalidated capture),
+    the first cause."""
+    text = f"{type(err).__name__}: {str(err)[:300]}"
+    cause = err.__cause__ or err.__context__
+    if cause is not None:
+        text += f" (first: {type(cause).__name__}: {str(cause)[:300]})"
+    return text
+
+
 class StepGraphs:
     """Per-slot state of the CUDA-graph step, kept in `res.extra` for the slot's life.
 
@@ -154,6 +238,7 @@ class StepGraphs:
         import torch
 
         self.key = key
+        self.slot = res.extra  # the slot's dict: a capture failure is recorded there for every later StepGraphs
         self.params = res.trainable_parameters()
         self.capturable = capturable
         self.lr = torch.zeros((), dtype=torch.float32, device=res.device)  # () read by the captured AdamW
@@ -170,8 +255,8 @@ class StepGraphs:
         self.norms: dict[int, Any] = {}  # bucket -> () gradient norm before clipping
         self.graphs: dict[int, Any] = {}  # bucket -> torch.cuda.CUDAGraph
         self.capture_seconds: dict[int, float] = {}  # bucket -> warm-up + capture wall time
-        self.pool: Any = None
-        self.failed = ""  # why a capture failed; the slot runs the step eagerly from then on
+        self.pool: Any = None  # the graphs' shared memory pool (a graph_pool_handle), made at the first capture
+        self.failed: str = res.extra.get(CAPTURE_FAILED, "")  # why a capture failed in this slot: eager from then on
 
     @classmethod
     def for_slot(cls, res: Resident, key: tuple, weight_decay: float, capturable: bool) -> "StepGraphs":
@@ -232,29 +317,35 @@ class StepGraphs:
 
     def capture(self, step: "Step", bucket: int) -> bool:
         """Warm up on a side stream, then capture `body` for `bucket`; weights and optimizer state are restored
-        after the warm-up steps. On failure: log once, set `failed`, return False (the caller runs eagerly)."""
+        after the warm-up steps. On failure: clean up (`_abandon_capture`), log once, set `failed` here and for
+        the slot (no later capture in it; graphs captured before are kept but not replayed), return False (the
+        caller runs eagerly)."""
         import torch
 
         t0 = time.perf_counter()
         saved = [t.clone() for t in self._state()]
+        ambient = torch.cuda.current_stream()
+        graph = None
         try:
             side = torch.cuda.Stream()
-            side.wait_stream(torch.cuda.current_stream())
+            side.wait_stream(ambient)
             with torch.cuda.stream(side):
                 for _ in range(GRAPH_WARMUP):
                     self.body(step, bucket)
-            torch.cuda.current_stream().wait_stream(side)
+            ambient.wait_stream(side)
+            if self.pool is None:
+                self.pool = torch.cuda.graph_pool_handle()
             graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(graph, pool=self.pool):
+            with _stale_streams_redirected(), torch.cuda.graph(graph, pool=self.pool):
                 self.body(step, bucket)
         except Exception as err:  # any capture failure: the step still runs, eagerly
-            self.failed = f"{type(err).__name__}: {str(err)[:300]}"
-            log.warning("CUDA graph capture of the training step failed at %d tokens, running it eagerly from now on: %s", bucket, self.failed)
+            self.failed = _failure(err)
+            self.slot[CAPTURE_FAILED] = self.failed
+            log.warning("CUDA graph capture of the training step failed at %d tokens; this slot runs it eagerly from now on: %s", bucket, self.failed)
+            _abandon_capture(graph, self.pool, ambient, self.lr.device)
             return False
         finally:
             torch._foreach_copy_(self._state(), saved)
-        if self.pool is None:
-            self.pool = graph.pool()
         self.graphs[bucket] = graph
         self.capture_seconds[bucket] = time.perf_counter() - t0
         return True

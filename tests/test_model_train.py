@@ -70,6 +70,25 @@ def test_reset_zeroes_b_and_gives_back_the_base_model(res: Resident, small_tasks
     assert all(torch.equal(a, p) for a, p in zip(a_seed3, _lora(res, "A")))
 
 
+def test_reset_draws_a_from_its_own_cpu_generator_as_peft_inits_it(res: Resident, monkeypatch) -> None:
+    """The same seed gives the same adapter whatever the process RNG did before (no global or CUDA RNG draw),
+    A ~ U(-1/sqrt(in), 1/sqrt(in)) as PEFT's kaiming_uniform(a=sqrt(5)), B zero."""
+    res.reset(seed=11)
+    first = [p.detach().clone() for p in _lora(res, "A")]
+    res.reset(seed=12)
+    assert all(not torch.equal(a, p) for a, p in zip(first, _lora(res, "A")))
+    monkeypatch.setattr(torch, "manual_seed", lambda seed: None)  # the init must not come from the process RNG
+    torch.rand(1000)
+    res.reset(seed=11)
+    assert all(torch.equal(a, p) for a, p in zip(first, _lora(res, "A")))
+    assert all(float(p.detach().abs().max()) == 0.0 for p in _lora(res, "B"))
+    for a in first:
+        bound = 1.0 / a.shape[1] ** 0.5  # PEFT: kaiming_uniform_(a=sqrt(5)) on (r, in)
+        assert 0.95 * bound < float(a.abs().max()) <= bound
+        assert abs(float(a.mean())) < 0.1 * bound and float(a.std()) == pytest.approx(bound / 3**0.5, rel=0.15)
+    assert len({float(a[0, 0]) for a in first}) == len(first)  # each layer draws its own values
+
+
 def test_adapter_round_trip_gives_equal_logits(res: Resident, small_tasks: list[Task], tmp_path: Path) -> None:
     ids = _prompt(res, small_tasks[0])
     res.reset(0)

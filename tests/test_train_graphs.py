@@ -1,6 +1,7 @@
 """The CUDA-graph step: padding a sequence to its length bucket leaves the loss and gradients those of the
 unpadded sequence; the static-buffer step (the captured body, run eagerly on the CPU) trains like the fast
-step; the slot's optimizer is reset in place per task; a failed capture falls back to the eager body."""
+step; the slot's optimizer is reset in place per task; a failed capture is cleaned up (faked CUDA calls) and the
+slot falls back to the eager body for good."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from tasks_lib.config import ConfigError, ModelConfig, TrainConfig
 from tasks_lib.data import Task
 from tasks_lib.encoding import IGNORE, Encoded
 from tasks_lib.model import Resident, load_base
-from tasks_lib.train import Step, StepGraphs, bucket_length, train_adapter
+from tasks_lib.train import CAPTURE_FAILED, Step, StepGraphs, _failure, bucket_length, train_adapter
 
 torch = pytest.importorskip("torch")
 
@@ -116,37 +117,88 @@ def test_slot_state_is_reused_and_the_optimizer_reset_in_place(res: Resident) ->
     assert Step(res, TrainConfig(**dict(GRAPHS, weight_decay=0.1))).graphs is not graphs  # a new key: new state
 
 
-def test_failed_capture_restores_the_warm_up_and_runs_eagerly(model_cfg: ModelConfig, monkeypatch, caplog) -> None:
-    """A capture that fails after its warm-up steps leaves the weights as one eager step would."""
+def _fake_failing_cuda(monkeypatch, calls: list) -> object:
+    """torch.cuda as a CPU build can fake it: streams, a pool handle, and a capture whose exit raises as
+    torch.cuda.graph does for an invalidated capture; the clean-up calls are recorded in `calls`."""
+    import tasks_lib.train as train
+
+    class _Stream:
+        def wait_stream(self, other: object) -> None:
+            pass
+
+    ambient = _Stream()
+
+    class _Graph:
+        def capture_end(self) -> None:
+            calls.append("capture_end")
+            raise RuntimeError("capture invalidated")
+
+    class _Capture:
+        def __init__(self, graph: object, pool: object = None) -> None:
+            calls.append(("capture", pool))
+
+        def __enter__(self) -> None:
+            pass
+
+        def __exit__(self, *exc: object) -> None:
+            raise RuntimeError("CUDA error: operation failed due to a previous error during capture")
+
+    monkeypatch.setattr(torch.cuda, "Stream", _Stream)
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda: ambient)
+    monkeypatch.setattr(torch.cuda, "stream", lambda s: contextlib.nullcontext())
+    monkeypatch.setattr(torch.cuda, "graph_pool_handle", lambda: (0, 7))
+    monkeypatch.setattr(torch.cuda, "CUDAGraph", _Graph)
+    monkeypatch.setattr(torch.cuda, "graph", _Capture)
+    monkeypatch.setattr(torch.cuda, "is_current_stream_capturing", lambda: True)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(torch._C, "_cuda_endAllocateToPool", lambda device, pool: calls.append(("end_pool", device, pool)), raising=False)
+    monkeypatch.setattr(torch.cuda, "set_stream", lambda s: calls.append(("set_stream", s is ambient)))
+    monkeypatch.setattr(train, "release_cuda_generator", lambda device: calls.append("release_generator"))
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda *a: calls.append("synchronize"))
+    return ambient
+
+
+def test_failed_capture_is_cleaned_up_and_the_slot_runs_eagerly(model_cfg: ModelConfig, monkeypatch, caplog) -> None:
+    """A capture that fails after its warm-up steps leaves the weights as one eager step would; the capture is
+    ended, the pool routing stopped, the thread's stream given back, the CUDA generator released, the device
+    synced (in that order); the slot then never captures again, not even for a new graph state."""
     enc = _sequence(120, seed=7)
     ends = []
+    calls: list = []
     for capturable in (False, True):
         res = load_base(model_cfg, "cpu")
         _live_adapter(res, seed=4)
         step = Step(res, TrainConfig(**GRAPHS))
         if capturable:
-
-            class _Stream:
-                def wait_stream(self, other: object) -> None:
-                    pass
-
-            def _fail(*args: object, **kwargs: object) -> None:
-                raise RuntimeError("capture not supported here")
-
-            monkeypatch.setattr(torch.cuda, "Stream", _Stream)
-            monkeypatch.setattr(torch.cuda, "current_stream", _Stream)
-            monkeypatch.setattr(torch.cuda, "stream", lambda s: contextlib.nullcontext())
-            monkeypatch.setattr(torch.cuda, "CUDAGraph", lambda: None)
-            monkeypatch.setattr(torch.cuda, "graph", _fail)
+            _fake_failing_cuda(monkeypatch, calls)
             step.graphs.capturable = True
         loss = float(step(enc))
-        ends.append((loss, _adapter(res), step.graphs))
-    (want_loss, want, _), (loss, got, graphs) = ends
-    assert "capture not supported here" in graphs.failed and not graphs.graphs
-    assert "CUDA graph capture" in caplog.text
+        ends.append((loss, _adapter(res), step.graphs, res))
+    (want_loss, want, _, _), (loss, got, graphs, res) = ends
+    assert "operation failed" in graphs.failed and not graphs.graphs
+    assert "CUDA graph capture" in caplog.text and "eagerly" in caplog.text
     assert loss == pytest.approx(want_loss, rel=1e-6)
     assert all(torch.allclose(a, b, rtol=1e-6, atol=1e-8) for a, b in zip(got, want))
-    assert isinstance(graphs, StepGraphs)
+    assert calls == [("capture", (0, 7)), "capture_end", ("end_pool", 0, (0, 7)), ("set_stream", True), "release_generator", "synchronize"]
+    assert res.extra[CAPTURE_FAILED] == graphs.failed
+    float(step(_sequence(200, seed=8)))  # another bucket: no capture attempted
+    later = Step(res, TrainConfig(**dict(GRAPHS, weight_decay=0.1)))  # a new graph state in the same slot
+    assert later.graphs is not graphs and later.graphs.failed == graphs.failed
+    later.graphs.capturable = True
+    float(later(enc))
+    assert sum(1 for c in calls if isinstance(c, tuple) and c[0] == "capture") == 1
+
+
+def test_failure_text_names_the_first_cause() -> None:
+    """torch.cuda.graph's exit (capture_end) replaces the error that invalidated the capture: report both."""
+    try:
+        try:
+            raise RuntimeError("stale AccumulateGrad stream")
+        except RuntimeError:
+            raise RuntimeError("operation failed due to a previous error during capture")  # noqa: B904 (as torch chains it)
+    except RuntimeError as err:
+        text = _failure(err)
+    assert text.startswith("RuntimeError: operation failed") and "first: RuntimeError: stale AccumulateGrad stream" in text
 
 
 def test_graph_state_that_cannot_be_built_falls_back_to_the_fast_step(model_cfg: ModelConfig, monkeypatch, caplog) -> None:
@@ -170,7 +222,9 @@ def test_train_adapter_with_graphs_on_cpu(res: Resident, small_tasks: list[Task]
 
 
 def test_graph_config_defaults_and_validation(res: Resident) -> None:
-    assert Step(res, TrainConfig(step="fast", compile="off")).graphs is None  # auto: off on the CPU
+    assert TrainConfig().cuda_graphs == "off"  # opt-in until the graph step's checks pass on a GPU
+    assert Step(res, TrainConfig(step="fast", compile="off")).graphs is None
+    assert Step(res, TrainConfig(step="fast", compile="off", cuda_graphs="auto")).graphs is None  # auto: off on the CPU
     assert Step(res, TrainConfig(step="simple", cuda_graphs="on")).graphs is None  # only the fast step is graphed
     recomputing = Step(res, TrainConfig(**dict(GRAPHS, checkpoint_min_tokens=128)))
     assert recomputing.capturable_at(64) and not recomputing.capturable_at(128)  # checkpointing is never captured
