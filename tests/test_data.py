@@ -93,6 +93,19 @@ def test_limit_takes_the_first_tasks_in_file_order(tmp_path: Path) -> None:
         load_challenges(path, limit=0)
 
 
+def test_order_smallest_keeps_the_smallest_tasks_and_still_reports_broken_ones(tmp_path: Path) -> None:
+    big = {"train": [{"input": [[1] * 9] * 9, "output": [[2] * 9] * 9}], "test": [{"input": [[3] * 9] * 9}]}
+    broken = {"train": "not a list", "test": []}  # tiny JSON: sized like any other, kept, reported invalid
+    path = _write(tmp_path, {"big": big, "small-b": GOOD, "small-a": GOOD, "broken": broken})
+    result = load_challenges(path, limit=3, order="smallest")
+    assert result.task_ids == ["broken", "small-a", "small-b"]
+    assert list(result.invalid) == ["broken"]
+    assert load_challenges(path, order="smallest").task_ids[-1] == "big"
+    assert load_challenges(path, limit=1).task_ids == ["big"]  # file order stays the default
+    with pytest.raises(DataError, match="--order"):
+        load_challenges(path, order="largest")
+
+
 def test_solutions_file_attaches_outputs(tmp_path: Path) -> None:
     path = _write(tmp_path, {"t1": GOOD})
     sols = _write(tmp_path, {"t1": [[[8, 7], [6, 5]]]}, "solutions.json")
