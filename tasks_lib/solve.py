@@ -42,23 +42,18 @@ def _timeout(deadline: float, cfg: RunConfig, pool: SlotPool, slot: int) -> floa
     return max(0.0, deadline - time.time()) + cfg.slots.step_grace_seconds + reload
 
 
+def _train_call(pool: SlotPool, slot: int, op: str, cfg: RunConfig, budget: TaskBudget, adapter_dir: str, **args) -> dict:
+    """One worker training op (`train` or `train_shared`) until the budget's train deadline, timed."""
+    t0 = time.time()
+    stats = pool.call(slot, op, _timeout(budget.train_deadline, cfg, pool, slot), model=cfg.model, train=cfg.train,
+                      adapter_dir=adapter_dir, deadline=budget.train_deadline, seed=cfg.train.seed, **args)
+    return {**stats, "wall_seconds": time.time() - t0}
+
+
 def shared_step(pool: SlotPool, slot: int, tasks: list[Task], cfg: RunConfig, budget: TaskBudget, adapter_dir: str) -> dict:
     """Scope shared: train one adapter on all `tasks` until the budget's deadline (at most `max_steps` per task
     in total, the steps their own training would have had); save it to `adapter_dir`."""
-    t0 = time.time()
-    stats = pool.call(
-        slot,
-        "train_shared",
-        _timeout(budget.train_deadline, cfg, pool, slot),
-        tasks=tasks,
-        model=cfg.model,
-        train=cfg.train,
-        adapter_dir=adapter_dir,
-        deadline=budget.train_deadline,
-        seed=cfg.train.seed,
-        max_steps=cfg.train.max_steps * len(tasks),
-    )
-    return {**stats, "wall_seconds": time.time() - t0}
+    return _train_call(pool, slot, "train_shared", cfg, budget, adapter_dir, tasks=tasks, max_steps=cfg.train.max_steps * len(tasks))
 
 
 def untrained(scope: str, adapter_dir: str) -> dict:
@@ -75,19 +70,7 @@ def train_step(pool: SlotPool, slot: int, task: Task, cfg: RunConfig, budget: Ta
     none train nothing here (see `untrained`)."""
     if cfg.train.scope != "task":
         return untrained(cfg.train.scope, adapter_dir)
-    t0 = time.time()
-    stats = pool.call(
-        slot,
-        "train",
-        _timeout(budget.train_deadline, cfg, pool, slot),
-        task=task,
-        model=cfg.model,
-        train=cfg.train,
-        adapter_dir=adapter_dir,
-        deadline=budget.train_deadline,
-        seed=cfg.train.seed,
-    )
-    return {**stats, "wall_seconds": time.time() - t0}
+    return _train_call(pool, slot, "train", cfg, budget, adapter_dir, task=task)
 
 
 def lighter(sample: SampleConfig) -> SampleConfig | None:

@@ -42,7 +42,7 @@ import random
 import time
 import warnings
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Iterator
 
 from tasks_lib.augment import apply_task, random_augmentation
 from tasks_lib.config import TrainConfig
@@ -538,13 +538,79 @@ def warm_up(res: Resident, cfg: TrainConfig, lengths: tuple[int, ...] = (96, 224
     return res.compiles - before
 
 
+def task_examples(res: Resident, task: Task, cfg: TrainConfig, max_tokens: int) -> Iterator[Encoded]:
+    """Fresh random augmentations of `task`'s train pairs, encoded; ends when the task cannot be encoded."""
+    rng = random.Random(f"{cfg.seed}:{task.id}")
+    while True:
+        try:
+            yield encode_train(res.vocab, apply_task(random_augmentation(rng, len(task.train)), task), max_tokens, cfg.loss_on_first)
+        except EncodingError:
+            return
+
+
 def train_adapter(res: Resident, task: Task, cfg: TrainConfig, max_tokens: int, deadline: float) -> TrainStats:
     """Train the resident adapter on `task` until `cfg.max_steps` or `deadline`."""
+    return train_loop(res, cfg, task_examples(res, task, cfg, max_tokens), cfg.max_steps, deadline, f"task {task.id}")
+
+
+def train_loop(res: Resident, cfg: TrainConfig, examples: Iterator[Encoded], max_steps: int, deadline: float, what: str) -> TrainStats:
+    """Train the resident adapter at batch size 1 on `examples` until `max_steps`, the deadline, or the
+    examples run out (`stopped_by` "no-data"); `what` names the work in errors."""
     import torch
 
     stats = TrainStats()
-    if cfg.max_steps == 0:
+    if max_steps == 0:
         return stats
+    compiles_before = res.compiles
+    step = Step(res, cfg)
+    stats.step_kind = step.kind
+    stats.graphs = step.graphs is not None
+    captures_before = len(step.graphs.graphs) if step.graphs is not None else 0
+    pending: list = []  # device losses not yet read
+    res.model.train()
+    t0 = time.time()
+    window_start = t0
+    step_time = 0.0
+
+    def read_back() -> None:
+        nonlocal window_start, step_time
+        if not pending:
+            return
+        values = torch.stack(pending).tolist()  # the one host sync of a window
+        first_step = stats.steps - len(values)
+        pending.clear()
+        for i, value in enumerate(values):
+            if not math.isfinite(value):
+                raise FloatingPointError(f"{what}: loss is {value} at step {first_step + i}")
+        stats.first_loss = values[0] if stats.first_loss is None else stats.first_loss
+        stats.last_loss = values[-1]
+        now = time.time()
+        step_time = max(step_time * 0.5, (now - window_start) / len(values))  # pessimistic running estimate
+        window_start = now
+
+    try:
+        while stats.steps < max_steps:
+            queued = 2 if pending else 1  # unread steps may still be running on the device
+            if time.time() + queued * step_time > deadline:
+                stats.stopped_by = "deadline"
+                break
+            enc = next(examples, None)
+            if enc is None:
+                stats.stopped_by = "no-data"
+                break
+            pending.append(step(enc))
+            stats.steps += 1
+            stats.tokens += len(enc.ids)
+            if len(pending) >= cfg.sync_every or step_time == 0.0:
+                read_back()
+        read_back()
+    finally:
+        res.model.eval()
+        step.close()
+    stats.seconds = time.time() - t0
+    stats.compiles = res.compiles - compiles_before
+    stats.captures = len(step.graphs.graphs) - captures_before if step.graphs is not None else 0
+    return stats
     compiles_before = res.compiles
     step = Step(res, cfg)
     stats.step_kind = step.kind
