@@ -38,8 +38,8 @@ def merged(model: Any, backup: str = "cpu") -> Iterator[Any]:
     if any(layer.merged for layer in layers):
         raise MergeError("the adapter is already merged; unmerge it before merging again")
     with torch.no_grad():
-        saved = [layer.get_base_layer().weight.detach().to("cpu" if backup == "cpu" else layer.get_base_layer().weight.device, copy=True)
-                 for layer in layers]
+        weights = [layer.get_base_layer().weight.detach() for layer in layers]
+        saved = [w.to("cpu", copy=True) if backup == "cpu" else w.clone() for w in weights]
         for layer in layers:
             layer.merge()
     try:
