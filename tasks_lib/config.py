@@ -73,7 +73,7 @@ class TrainConfig:
     ce_chunk: int = 0  # fast step: labelled positions per cross-entropy chunk, logits recomputed in backward; 0: one chunk (fine for small vocabularies)
     checkpoint_min_tokens: int = 0  # fast step: recompute decoder layers in backward for sequences at least this long; 0: never. Less memory, ~1/3 more compute
     sync_every: int = 1  # steps between host reads of the loss (the deadline check uses the last read's step time); reading every 8 did not pay on an H200 (benchmarks/results/train_step.md)
-    cuda_graphs: str = "off"  # fast step: the whole step (forward, backward, clip, AdamW) replayed as one CUDA graph per length bucket, 3-7x faster than the fast step on an H200 at 0.5B, 1k-4k tokens; off by default until its replay and reset checks pass on a GPU (benchmarks/results/train_step.md, Run 3); on: opt in (CPU runs the same static-buffer step without capture); auto: on for CUDA, off on CPU
+    cuda_graphs: str = "auto"  # fast step: the whole step (forward, backward, clip, AdamW) replayed as one CUDA graph per length bucket; auto: on for CUDA (H100: 7.5x/5.6x/2.9x plain PEFT at 0.5B, 1k/2k/4k tokens; replay, reset and tolerance checks passed; benchmarks/results/train_step.md, Run 4), off on CPU; on: also on CPU (the same static-buffer step without capture); off: the fast step
     graph_bucket: int = 256  # cuda_graphs: sequences padded at the end to a multiple of this (IGNORE labels); larger: fewer captures, more padded compute
 
     def __post_init__(self) -> None:

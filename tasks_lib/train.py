@@ -15,9 +15,8 @@ sequence and returns the loss as a device tensor, so the caller decides when to 
   (or, with `compile_scope: model`, the whole forward and loss as one graph) compiled once per slot
   (`Resident.compiled`; the adapter reset is in place, so nothing recompiles), LoRA matmuls in the base dtype with fp32 master weights, chunked cross-entropy when asked, layers
   recomputed in backward for long sequences when asked, inputs uploaded without a host sync.
-  With `cfg.cuda_graphs` on (opt-in: the default is off, so the default GPU step is the fast step above, the
-  one whose checks passed on a GPU; the graph step's replay and reset checks have yet to pass there, see
-  benchmarks/results/train_step.md; auto: on with the fast step on CUDA), the whole step (grad zeroing, forward, loss,
+  With `cfg.cuda_graphs` on (auto, the default: on with the fast step on CUDA, whose replay, reset and tolerance
+  checks passed on an H100, benchmarks/results/train_step.md, Run 4), the whole step (grad zeroing, forward, loss,
   backward, clipping, a capturable fused AdamW whose learning rate is a device tensor) is replayed as one CUDA
   graph per length bucket: the sequence is padded at the end to a multiple of `cfg.graph_bucket` with IGNORE
   labels, which under causal attention leaves the loss and gradients those of the unpadded sequence. Graphs,
@@ -565,7 +564,7 @@ def train_loop(res: Resident, cfg: TrainConfig, examples: Iterator[Encoded], max
     step = Step(res, cfg)
     stats.step_kind = step.kind
     stats.graphs = step.graphs is not None
-    captures_before = len(step.graphs.graphs) if step.graphs is not None else 0
+    captures_before = captured = len(step.graphs.graphs) if step.graphs is not None else 0
     pending: list = []  # device losses not yet read
     res.model.train()
     t0 = time.time()
@@ -601,60 +600,12 @@ def train_loop(res: Resident, cfg: TrainConfig, examples: Iterator[Encoded], max
             pending.append(step(enc))
             stats.steps += 1
             stats.tokens += len(enc.ids)
-            if len(pending) >= cfg.sync_every or step_time == 0.0:
+            if step.graphs is not None and len(step.graphs.graphs) != captured:
+                captured = len(step.graphs.graphs)
+                before = step_time
                 read_back()
-        read_back()
-    finally:
-        res.model.eval()
-        step.close()
-    stats.seconds = time.time() - t0
-    stats.compiles = res.compiles - compiles_before
-    stats.captures = len(step.graphs.graphs) - captures_before if step.graphs is not None else 0
-    return stats
-    compiles_before = res.compiles
-    step = Step(res, cfg)
-    stats.step_kind = step.kind
-    stats.graphs = step.graphs is not None
-    captures_before = len(step.graphs.graphs) if step.graphs is not None else 0
-    rng = random.Random(f"{cfg.seed}:{task.id}")
-    pending: list = []  # device losses not yet read
-    res.model.train()
-    t0 = time.time()
-    window_start = t0
-    step_time = 0.0
-
-    def read_back() -> None:
-        nonlocal window_start, step_time
-        if not pending:
-            return
-        values = torch.stack(pending).tolist()  # the one host sync of a window
-        first_step = stats.steps - len(values)
-        pending.clear()
-        for i, value in enumerate(values):
-            if not math.isfinite(value):
-                raise FloatingPointError(f"task {task.id}: loss is {value} at step {first_step + i}")
-        stats.first_loss = values[0] if stats.first_loss is None else stats.first_loss
-        stats.last_loss = values[-1]
-        now = time.time()
-        step_time = max(step_time * 0.5, (now - window_start) / len(values))  # pessimistic running estimate
-        window_start = now
-
-    try:
-        while stats.steps < cfg.max_steps:
-            queued = 2 if pending else 1  # unread steps may still be running on the device
-            if time.time() + queued * step_time > deadline:
-                stats.stopped_by = "deadline"
-                break
-            aug = random_augmentation(rng, len(task.train))
-            try:
-                enc = encode_train(res.vocab, apply_task(aug, task), max_tokens, cfg.loss_on_first)
-            except EncodingError:
-                stats.stopped_by = "no-data"
-                break
-            pending.append(step(enc))
-            stats.steps += 1
-            stats.tokens += len(enc.ids)
-            if len(pending) >= cfg.sync_every or step_time == 0.0:
+                step_time = before  # a bucket's capture is a one-off cost, not the step's time: the estimate skips it
+            elif len(pending) >= cfg.sync_every or step_time == 0.0:
                 read_back()
         read_back()
     finally:
