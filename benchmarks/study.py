@@ -8,7 +8,7 @@ queued. A run starts only if it can end (its budget + `--startup`) before the ha
 driver started; runs still going at the hard end are killed, and what they finished is kept.
 
 Inputs: a base profile (with `--common` overrides for every variant), a model directory, a task source and the first `--tasks` of its tasks in sorted id
-order, named variants, seeds, GPUs and slots per GPU, and the total budget per run (seconds, model load included,
+order (or smallest first, `--order smallest`), named variants, seeds, GPUs and slots per GPU, and the total budget per run (seconds, model load included,
 as a real run counts it). A variant is a name from `CATALOG` (YAML-style overrides on the base profile) or
 `NAME=JSON` with keys `base` (a catalog name), `overrides`, and optionally its own `tasks`, `gpus` (per run),
 `seeds` and `budget`. Runs are queued seed-major (every variant's first seed, then the second ...), in the order
@@ -139,12 +139,23 @@ def write_profile(spec: RunSpec, base: str, model: str, device: str, slots: int,
     return path
 
 
-def task_files(source: str, n: int, folder: Path) -> tuple[Path, Path]:
-    """The first `n` tasks of `source` in sorted id order, as Kaggle challenges + solutions files."""
-    from tasks_lib.data import load_challenges, write_kaggle
+def ordered_tasks(source: str, order: str) -> list:
+    """Every task of `source`: in sorted id order (`id`), or smallest JSON first, ties by id (`smallest`, as
+    `python flows/submit.py --order smallest` picks them)."""
+    from tasks_lib.data import load_challenges
 
-    chosen = sorted(load_challenges(source).tasks, key=lambda t: t.id)[:n]
-    return write_kaggle(chosen, folder / f"tasks-{n}")
+    if order == "id":
+        return sorted(load_challenges(source).tasks, key=lambda t: t.id)
+    if order == "smallest":
+        return load_challenges(source, order="smallest").tasks
+    raise ValueError(f"--order must be id or smallest, got {order!r}")
+
+
+def task_files(tasks: list, n: int, folder: Path) -> tuple[Path, Path]:
+    """The first `n` of `tasks` as Kaggle challenges + solutions files."""
+    from tasks_lib.data import write_kaggle
+
+    return write_kaggle(tasks[:n], folder / f"tasks-{n}")
 
 
 def _task_entry(r: dict) -> dict:
@@ -275,11 +286,9 @@ def run_study(args: argparse.Namespace) -> dict:
     variants = [parse_variant(v) for v in args.variant]
     seeds = [int(s) for s in args.seeds.split(",")]
     specs = plan(variants, seeds, args.tasks, args.budget)
-    from tasks_lib.data import load_challenges
-
-    all_tasks = sorted(load_challenges(args.source).tasks, key=lambda t: t.id)
+    all_tasks = ordered_tasks(args.source, args.order)
     outputs = {t.id: len(t.test_inputs) for t in all_tasks}
-    files = {n: task_files(args.source, n, work) for n in sorted({s.tasks for s in specs})}
+    files = {n: task_files(all_tasks, n, work) for n in sorted({s.tasks for s in specs})}
     for s in specs:  # every profile is built (and so validated) before anything runs
         write_profile(s, args.profile, args.model, args.device, args.slots, work / s.key.replace("/", "-"), json.loads(args.common))
     study: dict[str, Any] = {"args": vars(args), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t_start)),
@@ -327,7 +336,7 @@ def run_study(args: argparse.Namespace) -> dict:
             running.remove(item)
             free += spec.devices
             status = "killed" if killed else ("ok" if code == 0 else f"failed (exit {code})")
-            ids = sorted(outputs)[:spec.tasks]
+            ids = [t.id for t in all_tasks[:spec.tasks]]
             record = collect(spec, run_dir, status, time.time() - started, ids, run_dir / "log.txt")
             record["task_ids"] = ids
             study["runs"].append(record)
@@ -356,7 +365,8 @@ def main(argv: list[str] | None = None) -> None:
     r.add_argument("--model", required=True, help="model directory")
     r.add_argument("--source", default="arc1/eval", help="task source with solutions (arc1/eval, a Kaggle file ...)")
     r.add_argument("--common", default="{}", help="JSON overrides applied to every variant, before the variant's own")
-    r.add_argument("--tasks", type=int, default=60, help="first N tasks in sorted id order (a variant may set its own)")
+    r.add_argument("--tasks", type=int, default=60, help="first N tasks in --order (a variant may set its own)")
+    r.add_argument("--order", default="id", choices=("id", "smallest"), help="which tasks are first: sorted ids, or the smallest")
     r.add_argument("--variant", action="append", required=True, help="NAME from the catalog or NAME=JSON; repeat")
     r.add_argument("--seeds", default="0,1", help="comma-separated (a variant may set its own)")
     r.add_argument("--gpus", default="0,1,2,3", help="GPU indices to use (on --device cpu: just as many parallel runs)")

@@ -1,4 +1,4 @@
-"""The study driver's bookkeeping without any run: variants, the seed-major queue, a cut-off run's record from
+"""The study driver's bookkeeping without any run: variants, the seed-major queue, which tasks it takes, a cut-off run's record from
 the task results it wrote, scores over the whole task list, and the paired table."""
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.study import RunSpec, collect, markdown, parse_variant, plan, score_runs
+from benchmarks.study import RunSpec, collect, markdown, ordered_tasks, parse_variant, plan, score_runs, task_files
+from tasks_lib.data import load_challenges
 
 
 def test_variants_and_queue_order() -> None:
@@ -48,3 +49,15 @@ def test_a_cut_off_run_keeps_its_finished_tasks_and_the_table_pairs_them(tmp_pat
     assert md.index("| none | 3 |") < md.index("| per-task | 3 |")
     assert "on the 2 tasks every one of per-task, none finished" in md
     assert "| per-task | none | 2 | 0 |" in md and "| a | 1/1 | 0/1 |" in md
+
+
+def test_task_order_picks_the_tasks_a_study_runs(tmp_path: Path) -> None:
+    by_id = ordered_tasks("arc1/eval", "id")
+    assert [t.id for t in by_id] == sorted(t.id for t in by_id) and len(by_id) == 400
+    smallest = [t.id for t in ordered_tasks("arc1/eval", "smallest")[:10]]
+    assert smallest == [t.id for t in load_challenges("arc1/eval", limit=10, order="smallest").tasks]  # the CPU demo's set
+    assert smallest != [t.id for t in by_id[:10]]
+    challenges, solutions = task_files(ordered_tasks("arc1/eval", "smallest"), 3, tmp_path)
+    assert list(json.loads(challenges.read_text())) == smallest[:3] and set(json.loads(solutions.read_text())) == set(smallest[:3])
+    with pytest.raises(ValueError, match="--order"):
+        ordered_tasks("arc1/eval", "largest")
