@@ -597,6 +597,7 @@ def train_loop(res: Resident, cfg: TrainConfig, examples: Iterator[Encoded], max
             if enc is None:
                 stats.stopped_by = "no-data"
                 break
+            started = time.time()
             pending.append(step(enc))
             stats.steps += 1
             stats.tokens += len(enc.ids)
@@ -604,7 +605,10 @@ def train_loop(res: Resident, cfg: TrainConfig, examples: Iterator[Encoded], max
                 captured = len(step.graphs.graphs)
                 before = step_time
                 read_back()
-                step_time = before  # a bucket's capture is a one-off cost, not the step's time: the estimate skips it
+                # A bucket's capture is the slot's one-off cost, not this task's: the step-time estimate skips it and
+                # the deadline moves by it (the run's budget absorbs it as tasks finish: tasks_lib/budget.py).
+                step_time = before
+                deadline += time.time() - started
             elif len(pending) >= cfg.sync_every or step_time == 0.0:
                 read_back()
         read_back()

@@ -235,8 +235,9 @@ def test_graph_config_defaults_and_validation(res: Resident) -> None:
 
 
 def test_a_capture_does_not_count_as_the_step_time(res: Resident, small_tasks: list[Task], monkeypatch) -> None:
-    """A bucket's first use captures its graph (0.25-2 s on an H100); the deadline estimate must not take that for
-    the step's time, or a task with a short budget stops after the capturing step (seen on GPU: 1 step)."""
+    """A bucket's first use captures its graph (0.25-2 s on an H100): the slot's one-off cost. The deadline estimate
+    must not take it for the step's time and the task keeps its training time, or a task with a short budget stops
+    after the capturing step (seen on GPU: 1 step)."""
     import time
 
     import tasks_lib.train as train
@@ -258,5 +259,5 @@ def test_a_capture_does_not_count_as_the_step_time(res: Resident, small_tasks: l
             pass
 
     monkeypatch.setattr(train, "Step", _CapturingStep)
-    stats = train_adapter(res, small_tasks[0], TrainConfig(max_steps=50, **GRAPHS), 512, time.time() + 0.6)
-    assert stats.captures == 1 and stats.steps > 10, stats
+    stats = train_adapter(res, small_tasks[0], TrainConfig(max_steps=50, **GRAPHS), 512, time.time() + 0.3)
+    assert stats.captures == 1 and stats.steps > 10, stats  # the capture alone outlasts the 0.3 s budget
