@@ -11,8 +11,9 @@ Inputs: a base profile (with `--common` overrides for every variant), a model di
 order (or smallest first, `--order smallest`), named variants, seeds, GPUs and slots per GPU, and the total budget per run (seconds, model load included,
 as a real run counts it). A variant is a name from `CATALOG` (YAML-style overrides on the base profile) or
 `NAME=JSON` with keys `base` (a catalog name), `overrides`, and optionally its own `tasks`, `gpus` (per run),
-`seeds` and `budget`. Runs are queued seed-major (every variant's first seed, then the second ...), in the order
-the variants are given.
+`seeds`, `budget` and `start` (its first task's index: variants with the same settings and consecutive `start`s
+run one long run's tasks in chunks, each chunk with that run's budget per task, e.g. across device calls). Runs are
+queued seed-major (every variant's first seed, then the second ...), in the order the variants are given.
 
 Output under `--out`, rewritten atomically as each run ends (a killed call keeps what finished): `study.json`
 (every run: status, score, tasks solved, per-task correct flags, steps and timings, the shared adapter's stats)
@@ -56,7 +57,7 @@ CATALOG: dict[str, dict] = {
     "dfs0.05": {"sample": {"backend": "dfs", "dfs_threshold": 0.05}},
     "dfs0.2": {"sample": {"backend": "dfs", "dfs_threshold": 0.2}},
 }
-SPEC_KEYS = {"base", "overrides", "tasks", "gpus", "seeds", "budget"}
+SPEC_KEYS = {"base", "overrides", "tasks", "gpus", "seeds", "budget", "start"}
 
 
 @dataclass
@@ -67,6 +68,7 @@ class Variant:
     gpus: int = 1  # GPUs per run
     seeds: list[int] | None = None  # None: the study's --seeds
     budget: float | None = None  # None: the study's --budget
+    start: int = 0  # index (in --order) of the variant's first task: a slice of a longer run, e.g. one chunk of 400
 
 
 @dataclass
@@ -78,6 +80,7 @@ class RunSpec:
     tasks: int
     gpus: int
     budget: float
+    start: int = 0
     devices: list[str] = field(default_factory=list)
 
 
@@ -89,7 +92,7 @@ def _merge(base: dict, extra: dict) -> dict:
 
 
 def parse_variant(text: str) -> Variant:
-    """`NAME` from the catalog, or `NAME=JSON` (keys: base, overrides, tasks, gpus, seeds, budget)."""
+    """`NAME` from the catalog, or `NAME=JSON` (keys: base, overrides, tasks, gpus, seeds, budget, start)."""
     name, _, spec = text.partition("=")
     if not spec:
         if name not in CATALOG:
@@ -100,8 +103,11 @@ def parse_variant(text: str) -> Variant:
     if unknown:
         raise ValueError(f"variant {name!r}: unknown keys {sorted(unknown)}; expected {sorted(SPEC_KEYS)}")
     base = CATALOG[raw["base"]] if "base" in raw else {}
+    start = int(raw.get("start", 0))
+    if start < 0:
+        raise ValueError(f"variant {name!r}: start must be >= 0, got {start}")
     return Variant(name, _merge(base, raw.get("overrides", {})), raw.get("tasks"), int(raw.get("gpus", 1)),
-                   raw.get("seeds"), raw.get("budget"))
+                   raw.get("seeds"), raw.get("budget"), start)
 
 
 def plan(variants: list[Variant], seeds: list[int], tasks: int, budget: float) -> list[RunSpec]:
@@ -112,7 +118,8 @@ def plan(variants: list[Variant], seeds: list[int], tasks: int, budget: float) -
         for v in variants:
             vs = v.seeds if v.seeds is not None else seeds
             if i < len(vs):
-                runs.append(RunSpec(f"{v.name}/s{vs[i]}", v.name, vs[i], v.overrides, v.tasks or tasks, v.gpus, v.budget or budget))
+                runs.append(RunSpec(f"{v.name}/s{vs[i]}", v.name, vs[i], v.overrides, v.tasks or tasks, v.gpus, v.budget or budget,
+                                    v.start))
     return runs
 
 
@@ -151,11 +158,18 @@ def ordered_tasks(source: str, order: str) -> list:
     raise ValueError(f"--order must be id or smallest, got {order!r}")
 
 
-def task_files(tasks: list, n: int, folder: Path) -> tuple[Path, Path]:
-    """The first `n` of `tasks` as Kaggle challenges + solutions files."""
+def task_files(tasks: list, folder: Path) -> tuple[Path, Path]:
+    """`tasks` as Kaggle challenges + solutions files in `folder`."""
     from tasks_lib.data import write_kaggle
 
-    return write_kaggle(tasks[:n], folder / f"tasks-{n}")
+    return write_kaggle(tasks, folder)
+
+
+def run_tasks(spec: RunSpec, tasks: list) -> list:
+    """The slice of `tasks` (in --order) that `spec` runs: `spec.tasks` of them from `spec.start`."""
+    if spec.start + spec.tasks > len(tasks):
+        raise ValueError(f"{spec.key}: tasks {spec.start}..{spec.start + spec.tasks - 1} asked for, the source has {len(tasks)}")
+    return tasks[spec.start:spec.start + spec.tasks]
 
 
 def _task_entry(r: dict) -> dict:
@@ -288,7 +302,7 @@ def run_study(args: argparse.Namespace) -> dict:
     specs = plan(variants, seeds, args.tasks, args.budget)
     all_tasks = ordered_tasks(args.source, args.order)
     outputs = {t.id: len(t.test_inputs) for t in all_tasks}
-    files = {n: task_files(all_tasks, n, work) for n in sorted({s.tasks for s in specs})}
+    files = {(s.start, s.tasks): task_files(run_tasks(s, all_tasks), work / f"tasks-{s.start}-{s.tasks}") for s in specs}
     for s in specs:  # every profile is built (and so validated) before anything runs
         write_profile(s, args.profile, args.model, args.device, args.slots, work / s.key.replace("/", "-"), json.loads(args.common))
     study: dict[str, Any] = {"args": vars(args), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t_start)),
@@ -315,7 +329,7 @@ def run_study(args: argparse.Namespace) -> dict:
                 spec.devices, free = free[:spec.gpus], free[spec.gpus:]
                 pending.remove(spec)
                 run_dir = work / spec.key.replace("/", "-")
-                cpath, spath = files[spec.tasks]
+                cpath, spath = files[(spec.start, spec.tasks)]
                 env = {**os.environ, "CUDA_VISIBLE_DEVICES": ",".join(spec.devices) if args.device != "cpu" else ""}
                 log = run_dir / "log.txt"
                 with open(log, "ab") as fh:
@@ -336,7 +350,7 @@ def run_study(args: argparse.Namespace) -> dict:
             running.remove(item)
             free += spec.devices
             status = "killed" if killed else ("ok" if code == 0 else f"failed (exit {code})")
-            ids = [t.id for t in all_tasks[:spec.tasks]]
+            ids = [t.id for t in run_tasks(spec, all_tasks)]
             record = collect(spec, run_dir, status, time.time() - started, ids, run_dir / "log.txt")
             record["task_ids"] = ids
             study["runs"].append(record)

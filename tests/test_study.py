@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.study import RunSpec, collect, markdown, ordered_tasks, parse_variant, plan, score_runs, task_files
+from benchmarks.study import RunSpec, collect, markdown, ordered_tasks, parse_variant, plan, run_tasks, score_runs, task_files
 from tasks_lib.data import load_challenges
 
 
@@ -57,7 +57,23 @@ def test_task_order_picks_the_tasks_a_study_runs(tmp_path: Path) -> None:
     smallest = [t.id for t in ordered_tasks("arc1/eval", "smallest")[:10]]
     assert smallest == [t.id for t in load_challenges("arc1/eval", limit=10, order="smallest").tasks]  # the CPU demo's set
     assert smallest != [t.id for t in by_id[:10]]
-    challenges, solutions = task_files(ordered_tasks("arc1/eval", "smallest"), 3, tmp_path)
-    assert list(json.loads(challenges.read_text())) == smallest[:3] and set(json.loads(solutions.read_text())) == set(smallest[:3])
     with pytest.raises(ValueError, match="--order"):
         ordered_tasks("arc1/eval", "largest")
+
+
+def test_a_variant_runs_a_chunk_of_the_task_list(tmp_path: Path) -> None:
+    """`start` + `tasks`: consecutive chunks of one long run (e.g. the 400 tasks of a 1-hour run over device calls)."""
+    tasks = ordered_tasks("arc1/eval", "smallest")
+    chunks = [parse_variant(f'c{i}={{"base": "per-task", "start": {100 * i}, "tasks": 100, "budget": 900}}') for i in range(4)]
+    specs = plan(chunks, [0], 60, 120.0)
+    assert [(s.key, s.start, s.tasks, s.budget) for s in specs][1] == ("c1/s0", 100, 100, 900)
+    ids = [t.id for s in specs for t in run_tasks(s, tasks)]
+    assert ids == [t.id for t in tasks] and len(set(ids)) == 400  # every task once, in order
+    challenges, solutions = task_files(run_tasks(specs[1], tasks)[:3], tmp_path / "c1")
+    assert list(json.loads(challenges.read_text())) == [t.id for t in tasks[100:103]]
+    assert list(json.loads(solutions.read_text())) == [t.id for t in tasks[100:103]]
+    assert parse_variant("none").start == 0
+    with pytest.raises(ValueError, match="source has 400"):
+        run_tasks(plan([parse_variant('late={"start": 350, "tasks": 60}')], [0], 60, 1.0)[0], tasks)
+    with pytest.raises(ValueError, match="start must be >= 0"):
+        parse_variant('neg={"start": -1}')
