@@ -108,6 +108,8 @@ class SampleConfig:
     # for big models) or on the device (fast, GPU memory = adapted weights); measured in benchmarks/results/decode.md
     cuda_graphs: str = "auto"  # cached/dfs decode steps as CUDA graphs: auto (on CUDA; a failed capture logs once and runs eager),
     # on (as auto, but a failed capture is an error), off (always eager; the CPU is always eager)
+    compile: str = "off"  # cached/dfs: torch.compile backend for the fused decode step's layer body: off | inductor | aot_eager |
+    # eager; opt-in until measured on a GPU (fewer kernels per layer, but a compile per decode shape; a failure logs and runs uncompiled)
     vllm_memory: float = 0.3  # vllm: fraction of the GPU its engine may take (the resident training model needs the rest)
 
     def __post_init__(self) -> None:
@@ -121,6 +123,7 @@ class SampleConfig:
         _check(0 < self.vllm_memory < 1, "sample", "vllm_memory", self.vllm_memory, "in (0, 1)")
         _check(self.merge_lora in ("off", "cpu", "device"), "sample", "merge_lora", self.merge_lora, "off|cpu|device")
         _check(self.cuda_graphs in ("auto", "on", "off"), "sample", "cuda_graphs", self.cuda_graphs, "auto|on|off")
+        _check(self.compile in ("off", "inductor", "aot_eager", "eager"), "sample", "compile", self.compile, "off|inductor|aot_eager|eager")
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,11 @@ Contract:
 - A single-token decode step runs `_decode`, the same transformer as the multi-token `_forward` with fewer kernels
   (fused RMSNorm, a folded rotation and scale, one bias add, the own-K/V product accumulated onto the prefix's);
   `fused=False` uses `_forward` for it too. If the fused step raises, the engine logs once and uses `_forward`.
+- `compile`: "off" (the default, until measured on a GPU) or a torch.compile backend ("inductor", "aot_eager",
+  "eager") for the fused step's layer body `_decode_layer` (norm, projections, rotation, cache write, attention, MLP):
+  one callable for every layer and every engine of the process (static shapes: one graph per rows, prefix length and
+  window; `COMPILES` counts them), called inside the step, so a CUDA graph captures its kernels as any others. A
+  compile or compiled call that raises logs once and the uncompiled body runs from then on.
 - `graphs`: "auto" (or True/None) captures a decode step once per shape (rows, prefix length, own capacity bucket,
   own window) as a CUDA graph on CUDA and replays it; the static buffers and the model's parameters are what the
   graph reads, so weights changed in place (merging a LoRA adapter, loading the next task's) need no recapture,
@@ -32,7 +37,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -46,6 +51,11 @@ WINDOW_BUCKET = 64  # attention over generated tokens reads a window of this gra
 SCORE_ELEMENTS = 1 << 27  # cap on attention-score elements per scoring chunk (512 MiB in float32)
 GRAPH_MODES = ("auto", "on", "off")
 _STEP_ERRORS = (RuntimeError, TypeError, ValueError, AttributeError, IndexError)  # a failed fused step or capture
+COMPILE_MODES = ("off", "inductor", "aot_eager", "eager")
+_COMPILE_ERRORS = _STEP_ERRORS + (OSError, ImportError, AssertionError)  # also: no C++/Triton toolchain, a backend's own check
+RECOMPILE_LIMIT = 64  # dynamo's default (8) counts every decode shape; see `_compile_layer`
+COMPILES: dict[str, int] = {}  # graphs each torch.compile backend has built for the decode layer in this process
+_BACKENDS: dict[str, Any] = {}
 
 
 class EngineError(RuntimeError):
@@ -73,6 +83,20 @@ class Prefix:
 
 def _round_up(x: int, m: int) -> int:
     return -(-x // m) * m
+
+
+def _counting_backend(name: str) -> Any:
+    """The torch.compile backend `name`, counting the graphs it builds into `COMPILES`; one object per name, so every
+    engine's compiled layer shares dynamo's cache (same guards, same kernels) instead of compiling its own."""
+    if name not in _BACKENDS:
+        inner = torch._dynamo.lookup_backend(name)
+
+        def counting(gm: torch.fx.GraphModule, example_inputs: list) -> Any:
+            COMPILES[name] = COMPILES.get(name, 0) + 1
+            return inner(gm, example_inputs)
+
+        _BACKENDS[name] = counting
+    return _BACKENDS[name]
 
 
 def _rotate_half(x: torch.Tensor) -> torch.Tensor:
@@ -124,7 +148,8 @@ class _State:
 class Engine:
     """Batched decoding with an engine-owned KV cache (see module doc)."""
 
-    def __init__(self, model: Any, graphs: bool | str | None = None, max_states: int = 4, fused: bool = True):
+    def __init__(self, model: Any, graphs: bool | str | None = None, max_states: int = 4, fused: bool = True,
+                 compile: str = "off"):
         base = model.get_base_model() if hasattr(model, "get_base_model") else model
         body = getattr(base, "model", None)
         if body is None or not hasattr(body, "layers") or not hasattr(body, "rotary_emb"):
@@ -159,6 +184,23 @@ class Engine:
         self._states: dict[tuple[int, int, int, int], _State] = {}
         self._pool = torch.cuda.graph_pool_handle() if self.graphs else None  # one memory pool for every graph
         self._params: tuple[int, ...] | None = None  # data pointers of the parameters the graphs were captured with
+        if compile not in COMPILE_MODES:
+            raise ValueError(f"compile must be one of {COMPILE_MODES}, got {compile!r}")
+        self.compile = compile
+        self._compiled_layer: Callable[..., torch.Tensor] | None = None if compile == "off" or not self.fused else self._compile_layer(compile)
+
+    def _compile_layer(self, backend: str) -> Callable[..., torch.Tensor] | None:
+        """`_decode_layer` under torch.compile, one callable for every layer (the layer's modules are arguments, so
+        they are graph inputs, not constants); None (logged) if torch.compile refuses."""
+        # Shapes are static: each (rows, prefix length, window) is its own graph, and the window grows by
+        # WINDOW_BUCKET up to the capacity, so one run meets tens of shapes. Past dynamo's limit (8 by default)
+        # the layer would silently run uncompiled; the raised limit keeps those shapes compiled.
+        torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, RECOMPILE_LIMIT)
+        try:
+            return torch.compile(self._decode_layer, backend=_counting_backend(backend), dynamic=False, fullgraph=False)
+        except _COMPILE_ERRORS as err:
+            self._fall_back(f"torch.compile of the decode layer ({backend})", err)
+            return None
 
     # ---- the transformer, over the model's own modules ----
 
@@ -247,13 +289,54 @@ class Engine:
         """The model's RMSNorm as one fused op (the Hugging Face module is seven elementwise kernels)."""
         return F.rms_norm(x, (x.shape[-1],), norm.weight, norm.variance_epsilon)
 
-    def _decode(self, st: _State, window: int) -> torch.Tensor:
-        """`_forward` for one token per row (`st.tok` at completion position `t`) in fewer kernels; log-probs (B, V)."""
-        B = st.tok.shape[0]
-        W, pc = st.pre_bias.shape
+    def _decode_layer(self, layer: Any, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, cos_q: torch.Tensor,
+                      sin_q: torch.Tensor, bias: torch.Tensor, pre_k: torch.Tensor, pre_v: torch.Tensor, own_k: torch.Tensor,
+                      own_v: torch.Tensor, t: torch.Tensor, window: int) -> torch.Tensor:
+        """One decoder layer of `_decode` (the unit `compile` compiles): writes the row's K/V at `t` into `own_k`/`own_v`
+        (B, Hkv, G, D) and returns the new x (B, E). cos, sin: (B, 1, D) folded rotation; cos_q, sin_q: the same times
+        the attention scale; bias: (W, 1, 1, 1, Pc+Gw); pre_k, pre_v: (W, Hkv, Pc, D) this layer's prompt K/V."""
+        B = x.shape[0]
+        W, pc = pre_k.shape[0], pre_k.shape[2]
         n, g = B // W, self.n_heads // self.n_kv
         H, Hkv, D = self.n_heads, self.n_kv, self.head_dim
         half = D // 2
+        attn = layer.self_attn
+        h = self._norm(layer.input_layernorm, x)  # (B, E)
+        q = attn.q_proj(h).view(B, H, D)  # (B, H, D)
+        k = attn.k_proj(h).view(B, Hkv, D)  # (B, Hkv, D)
+        v = attn.v_proj(h).view(B, Hkv, 1, D)  # (B, Hkv, 1, D)
+        if hasattr(attn, "q_norm"):  # Qwen3 normalises each head before the rotation
+            q, k = attn.q_norm(q), attn.k_norm(k)
+        q = torch.addcmul(q * cos_q, torch.roll(q, half, -1), sin_q)  # (B, H, D) rotated and scaled
+        k = torch.addcmul(k * cos, torch.roll(k, half, -1), sin)  # (B, Hkv, D) rotated
+        own_k.index_copy_(2, t[None], k[:, :, None])  # own_k: (B, Hkv, G, D)
+        own_v.index_copy_(2, t[None], v)
+        ok, ov = own_k[:, :, :window], own_v[:, :, :window]  # (B, Hkv, Gw, D)
+        qv = q.view(W, n, Hkv, g, D).transpose(1, 2).reshape(W, Hkv, n * g, D)  # rows of one prompt together
+        s_pre = (qv @ pre_k.transpose(-1, -2)).view(W, Hkv, n, g, pc).transpose(1, 2)  # (W, n, Hkv, g, Pc)
+        s_own = (q.view(B, Hkv, g, D) @ ok.transpose(-1, -2)).view(W, n, Hkv, g, window)  # (W, n, Hkv, g, Gw)
+        p = torch.softmax(torch.cat([s_pre, s_own], dim=-1) + bias, dim=-1)  # (W, n, Hkv, g, Pc+Gw)
+        p_pre = p[..., :pc].transpose(1, 2).reshape(W, Hkv, n * g, pc)  # (W, Hkv, n*g, Pc)
+        a = (p_pre @ pre_v).view(W, Hkv, n, g, D).transpose(1, 2).reshape(B * Hkv, g, D)  # (B*Hkv, g, D)
+        a.baddbmm_(p[..., pc:].reshape(B * Hkv, g, window), ov.reshape(B * Hkv, window, D))  # + own part, one GEMM
+        x = x + attn.o_proj(a.view(B, H * D))  # (B, E)
+        return x + layer.mlp(self._norm(layer.post_attention_layernorm, x))  # (B, E)
+
+    def _layer(self, layer: Any, *args: Any) -> torch.Tensor:
+        """`_decode_layer`, compiled when `compile` asks; a compiled call that raises logs once and the uncompiled
+        body reruns the layer (its cache write is idempotent), as every later one does."""
+        if self._compiled_layer is not None:
+            try:
+                return self._compiled_layer(layer, *args)
+            except _COMPILE_ERRORS as err:
+                self._fall_back(f"the compiled decode layer ({self.compile})", err)
+                self._compiled_layer = None
+        return self._decode_layer(layer, *args)
+
+    def _decode(self, st: _State, window: int) -> torch.Tensor:
+        """`_forward` for one token per row (`st.tok` at completion position `t`) in fewer kernels; log-probs (B, V)."""
+        W = st.pre_bias.shape[0]
+        half = self.head_dim // 2
         x = self.body.embed_tokens(st.tok[:, 0])  # (B, E)
         cos, sin = self.body.rotary_emb(x[:, None], (st.pos0 + st.t)[:, None])  # (B, 1, D)
         sin = torch.cat([-sin[..., :half], sin[..., half:]], dim=-1)  # (B, 1, D) rotate_half(x) * sin == roll(x) * this
@@ -261,27 +344,7 @@ class Engine:
         own = torch.where(torch.arange(window, device=self.device) <= st.t, 0.0, -math.inf)  # (Gw,)
         bias = torch.cat([st.pre_bias, own.expand(W, window)], dim=-1).to(self.dtype)[:, None, None, None]  # (W, 1, 1, 1, Pc+Gw)
         for i, layer in enumerate(self.layers):
-            attn = layer.self_attn
-            h = self._norm(layer.input_layernorm, x)  # (B, E)
-            q = attn.q_proj(h).view(B, H, D)  # (B, H, D)
-            k = attn.k_proj(h).view(B, Hkv, D)  # (B, Hkv, D)
-            v = attn.v_proj(h).view(B, Hkv, 1, D)  # (B, Hkv, 1, D)
-            if hasattr(attn, "q_norm"):  # Qwen3 normalises each head before the rotation
-                q, k = attn.q_norm(q), attn.k_norm(k)
-            q = torch.addcmul(q * cos_q, torch.roll(q, half, -1), sin_q)  # (B, H, D) rotated and scaled
-            k = torch.addcmul(k * cos, torch.roll(k, half, -1), sin)  # (B, Hkv, D) rotated
-            st.own_k[i].index_copy_(2, st.t[None], k[:, :, None])  # own_k[i]: (B, Hkv, G, D)
-            st.own_v[i].index_copy_(2, st.t[None], v)
-            ok, ov = st.own_k[i, :, :, :window], st.own_v[i, :, :, :window]  # (B, Hkv, Gw, D)
-            qv = q.view(W, n, Hkv, g, D).transpose(1, 2).reshape(W, Hkv, n * g, D)  # rows of one prompt together
-            s_pre = (qv @ st.pre_k[i].transpose(-1, -2)).view(W, Hkv, n, g, pc).transpose(1, 2)  # (W, n, Hkv, g, Pc)
-            s_own = (q.view(B, Hkv, g, D) @ ok.transpose(-1, -2)).view(W, n, Hkv, g, window)  # (W, n, Hkv, g, Gw)
-            p = torch.softmax(torch.cat([s_pre, s_own], dim=-1) + bias, dim=-1)  # (W, n, Hkv, g, Pc+Gw)
-            p_pre = p[..., :pc].transpose(1, 2).reshape(W, Hkv, n * g, pc)  # (W, Hkv, n*g, Pc)
-            a = (p_pre @ st.pre_v[i]).view(W, Hkv, n, g, D).transpose(1, 2).reshape(B * Hkv, g, D)  # (B*Hkv, g, D)
-            a.baddbmm_(p[..., pc:].reshape(B * Hkv, g, window), ov.reshape(B * Hkv, window, D))  # + own part, one GEMM
-            x = x + attn.o_proj(a.view(B, H * D))  # (B, E)
-            x = x + layer.mlp(self._norm(layer.post_attention_layernorm, x))
+            x = self._layer(layer, x, cos, sin, cos_q, sin_q, bias, st.pre_k[i], st.pre_v[i], st.own_k[i], st.own_v[i], st.t, window)  # (B, E)
         return torch.log_softmax(self.lm.lm_head(self._norm(self.body.norm, x)).float(), dim=-1)  # (B, V)
 
     def _next_logprobs(self, st: _State, window: int) -> torch.Tensor:

@@ -97,9 +97,9 @@ def engine_for(res: Resident, cfg: SampleConfig) -> Any:
     """The slot's decoding engine over its resident model (built once, kept in `res.extra`)."""
     from tasks_lib.engine import Engine
 
-    key = ("engine", cfg.cuda_graphs, cfg.merge_lora != "off")  # graphs captured merged must not run unmerged
+    key = ("engine", cfg.cuda_graphs, cfg.merge_lora != "off", cfg.compile)  # graphs captured merged must not run unmerged
     if key not in res.extra:
-        res.extra[key] = Engine(res.model, graphs=cfg.cuda_graphs)
+        res.extra[key] = Engine(res.model, graphs=cfg.cuda_graphs, compile=cfg.compile)
     return res.extra[key]
 
 

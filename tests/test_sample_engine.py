@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+import os
 
 import pytest
 import torch
 
 from tasks_lib.config import ModelConfig, SampleConfig
 from tasks_lib.data import Pair, Task
-from tasks_lib.engine import Engine
+from tasks_lib.engine import COMPILES, Engine
 from tasks_lib.merge import MergeError, merged
 from tasks_lib.model import load_base
 from tasks_lib.sample import backend, engine_for, sample_task
@@ -241,3 +242,57 @@ def test_a_failing_graph_capture_falls_back_to_eager_steps_unless_strict(res, mo
     strict.graphs = True
     with pytest.raises(RuntimeError, match="not permitted"):
         strict.generate(strict.prefill(prompt), n=2, max_new=5, eos=-1, seed=4)
+
+
+_INDUCTOR = pytest.param("inductor", marks=pytest.mark.skipif(
+    not os.environ.get("ARC_TTT_TEST_INDUCTOR"),
+    reason="inductor works on this CPU but builds C++ for every decode shape (~20 s each on 2 shared cores); "
+           "ARC_TTT_TEST_INDUCTOR=1 runs it"))
+
+
+@pytest.mark.parametrize("backend", ["eager", "aot_eager", _INDUCTOR])
+def test_compiled_decode_layer_matches_the_uncompiled_step(backend: str, gqa_model) -> None:
+    """`compile` changes how the fused step's layer runs, not what it computes: tokens and log-probabilities as off."""
+    plain, comp = Engine(gqa_model), Engine(gqa_model, compile=backend)
+    prompts = _prompts((23, 40), seed=31)
+    pp, pc = plain.prefill(prompts), comp.prefill(prompts)
+    before = COMPILES.get(backend, 0)
+    for n, greedy in ((1, True), (3, False)):  # greedy rows; sampled rows at one seed
+        a = comp.generate(pc, n=n, max_new=10, eos=-1, greedy_first=greedy, temperature=1.5, seed=9)
+        b = plain.generate(pp, n=n, max_new=10, eos=-1, greedy_first=greedy, temperature=1.5, seed=9)
+        assert [[ids for ids, _ in rows] for rows in a] == [[ids for ids, _ in rows] for rows in b]
+        assert [lp for rows in a for _, lp in rows] == pytest.approx([lp for rows in b for _, lp in rows], abs=1e-4)
+    toks = a[0][1][0]
+    assert torch.allclose(comp.trace(pc, 0, toks), plain.trace(pp, 0, toks), atol=1e-4)
+    assert comp.score(pc, 0, [toks]) == pytest.approx(plain.score(pp, 0, [toks]), abs=1e-4)
+    assert comp.score(pc, 0, [toks])[0] == pytest.approx(a[0][1][1], abs=1e-3)
+    assert comp.fallbacks == [] and comp._compiled_layer is not None
+    assert COMPILES.get(backend, 0) > before, "the layer ran compiled (a graph was built for these shapes)"
+
+
+def test_a_failing_compiled_layer_falls_back_to_the_uncompiled_body(gqa_model, monkeypatch) -> None:
+    plain, comp = Engine(gqa_model), Engine(gqa_model, compile="eager")
+    prompt = _prompts((19,), seed=33)
+
+    def broken(*args) -> None:
+        raise RuntimeError("no kernel for this shape")
+
+    monkeypatch.setattr(comp, "_compiled_layer", broken)
+    got = comp.generate(comp.prefill(prompt), n=2, max_new=6, eos=-1, seed=3)
+    want = plain.generate(plain.prefill(prompt), n=2, max_new=6, eos=-1, seed=3)
+    assert [ids for ids, _ in got[0]] == [ids for ids, _ in want[0]]
+    assert [lp for _, lp in got[0]] == pytest.approx([lp for _, lp in want[0]], abs=1e-5)
+    assert comp.fused and comp._compiled_layer is None
+    assert len(comp.fallbacks) == 1 and "compiled decode layer" in comp.fallbacks[0] and "no kernel" in comp.fallbacks[0]
+
+
+def test_compile_option_is_validated_and_reaches_the_engine(res) -> None:
+    from tasks_lib.config import ConfigError
+
+    assert SampleConfig().compile == "off" and Engine(res.model)._compiled_layer is None
+    with pytest.raises(ConfigError, match=r"sample\.compile='yes': expected off\|inductor\|aot_eager\|eager"):
+        SampleConfig(compile="yes")
+    with pytest.raises(ValueError, match="compile"):
+        Engine(res.model, compile="yes")
+    eng = engine_for(res, SampleConfig(backend="cached", compile="aot_eager"))
+    assert eng.compile == "aot_eager" and eng is not engine_for(res, SampleConfig(backend="cached"))
