@@ -70,11 +70,11 @@ ROWS: list[tuple[str, bool, dict]] = [
     ("+ host sync every 8 steps", False, dict(_FAST, adapter_autocast="on", compile="inductor", fused_adamw="on", sync_every=8)),
     ("+ activation checkpointing, every layer", False, dict(_FAST, adapter_autocast="on", compile="inductor", fused_adamw="on", sync_every=8, checkpoint_min_tokens=1)),
     ("row 6, whole forward + loss as one graph", False, dict(_FAST, adapter_autocast="on", compile="inductor", fused_adamw="on", compile_scope="model")),
-    ("row 6 + CUDA graphs: whole step, 256-token buckets (opt-in: cuda_graphs=on)", False, dict(_FAST, adapter_autocast="on", compile="inductor", fused_adamw="on", cuda_graphs="on", graph_bucket=256)),
+    ("row 6 + CUDA graphs: whole step, 256-token buckets (= default on CUDA)", False, dict(_FAST, adapter_autocast="on", compile="inductor", fused_adamw="on", cuda_graphs="on", graph_bucket=256)),
 ]
 
 FAST_ROW = 6  # the fast step without CUDA graphs
-GRAPH_ROW = 10  # the CUDA-graph step (opt-in; the pipeline's default on CUDA is the fast step, row 6 with compile_scope layer)
+GRAPH_ROW = 10  # the CUDA-graph step: the pipeline's default on CUDA (cuda_graphs auto)
 
 
 @dataclass

@@ -164,6 +164,7 @@ class Resident:
     extra: dict = field(default_factory=dict)
     compiles: int = 0  # graphs built by `compiled` functions so far (first compiles and recompiles)
     _compiled: dict = field(default_factory=dict, repr=False)
+    _a_init: tuple = field(default=(None, []), repr=False)  # (seed, A weights drawn for it): every task resets with one seed
 
     def compiled(self, name: str, fn: Callable, backend: str) -> Callable:
         """`fn` under torch.compile (dynamic shapes), built once per (name, backend) and kept for the slot's life."""
@@ -194,9 +195,12 @@ class Resident:
         import torch
 
         torch.manual_seed(seed)
+        targets = lora_init_targets(self.model)
+        if self._a_init[0] != seed:  # drawn once per seed, not at every task switch
+            self._a_init = (seed, [lora_a_init(tuple(a.shape), _reset_generator(seed, name)) for name, a, _, _ in targets])
         with torch.no_grad():
-            for name, a, b, bias in lora_init_targets(self.model):
-                a.copy_(lora_a_init(tuple(a.shape), _reset_generator(seed, name)))  # (r, in)
+            for (_, a, b, bias), init in zip(targets, self._a_init[1]):
+                a.copy_(init)  # (r, in)
                 b.zero_()  # (out, r)
                 if bias is not None:
                     bias.zero_()

@@ -14,12 +14,11 @@ from __future__ import annotations
 import random
 from typing import Iterator
 
-from tasks_lib.augment import apply_task, random_augmentation
 from tasks_lib.config import TrainConfig
 from tasks_lib.data import Task
-from tasks_lib.encoding import Encoded, EncodingError, encode_train
+from tasks_lib.encoding import Encoded, EncodingError
 from tasks_lib.model import Resident
-from tasks_lib.train import train_loop
+from tasks_lib.train import encode_view, train_loop
 
 SHARED_ID = "<shared>"  # the resident adapter's owner while it holds the shared adapter; never a task id
 
@@ -34,7 +33,7 @@ def _mixed_examples(res: Resident, tasks: list[Task], cfg: TrainConfig, max_toke
         rng.shuffle(order)
         for task in order:
             try:
-                yield encode_train(res.vocab, apply_task(random_augmentation(rng, len(task.train)), task), max_tokens, cfg.loss_on_first)
+                yield encode_view(res, task, cfg, max_tokens, rng)
             except EncodingError:
                 skipped.add(task.id)
 

@@ -537,12 +537,17 @@ def warm_up(res: Resident, cfg: TrainConfig, lengths: tuple[int, ...] = (96, 224
     return res.compiles - before
 
 
+def encode_view(res: Resident, task: Task, cfg: TrainConfig, max_tokens: int, rng: random.Random) -> Encoded:
+    """One training example: a new random augmentation of `task`'s train pairs, encoded (raises `EncodingError`)."""
+    return encode_train(res.vocab, apply_task(random_augmentation(rng, len(task.train)), task), max_tokens, cfg.loss_on_first)
+
+
 def task_examples(res: Resident, task: Task, cfg: TrainConfig, max_tokens: int) -> Iterator[Encoded]:
     """Fresh random augmentations of `task`'s train pairs, encoded; ends when the task cannot be encoded."""
     rng = random.Random(f"{cfg.seed}:{task.id}")
     while True:
         try:
-            yield encode_train(res.vocab, apply_task(random_augmentation(rng, len(task.train)), task), max_tokens, cfg.loss_on_first)
+            yield encode_view(res, task, cfg, max_tokens, rng)
         except EncodingError:
             return
 
