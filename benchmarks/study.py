@@ -5,7 +5,9 @@ run of the real pipeline pieces (`benchmarks.slots.run_slots`: prepare, open_slo
 sample / vote steps, record, with the profile's real budgets) in a subprocess (`python -m benchmarks.study one`),
 several at once on disjoint GPUs (`CUDA_VISIBLE_DEVICES` per subprocess, GPU lease files per run), the rest
 queued. A run starts only if it can end (its budget + `--startup`) before the hard end `--seconds` after the
-driver started; runs still going at the hard end are killed, and what they finished is kept.
+driver started; runs still going at the hard end are killed, and what they finished is kept. Runs side by side
+split the host's cores: each slot worker gets cores / (GPUs listed x slots) threads unless the profile sets
+`slots.threads_per_slot`.
 
 Inputs: a base profile (with `--common` overrides for every variant), a model directory, a task source and the first `--tasks` of its tasks in sorted id
 order (or smallest first, `--order smallest`), named variants, seeds, GPUs and slots per GPU, and the total budget per run (seconds, model load included,
@@ -18,8 +20,12 @@ queued seed-major (every variant's first seed, then the second ...), in the orde
 Output under `--out`, rewritten atomically as each run ends (a killed call keeps what finished): `study.json`
 (every run: status, score, tasks solved, per-task correct flags, steps and timings, the shared adapter's stats)
 and `study.md` (per variant: seeds, mean score, min-max spread, tasks solved, wall seconds, train steps per task;
-then a paired per-task comparison of the `--pair` variants on the tasks they share). Run folders, profiles and
-logs stay under `--work`.
+then a paired per-task comparison of the `--pair` variants on the tasks they share), with the host's GPU names
+under `cards`. Run folders, profiles and logs stay under `--work`.
+
+`python -m benchmarks.study combine FILE... --variants c0,c1,...` puts the chunks of one long run, from the
+study.json of several calls, into one table with its totals (tasks solved, GPU-seconds, cards); a chunk re-run in a
+later file (e.g. on another card) replaces the earlier one.
 """
 
 from __future__ import annotations
@@ -123,21 +129,25 @@ def plan(variants: list[Variant], seeds: list[int], tasks: int, budget: float) -
     return runs
 
 
-def write_profile(spec: RunSpec, base: str, model: str, device: str, slots: int, folder: Path, common: dict | None = None) -> Path:
+def write_profile(spec: RunSpec, base: str, model: str, device: str, slots: int, folder: Path, common: dict | None = None,
+                  host_slots: int = 0) -> Path:
     """The run's profile: base + `common` overrides + variant overrides + seed, model, budget and slots; validated
-    here, before any run."""
+    here, before any run. `host_slots`: slot workers on this host when every run the study starts at once is busy;
+    unless the profile sets `slots.threads_per_slot`, each worker gets its share of the cores (a run alone would
+    give every worker cores / its own slots, so runs side by side would oversubscribe the host)."""
     import yaml
 
     from tasks_lib.config import load_profile
 
     cfg = load_profile(base).replace(_merge(common or {}, spec.overrides))
+    threads = cfg.slots.threads_per_slot or (max(1, (os.cpu_count() or 1) // host_slots) if host_slots else 0)
     cfg = cfg.replace({
         "model": {"path": str(Path(model).resolve())},
         "train": {"seed": spec.seed},
         "sample": {"seed": spec.seed},
         "budget": {"total_seconds": float(spec.budget), "reserve_seconds": min(cfg.budget.reserve_seconds, spec.budget / 20)},
         "slots": {"device": device, "gpus": spec.gpus if device != "cpu" else 0, "slots_per_device": slots,
-                  "cpu_slots": spec.gpus * slots, "lock_dir": str(folder / "locks")},
+                  "cpu_slots": spec.gpus * slots, "lock_dir": str(folder / "locks"), "threads_per_slot": threads},
     })
     raw = {k: v for k, v in cfg.to_dict().items() if k not in ("profile", "description")}
     folder.mkdir(parents=True, exist_ok=True)
@@ -275,6 +285,16 @@ def markdown(records: list[dict], pair: list[str], order: list[str] | None = Non
     return "\n".join(lines) + "\n"
 
 
+def gpu_names() -> list[str]:
+    """The host's GPU names from `nvidia-smi` (no CUDA context in the driver); [] where it cannot say."""
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True,
+                             timeout=30, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [line.strip() for line in out.splitlines() if line.strip()]
+
+
 def _atomic_write(path: Path, text: str) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(text)
@@ -303,10 +323,12 @@ def run_study(args: argparse.Namespace) -> dict:
     all_tasks = ordered_tasks(args.source, args.order)
     outputs = {t.id: len(t.test_inputs) for t in all_tasks}
     files = {(s.start, s.tasks): task_files(run_tasks(s, all_tasks), work / f"tasks-{s.start}-{s.tasks}") for s in specs}
+    free = [g.strip() for g in args.gpus.split(",") if g.strip()]
     for s in specs:  # every profile is built (and so validated) before anything runs
-        write_profile(s, args.profile, args.model, args.device, args.slots, work / s.key.replace("/", "-"), json.loads(args.common))
+        write_profile(s, args.profile, args.model, args.device, args.slots, work / s.key.replace("/", "-"), json.loads(args.common),
+                      host_slots=len(free) * args.slots)
     study: dict[str, Any] = {"args": vars(args), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t_start)),
-                             "runs": [], "skipped": []}
+                             "cards": gpu_names() if args.device == "cuda" else ["cpu"] * len(free), "runs": [], "skipped": []}
 
     def save() -> None:
         study["elapsed_seconds"] = round(time.time() - t_start, 1)
@@ -314,7 +336,6 @@ def run_study(args: argparse.Namespace) -> dict:
         _atomic_write(out / "study.json", json.dumps(study, indent=1))
         _atomic_write(out / "study.md", markdown(study["runs"], args.pair.split(","), [v.name for v in variants]))
 
-    free = [g.strip() for g in args.gpus.split(",") if g.strip()]
     pending = deque(specs)
     running: list[tuple[subprocess.Popen, RunSpec, float, Path]] = []
     save()
@@ -363,6 +384,57 @@ def run_study(args: argparse.Namespace) -> dict:
     return study
 
 
+def combine(paths: list[Path], variants: list[str] | None = None) -> tuple[list[dict], dict]:
+    """Chunks of one long run, gathered from several study.json files (e.g. one per device call): the runs of
+    `variants` (all when None), each with the card it ran on; a run from a later file replaces an earlier one over
+    the same tasks (a re-run on another card). Runs that overlap without covering the same tasks are an error.
+    Returns the chosen runs in task order and the totals (tasks, solved, outputs, GPU-seconds, cards)."""
+    chosen: dict[tuple[str, ...], dict] = {}
+    for path in paths:
+        study = json.loads(Path(path).read_text())
+        cards = study.get("cards") or []
+        for r in study["runs"]:
+            if variants is not None and r["variant"] not in variants:
+                continue
+            devices = [int(d) for d in r.get("devices", []) if str(d).isdigit()]
+            card = ", ".join(sorted({cards[d] for d in devices if d < len(cards)})) or "unknown"
+            chosen[tuple(r["task_ids"])] = {**r, "file": str(path), "card": card}
+    seen: dict[str, str] = {}
+    for r in chosen.values():
+        for tid in r["task_ids"]:
+            if tid in seen:
+                raise ValueError(f"task {tid} is in both {seen[tid]} and {r['variant']} ({r['file']}), over different task lists")
+            seen[tid] = f"{r['variant']} ({r['file']})"
+    runs = sorted(chosen.values(), key=lambda r: r.get("start", 0))
+    totals = {
+        "runs": len(runs),
+        "tasks": sum(len(r["task_ids"]) for r in runs),
+        "tasks_done": sum(r["tasks_done"] for r in runs),
+        "tasks_solved": sum(r["tasks_solved"] for r in runs),
+        "solved_outputs": sum(r["solved_outputs"] for r in runs),
+        "gpu_seconds": round(sum(r["wall_seconds"] * r.get("gpus", 1) for r in runs), 1),
+        "cards": sorted({r["card"] for r in runs}),
+        "not_ok": [r["key"] for r in runs if r["status"] != "ok"],
+    }
+    return runs, totals
+
+
+def combine_markdown(runs: list[dict], totals: dict) -> str:
+    """One row per chunk, then the whole run's line."""
+    lines = ["| chunk | card | first task | tasks | tasks solved | outputs solved | wall s | train steps/task | status | file |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in runs:
+        lines.append(f"| {r['variant']} | {r['card']} | {r.get('start', 0)} | {len(r['task_ids'])} | {r['tasks_solved']} | "
+                     f"{r['solved_outputs']}/{r['done_outputs']} | {r['wall_seconds']:.0f} | {r['train_steps_per_task']:.1f} | "
+                     f"{r['status']} | {Path(r['file']).name} |")
+    t = totals
+    share = 100.0 * t["tasks_solved"] / t["tasks"] if t["tasks"] else 0.0
+    lines += ["", f"**All chunks:** {t['tasks_solved']} of {t['tasks']} tasks solved ({share:.1f}%), {t['tasks_done']} done, "
+              f"in {t['gpu_seconds']:.0f} GPU-seconds ({t['gpu_seconds'] / 3600:.2f} GPU-hours) on {', '.join(t['cards'])}"
+              + (f"; not ok: {', '.join(t['not_ok'])}" if t["not_ok"] else "") + "."]
+    return "\n".join(lines) + "\n"
+
+
 def run_one(args: argparse.Namespace) -> None:
     """One run in this process (the subprocess of a study)."""
     from benchmarks.slots import run_slots
@@ -395,10 +467,19 @@ def main(argv: list[str] | None = None) -> None:
     o = sub.add_parser("one", help="one run (what `run` starts per variant and seed)")
     for name in ("challenges", "solutions", "profile", "out"):
         o.add_argument(f"--{name}", required=True)
+    c = sub.add_parser("combine", help="the chunks of one long run, from several study.json files, as one table")
+    c.add_argument("files", nargs="+", help="study.json files; a later file's run replaces an earlier one over the same tasks")
+    c.add_argument("--variants", default="", help="comma-separated chunk variants to take (default: every run)")
+    c.add_argument("--out", default="", help="also write the table here")
     args = p.parse_args(argv)
     if args.cmd == "run":
-        study = run_study(args)
+        run_study(args)
         print(Path(args.out, "study.md").read_text())
+    elif args.cmd == "combine":
+        text = combine_markdown(*combine([Path(f) for f in args.files], [v for v in args.variants.split(",") if v] or None))
+        if args.out:
+            _atomic_write(Path(args.out), text)
+        print(text)
     else:
         run_one(args)
 

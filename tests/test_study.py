@@ -1,5 +1,6 @@
 """The study driver's bookkeeping without any run: variants, the seed-major queue, which tasks it takes, a cut-off run's record from
-the task results it wrote, scores over the whole task list, and the paired table."""
+the task results it wrote, scores over the whole task list, the paired table, each worker's share of the host's cores, and the
+chunks of one long run combined from several device calls."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.study import RunSpec, collect, markdown, ordered_tasks, parse_variant, plan, run_tasks, score_runs, task_files
+from benchmarks.study import (RunSpec, collect, combine, combine_markdown, main, markdown, ordered_tasks, parse_variant, plan, run_tasks,
+                              score_runs, task_files, write_profile)
 from tasks_lib.data import load_challenges
 
 
@@ -77,3 +79,45 @@ def test_a_variant_runs_a_chunk_of_the_task_list(tmp_path: Path) -> None:
         run_tasks(plan([parse_variant('late={"start": 350, "tasks": 60}')], [0], 60, 1.0)[0], tasks)
     with pytest.raises(ValueError, match="start must be >= 0"):
         parse_variant('neg={"start": -1}')
+
+
+def _chunk(variant: str, start: int, ids: list[str], solved: int, wall: float, device: str = "0") -> dict:
+    return {"key": f"{variant}/s0", "variant": variant, "start": start, "task_ids": ids, "devices": [device], "gpus": 1,
+            "status": "ok", "tasks_done": len(ids), "tasks_solved": solved, "solved_outputs": solved, "done_outputs": len(ids),
+            "wall_seconds": wall, "train_steps_per_task": 300.0}
+
+
+def test_chunks_from_several_calls_combine_into_one_run_and_a_rerun_replaces_its_chunk(tmp_path: Path) -> None:
+    first = tmp_path / "a.json"
+    first.write_text(json.dumps({"cards": ["H200", "H200"], "runs": [
+        _chunk("c0", 0, ["t1", "t2"], 1, 400.0), _chunk("c1", 2, ["t3", "t4"], 2, 410.0, "1"),
+        _chunk("c0s", 0, ["t1", "t2"], 2, 400.0)]}))
+    rerun = tmp_path / "b.json"
+    rerun.write_text(json.dumps({"cards": ["H100"], "runs": [_chunk("c1", 2, ["t3", "t4"], 0, 150.0)]}))
+    runs, totals = combine([first], ["c0", "c1"])
+    assert [r["variant"] for r in runs] == ["c0", "c1"] and [r["card"] for r in runs] == ["H200", "H200"]
+    assert (totals["tasks"], totals["tasks_solved"], totals["gpu_seconds"]) == (4, 3, 810.0)
+    runs, totals = combine([first, rerun], ["c0", "c1"])
+    assert [(r["variant"], r["card"]) for r in runs] == [("c0", "H200"), ("c1", "H100")]
+    assert (totals["tasks_solved"], totals["gpu_seconds"], totals["cards"]) == (1, 550.0, ["H100", "H200"])
+    assert "**All chunks:** 1 of 4 tasks solved (25.0%)" in combine_markdown(runs, totals)
+    clash = tmp_path / "c.json"
+    clash.write_text(json.dumps({"runs": [_chunk("odd", 1, ["t2", "t3"], 0, 1.0)]}))
+    with pytest.raises(ValueError, match="task t2 is in both c0"):
+        combine([first, clash], ["c0", "c1", "odd"])
+    table = tmp_path / "all.md"
+    main(["combine", str(first), str(rerun), "--variants", "c0,c1", "--out", str(table)])
+    assert "| c1 | H100 | 2 | 2 | 0 |" in table.read_text()
+
+
+def test_runs_side_by_side_split_the_host_cores_between_their_workers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Four 4-slot runs at once on a 64-core host: each worker gets 4 threads, not the 16 a run alone would give it
+    (16 workers x 16 threads made every train step ~4x slower on a 4 x H200 host, docs/journal.md)."""
+    import yaml
+
+    monkeypatch.setattr("os.cpu_count", lambda: 64)
+    spec = plan([parse_variant("per-task")], [0], 10, 60.0)[0]
+    path = write_profile(spec, "h100", "models/arc-tiny", "cuda", 4, tmp_path / "p", host_slots=16)
+    assert yaml.safe_load(path.read_text())["slots"]["threads_per_slot"] == 4
+    path = write_profile(spec, "h100", "models/arc-tiny", "cuda", 4, tmp_path / "q", {"slots": {"threads_per_slot": 7}}, host_slots=16)
+    assert yaml.safe_load(path.read_text())["slots"]["threads_per_slot"] == 7  # a profile's own setting wins
