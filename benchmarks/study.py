@@ -168,13 +168,6 @@ def ordered_tasks(source: str, order: str) -> list:
     raise ValueError(f"--order must be id or smallest, got {order!r}")
 
 
-def task_files(tasks: list, folder: Path) -> tuple[Path, Path]:
-    """`tasks` as Kaggle challenges + solutions files in `folder`."""
-    from tasks_lib.data import write_kaggle
-
-    return write_kaggle(tasks, folder)
-
-
 def run_tasks(spec: RunSpec, tasks: list) -> list:
     """The slice of `tasks` (in --order) that `spec` runs: `spec.tasks` of them from `spec.start`."""
     if spec.start + spec.tasks > len(tasks):
@@ -312,6 +305,8 @@ def _kill(proc: subprocess.Popen) -> None:
 
 def run_study(args: argparse.Namespace) -> dict:
     """Queue every run, start them on free GPUs until the hard end, and keep study.json / study.md current."""
+    from tasks_lib.data import write_kaggle
+
     t_start = time.time()
     end = t_start + args.seconds
     out, work = Path(args.out), Path(args.work)
@@ -322,7 +317,7 @@ def run_study(args: argparse.Namespace) -> dict:
     specs = plan(variants, seeds, args.tasks, args.budget)
     all_tasks = ordered_tasks(args.source, args.order)
     outputs = {t.id: len(t.test_inputs) for t in all_tasks}
-    files = {(s.start, s.tasks): task_files(run_tasks(s, all_tasks), work / f"tasks-{s.start}-{s.tasks}") for s in specs}
+    files = {(s.start, s.tasks): write_kaggle(run_tasks(s, all_tasks), work / f"tasks-{s.start}-{s.tasks}") for s in specs}
     free = [g.strip() for g in args.gpus.split(",") if g.strip()]
     for s in specs:  # every profile is built (and so validated) before anything runs
         write_profile(s, args.profile, args.model, args.device, args.slots, work / s.key.replace("/", "-"), json.loads(args.common),
@@ -407,7 +402,6 @@ def combine(paths: list[Path], variants: list[str] | None = None) -> tuple[list[
             seen[tid] = f"{r['variant']} ({r['file']})"
     runs = sorted(chosen.values(), key=lambda r: r.get("start", 0))
     totals = {
-        "runs": len(runs),
         "tasks": sum(len(r["task_ids"]) for r in runs),
         "tasks_done": sum(r["tasks_done"] for r in runs),
         "tasks_solved": sum(r["tasks_solved"] for r in runs),

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from benchmarks.study import (RunSpec, collect, combine, combine_markdown, main, markdown, ordered_tasks, parse_variant, plan, run_tasks,
-                              score_runs, task_files, write_profile)
-from tasks_lib.data import load_challenges
+                              score_runs, write_profile)
+from tasks_lib.data import load_challenges, write_kaggle
 
 
 def test_variants_and_queue_order() -> None:
@@ -71,7 +71,7 @@ def test_a_variant_runs_a_chunk_of_the_task_list(tmp_path: Path) -> None:
     assert [(s.key, s.start, s.tasks, s.budget) for s in specs][1] == ("c1/s0", 100, 100, 900)
     ids = [t.id for s in specs for t in run_tasks(s, tasks)]
     assert ids == [t.id for t in tasks] and len(set(ids)) == 400  # every task once, in order
-    challenges, solutions = task_files(run_tasks(specs[1], tasks)[:3], tmp_path / "c1")
+    challenges, solutions = write_kaggle(run_tasks(specs[1], tasks)[:3], tmp_path / "c1")
     assert list(json.loads(challenges.read_text())) == [t.id for t in tasks[100:103]]
     assert list(json.loads(solutions.read_text())) == [t.id for t in tasks[100:103]]
     assert parse_variant("none").start == 0
