@@ -75,6 +75,7 @@ class TrainConfig:
     sync_every: int = 1  # steps between host reads of the loss (the deadline check uses the last read's step time); reading every 8 did not pay on an H200 (benchmarks/results/train_step.md)
     cuda_graphs: str = "auto"  # fast step: the whole step (forward, backward, clip, AdamW) replayed as one CUDA graph per length bucket; auto: on for CUDA (H100: 7.5x/5.6x/2.9x plain PEFT at 0.5B, 1k/2k/4k tokens; replay, reset and tolerance checks passed; benchmarks/results/train_step.md, Run 4), off on CPU; on: also on CPU (the same static-buffer step without capture); off: the fast step
     graph_bucket: int = 256  # cuda_graphs: sequences padded at the end to a multiple of this (IGNORE labels); larger: fewer captures, more padded compute
+    max_scale: int = 1  # upscale half the training views by 2..max_scale where every grid stays within 30 cells (tasks_lib/augment.py); 1: off
 
     def __post_init__(self) -> None:
         _check(self.max_steps >= 0, "train", "max_steps", self.max_steps, ">= 0")
@@ -92,6 +93,7 @@ class TrainConfig:
         _check(self.sync_every >= 1, "train", "sync_every", self.sync_every, ">= 1")
         _check(self.cuda_graphs in ("auto", "on", "off"), "train", "cuda_graphs", self.cuda_graphs, "auto|on|off")
         _check(self.graph_bucket >= 1, "train", "graph_bucket", self.graph_bucket, ">= 1")
+        _check(1 <= self.max_scale <= 30, "train", "max_scale", self.max_scale, "1-30")
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ from typing import Any, Callable, Sequence
 import torch
 import torch.nn.functional as F
 
+from tasks_lib.positions import for_model
 from tasks_lib.search import SearchStats, dfs
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,9 @@ class Prefix:
     bias: torch.Tensor  # (W, Pc) 0 on real tokens, -inf on padding
     lengths: torch.Tensor  # (W,) prompt lengths
     logprobs: torch.Tensor  # (W, V) float32
+    last_pos: torch.Tensor  # (A, W) position of each prompt's last token (A axes of the model's position scheme)
+    last_tok: torch.Tensor  # (W,) each prompt's last token
+    prompts: list[list[int]]  # the prompts' ids
 
     @property
     def width(self) -> int:
@@ -78,7 +82,8 @@ class Prefix:
 
     def select(self, view: int) -> "Prefix":
         return Prefix(self.k[:, view : view + 1], self.v[:, view : view + 1], self.bias[view : view + 1],
-                      self.lengths[view : view + 1], self.logprobs[view : view + 1])
+                      self.lengths[view : view + 1], self.logprobs[view : view + 1], self.last_pos[:, view : view + 1],
+                      self.last_tok[view : view + 1], self.prompts[view : view + 1])
 
 
 def _round_up(x: int, m: int) -> int:
@@ -115,8 +120,9 @@ class _State:
         self.pre_bias = torch.zeros(width, pc, device=dev)  # (W, Pc)
         self.own_k = torch.zeros(L, rows, Hkv, capacity, D, device=dev, dtype=dt)  # (L, B, Hkv, G, D)
         self.own_v = torch.zeros_like(self.own_k)
-        self.pos0 = torch.zeros(rows, device=dev, dtype=torch.long)  # (B,) prompt length of each row
-        self.t = torch.zeros((), device=dev, dtype=torch.long)  # position in the completion
+        self.pos = torch.zeros(eng.scheme.axes, rows, device=dev, dtype=torch.long)  # (A, B) position of the last token fed
+        self.prev = torch.zeros(rows, device=dev, dtype=torch.long)  # (B,) the last token fed
+        self.t = torch.zeros((), device=dev, dtype=torch.long)  # index in the completion (the own K/V slot)
         self.tok = torch.zeros(rows, 1, device=dev, dtype=torch.long)  # (B, 1)
         self.lp = torch.zeros(rows, eng.vocab_size, device=dev)  # (B, V) log-probs of the next token
         self.noise = torch.ones(rows, eng.vocab_size, device=dev)  # (B, V) Exp(1) draws for Gumbel sampling
@@ -129,19 +135,23 @@ class _State:
         self.graphs: dict[tuple[str, int], torch.cuda.CUDAGraph] = {}
         self.fused_ok = False  # the fused step has run on this shape without raising
 
+    def _changed(self) -> tuple[torch.Tensor, ...]:
+        return (self.t, self.lp, self.total, self.out, self.done, self.tok, self.pos, self.prev)
+
     def snapshot(self) -> list[torch.Tensor]:
         """Copies of the buffers a step changes besides its own K/V slot (which a rerun overwrites)."""
-        return [x.clone() for x in (self.t, self.lp, self.total, self.out, self.done, self.tok)]
+        return [x.clone() for x in self._changed()]
 
     def restore(self, saved: list[torch.Tensor]) -> None:
-        for dst, src in zip((self.t, self.lp, self.total, self.out, self.done, self.tok), saved):
+        for dst, src in zip(self._changed(), saved):
             dst.copy_(src)
 
     def load(self, prefix: Prefix, rows_per_view: int) -> None:
         self.pre_k.copy_(prefix.k)
         self.pre_v.copy_(prefix.v)
         self.pre_bias.copy_(prefix.bias)
-        self.pos0.copy_(prefix.lengths.repeat_interleave(rows_per_view))
+        self.pos.copy_(prefix.last_pos.repeat_interleave(rows_per_view, 1))
+        self.prev.copy_(prefix.last_tok.repeat_interleave(rows_per_view))
         self.lp.copy_(prefix.logprobs.repeat_interleave(rows_per_view, 0))
 
 
@@ -162,6 +172,7 @@ class Engine:
         if getattr(cfg, "use_sliding_window", False):
             raise EngineError(f"{cfg.model_type}: sliding-window attention is not supported by the engine")
         self.model, self.lm, self.body = model, base, body
+        self.scheme = for_model(model)  # token positions: one axis, or (grid, line, column) for arc_grid models
         self.layers = list(body.layers)
         self.n_layers = len(self.layers)
         self.n_heads = cfg.num_attention_heads
@@ -219,10 +230,11 @@ class Engine:
         return torch.log_softmax(self.lm.lm_head(self.body.norm(x)).float(), dim=-1)  # (B, T, V)
 
     @torch.inference_mode()
-    def _prefill_one(self, ids: Sequence[int]) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
+    def _prefill_one(self, ids: Sequence[int]) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor, torch.Tensor]:
         tok = torch.tensor([list(ids)], device=self.device)  # (1, P)
         x = self.body.embed_tokens(tok)  # (1, P, E)
-        cos, sin = self.body.rotary_emb(x, torch.arange(tok.shape[1], device=self.device)[None])  # (1, P, D)
+        pos = self.scheme.of_ids(tok)  # (A, 1, P)
+        cos, sin = self.scheme.rope(self.body, x, pos)  # (1, P, D)
         ks, vs = [], []
         for layer in self.layers:
             attn = layer.self_attn
@@ -232,7 +244,7 @@ class Engine:
             x = x + layer.mlp(layer.post_attention_layernorm(x))
             ks.append(k[0])
             vs.append(v[0])
-        return ks, vs, self._head(x[:, -1:])[0, 0]  # (V,)
+        return ks, vs, self._head(x[:, -1:])[0, 0], pos[:, 0, -1]  # (V,), (A,)
 
     @torch.inference_mode()
     def prefill(self, prompts: Sequence[Sequence[int]]) -> Prefix:
@@ -245,24 +257,27 @@ class Engine:
         v = torch.zeros_like(k)
         bias = torch.full((W, pc), -math.inf, device=self.device)  # (W, Pc)
         logprobs = torch.empty(W, self.vocab_size, device=self.device)  # (W, V)
+        last_pos = torch.empty(self.scheme.axes, W, device=self.device, dtype=torch.long)  # (A, W)
         for w, p in enumerate(prompts):
-            ks, vs, lp = self._prefill_one(p)
+            ks, vs, lp, last_pos[:, w] = self._prefill_one(p)
             k[:, w, :, : len(p)] = torch.stack(ks)  # (L, Hkv, P, D)
             v[:, w, :, : len(p)] = torch.stack(vs)
             bias[w, : len(p)] = 0.0
             logprobs[w] = lp
         lengths = torch.tensor([len(p) for p in prompts], device=self.device)
-        return Prefix(k, v, bias, lengths, logprobs)
+        last_tok = torch.tensor([p[-1] for p in prompts], device=self.device)
+        return Prefix(k, v, bias, lengths, logprobs, last_pos, last_tok, [list(p) for p in prompts])
 
-    def _forward(self, st: _State, tok: torch.Tensor, window: int) -> torch.Tensor:
-        """Feed `tok` (B, T) at completion positions t..t+T-1 of every row; log-probs (B, T, V)."""
+    def _forward(self, st: _State, tok: torch.Tensor, window: int, pos: torch.Tensor) -> torch.Tensor:
+        """Feed `tok` (B, T) at completion slots t..t+T-1 of every row, at model positions `pos` (A, B, T);
+        log-probs (B, T, V)."""
         B, T = tok.shape
         W, pc = st.pre_bias.shape
         n, g = B // W, self.n_heads // self.n_kv
         Hkv, D = self.n_kv, self.head_dim
-        offs = st.t + torch.arange(T, device=self.device)  # (T,) completion positions written now
+        offs = st.t + torch.arange(T, device=self.device)  # (T,) completion slots written now
         x = self.body.embed_tokens(tok)  # (B, T, E)
-        cos, sin = self.body.rotary_emb(x, st.pos0[:, None] + offs[None])  # (B, T, D)
+        cos, sin = self.scheme.rope(self.body, x, pos)  # (B, T, D)
         own_bias = torch.where(torch.arange(window, device=self.device)[None] <= offs[:, None], 0.0, -math.inf)  # (T, Gw)
         own_bias = own_bias.repeat(g, 1)  # (g*T, Gw), rows ordered (group, position)
         pre_bias = st.pre_bias[:, None, None, :]  # (W, 1, 1, Pc)
@@ -338,7 +353,7 @@ class Engine:
         W = st.pre_bias.shape[0]
         half = self.head_dim // 2
         x = self.body.embed_tokens(st.tok[:, 0])  # (B, E)
-        cos, sin = self.body.rotary_emb(x[:, None], (st.pos0 + st.t)[:, None])  # (B, 1, D)
+        cos, sin = self.scheme.rope(self.body, x[:, None], st.pos[:, :, None])  # (B, 1, D)
         sin = torch.cat([-sin[..., :half], sin[..., half:]], dim=-1)  # (B, 1, D) rotate_half(x) * sin == roll(x) * this
         cos_q, sin_q = cos * self.scale, sin * self.scale  # (B, 1, D) the attention scale folded into q's rotation
         own = torch.where(torch.arange(window, device=self.device) <= st.t, 0.0, -math.inf)  # (Gw,)
@@ -347,9 +362,15 @@ class Engine:
             x = self._layer(layer, x, cos, sin, cos_q, sin_q, bias, st.pre_k[i], st.pre_v[i], st.own_k[i], st.own_v[i], st.t, window)  # (B, E)
         return torch.log_softmax(self.lm.lm_head(self._norm(self.body.norm, x)).float(), dim=-1)  # (B, V)
 
+    def _advance(self, st: _State) -> None:
+        """Move `st.pos` to the position of `st.tok`, the token fed now, and remember it as the last token."""
+        tok = st.tok[:, 0]  # (B,)
+        st.pos.copy_(self.scheme.step(st.pos, st.prev, tok))  # (A, B)
+        st.prev.copy_(tok)
+
     def _next_logprobs(self, st: _State, window: int) -> torch.Tensor:
-        """Log-probs (B, V) after feeding `st.tok` at position `t`: the fused step, or `_forward`."""
-        return self._decode(st, window) if self.fused else self._forward(st, st.tok, window)[:, 0]
+        """Log-probs (B, V) after feeding `st.tok` at slot `t` and position `st.pos`: the fused step, or `_forward`."""
+        return self._decode(st, window) if self.fused else self._forward(st, st.tok, window, st.pos[:, :, None])[:, 0]
 
     def _sample_step(self, st: _State, window: int) -> None:
         """Choose each row's token from `st.lp`, record it, feed it, advance `t` (all on the device)."""
@@ -360,10 +381,12 @@ class Engine:
         st.out.index_copy_(1, st.t[None], tok[:, None])
         st.done.logical_or_(tok == st.eos)
         st.tok.copy_(tok[:, None])
+        self._advance(st)
         st.lp.copy_(self._next_logprobs(st, window))
         st.t.add_(1)
 
     def _feed_step(self, st: _State, window: int) -> None:
+        self._advance(st)
         st.lp.copy_(self._next_logprobs(st, window))
 
     def _fall_back(self, what: str, err: BaseException) -> None:
@@ -486,15 +509,20 @@ class Engine:
         st = self._state(1, 1, one.k.shape[3], max_len)
         st.load(one, 1)
         engine = self
+        path = [(one.last_pos.clone(), one.last_tok.clone())]  # path[d]: (position, token) before depth d
 
         class _Stepper:
             def root(self) -> list[float]:
                 return one.logprobs[0].tolist()
 
             def step(self, token: int, depth: int) -> list[float]:
+                del path[depth + 1 :]  # the ancestors of this node are exactly path[: depth + 1]
+                st.pos.copy_(path[depth][0])
+                st.prev.copy_(path[depth][1])
                 st.tok.fill_(token)
                 st.t.fill_(depth)
                 engine._run(st, "feed", st.out.shape[1])  # one row: reading the whole own buffer is cheap, one graph
+                path.append((st.pos.clone(), st.prev.clone()))
                 return st.lp[0].tolist()
 
         return dfs(_Stepper(), eos, threshold, max_len, max_candidates, deadline)
@@ -536,7 +564,9 @@ class Engine:
                 st = _State(self, 1, len(part), pc, T)
                 st.load(one, len(part))
                 st.t.zero_()
-                tail = self._forward(st, ids[:, :-1], T)  # (B, T-1, V)
+                prompt = torch.tensor(one.prompts[0], device=self.device).expand(len(part), -1)  # (B, P)
+                pos = self.scheme.of_ids(torch.cat([prompt, ids[:, :-1]], 1))[:, :, prompt.shape[1] :]  # (A, B, T-1)
+                tail = self._forward(st, ids[:, :-1], T, pos)  # (B, T-1, V)
                 tok_lp = tail.gather(2, ids[:, 1:, None])[..., 0]  # (B, T-1)
                 keep = torch.arange(1, T, device=self.device)[None] < lens[:, None]  # (B, T-1)
                 lp = lp + (tok_lp * keep).sum(1)

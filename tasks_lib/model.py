@@ -2,8 +2,10 @@
 
 Contract:
 - `build_tiny_model(path, ...)` makes the embedded default: a small Llama-shaped causal LM with the
-  ARC vocabulary, saved with `save_pretrained` (safetensors) so it loads like any HF model;
-  `tiny_config(...)` is its LlamaConfig (to count a shape's parameters without building weights).
+  ARC vocabulary, saved with `save_pretrained` (safetensors) so it loads like any HF model; with
+  `positions="grid"` it is an `arc_grid` model (`tasks_lib.grid_model`: rotary positions over grid, line and
+  column), with `"1d"` a plain Llama. `tiny_config(...)` is its config (to count a shape's parameters without
+  building weights). `register_architectures()` (called by every loader here) lets the Auto classes load `arc_grid`.
 - `load_base(cfg, device)` loads any local HF causal-LM directory (no network: `local_files_only`,
   safetensors only) and its tokenizer, checks one-token-per-cell, and wraps it with a LoRA adapter.
   Before any loading, the directory must hold a JSON config with a `model_type`, tokenizer files
@@ -30,6 +32,15 @@ from tasks_lib.config import ModelConfig
 from tasks_lib.encoding import ARC_VOCAB, Vocab, build_arc_tokenizer
 
 ADAPTER = "default"
+POSITIONS = ("1d", "grid")
+
+
+def register_architectures() -> None:
+    """Let `from_pretrained` load the project's own model types (`arc_grid`); called before every load, and kept
+    out of import time so the parent process never imports torch."""
+    from tasks_lib.grid_model import register
+
+    register()
 
 
 class ModelError(RuntimeError):
@@ -52,16 +63,19 @@ def build_tiny_model(
     intermediate: int = 384,
     max_positions: int = 8192,
     seed: int = 0,
+    positions: str = "1d",
+    rope_theta: float = 10000.0,
 ) -> Path:
     """Build and save a randomly initialised Llama-shaped model with the ARC vocabulary.
 
     head_dim = hidden / heads must be >= 32 (vLLM's CPU attention rejects smaller heads)."""
     import torch
-    from transformers import LlamaForCausalLM
+    from transformers import AutoModelForCausalLM
 
-    config = tiny_config(hidden, layers, heads, intermediate, max_positions)
+    register_architectures()
+    config = tiny_config(hidden, layers, heads, intermediate, max_positions, positions, rope_theta)
     torch.manual_seed(seed)
-    model = LlamaForCausalLM(config)
+    model = AutoModelForCausalLM.from_config(config)
     out = Path(path)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out, safe_serialization=True)
@@ -69,14 +83,23 @@ def build_tiny_model(
     return out
 
 
-def tiny_config(hidden: int, layers: int, heads: int, intermediate: int, max_positions: int = 8192) -> Any:
-    """The LlamaConfig of `build_tiny_model` (ARC vocabulary, untied embeddings)."""
+def tiny_config(hidden: int, layers: int, heads: int, intermediate: int, max_positions: int = 8192, positions: str = "1d",
+                rope_theta: float = 10000.0) -> Any:
+    """The config of `build_tiny_model` (ARC vocabulary, untied embeddings): a LlamaConfig for `positions="1d"`, an
+    ArcGridConfig for `"grid"` (its grid tokens are the ARC vocabulary's newline and markers)."""
     from transformers import LlamaConfig
+
+    from tasks_lib.grid_model import ArcGridConfig
 
     if hidden % heads or hidden // heads < 32:
         raise ValueError(f"hidden={hidden}, heads={heads}: head_dim must be an integer >= 32")
+    if positions not in POSITIONS:
+        raise ValueError(f"positions={positions!r}: expected one of {POSITIONS}")
     tok = build_arc_tokenizer()
-    return LlamaConfig(
+    vocab = Vocab.from_tokenizer(tok)
+    grid = {"grid_tokens": {"newline": vocab.newline, "input": vocab.input, "output": vocab.output}} if positions == "grid" else {}
+    return (ArcGridConfig if positions == "grid" else LlamaConfig)(
+        **grid,
         vocab_size=len(ARC_VOCAB),
         hidden_size=hidden,
         intermediate_size=intermediate,
@@ -84,7 +107,7 @@ def tiny_config(hidden: int, layers: int, heads: int, intermediate: int, max_pos
         num_attention_heads=heads,
         num_key_value_heads=heads,
         max_position_embeddings=max_positions,
-        rope_theta=10000.0,
+        rope_parameters={"rope_theta": rope_theta, "rope_type": "default"},
         bos_token_id=tok.bos_token_id,
         eos_token_id=tok.eos_token_id,
         pad_token_id=tok.pad_token_id,
@@ -235,6 +258,7 @@ def load_base(cfg: ModelConfig, device: str) -> Resident:
 
     path = cfg.resolved_path
     _validate_dir(path)
+    register_architectures()
     t0 = time.perf_counter()
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     vocab = Vocab.from_tokenizer(tokenizer)
@@ -280,8 +304,9 @@ def main(argv: list[str] | None = None) -> None:
     b.add_argument("--heads", type=int, default=4)
     b.add_argument("--intermediate", type=int, default=384)
     b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--positions", choices=POSITIONS, default="1d", help="grid: rotary positions over grid, line and column")
     args = parser.parse_args(argv)
-    out = build_tiny_model(args.path, args.hidden, args.layers, args.heads, args.intermediate, seed=args.seed)
+    out = build_tiny_model(args.path, args.hidden, args.layers, args.heads, args.intermediate, seed=args.seed, positions=args.positions)
     print(f"built {out}")
 
 

@@ -1,77 +1,73 @@
-"""Pretraining the embedded base model on augmented ARC training data, and probing what it solves.
+"""Pretraining the embedded base model on augmented ARC training data.
 
 Contract:
-- `training_tasks(sources, holdout, min_shared_cells)` returns the pretraining tasks: every task of
-  `sources` (bundled set names or challenge files with solutions), with test pairs folded into the
-  train pairs, minus every task that shares content with `holdout`: an (input, output) pair, a grid
-  larger than `min_shared_cells` cells, or its id. Exact duplicates across sources are kept once.
-  So ARC-AGI-1 evaluation stays unseen when it is the holdout, whatever ids other sets give its tasks.
-- `pretrain(cfg, command)` trains every weight of a Llama-shaped model with the ARC vocabulary
-  (`tasks_lib.encoding` layout, loss on output tokens only) on fresh random augmentations of those tasks.
-  It is resumable: a checkpoint (fp32 weights and AdamW state as safetensors, plus `state.json`) is
-  written every `checkpoint_seconds` and when the session ends, and a later call with the same `out`
-  carries on where it stopped. The learning-rate schedule follows progress = max(steps / max_steps,
-  train seconds / max_seconds) summed over sessions, so a run split into sessions of at most
-  `session_seconds` (e.g. 10-minute GPU leases) ends where one long run would. `init_from` starts a new
-  run (no checkpoint at `out` yet) from an exported model directory's weights, with a fresh optimizer
-  and schedule, for when the fp32 checkpoint was lost with the machine.
+- `pretrain(cfg, command)` trains every weight of a Llama-shaped model with the ARC vocabulary (`positions`
+  "grid": an `arc_grid` model whose rotary positions are each token's grid, line and column; "1d": plain Llama)
+  on fresh random augmentations of the tasks `tasks_lib.pretrain_data` gives (the ARC training sets and, with
+  `generated` > 0, procedurally generated tasks; the evaluation sets held out by content), loss on output tokens
+  only (`tasks_lib.encoding` layout).
+- It is resumable: a full checkpoint (fp32 weights, AdamW state, `state.json`) is written every
+  `checkpoint_seconds` and when the session ends, and a later call with the same `out` carries on where it
+  stopped. Beside the export it also writes a compact optimizer state (`tasks_lib.checkpoint.save_compact`), so a
+  run whose full checkpoint stayed on another machine resumes from the exported directory alone (weights at the
+  export's precision). The learning-rate schedule follows progress = max(steps / max_steps, train seconds /
+  max_seconds) summed over sessions, so a run split into sessions of at most `session_seconds` (e.g. 10-minute GPU
+  leases) ends where one long run would. `init_from` starts a new run (no checkpoint at `out` yet) from an
+  exported model directory's weights, with a fresh optimizer and schedule.
 - Data parallel: `world_size` N > 1 runs N processes (one command: it starts them; or one per torchrun
   rank), one per GPU over NCCL, or on the CPU over gloo. Gradients are averaged every step; each rank
   draws its own random views (seeded by rank); rank 0's clock and step count decide the learning rate,
   checkpoints and the stop for every rank (broadcast each step, so no rank waits alone in a collective);
   only rank 0 logs and writes. NVLink multicast stays off (`MULTICAST_OFF` is set unless already set).
-- Every checkpoint also refreshes a model directory at `out` that `tasks_lib.model.load_base` loads:
-  `config.json`, the weights in `export_dtype` (`model.safetensors`, or shards of at most `shard_mib`
-  with `model.safetensors.index.json` as `save_pretrained` writes them, so every file fits a 16 MiB
-  transfer), the tokenizer, `loss.csv`, `loss.png` (when matplotlib is installed) and a model card
-  `README.md` (data, size, processes, steps, tokens seen summed over processes, final loss, the
-  starting weights, the commands that made it).
+- Every checkpoint also refreshes the model directory at `out` (`tasks_lib.checkpoint.export_model`: config,
+  weights in `export_dtype` in shards of at most `shard_mib`, tokenizer, `loss.csv`, `loss.png`, model card).
 - `parameter_count(cfg)` counts a config's parameters without building its weights.
 - `step_time(model_dirs, sizes)` times the pipeline's per-task LoRA step of each model on real tasks.
-- `probe(model_dir, tasks, ...)` solves tasks with the existing per-task pipeline pieces (reset adapter,
-  `train_adapter`, `sample_task`, `rank`/`attempts`) with and without per-task training, and scores them.
+What a model solves is measured on the product path (`flows/evaluate.py`), not here.
 This module never imports Prefect; `flows/pretrain.py` wraps it.
 """
 
 from __future__ import annotations
 
-import copy
-import csv
 import json
 import math
 import os
-import random
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
-from tasks_lib.augment import apply_task, random_augmentation
-from tasks_lib.data import Grid, Pair, Task, load_challenges
-from tasks_lib.encoding import IGNORE, Encoded, EncodingError, Vocab, build_arc_tokenizer, encode_train
+from tasks_lib.checkpoint import (
+    CHECKPOINT,
+    COMPACT_STATE,
+    export_model,
+    load_checkpoint,
+    load_compact,
+    model_card,
+    save_checkpoint,
+    save_compact,
+    write_loss_log,
+)
+from tasks_lib.data import load_challenges
+from tasks_lib.encoding import IGNORE, Vocab, build_arc_tokenizer, encode_train
+from tasks_lib.pretrain_data import GENERATED_PREFIX, PretrainError, loader, training_tasks
 
-CHECKPOINT = "checkpoint"  # sub-folder of `out` with fp32 weights, optimizer state and state.json
-LOSS_CSV = "loss.csv"
-WEIGHTS = "model.safetensors"  # one-file export (and the fp32 checkpoint's weights)
-WEIGHTS_INDEX = "model.safetensors.index.json"  # the tensor -> shard map of a sharded export
 MULTICAST_OFF = {"NCCL_NVLS_ENABLE": "0", "TORCH_SYMM_MEM_DISABLE_MULTICAST": "1", "NVSHMEM_DISABLE_NVLS": "1"}  # NVLink multicast stays off
-
-
-class PretrainError(RuntimeError):
-    """A checkpoint or data source cannot be used."""
 
 
 @dataclass(frozen=True)
 class PretrainConfig:
     out: str  # model directory to write (and resume from); relative paths are from the working directory
     sources: tuple[str, ...] = ("arc1/train", "arc2/train")
-    holdout: tuple[str, ...] = ("arc1/eval",)  # never trained on, matched by content
+    holdout: tuple[str, ...] = ("arc1/eval", "arc2/eval")  # never trained on, matched by content
     min_shared_cells: int = 9  # a shared grid larger than this excludes a task; smaller ones (e.g. 3x3) recur by chance
     hidden: int = 256
     layers: int = 6
     heads: int = 4  # head_dim = hidden / heads; >= 32 keeps vLLM's CPU attention usable
     intermediate: int = 768
+    positions: str = "grid"  # grid: rotary positions over (grid, line, column), model type arc_grid; 1d: plain Llama positions
+    rope_theta: float = 10000.0  # rotary base; grid axes span ~0-30 and the 1-D axis up to max_tokens
     max_tokens: int = 8192  # longest training sequence; trailing pairs are dropped beyond it (also the RoPE range trained)
     batch_tokens: int = 65536  # padded tokens per optimizer step; examples of similar length are batched together
     lr: float = 1e-3  # peak; small models take large rates
@@ -85,6 +81,11 @@ class PretrainConfig:
     wall_seconds: float = 0.0  # this call stops (checkpointed) before this much wall time, setup and saves included; 0: no limit
     log_every: int = 10  # steps between loss rows
     keep_background: bool = True  # colour 0 stays fixed, as in the views the pipeline trains and samples on
+    max_scale: int = 1  # upscale half the examples by 2..max_scale where every grid stays within 30 cells; 1: off
+    generated: int = 0  # procedurally generated tasks added to the sources (tasks_lib.generate); 0: none
+    generated_seed: int = 0
+    generated_fraction: float = 0.5  # share of examples drawn from the generated tasks, when there are any
+    compact: bool = True  # also write the compact optimizer state beside the export at every checkpoint
     bucket: int = 256  # examples drawn, sorted by length and cut into batches at a time
     workers: int = 0  # DataLoader processes that build batches, per training process; 0: the training process does
     export_dtype: str = "bfloat16"  # dtype of the shipped weights (halves the repository size; CPU loads upcast)
@@ -103,6 +104,10 @@ class PretrainConfig:
             (self.hidden % self.heads == 0 and self.hidden // self.heads >= 32, "heads", "hidden / heads an integer >= 32"),
             (self.layers >= 1 and self.intermediate >= 1, "layers", "layers and intermediate >= 1"),
             (self.max_tokens >= 64, "max_tokens", ">= 64"),
+            (self.positions in ("grid", "1d"), "positions", "grid|1d"),
+            (self.rope_theta > 1, "rope_theta", "> 1"),
+            (1 <= self.max_scale <= 30, "max_scale", "1-30"),
+            (self.generated >= 0 and 0 <= self.generated_fraction <= 1, "generated", "generated >= 0, generated_fraction in [0, 1]"),
             (self.batch_tokens >= self.max_tokens, "batch_tokens", ">= max_tokens"),
             (self.lr > 0 and 0 <= self.min_lr_ratio <= 1, "lr", "lr > 0, min_lr_ratio in [0, 1]"),
             (self.warmup_steps >= 0 and self.weight_decay >= 0, "warmup_steps", "warmup_steps, weight_decay >= 0"),
@@ -122,139 +127,8 @@ class PretrainConfig:
 
     @property
     def shape(self) -> dict:
-        return {"hidden": self.hidden, "layers": self.layers, "heads": self.heads, "intermediate": self.intermediate}
-
-
-# ---------------------------------------------------------------- data
-
-
-def task_pairs(task: Task) -> tuple[Pair, ...]:
-    """Train pairs plus the test pairs whose outputs are known."""
-    return task.train + tuple(Pair(i, o) for i, o in zip(task.test_inputs, task.test_outputs))
-
-
-def _grids(pairs: Sequence[Pair]) -> set[Grid]:
-    return {g for p in pairs for g in (p.input, p.output)}
-
-
-@dataclass
-class DataReport:
-    """What `training_tasks` kept and why it dropped the rest."""
-
-    kept: int = 0
-    per_source: dict[str, int] = field(default_factory=dict)
-    excluded: dict[str, list[str]] = field(default_factory=dict)  # source -> ids that overlap the holdout
-    duplicates: int = 0  # exact copies of a task already kept
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def training_tasks(sources: Sequence[str], holdout: Sequence[str] = (), min_shared_cells: int = 9) -> tuple[list[Task], DataReport]:
-    """Pretraining tasks (test pairs folded into train) minus any that overlaps `holdout` (see module doc)."""
-    held_ids: set[str] = set()
-    held_pairs: set[Pair] = set()
-    held_grids: set[Grid] = set()
-    for name in holdout:
-        for task in load_challenges(name).tasks:
-            held_ids.add(task.id)
-            pairs = task_pairs(task)
-            held_pairs.update(pairs)
-            held_grids.update(g for g in _grids(pairs) if len(g) * len(g[0]) > min_shared_cells)
-    report = DataReport()
-    kept: list[Task] = []
-    seen: set[frozenset] = set()
-    for name in sources:
-        loaded = load_challenges(name)
-        if not all(t.has_solutions for t in loaded.tasks):
-            raise PretrainError(f"{name}: pretraining needs the test outputs of every task")
-        report.per_source[name] = 0
-        for task in loaded.tasks:
-            pairs = task_pairs(task)
-            if task.id in held_ids or held_pairs.intersection(pairs) or held_grids.intersection(_grids(pairs)):
-                report.excluded.setdefault(name, []).append(task.id)
-                continue
-            key = frozenset(pairs)
-            if key in seen:
-                report.duplicates += 1
-                continue
-            seen.add(key)
-            kept.append(Task(task.id, pairs, ()))
-            report.per_source[name] += 1
-    report.kept = len(kept)
-    if not kept:
-        raise PretrainError(f"no pretraining task left from {list(sources)} after excluding {list(holdout)}")
-    return kept, report
-
-
-def augmented_example(vocab: Vocab, task: Task, rng: random.Random, max_tokens: int, keep_background: bool) -> Encoded | None:
-    """One random view of `task` (dihedral, colours, pair order) encoded with labels on every output grid;
-    None when not even its first pair fits `max_tokens`."""
-    aug = random_augmentation(rng, len(task.train), keep_background)
-    try:
-        return encode_train(vocab, apply_task(aug, task), max_tokens, loss_on_first=True)
-    except EncodingError:
-        return None
-
-
-def length_batches(examples: list[Encoded], batch_tokens: int, rng: random.Random) -> list[list[Encoded]]:
-    """Sort by length and cut into batches whose padded size (count x longest) stays within `batch_tokens`;
-    the batches come back shuffled."""
-    batches: list[list[Encoded]] = []
-    current: list[Encoded] = []
-    for ex in sorted(examples, key=lambda e: len(e.ids)):
-        if current and (len(current) + 1) * len(ex.ids) > batch_tokens:
-            batches.append(current)
-            current = []
-        current.append(ex)
-    if current:
-        batches.append(current)
-    rng.shuffle(batches)
-    return batches
-
-
-def collate(batch: Sequence[Encoded], pad: int) -> tuple[Any, Any]:
-    """Right-padded (ids, labels) tensors. Causal attention never lets a real token see the padding
-    after it, so no attention mask is needed."""
-    import torch
-
-    width = max(len(e.ids) for e in batch)
-    ids = torch.full((len(batch), width), pad, dtype=torch.long)  # (B, T)
-    labels = torch.full((len(batch), width), IGNORE, dtype=torch.long)  # (B, T)
-    for row, ex in enumerate(batch):
-        ids[row, : len(ex.ids)] = torch.tensor(ex.ids)
-        labels[row, : len(ex.labels)] = torch.tensor(ex.labels)
-    return ids, labels
-
-
-def batch_stream(tasks: Sequence[Task], cfg: PretrainConfig, seed: str) -> Iterator[tuple[Any, Any]]:
-    """Endless (ids, labels) batches of fresh augmentations, deterministic in `seed`."""
-    vocab = Vocab.from_tokenizer(build_arc_tokenizer())
-    rng = random.Random(seed)
-    while True:
-        drawn = (augmented_example(vocab, rng.choice(tasks), rng, cfg.max_tokens, cfg.keep_background) for _ in range(cfg.bucket))
-        for batch in length_batches([e for e in drawn if e is not None], cfg.batch_tokens, rng):
-            yield collate(batch, vocab.pad)
-
-
-def _loader(tasks: Sequence[Task], cfg: PretrainConfig, seed: str) -> Iterator[tuple[Any, Any]]:
-    """`batch_stream` in the training process, or spread over `cfg.workers` DataLoader processes."""
-    if cfg.workers == 0:
-        return batch_stream(tasks, cfg, seed)
-    import torch
-    from torch.utils.data import DataLoader, IterableDataset, get_worker_info
-
-    class Stream(IterableDataset):
-        def __iter__(self):
-            info = get_worker_info()
-            return batch_stream(tasks, cfg, f"{seed}:{info.id if info else 0}")
-
-    # fork: the workers inherit `tasks` instead of unpickling them (they never touch CUDA)
-    return iter(DataLoader(Stream(), batch_size=None, num_workers=cfg.workers, pin_memory=torch.cuda.is_available(), prefetch_factor=4,
-                           multiprocessing_context="fork"))
-
-
-# ---------------------------------------------------------------- model and loss
+        return {"hidden": self.hidden, "layers": self.layers, "heads": self.heads, "intermediate": self.intermediate,
+                "positions": self.positions}
 
 
 def output_loss(model: Any, ids: Any, labels: Any) -> Any:
@@ -288,177 +162,6 @@ def _optimizer(model: Any, cfg: PretrainConfig) -> Any:
     return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.95), fused=torch.cuda.is_available() and next(model.parameters()).is_cuda)
 
 
-# ---------------------------------------------------------------- checkpoints
-
-
-def _optimizer_tensors(opt: Any) -> tuple[dict, list]:
-    """AdamW state as flat tensors `<param index>.<name>` plus the JSON-ready param groups."""
-    sd = opt.state_dict()
-    flat = {f"{idx}.{name}": value.detach().cpu().contiguous().reshape(-1) if value.ndim == 0 else value.detach().cpu().contiguous()
-            for idx, state in sd["state"].items() for name, value in state.items()}
-    return flat, sd["param_groups"]
-
-
-def _load_optimizer(opt: Any, flat: dict, groups: list, device: Any) -> None:
-    state: dict[int, dict] = {}
-    for key, value in flat.items():
-        idx, name = key.split(".", 1)
-        state.setdefault(int(idx), {})[name] = value.reshape(()) if name == "step" else value.to(device)
-    opt.load_state_dict({"state": state, "param_groups": groups})
-
-
-def save_checkpoint(ckpt: Path, model: Any, opt: Any, state: dict) -> None:
-    """fp32 weights, optimizer state and `state.json`, each written to a temporary name then renamed,
-    so an interrupted save leaves the previous checkpoint usable."""
-    from safetensors.torch import save_file
-
-    ckpt.mkdir(parents=True, exist_ok=True)
-    flat, groups = _optimizer_tensors(opt)
-    weights = {k: v.detach().float().cpu().contiguous() for k, v in model.state_dict().items()}
-    for name, tensors in (("model.safetensors", weights), ("optimizer.safetensors", flat)):
-        save_file(tensors, str(ckpt / f"{name}.tmp"), metadata={"format": "pt"})
-    (ckpt / "state.json.tmp").write_text(json.dumps({**state, "param_groups": groups}, indent=1))
-    for name in ("model.safetensors", "optimizer.safetensors", "state.json"):
-        (ckpt / f"{name}.tmp").replace(ckpt / name)
-
-
-def load_checkpoint(ckpt: Path, model: Any, opt: Any) -> dict:
-    """Restore weights and optimizer state in place; returns the saved state (without param groups)."""
-    from safetensors.torch import load_file
-
-    device = next(model.parameters()).device
-    try:
-        state = json.loads((ckpt / "state.json").read_text())
-        model.load_state_dict(load_file(str(ckpt / "model.safetensors"), device=str(device)))
-        _load_optimizer(opt, load_file(str(ckpt / "optimizer.safetensors")), state.pop("param_groups"), device)
-    except (OSError, json.JSONDecodeError, KeyError, RuntimeError) as err:
-        raise PretrainError(f"{ckpt}: cannot resume from this checkpoint ({type(err).__name__}: {err})") from None
-    return state
-
-
-# ---------------------------------------------------------------- model directory and card
-
-
-def shard_weights(weights: dict[str, Any], max_bytes: int) -> list[dict[str, Any]]:
-    """Split tensors, in order, into groups of at most `max_bytes` (a larger single tensor gets its own group)."""
-    shards: list[dict[str, Any]] = [{}]
-    size = 0
-    for name, tensor in weights.items():
-        nbytes = tensor.numel() * tensor.element_size()
-        if shards[-1] and size + nbytes > max_bytes:
-            shards.append({})
-            size = 0
-        shards[-1][name] = tensor
-        size += nbytes
-    return shards
-
-
-def export_model(out: Path, model: Any, dtype: str, shard_mib: float = 15.0) -> None:
-    """Write `config.json`, the weights (in `dtype`) and the tokenizer: a directory `load_base` reads.
-
-    Weights up to `shard_mib` go to `model.safetensors`; more are split, as `save_pretrained` does, into
-    `model-0000i-of-0000n.safetensors` plus `model.safetensors.index.json`. Weight files of an earlier
-    export that the new one does not use are removed, so a loader never picks a stale one."""
-    import torch
-    from safetensors.torch import save_file
-
-    out.mkdir(parents=True, exist_ok=True)
-    weights = {k: v.detach().to(getattr(torch, dtype)).cpu().contiguous() for k, v in model.state_dict().items()}
-    shards = shard_weights(weights, int(shard_mib * 2**20))
-    n = len(shards)
-    names = [WEIGHTS] if n == 1 else [f"model-{i + 1:05d}-of-{n:05d}.safetensors" for i in range(n)]
-    for name, shard in zip(names, shards):
-        save_file(shard, str(out / f"{name}.tmp"), metadata={"format": "pt"})
-    if n > 1:
-        index = {"metadata": {"total_size": sum(t.numel() * t.element_size() for t in weights.values())},
-                 "weight_map": {k: name for name, shard in zip(names, shards) for k in shard}}
-        (out / f"{WEIGHTS_INDEX}.tmp").write_text(json.dumps(index, indent=1))
-        names.append(WEIGHTS_INDEX)
-    for name in names:
-        (out / f"{name}.tmp").replace(out / name)
-    for stale in [*out.glob("model*.safetensors"), out / WEIGHTS_INDEX]:
-        if stale.exists() and stale.name not in names:
-            stale.unlink()
-    config = copy.deepcopy(model.config)
-    config.dtype = dtype
-    config.use_cache = True  # training turns the KV cache off; generation needs it
-    config.save_pretrained(out)
-    build_arc_tokenizer().save_pretrained(out)
-
-
-def write_loss_log(out: Path, rows: list[dict]) -> None:
-    """`loss.csv` (one row per logged step) and `loss.png` when matplotlib is installed."""
-    if not rows:
-        return
-    with (out / LOSS_CSV).open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.plot([r["tokens"] / 1e6 for r in rows], [r["loss"] for r in rows])
-    ax.set_xlabel("tokens seen (millions)")
-    ax.set_ylabel("output-token loss")
-    ax.set_yscale("log")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out / "loss.png", dpi=100)
-    plt.close(fig)
-
-
-def model_card(cfg: PretrainConfig, state: dict, params: int) -> str:
-    """The model card (README.md) from the config and the training state."""
-    data = state["data"]
-    excluded = {k: len(v) for k, v in data["excluded"].items()}
-    sessions = "\n".join(f"- `{s['command']}` ({s['device']}, {s.get('processes', 1)} process(es), {s['steps']} steps, {s['seconds']:.0f} s)"
-                         for s in state["sessions"])
-    final = state.get("final_loss")
-    start = state.get("init_from")
-    origin = f"from the weights of `{start}` (fresh optimizer and schedule)" if start else "from random weights"
-    procs = sorted({s.get("processes", 1) for s in state["sessions"]})
-    return f"""# {Path(cfg.out).name}
-
-A {params / 1e6:.2f}M-parameter Llama-shaped causal LM with the 16-token ARC vocabulary
-(`tasks_lib.encoding`), pretrained {origin} by `tasks_lib/pretrain.py` (every weight trained,
-loss on output-grid tokens only) to be the base model for per-task LoRA training in arc-ttt.
-
-## Data
-- Sources: {", ".join(cfg.sources)}; each task's test pairs are used as extra train pairs.
-- Held out: {", ".join(cfg.holdout) or "nothing"}. A source task is dropped when it shares an id, an (input, output)
-  pair, or a grid of more than {cfg.min_shared_cells} cells with a held-out task. Dropped: {excluded or "none"}.
-  Exact duplicates across sources kept once (dropped {data["duplicates"]}).
-- Kept: {data["kept"]} tasks ({data["per_source"]}).
-- Each example is a fresh random view: one of 8 dihedral transforms, a colour permutation
-  ({"background kept" if cfg.keep_background else "background permuted too"}), shuffled pair order; sequences
-  up to {cfg.max_tokens} tokens (trailing pairs dropped beyond that).
-
-## Size
-hidden {cfg.hidden}, {cfg.layers} layers, {cfg.heads} heads (head_dim {cfg.hidden // cfg.heads}), MLP {cfg.intermediate},
-RoPE up to {cfg.max_tokens} positions; {params:,} parameters; weights stored as {cfg.export_dtype}.
-
-## Training
-- AdamW (betas 0.9/0.95, weight decay {cfg.weight_decay} on matrices), peak lr {cfg.lr}, {cfg.warmup_steps} warm-up
-  steps, cosine to {cfg.lr * cfg.min_lr_ratio:g}; about {cfg.batch_tokens} padded tokens per step and process, bf16 autocast on GPU.
-- Data-parallel processes (GPUs on CUDA; gradients averaged every step, each with its own random views): {", ".join(map(str, procs))}.
-- Steps: {state["step"]}; tokens seen, summed over processes: {state["tokens"]:,} ({state["label_tokens"]:,} of them output tokens with loss);
-  training time {state["train_seconds"]:.0f} s.
-- Final loss (mean of the last logged rows): {"n/a" if final is None else f"{final:.4f}"}. Curve: `loss.csv`, `loss.png`.
-- Finished: {"yes" if state["done"] else "no (resume with the same command)"}.
-
-## Commands that made it
-{sessions}
-"""
-
-
-# ---------------------------------------------------------------- training loop
-
-
 @dataclass
 class PretrainResult:
     out: str
@@ -487,13 +190,27 @@ def _describe_device(device: str) -> str:
 def parameter_count(cfg: PretrainConfig) -> int:
     """Parameters of the model `cfg` describes, counted as `pretrain` counts them (built on the meta device)."""
     import torch
-    from transformers import LlamaForCausalLM
+    from transformers import AutoModelForCausalLM
 
-    from tasks_lib.model import tiny_config
+    from tasks_lib.model import register_architectures, tiny_config
 
+    register_architectures()
     with torch.device("meta"):
-        model = LlamaForCausalLM(tiny_config(cfg.hidden, cfg.layers, cfg.heads, cfg.intermediate, cfg.max_tokens))
+        model = AutoModelForCausalLM.from_config(tiny_config(cfg.hidden, cfg.layers, cfg.heads, cfg.intermediate, cfg.max_tokens,
+                                                             cfg.positions, cfg.rope_theta))
     return sum(p.numel() for p in model.parameters())
+
+
+def generated_tasks(cfg: PretrainConfig) -> dict[str, list]:
+    """`cfg.generated` procedurally generated tasks (ids `gen-...`), as an extra source; none when 0."""
+    if not cfg.generated:
+        return {}
+    from tasks_lib.generate import generate_tasks
+
+    tasks = generate_tasks(cfg.generated, cfg.generated_seed)
+    if not all(t.id.startswith(GENERATED_PREFIX) for t in tasks):
+        raise PretrainError(f"generated task ids must start with {GENERATED_PREFIX!r}")
+    return {f"generated({cfg.generated}, seed {cfg.generated_seed})": tasks}
 
 
 def stream_seed(cfg: PretrainConfig, step: int, rank: int, world: int) -> str:
@@ -602,11 +319,12 @@ class _Group:
 
 def _initial_weights(cfg: PretrainConfig, ckpt: Path) -> None:
     """The starting model at `ckpt`: random weights, or those of `cfg.init_from` (shape checked)."""
-    from tasks_lib.model import build_tiny_model
+    from tasks_lib.model import build_tiny_model, register_architectures
 
     if not cfg.init_from:
-        build_tiny_model(ckpt, cfg.hidden, cfg.layers, cfg.heads, cfg.intermediate, cfg.max_tokens, cfg.seed)
+        build_tiny_model(ckpt, cfg.hidden, cfg.layers, cfg.heads, cfg.intermediate, cfg.max_tokens, cfg.seed, cfg.positions, cfg.rope_theta)
         return
+    register_architectures()
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -615,7 +333,8 @@ def _initial_weights(cfg: PretrainConfig, ckpt: Path) -> None:
     except (OSError, ValueError) as err:
         raise PretrainError(f"init_from={cfg.init_from}: cannot load ({type(err).__name__}: {err})") from None
     c = model.config
-    found = {"hidden": c.hidden_size, "layers": c.num_hidden_layers, "heads": c.num_attention_heads, "intermediate": c.intermediate_size}
+    found = {"hidden": c.hidden_size, "layers": c.num_hidden_layers, "heads": c.num_attention_heads, "intermediate": c.intermediate_size,
+             "positions": "grid" if getattr(c, "grid_tokens", None) else "1d"}
     if found != cfg.shape:
         raise PretrainError(f"init_from={cfg.init_from}: shape {found} differs from the config's {cfg.shape}")
     model.config.use_cache = False
@@ -648,6 +367,9 @@ def _train(cfg: PretrainConfig, command: str, log: Callable[[str], None], starte
     import torch
     from transformers import AutoModelForCausalLM
 
+    from tasks_lib.model import register_architectures
+
+    register_architectures()
     out = Path(cfg.out)
     ckpt = out / CHECKPOINT
     device = _device(cfg.device)
@@ -655,13 +377,16 @@ def _train(cfg: PretrainConfig, command: str, log: Callable[[str], None], starte
     rank0 = group.rank == 0
     if not rank0:
         log = _quiet
-    tasks, report = training_tasks(cfg.sources, cfg.holdout, cfg.min_shared_cells)
-    resume = (ckpt / "state.json").exists()
+    tasks, report = training_tasks(cfg.sources, cfg.holdout, cfg.min_shared_cells, extra=generated_tasks(cfg))
+    full = (ckpt / "state.json").exists()  # this machine's own checkpoint
+    compact = not full and (out / COMPACT_STATE).exists()  # an export that travelled with its compact optimizer state
+    resume = full or compact
     group.barrier()  # every rank has seen whether a checkpoint exists before rank 0 writes one
     if rank0 and not resume:
         _initial_weights(cfg, ckpt)
     group.barrier()
-    model = AutoModelForCausalLM.from_pretrained(ckpt, local_files_only=True, use_safetensors=True, dtype=torch.float32).to(device)
+    model = AutoModelForCausalLM.from_pretrained(out if compact else ckpt, local_files_only=True, use_safetensors=True,
+                                                 dtype=torch.float32).to(device)
     model.config.use_cache = False
     params = sum(p.numel() for p in model.parameters())
     opt = _optimizer(model, cfg)
@@ -669,19 +394,20 @@ def _train(cfg: PretrainConfig, command: str, log: Callable[[str], None], starte
                              "config": asdict(cfg), "data": report.to_dict(), "final_loss": None, "params": params,
                              "init_from": cfg.init_from}
     if resume:
-        saved = load_checkpoint(ckpt, model, opt)
-        if saved["config"].get("hidden") != cfg.hidden or saved["config"].get("layers") != cfg.layers:
-            raise PretrainError(f"{ckpt}: checkpoint shape {saved['config']} differs from the config's {cfg.shape}")
+        saved = load_checkpoint(ckpt, model, opt) if full else load_compact(out, model, opt)
+        old = saved["config"]
+        if {k: old.get(k, "1d" if k == "positions" else None) for k in cfg.shape} != cfg.shape:
+            raise PretrainError(f"{out}: checkpoint shape {({k: old.get(k) for k in cfg.shape})} differs from the config's {cfg.shape}")
         state.update({k: saved[k] for k in ("step", "tokens", "label_tokens", "train_seconds", "sessions", "loss", "final_loss")})
         state["init_from"] = saved.get("init_from", "")
     name = _describe_device(device)
     session = {"command": command, "device": f"{group.world}x {name}" if group.world > 1 else name, "processes": group.world,
                "steps": 0, "seconds": 0.0}
     state["sessions"].append(session)
-    start = "resuming at step " + str(state["step"]) if resume else (f"from {cfg.init_from}" if cfg.init_from else "from scratch")
+    start = f"resuming at step {state['step']}{'' if full else ' from the compact state'}" if resume else (f"from {cfg.init_from}" if cfg.init_from else "from scratch")
     log(f"pretrain: {len(tasks)} tasks {report.per_source}, excluded {({k: len(v) for k, v in report.excluded.items()})}, "
         f"{params / 1e6:.2f}M params on {session['device']} ({group.world} process(es)), {start}")
-    batches = _loader(tasks, cfg, stream_seed(cfg, state["step"], group.rank, group.world))
+    batches = loader(tasks, cfg, stream_seed(cfg, state["step"], group.rank, group.world))
     loss_of = _loss_module(model, device, group)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device == "cuda" else torch.autocast("cpu", enabled=False)
     params_list = [p for p in model.parameters() if p.requires_grad]
@@ -769,80 +495,14 @@ def _save_all(cfg: PretrainConfig, out: Path, ckpt: Path, model: Any, opt: Any, 
     state["final_loss"] = round(sum(tail) / len(tail), 5) if tail else None
     save_checkpoint(ckpt, model, opt, state)
     export_model(out, model, cfg.export_dtype, cfg.shard_mib)
+    if cfg.compact:
+        save_compact(out, opt, state, cfg.shard_mib)
     write_loss_log(out, state["loss"])
     (out / "README.md").write_text(model_card(cfg, state, params))
 
 
 def _result(cfg: PretrainConfig, state: dict) -> PretrainResult:
     return PretrainResult(cfg.out, state["step"], state["tokens"], state["final_loss"], state["done"], state["params"], state["train_seconds"])
-
-
-# ---------------------------------------------------------------- probe: what the base model solves
-
-
-def probe_subset(name: str, max_task_tokens: int, count: int) -> list[Task]:
-    """A fixed subset of a bundled set: tasks whose whole encoding (train pairs, test input and output)
-    fits `max_task_tokens`, sorted by id, the first `count`."""
-    vocab = Vocab.from_tokenizer(build_arc_tokenizer())
-    small = []
-    for task in sorted(load_challenges(name).tasks, key=lambda t: t.id):
-        size = 1 + sum(len(vocab.grid_ids(g)) + 3 for p in task_pairs(task) for g in (p.input, p.output))
-        if size <= max_task_tokens:
-            small.append(task)
-    return small[:count]
-
-
-def probe(model_dir: str, tasks: Sequence[Task], modes: dict[str, dict], views: int = 2, lora_rank: int = 8,
-          max_tokens: int = 4096, seconds_per_task: float = 30.0, total_seconds: float = 0.0, device: str = "auto",
-          log: Callable[[str], None] = print) -> dict:
-    """Solve `tasks` with the base model at `model_dir` once per mode and score them.
-
-    `modes` maps a name to TrainConfig fields (`{"max_steps": 0}` is no per-task training). Every task
-    starts from a freshly reset adapter; sampling is greedy over `views` augmented views, voted by count.
-    Each task runs every mode before the next task starts, and no task starts after `total_seconds`
-    (0: no limit), so all modes are scored on the same tasks."""
-    from tasks_lib.config import ModelConfig, SampleConfig, TrainConfig
-    from tasks_lib.model import load_base
-    from tasks_lib.sample import sample_task
-    from tasks_lib.scoring import correct
-    from tasks_lib.train import train_adapter
-    from tasks_lib.vote import attempts, fallback_grids, rank
-
-    t_start = time.time()
-    device = _device(device)
-    res = load_base(ModelConfig(path=str(Path(model_dir).resolve()), lora_rank=lora_rank, max_tokens=max_tokens), device)
-    sample_cfg = SampleConfig(views=views, samples_per_view=1)
-    train_cfgs = {name: replace(TrainConfig(), **fields) for name, fields in modes.items()}
-    rows: dict[str, list[dict]] = {name: [] for name in modes}
-    for train_cfg in train_cfgs.values():  # untimed warm-up: one-off costs (kernel compilation) stay out of every task's budget
-        if tasks and train_cfg.max_steps:
-            res.reset(train_cfg.seed)
-            train_adapter(res, tasks[0], replace(train_cfg, max_steps=2), max_tokens, time.time() + 600)
-    t_start = time.time()
-    for task in tasks:
-        if total_seconds and time.time() - t_start > total_seconds:
-            break
-        for name, train_cfg in train_cfgs.items():
-            t0 = time.time()
-            res.reset(train_cfg.seed, task.id)
-            stats = train_adapter(res, task, train_cfg, max_tokens, t0 + seconds_per_task / 2)
-            cands, _ = sample_task(res, task, sample_cfg, max_tokens, t0 + seconds_per_task)
-            outputs = [p.output for p in task.train]
-            tries = [attempts(rank(c), fallback_grids(x, outputs)) for c, x in zip(cands, task.test_inputs)]
-            ok = correct([{"attempt_1": [list(r) for r in a], "attempt_2": [list(r) for r in b]} for a, b in tries], task.test_outputs)
-            rows[name].append({"id": task.id, "correct": ok, "steps": stats.steps, "seconds": round(time.time() - t0, 2),
-                               "first_loss": stats.first_loss, "last_loss": stats.last_loss})
-    report: dict[str, Any] = {"model": model_dir, "device": _describe_device(device), "views": views, "lora_rank": lora_rank,
-                              "tasks_asked": len(tasks), "tasks_done": len(rows[next(iter(modes))]) if modes else 0, "modes": {}}
-    for name, mode_rows in rows.items():
-        solved = sum(sum(r["correct"]) for r in mode_rows)
-        total = sum(len(r["correct"]) for r in mode_rows)
-        report["modes"][name] = {"train": asdict(train_cfgs[name]), "solved_outputs": solved, "total_outputs": total,
-                                 "tasks_solved": [r["id"] for r in mode_rows if all(r["correct"])],
-                                 "seconds": round(sum(r["seconds"] for r in mode_rows), 1), "rows": mode_rows}
-        log(f"probe {name}: {solved}/{total} test outputs solved on {len(mode_rows)} tasks in {report['modes'][name]['seconds']:.0f} s "
-            f"{report['modes'][name]['tasks_solved']}")
-    return report
 
 
 def step_time(model_dirs: Sequence[str], sizes: Sequence[int], steps: int = 3, threads: int = 1, lora_rank: int = 8,
@@ -875,20 +535,6 @@ def step_time(model_dirs: Sequence[str], sizes: Sequence[int], steps: int = 3, t
     return rows
 
 
-# ---------------------------------------------------------------- command line
-
-
-def _parse_modes(specs: Sequence[str]) -> dict[str, dict]:
-    """`name:steps:lr[:seed]` strings to probe modes."""
-    modes = {}
-    for spec in specs:
-        parts = spec.split(":")
-        if len(parts) not in (3, 4):
-            raise ValueError(f"probe mode {spec!r}: expected name:steps:lr or name:steps:lr:seed")
-        modes[parts[0]] = {"max_steps": int(parts[1]), "lr": float(parts[2]), **({"seed": int(parts[3])} if len(parts) == 4 else {})}
-    return modes
-
-
 def config_from_dict(values: dict) -> PretrainConfig:
     """A PretrainConfig from JSON-like values (lists become tuples); unknown keys raise ValueError."""
     unknown = sorted(set(values) - set(PretrainConfig.__dataclass_fields__))
@@ -915,46 +561,16 @@ def add_config_arguments(parser: Any) -> None:
             parser.add_argument(flag, type=type(value), default=value)
 
 
-def add_probe_arguments(parser: Any) -> None:
-    parser.add_argument("--probe-json", help="probe the model and write the report here")
-    parser.add_argument("--probe-set", default="arc1/eval")
-    parser.add_argument("--probe-max-tokens", type=int, default=2048, help="subset: tasks whose whole encoding fits this")
-    parser.add_argument("--probe-count", type=int, default=40)
-    parser.add_argument("--probe-ids", nargs="*", default=[], help="these task ids instead of the size-filtered subset")
-    parser.add_argument("--probe-modes", nargs="*", default=["none:0:0.001", "ttt:32:0.003"], help="name:steps:lr[:seed]")
-    parser.add_argument("--probe-views", type=int, default=2)
-    parser.add_argument("--probe-seconds", type=float, default=30.0, help="per task and mode")
-    parser.add_argument("--probe-total-seconds", type=float, default=0.0, help="start no task after this (0: no limit)")
-
-
-def probe_from_args(model_dir: str, args: Any) -> dict:
-    """Run `probe` as the command-line flags say; writes `--probe-json` when given."""
-    if args.probe_ids:
-        subset = [t for t in load_challenges(args.probe_set).tasks if t.id in set(args.probe_ids)]
-    else:
-        subset = probe_subset(args.probe_set, args.probe_max_tokens, args.probe_count)
-    rep = probe(model_dir, subset, _parse_modes(args.probe_modes), views=args.probe_views,
-                seconds_per_task=args.probe_seconds, total_seconds=args.probe_total_seconds)
-    rep["subset"] = {"set": args.probe_set, "ids": args.probe_ids, "max_task_tokens": args.probe_max_tokens, "count": args.probe_count}
-    if args.probe_json:
-        Path(args.probe_json).write_text(json.dumps(rep, indent=1))
-    return rep
-
-
 def main(argv: list[str] | None = None) -> None:
-    """`python -m tasks_lib.pretrain train --out DIR ...` and `python -m tasks_lib.pretrain probe DIR ...`."""
+    """`python -m tasks_lib.pretrain train --out DIR ...` and `python -m tasks_lib.pretrain step-time MODEL ...`."""
     import argparse
     import shlex
     import sys
 
     parser = argparse.ArgumentParser(prog="python -m tasks_lib.pretrain")
     sub = parser.add_subparsers(dest="cmd", required=True)
-    t = sub.add_parser("train", help="pretrain (or resume) a base model; with --probe-json, probe it afterwards")
+    t = sub.add_parser("train", help="pretrain (or resume) a base model")
     add_config_arguments(t)
-    p = sub.add_parser("probe", help="score a model on a fixed subset with and without per-task training")
-    p.add_argument("model")
-    for q in (t, p):
-        add_probe_arguments(q)
     st = sub.add_parser("step-time", help="seconds per per-task LoRA step of each model on real tasks of given sizes")
     st.add_argument("models", nargs="+")
     st.add_argument("--tokens", type=int, nargs="+", default=[1024, 2048, 4096])
@@ -964,13 +580,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.cmd == "step-time":
         step_time(args.models, args.tokens, args.steps, args.threads)
         return
-    if args.cmd == "train":
-        cfg = config_from_dict({f: getattr(args, f) for f in PretrainConfig.__dataclass_fields__})
-        pretrain(cfg, "python -m tasks_lib.pretrain " + shlex.join(sys.argv[1:] if argv is None else argv))
-        if args.probe_json:
-            probe_from_args(cfg.out, args)
-    else:
-        probe_from_args(args.model, args)
+    cfg = config_from_dict({f: getattr(args, f) for f in PretrainConfig.__dataclass_fields__})
+    pretrain(cfg, "python -m tasks_lib.pretrain " + shlex.join(sys.argv[1:] if argv is None else argv))
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from tasks_lib.augment import apply_grid, apply_task, invert_grid, sample_augmentations
+from tasks_lib.augment import ScaleError, apply_grid, apply_task, invert_grid, sample_augmentations
 from tasks_lib.config import SampleConfig
 from tasks_lib.data import Grid, Task
 from tasks_lib.encoding import EncodingError, decode_grid, encode_prompt, output_budget
@@ -199,10 +199,14 @@ def sample_task(res: Resident, task: Task, cfg: SampleConfig, max_tokens: int, d
                 for ids, logprob, greedy in completions:
                     stats.generated += 1
                     grid = decode_grid(res.vocab, ids)
-                    if grid is None:
+                    try:
+                        original = None if grid is None else invert_grid(views[v], grid)
+                    except ScaleError:  # an upscaled view's answer that is not made of its blocks
+                        original = None
+                    if original is None:
                         stats.malformed += 1
                         continue
-                    per_test[i].append(Candidate(invert_grid(views[v], grid), v, logprob, greedy))
+                    per_test[i].append(Candidate(original, v, logprob, greedy))
             done_per_test.append(len(outs))
         if cfg.score_views > 0:
             ts = time.time()

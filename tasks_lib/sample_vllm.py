@@ -8,6 +8,8 @@ seen by this process: vLLM caches adapters and prefix blocks by name and id, so 
 could serve another task's weights. Each view gets one greedy completion and `samples_per_view - 1`
 sampled ones (`n` per request); ids end with eos when the model stopped there; the log-probability is
 vLLM's cumulative log-probability of the generated ids. vLLM is imported only here, on first use.
+A model whose positions vLLM cannot compute (`arc_grid`: rotary positions over grid, line and column) is
+refused with `VllmUnsupported` before vLLM starts: use the `cached` or `dfs` backend for it.
 """
 
 from __future__ import annotations
@@ -20,12 +22,21 @@ from tasks_lib.config import SampleConfig
 from tasks_lib.model import Resident
 
 _ENGINES: dict[tuple[str, str], Any] = {}
+
+
+class VllmUnsupported(RuntimeError):
+    """The resident model is one vLLM cannot run as this project trains it."""
+
 _ADAPTER_IDS: dict[tuple[str | None, str, int], int] = {}
 _NEXT_ID = itertools.count(1)
 
 
 def engine(res: Resident, cfg: SampleConfig) -> Any:
     """The process's vLLM engine over the resident model's directory (started on first use)."""
+    model_type = res.model.get_base_model().config.model_type
+    if getattr(res.model.get_base_model().config, "grid_tokens", None):
+        raise VllmUnsupported(f"{res.cfg.resolved_path}: model type {model_type} uses grid positions, which vLLM does not "
+                              "compute; use sample.backend cached or dfs")
     from vllm import LLM
 
     key = (str(res.cfg.resolved_path), res.device)

@@ -35,6 +35,7 @@ and of `benchmarks/train_step.py`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import math
 import random
@@ -43,13 +44,13 @@ import warnings
 from dataclasses import asdict, dataclass
 from typing import Any, Iterator
 
-from tasks_lib.augment import apply_task, random_augmentation
+from tasks_lib.augment import apply_task, max_scale, random_augmentation
 from tasks_lib.config import TrainConfig
 from tasks_lib.data import Task
 from tasks_lib.encoding import IGNORE, Encoded, EncodingError, encode_train
 from tasks_lib.model import Resident
 
-FAST_ARCHITECTURES = ("llama", "qwen2", "qwen3")  # decoders whose forward is exactly embed -> layers -> norm -> head
+FAST_ARCHITECTURES = ("llama", "qwen2", "qwen3", "arc_grid")  # decoders whose forward is exactly embed -> layers -> norm -> head
 GRAD_CLIP = 1.0
 GRAPH_WARMUP = 2  # eager steps on a side stream before a capture (compiles, autotuning, cuBLAS workspaces)
 CAPTURE_FAILED = "step_graphs_capture_failed"  # res.extra key: why a capture failed; the slot captures nothing more
@@ -126,9 +127,11 @@ def _forward_loss(decoder: Any, head: Any, ids, where, wanted, recompute: bool):
     the whole fast forward as one function, so it compiles to one graph. ids: (1, T); where, wanted: (N,)."""
     import torch
 
+    from tasks_lib.positions import from_config
+
     hidden = decoder.embed_tokens(ids)  # (1, T, H)
-    positions = torch.arange(ids.shape[1], device=ids.device)[None]  # (1, T)
-    cos, sin = decoder.rotary_emb(hidden, positions)  # (1, T, D) each
+    scheme = from_config(decoder.config)
+    cos, sin = scheme.rope(decoder, hidden, scheme.of_ids(ids))  # (1, T, D) each
     layer_fn = _layer_call_checkpointed if recompute else _layer_call
     for layer in decoder.layers[: decoder.config.num_hidden_layers]:
         hidden = layer_fn(layer, hidden, cos, sin)  # (1, T, H)
@@ -431,10 +434,12 @@ class Step:
             where = torch.arange(n, device=ids.device) if where is None else where  # (N,)
             with autocast:
                 return self._part("model", _forward_loss)(decoder, causal.get_output_embeddings(), ids, where, wanted, recompute)
+        from tasks_lib.positions import from_config
+
         with autocast:
             hidden = decoder.embed_tokens(ids)  # (1, T, H)
-            positions = torch.arange(ids.shape[1], device=ids.device)[None]  # (1, T)
-            cos, sin = decoder.rotary_emb(hidden, positions)  # (1, T, D) each
+            scheme = from_config(decoder.config)
+            cos, sin = scheme.rope(decoder, hidden, scheme.of_ids(ids))  # (1, T, D) each: positions (A, 1, T) of the model's scheme
             for layer in decoder.layers[: causal.config.num_hidden_layers]:
                 hidden = layer_fn(layer, hidden, cos, sin)  # (1, T, H)
             picked = hidden[0] if where is None else hidden[0].index_select(0, where)  # (N, H)
@@ -538,8 +543,15 @@ def warm_up(res: Resident, cfg: TrainConfig, lengths: tuple[int, ...] = (96, 224
 
 
 def encode_view(res: Resident, task: Task, cfg: TrainConfig, max_tokens: int, rng: random.Random) -> Encoded:
-    """One training example: a new random augmentation of `task`'s train pairs, encoded (raises `EncodingError`)."""
-    return encode_train(res.vocab, apply_task(random_augmentation(rng, len(task.train)), task), max_tokens, cfg.loss_on_first)
+    """One training example: a new random augmentation of `task`'s train pairs, encoded (raises `EncodingError`);
+    an upscaled view whose first pair does not fit `max_tokens` is used at scale 1."""
+    aug = random_augmentation(rng, len(task.train), max_scale=min(cfg.max_scale, max_scale(task)))
+    try:
+        return encode_train(res.vocab, apply_task(aug, task), max_tokens, cfg.loss_on_first)
+    except EncodingError:
+        if aug.scale == 1:
+            raise
+        return encode_train(res.vocab, apply_task(dataclasses.replace(aug, scale=1), task), max_tokens, cfg.loss_on_first)
 
 
 def task_examples(res: Resident, task: Task, cfg: TrainConfig, max_tokens: int) -> Iterator[Encoded]:

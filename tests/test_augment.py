@@ -96,3 +96,47 @@ def test_views_are_deterministic_in_the_seed() -> None:
     assert [v.dihedral for v in a[1:8]] == list(range(1, 8))
     assert len(sample_augmentations(seed=0, n=3, n_train=2, include_identity=False)) == 3
     assert not sample_augmentations(seed=0, n=1, n_train=2, include_identity=False)[0].is_identity
+
+
+@pytest.mark.parametrize("scale", [2, 3])
+def test_upscaling_round_trips_with_every_dihedral_and_colours(scale: int) -> None:
+    rng = random.Random(scale)
+    for k in range(8):
+        g = _grid(rng, rng.randint(1, 10), rng.randint(1, 10))
+        aug = Augmentation(k, _colours(rng), scale=scale)
+        out = apply_grid(aug, g)
+        assert (len(out), len(out[0])) == (len(apply_grid(Augmentation(k), g)) * scale, len(apply_grid(Augmentation(k), g)[0]) * scale)
+        assert all(out[r][c] == out[r - r % scale][c - c % scale] for r in range(len(out)) for c in range(len(out[0])))
+        assert invert_grid(aug, out) == g
+
+
+def test_a_grid_that_breaks_the_blocks_is_no_answer() -> None:
+    from tasks_lib.augment import ScaleError
+
+    aug = Augmentation(scale=2)
+    with pytest.raises(ScaleError, match="not made of 2x2 blocks"):
+        invert_grid(aug, ((1, 1, 1), (1, 1, 1)))
+    with pytest.raises(ScaleError, match="more than one colour"):
+        invert_grid(aug, ((1, 1), (1, 2)))
+
+
+def test_max_scale_keeps_every_grid_within_thirty_cells() -> None:
+    from tasks_lib.augment import max_scale
+
+    small = Task("s", (Pair(((1,) * 4,) * 3, ((2,) * 7,) * 2),), (((0,),),), (((3,) * 9,),))
+    assert max_scale(small) == 3  # the widest grid has 9 columns
+    rng = random.Random(5)
+    for _ in range(20):
+        task = _task(rng)
+        k = max_scale(task)
+        aug = random_augmentation(random.Random(k), len(task.train), max_scale=k)
+        view = apply_task(aug, task)
+        assert all(len(g) <= 30 and len(g[0]) <= 30 for p in view.train for g in (p.input, p.output))
+        assert tuple(invert_grid(aug, g) for g in view.test_outputs) == task.test_outputs
+
+
+def test_random_views_upscale_about_half_the_time_only_when_allowed() -> None:
+    rng = random.Random(9)
+    scales = [random_augmentation(rng, 3, max_scale=3).scale for _ in range(400)]
+    assert 150 < scales.count(1) < 250 and set(scales) == {1, 2, 3}
+    assert {random_augmentation(rng, 3).scale for _ in range(50)} == {1}

@@ -48,6 +48,22 @@ def gqa_model():
     return model
 
 
+@pytest.fixture(scope="module")
+def grid_res(tmp_path_factory):
+    """A tiny arc_grid model (rotary positions over grid, line, column) with a non-trivial adapter."""
+    from tasks_lib.model import build_tiny_model
+
+    path = build_tiny_model(tmp_path_factory.mktemp("grid") / "m", hidden=64, layers=2, heads=2, intermediate=128, positions="grid")
+    torch.manual_seed(0)
+    r = load_base(ModelConfig(path=str(path), dtype="float32", lora_rank=4), "cpu")
+    _lora_nonzero(r.model, 3)
+    return r
+
+
+def _model(which: str, res, gqa_model, grid_res):
+    return {"tiny": res.model, "gqa": gqa_model, "grid": grid_res.model}[which]
+
+
 def _full_logprobs(model: torch.nn.Module, seq: list[int]) -> torch.Tensor:
     with torch.inference_mode():
         return torch.log_softmax(model(input_ids=torch.tensor([seq])).logits[0, -1].float(), -1)  # (V,)
@@ -58,9 +74,11 @@ def _prompts(lengths: tuple[int, ...], seed: int) -> list[list[int]]:
     return [torch.randint(3, 16, (n,), generator=g).tolist() for n in lengths]
 
 
-@pytest.mark.parametrize("which", ["tiny", "gqa"])
-def test_cached_greedy_matches_step_by_step_recomputation(which: str, res, gqa_model) -> None:
-    model = res.model if which == "tiny" else gqa_model
+@pytest.mark.parametrize("which", ["tiny", "gqa", "grid"])
+def test_cached_greedy_matches_step_by_step_recomputation(which: str, res, gqa_model, grid_res) -> None:
+    """Prompts are random ids over the whole vocabulary, markers and newlines included, so a grid model's
+    positions change axis as the completion goes (its full forward computes them from the ids)."""
+    model = _model(which, res, gqa_model, grid_res)
     eng = Engine(model)
     prompts = _prompts((23, 40), seed=3)
     prefix = eng.prefill(prompts)
@@ -80,8 +98,9 @@ def test_cached_greedy_matches_step_by_step_recomputation(which: str, res, gqa_m
         assert logprob == pytest.approx(ref, abs=1e-3)
 
 
-def test_generation_stops_at_eos_and_score_matches_full_forward(res) -> None:
-    eng = Engine(res.model)
+@pytest.mark.parametrize("which", ["tiny", "grid"])
+def test_generation_stops_at_eos_and_score_matches_full_forward(which: str, res, gqa_model, grid_res) -> None:
+    eng = Engine(_model(which, res, gqa_model, grid_res))
     prompt = _prompts((30,), seed=7)[0]
     prefix = eng.prefill([prompt])
     eos = int(prefix.logprobs[0].argsort()[-2])  # the second most likely first token: some rows stop at once
@@ -94,17 +113,19 @@ def test_generation_stops_at_eos_and_score_matches_full_forward(res) -> None:
         assert s == pytest.approx(logprob, abs=1e-3)
 
 
-def test_engine_dfs_matches_brute_force_on_the_tiny_model(res) -> None:
-    eng = Engine(res.model)
+@pytest.mark.parametrize("which", ["tiny", "grid"])
+def test_engine_dfs_matches_brute_force_on_the_tiny_model(which: str, res, gqa_model, grid_res) -> None:
+    model = _model(which, res, gqa_model, grid_res)
+    eng = Engine(model)
     prompt = _prompts((20,), seed=11)[0]
     prefix = eng.prefill([prompt])
     eos = int(prefix.logprobs[0].argmax())
     found, _ = eng.dfs(prefix, 0, eos, threshold=0.01, max_len=2, max_candidates=100)
-    first = _full_logprobs(res.model, prompt)
+    first = _full_logprobs(model, prompt)
     want = {(eos,): float(first[eos])}
     for t in range(16):
         if t != eos:
-            lp = float(first[t]) + float(_full_logprobs(res.model, prompt + [t])[eos])
+            lp = float(first[t]) + float(_full_logprobs(model, prompt + [t])[eos])
             if lp >= math.log(0.01):
                 want[(t, eos)] = lp
     assert {tuple(ids): lp for ids, lp in found} == pytest.approx(want, abs=1e-4)
@@ -166,10 +187,10 @@ def test_sample_task_merged_matches_unmerged(res) -> None:
     assert [[c.grid for c in t] for t in a] == [[c.grid for c in t] for t in b]
 
 
-@pytest.mark.parametrize("which", ["tiny", "gqa"])
-def test_fused_decode_step_matches_the_reference_step(which: str, res, gqa_model) -> None:
+@pytest.mark.parametrize("which", ["tiny", "gqa", "grid"])
+def test_fused_decode_step_matches_the_reference_step(which: str, res, gqa_model, grid_res) -> None:
     """The single-token step (`_decode`, what a CUDA graph captures) against `_forward`: tokens, logits, DFS."""
-    model = res.model if which == "tiny" else gqa_model
+    model = _model(which, res, gqa_model, grid_res)
     fused, ref = Engine(model), Engine(model, fused=False)
     assert fused.fused and not ref.fused
     prompts = _prompts((23, 40), seed=17)

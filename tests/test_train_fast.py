@@ -36,6 +36,22 @@ def _sequence(length: int, seed: int) -> Encoded:
     return Encoded(ids, [t if (i // 23) % 2 else IGNORE for i, t in enumerate(ids)])
 
 
+@pytest.fixture(scope="module")
+def grid_res(tmp_path_factory, model_cfg: ModelConfig) -> Resident:
+    """A tiny arc_grid model (positions over grid, line and column), prepared as `res`."""
+    from tasks_lib.model import build_tiny_model
+
+    path = build_tiny_model(tmp_path_factory.mktemp("grid") / "m", hidden=64, layers=2, heads=2, intermediate=128, positions="grid")
+    res = load_base(replace(model_cfg, path=str(path)), "cpu")
+    res.reset(0)
+    with torch.no_grad():
+        for name, p in res.model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0.0, 0.05)
+    res.model.train()
+    return res
+
+
 def _loss_and_grads(step: Step, enc: Encoded) -> tuple[float, list]:
     loss = step.loss(enc)
     step.opt.zero_grad(set_to_none=True)
@@ -47,8 +63,11 @@ def _worst_relative_error(got: list, want: list) -> float:
     return max(float((g - w).norm() / w.norm()) for g, w in zip(got, want))
 
 
+@pytest.mark.parametrize("which", ["llama", "grid"])
 @pytest.mark.parametrize("options", [dict(), dict(ce_chunk=5, checkpoint_min_tokens=64)], ids=["whole", "chunked+checkpointed"])
-def test_fast_step_matches_plain_peft_in_fp32(res: Resident, options: dict) -> None:
+def test_fast_step_matches_plain_peft_in_fp32(which: str, request: pytest.FixtureRequest, options: dict) -> None:
+    """The fast step computes the rotary tables itself: for a grid model they must be the model's own."""
+    res = request.getfixturevalue("res" if which == "llama" else "grid_res")
     enc = _sequence(150, seed=1)
     want_loss, want = _loss_and_grads(Step(res, TrainConfig(), reference=True), enc)
     fast = Step(res, TrainConfig(step="fast", compile="off", **options))
