@@ -156,3 +156,13 @@ def side_range(rng: random.Random, lo: int = 3, top: int = 30) -> tuple[int, int
     """A task's range of grid sides: mostly small and moderate, now and then up to `top`."""
     hi = rng.choice((lo + 2, 6, 8, 10, 10, 12, 12, 14, 16, 20, 25, 30))
     return lo, max(lo, min(hi, top))
+
+
+def rect(h: int, w: int) -> list[Cell]:
+    """The cells of a solid h x w rectangle at (0, 0)."""
+    return [(y, x) for y in range(h) for x in range(w)]
+
+
+def random_rects(rng: random.Random, n: int, lo: int, hi_h: int, hi_w: int) -> list[list[Cell]]:
+    """n solid rectangles with sides in [lo, hi] (hi clipped to at least lo)."""
+    return [rect(rng.randint(lo, max(lo, hi_h)), rng.randint(lo, max(lo, hi_w))) for _ in range(n)]

@@ -10,7 +10,7 @@ import random
 
 from tasks_lib.data import Grid
 from tasks_lib.generators.grid import (COLOURS, Canvas, PairFn, Retry, bbox, blank, colours, dims, freeze, noise,
-                                       paint, place, shape, side_range)
+                                       paint, place, random_rects, shape, side_range)
 
 DIRECTIONS = {"down": (1, 0), "up": (-1, 0), "right": (0, 1), "left": (0, -1)}
 DIAGONALS = ((1, 1), (1, -1), (-1, 1), (-1, -1))
@@ -150,8 +150,7 @@ def hollow_rects(rng: random.Random) -> PairFn:
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
         h, w = dims(r, lo, hi)
-        rects = [[(y, x) for y in range(r.randint(3, min(6, h))) for x in range(r.randint(3, min(6, w)))]
-                 for _ in range(r.randint(1, 4))]
+        rects = random_rects(r, r.randint(1, 4), 3, min(6, h), min(6, w))
         inp, out = blank(h, w), blank(h, w)
         for cells, (y0, x0) in zip(rects, place(r, h, w, rects)):
             c = r.choice(palette)
@@ -171,8 +170,7 @@ def rect_from_corners(rng: random.Random) -> PairFn:
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
         h, w = dims(r, lo, hi)
-        rects = [[(y, x) for y in range(r.randint(2, min(7, h))) for x in range(r.randint(2, min(7, w)))]
-                 for _ in range(r.randint(1, 3))]
+        rects = random_rects(r, r.randint(1, 3), 2, min(7, h), min(7, w))
         inp, out = blank(h, w), blank(h, w)
         taken: list[int] = []
         for cells, (y0, x0) in zip(rects, place(r, h, w, rects)):

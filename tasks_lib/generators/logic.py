@@ -10,7 +10,8 @@ import random
 from collections import Counter
 
 from tasks_lib.data import Grid
-from tasks_lib.generators.grid import COLOURS, PairFn, Retry, blank, colours, dims, freeze, noise, paint, place, shape, side_range
+from tasks_lib.generators.grid import (COLOURS, PairFn, Retry, blank, colours, dims, freeze, noise, paint, place, shape,
+                                       side_range)
 
 
 def count_objects(rng: random.Random) -> PairFn:

@@ -11,7 +11,7 @@ import random
 
 from tasks_lib.data import Grid
 from tasks_lib.generators.grid import (COLOURS, Canvas, Cell, PairFn, Retry, bbox, blank, colours, crop, dims,
-                                       freeze, paint, place, shape, side_range)
+                                       freeze, paint, place, random_rects, shape, side_range)
 
 
 def _sized_shape(rng: random.Random, n: int) -> list[Cell]:
@@ -145,8 +145,7 @@ def replace_inside(rng: random.Random) -> PairFn:
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
         h, w = dims(r, lo, hi)
-        rects = [[(y, x) for y in range(r.randint(3, min(7, h))) for x in range(r.randint(3, min(7, w)))]
-                 for _ in range(r.randint(1, 3))]
+        rects = random_rects(r, r.randint(1, 3), 3, min(7, h), min(7, w))
         inp, out = blank(h, w), blank(h, w)
         offsets = place(r, h, w, rects)
         taken = set()
