@@ -354,16 +354,35 @@ def _denoise(ps: Pairs) -> bool:
 
 
 def _replace_inside(ps: Pairs) -> bool:
-    swaps = set()
+    """One colour x turns y exactly where it is part of a blob (non-background, any colour, 4-connected)
+    that holds another colour; x standing alone stays x."""
+    swaps = {(i[y][x], o[y][x]) for i, o in ps for y, x in product(range(len(i)), range(len(i[0])))
+             if i[y][x] != o[y][x]}
+    if len(swaps) != 1:
+        return False
+    (source, target), = swaps
     for i, o in ps:
-        for y, x in product(range(len(i)), range(len(i[0]))):
-            if i[y][x] != o[y][x]:
-                swaps.add((i[y][x], o[y][x]))
-                neighbours = [i[y + dy][x + dx] for dy, dx in ((0, 1), (1, 0), (0, -1), (-1, 0))
-                              if 0 <= y + dy < len(i) and 0 <= x + dx < len(i[0])]
-                if not any(v not in (0, i[y][x]) for v in neighbours):
-                    return False  # a replaced cell sits in an object of another colour
-    return len(swaps) == 1
+        h, w = _size(i)
+        seen: set[tuple[int, int]] = set()
+        for start in _cells(i):
+            if start in seen:
+                continue
+            blob, todo = [], [start]
+            seen.add(start)
+            while todo:
+                y, x = todo.pop()
+                blob.append((y, x))
+                for n in ((y + 1, x), (y - 1, x), (y, x + 1), (y, x - 1)):
+                    if 0 <= n[0] < h and 0 <= n[1] < w and i[n[0]][n[1]] and n not in seen:
+                        seen.add(n)
+                        todo.append(n)
+            mixed = len({i[y][x] for y, x in blob}) > 1
+            for y, x in blob:
+                if o[y][x] != (target if mixed and i[y][x] == source else i[y][x]):
+                    return False
+        if not _blank_outside(o, set(_cells(i))):
+            return False
+    return True
 
 
 def _stamp_template(ps: Pairs) -> bool:
