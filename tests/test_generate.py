@@ -13,7 +13,7 @@ from typing import Callable
 
 import pytest
 
-from tasks_lib.augment import Augmentation, invert_grid
+from tasks_lib.augment import Augmentation, apply_grid, invert_grid
 from tasks_lib.data import Grid, Task, load_challenges, to_grid
 from tasks_lib.generate import FAMILIES, MAX_TASK_CELLS, generate_tasks, main, make_task, task_cells, task_tokens
 
@@ -436,7 +436,90 @@ def _grid_logic(ps: Pairs) -> bool:
     return True
 
 
+def _turns(ps: Pairs) -> list[Pairs]:
+    """The pairs seen under each of the 8 dihedral transforms, so a 'down' check covers every direction."""
+    return [[(apply_grid(Augmentation(dihedral=k), i), apply_grid(Augmentation(dihedral=k), o)) for i, o in ps]
+            for k in range(8)]
+
+
+def _slide_objects(ps: Pairs) -> bool:
+    def down(i: Grid, o: Grid) -> bool:
+        moved: dict[tuple[int, int], int] = {}
+        for c, cells in _objects(i):
+            drop = len(i) - 1 - cells[-1][0]
+            moved.update({(y + drop, x): c for y, x in cells})
+        return all(o[y][x] == moved.get((y, x), 0) for y, x in product(range(len(o)), range(len(o[0]))))
+    return any(all(down(i, o) for i, o in turned) for turned in _turns(ps))
+
+
+def _ray_to_wall(ps: Pairs) -> bool:
+    seeds = {v for i, o in ps for ri, ro in zip(i, o) for a, v in zip(ri, ro) if a != v}
+    if len(seeds) != 1:
+        return False
+    seed, = seeds
+
+    def down(i: Grid, o: Grid) -> bool:
+        want = [list(r) for r in i]
+        for y, x in _cells(i):
+            if i[y][x] == seed:
+                y += 1
+                while y < len(i) and not i[y][x]:
+                    want[y][x] = seed
+                    y += 1
+        return o == tuple(map(tuple, want))
+    return any(all(down(i, o) for i, o in turned) for turned in _turns(ps))
+
+
+def _recolour_holes(ps: Pairs) -> bool:
+    def holed(cells: list[tuple[int, int]]) -> bool:
+        ys, xs = [y for y, _ in cells], [x for _, x in cells]
+        box = set(product(range(min(ys) - 1, max(ys) + 2), range(min(xs) - 1, max(xs) + 2)))
+        todo, outside, solid = [(min(ys) - 1, min(xs) - 1)], {(min(ys) - 1, min(xs) - 1)}, set(cells)
+        while todo:
+            y, x = todo.pop()
+            for n in ((y + 1, x), (y - 1, x), (y, x + 1), (y, x - 1)):
+                if n in box and n not in solid and n not in outside:
+                    outside.add(n)
+                    todo.append(n)
+        return len(outside) + len(solid) < len(box)
+    colour_of: dict[bool, set[int]] = {True: set(), False: set()}
+    for i, o in ps:
+        if not _blank_outside(o, set(_cells(i))) or len({c for c, _ in _objects(i)}) != 1:
+            return False
+        for _, cells in _objects(i):
+            colour_of[holed(cells)] |= {o[y][x] for y, x in cells}
+    return len(colour_of[True]) == len(colour_of[False]) == 1 and colour_of[True] != colour_of[False]
+
+
+def _select_part(ps: Pairs) -> bool:
+    def parts(g: Grid) -> list[Grid]:
+        h, w = len(g) // 2, len(g[0]) // 2
+        return [g[:h], g[h:], tuple(r[:w] for r in g), tuple(r[w:] for r in g),
+                tuple(r[:w] for r in g[:h]), tuple(r[w:] for r in g[h:])]
+    return any(all(parts(i)[k] == o for i, o in ps) for k in range(6))
+
+
+def _odd_cell_out(ps: Pairs) -> bool:
+    for i, o in ps:
+        k = len(o)
+        cells = [tuple(r[x:x + k] for r in i[y:y + k]) for y in range(0, len(i), k + 1) for x in range(0, len(i[0]), k + 1)]
+        counts = Counter(cells)
+        if counts[o] != 1 or len(counts) != 2 or len(cells) < 2:
+            return False
+    return True
+
+
+def _colour_ranking(ps: Pairs) -> bool:
+    for i, o in ps:
+        ranked = [c for c, _ in Counter(v for r in i for v in r if v).most_common()]
+        if [v for r in o for v in r] != ranked:
+            return False
+    return True
+
+
 CHECKS: dict[str, Callable[[Pairs], bool]] = {
+    "slide_objects": _slide_objects, "ray_to_wall": _ray_to_wall, "recolour_holes": _recolour_holes,
+    "select_part": _select_part, "odd_cell_out": _odd_cell_out, "colour_ranking": _colour_ranking,
     "dihedral": _dihedral, "colour_map": _colour_map, "upscale": _upscale,
     "downscale": lambda ps: _upscale([(o, i) for i, o in ps]), "tile": _tile, "mirror_concat": _mirror_concat,
     "crop_content": _crop_content, "translate": _translate, "symmetry_complete": _symmetry_complete,

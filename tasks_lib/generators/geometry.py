@@ -247,6 +247,23 @@ def swap_two_colours(rng: random.Random) -> PairFn:
     return pair
 
 
+def select_part(rng: random.Random) -> PairFn:
+    """The output is one fixed half or quadrant of the input (sides are even)."""
+    part = rng.choice(("top", "bottom", "left", "right", "top_left", "bottom_right"))
+    palette = colours(rng, rng.randint(1, 4))
+
+    def pair(r: random.Random) -> tuple[Grid, Grid]:
+        hh, hw = dims(r, 1, 8)
+        g = _picture(r, 2 * hh, 2 * hw, palette)
+        rows = {"top": g[:hh], "bottom": g[hh:]}.get(part.split("_")[0], g)
+        if part in ("left", "top_left"):
+            rows = tuple(row[:hw] for row in rows)
+        elif part in ("right", "bottom_right"):
+            rows = tuple(row[hw:] for row in rows)
+        return g, rows
+    return pair
+
+
 FAMILIES = {
     "dihedral": dihedral,
     "colour_map": colour_map,
@@ -260,4 +277,5 @@ FAMILIES = {
     "pattern_extend": pattern_extend,
     "draw_border": draw_border,
     "swap_two_colours": swap_two_colours,
+    "select_part": select_part,
 }

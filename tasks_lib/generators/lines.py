@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 
+from tasks_lib.augment import Augmentation, apply_grid
 from tasks_lib.data import Grid
 from tasks_lib.generators.grid import (COLOURS, Canvas, PairFn, Retry, bbox, blank, colours, dims, freeze, noise,
                                        paint, place, random_rects, shape, side_range)
@@ -236,6 +237,68 @@ def cross_lines(rng: random.Random) -> PairFn:
     return pair
 
 
+# dihedral transforms that turn the canonical "down" into each direction (see tasks_lib.augment)
+TURNS = {"down": Augmentation(dihedral=0), "up": Augmentation(dihedral=1), "right": Augmentation(dihedral=4),
+         "left": Augmentation(dihedral=6)}
+
+
+def _turned(aug: Augmentation, inp: Canvas, out: Canvas) -> tuple[Grid, Grid]:
+    return apply_grid(aug, freeze(inp)), apply_grid(aug, freeze(out))
+
+
+def slide_objects(rng: random.Random) -> PairFn:
+    """Every object slides in one fixed direction, as a rigid piece, until it touches the border."""
+    turn = TURNS[rng.choice(tuple(TURNS))]
+    palette = colours(rng, rng.randint(1, 3))
+    lo, hi = side_range(rng, 5, 16)
+
+    def pair(r: random.Random) -> tuple[Grid, Grid]:
+        h, w = dims(r, lo, hi)
+        inp, out = blank(h, w), blank(h, w)
+        x = 0
+        while x < w:  # objects sit in column bands of their own, so no two meet on the way down
+            bw = r.randint(1, 3)
+            if x + bw <= w and r.random() < 0.5:
+                cells = shape(r, r.randint(1, 3), bw)
+                bh = max(y for y, _ in cells) + 1
+                y0 = r.randint(0, h - bh)
+                c = r.choice(palette)
+                paint(inp, cells, c, (y0, x))
+                paint(out, cells, c, (h - bh, x))
+                x += bw
+            x += 1
+        return _turned(turn, inp, out)
+    return pair
+
+
+def ray_to_wall(rng: random.Random) -> PairFn:
+    """Seed pixels shoot a line in one fixed direction that stops at the first non-background cell
+    (a wall segment) or at the border."""
+    turn = TURNS[rng.choice(tuple(TURNS))]
+    seed_colour, wall_colour = colours(rng, 2)
+    lo, hi = side_range(rng, 6, 16)
+
+    def pair(r: random.Random) -> tuple[Grid, Grid]:
+        h, w = dims(r, lo, hi)
+        inp = blank(h, w)
+        for _ in range(r.randint(1, 3)):
+            y, x0 = r.randint(2, h - 1), r.randrange(w)
+            paint(inp, [(y, x) for x in range(x0, min(w, x0 + r.randint(2, w)))], wall_colour)
+        for x in r.sample(range(w), r.randint(1, min(4, w))):
+            free = [y for y in range(h - 1) if all(inp[k][x] == 0 for k in range(y + 1))]
+            if not free:
+                raise Retry("no room above the wall")
+            inp[r.choice(free)][x] = seed_colour
+        out = [row[:] for row in inp]
+        for y, x in [(y, x) for y in range(h) for x in range(w) if inp[y][x] == seed_colour]:
+            y += 1
+            while y < h and inp[y][x] == 0:
+                out[y][x] = seed_colour
+                y += 1
+        return _turned(turn, inp, out)
+    return pair
+
+
 FAMILIES = {
     "gravity": gravity,
     "rays": rays,
@@ -245,4 +308,6 @@ FAMILIES = {
     "rect_from_corners": rect_from_corners,
     "frame_objects": frame_objects,
     "cross_lines": cross_lines,
+    "slide_objects": slide_objects,
+    "ray_to_wall": ray_to_wall,
 }

@@ -108,9 +108,56 @@ def grid_logic(rng: random.Random) -> PairFn:
     return pair
 
 
+def odd_cell_out(rng: random.Random) -> PairFn:
+    """Divider lines split the grid into equal cells that all hold one pattern but one; the output is
+    that one cell's pattern."""
+    divider = rng.choice(COLOURS)
+    palette = colours(rng, rng.randint(1, 3), exclude=(0, divider))
+
+    def pair(r: random.Random) -> tuple[Grid, Grid]:
+        k = r.randint(2, 4)
+        ny, nx = r.randint(1, 4), r.randint(2, 4)
+        if r.random() < 0.5:
+            ny, nx = nx, ny
+        if (k + 1) * max(ny, nx) - 1 > 30:
+            raise Retry("too many cells")
+        common = noise(r, k, k, palette, 0.6)
+        odd = [row[:] for row in common]
+        for y, x in r.sample([(y, x) for y in range(k) for x in range(k)], r.randint(1, 2)):
+            odd[y][x] = r.choice([c for c in (0, *palette) if c != odd[y][x]])
+        which = r.randrange(ny * nx)
+        h, w = (k + 1) * ny - 1, (k + 1) * nx - 1
+        g = blank(h, w, divider)
+        for index in range(ny * nx):
+            cy, cx = divmod(index, nx)
+            pattern = odd if index == which else common
+            for y in range(k):
+                g[cy * (k + 1) + y][cx * (k + 1):cx * (k + 1) + k] = pattern[y]
+        return freeze(g), freeze(odd)
+    return pair
+
+
+def colour_ranking(rng: random.Random) -> PairFn:
+    """The output lists the colours present from most to least frequent, as a row (or a column)."""
+    as_row = rng.random() < 0.5
+    lo, hi = side_range(rng, 3, 12)
+
+    def pair(r: random.Random) -> tuple[Grid, Grid]:
+        h, w = dims(r, lo, hi)
+        g = noise(r, h, w, colours(r, r.randint(2, 4)), r.uniform(0.3, 0.9))
+        counts = Counter(v for row in g for v in row if v).most_common()
+        if len({n for _, n in counts}) < len(counts) or len(counts) < 2:
+            raise Retry("tied counts")
+        ranked = [c for c, _ in counts]
+        return freeze(g), freeze([ranked] if as_row else [[c] for c in ranked])
+    return pair
+
+
 FAMILIES = {
     "count_objects": count_objects,
     "majority_colour": majority_colour,
     "sort_bars": sort_bars,
     "grid_logic": grid_logic,
+    "odd_cell_out": odd_cell_out,
+    "colour_ranking": colour_ranking,
 }

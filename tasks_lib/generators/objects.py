@@ -11,7 +11,7 @@ import random
 
 from tasks_lib.data import Grid
 from tasks_lib.generators.grid import (COLOURS, Canvas, Cell, PairFn, Retry, bbox, blank, colours, crop, dims,
-                                       freeze, paint, place, random_rects, shape, side_range)
+                                       freeze, paint, place, random_rects, rect, shape, side_range)
 
 
 def _sized_shape(rng: random.Random, n: int) -> list[Cell]:
@@ -189,6 +189,54 @@ def stamp_template(rng: random.Random) -> PairFn:
     return pair
 
 
+def _has_hole(cells: list[Cell]) -> bool:
+    """Does the object enclose background, i.e. cells of its bounding box that cannot reach the box's
+    outside through 4-connected non-object cells?"""
+    top, left, bottom, right = bbox(cells)
+    solid = set(cells)
+    box = {(y, x) for y in range(top - 1, bottom + 2) for x in range(left - 1, right + 2)}
+    todo = [(top - 1, left - 1)]
+    outside = set(todo)
+    while todo:
+        y, x = todo.pop()
+        for n in ((y + 1, x), (y - 1, x), (y, x + 1), (y, x - 1)):
+            if n in box and n not in solid and n not in outside:
+                outside.add(n)
+                todo.append(n)
+    return len(outside) + len(solid) < len(box)
+
+
+def recolour_holes(rng: random.Random) -> PairFn:
+    """Objects of one colour that enclose a hole take a fixed colour; the others keep theirs (or take a second
+    fixed colour)."""
+    src, holed = colours(rng, 2)
+    solid = colours(rng, 1, exclude=(0, src, holed))[0] if rng.random() < 0.5 else src
+    lo, hi = side_range(rng, 7, 16)
+
+    def pair(r: random.Random) -> tuple[Grid, Grid]:
+        h, w = dims(r, lo, hi)
+        shapes = []
+        for _ in range(r.randint(2, 5)):
+            if r.random() < 0.5:
+                bh, bw = r.randint(3, 5), r.randint(3, 5)
+                ring = [(y, x) for y in range(bh) for x in range(bw) if y in (0, bh - 1) or x in (0, bw - 1)]
+                # an extra cell inside touches the ring, so the shape stays one object; it may fill the hole
+                inner = [(y, x) for y, x in set(rect(bh, bw)) - set(ring) if y in (1, bh - 2) or x in (1, bw - 2)]
+                shapes.append(ring + r.sample(sorted(inner), r.randint(0, 1)))
+            else:
+                shapes.append(shape(r, r.randint(1, 4), r.randint(1, 4)))
+        inp, out = blank(h, w), blank(h, w)
+        kinds = set()
+        for cells, at in zip(shapes, place(r, h, w, shapes)):
+            kinds.add(_has_hole(cells))
+            paint(inp, cells, src, at)
+            paint(out, cells, holed if _has_hole(cells) else solid, at)
+        if kinds != {True, False}:
+            raise Retry("objects all of one kind")
+        return freeze(inp), freeze(out)
+    return pair
+
+
 FAMILIES = {
     "recolour_by_size": recolour_by_size,
     "recolour_extreme": recolour_extreme,
@@ -198,4 +246,5 @@ FAMILIES = {
     "denoise": denoise,
     "replace_inside": replace_inside,
     "stamp_template": stamp_template,
+    "recolour_holes": recolour_holes,
 }
