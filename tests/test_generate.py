@@ -202,6 +202,11 @@ def _connect_pairs(ps: Pairs) -> bool:
         return before[-1] if before and after and before[-1] == after[0] else None
     fills = set()
     for i, o in ps:
+        pixels = _cells(i)
+        for y, x in pixels:  # each pixel has exactly one partner in sight, of its colour
+            seen = [(py, px) for py, px in pixels if (py == y) != (px == x)]
+            if len(seen) != 1 or i[seen[0][0]][seen[0][1]] != i[y][x]:
+                return False
         for y, x in product(range(len(o)), range(len(o[0]))):
             if i[y][x]:
                 if o[y][x] != i[y][x]:

@@ -23,7 +23,7 @@ def _picture(rng: random.Random, h: int, w: int, palette: list[int], bg: int = 0
 def dihedral(rng: random.Random) -> PairFn:
     """Rotate or flip the whole grid by one of the 7 non-identity dihedral transforms."""
     aug = Augmentation(dihedral=rng.randint(1, 7))
-    lo, hi = side_range(rng, 2, 20)
+    lo, hi = side_range(rng, 2, 30)
     palette = colours(rng, rng.randint(1, 4))
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
@@ -41,7 +41,7 @@ def colour_map(rng: random.Random) -> PairFn:
         dst = colours(rng, n, exclude=())
     mapping = dict(zip(src, dst))
     extra = colours(rng, rng.randint(0, 2), exclude=set(src) | set(dst))
-    lo, hi = side_range(rng, 2, 20)
+    lo, hi = side_range(rng, 2, 30)
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
         h, w = dims(r, lo, hi)
@@ -123,7 +123,7 @@ def mirror_concat(rng: random.Random) -> PairFn:
 def crop_content(rng: random.Random) -> PairFn:
     """Cut out the bounding box of everything that is not background."""
     palette = colours(rng, rng.randint(1, 4))
-    lo, hi = side_range(rng, 6, 20)
+    lo, hi = side_range(rng, 6, 30)
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
         h, w = dims(r, lo, hi)
@@ -218,7 +218,7 @@ def draw_border(rng: random.Random) -> PairFn:
     """Paint the outermost ring of cells in a fixed colour."""
     c = rng.choice(COLOURS)
     palette = colours(rng, rng.randint(1, 3), exclude=(0, c))
-    lo, hi = side_range(rng, 3, 20)
+    lo, hi = side_range(rng, 3, 30)
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
         h, w = dims(r, lo, hi)
@@ -234,7 +234,7 @@ def draw_border(rng: random.Random) -> PairFn:
 
 def swap_two_colours(rng: random.Random) -> PairFn:
     """The grid has exactly two colours; swap them (the pair's colours change from pair to pair)."""
-    lo, hi = side_range(rng, 3, 16)
+    lo, hi = side_range(rng, 3, 24)
     fixed = colours(rng, 2, exclude=()) if rng.random() < 0.5 else None
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:

@@ -154,7 +154,7 @@ def dims(rng: random.Random, lo: int, hi: int) -> tuple[int, int]:
 
 def side_range(rng: random.Random, lo: int = 3, top: int = 30) -> tuple[int, int]:
     """A task's range of grid sides: mostly small and moderate, now and then up to `top`."""
-    hi = rng.choice((lo + 2, 6, 8, 10, 10, 12, 12, 14, 16, 20, 25, 30))
+    hi = rng.choice((lo + 2, 6, 8, 10, 12, 12, 14, 16, 20, 24, 30, 30))
     return lo, max(lo, min(hi, top))
 
 

@@ -21,7 +21,7 @@ def gravity(rng: random.Random) -> PairFn:
     """Every coloured cell falls towards one side until it rests on the wall or another cell."""
     direction = rng.choice(tuple(DIRECTIONS))
     palette = colours(rng, rng.randint(1, 4))
-    lo, hi = side_range(rng, 3, 16)
+    lo, hi = side_range(rng, 3, 24)
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
         h, w = dims(r, lo, hi)
@@ -43,7 +43,7 @@ def rays(rng: random.Random) -> PairFn:
     steps = rng.choice(([DIRECTIONS[rng.choice(tuple(DIRECTIONS))]], [(0, 1), (0, -1)], [(1, 0), (-1, 0)],
                         list(DIRECTIONS.values()), list(DIAGONALS), [rng.choice(DIAGONALS)]))
     palette = colours(rng, rng.randint(1, 3))
-    lo, hi = side_range(rng, 5, 20)
+    lo, hi = side_range(rng, 5, 30)
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
         h, w = dims(r, lo, hi)
@@ -73,7 +73,7 @@ def connect_pairs(rng: random.Random) -> PairFn:
     """Two pixels of one colour on a row or column are joined by a line (of their colour or a fixed one)."""
     line_colour = rng.choice(COLOURS) if rng.random() < 0.4 else None
     palette = colours(rng, rng.randint(1, 3), exclude=(0, line_colour or 0))
-    lo, hi = side_range(rng, 6, 20)
+    lo, hi = side_range(rng, 6, 30)
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
         h, w = dims(r, lo, hi)
@@ -97,6 +97,10 @@ def connect_pairs(rng: random.Random) -> PairFn:
             for y, x in (cells[0], cells[-1]):
                 inp[y][x] = c
             lines.append((cells, c))
+        ends = [(cells[k], cells[-1 - k]) for cells, _ in lines for k in (0, -1)]
+        for (y, x), partner in ends:  # an end sees no pixel on its row or column but its partner
+            if any(other not in ((y, x), partner) and (other[0] == y or other[1] == x) for other, _ in ends):
+                raise Retry("an end lines up with another pair")
         out = [row[:] for row in inp]
         for cells, c in lines:
             paint(out, cells[1:-1], line_colour or c)
@@ -123,7 +127,7 @@ def fill_enclosed(rng: random.Random) -> PairFn:
     """Background cells that cannot reach the border (4-connected) are filled with a fixed colour."""
     fill = rng.choice(COLOURS)
     wall = rng.choice([c for c in COLOURS if c != fill])
-    lo, hi = side_range(rng, 6, 20)
+    lo, hi = side_range(rng, 6, 30)
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
         h, w = dims(r, lo, hi)
@@ -147,7 +151,7 @@ def hollow_rects(rng: random.Random) -> PairFn:
     """Solid rectangles lose their inside (to background) or get their rim recoloured."""
     rim = rng.choice(COLOURS) if rng.random() < 0.5 else None
     palette = colours(rng, rng.randint(1, 3), exclude=(0, rim or 0))
-    lo, hi = side_range(rng, 5, 20)
+    lo, hi = side_range(rng, 5, 30)
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
         h, w = dims(r, lo, hi)
@@ -167,7 +171,7 @@ def hollow_rects(rng: random.Random) -> PairFn:
 def rect_from_corners(rng: random.Random) -> PairFn:
     """Two same-coloured pixels mark opposite corners of a rectangle, which the output fills."""
     palette = colours(rng, rng.randint(1, 4))
-    lo, hi = side_range(rng, 5, 20)
+    lo, hi = side_range(rng, 5, 30)
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
         h, w = dims(r, lo, hi)
@@ -189,7 +193,7 @@ def frame_objects(rng: random.Random) -> PairFn:
     """Draw a one-cell frame of a fixed colour around each object's bounding box, one cell out."""
     frame = rng.choice(COLOURS)
     palette = colours(rng, rng.randint(1, 3), exclude=(0, frame))
-    lo, hi = side_range(rng, 6, 20)
+    lo, hi = side_range(rng, 6, 30)
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
         h, w = dims(r, lo, hi)
@@ -216,7 +220,7 @@ def cross_lines(rng: random.Random) -> PairFn:
     vertical (or, for some tasks, the horizontal) line wins."""
     vertical_on_top = rng.random() < 0.5
     palette = colours(rng, rng.randint(1, 3))
-    lo, hi = side_range(rng, 5, 16)
+    lo, hi = side_range(rng, 5, 24)
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
         h, w = dims(r, lo, hi)
@@ -250,7 +254,7 @@ def slide_objects(rng: random.Random) -> PairFn:
     """Every object slides in one fixed direction, as a rigid piece, until it touches the border."""
     turn = TURNS[rng.choice(tuple(TURNS))]
     palette = colours(rng, rng.randint(1, 3))
-    lo, hi = side_range(rng, 5, 16)
+    lo, hi = side_range(rng, 5, 24)
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
         h, w = dims(r, lo, hi)
@@ -276,7 +280,7 @@ def ray_to_wall(rng: random.Random) -> PairFn:
     (a wall segment) or at the border."""
     turn = TURNS[rng.choice(tuple(TURNS))]
     seed_colour, wall_colour = colours(rng, 2)
-    lo, hi = side_range(rng, 6, 16)
+    lo, hi = side_range(rng, 6, 24)
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
         h, w = dims(r, lo, hi)

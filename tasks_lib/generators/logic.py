@@ -19,7 +19,7 @@ def count_objects(rng: random.Random) -> PairFn:
     form = rng.choice(("row", "column", "square"))
     bar = rng.choice(COLOURS) if rng.random() < 0.5 else None
     palette = colours(rng, rng.randint(1, 3), exclude=(0, bar or 0))
-    lo, hi = side_range(rng, 6, 16)
+    lo, hi = side_range(rng, 6, 24)
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
         h, w = dims(r, lo, hi)

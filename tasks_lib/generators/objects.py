@@ -38,7 +38,7 @@ def recolour_by_size(rng: random.Random) -> PairFn:
     k = rng.randint(2, 4)
     src, *targets = colours(rng, k + 1)
     by_size = dict(zip(range(1, k + 1), targets))
-    lo, hi = side_range(rng, 6, 16)
+    lo, hi = side_range(rng, 6, 24)
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
         h, w = dims(r, lo, hi)
@@ -59,7 +59,7 @@ def recolour_extreme(rng: random.Random) -> PairFn:
     pick = rng.choice((max, min))
     mark = rng.choice(COLOURS)
     palette = colours(rng, rng.randint(1, 3), exclude=(0, mark))
-    lo, hi = side_range(rng, 7, 16)
+    lo, hi = side_range(rng, 7, 24)
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
         h, w = dims(r, lo, hi)
@@ -74,7 +74,7 @@ def keep_extreme(rng: random.Random) -> PairFn:
     """Only the largest (or smallest) object stays; the others are erased."""
     pick = rng.choice((max, min))
     palette = colours(rng, rng.randint(1, 4))
-    lo, hi = side_range(rng, 7, 16)
+    lo, hi = side_range(rng, 7, 24)
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
         h, w = dims(r, lo, hi)
@@ -96,7 +96,7 @@ def crop_extreme(rng: random.Random) -> PairFn:
     """The output is the largest (or smallest) object cut out to its bounding box."""
     pick = rng.choice((max, min))
     palette = colours(rng, rng.randint(1, 4))
-    lo, hi = side_range(rng, 7, 16)
+    lo, hi = side_range(rng, 7, 24)
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
         h, w = dims(r, lo, hi)
@@ -108,7 +108,7 @@ def crop_extreme(rng: random.Random) -> PairFn:
 
 def crop_odd_colour(rng: random.Random) -> PairFn:
     """All objects share a colour but one; the output is that one cut out to its bounding box."""
-    lo, hi = side_range(rng, 7, 16)
+    lo, hi = side_range(rng, 7, 24)
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
         h, w = dims(r, lo, hi)
@@ -124,7 +124,7 @@ def crop_odd_colour(rng: random.Random) -> PairFn:
 def denoise(rng: random.Random) -> PairFn:
     """Isolated single pixels (no neighbour of any colour, diagonals included) are removed."""
     palette = colours(rng, rng.randint(1, 3))
-    lo, hi = side_range(rng, 6, 20)
+    lo, hi = side_range(rng, 6, 30)
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
         h, w = dims(r, lo, hi)
@@ -141,7 +141,7 @@ def denoise(rng: random.Random) -> PairFn:
 def replace_inside(rng: random.Random) -> PairFn:
     """Pixels of colour x inside solid rectangles of colour a turn colour y; x outside rectangles stays."""
     a, x_col, y_col = colours(rng, 3)
-    lo, hi = side_range(rng, 7, 20)
+    lo, hi = side_range(rng, 7, 30)
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
         h, w = dims(r, lo, hi)
@@ -169,7 +169,7 @@ def stamp_template(rng: random.Random) -> PairFn:
     """A 3x3 template has a marker colour at its centre; every lone marker pixel gets a copy of it."""
     marker = rng.choice(COLOURS)
     palette = colours(rng, rng.randint(1, 3), exclude=(0, marker))
-    lo, hi = side_range(rng, 8, 20)
+    lo, hi = side_range(rng, 8, 30)
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
         h, w = dims(r, lo, hi)
@@ -211,7 +211,7 @@ def recolour_holes(rng: random.Random) -> PairFn:
     fixed colour)."""
     src, holed = colours(rng, 2)
     solid = colours(rng, 1, exclude=(0, src, holed))[0] if rng.random() < 0.5 else src
-    lo, hi = side_range(rng, 7, 16)
+    lo, hi = side_range(rng, 7, 24)
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
         h, w = dims(r, lo, hi)
