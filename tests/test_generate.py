@@ -263,9 +263,10 @@ def _hollow_rects(ps: Pairs) -> bool:
 
 def _rect_from_corners(ps: Pairs) -> bool:
     for i, o in ps:
-        if len(_rectangles(o)) != len(_objects(o)):
+        rects = _objects(o)
+        if len(_rectangles(o)) != len(rects) or len({c for c, _ in rects}) != len(rects):
             return False
-        for c, cells in _objects(o):
+        for c, cells in rects:
             left, right = min(x for _, x in cells), max(x for _, x in cells)
             corners = {cells[0], cells[-1], (cells[0][0], right), (cells[-1][0], left)}
             marked = {cell for cell in cells if i[cell[0]][cell[1]]}

@@ -175,12 +175,10 @@ def rect_from_corners(rng: random.Random) -> PairFn:
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
         h, w = dims(r, lo, hi)
-        rects = random_rects(r, r.randint(1, 3), 2, min(7, h), min(7, w))
+        rects = random_rects(r, r.randint(1, min(3, len(palette))), 2, min(7, h), min(7, w))
         inp, out = blank(h, w), blank(h, w)
-        taken: list[int] = []
-        for cells, (y0, x0) in zip(rects, place(r, h, w, rects)):
-            c = r.choice([p for p in palette if p not in taken] or palette)
-            taken.append(c)
+        rect_colours = r.sample(palette, len(rects))  # one colour per rectangle: corners pair up one way only
+        for cells, (y0, x0), c in zip(rects, place(r, h, w, rects), rect_colours):
             bh, bw = cells[-1][0] + 1, cells[-1][1] + 1
             corners = ((0, 0), (bh - 1, bw - 1)) if r.random() < 0.5 else ((0, bw - 1), (bh - 1, 0))
             paint(inp, corners, c, (y0, x0))
