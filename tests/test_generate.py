@@ -5,7 +5,10 @@ by re-running the generator), across many seeds."""
 from __future__ import annotations
 
 import json
+import os
 import random
+import subprocess
+import sys
 from collections import Counter
 from itertools import product
 from pathlib import Path
@@ -642,3 +645,13 @@ def test_cli_writes_kaggle_files_that_load_back(tmp_path: Path, capsys: pytest.C
     loaded = load_challenges(tmp_path / "challenges.json", tmp_path / "solutions.json")
     assert not loaded.invalid and len(loaded.tasks) == 40
     assert loaded.tasks == generate_tasks(40, seed=1)
+
+
+def test_tasks_do_not_depend_on_the_hash_seed(tmp_path: Path) -> None:
+    """Another process with another PYTHONHASHSEED (set iteration order) writes the same tasks."""
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": str(root)}
+    subprocess.run([sys.executable, "-m", "tasks_lib.generate", "--count", "76", "--seed", "4", "--out", str(tmp_path)],
+                   check=True, env=env, cwd=root, capture_output=True)
+    loaded = load_challenges(tmp_path / "challenges.json", tmp_path / "solutions.json")
+    assert loaded.tasks == generate_tasks(76, seed=4)
