@@ -513,7 +513,7 @@ def _odd_cell_out(ps: Pairs) -> bool:
         k = len(o)
         cells = [tuple(r[x:x + k] for r in i[y:y + k]) for y in range(0, len(i), k + 1) for x in range(0, len(i[0]), k + 1)]
         counts = Counter(cells)
-        if counts[o] != 1 or len(counts) != 2 or len(cells) < 2:
+        if counts[o] != 1 or len(counts) != 2 or len(cells) < 3:
             return False
     return True
 

@@ -119,8 +119,8 @@ def odd_cell_out(rng: random.Random) -> PairFn:
         ny, nx = r.randint(1, 4), r.randint(2, 4)
         if r.random() < 0.5:
             ny, nx = nx, ny
-        if (k + 1) * max(ny, nx) - 1 > 30:
-            raise Retry("too many cells")
+        if (k + 1) * max(ny, nx) - 1 > 30 or ny * nx < 3:
+            raise Retry("too many cells, or too few to tell the odd one")
         common = noise(r, k, k, palette, 0.6)
         odd = [row[:] for row in common]
         for y, x in r.sample([(y, x) for y in range(k) for x in range(k)], r.randint(1, 2)):
