@@ -95,7 +95,9 @@ def _colour_map(ps: Pairs) -> bool:
         for a, b in zip((v for r in i for v in r), (v for r in o for v in r)):
             if mapping.setdefault(a, b) != b:
                 return False
-    return any(a != b for a, b in mapping.items())
+    # every pair shows every colour that changes, so the test input holds no unseen colour
+    changed = {a for a, b in mapping.items() if a != b}
+    return bool(changed) and all(changed <= {v for r in i for v in r} for i, _ in ps)
 
 
 def _upscale(ps: Pairs) -> bool:
@@ -315,7 +317,8 @@ def _recolour_by_size(ps: Pairs) -> bool:
             got = {o[y][x] for y, x in cells}
             if len(got) != 1 or by_size.setdefault(len(cells), got.pop()) != o[cells[0][0]][cells[0][1]]:
                 return False
-    return len(set(by_size.values())) == len(by_size)
+    sizes_per_pair = {frozenset(len(cells) for _, cells in _objects(i)) for i, _ in ps}
+    return len(set(by_size.values())) == len(by_size) and len(sizes_per_pair) == 1
 
 
 def _extreme(ps: Pairs, rule: Callable[[Grid, Grid, list[int], str], bool]) -> bool:

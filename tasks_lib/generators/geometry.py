@@ -41,13 +41,15 @@ def colour_map(rng: random.Random) -> PairFn:
         dst = colours(rng, n, exclude=())
     mapping = dict(zip(src, dst))
     extra = colours(rng, rng.randint(0, 2), exclude=set(src) | set(dst))
-    lo, hi = side_range(rng, 2, 30)
+    lo, hi = side_range(rng, 3, 30)
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
         h, w = dims(r, lo, hi)
         palette = src + extra
-        g = tuple(tuple(r.choice(palette) for _ in range(w)) for _ in range(h))
-        return g, tuple(tuple(mapping.get(v, v) for v in row) for row in g)
+        g = [[r.choice(palette) for _ in range(w)] for _ in range(h)]
+        for (y, x), c in zip(r.sample([(y, x) for y in range(h) for x in range(w)], n), src):
+            g[y][x] = c  # every pair shows every mapped colour, so the test needs nothing unseen
+        return freeze(g), tuple(tuple(mapping.get(v, v) for v in row) for row in g)
     return pair
 
 

@@ -42,7 +42,8 @@ def recolour_by_size(rng: random.Random) -> PairFn:
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
         h, w = dims(r, lo, hi)
-        inp, objects = _scene(r, h, w, [r.randint(1, k) for _ in range(r.randint(2, 6))], [src])
+        sizes = list(range(1, k + 1)) + [r.randint(1, k) for _ in range(r.randint(0, 2))]  # every size in every pair
+        inp, objects = _scene(r, h, w, r.sample(sizes, len(sizes)), [src])
         out = blank(h, w)
         for cells, _ in objects:
             paint(out, cells, by_size[len(cells)])
