@@ -14,24 +14,17 @@ import pytest
 from tasks_lib.config import ModelConfig
 from tasks_lib.data import load_challenges
 from tasks_lib.encoding import IGNORE, Encoded
+from tasks_lib.checkpoint import COMPACT_STATE, export_model, load_checkpoint, shard_weights
 from tasks_lib.pretrain import (
     PretrainConfig,
-    PretrainError,
     _optimizer,
-    _parse_modes,
-    collate,
     config_from_dict,
-    length_batches,
-    export_model,
-    load_checkpoint,
     lr_factor,
     parameter_count,
     pretrain,
-    shard_weights,
     stream_seed,
-    task_pairs,
-    training_tasks,
 )
+from tasks_lib.pretrain_data import PretrainError, collate, length_batches, task_pairs, training_tasks
 
 torch = pytest.importorskip("torch")
 
@@ -103,15 +96,6 @@ def test_lr_schedule_warms_up_then_decays_to_the_floor() -> None:
     assert lr_factor(9, 0.0, cfg) == pytest.approx(1.0)
     assert lr_factor(100, 0.5, cfg) == pytest.approx(0.55)
     assert lr_factor(100, 1.0, cfg) == pytest.approx(0.1)
-
-
-def test_probe_modes_parse_steps_lr_and_seed() -> None:
-    assert _parse_modes(["none:0:0.001", "ttt:30:0.003:2"]) == {
-        "none": {"max_steps": 0, "lr": 0.001},
-        "ttt": {"max_steps": 30, "lr": 0.003, "seed": 2},
-    }
-    with pytest.raises(ValueError, match="name:steps:lr"):
-        _parse_modes(["ttt:30"])
 
 
 def test_config_rejects_bad_values() -> None:
@@ -206,9 +190,9 @@ def test_two_gloo_processes_train_one_model_and_rank_0_alone_writes(tmp_path: Pa
     card = (out / "README.md").read_text()
     assert "`two-procs`" in card and "2 process(es)" in card and "summed over processes" in card
     assert (out / "model.safetensors.index.json").exists() and not (out / "model.safetensors").exists()
-    assert sorted(p.name for p in out.iterdir() if not p.name.startswith("model-")) == sorted(
-        ["README.md", "checkpoint", "config.json", "loss.csv", "model.safetensors.index.json", "tokenizer.json", "tokenizer_config.json"]
-        + (["loss.png"] if (out / "loss.png").exists() else []))
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(("model-", "optimizer-"))) == sorted(
+        ["README.md", "checkpoint", "config.json", "loss.csv", "model.safetensors.index.json", "tokenizer.json", "tokenizer_config.json",
+         COMPACT_STATE] + (["loss.png"] if (out / "loss.png").exists() else []))
     res = load_base(ModelConfig(path=str(out), dtype="float32", lora_rank=4, max_tokens=256), "cpu")
     assert res.model.get_base_model().config.use_cache
 
@@ -254,3 +238,40 @@ def test_wall_seconds_stops_the_call_with_a_usable_export(tmp_path: Path) -> Non
     assert not result.done and result.steps < 1000  # the reserve for the last save stops it at once
     assert "Finished: no" in (out / "README.md").read_text()
     load_base(ModelConfig(path=str(out), dtype="float32", lora_rank=4, max_tokens=256), "cpu")
+
+
+def test_a_run_resumes_from_the_export_and_its_compact_optimizer_state_alone(tmp_path: Path) -> None:
+    """The full checkpoint stays behind (another machine); the exported directory carries the run on: same step
+    count and schedule, moments close to the full-precision ones, shards within the transfer size."""
+    import shutil
+
+    from transformers import AutoModelForCausalLM
+
+    from tasks_lib.checkpoint import load_compact
+
+    out = tmp_path / "model"
+    cfg = {"out": str(out), "sources": [_sources(tmp_path)], "holdout": [], "max_steps": 4, "max_seconds": 0, "positions": "grid",
+           "shard_mib": 0.05, "export_dtype": "float32", **TINY}
+    first = pretrain(config_from_dict({**cfg, "session_seconds": 1e-9}), "first", log=lambda _: None)
+    assert first.steps == 1 and not first.done
+    full = AutoModelForCausalLM.from_pretrained(out / "checkpoint", dtype=torch.float32)
+    want = _optimizer(full, PretrainConfig(**{**cfg, "sources": tuple(cfg["sources"]), "holdout": ()}))
+    load_checkpoint(out / "checkpoint", full, want)
+    got = _optimizer(full, PretrainConfig(**{**cfg, "sources": tuple(cfg["sources"]), "holdout": ()}))
+    state = load_compact(out, full, got)
+    assert state["step"] == 1
+    for p in full.parameters():
+        a, b = want.state[p], got.state[p]
+        assert float(a["step"]) == float(b["step"])
+        assert float((a["exp_avg"] - b["exp_avg"]).norm()) <= 0.02 * float(a["exp_avg"].norm()) + 1e-12
+        nonzero = a["exp_avg_sq"] > 1e-20
+        ratio = (b["exp_avg_sq"][nonzero] / a["exp_avg_sq"][nonzero]).sqrt()
+        assert float((ratio - 1).abs().max()) < 0.1  # sqrt(v) within 10%: the uint8 log code's resolution
+    assert all(p.stat().st_size <= 0.05 * 2**20 + 4096 for p in out.glob("optimizer-*.safetensors"))
+    shutil.rmtree(out / "checkpoint")
+    second = pretrain(config_from_dict(cfg), "second", log=lambda _: None)
+    assert (second.steps, second.done) == (4, True)
+    assert "`first`" in (out / "README.md").read_text() and "arc_grid" in (out / "README.md").read_text()
+    with pytest.raises(PretrainError, match="shape"):  # the positions are part of the shape
+        shutil.rmtree(out / "checkpoint")
+        pretrain(config_from_dict({**cfg, "positions": "1d", "max_steps": 5}), "third", log=lambda _: None)
