@@ -241,7 +241,7 @@ def _row(task: Task, slot: int | str, gpu: str, t_start: float, timings: dict, t
 def run_slots(challenges: Path, solutions: Path, profile: Path, out: Path) -> dict:
     """The real run + slot pool + solve steps for every task, one thread per slot; returns rows and window."""
     from tasks_lib import solve
-    from tasks_lib.gpu import SlotError
+    from tasks_lib.slots import SlotError
     from tasks_lib.run import prepare
 
     run = prepare(str(challenges), out, profile=str(profile), solutions=str(solutions))
@@ -503,7 +503,7 @@ def run_all(args: argparse.Namespace) -> dict:
         (out / "results.json").write_text(json.dumps(results, indent=1))
 
     sampler = UtilSampler().start()
-    from tasks_lib.gpu import visible_gpu_count
+    from tasks_lib.slots import visible_gpu_count
 
     n_gpus = visible_gpu_count()
     device = "cuda" if n_gpus else "cpu"

@@ -39,7 +39,7 @@ from tasks_lib import solve
 from tasks_lib.budget import TaskBudget
 from tasks_lib.config import RunConfig, SlotConfig
 from tasks_lib.data import Task
-from tasks_lib.gpu import LeaseError, SlotError, SlotPool, claim_gpus
+from tasks_lib.slots import LeaseError, SlotError, SlotPool, claim_gpus
 from tasks_lib.run import prepare
 from tasks_lib.store import RunDir, StoreError, atomic_write_json
 from tasks_lib.submission import fallback_entry
@@ -135,7 +135,7 @@ def test_worker_exits_when_its_run_is_killed(tmp_path: Path) -> None:
     script = (
         "import sys, threading, time\n"
         "from tasks_lib.data import Task\n"
-        "from tasks_lib.gpu import SlotPool\n"
+        "from tasks_lib.slots import SlotPool\n"
         "pool = SlotPool([('cpu', {'ARC_TTT_INJECT': 'sample:hang:*'})], threads=1)\n"
         "threading.Thread(target=pool.call, args=(0, 'sample', 600), kwargs=dict(task=Task('t', (), (), ()), model=None,"
         " sample=None, adapter_dir='', deadline=0.0), daemon=True).start()\n"
@@ -183,7 +183,7 @@ def test_oom_in_sample_sheds_views_then_samples_then_gives_up() -> None:
 _HOLD = (
     "import sys\n"
     "from pathlib import Path\n"
-    "from tasks_lib.gpu import LeaseError, LiveRuns, claim_gpus\n"
+    "from tasks_lib.slots import LeaseError, LiveRuns, claim_gpus\n"
     "live = LiveRuns(Path(sys.argv[1]))\n"
     "try:\n"
     "    leases = claim_gpus((0, 1), 1, Path(sys.argv[1]))\n"

@@ -13,7 +13,7 @@ from filelock import FileLock
 
 from tasks_lib.config import ModelConfig, SampleConfig, SlotConfig, TrainConfig
 from tasks_lib.data import Task
-from tasks_lib.gpu import LeaseError, LiveRuns, SlotError, SlotPool, claim_gpus, plan_devices, visible_gpu_count
+from tasks_lib.slots import LeaseError, LiveRuns, SlotError, SlotPool, claim_gpus, plan_devices, visible_gpu_count
 
 HANG, OOM = "inject-hang", "inject-oom"
 
