@@ -14,8 +14,9 @@ Contract:
   adapter on every task still to do within the budget's shared block (`Budget.claim_shared`), saves it to
   `shared/adapter/` and links it as each of those tasks' `tasks/<id>/adapter`; a shared adapter already on
   disk (resume) is reused. Its stats go in `report.json` as `shared`.
-- `Run.finish()` writes `report.json` (per-task status, budget, timings, steps, candidates, attempts,
-  correctness and the score when solutions are known) and returns it.
+- `Run.finish()` writes `report.json` (start time, slots and the GPU of each (`cpu` for CPU slots), per-task
+  status, budget, timings and spans, steps, candidates, attempts, correctness and the score when solutions are
+  known) and returns it.
 """
 
 from __future__ import annotations
@@ -146,8 +147,10 @@ class Run:
             "source": self.data.source,
             "profile": self.cfg.profile,
             "config": self.cfg.to_dict(),
+            "started": round(self.started, 3),
             "wall_seconds": round(time.time() - self.started, 2),
             "slots": len(self.pool) if self.pool else 0,
+            "devices": [s.env.get("CUDA_VISIBLE_DEVICES") or "cpu" for s in self.pool.slots] if self.pool else [],
             "statuses": statuses,
             "shared": self.shared,
             "warnings": self.data.warnings,
