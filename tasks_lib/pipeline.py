@@ -15,7 +15,8 @@ Contract:
   - sample fails: the task gets fallback attempts;
   - vote never fails.
   Each step's wall time goes in `timings` and its start and end in `spans`.
-- `solve_all(run, steps, solve=None, slots=None)` loads the model on every slot at once, trains the shared
+- `solve_all(run, steps, solve=None, slots=None)` loads the model on every slot at once (what each load
+  returned, or its error, goes in `report.json` as `slot_loads`), trains the shared
   adapter (train scope shared), then runs every task to do in the run's order (largest first) on the first
   free slot, one task per slot at a time: a queue of free slot indices is the only limit inside a run. A task
   whose `solve` raises (it could not even record) gets fallback attempts in the submission only, so a resumed
@@ -136,7 +137,8 @@ async def solve_all(run: Run, steps: Steps, solve: Callable[[str, int], Awaitabl
     n = len(run.pool) if slots is None else slots
     if not run.todo:
         return
-    await asyncio.gather(*(steps.load(s) for s in range(n)), return_exceptions=True)  # before any task's budget starts
+    loads = await asyncio.gather(*(steps.load(s) for s in range(n)), return_exceptions=True)  # before any task's budget starts
+    run.slot_loads = [x if isinstance(x, dict) else {"error": f"{type(x).__name__}: {x}"} for x in loads]
     if run.cfg.train.scope == "shared":
         try:
             shared = await steps.train_shared(0)

@@ -14,7 +14,8 @@ Contract:
   adapter on every task still to do within the budget's shared block (`Budget.claim_shared`), saves it to
   `shared/adapter/` and links it as each of those tasks' `tasks/<id>/adapter`; a shared adapter already on
   disk (resume) is reused. Its stats go in `report.json` as `shared`.
-- `Run.finish()` writes `report.json` (start time, slots and the GPU of each (`cpu` for CPU slots), per-task
+- `Run.finish()` writes `report.json` (start time, slots, the GPU of each (`cpu` for CPU slots) and what its
+  first load returned, per-task
   status, budget, timings and spans, steps, candidates, attempts, correctness and the score when solutions are
   known) and returns it.
 """
@@ -56,6 +57,7 @@ class Run:
     pool: SlotPool | None = None
     leases: Leases | None = None
     shared: dict | None = None  # scope shared: the shared adapter's training stats
+    slot_loads: list[dict] = field(default_factory=list)  # what each slot's first load returned (pipeline.solve_all)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @cached_property
@@ -153,6 +155,7 @@ class Run:
             "devices": [s.env.get("CUDA_VISIBLE_DEVICES") or "cpu" for s in self.pool.slots] if self.pool else [],
             "statuses": statuses,
             "shared": self.shared,
+            "slot_loads": self.slot_loads,
             "warnings": self.data.warnings,
             "score": None if scored is None else {k: scored[k] for k in ("kaggle", "per_task", "solved_outputs", "total_outputs")},
             "tasks": tasks,
