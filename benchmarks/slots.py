@@ -124,7 +124,7 @@ def switch(shape_name: str, work: Path, switches: int) -> dict:
     import torch
 
     from tasks_lib.model import load_base
-    from tasks_lib.train import output_loss
+    from tasks_lib.train_steps import output_loss
 
     device = _device()
     model_dir = work / "models" / shape_name
