@@ -1,5 +1,5 @@
 """The `submit` flow under `prefect_test_harness`, on small real ARC tasks from a Kaggle-format file with
-the tiny test model: the run's files follow the issue-2 contract and Prefect sees the steps and artifacts;
+the tiny test model: the run's files follow the contract of README's "Output files" and Prefect sees the steps and artifacts;
 with train scope shared, one `train-shared-adapter` task runs before the tasks, which sample its adapter."""
 
 from __future__ import annotations
