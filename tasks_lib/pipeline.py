@@ -39,7 +39,7 @@ from tasks_lib.budget import TaskBudget
 from tasks_lib.run import Run, prepare
 from tasks_lib.solve import Outcome, fallback_result
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 async def load(run: Run, slot: int) -> dict:
@@ -77,7 +77,7 @@ class Steps:
     vote: Callable[[str, list | None], Awaitable[list[dict]]]
     train_shared: Callable[[int], Awaitable[dict | None]]
     publish: Callable[[dict], Awaitable[None]]  # after a task is recorded (UI cards); must not raise
-    log: Callable[[str], None] = log.info
+    log: Callable[[str], None] = logger.info
 
 
 def local_steps(run: Run) -> Steps:
