@@ -1,5 +1,6 @@
 """Training steps: one optimizer update of the resident adapter at batch size 1 per call, in three strategies behind
-one interface (`TrainStep`), picked by `make_step(res, cfg)`.
+one interface (`TrainStep`), picked by `make_step(res, cfg)`: `EagerStep` without or with `FastForward` (simple,
+fast) and `GraphStep`.
 
 Every strategy: `step(enc)` does forward, backward, clipping (`GRAD_CLIP`), AdamW and the learning-rate warm-up on
 one encoded sequence and returns the loss as a detached device tensor (the caller decides when to sync with the
@@ -7,15 +8,15 @@ host); `step.loss(enc)` is the loss with its graph, for checks; `close()` frees 
 per task (a fresh optimizer) and reuses the slot's compiled parts and graph state. `kind` is `simple` or `fast`;
 `graphs` is the slot's `StepGraphs` for the graph step, else None. The strategies compute the same arithmetic:
 
-- `SimpleStep` (`cfg.step: simple`, the default off CUDA, and every model the fast step does not cover): the PEFT
+- simple (`cfg.step: simple`, the default off CUDA, and every model the fast step does not cover): the PEFT
   model's decoder with logits only at labelled positions (`output_loss`), or with `reference=True` plain PEFT +
   transformers (`reference_loss`: full logits, the HF loss), the baseline of the tests and `benchmarks/train_step.py`.
-- `FastStep` (`fast`, the default on CUDA): `FastForward`, our own loop over the decoder layers, each layer call and
+- fast (`cfg.step: fast`, the default on CUDA): `FastForward`, our own loop over the decoder layers, each layer call and
   the loss head (or, with `compile_scope: model`, the whole forward and loss as one graph) compiled once per slot
   (`Resident.compiled`; the adapter reset is in place, so nothing recompiles), LoRA matmuls in the base dtype with
   fp32 master weights, chunked cross-entropy and layers recomputed in backward for long sequences when asked,
   inputs uploaded without a host sync.
-- `GraphStep` (the fast step with `cfg.cuda_graphs` on; auto: on for CUDA, whose replay, reset and tolerance checks
+- `GraphStep` (the fast forward with `cfg.cuda_graphs` on; auto: on for CUDA, whose replay, reset and tolerance checks
   passed on an H100, benchmarks/results/train_step.md, Run 4): the whole step replayed as one CUDA graph per length
   bucket (`tasks_lib.train_graphs`): the sequence is padded at the end to a multiple of `cfg.graph_bucket` with
   IGNORE labels, which under causal attention leaves the loss and gradients those of the unpadded sequence; the
@@ -207,22 +208,36 @@ def _upload(res: Resident, values: list[int]):
     return t.to(res.device)
 
 
-class EagerUpdate:
-    """AdamW (fused when `cfg.fused_adamw` says so) with a linear learning-rate warm-up: backward, clip, step."""
+class EagerStep:
+    """An eager update: AdamW (fused when `cfg.fused_adamw` says so) with a linear learning-rate warm-up on the loss
+    of the PEFT model's decoder (`kind` simple; `reference=True`: plain PEFT + transformers) or of `forward`
+    (`kind` fast)."""
 
-    def __init__(self, params: list, cfg: TrainConfig, cuda: bool):
+    graphs = None
+
+    def __init__(self, res: Resident, cfg: TrainConfig, forward: FastForward | None = None, reference: bool = False):
         import torch
 
-        fused = cfg.fused_adamw == "on" or (cfg.fused_adamw == "auto" and cuda)
-        self.params = params
-        self.opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True if fused else None)
+        self.res, self.cfg, self.forward, self.reference = res, cfg, forward, reference
+        self.kind = "simple" if forward is None else "fast"
+        self.params = res.trainable_parameters()
+        fused = cfg.fused_adamw == "on" or (cfg.fused_adamw == "auto" and res.device.startswith("cuda"))
+        self.opt = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True if fused else None)
         warm = max(1, cfg.warmup_steps)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: min(1.0, (s + 1) / warm))
 
-    def __call__(self, loss):
-        """One update from `loss`; returns the detached loss without reading it."""
+    def loss(self, enc: Encoded):
+        if self.forward is not None:
+            return self.forward.loss(enc)
+        ids = _upload(self.res, enc.ids)[None]  # (1, T)
+        labels = _upload(self.res, enc.labels)[None]  # (1, T)
+        return reference_loss(self.res, ids, labels) if self.reference else output_loss(self.res, ids, labels)
+
+    def __call__(self, enc: Encoded):
+        """Forward, backward, clip, AdamW and schedule; returns the detached loss without reading it."""
         import torch
 
+        loss = self.loss(enc)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.params, GRAD_CLIP)
@@ -233,53 +248,6 @@ class EagerUpdate:
     def close(self) -> None:
         """Free the gradients."""
         self.opt.zero_grad(set_to_none=True)
-
-
-class SimpleStep:
-    """The PEFT model's own decoder (`output_loss`), or plain PEFT + transformers with `reference=True`."""
-
-    kind = "simple"
-    graphs = None
-
-    def __init__(self, res: Resident, cfg: TrainConfig, reference: bool = False):
-        self.res, self.cfg, self.reference = res, cfg, reference
-        self.params = res.trainable_parameters()
-        self.update = EagerUpdate(self.params, cfg, res.device.startswith("cuda"))
-        self.opt = self.update.opt
-
-    def loss(self, enc: Encoded):
-        ids = _upload(self.res, enc.ids)[None]  # (1, T)
-        labels = _upload(self.res, enc.labels)[None]  # (1, T)
-        return reference_loss(self.res, ids, labels) if self.reference else output_loss(self.res, ids, labels)
-
-    def __call__(self, enc: Encoded):
-        return self.update(self.loss(enc))
-
-    def close(self) -> None:
-        self.update.close()
-
-
-class FastStep:
-    """`FastForward` with an eager AdamW update."""
-
-    kind = "fast"
-    graphs = None
-
-    def __init__(self, res: Resident, cfg: TrainConfig, forward: FastForward | None = None):
-        self.res, self.cfg = res, cfg
-        self.forward = forward or FastForward(res, cfg)
-        self.params = res.trainable_parameters()
-        self.update = EagerUpdate(self.params, cfg, self.forward.cuda)
-        self.opt = self.update.opt
-
-    def loss(self, enc: Encoded):
-        return self.forward.loss(enc)
-
-    def __call__(self, enc: Encoded):
-        return self.update(self.loss(enc))
-
-    def close(self) -> None:
-        self.update.close()
 
 
 class GraphStep:
@@ -351,7 +319,7 @@ def make_step(res: Resident, cfg: TrainConfig, reference: bool = False) -> Train
     cuda = res.device.startswith("cuda")
     want_fast = cfg.step == "fast" or (cfg.step == "auto" and cuda)
     if reference or not want_fast or not fast_supported(res):
-        return SimpleStep(res, cfg, reference)
+        return EagerStep(res, cfg, reference=reference)
     forward = FastForward(res, cfg)
     use_graphs = cfg.cuda_graphs == "on" or (cfg.cuda_graphs == "auto" and cuda)
     if use_graphs and "step_graphs_error" not in res.extra:
@@ -362,4 +330,4 @@ def make_step(res: Resident, cfg: TrainConfig, reference: bool = False) -> Train
             log.warning("CUDA-graph training step unavailable, using the fast step: %s", res.extra["step_graphs_error"])
         else:
             return GraphStep(res, cfg, graphs, forward)
-    return FastStep(res, cfg, forward)
+    return EagerStep(res, cfg, forward)
