@@ -2,7 +2,7 @@
 
     python benchmarks/decode.py --shapes 0.5b,7b --batches 1,8,32 --out runs/bench-decode
     python benchmarks/decode.py --shapes 7b,0.5b --batches 1,32,8 --eager-steps 16 --no-merge-timing --dfs-tasks 0 \
-        --budget 150 --out $OUT/decode       # the fused-step rows within ~200 s wall (issue 4)
+        --budget 150 --out $OUT/decode       # the fused-step rows within ~200 s wall
     python benchmarks/decode.py --device cpu --shapes tiny --batches 1,2 --prompt 64 --steps 8 --eager-steps 4 \
         --check-steps 4 --no-merge-timing --dfs-tasks 0 --compile aot_eager --out /tmp/decode   # CPU dry run
 

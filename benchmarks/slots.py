@@ -1,4 +1,4 @@
-"""Benchmarks of the GPU slots (issue 3): what a task switch costs, and how busy the slots keep the GPUs.
+"""Benchmarks of the slots: what a task switch costs, and how busy the slots keep the GPUs.
 
 Contract: `python -m benchmarks.slots <command>`; nothing is downloaded, every model is built here with
 random weights and the ARC tokenizer. The library is used as the pipeline uses it, never re-implemented.
@@ -9,21 +9,19 @@ random weights and the ARC tokenizer. The library is used as the pipeline uses i
   reloading (`load_base`: from_pretrained from warm disk + get_peft_model) against the resident slot
   (`Resident.reset` in place + a new AdamW), and of loading a saved adapter in place (the sample step's
   switch). Between two switches one untimed train step fills the adapter and the optimizer state.
-- `naive --challenges F --profile P --json F`: the sequential baseline, one process with no slots:
-  every task reloads the base model, then does the same train / sample / vote work a slot does.
 - `all --out DIR`: what the GPU call runs. Switch cost for the `--shapes`; then, over the same tasks and
-  profile, the slots (`tasks_lib.run.prepare` + `Run.open_slots` + the `tasks_lib.solve` steps, one thread
-  per slot like the flow's gate) for every `GPUSxSLOTS` config, and the naive baseline (on the last GPU, beside
-  the configs that leave it free); then switch cost for the `--shapes-after`. Writes `results.json` (with the
+  profile, the pipeline's direct call (`tasks_lib.pipeline.run_direct`: the submit flow's code path without
+  Prefect) for every `GPUSxSLOTS` config; then switch cost for the `--shapes-after`. Writes `results.json` (with the
   NVML samples) under `--out`, updated after each part so a cut-off run keeps what it finished.
-- `report results.json`: the markdown tables for `benchmarks/results/slots.md`.
+- `report results.json`: the markdown tables for `benchmarks/results/slots.md` (results saved before the pipeline
+  was one code path also hold a `naive` config: one process reloading the model for every task; the table
+  compares with it where present).
 
 Fixed work per task: the profile's `train.max_steps` and `sample.views` x `samples_per_view`, with a run
 budget so large that no deadline cuts them (a task stopped early is counted in `cut_by_deadline`).
-Timing windows start once every slot has loaded the model (the naive baseline: once its first task has
-loaded it); the steady-state window starts once every slot has finished its first task, which pays one-off
+Timing windows start once every slot has loaded the model (when the first task starts); the steady-state window starts once every slot has finished its first task, which pays one-off
 costs such as compiling the train step. GPU busy is NVIDIA's utilization counter (NVML, polled); step occupancy is the share of the
-window in which a GPU had a train or sample step in flight, as the parent process saw it.
+window in which a GPU had a train or sample step in flight, as the parent process saw it (the records' `spans`).
 """
 
 from __future__ import annotations
@@ -37,8 +35,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -48,7 +44,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from tasks_lib.config import load_profile  # noqa: E402
-from tasks_lib.data import Task, load_challenges, write_kaggle  # noqa: E402
+from tasks_lib.data import load_challenges, write_kaggle  # noqa: E402
 from tasks_lib.encoding import output_budget  # noqa: E402
 
 
@@ -128,7 +124,7 @@ def switch(shape_name: str, work: Path, switches: int) -> dict:
     import torch
 
     from tasks_lib.model import load_base
-    from tasks_lib.train import output_loss
+    from tasks_lib.train_steps import output_loss
 
     device = _device()
     model_dir = work / "models" / shape_name
@@ -222,125 +218,32 @@ def write_profile(path: Path, model: str, device: str, gpus: int, slots_per_devi
     return path
 
 
-def _row(task: Task, slot: int | str, gpu: str, t_start: float, timings: dict, train: dict | None, sample: dict | None,
-         status: str) -> dict:
-    return {
-        "task": task.id,
-        "slot": slot,
-        "gpu": gpu,
-        "start": t_start,
-        **timings,
-        "train_steps": (train or {}).get("steps", 0),
-        "train_stopped_by": (train or {}).get("stopped_by"),
-        "generated": ((sample or {}).get("stats") or {}).get("generated", 0),
-        "sample_stopped_by": ((sample or {}).get("stats") or {}).get("stopped_by"),
-        "status": status,
-    }
+def part_of(report: dict) -> dict:
+    """A run's report.json as timing rows: one per task this run solved, with its slot, GPU, the start and end of
+    each step (the record's `spans`), its train steps and samples; the window runs from the first task's start
+    (every slot has loaded the model by then) to the last task's end."""
+    rows = []
+    for t in report["tasks"]:
+        if t.get("resumed") or not t.get("spans"):
+            continue
+        spans, train, sample = t["spans"], t.get("train") or {}, t.get("sample") or {}
+        row = {"task": t["task_id"], "slot": t["slot"], "gpu": report["devices"][t["slot"]],
+               "start": min(a for a, _ in spans.values()), "end": max(b for _, b in spans.values()), **t["timings"]}
+        row.update({f"{step}_start": spans[step][0] for step in ("train", "sample") if step in spans})
+        rows.append({**row, "train_steps": t["steps"], "train_stopped_by": train.get("stopped_by"),
+                     "generated": (sample.get("stats") or {}).get("generated", 0),
+                     "sample_stopped_by": (sample.get("stats") or {}).get("stopped_by"),
+                     "status": "ok" if t["status"] == "ok" else f"{t['status']}: {t.get('error')}"})
+    start = min((r["start"] for r in rows), default=report["started"])
+    return {"preload_seconds": start - report["started"], "start": start, "end": max((r["end"] for r in rows), default=start),
+            "rows": rows, "score": report["score"], "slots": report["slots"], "shared": report["shared"]}
 
 
-def run_slots(challenges: Path, solutions: Path, profile: Path, out: Path) -> dict:
-    """The real run + slot pool + solve steps for every task, one thread per slot; returns rows and window."""
-    from tasks_lib import solve
-    from tasks_lib.gpu import SlotError
-    from tasks_lib.run import prepare
+def run_part(challenges: Path, solutions: Path, profile: Path, out: Path) -> dict:
+    """Every task through the pipeline's direct call (`tasks_lib.pipeline.run_direct`), as timing rows."""
+    from tasks_lib.pipeline import run_direct
 
-    run = prepare(str(challenges), out, profile=str(profile), solutions=str(solutions))
-    pool = run.open_slots()
-    rows: list[dict] = []
-    try:
-        t0 = time.time()
-        with ThreadPoolExecutor(len(pool)) as ex:
-            loads = list(ex.map(lambda s: solve.load_step(pool, s, run.cfg), range(len(pool))))
-        shared = run.train_shared(0)  # train scope shared only: one adapter for every task, before any starts
-        start = time.time()
-        queue = deque(run.todo)
-        qlock = threading.Lock()
-
-        def serve(slot: int) -> None:
-            gpu = pool.slots[slot].env.get("CUDA_VISIBLE_DEVICES") or "cpu"
-            while True:
-                with qlock:
-                    if not queue:
-                        return
-                    task = queue.popleft()
-                budget = run.budget.claim(task.id)
-                t_task = time.time()
-                timings: dict[str, Any] = {}
-                train = sample = None
-                status = "ok"
-                try:
-                    timings["load"] = solve.load_step(pool, slot, run.cfg)["seconds"]
-                    timings["train_start"] = time.time()
-                    train = solve.train_step(pool, slot, task, run.cfg, budget, str(run.dir.adapter_dir(task.id)))
-                    timings["train"] = train["wall_seconds"]
-                    timings["sample_start"] = time.time()
-                    sample = solve.sample_step(pool, slot, task, run.cfg, budget, str(run.dir.adapter_dir(task.id)))
-                    timings["sample"] = sample["wall_seconds"]
-                except SlotError as err:
-                    status = f"failed: {err}"
-                t_vote = time.time()
-                voted = solve.vote_step(task, sample["candidates"] if sample else None, run.cfg.vote.rule)
-                step_times = {k: timings[k] for k in ("load", "train", "sample") if k in timings}
-                result = solve.task_result(task, "ok" if status == "ok" else "failed", voted, budget, step_times, train, sample,
-                                           None if status == "ok" else status, slot)
-                run.budget.release(task.id)
-                run.record(result)
-                timings["vote"] = time.time() - t_vote  # vote + writing the result and the submission
-                rows.append({**_row(task, slot, gpu, t_task, timings, train, sample, status), "end": time.time()})
-
-        with ThreadPoolExecutor(len(pool)) as ex:
-            list(ex.map(serve, range(len(pool))))
-        end = time.time()
-    finally:
-        run.close()
-    report = run.finish()
-    return {"preload_seconds": start - t0, "slot_loads": loads, "start": start, "end": end, "rows": rows,
-            "score": report["score"], "slots": len(pool), "shared": shared}
-
-
-def run_naive(challenges: Path, solutions: Path, profile: Path, out: Path) -> dict:
-    """One process, no slots: reload the base model for every task, then train, sample and vote."""
-    import torch
-
-    from tasks_lib.model import load_base
-    from tasks_lib.sample import sample_task
-    from tasks_lib.solve import vote_step
-    from tasks_lib.train import train_adapter
-
-    cfg = load_profile(str(profile))
-    device = _device()
-    torch.set_num_threads(max(1, cfg.slots.threads_per_slot))  # as many threads as one slot worker gets
-    data = load_challenges(challenges, solutions)
-    tasks = sorted(data.tasks, key=lambda t: -t.cells)  # the order `run.prepare` gives the slots
-    far = time.time() + cfg.budget.total_seconds
-    rows: list[dict] = []
-    res = None
-    start = None
-    for task in tasks:
-        t_task = time.time()
-        res = None
-        gc.collect()
-        if device.startswith("cuda"):
-            torch.cuda.empty_cache()
-        t0 = time.time()
-        res = load_base(cfg.model, device)
-        timings: dict[str, Any] = {"load": time.time() - t0}
-        start = start if start is not None else time.time()
-        timings["train_start"] = time.time()
-        res.reset(cfg.train.seed, task.id)
-        stats = train_adapter(res, task, cfg.train, cfg.model.max_tokens, far)
-        adapter = out / "tasks" / task.id / "adapter"
-        res.save_adapter(adapter)
-        timings["train"] = time.time() - timings["train_start"]
-        timings["sample_start"] = time.time()
-        per_test, sstats = sample_task(res, task, cfg.sample, cfg.model.max_tokens, far)
-        timings["sample"] = time.time() - timings["sample_start"]
-        t_vote = time.time()
-        vote_step(task, [[c.to_dict() for c in cands] for cands in per_test], cfg.vote.rule)
-        timings["vote"] = time.time() - t_vote
-        rows.append({**_row(task, "naive", os.environ.get("CUDA_VISIBLE_DEVICES") or "cpu", t_task, timings, stats.to_dict(),
-                            {"stats": vars(sstats)}, "ok"), "end": time.time()})
-    return {"start": start, "end": time.time(), "rows": rows, "slots": 1}
+    return part_of(run_direct(str(challenges), out, str(profile), str(solutions)))
 
 
 # ---- GPU busy ---------------------------------------------------------------------------------------
@@ -503,7 +406,7 @@ def run_all(args: argparse.Namespace) -> dict:
         (out / "results.json").write_text(json.dumps(results, indent=1))
 
     sampler = UtilSampler().start()
-    from tasks_lib.gpu import visible_gpu_count
+    from tasks_lib.slots import visible_gpu_count
 
     n_gpus = visible_gpu_count()
     device = "cuda" if n_gpus else "cpu"
@@ -535,41 +438,21 @@ def run_all(args: argparse.Namespace) -> dict:
             build(Path(model), SHAPES[args.model[6:]], _device())
         results["throughput_model"] = args.model
         configs = [tuple(int(x) for x in c.split("x")) for c in args.configs.split(",")]
-        naive_proc = None
-        naive_json = work / "naive.json"
-        naive_gpu = str(n_gpus - 1) if n_gpus > 1 else "0"
-        if args.naive:
-            prof = write_profile(work / "profiles" / "naive.yaml", model, device, 1, 1, args.train_steps, args.views, args.samples,
-                                 args.compile, args.backend)
-            env = {"CUDA_VISIBLE_DEVICES": naive_gpu} if n_gpus else {}
-            naive_proc = _subprocess(["naive", "--challenges", str(challenges), "--solutions", str(solutions), "--profile", str(prof),
-                                      "--out", str(work / "runs" / "naive"), "--json", str(naive_json)], env, log)
-            if n_gpus < 2:  # one device: the baseline gets it alone
-                _wait(naive_proc, deadline)
         for gpus, per in configs:
             name = f"{gpus}x{per}"
             if gpus > max(1, n_gpus):
                 results["skipped"].append(f"{name}: only {n_gpus} GPUs")
                 continue
-            if naive_proc is not None and gpus >= n_gpus:
-                _wait(naive_proc, deadline)  # the baseline runs on the last GPU: no config shares it
             if time.time() > deadline - args.reserve:
                 results["skipped"].append(f"{name}: out of time")
                 continue
             prof = write_profile(work / "profiles" / f"{name}.yaml", model, device, gpus, per, args.train_steps, args.views, args.samples,
                                  args.compile, args.backend)
-            part = run_slots(challenges, solutions, prof, work / "runs" / name)
+            part = run_part(challenges, solutions, prof, work / "runs" / name)
             results["configs"][name] = {"summary": summarize(name, part, sampler.samples), "part": part}
             s = results["configs"][name]["summary"]
             print(f"{name}: {s['tasks']} tasks in {s['wall_seconds']:.1f}s, {s['tasks_per_hour']:.0f}/h, "
                   f"busy {[v['busy'] for v in s['per_gpu'].values()]}", flush=True)
-            save()
-        if naive_proc is not None:
-            if _wait(naive_proc, deadline) == 0:
-                part = json.loads(naive_json.read_text())
-                results["configs"]["naive"] = {"summary": summarize("naive", part, sampler.samples), "part": part}
-            else:
-                results["skipped"].append(f"naive: exit {naive_proc.returncode} (see parts.log)")
             save()
     switch_parts(args.shapes_after)
     sampler.stop()
@@ -678,13 +561,6 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--switches", type=int, default=10)
     s.add_argument("--work", default="/tmp/arc-ttt-bench")
     s.add_argument("--json", required=True)
-    n = sub.add_parser("naive", help="the sequential reload-per-task baseline")
-    for q in (n,):
-        q.add_argument("--challenges", required=True)
-        q.add_argument("--solutions", required=True)
-        q.add_argument("--profile", required=True)
-        q.add_argument("--out", required=True)
-        q.add_argument("--json", required=True)
     a = sub.add_parser("all", help="everything the GPU call measures")
     a.add_argument("--out", required=True, help="results.json and parts.log go here")
     a.add_argument("--work", default="/tmp/arc-ttt-bench", help="models, runs and profiles (large files)")
@@ -696,7 +572,6 @@ def main(argv: list[str] | None = None) -> None:
     a.add_argument("--model", default="models/arc-tiny", help="a model directory, or shape:NAME to build one")
     a.add_argument("--configs", default="1x1,2x1,1x2,2x2", help="GPUSxSLOTS_PER_GPU, comma-separated, run in this order")
     a.add_argument("--compile", default="auto", help="train.compile of the profile (auto: as shipped; off: no per-slot compile warm-up)")
-    a.add_argument("--naive", action=argparse.BooleanOptionalAction, default=True)
     a.add_argument("--train-steps", type=int, default=32)
     a.add_argument("--views", type=int, default=2)
     a.add_argument("--samples", type=int, default=1)
@@ -711,15 +586,12 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(build(Path(args.path), SHAPES[args.shape], _device())))
     elif args.cmd == "switch":
         Path(args.json).write_text(json.dumps(switch(args.shape, Path(args.work), args.switches), indent=1))
-    elif args.cmd == "naive":
-        part = run_naive(Path(args.challenges), Path(args.solutions), Path(args.profile), Path(args.out))
-        Path(args.json).write_text(json.dumps(part, indent=1))
     elif args.cmd == "all":
         results = run_all(args)
         print(report(results))
-        for name in ("naive", baseline_config(results["configs"])):
-            if name in results["configs"]:
-                print(f"\n{name} timeline\n" + timeline(results["configs"][name]["part"]))
+        name = baseline_config(results["configs"])
+        if name is not None:
+            print(f"\n{name} timeline\n" + timeline(results["configs"][name]["part"]))
     else:
         results = json.loads(Path(args.results).read_text())
         print(report(results))

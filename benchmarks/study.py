@@ -1,10 +1,13 @@
-"""Issue 6 study: no TTT vs one shared adapter vs per-task TTT at equal budget, plus a small sweep, over seeds.
+"""Studies: variants (no TTT, one shared adapter, per-task TTT, hyperparameters) x seeds at equal budget, on one
+host's GPUs, without a Prefect server.
 
-Contract: `python -m benchmarks.study run ...` is a headless driver (no Prefect): every (variant, seed) is its own
-run of the real pipeline pieces (`benchmarks.slots.run_slots`: prepare, open_slots, load / shared / train /
-sample / vote steps, record, with the profile's real budgets) in a subprocess (`python -m benchmarks.study one`),
-several at once on disjoint GPUs (`CUDA_VISIBLE_DEVICES` per subprocess, GPU lease files per run), the rest
-queued. A run starts only if it can end (its budget + `--startup`) before the hard end `--seconds` after the
+Contract: `python -m benchmarks.study run ...` turns every (variant, seed) into a sweep point (`tasks_lib.sweep_points`:
+a profile YAML of its own, its task file, its run folder `--work`/runs/<variant>-s<seed>) and runs each point as
+`submit` would, through the pipeline's direct call (`tasks_lib.pipeline.run_direct`, in a subprocess:
+`python -m benchmarks.study one`), several at once on disjoint GPUs (`CUDA_VISIBLE_DEVICES` per subprocess, GPU
+lease files per run), the rest queued. The planned points are also written to `--out`/points.json, with the
+parameters `flows/sweep.py` takes, so the same study runs on a Prefect work pool (the run folders and task files
+must then lie on a filesystem every worker sees). A run starts only if it can end (its budget + `--startup`) before the hard end `--seconds` after the
 driver started; runs still going at the hard end are killed, and what they finished is kept. Runs side by side
 split the host's cores: each slot worker gets cores / (GPUs listed x slots) threads unless the profile sets
 `slots.threads_per_slot`.
@@ -19,9 +22,10 @@ queued seed-major (every variant's first seed, then the second ...), in the orde
 
 Output under `--out`, rewritten atomically as each run ends (a killed call keeps what finished): `study.json`
 (every run: status, score, tasks solved, per-task correct flags, steps and timings, the shared adapter's stats)
-and `study.md` (per variant: seeds, mean score, min-max spread, tasks solved, wall seconds, train steps per task;
+`study.md` (per variant: seeds, mean score, min-max spread, tasks solved, wall seconds, train steps per task;
 then a paired per-task comparison of the `--pair` variants on the tasks they share), with the host's GPU names
-under `cards`. Run folders, profiles and logs stay under `--work`.
+under `cards`, and `points.json` (the sweep points). Run folders (`runs/<name>`, each with its `log.txt`) and
+profiles stay under `--work`.
 
 `python -m benchmarks.study combine FILE... --variants c0,c1,...` puts the chunks of one long run, from the
 study.json of several calls, into one table with its totals (tasks solved, GPU-seconds, cards); a chunk re-run in a
@@ -46,6 +50,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from tasks_lib import sweep_points  # noqa: E402
 
 CATALOG: dict[str, dict] = {
     "per-task": {},  # the pipeline's normal mode: a fresh adapter per task
@@ -135,25 +141,19 @@ def write_profile(spec: RunSpec, base: str, model: str, device: str, slots: int,
     here, before any run. `host_slots`: slot workers on this host when every run the study starts at once is busy;
     unless the profile sets `slots.threads_per_slot`, each worker gets its share of the cores (a run alone would
     give every worker cores / its own slots, so runs side by side would oversubscribe the host)."""
-    import yaml
-
     from tasks_lib.config import load_profile
 
-    cfg = load_profile(base).replace(_merge(common or {}, spec.overrides))
+    overrides = _merge(common or {}, spec.overrides)
+    cfg = load_profile(base).replace(overrides)
     threads = cfg.slots.threads_per_slot or (max(1, (os.cpu_count() or 1) // host_slots) if host_slots else 0)
-    cfg = cfg.replace({
+    return sweep_points.write_profile(base, _merge(overrides, {
         "model": {"path": str(Path(model).resolve())},
         "train": {"seed": spec.seed},
         "sample": {"seed": spec.seed},
         "budget": {"total_seconds": float(spec.budget), "reserve_seconds": min(cfg.budget.reserve_seconds, spec.budget / 20)},
         "slots": {"device": device, "gpus": spec.gpus if device != "cpu" else 0, "slots_per_device": slots,
                   "cpu_slots": spec.gpus * slots, "lock_dir": str(folder / "locks"), "threads_per_slot": threads},
-    })
-    raw = {k: v for k, v in cfg.to_dict().items() if k not in ("profile", "description")}
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "profile.yaml"
-    path.write_text(yaml.safe_dump(raw, sort_keys=False))
-    return path
+    }), folder / "profile.yaml")
 
 
 def ordered_tasks(source: str, order: str) -> list:
@@ -183,8 +183,8 @@ def _task_entry(r: dict) -> dict:
 
 
 def collect(spec: RunSpec, run_dir: Path, status: str, wall: float, task_ids: list[str], log: Path) -> dict:
-    """One run's record from its report.json, or, for a run cut off, from the task results it wrote."""
-    report_path = run_dir / "run" / "report.json"
+    """One run's record from its report.json in `run_dir`, or, for a run cut off, from the task results it wrote."""
+    report_path = run_dir / "report.json"
     shared = None
     if report_path.exists():
         report = json.loads(report_path.read_text())
@@ -192,7 +192,7 @@ def collect(spec: RunSpec, run_dir: Path, status: str, wall: float, task_ids: li
         shared = report.get("shared")
     else:
         results = {}
-        for p in (run_dir / "run" / "tasks").glob("*/result.json"):
+        for p in (run_dir / "tasks").glob("*/result.json"):
             r = json.loads(p.read_text())
             results[r["task_id"]] = r
     per_task = {tid: _task_entry(results[tid]) for tid in task_ids if tid in results and results[tid].get("correct") is not None}
@@ -319,9 +319,15 @@ def run_study(args: argparse.Namespace) -> dict:
     outputs = {t.id: len(t.test_inputs) for t in all_tasks}
     files = {(s.start, s.tasks): write_kaggle(run_tasks(s, all_tasks), work / f"tasks-{s.start}-{s.tasks}") for s in specs}
     free = [g.strip() for g in args.gpus.split(",") if g.strip()]
+    points = []
     for s in specs:  # every profile is built (and so validated) before anything runs
-        write_profile(s, args.profile, args.model, args.device, args.slots, work / s.key.replace("/", "-"), json.loads(args.common),
-                      host_slots=len(free) * args.slots)
+        name = s.key.replace("/", "-")
+        profile = write_profile(s, args.profile, args.model, args.device, args.slots, work / name, json.loads(args.common),
+                                host_slots=len(free) * args.slots)
+        cpath, spath = files[(s.start, s.tasks)]
+        points.append({"name": name, "profile": str(profile), "challenges": str(cpath), "solutions": str(spath)})
+    runs = dict(zip((s.key for s in specs), sweep_points.plan(points, args.source, None, str(work / "runs"))))
+    _atomic_write(out / "points.json", json.dumps(points, indent=1))
     study: dict[str, Any] = {"args": vars(args), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t_start)),
                              "cards": gpu_names() if args.device == "cuda" else ["cpu"] * len(free), "runs": [], "skipped": []}
 
@@ -344,14 +350,12 @@ def run_study(args: argparse.Namespace) -> dict:
             elif spec.gpus <= len(free):
                 spec.devices, free = free[:spec.gpus], free[spec.gpus:]
                 pending.remove(spec)
-                run_dir = work / spec.key.replace("/", "-")
-                cpath, spath = files[(spec.start, spec.tasks)]
+                params = runs[spec.key]["parameters"]
+                run_dir = Path(params["out"])
+                run_dir.mkdir(parents=True, exist_ok=True)
                 env = {**os.environ, "CUDA_VISIBLE_DEVICES": ",".join(spec.devices) if args.device != "cpu" else ""}
-                log = run_dir / "log.txt"
-                with open(log, "ab") as fh:
-                    proc = subprocess.Popen([sys.executable, "-m", "benchmarks.study", "one", "--challenges", str(cpath),
-                                             "--solutions", str(spath), "--profile", str(run_dir / "profile.yaml"),
-                                             "--out", str(run_dir / "run")],
+                with open(run_dir / "log.txt", "ab") as fh:
+                    proc = subprocess.Popen([sys.executable, "-m", "benchmarks.study", "one", json.dumps(params)],
                                             cwd=str(ROOT), env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
                 running.append((proc, spec, time.time(), run_dir))
                 print(f"[{time.time() - t_start:5.0f}s] start {spec.key} on {spec.devices}", flush=True)
@@ -430,11 +434,11 @@ def combine_markdown(runs: list[dict], totals: dict) -> str:
 
 
 def run_one(args: argparse.Namespace) -> None:
-    """One run in this process (the subprocess of a study)."""
-    from benchmarks.slots import run_slots
+    """One planned run in this process (the subprocess of a study): `submit`'s parameters, through the pipeline."""
+    from tasks_lib.pipeline import run_direct
 
-    part = run_slots(Path(args.challenges), Path(args.solutions), Path(args.profile), Path(args.out))
-    print(json.dumps({k: part[k] for k in ("preload_seconds", "slots", "shared", "score")}, indent=1))
+    report = run_direct(**json.loads(args.parameters))
+    print(json.dumps({k: report[k] for k in ("slots", "statuses", "shared", "score")}, indent=1))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -459,8 +463,7 @@ def main(argv: list[str] | None = None) -> None:
     r.add_argument("--out", required=True, help="study.json and study.md")
     r.add_argument("--work", default="/tmp/arc-ttt-study", help="run folders, profiles, logs")
     o = sub.add_parser("one", help="one run (what `run` starts per variant and seed)")
-    for name in ("challenges", "solutions", "profile", "out"):
-        o.add_argument(f"--{name}", required=True)
+    o.add_argument("parameters", help="JSON: the run's submit parameters (a planned sweep point's)")
     c = sub.add_parser("combine", help="the chunks of one long run, from several study.json files, as one table")
     c.add_argument("files", nargs="+", help="study.json files; a later file's run replaces an earlier one over the same tasks")
     c.add_argument("--variants", default="", help="comma-separated chunk variants to take (default: every run)")

@@ -2,7 +2,7 @@
 
 Contract: builds random-weight Qwen2-shaped models (the 16-token ARC vocabulary, bf16 on CUDA) with a
 LoRA adapter (rank 16, every linear layer of the decoder), wraps each in a `Resident` and times
-`tasks_lib.train.Step` (the pipeline's own step) at each sequence length. Row 1 is plain PEFT +
+`tasks_lib.train_steps.make_step` (the pipeline's own step) at each sequence length. Row 1 is plain PEFT +
 transformers (full logits, the model's loss), measured in the same run; each later row adds one
 change to the row above it (see ROWS). Sequences are random ids with labels on alternating spans
 (as prompts and output grids alternate in a task); the host-side augmentation and encoding of the
@@ -47,7 +47,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tasks_lib.config import ModelConfig, TrainConfig  # noqa: E402
 from tasks_lib.encoding import IGNORE, Encoded, Vocab, build_arc_tokenizer  # noqa: E402
 from tasks_lib.model import Resident  # noqa: E402
-from tasks_lib.train import Step, bucket_length  # noqa: E402
+from tasks_lib.train_graphs import bucket_length  # noqa: E402
+from tasks_lib.train_steps import make_step  # noqa: E402
 
 SHAPES = {
     "tiny": dict(hidden=128, layers=2, heads=4, kv_heads=2, intermediate=384),  # CPU dry runs
@@ -160,7 +161,7 @@ def time_row(res: Resident, cfg: TrainConfig, reference: bool, tokens: int, step
     import torch
 
     cuda = res.device.startswith("cuda")
-    step = Step(res, cfg, reference=reference)
+    step = make_step(res, cfg, reference=reference)
     seqs = [sequence(tokens, seed) for seed in range(warmup + steps)]
     if cuda:
         torch.cuda.reset_peak_memory_stats()
@@ -189,7 +190,7 @@ def profile_row(res: Resident, cfg: TrainConfig, reference: bool, tokens: int, l
     """Print the ops with the most self CPU and device time over 4 steps (after 2 unprofiled ones)."""
     from torch.profiler import ProfilerActivity, profile
 
-    step = Step(res, cfg, reference=reference)
+    step = make_step(res, cfg, reference=reference)
     seqs = [sequence(tokens, seed) for seed in range(6)]
     res.model.train()
     for enc in seqs[:2]:
@@ -234,7 +235,7 @@ def check_steps(res: Resident, fast_cfg: TrainConfig, graph_cfg: TrainConfig, to
     dtype = base[0].dtype
     for p in base:  # an fp32 copy of the base in place, for the plain step in full precision
         p.data = p.data.float()
-    step = Step(res, TrainConfig(**_PLAIN), reference=True)
+    step = make_step(res, TrainConfig(**_PLAIN), reference=True)
     loss = step.loss(enc)
     step.opt.zero_grad(set_to_none=True)
     loss.backward()
@@ -248,7 +249,7 @@ def check_steps(res: Resident, fast_cfg: TrainConfig, graph_cfg: TrainConfig, to
     for label, cfg in (("plain", None), ("fast", fast_cfg), ("graph", graph_cfg)):
         t0 = time.perf_counter()
         try:
-            step = Step(res, TrainConfig(**_PLAIN), reference=True) if cfg is None else Step(res, cfg)
+            step = make_step(res, TrainConfig(**_PLAIN), reference=True) if cfg is None else make_step(res, cfg)
             if label == "graph":
                 loss, grads = step.probe(enc)
             else:
@@ -327,7 +328,7 @@ def check_replay(res: Resident, graph_cfg: TrainConfig, tokens: int, steps: int 
         with torch.no_grad():
             for p, s in zip(res.trainable_parameters(), start):
                 p.copy_(s)
-        step = Step(res, graph_cfg)
+        step = make_step(res, graph_cfg)
         if step.graphs is None:
             return {"replay_check_error": "no graph step (see step_graphs_error)"}
         capturable = step.graphs.capturable

@@ -1,4 +1,4 @@
-"""Prefect glue shared by the flows: the GPU concurrency limit and the UI artifacts.
+"""Prefect glue shared by the flows: the UI artifacts.
 
 What the artifacts say is built in `tasks_lib.ui` and `tasks_lib.render`; this module only hands it to Prefect.
 """
@@ -15,25 +15,12 @@ from prefect.artifacts import (
     aupdate_progress_artifact,
 )
 from prefect import get_run_logger
-from prefect.client.orchestration import get_client
-from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
 
 from tasks_lib.render import task_panels, timeline_image, write_task_images
 from tasks_lib.run import Run
 from tasks_lib.ui import artifact_key, progress_percent, result_rows, summary_markdown, task_markdown, timeline_path, timeline_rows
 
 _PROGRESS: dict[str, UUID] = {}  # run id -> its progress artifact, set by start_progress
-
-
-async def ensure_gpu_limit(name: str, limit: int, reset: bool) -> None:
-    """Create or resize the global concurrency limit `name`; with `reset`, free slots left taken by a
-    run that was killed (only safe when no other run is live)."""
-    if not name:
-        return
-    async with get_client() as client:
-        await client.upsert_global_concurrency_limit_by_name(name, limit)
-        if reset:
-            await client.update_global_concurrency_limit(name, GlobalConcurrencyLimitUpdate(active_slots=0))
 
 
 async def start_progress(run: Run) -> None:

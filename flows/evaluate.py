@@ -15,7 +15,7 @@ from flows import prefect_env  # noqa: E402,F401  (offline Prefect defaults; mus
 from prefect import flow
 
 from flows.submit import submit
-from tasks_lib.points import point_name
+from tasks_lib.sweep_points import point_name
 
 
 @flow(name="arc-ttt-evaluate")

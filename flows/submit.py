@@ -9,20 +9,18 @@ import argparse
 import asyncio
 import signal
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python flows/submit.py` runs from anywhere
 from flows import prefect_env  # noqa: E402,F401  (offline Prefect defaults; must come before prefect)
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.concurrency.asyncio import concurrency
 from prefect.exceptions import TerminationSignal
 
-from flows.common import ensure_gpu_limit, publish_report, publish_task, start_progress
-from tasks_lib import solve
+from flows.common import publish_report, publish_task, start_progress
+from tasks_lib import pipeline
 from tasks_lib.budget import TaskBudget
-from tasks_lib.run import Run, check_inputs, fallback_result, prepare
+from tasks_lib.run import Run, check_inputs, prepare
 
 STEP = dict(cache_policy=NO_CACHE, retries=1, retry_delay_seconds=1)
 RUN: dict[str, Run] = {}  # the live run, by flow-run-independent key; subflows look it up here
@@ -30,69 +28,40 @@ RUN: dict[str, Run] = {}  # the live run, by flow-run-independent key; subflows 
 
 @task(name="load-model", timeout_seconds=3600, **STEP)
 async def load_model(slot: int) -> dict:
-    run = RUN["current"]
-    return await asyncio.to_thread(solve.load_step, run.pool, slot, run.cfg)
+    return await pipeline.load(RUN["current"], slot)
 
 
 @task(name="train-adapter", timeout_seconds=6 * 3600, **STEP)
 async def train_adapter(task_id: str, slot: int, budget: TaskBudget) -> dict:
-    run = RUN["current"]
-    async with concurrency(run.cfg.slots.limit_name(), occupy=1):
-        return await asyncio.to_thread(solve.train_step, run.pool, slot, run.tasks[task_id], run.cfg, budget, str(run.dir.adapter_dir(task_id)))
+    return await pipeline.train(RUN["current"], task_id, slot, budget)
 
 
 @task(name="train-shared-adapter", timeout_seconds=6 * 3600, **STEP)
 async def train_shared_adapter(slot: int) -> dict | None:
     """Train scope shared: one adapter on every task of the run, before any task starts (Run.train_shared)."""
-    run = RUN["current"]
-    async with concurrency(run.cfg.slots.limit_name(), occupy=1):
-        return await asyncio.to_thread(run.train_shared, slot)
+    return await pipeline.train_shared(RUN["current"], slot)
 
 
 @task(name="sample", timeout_seconds=6 * 3600, **STEP)
 async def sample(task_id: str, slot: int, budget: TaskBudget) -> dict:
-    run = RUN["current"]
-    async with concurrency(run.cfg.slots.limit_name(), occupy=1):
-        return await asyncio.to_thread(solve.sample_step, run.pool, slot, run.tasks[task_id], run.cfg, budget, str(run.dir.adapter_dir(task_id)))
+    return await pipeline.sample(RUN["current"], task_id, slot, budget)
 
 
 @task(name="vote", cache_policy=NO_CACHE, timeout_seconds=600)
-def vote(task_id: str, candidates: list | None) -> list[dict]:
-    run = RUN["current"]
-    return solve.vote_step(run.tasks[task_id], candidates, run.cfg.vote.rule)
+async def vote(task_id: str, candidates: list | None) -> list[dict]:
+    return await pipeline.vote(RUN["current"], task_id, candidates)
+
+
+def steps() -> pipeline.Steps:
+    """The pipeline's steps as this flow's Prefect tasks, logging to the current flow run."""
+    return pipeline.Steps(load=load_model, train=train_adapter, sample=sample, vote=vote, train_shared=train_shared_adapter,
+                          publish=lambda result: publish_task(RUN["current"], result), log=lambda msg: get_run_logger().info(msg))
 
 
 @flow(name="solve-task", flow_run_name="{task_id}")
 async def solve_task(task_id: str, slot: int) -> str:
-    """load-model -> train-adapter -> sample -> vote for one task. Failed training still samples (with the base
-    model); failed sampling leaves fallback attempts. With train scope shared or none, train-adapter trains
-    nothing and sample uses the shared adapter (linked as the task's own) or the base model."""
-    run, logger = RUN["current"], get_run_logger()
-    budget = run.budget.claim(task_id)
-    logger.info(f"{task_id}: started on slot {slot} with a {budget.seconds:.0f}s budget | {run.progress()}")
-    timings, trained, sampled, errors = {}, None, None, []
-    t0 = time.time()
-    try:
-        timings["load"] = (await load_model(slot))["seconds"]
-        trained = await train_adapter(task_id, slot, budget)
-        timings["train"] = trained["wall_seconds"]
-    except Exception as err:  # sample anyway: the base model (or a saved adapter) still beats fallbacks
-        errors.append(f"train: {type(err).__name__}: {err}")
-        timings["train"] = time.time() - t0
-    try:
-        sampled = await sample(task_id, slot, budget)
-        timings["sample"] = sampled["wall_seconds"]
-    except Exception as err:  # the task gets fallback attempts; the run goes on
-        errors.append(f"sample: {type(err).__name__}: {err}")
-    t1 = time.time()
-    voted = vote(task_id, sampled["candidates"] if sampled else None)
-    timings["vote"] = time.time() - t1
-    result = solve.task_result(run.tasks[task_id], "failed" if errors else "ok", voted, budget, timings, trained, sampled, "; ".join(errors) or None, slot)
-    run.budget.release(task_id)
-    run.record(result)
-    await publish_task(run, result)
-    logger.info(f"{task_id}: {result['status']} (steps {result['steps']}, {result['used_seconds']:.1f}s of {budget.seconds:.1f}s"
-                f"{', correct ' + str(result['correct']) if 'correct' in result else ''}) | {run.progress()}")
+    """load-model -> train-adapter -> sample -> vote for one task, then its record (tasks_lib/pipeline.py)."""
+    result = await pipeline.solve_task(RUN["current"], steps(), task_id, slot)
     return result["status"]
 
 
@@ -102,33 +71,12 @@ async def submit(challenges: str = "arc1/eval", out: str = "runs/latest", profil
                  order: str = "file") -> dict | None:
     """Per-task TTT on every task of `challenges`; writes submission.json and report.json under `out`."""
     run = RUN["current"] = prepare(challenges, out, profile, solutions, limit, time_budget, model, order)
-    logger = get_run_logger()
-    logger.info(f"{len(run.data.n_test)} tasks ({len(run.todo)} to do, {len(run.resumed)} resumed, {len(run.data.invalid)} invalid); {run.progress()}")
+    get_run_logger().info(f"{len(run.data.n_test)} tasks ({len(run.todo)} to do, {len(run.resumed)} resumed, "
+                          f"{len(run.data.invalid)} invalid); {run.progress()}")
     await start_progress(run)
-    pool = run.open_slots()
+    run.open_slots()
     try:
-        await ensure_gpu_limit(run.cfg.slots.limit_name(), len(pool), reset=not run.others_live())
-        if run.todo:  # every slot loads (and compiles) at once, before any task's budget starts
-            await asyncio.gather(*(load_model(s) for s in range(len(pool))), return_exceptions=True)
-        if run.todo and run.cfg.train.scope == "shared":
-            try:
-                shared = await train_shared_adapter(0)
-                logger.info(f"shared adapter: {shared.get('steps')} steps on {shared.get('tasks')} tasks | {run.progress()}")
-            except Exception as err:  # the tasks then fail their train step and sample the base model
-                logger.warning(f"shared adapter failed: {type(err).__name__}: {err}")
-        gate = asyncio.Semaphore(len(pool))
-
-        async def one(t):
-            async with gate:
-                slot = pool.acquire()
-                try:
-                    return await solve_task(t.id, slot)
-                except Exception as err:  # a subflow that could not even record gets fallbacks, redone on resume
-                    run.record(fallback_result(t, f"{type(err).__name__}: {err}"), persist=False)
-                finally:
-                    pool.release(slot)
-
-        await asyncio.gather(*(one(t) for t in run.todo))
+        await pipeline.solve_all(run, steps(), solve=solve_task)
     finally:
         run.close()
     report = run.finish()

@@ -20,7 +20,7 @@ from prefect import flow, get_run_logger
 from prefect.deployments import arun_deployment
 
 from flows.common import publish_sweep
-from tasks_lib.points import plan, rows, write_csv
+from tasks_lib.sweep_points import plan, rows, write_csv
 
 SUBMIT = "arc-ttt-submit/default"
 
@@ -42,7 +42,7 @@ async def sweep(points: list[dict], challenges: str = "arc1/eval", limit: int | 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="arc-ttt sweep: one submit run per point, on the pool's workers")
-    p.add_argument("--points", required=True, help='JSON file: a list of {"name"?, "profile"?, "time_budget"?, "model"?, "solutions"?}')
+    p.add_argument("--points", required=True, help='JSON file: a list of {"name"?, "profile"?, "time_budget"?, "model"?, "solutions"?, "challenges"?}')
     p.add_argument("--challenges", default="arc1/eval")
     p.add_argument("--limit", type=int, default=4)
     p.add_argument("--out", default="runs/sweep", help="shared folder: one sub-folder per point, sweep.csv")

@@ -22,9 +22,10 @@ This module knows nothing about grids' contents or about training; it only reads
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
-import torch
+if TYPE_CHECKING:  # torch is imported where tensors are made, so importing this module stays cheap
+    import torch
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,8 @@ class OneAxis:
     START = ((-1,), -1)  # the position and token "before" the first token
 
     def of_ids(self, ids: torch.Tensor) -> torch.Tensor:
+        import torch
+
         B, T = ids.shape
         return torch.arange(T, device=ids.device).expand(1, B, T)  # (1, B, T)
 
@@ -59,6 +62,8 @@ class GridAxes:
     START = ((0, 0, -1), -1)
 
     def of_ids(self, ids: torch.Tensor) -> torch.Tensor:
+        import torch
+
         B, T = ids.shape
         idx = torch.arange(T, device=ids.device).expand(B, T)  # (B, T)
         marker = (ids == self.input) | (ids == self.output)  # (B, T)
@@ -90,6 +95,8 @@ class GridAxes:
         return grid, line, column + 1
 
     def step(self, pos: torch.Tensor, prev: torch.Tensor, tok: torch.Tensor) -> torch.Tensor:
+        import torch
+
         grid, line, column = pos  # (B,) each
         marker = (tok == self.input) | (tok == self.output)  # (B,)
         after_nl = prev == self.newline  # (B,)
@@ -121,6 +128,8 @@ def for_model(model: Any) -> Scheme:
 
 def start(scheme: Scheme, rows: int, device: Any) -> tuple[torch.Tensor, torch.Tensor]:
     """The position (A, rows) and token (rows,) before a first token, as tensors."""
+    import torch
+
     pos, tok = scheme.START
     return (torch.tensor(pos, device=device)[:, None].expand(-1, rows).clone(),  # (A, rows)
             torch.full((rows,), tok, device=device, dtype=torch.long))

@@ -14,8 +14,10 @@ Contract:
   adapter on every task still to do within the budget's shared block (`Budget.claim_shared`), saves it to
   `shared/adapter/` and links it as each of those tasks' `tasks/<id>/adapter`; a shared adapter already on
   disk (resume) is reused. Its stats go in `report.json` as `shared`.
-- `Run.finish()` writes `report.json` (per-task status, budget, timings, steps, candidates, attempts,
-  correctness and the score when solutions are known) and returns it.
+- `Run.finish()` writes `report.json` (start time, slots, the GPU of each (`cpu` for CPU slots) and what its
+  first load returned, per-task
+  status, budget, timings and spans, steps, candidates, attempts, correctness and the score when solutions are
+  known) and returns it.
 """
 
 from __future__ import annotations
@@ -33,12 +35,12 @@ from tasks_lib import submission as sub_mod
 from tasks_lib.budget import Budget
 from tasks_lib.config import RunConfig, load_profile
 from tasks_lib.data import LoadResult, Task, load_challenges
-from tasks_lib.gpu import Leases, LiveRuns, SlotPool, claim_gpus, default_lock_dir, plan_devices
+from tasks_lib.slots import Leases, SlotPool, claim_gpus, default_lock_dir, plan_devices
 from tasks_lib.model import _validate_dir
 from tasks_lib.scoring import score
 from tasks_lib.store import RunDir, atomic_write_json
-from tasks_lib.shared import SHARED_ID
-from tasks_lib.solve import ADAPTER_FILE, shared_step, task_result, vote_step
+from tasks_lib.shared_adapter import SHARED_ID
+from tasks_lib.solve import ADAPTER_FILE, Outcome, shared_step
 
 
 @dataclass
@@ -54,8 +56,8 @@ class Run:
     started: float = field(default_factory=time.time)
     pool: SlotPool | None = None
     leases: Leases | None = None
-    live: LiveRuns | None = None
     shared: dict | None = None  # scope shared: the shared adapter's training stats
+    slot_loads: list[dict] = field(default_factory=list)  # what each slot's first load returned (pipeline.solve_all)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @cached_property
@@ -66,7 +68,6 @@ class Run:
     def open_slots(self) -> SlotPool:
         """Lease GPUs (or use CPU slots) and start one worker per slot."""
         lock_dir = default_lock_dir(self.cfg.slots)
-        self.live = LiveRuns(lock_dir)
         plan = plan_devices(self.cfg.slots)
         if plan.kind == "cuda":
             self.leases = claim_gpus(plan.indices, plan.want, lock_dir)
@@ -104,16 +105,11 @@ class Run:
         self.shared = stats
         return stats
 
-    def others_live(self) -> bool:
-        return self.live.others_live() if self.live else False
-
     def close(self) -> None:
         if self.pool is not None:
             self.pool.close()
         if self.leases is not None:
             self.leases.release()
-        if self.live is not None:
-            self.live.close()
 
     def submission(self) -> dict:
         return sub_mod.assemble(self.data.n_test, self.tasks, self.results)
@@ -153,10 +149,13 @@ class Run:
             "source": self.data.source,
             "profile": self.cfg.profile,
             "config": self.cfg.to_dict(),
+            "started": round(self.started, 3),
             "wall_seconds": round(time.time() - self.started, 2),
             "slots": len(self.pool) if self.pool else 0,
+            "devices": [s.env.get("CUDA_VISIBLE_DEVICES") or "cpu" for s in self.pool.slots] if self.pool else [],
             "statuses": statuses,
             "shared": self.shared,
+            "slot_loads": self.slot_loads,
             "warnings": self.data.warnings,
             "score": None if scored is None else {k: scored[k] for k in ("kaggle", "per_task", "solved_outputs", "total_outputs")},
             "tasks": tasks,
@@ -212,7 +211,7 @@ def prepare(
     for tid, reason in data.invalid.items():
         if tid not in results:
             placeholder = Task(tid, (), (), ())
-            results[tid] = {**task_result(placeholder, "invalid", [], None, {}, None, None, error=reason),
+            results[tid] = {**Outcome(placeholder, errors=[reason], status="invalid").record(),
                             "attempts": sub_mod.fallback_entry(None, data.n_test[tid])}
             run_dir.write_result(results[tid])
     todo = sorted((t for t in data.tasks if t.id not in results), key=lambda t: -t.cells)
@@ -221,9 +220,3 @@ def prepare(
     run = Run(cfg, data, run_dir, budget, todo, results, resumed=[tid for tid in finished if tid in results])
     sub_mod.write(run_dir.submission, run.submission(), data.n_test)
     return run
-
-
-def fallback_result(task: Task, error: str) -> dict:
-    """A failed task's record: fallback attempts and the reason."""
-    return task_result(task, "failed", vote_step(task, None, "count"), None, {}, None, None, error=error)
-

@@ -6,19 +6,21 @@ Contract: each step takes the slot pool, the slot index and plain values, and re
 with scope shared or none, `train_step` trains nothing and returns `untrained`'s record. A step's worker
 is given `deadline + grace` seconds before it is killed (`SlotError` kind `timeout`). `sample_step` retries an out-of-memory failure with lighter settings (half the
 views, then one sample per view) before giving up. `vote_step` never fails: with no candidates the
-attempts are fallbacks. `task_result` builds the record written to `tasks/<id>/result.json`.
+attempts are fallbacks. `Outcome.record()` is the record written to `tasks/<id>/result.json`;
+`fallback_result` is the record of a task that could not run.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tasks_lib.budget import TaskBudget
 from tasks_lib.config import RunConfig, SampleConfig
 from tasks_lib.data import Grid, Task, grid_to_list
-from tasks_lib.gpu import SlotError, SlotPool
+from tasks_lib.slots import SlotError, SlotPool
 from tasks_lib.sample import Candidate
 from tasks_lib.train import TrainStats
 from tasks_lib.scoring import correct
@@ -131,23 +133,43 @@ def vote_step(task: Task, candidates: list[list[dict]] | None, rule: str) -> lis
     return out
 
 
-def task_result(task: Task, status: str, voted: list[dict], budget: TaskBudget | None, timings: dict, train: dict | None,
-                sample: dict | None, error: str | None = None, slot: int | None = None) -> dict:
-    """The JSON record of a finished task (status ok | failed | invalid)."""
-    result = {
-        "task_id": task.id,
-        "status": status,
-        "error": error,
-        "slot": slot,
-        "budget_seconds": None if budget is None else round(budget.seconds, 3),
-        "used_seconds": round(sum(timings.values()), 3),
-        "timings": {k: round(v, 3) for k, v in timings.items()},
-        "steps": (train or {}).get("steps", 0),
-        "train": train,
-        "sample": None if sample is None else {k: v for k, v in sample.items() if k != "candidates"},
-        "attempts": [{"attempt_1": v["attempt_1"], "attempt_2": v["attempt_2"]} for v in voted],
-        "candidates": [{"n": v["n_candidates"], "top": v["ranked"]} for v in voted],
-    }
-    if task.has_solutions:
-        result["correct"] = correct(result["attempts"], task.test_outputs)
-    return result
+@dataclass
+class Outcome:
+    """What one task's steps produced. `record()` is the JSON written to `tasks/<id>/result.json`: status `ok`
+    when no step failed, else `failed` (or the `status` given, e.g. `invalid`), with the errors joined."""
+
+    task: Task
+    slot: int | None = None
+    budget: TaskBudget | None = None
+    timings: dict[str, float] = field(default_factory=dict)  # step -> wall seconds
+    spans: dict[str, tuple[float, float]] = field(default_factory=dict)  # step -> (start, end), time.time() values
+    train: dict | None = None
+    sample: dict | None = None
+    voted: list[dict] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    status: str = ""
+
+    def record(self) -> dict:
+        result = {
+            "task_id": self.task.id,
+            "status": self.status or ("failed" if self.errors else "ok"),
+            "error": "; ".join(self.errors) or None,
+            "slot": self.slot,
+            "budget_seconds": None if self.budget is None else round(self.budget.seconds, 3),
+            "used_seconds": round(sum(self.timings.values()), 3),
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            "spans": {k: [round(a, 3), round(b, 3)] for k, (a, b) in self.spans.items()},
+            "steps": (self.train or {}).get("steps", 0),
+            "train": self.train,
+            "sample": None if self.sample is None else {k: v for k, v in self.sample.items() if k != "candidates"},
+            "attempts": [{"attempt_1": v["attempt_1"], "attempt_2": v["attempt_2"]} for v in self.voted],
+            "candidates": [{"n": v["n_candidates"], "top": v["ranked"]} for v in self.voted],
+        }
+        if self.task.has_solutions:
+            result["correct"] = correct(result["attempts"], self.task.test_outputs)
+        return result
+
+
+def fallback_result(task: Task, error: str) -> dict:
+    """A failed task's record: fallback attempts and the reason."""
+    return Outcome(task, voted=vote_step(task, None, "count"), errors=[error]).record()

@@ -1,6 +1,6 @@
 """The slot worker: a long-lived process that owns one device and keeps the base model resident.
 
-Contract: started as `python -m tasks_lib.worker` by `tasks_lib.gpu.SlotPool` with the device already
+Contract: started as `python -m tasks_lib.worker` by `tasks_lib.slots.SlotPool` with the device already
 chosen through the environment (`CUDA_VISIBLE_DEVICES`, `ARC_TTT_DEVICE`, `ARC_TTT_THREADS`). It reads
 requests `(op, kwargs)` as length-prefixed pickle frames on stdin and answers `("ok", result)` or
 `("err", type name, message)` on its original stdout (Python's `sys.stdout` goes to stderr so stray
@@ -11,7 +11,7 @@ prints cannot corrupt the channel). Ops:
 - `train(task, model, train, adapter_dir, deadline, seed)`: reset the adapter in place, train until the
   deadline or step cap, save the adapter;
 - `train_shared(tasks, model, train, adapter_dir, deadline, seed, max_steps)`: the `shared` train scope: reset
-  the adapter, train it on every task of the run at once (tasks_lib/shared.py), save it;
+  the adapter, train it on every task of the run at once (tasks_lib/shared_adapter.py), save it;
 - `sample(task, model, sample, adapter_dir, deadline)`: use this task's adapter (loaded from
   `adapter_dir` if another task's is resident, or the base model when there is none), return candidates;
 - `exit`.
@@ -115,8 +115,8 @@ class Worker:
         return {**stats.to_dict(), "reset_seconds": reset_s, "loaded_now": loaded_now}
 
     def train_shared(self, tasks, model, train, adapter_dir, deadline, seed, max_steps) -> dict:
-        """Reset the adapter, train it on all `tasks` (tasks_lib/shared.py) and save it to `adapter_dir`."""
-        from tasks_lib.shared import SHARED_ID, train_shared
+        """Reset the adapter, train it on all `tasks` (tasks_lib/shared_adapter.py) and save it to `adapter_dir`."""
+        from tasks_lib.shared_adapter import SHARED_ID, train_shared
 
         res, loaded_now = self._resident(model)
         res.reset(seed, SHARED_ID)

@@ -47,16 +47,16 @@ def test_captured_decode_matches_eager_decode_and_the_full_forward(grid_res) -> 
 def test_graph_train_step_matches_the_fast_step(grid_res) -> None:
     from tasks_lib.config import TrainConfig
     from tasks_lib.encoding import IGNORE, Encoded
-    from tasks_lib.train import Step
+    from tasks_lib.train_steps import make_step
 
     rng = random.Random(1)
     ids = [1] + [rng.randrange(3, 16) for _ in range(150)]
     enc = Encoded(ids, [t if (i // 23) % 2 else IGNORE for i, t in enumerate(ids)])
     grid_res.model.train()
-    fast = Step(grid_res, TrainConfig(step="fast", compile="off", cuda_graphs="off"))
+    fast = make_step(grid_res, TrainConfig(step="fast", compile="off", cuda_graphs="off"))
     want = float(fast.loss(enc))
     fast.close()
-    graphs = Step(grid_res, TrainConfig(step="fast", compile="off", cuda_graphs="on", graph_bucket=64))
+    graphs = make_step(grid_res, TrainConfig(step="fast", compile="off", cuda_graphs="on", graph_bucket=64))
     got = [float(graphs(enc)) for _ in range(2)]
     assert graphs.graphs is not None and graphs.graphs.capture_seconds  # a graph was captured and replayed
     assert got[0] == pytest.approx(want, rel=1e-4)

@@ -1,5 +1,5 @@
 """The `submit` flow under `prefect_test_harness`, on small real ARC tasks from a Kaggle-format file with
-the tiny test model: the run's files follow the issue-2 contract and Prefect sees the steps and artifacts;
+the tiny test model: the run's files follow the contract of README's "Output files" and Prefect sees the steps and artifacts;
 with train scope shared, one `train-shared-adapter` task runs before the tasks, which sample its adapter."""
 
 from __future__ import annotations
@@ -104,3 +104,24 @@ def test_submit_flow_with_a_shared_adapter(prefect_harness: None, tiny_model: Pa
     _, task_runs, _ = asyncio.run(_prefect_records())
     shared_runs = [r for r in task_runs if r.name.startswith("train-shared-adapter-")]  # the session's only shared run
     assert len(shared_runs) == 1 and shared_runs[0].state.is_completed()
+
+
+def test_the_flow_and_the_direct_call_give_the_same_answers(prefect_harness: None, tiny_model: Path, small_tasks: list[Task],
+                                                           tmp_path: Path) -> None:
+    """The same tasks, profile and seed through the Prefect flow and through `pipeline.run_direct`: one code path."""
+    from flows.submit import submit
+    from tasks_lib.pipeline import run_direct
+
+    challenges, solutions = kaggle_files(small_tasks[:2], tmp_path / "data")
+    profile = fast_profile(tmp_path / "profile", model={"path": str(tiny_model)}, train={"seed": 7, "max_steps": 3},
+                           sample={"seed": 7, "views": 2, "samples_per_view": 2, "temperature": 1.0})
+    args = dict(challenges=str(challenges), profile=str(profile), solutions=str(solutions), time_budget=600)
+    asyncio.run(submit(out=str(tmp_path / "flow"), **args))
+    direct = run_direct(out=str(tmp_path / "direct"), **args)
+    flow = json.loads((tmp_path / "flow" / "report.json").read_text())
+
+    def answers(report: dict) -> dict:
+        return {t["task_id"]: (t["status"], t["steps"], t["attempts"], t["candidates"], t.get("correct")) for t in report["tasks"]}
+
+    assert answers(flow) == answers(direct) and flow["score"] == direct["score"]
+    assert all(t["steps"] == 3 for t in direct["tasks"])

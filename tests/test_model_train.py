@@ -12,7 +12,8 @@ from tasks_lib.config import ModelConfig, TrainConfig
 from tasks_lib.data import Task
 from tasks_lib.encoding import encode_train
 from tasks_lib.model import ModelError, Resident, load_base, resident
-from tasks_lib.train import output_loss, train_adapter
+from tasks_lib.train import train_adapter
+from tasks_lib.train_steps import output_loss
 
 torch = pytest.importorskip("torch")
 

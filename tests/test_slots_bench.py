@@ -1,10 +1,11 @@
-"""The slot benchmark's arithmetic (occupancy, NVML busy share) and the profile it writes."""
+"""The slot benchmark's arithmetic (occupancy, NVML busy share), the profile it writes, and the timing rows it reads
+from the pipeline's report."""
 
 from __future__ import annotations
 
 import pytest
 
-from benchmarks.slots import busy_fraction, occupancy, report, steady_start, tasks_done, write_profile
+from benchmarks.slots import busy_fraction, occupancy, part_of, report, steady_start, summarize, tasks_done, write_profile
 from tasks_lib.config import load_profile
 
 
@@ -56,3 +57,21 @@ def test_steady_state_starts_when_every_slot_has_finished_its_first_task_and_cou
     ]
     assert steady_start(rows) == 10.0
     assert tasks_done(rows, 10.0, 14.0) == pytest.approx(2.0 / 6.0 + 1.0)
+
+
+def test_timing_rows_come_from_the_records_spans_and_skip_resumed_tasks():
+    def task(tid: str, slot: int, t0: float, status: str = "ok") -> dict:
+        spans = {"load": [t0, t0 + 1], "train": [t0 + 1, t0 + 3], "sample": [t0 + 3, t0 + 4], "vote": [t0 + 4, t0 + 4.5]}
+        return {"task_id": tid, "slot": slot, "status": status, "error": None if status == "ok" else "sample: boom", "steps": 8,
+                "spans": spans, "timings": {k: b - a for k, (a, b) in spans.items()}, "train": {"stopped_by": "steps"},
+                "sample": {"stats": {"generated": 5, "stopped_by": "done"}}}
+
+    report_ = {"started": 90.0, "slots": 2, "devices": ["3", "5"], "score": None, "shared": None,
+               "tasks": [task("a", 0, 100.0), task("b", 1, 101.0, "failed"), task("c", 0, 104.5), {**task("d", 1, 0.0), "resumed": True}]}
+    part = part_of(report_)
+    assert [(r["task"], r["gpu"]) for r in part["rows"]] == [("a", "3"), ("b", "5"), ("c", "3")]
+    assert part["start"] == 100.0 and part["end"] == 109.0 and part["preload_seconds"] == 10.0
+    a = part["rows"][0]
+    assert (a["train_start"], a["train"], a["sample_start"], a["generated"]) == (101.0, 2.0, 103.0, 5)
+    s = summarize("1x2", part, None)
+    assert s["failed"] == 1 and s["per_gpu"]["3"]["tasks"] == 2 and s["per_gpu"]["3"]["occupancy"] == pytest.approx(6.0 / 9.0)

@@ -11,6 +11,7 @@ import pytest
 
 from benchmarks.study import (RunSpec, collect, combine, combine_markdown, main, markdown, ordered_tasks, parse_variant, plan, run_tasks,
                               score_runs, write_profile)
+from tasks_lib import sweep_points
 from tasks_lib.data import load_challenges, write_kaggle
 
 
@@ -38,8 +39,8 @@ def test_a_cut_off_run_keeps_its_finished_tasks_and_the_table_pairs_them(tmp_pat
     for variant, seed, flags in (("per-task", 0, {"a": [True], "b": [True, True]}), ("none", 0, {"a": [False], "b": [True, False], "c": [False]})):
         run_dir = tmp_path / f"{variant}-{seed}"
         for tid, correct in flags.items():
-            (run_dir / "run" / "tasks" / tid).mkdir(parents=True)
-            (run_dir / "run" / "tasks" / tid / "result.json").write_text(json.dumps(_result(tid, correct, 5)))
+            (run_dir / "tasks" / tid).mkdir(parents=True)
+            (run_dir / "tasks" / tid / "result.json").write_text(json.dumps(_result(tid, correct, 5)))
         spec = RunSpec(f"{variant}/s{seed}", variant, seed, {}, 3, 1, 10.0)
         record = collect(spec, run_dir, "killed", 9.0, sorted(outputs), run_dir / "log.txt")
         record["task_ids"] = sorted(outputs)
@@ -121,3 +122,22 @@ def test_runs_side_by_side_split_the_host_cores_between_their_workers(tmp_path: 
     assert yaml.safe_load(path.read_text())["slots"]["threads_per_slot"] == 4
     path = write_profile(spec, "h100", "models/arc-tiny", "cuda", 4, tmp_path / "q", {"slots": {"threads_per_slot": 7}}, host_slots=16)
     assert yaml.safe_load(path.read_text())["slots"]["threads_per_slot"] == 7  # a profile's own setting wins
+
+
+@pytest.mark.slow
+def test_a_study_runs_its_points_through_the_pipeline_and_writes_them_for_the_sweep_flow(tiny_model: Path, tmp_path: Path) -> None:
+    """Two variants x one seed on two CPU "GPUs": each point is a run of `tasks_lib.pipeline.run_direct`; the table
+    reads their reports; points.json holds parameters `flows/sweep.py` takes."""
+    out = tmp_path / "out"
+    main(["run", "--profile", "cpu", "--model", str(tiny_model), "--order", "smallest", "--tasks", "2", "--variant", "none",
+          "--variant", 'short={"overrides": {"train": {"max_steps": 2}}}', "--seeds", "0", "--gpus", "a,b", "--slots", "1",
+          "--device", "cpu", "--budget", "300", "--seconds", "500", "--out", str(out), "--work", str(tmp_path / "work")])
+    study = json.loads((out / "study.json").read_text())
+    assert sorted((r["key"], r["status"], r["tasks_done"]) for r in study["runs"]) == [("none/s0", "ok", 2), ("short/s0", "ok", 2)]
+    steps = {r["variant"]: r["train_steps_per_task"] for r in study["runs"]}
+    assert steps == {"none": 0.0, "short": 2.0}
+    points = json.loads((out / "points.json").read_text())
+    runs = sweep_points.plan(points, "arc1/eval", None, str(tmp_path / "work" / "runs"))
+    assert [r["name"] for r in runs] == ["none-s0", "short-s0"]
+    table = sweep_points.rows(runs)
+    assert [row["status"] for row in table] == ["ok: 2", "ok: 2"]

@@ -12,7 +12,8 @@ from tasks_lib.config import ConfigError, ModelConfig, TrainConfig
 from tasks_lib.data import Task
 from tasks_lib.encoding import IGNORE, Encoded
 from tasks_lib.model import Resident, load_base
-from tasks_lib.train import Step, train_adapter
+from tasks_lib.train import train_adapter
+from tasks_lib.train_steps import TrainStep, make_step
 
 torch = pytest.importorskip("torch")
 
@@ -52,7 +53,7 @@ def grid_res(tmp_path_factory, model_cfg: ModelConfig) -> Resident:
     return res
 
 
-def _loss_and_grads(step: Step, enc: Encoded) -> tuple[float, list]:
+def _loss_and_grads(step: TrainStep, enc: Encoded) -> tuple[float, list]:
     loss = step.loss(enc)
     step.opt.zero_grad(set_to_none=True)
     loss.backward()
@@ -69,9 +70,9 @@ def test_fast_step_matches_plain_peft_in_fp32(which: str, request: pytest.Fixtur
     """The fast step computes the rotary tables itself: for a grid model they must be the model's own."""
     res = request.getfixturevalue("res" if which == "llama" else "grid_res")
     enc = _sequence(150, seed=1)
-    want_loss, want = _loss_and_grads(Step(res, TrainConfig(), reference=True), enc)
-    fast = Step(res, TrainConfig(step="fast", compile="off", **options))
-    assert fast.kind == "fast" and fast.autocast_dtype is None
+    want_loss, want = _loss_and_grads(make_step(res, TrainConfig(), reference=True), enc)
+    fast = make_step(res, TrainConfig(step="fast", compile="off", **options))
+    assert fast.kind == "fast" and fast.forward.autocast_dtype is None
     got_loss, got = _loss_and_grads(fast, enc)
     assert got_loss == pytest.approx(want_loss, rel=1e-5)
     assert _worst_relative_error(got, want) < 1e-4
@@ -86,9 +87,9 @@ def test_fast_step_with_bf16_autocast_matches_plain_peft_within_bf16_tolerance(m
                 p.normal_(0.0, 0.05)
     res.model.train()
     enc = _sequence(120, seed=2)
-    want_loss, want = _loss_and_grads(Step(res, TrainConfig(), reference=True), enc)
-    fast = Step(res, TrainConfig(step="fast", compile="off"))
-    assert fast.autocast_dtype == torch.bfloat16
+    want_loss, want = _loss_and_grads(make_step(res, TrainConfig(), reference=True), enc)
+    fast = make_step(res, TrainConfig(step="fast", compile="off"))
+    assert fast.forward.autocast_dtype == torch.bfloat16
     got_loss, got = _loss_and_grads(fast, enc)
     assert got_loss == pytest.approx(want_loss, rel=2e-2)
     assert _worst_relative_error(got, want) < 5e-2
@@ -98,15 +99,15 @@ def test_fast_step_with_bf16_autocast_matches_plain_peft_within_bf16_tolerance(m
 def test_compiled_step_matches_and_a_reset_does_not_recompile(res: Resident, scope: str) -> None:
     cfg = TrainConfig(step="fast", compile="eager", compile_scope=scope, sync_every=4)
     enc = _sequence(90, seed=3)
-    want_loss, want = _loss_and_grads(Step(res, TrainConfig(), reference=True), enc)
-    got_loss, got = _loss_and_grads(Step(res, cfg), enc)
+    want_loss, want = _loss_and_grads(make_step(res, TrainConfig(), reference=True), enc)
+    got_loss, got = _loss_and_grads(make_step(res, cfg), enc)
     assert got_loss == pytest.approx(want_loss, rel=1e-5)
     assert _worst_relative_error(got, want) < 1e-4
     warm = res.compiles
     assert warm > 0 and (scope, "eager") in res._compiled
-    Step(res, cfg)(_sequence(130, seed=4))  # another length: dynamic shapes, no new graph
+    make_step(res, cfg)(_sequence(130, seed=4))  # another length: dynamic shapes, no new graph
     res.reset(7, "next-task")
-    Step(res, cfg)(_sequence(70, seed=5))  # a fresh optimizer after a reset in place
+    make_step(res, cfg)(_sequence(70, seed=5))  # a fresh optimizer after a reset in place
     assert res.compiles == warm
 
 
@@ -118,7 +119,7 @@ def test_train_adapter_takes_the_fast_step_and_reads_losses_in_windows(res: Resi
 
 
 def test_step_defaults_to_simple_on_cpu_and_config_rejects_bad_values(res: Resident) -> None:
-    assert Step(res, TrainConfig()).kind == "simple"
+    assert make_step(res, TrainConfig()).kind == "simple"
     with pytest.raises(ConfigError, match="sync_every"):
         TrainConfig(sync_every=0)
     with pytest.raises(ConfigError, match="compile"):

@@ -14,7 +14,9 @@ from tasks_lib.config import ConfigError, ModelConfig, TrainConfig
 from tasks_lib.data import Task
 from tasks_lib.encoding import IGNORE, Encoded
 from tasks_lib.model import Resident, load_base
-from tasks_lib.train import CAPTURE_FAILED, Step, StepGraphs, _failure, bucket_length, train_adapter
+from tasks_lib.train import train_adapter
+from tasks_lib.train_graphs import CAPTURE_FAILED, StepGraphs, _failure, bucket_length
+from tasks_lib.train_steps import make_step
 
 torch = pytest.importorskip("torch")
 
@@ -48,7 +50,7 @@ def _sequence(length: int, seed: int) -> Encoded:
 
 
 def _reference(res: Resident, enc: Encoded) -> tuple[float, list]:
-    step = Step(res, TrainConfig(), reference=True)
+    step = make_step(res, TrainConfig(), reference=True)
     loss = step.loss(enc)
     step.opt.zero_grad(set_to_none=True)
     loss.backward()
@@ -74,7 +76,7 @@ def test_padded_static_step_has_the_unpadded_loss_and_gradients_fp32(res: Reside
     enc = _sequence(length, seed=length)
     want_loss, want = _reference(res, enc)
     before = _adapter(res)
-    step = Step(res, TrainConfig(**GRAPHS))
+    step = make_step(res, TrainConfig(**GRAPHS))
     assert step.graphs is not None and step.bucket(length) == bucket_length(length, 64) >= length
     loss, got = step.probe(enc)  # lr 0: the weights must not move
     assert float(loss) == pytest.approx(want_loss, rel=1e-5)
@@ -90,7 +92,7 @@ def test_static_step_trains_like_the_fast_step(model_cfg: ModelConfig) -> None:
         res = load_base(model_cfg, "cpu")
         _live_adapter(res, seed=3)
         start = _adapter(res)
-        step = Step(res, TrainConfig(lr=1e-2, warmup_steps=2, **fields))
+        step = make_step(res, TrainConfig(lr=1e-2, warmup_steps=2, **fields))
         losses = [float(step(enc)) for enc in seqs]
         ends.append((losses, [p - s for p, s in zip(_adapter(res), start)]))
     (fast_losses, fast_updates), (graph_losses, graph_updates) = ends
@@ -100,27 +102,27 @@ def test_static_step_trains_like_the_fast_step(model_cfg: ModelConfig) -> None:
 
 def test_slot_state_is_reused_and_the_optimizer_reset_in_place(res: Resident) -> None:
     cfg = TrainConfig(**GRAPHS)
-    first = Step(res, cfg)
+    first = make_step(res, cfg)
     first(_sequence(100, seed=1))
     graphs = first.graphs
     state = graphs.opt.state[graphs.params[0]]
     moments = state["exp_avg"]
     assert float(state["step"]) == 1.0 and float(moments.abs().sum()) > 0
-    Step(res, TrainConfig(), reference=True).close()  # another optimizer sets every gradient to None
+    make_step(res, TrainConfig(), reference=True).close()  # another optimizer sets every gradient to None
     res.reset(5, "next-task")
-    second = Step(res, cfg)
+    second = make_step(res, cfg)
     assert second.graphs is graphs and second.opt is graphs.opt
     assert state["exp_avg"] is moments and float(moments.abs().sum()) == 0 and float(state["step"]) == 0.0
     assert all(p.grad is g for p, g in zip(graphs.params, graphs.grads))
     second(_sequence(70, seed=2))
     assert float(state["step"]) == 1.0
-    assert Step(res, TrainConfig(**dict(GRAPHS, weight_decay=0.1))).graphs is not graphs  # a new key: new state
+    assert make_step(res, TrainConfig(**dict(GRAPHS, weight_decay=0.1))).graphs is not graphs  # a new key: new state
 
 
 def _fake_failing_cuda(monkeypatch, calls: list) -> object:
     """torch.cuda as a CPU build can fake it: streams, a pool handle, and a capture whose exit raises as
     torch.cuda.graph does for an invalidated capture; the clean-up calls are recorded in `calls`."""
-    import tasks_lib.train as train
+    import tasks_lib.train_graphs as train_graphs
 
     class _Stream:
         def wait_stream(self, other: object) -> None:
@@ -153,7 +155,7 @@ def _fake_failing_cuda(monkeypatch, calls: list) -> object:
     monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
     monkeypatch.setattr(torch._C, "_cuda_endAllocateToPool", lambda device, pool: calls.append(("end_pool", device, pool)), raising=False)
     monkeypatch.setattr(torch.cuda, "set_stream", lambda s: calls.append(("set_stream", s is ambient)))
-    monkeypatch.setattr(train, "release_cuda_generator", lambda device: calls.append("release_generator"))
+    monkeypatch.setattr(train_graphs, "release_cuda_generator", lambda device: calls.append("release_generator"))
     monkeypatch.setattr(torch.cuda, "synchronize", lambda *a: calls.append("synchronize"))
     return ambient
 
@@ -168,7 +170,7 @@ def test_failed_capture_is_cleaned_up_and_the_slot_runs_eagerly(model_cfg: Model
     for capturable in (False, True):
         res = load_base(model_cfg, "cpu")
         _live_adapter(res, seed=4)
-        step = Step(res, TrainConfig(**GRAPHS))
+        step = make_step(res, TrainConfig(**GRAPHS))
         if capturable:
             _fake_failing_cuda(monkeypatch, calls)
             step.graphs.capturable = True
@@ -182,7 +184,7 @@ def test_failed_capture_is_cleaned_up_and_the_slot_runs_eagerly(model_cfg: Model
     assert calls == [("capture", (0, 7)), "capture_end", ("end_pool", 0, (0, 7)), ("set_stream", True), "release_generator", "synchronize"]
     assert res.extra[CAPTURE_FAILED] == graphs.failed
     float(step(_sequence(200, seed=8)))  # another bucket: no capture attempted
-    later = Step(res, TrainConfig(**dict(GRAPHS, weight_decay=0.1)))  # a new graph state in the same slot
+    later = make_step(res, TrainConfig(**dict(GRAPHS, weight_decay=0.1)))  # a new graph state in the same slot
     assert later.graphs is not graphs and later.graphs.failed == graphs.failed
     later.graphs.capturable = True
     float(later(enc))
@@ -208,7 +210,7 @@ def test_graph_state_that_cannot_be_built_falls_back_to_the_fast_step(model_cfg:
         raise TypeError("capturable fused AdamW not supported")
 
     monkeypatch.setattr(StepGraphs, "__init__", _broken)
-    step = Step(res, TrainConfig(**GRAPHS))
+    step = make_step(res, TrainConfig(**GRAPHS))
     assert step.graphs is None and step.kind == "fast" and "not supported" in res.extra["step_graphs_error"]
     assert "unavailable" in caplog.text
     float(step(_sequence(80, seed=9)))
@@ -223,10 +225,10 @@ def test_train_adapter_with_graphs_on_cpu(res: Resident, small_tasks: list[Task]
 
 def test_graph_config_defaults_and_validation(res: Resident) -> None:
     assert TrainConfig().cuda_graphs == "auto"  # on for CUDA since its checks passed on an H100 (train_step.md, Run 4)
-    assert Step(res, TrainConfig(step="fast", compile="off")).graphs is None
-    assert Step(res, TrainConfig(step="fast", compile="off", cuda_graphs="auto")).graphs is None  # auto: off on the CPU
-    assert Step(res, TrainConfig(step="simple", cuda_graphs="on")).graphs is None  # only the fast step is graphed
-    recomputing = Step(res, TrainConfig(**dict(GRAPHS, checkpoint_min_tokens=128)))
+    assert make_step(res, TrainConfig(step="fast", compile="off")).graphs is None
+    assert make_step(res, TrainConfig(step="fast", compile="off", cuda_graphs="auto")).graphs is None  # auto: off on the CPU
+    assert make_step(res, TrainConfig(step="simple", cuda_graphs="on")).graphs is None  # only the fast step is graphed
+    recomputing = make_step(res, TrainConfig(**dict(GRAPHS, checkpoint_min_tokens=128)))
     assert recomputing.capturable_at(64) and not recomputing.capturable_at(128)  # checkpointing is never captured
     with pytest.raises(ConfigError, match="cuda_graphs"):
         TrainConfig(cuda_graphs="yes")
@@ -258,6 +260,6 @@ def test_a_capture_does_not_count_as_the_step_time(res: Resident, small_tasks: l
         def close(self) -> None:
             pass
 
-    monkeypatch.setattr(train, "Step", _CapturingStep)
+    monkeypatch.setattr(train, "make_step", _CapturingStep)
     stats = train_adapter(res, small_tasks[0], TrainConfig(max_steps=50, **GRAPHS), 512, time.time() + 0.3)
     assert stats.captures == 1 and stats.steps > 10, stats  # the capture alone outlasts the 0.3 s budget

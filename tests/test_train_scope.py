@@ -1,6 +1,5 @@
-"""Train scopes (issue 6) through the real run pieces on CPU with the tiny model (`benchmarks.slots.run_slots`:
-prepare, open_slots, load / train / sample / vote steps, record): `shared` trains one adapter once and every
-task samples it; `none` trains nothing and samples the base model."""
+"""Train scopes through the pipeline's direct call on CPU with the tiny model (`tasks_lib.pipeline.run_direct`):
+`shared` trains one adapter once and every task samples it; `none` trains nothing and samples the base model."""
 
 from __future__ import annotations
 
@@ -9,21 +8,22 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.slots import run_slots
 from conftest import fast_profile, kaggle_files
 from tasks_lib.config import ConfigError, TrainConfig
 from tasks_lib.data import Task
+from tasks_lib.pipeline import run_direct
 
 pytestmark = pytest.mark.slow
 
 
-def _run(scope: str, tiny_model: Path, tasks: list[Task], tmp_path: Path) -> tuple[dict, dict, Path]:
+def _run(scope: str, tiny_model: Path, tasks: list[Task], tmp_path: Path) -> tuple[dict, Path]:
     challenges, solutions = kaggle_files(tasks, tmp_path / "data")
     profile = fast_profile(tmp_path / "profile", model={"path": str(tiny_model)}, train={"scope": scope, "max_steps": 2},
                            slots={"cpu_slots": 1}, budget={"total_seconds": 120.0, "reserve_seconds": 5.0})
     out = tmp_path / "run"
-    part = run_slots(challenges, solutions, profile, out)
-    return part, json.loads((out / "report.json").read_text()), out
+    report = run_direct(str(challenges), out, str(profile), str(solutions))
+    assert report == json.loads((out / "report.json").read_text())
+    return report, out
 
 
 def test_scope_is_validated() -> None:
@@ -33,9 +33,8 @@ def test_scope_is_validated() -> None:
 
 def test_shared_scope_trains_once_and_every_task_loads_it(tiny_model: Path, small_tasks: list[Task], tmp_path: Path) -> None:
     tasks = small_tasks[:2]
-    part, report, out = _run("shared", tiny_model, tasks, tmp_path)
+    report, out = _run("shared", tiny_model, tasks, tmp_path)
     shared = report["shared"]
-    assert part["shared"] == shared
     assert shared["steps"] == 2 * len(tasks) and shared["tasks"] == len(tasks)  # the steps the tasks' own training would have had
     assert 0 < shared["budget_seconds"] <= 0.6 * 115 + 1e-6
     adapter = (out / "shared" / "adapter").resolve()
@@ -45,16 +44,15 @@ def test_shared_scope_trains_once_and_every_task_loads_it(tiny_model: Path, smal
         assert entry["steps"] == 0 and entry["train"]["scope"] == "shared" and entry["train"]["adapter"] == str(adapter)
         assert entry["sample"]["adapter_switched"]  # the sample step loaded the shared adapter into the worker
         assert (out / "tasks" / entry["task_id"] / "adapter").resolve() == adapter
-    assert all(r["train_steps"] == 0 for r in part["rows"])
 
 
 def test_none_scope_trains_nothing(tiny_model: Path, small_tasks: list[Task], tmp_path: Path) -> None:
     tasks = small_tasks[:2]
-    part, report, out = _run("none", tiny_model, tasks, tmp_path)
-    assert report["shared"] is None and part["shared"] is None
+    report, out = _run("none", tiny_model, tasks, tmp_path)
+    assert report["shared"] is None
     assert report["statuses"] == {"ok": len(tasks)}
     for entry in report["tasks"]:
         assert entry["steps"] == 0 and entry["train"]["scope"] == "none" and entry["train"]["adapter"] is None
         assert entry["sample"]["adapter_switched"]
     assert not list(out.rglob("adapter_model.safetensors"))
-    assert all(load["graphs_compiled"] == 0 for load in part["slot_loads"])
+    assert report["slot_loads"] and all(load["graphs_compiled"] == 0 for load in report["slot_loads"])

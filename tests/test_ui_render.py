@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tasks_lib import points, render, ui
+from tasks_lib import render, ui
+from tasks_lib import sweep_points as points
 from tasks_lib.data import Task
 from tasks_lib.store import RunDir
 

@@ -2,9 +2,13 @@
 
 Contract:
 - `plan(points, challenges, limit, out)` turns each point (a dict of submit parameters that vary:
-  `profile`, `time_budget`, `model`, `solutions`, and an optional `name`) into a run: a unique name
-  and the full submit parameters, with its own output folder `<out>/<name>`. Unknown keys raise
-  `ValueError` naming them, before anything is started.
+  `profile`, `time_budget`, `model`, `solutions`, `challenges`, and an optional `name`) into a run: a unique
+  name and the full submit parameters, with its own output folder `<out>/<name>`. Unknown keys raise
+  `ValueError` naming them, before anything is started. A run's parameters are those of `flows/submit.py`'s
+  `submit` flow and of `tasks_lib.pipeline.run_direct`: `flows/sweep.py` runs them as deployments on a
+  Prefect work pool, `benchmarks/study.py` runs them on one host's GPUs.
+- `write_profile(base, overrides, path)` writes a profile YAML: `base` (a profile name or path) with
+  `overrides` (`{stage: {field: value}}`), validated; a point names it as its `profile`.
 - `rows(runs)` reads each run's `report.json` (a shared folder when runs ran on several hosts) into one
   row per run: parameters, score, statuses, wall time, and which worker ran it; a missing report is a
   row with status `missing`. `write_csv(rows, path)` writes them.
@@ -18,7 +22,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-VARIED = ("profile", "time_budget", "model", "solutions")
+VARIED = ("profile", "time_budget", "model", "solutions", "challenges")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -26,7 +30,8 @@ def point_name(point: dict) -> str:
     """`name` if given, else `key-value` pairs of the varied parameters (file-name safe)."""
     if point.get("name"):
         return _UNSAFE.sub("_", str(point["name"]))
-    parts = [f"{k}-{Path(str(point[k])).stem if k in ('profile', 'model', 'solutions') else point[k]}" for k in VARIED if point.get(k) is not None]
+    parts = [f"{k}-{Path(str(point[k])).stem if k in ('profile', 'model', 'solutions', 'challenges') else point[k]}" for k in VARIED
+             if point.get(k) is not None]
     return _UNSAFE.sub("_", "_".join(parts)) or "default"
 
 
@@ -64,6 +69,18 @@ def rows(runs: Sequence[dict]) -> list[dict]:
                       "kaggle": score.get("kaggle", ""), "per_task": score.get("per_task", ""),
                       "tasks": len(report["tasks"]), "wall_s": report["wall_seconds"]})
     return table
+
+
+def write_profile(base: str, overrides: dict, path: Path) -> Path:
+    """`base` with `overrides` applied (validated by the config), written as a profile YAML at `path`."""
+    import yaml
+
+    from tasks_lib.config import load_profile
+
+    cfg = load_profile(base).replace(overrides)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump({k: v for k, v in cfg.to_dict().items() if k not in ("profile", "description")}, sort_keys=False))
+    return path
 
 
 def write_csv(table: Sequence[dict], path: Path) -> None:

@@ -1,4 +1,5 @@
-"""GPU slots: device leases and the pool of long-lived worker processes that hold the base model.
+"""Slots: device leases and the pool of long-lived worker processes (one per slot, on a GPU or the CPU) that
+hold the base model.
 
 Contract:
 - `plan_devices(cfg)` lists the devices a run may use: every visible CUDA GPU (or `cfg.gpus` of them),
@@ -10,8 +11,6 @@ Contract:
   slot; a call that runs past `timeout` has its worker killed for real (SIGKILL), a worker that dies is
   noticed at once, and either way `SlotError` is raised and the slot's next call starts a fresh worker
   (which reloads the model). `close()` ends every worker at once, killing one that is busy with a call.
-- `LiveRuns` registers this process as a live run (a held lock file), so a run can tell whether any other
-  run is live before it resets shared state such as Prefect concurrency slots.
 """
 
 from __future__ import annotations
@@ -105,34 +104,6 @@ def claim_gpus(indices: tuple[int, ...], want: int, lock_dir: Path) -> Leases:
     return leases
 
 
-class LiveRuns:
-    """Each live run holds `run-<pid>.lock`; stale files (their holder is gone) can be taken."""
-
-    def __init__(self, lock_dir: Path):
-        self.dir = lock_dir
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.lock = FileLock(str(self.dir / f"run-{os.getpid()}.lock"))
-        self.lock.acquire(timeout=0)
-
-    def others_live(self) -> bool:
-        mine = Path(self.lock.lock_file).name
-        for path in self.dir.glob("run-*.lock"):
-            if path.name == mine:
-                continue
-            probe = FileLock(str(path))
-            try:
-                probe.acquire(timeout=0)
-            except Timeout:
-                return True
-            probe.release()
-            path.unlink(missing_ok=True)
-        return False
-
-    def close(self) -> None:
-        self.lock.release()
-        Path(self.lock.lock_file).unlink(missing_ok=True)
-
-
 @dataclass
 class Slot:
     index: int
@@ -153,8 +124,6 @@ class SlotPool:
     def __init__(self, devices: list[tuple[str, dict[str, str]]], threads: int = 0, log_dir: Path | None = None):
         self.slots = [Slot(i, dev, {**env, "ARC_TTT_THREADS": str(threads)}) for i, (dev, env) in enumerate(devices)]
         self.log_dir = log_dir
-        self._free = list(range(len(self.slots)))
-        self._free_lock = threading.Lock()
         self.closed = False  # set by close(); later calls fail instead of starting a worker
 
     @classmethod
@@ -169,17 +138,6 @@ class SlotPool:
 
     def __len__(self) -> int:
         return len(self.slots)
-
-    def acquire(self) -> int:
-        """Take a free slot index (the caller bounds concurrency to len(pool))."""
-        with self._free_lock:
-            if not self._free:
-                raise RuntimeError("no free slot: callers must not run more tasks than slots")
-            return self._free.pop(0)
-
-    def release(self, index: int) -> None:
-        with self._free_lock:
-            self._free.append(index)
 
     def _spawn(self, slot: Slot) -> None:
         env = {**os.environ, **slot.env, "ARC_TTT_DEVICE": slot.device, "PYTHONUNBUFFERED": "1"}

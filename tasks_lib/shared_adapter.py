@@ -1,7 +1,7 @@
-"""One adapter trained on the demonstration pairs of every task of a run: the `shared` train scope (issue 6).
+"""One adapter trained on the demonstration pairs of every task of a run: the `shared` train scope.
 
 Contract: `train_shared(res, tasks, cfg, max_tokens, deadline, max_steps)` trains the resident adapter (the
-caller resets it) at batch size 1 with `train.Step`, the same step per-task training uses. Each step takes one
+caller resets it) at batch size 1 with `train.train_loop`, the loop and step per-task training uses. Each step takes one
 task and a new random augmentation of its train pairs (as `train.train_adapter` does for one task); the tasks
 come in a new shuffled order every pass, so every task is seen once per pass and tasks mix across steps. It
 stops at `max_steps`, or before a step would end past `deadline` (a `time.time()` value). Tasks that cannot be

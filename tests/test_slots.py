@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from filelock import FileLock
 
 from tasks_lib.config import ModelConfig, SampleConfig, SlotConfig, TrainConfig
 from tasks_lib.data import Task
-from tasks_lib.gpu import LeaseError, LiveRuns, SlotError, SlotPool, claim_gpus, plan_devices, visible_gpu_count
+from tasks_lib.slots import LeaseError, SlotError, SlotPool, claim_gpus, plan_devices, visible_gpu_count
 
 HANG, OOM = "inject-hang", "inject-oom"
 
@@ -36,29 +35,10 @@ def test_a_claim_takes_at_most_what_it_wants(tmp_path: Path) -> None:
     assert claim_gpus((0, 1, 2, 3), 4, tmp_path).gpus == [2, 3]
 
 
-def test_live_runs_see_each_other_and_clear_stale_files(tmp_path: Path) -> None:
-    live = LiveRuns(tmp_path)
-    stale = tmp_path / "run-1.lock"
-    stale.write_text("")
-    assert not live.others_live()
-    assert not stale.exists()
-    other = FileLock(str(tmp_path / "run-2.lock"))
-    other.acquire(timeout=0)
-    assert live.others_live()
-    other.release()
-    live.close()
-
-
 def test_cpu_plan_and_pool_size() -> None:
     assert plan_devices(SlotConfig(device="cpu")).kind == "cpu"
     pool = SlotPool.for_run(SlotConfig(device="cpu", cpu_slots=2, threads_per_slot=1), [])
     assert len(pool) == 2 and {s.device for s in pool.slots} == {"cpu"}
-    taken = {pool.acquire(), pool.acquire()}
-    assert taken == {0, 1}
-    with pytest.raises(RuntimeError, match="no free slot"):
-        pool.acquire()
-    pool.release(1)
-    assert pool.acquire() == 1
     gpu_pool = SlotPool.for_run(SlotConfig(slots_per_device=2), [3, 5])
     assert [s.env["CUDA_VISIBLE_DEVICES"] for s in gpu_pool.slots] == ["3", "3", "5", "5"]
 

@@ -1,0 +1,173 @@
+"""Solve a run's tasks on its slots: the one code path behind the submit flow, the benchmarks and the studies.
+
+Contract:
+- `Steps` holds the steps as async callables. `local_steps(run)` runs each in a thread, with no Prefect;
+  `flows/submit.py` supplies the same functions wrapped as Prefect tasks (retries, timeouts, names) and a
+  publisher of UI artifacts. Every implementation calls `load`, `train`, `sample`, `vote` and `train_shared`
+  below, which hand the work to `tasks_lib.solve` and the run's slot pool.
+- `solve_task(run, steps, task_id, slot)` is one task, start to record: it claims the task's budget, then
+  loads the model, trains the adapter, samples and votes, records the result (`Run.record`: result.json,
+  then submission.json) and publishes it. Failure policy, each failure adding `"<step>: <error>"` to the
+  record, whose status is then `failed`:
+  - load fails: nothing more runs on the slot for this task; the task gets fallback attempts;
+  - train fails: the task is still sampled (the base model, or what the adapter learned before the
+    failure, beats fallbacks);
+  - sample fails: the task gets fallback attempts;
+  - vote never fails.
+  Each step's wall time goes in `timings` and its start and end in `spans`.
+- `solve_all(run, steps, solve=None, slots=None)` loads the model on every slot at once (what each load
+  returned, or its error, goes in `report.json` as `slot_loads`), trains the shared
+  adapter (train scope shared), then runs every task to do in the run's order (largest first) on the first
+  free slot, one task per slot at a time: a queue of free slot indices is the only limit inside a run. A task
+  whose `solve` raises (it could not even record) gets fallback attempts in the submission only, so a resumed
+  run redoes it. `solve` defaults to `solve_task` (the flow passes its per-task subflow, which calls it).
+- `run_direct(...)` is a whole run without Prefect (prepare, slots, `solve_all`, report), returning the report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tasks_lib import solve
+from tasks_lib.budget import TaskBudget
+from tasks_lib.run import Run, prepare
+from tasks_lib.solve import Outcome, fallback_result
+
+logger = logging.getLogger(__name__)
+
+
+async def load(run: Run, slot: int) -> dict:
+    """The base model resident (and the train step compiled) in the slot's worker."""
+    return await asyncio.to_thread(solve.load_step, run.pool, slot, run.cfg)
+
+
+async def train(run: Run, task_id: str, slot: int, budget: TaskBudget) -> dict:
+    """The task's adapter, trained until its train deadline and saved under the run folder."""
+    return await asyncio.to_thread(solve.train_step, run.pool, slot, run.tasks[task_id], run.cfg, budget, str(run.dir.adapter_dir(task_id)))
+
+
+async def sample(run: Run, task_id: str, slot: int, budget: TaskBudget) -> dict:
+    """Candidates per test input from the task's adapter (or the base model), until the task's deadline."""
+    return await asyncio.to_thread(solve.sample_step, run.pool, slot, run.tasks[task_id], run.cfg, budget, str(run.dir.adapter_dir(task_id)))
+
+
+async def vote(run: Run, task_id: str, candidates: list | None) -> list[dict]:
+    """The two attempts per test input (fallbacks where candidates are missing)."""
+    return solve.vote_step(run.tasks[task_id], candidates, run.cfg.vote.rule)
+
+
+async def train_shared(run: Run, slot: int) -> dict | None:
+    """Train scope shared: the run's one adapter (`Run.train_shared`); None for the other scopes."""
+    return await asyncio.to_thread(run.train_shared, slot)
+
+
+@dataclass(frozen=True)
+class Steps:
+    """The steps `solve_task` and `solve_all` call, each bound to the run."""
+
+    load: Callable[[int], Awaitable[dict]]
+    train: Callable[[str, int, TaskBudget], Awaitable[dict]]
+    sample: Callable[[str, int, TaskBudget], Awaitable[dict]]
+    vote: Callable[[str, list | None], Awaitable[list[dict]]]
+    train_shared: Callable[[int], Awaitable[dict | None]]
+    publish: Callable[[dict], Awaitable[None]]  # after a task is recorded (UI cards); must not raise
+    log: Callable[[str], None] = logger.info
+
+
+def local_steps(run: Run) -> Steps:
+    """The steps without Prefect: what benchmarks, studies and tests call."""
+
+    async def publish(result: dict) -> None:
+        return None
+
+    return Steps(load=lambda slot: load(run, slot),
+                 train=lambda task_id, slot, budget: train(run, task_id, slot, budget),
+                 sample=lambda task_id, slot, budget: sample(run, task_id, slot, budget),
+                 vote=lambda task_id, candidates: vote(run, task_id, candidates),
+                 train_shared=lambda slot: train_shared(run, slot),
+                 publish=publish)
+
+
+async def _timed(outcome: Outcome, name: str, call: Awaitable[Any]) -> Any:
+    """Await one step, keeping its wall time and span; a failure is added to the outcome's errors (None returned)."""
+    t0 = time.time()
+    try:
+        return await call
+    except Exception as err:  # the failure policy (module doc) decides what runs next
+        outcome.errors.append(f"{name}: {type(err).__name__}: {err}")
+        return None
+    finally:
+        t1 = time.time()
+        outcome.timings[name] = t1 - t0
+        outcome.spans[name] = (t0, t1)
+
+
+async def solve_task(run: Run, steps: Steps, task_id: str, slot: int) -> dict:
+    """One task on `slot`: budget, load, train, sample, vote, record, publish (failure policy: module doc)."""
+    task = run.tasks[task_id]
+    budget = run.budget.claim(task_id)
+    steps.log(f"{task_id}: started on slot {slot} with a {budget.seconds:.0f}s budget | {run.progress()}")
+    outcome = Outcome(task, slot=slot, budget=budget)
+    try:
+        if await _timed(outcome, "load", steps.load(slot)) is not None:
+            outcome.train = await _timed(outcome, "train", steps.train(task_id, slot, budget))
+            outcome.sample = await _timed(outcome, "sample", steps.sample(task_id, slot, budget))
+        candidates = outcome.sample["candidates"] if outcome.sample else None
+        outcome.voted = await _timed(outcome, "vote", steps.vote(task_id, candidates))
+    finally:
+        run.budget.release(task_id)
+    result = outcome.record()
+    run.record(result)
+    await steps.publish(result)
+    steps.log(f"{task_id}: {result['status']} (steps {result['steps']}, {result['used_seconds']:.1f}s of {budget.seconds:.1f}s"
+              f"{', correct ' + str(result['correct']) if 'correct' in result else ''}) | {run.progress()}")
+    return result
+
+
+async def solve_all(run: Run, steps: Steps, solve: Callable[[str, int], Awaitable[Any]] | None = None,
+                    slots: int | None = None) -> None:
+    """Every task still to do, each on a free slot (see module doc). `slots` defaults to the run's pool size."""
+    solve = solve or (lambda task_id, slot: solve_task(run, steps, task_id, slot))
+    n = len(run.pool) if slots is None else slots
+    if not run.todo:
+        return
+    loads = await asyncio.gather(*(steps.load(s) for s in range(n)), return_exceptions=True)  # before any task's budget starts
+    run.slot_loads = [x if isinstance(x, dict) else {"error": f"{type(x).__name__}: {x}"} for x in loads]
+    if run.cfg.train.scope == "shared":
+        try:
+            shared = await steps.train_shared(0)
+            steps.log(f"shared adapter: {(shared or {}).get('steps')} steps on {(shared or {}).get('tasks')} tasks | {run.progress()}")
+        except Exception as err:  # the tasks then fail their train step and sample the base model
+            steps.log(f"shared adapter failed: {type(err).__name__}: {err}")
+    free: asyncio.Queue[int] = asyncio.Queue()
+    for s in range(n):
+        free.put_nowait(s)
+
+    async def one(task_id: str) -> None:
+        slot = await free.get()
+        try:
+            await solve(task_id, slot)
+        except Exception as err:  # could not even record: fallbacks in the submission, redone on resume
+            run.record(fallback_result(run.tasks[task_id], f"{type(err).__name__}: {err}"), persist=False)
+        finally:
+            free.put_nowait(slot)
+
+    await asyncio.gather(*(one(t.id) for t in run.todo))
+
+
+def run_direct(challenges: str, out: str | Path, profile: str = "cpu", solutions: str | None = None, limit: int | None = None,
+               time_budget: float | None = None, model: str | None = None, order: str = "file") -> dict:
+    """A whole run without Prefect, with `flows/submit.py`'s parameters; returns report.json's content."""
+    run = prepare(challenges, out, profile, solutions, limit, time_budget, model, order)
+    run.open_slots()
+    try:
+        asyncio.run(solve_all(run, local_steps(run)))
+    finally:
+        run.close()
+    return run.finish()

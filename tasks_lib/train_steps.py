@@ -1,0 +1,334 @@
+"""Training steps: one optimizer update of the resident adapter at batch size 1 per call, in three strategies behind
+one interface (`TrainStep`), picked by `make_step(res, cfg)`: `EagerStep` without or with `FastForward` (simple,
+fast) and `GraphStep`.
+
+Every strategy: `step(enc)` does forward, backward, clipping (`GRAD_CLIP`), AdamW and the learning-rate warm-up on
+one encoded sequence and returns the loss as a detached device tensor (the caller decides when to sync with the
+host); `step.loss(enc)` is the loss with its graph, for checks; `close()` frees what the step holds. A step is built
+per task (a fresh optimizer) and reuses the slot's compiled parts and graph state. `kind` is `simple` or `fast`;
+`graphs` is the slot's `StepGraphs` for the graph step, else None. The strategies compute the same arithmetic:
+
+- simple (`cfg.step: simple`, the default off CUDA, and every model the fast step does not cover): the PEFT
+  model's decoder with logits only at labelled positions (`output_loss`), or with `reference=True` plain PEFT +
+  transformers (`reference_loss`: full logits, the HF loss), the baseline of the tests and `benchmarks/train_step.py`.
+- fast (`cfg.step: fast`, the default on CUDA): `FastForward`, our own loop over the decoder layers, each layer call and
+  the loss head (or, with `compile_scope: model`, the whole forward and loss as one graph) compiled once per slot
+  (`Resident.compiled`; the adapter reset is in place, so nothing recompiles), LoRA matmuls in the base dtype with
+  fp32 master weights, chunked cross-entropy and layers recomputed in backward for long sequences when asked,
+  inputs uploaded without a host sync.
+- `GraphStep` (the fast forward with `cfg.cuda_graphs` on; auto: on for CUDA, whose replay, reset and tolerance checks
+  passed on an H100, benchmarks/results/train_step.md, Run 4): the whole step replayed as one CUDA graph per length
+  bucket (`tasks_lib.train_graphs`): the sequence is padded at the end to a multiple of `cfg.graph_bucket` with
+  IGNORE labels, which under causal attention leaves the loss and gradients those of the unpadded sequence; the
+  learning rate is a device tensor set per step as the warm-up schedule gives it. Buckets that recompute in backward
+  (checkpointed layers or chunked cross-entropy) run the same body eagerly on the static buffers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any, Protocol
+
+from tasks_lib.config import TrainConfig
+from tasks_lib.encoding import IGNORE, Encoded, EncodingError
+from tasks_lib.model import Resident
+from tasks_lib.positions import from_config
+from tasks_lib.train_graphs import GRAD_CLIP, StepGraphs, bucket_length
+
+FAST_ARCHITECTURES = ("llama", "qwen2", "qwen3", "arc_grid")  # decoders whose forward is exactly embed -> layers -> norm -> head
+
+log = logging.getLogger(__name__)
+
+
+def output_loss(res: Resident, ids, labels):
+    """Mean cross-entropy over labelled positions, computing logits only where a label exists.
+
+    ids, labels: (1, T) long tensors on the model's device."""
+    import torch.nn.functional as F
+
+    causal = res.model.get_base_model()  # the HF model with LoRA layers injected
+    hidden = causal.get_decoder()(input_ids=ids).last_hidden_state  # (1, T, H)
+    targets = labels[:, 1:]  # (1, T-1): token t+1 is predicted from position t
+    mask = targets != IGNORE  # (1, T-1)
+    picked = hidden[:, :-1][mask]  # (N, H)
+    logits = causal.get_output_embeddings()(picked).float()  # (N, V)
+    return F.cross_entropy(logits, targets[mask])
+
+
+def reference_loss(res: Resident, ids, labels):
+    """Plain PEFT + transformers: logits at every position and the model's own loss. ids, labels: (1, T)."""
+    return res.model(input_ids=ids, labels=labels).loss
+
+
+def _layer_call(layer: Any, hidden, cos, sin):
+    """One decoder layer, causal attention without a mask tensor. hidden: (1, T, H); cos, sin: (1, T, D)."""
+    return layer(hidden, attention_mask=None, position_embeddings=(cos, sin))  # (1, T, H)
+
+
+def _layer_call_checkpointed(layer: Any, hidden, cos, sin):
+    """`_layer_call` whose activations are recomputed in backward instead of kept."""
+    from torch.utils.checkpoint import checkpoint
+
+    return checkpoint(_layer_call, layer, hidden, cos, sin, use_reentrant=False)  # (1, T, H)
+
+
+def _head_loss(norm: Any, head: Any, hidden, targets):
+    """Summed cross-entropy of the picked positions (IGNORE targets skipped). hidden: (N, H); targets: (N,)."""
+    import torch.nn.functional as F
+
+    logits = head(norm(hidden)).float()  # (N, V)
+    return F.cross_entropy(logits, targets, ignore_index=IGNORE, reduction="sum")
+
+
+def _head_loss_checkpointed(norm: Any, head: Any, hidden, targets):
+    """`_head_loss` with its logits recomputed in backward (one chunk of a long target)."""
+    from torch.utils.checkpoint import checkpoint
+
+    return checkpoint(_head_loss, norm, head, hidden, targets, use_reentrant=False)
+
+
+def _forward_loss(decoder: Any, head: Any, ids, where, wanted, recompute: bool):
+    """Embedding, every decoder layer, final norm, head and summed cross-entropy at the picked positions:
+    the whole fast forward as one function, so it compiles to one graph. ids: (1, T); where, wanted: (N,)."""
+    import torch
+
+    hidden = decoder.embed_tokens(ids)  # (1, T, H)
+    scheme = from_config(decoder.config)
+    cos, sin = scheme.rope(decoder, hidden, scheme.of_ids(ids))  # (1, T, D) each: positions (A, 1, T) of the model's scheme
+    layer_fn = _layer_call_checkpointed if recompute else _layer_call
+    for layer in decoder.layers[: decoder.config.num_hidden_layers]:
+        hidden = layer_fn(layer, hidden, cos, sin)  # (1, T, H)
+    picked = hidden[0].index_select(0, where)  # (N, H)
+    return _head_loss(decoder.norm, head, picked, wanted)
+
+
+def fast_supported(res: Resident) -> bool:
+    """True when the fast step computes exactly what the model's own forward does."""
+    config = res.model.get_base_model().config
+    full = all(kind == "full_attention" for kind in getattr(config, "layer_types", None) or ["full_attention"])
+    return config.model_type in FAST_ARCHITECTURES and full and not getattr(config, "use_sliding_window", False)
+
+
+class TrainStep(Protocol):
+    """What the training loop needs of a step (module doc)."""
+
+    kind: str
+    graphs: StepGraphs | None
+    params: list
+
+    def __call__(self, enc: Encoded) -> Any: ...
+
+    def loss(self, enc: Encoded) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+class FastForward:
+    """The fast step's forward and loss, with the slot's compiled parts, under the step's autocast."""
+
+    def __init__(self, res: Resident, cfg: TrainConfig):
+        import torch
+
+        self.res, self.cfg = res, cfg
+        self.cuda = res.device.startswith("cuda")
+        self.backend = "inductor" if cfg.compile == "auto" and self.cuda else ("off" if cfg.compile == "auto" else cfg.compile)
+        base_dtype = res.model.get_base_model().dtype
+        half = base_dtype in (torch.bfloat16, torch.float16)
+        if cfg.adapter_autocast == "off" or not (half or cfg.adapter_autocast == "on"):
+            self.autocast_dtype = None
+        else:
+            self.autocast_dtype = base_dtype if half else torch.bfloat16
+
+    @property
+    def key(self) -> tuple:
+        """What the slot's graph state depends on: a new key builds a new one."""
+        cfg = self.cfg
+        return (self.backend, self.autocast_dtype, cfg.compile_scope, cfg.ce_chunk, cfg.checkpoint_min_tokens, cfg.weight_decay)
+
+    def _upload(self, values: list[int]):
+        return _upload(self.res, values)
+
+    def _part(self, name: str, fn: Any) -> Any:
+        return fn if self.backend == "off" else self.res.compiled(name, fn, self.backend)
+
+    def _forward_sum(self, ids, where, wanted):
+        """Summed cross-entropy at positions `where` (None: every position) with targets `wanted` (IGNORE skipped),
+        under the fast step's autocast and compiled parts. ids: (1, T); where: (N,) or None; wanted: (N,)."""
+        import torch
+
+        n = wanted.shape[0]
+        causal = self.res.model.get_base_model()
+        decoder = causal.get_decoder()
+        recompute = 0 < self.cfg.checkpoint_min_tokens <= ids.shape[1]
+        layer_fn = self._part("layer_ckpt", _layer_call_checkpointed) if recompute else self._part("layer", _layer_call)
+        chunk = self.cfg.ce_chunk if 0 < self.cfg.ce_chunk < n else n
+        head_fn = self._part("head_ckpt", _head_loss_checkpointed) if chunk < n else self._part("head", _head_loss)
+        autocast = (
+            torch.autocast(device_type=ids.device.type, dtype=self.autocast_dtype) if self.autocast_dtype else contextlib.nullcontext()
+        )
+        if self.cfg.compile_scope == "model" and self.backend != "off" and chunk == n:
+            where = torch.arange(n, device=ids.device) if where is None else where  # (N,)
+            with autocast:
+                return self._part("model", _forward_loss)(decoder, causal.get_output_embeddings(), ids, where, wanted, recompute)
+        with autocast:
+            hidden = decoder.embed_tokens(ids)  # (1, T, H)
+            scheme = from_config(decoder.config)
+            cos, sin = scheme.rope(decoder, hidden, scheme.of_ids(ids))  # (1, T, D) each: positions (A, 1, T) of the model's scheme
+            for layer in decoder.layers[: causal.config.num_hidden_layers]:
+                hidden = layer_fn(layer, hidden, cos, sin)  # (1, T, H)
+            picked = hidden[0] if where is None else hidden[0].index_select(0, where)  # (N, H)
+            return sum(
+                head_fn(decoder.norm, causal.get_output_embeddings(), picked[s : s + chunk], wanted[s : s + chunk]) for s in range(0, n, chunk)
+            )
+
+    def loss(self, enc: Encoded):
+        """Mean cross-entropy over the labelled positions of one sequence (a device tensor with a graph)."""
+        targets = enc.labels[1:]  # token t+1 is predicted from position t
+        pick = [i for i, t in enumerate(targets) if t != IGNORE]
+        if not pick:
+            raise EncodingError("a training sequence needs at least one labelled position")
+        ids = self._upload(enc.ids)[None]  # (1, T)
+        where = self._upload(pick)  # (N,)
+        wanted = self._upload([targets[i] for i in pick])  # (N,)
+        return self._forward_sum(ids, where, wanted) / len(pick)
+
+    def static_loss(self, ids, targets):
+        """The graph step's loss: mean cross-entropy over the non-IGNORE targets of a padded sequence, with the
+        head on every position. ids: (1, L); targets: (L,), targets[t] = the label of token t+1 or IGNORE."""
+        return self._forward_sum(ids, None, targets) / (targets != IGNORE).sum()
+
+
+def _upload(res: Resident, values: list[int]):
+    """A (len,) long tensor on the device; from pinned memory without a host sync on CUDA."""
+    import torch
+
+    t = torch.tensor(values, dtype=torch.long)  # (L,)
+    if res.device.startswith("cuda"):
+        return t.pin_memory().to(res.device, non_blocking=True)
+    return t.to(res.device)
+
+
+class EagerStep:
+    """An eager update: AdamW (fused when `cfg.fused_adamw` says so) with a linear learning-rate warm-up on the loss
+    of the PEFT model's decoder (`kind` simple; `reference=True`: plain PEFT + transformers) or of `forward`
+    (`kind` fast)."""
+
+    graphs = None
+
+    def __init__(self, res: Resident, cfg: TrainConfig, forward: FastForward | None = None, reference: bool = False):
+        import torch
+
+        self.res, self.cfg, self.forward, self.reference = res, cfg, forward, reference
+        self.kind = "simple" if forward is None else "fast"
+        self.params = res.trainable_parameters()
+        fused = cfg.fused_adamw == "on" or (cfg.fused_adamw == "auto" and res.device.startswith("cuda"))
+        self.opt = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True if fused else None)
+        warm = max(1, cfg.warmup_steps)
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: min(1.0, (s + 1) / warm))
+
+    def loss(self, enc: Encoded):
+        if self.forward is not None:
+            return self.forward.loss(enc)
+        ids = _upload(self.res, enc.ids)[None]  # (1, T)
+        labels = _upload(self.res, enc.labels)[None]  # (1, T)
+        return reference_loss(self.res, ids, labels) if self.reference else output_loss(self.res, ids, labels)
+
+    def __call__(self, enc: Encoded):
+        """Forward, backward, clip, AdamW and schedule; returns the detached loss without reading it."""
+        import torch
+
+        loss = self.loss(enc)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.params, GRAD_CLIP)
+        self.opt.step()
+        self.sched.step()
+        return loss.detach()
+
+    def close(self) -> None:
+        """Free the gradients."""
+        self.opt.zero_grad(set_to_none=True)
+
+
+class GraphStep:
+    """`FastForward` on the slot's static buffers, the whole update replayed as one CUDA graph per length bucket."""
+
+    kind = "fast"
+
+    def __init__(self, res: Resident, cfg: TrainConfig, graphs: StepGraphs, forward: FastForward):
+        self.res, self.cfg, self.graphs, self.forward = res, cfg, graphs, forward
+        self.cuda = forward.cuda
+        self.params = res.trainable_parameters()
+        graphs.reset()  # a fresh optimizer for this task, in place
+        graphs.attach_grads()
+        self.opt = graphs.opt
+        self.count = 0  # updates made by this step: the learning-rate warm-up
+
+    def loss(self, enc: Encoded):
+        return self.forward.loss(enc)
+
+    def static_loss(self, ids, targets):
+        """The graph step's loss: mean cross-entropy over the non-IGNORE targets of a padded sequence, with the
+        head on every position. ids: (1, L); targets: (L,), targets[t] = the label of token t+1 or IGNORE."""
+        return self.forward.static_loss(ids, targets)
+
+    def bucket(self, tokens: int) -> int:
+        return bucket_length(tokens, self.cfg.graph_bucket)
+
+    def capturable_at(self, bucket: int) -> bool:
+        """False where the step recomputes in backward (checkpointed layers or CE chunks save and restore the RNG
+        state, which a capture does not allow): such buckets run the graph step's body eagerly."""
+        return not (0 < self.cfg.checkpoint_min_tokens <= bucket or 0 < self.cfg.ce_chunk < bucket)
+
+    def _graph_call(self, enc: Encoded, lr: float):
+        """Load the padded buffer, set lr, replay the bucket's graph (or run its body eagerly); returns the bucket."""
+        graphs = self.graphs
+        assert graphs is not None
+        if all(t == IGNORE for t in enc.labels[1:]):
+            raise EncodingError("a training sequence needs at least one labelled position")
+        bucket = self.bucket(len(enc.ids))
+        graphs.load(bucket, enc, self.res.vocab.pad, self.cuda)
+        graphs.set_lr(lr)
+        graphs.run(self, bucket)
+        return bucket
+
+    def probe(self, enc: Encoded) -> tuple[Any, list]:
+        """Graph step only: one pass with lr 0 (weights unchanged, the optimizer's step count advances), returning
+        the loss and the gradients before clipping (device tensors), to check the graph against other steps."""
+        import torch
+
+        assert self.graphs is not None
+        bucket = self._graph_call(enc, 0.0)
+        scale = torch.clamp((self.graphs.norms[bucket] + 1e-6) / GRAD_CLIP, min=1.0)  # undoes clip_grad_norm_
+        return self.graphs.losses[bucket].clone(), [g * scale for g in self.graphs.grads]
+
+    def __call__(self, enc: Encoded):
+        """Load, set the warm-up's learning rate, replay; returns the detached loss without reading it."""
+        bucket = self._graph_call(enc, self.cfg.lr * min(1.0, (self.count + 1) / max(1, self.cfg.warmup_steps)))  # as LambdaLR
+        self.count += 1
+        return self.graphs.losses[bucket].clone()
+
+    def close(self) -> None:
+        """Nothing to free: the graphs write the slot's static gradients."""
+
+
+def make_step(res: Resident, cfg: TrainConfig, reference: bool = False) -> TrainStep:
+    """The strategy `cfg` asks for on this slot (module doc); `reference=True` is the plain PEFT baseline, whatever
+    `cfg.step` says. A graph state that cannot be built (e.g. no capturable fused AdamW in this torch) is logged
+    once per slot, which then uses the fast step."""
+    cuda = res.device.startswith("cuda")
+    want_fast = cfg.step == "fast" or (cfg.step == "auto" and cuda)
+    if reference or not want_fast or not fast_supported(res):
+        return EagerStep(res, cfg, reference=reference)
+    forward = FastForward(res, cfg)
+    use_graphs = cfg.cuda_graphs == "on" or (cfg.cuda_graphs == "auto" and cuda)
+    if use_graphs and "step_graphs_error" not in res.extra:
+        try:
+            graphs = StepGraphs.for_slot(res, forward.key, cfg.weight_decay, capturable=cuda)
+        except Exception as err:  # e.g. no capturable fused AdamW in this torch: the fast step without graphs
+            res.extra["step_graphs_error"] = f"{type(err).__name__}: {str(err)[:300]}"
+            log.warning("CUDA-graph training step unavailable, using the fast step: %s", res.extra["step_graphs_error"])
+        else:
+            return GraphStep(res, cfg, graphs, forward)
+    return EagerStep(res, cfg, forward)

@@ -1,0 +1,151 @@
+"""The one pipeline (tasks_lib/pipeline.py) with fake steps, no workers: its failure policy (load, train, sample),
+what a task's record says about each, and the free-slot queue that is the only limit inside a run."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import fast_profile, kaggle_files
+from tasks_lib import pipeline
+from tasks_lib.budget import TaskBudget
+from tasks_lib.data import Task
+from tasks_lib.run import Run, prepare
+
+
+def _run(tasks: list[Task], tiny_model: Path, folder: Path) -> Run:
+    challenges, solutions = kaggle_files(tasks, folder / "data")
+    profile = fast_profile(folder / "profile", model={"path": str(tiny_model)})
+    return prepare(str(challenges), folder / "out", str(profile), str(solutions), time_budget=600)
+
+
+class Fake:
+    """Steps that succeed unless told to fail, recording calls and how many tasks hold a slot at once."""
+
+    def __init__(self, fail: dict[str, str] | None = None, pause: float = 0.0):
+        self.fail = fail or {}  # step -> task id (or "*") that fails there
+        self.pause = pause
+        self.calls: list[tuple[str, str | int]] = []
+        self.busy: set[int] = set()
+        self.most = 0
+
+    def _check(self, step: str, task_id: str) -> None:
+        self.calls.append((step, task_id))
+        if self.fail.get(step) in (task_id, "*"):
+            raise RuntimeError(f"{step} broke")
+
+    def steps(self, run: Run) -> pipeline.Steps:
+
+        async def load(slot: int) -> dict:
+            self.calls.append(("load", slot))
+            if self.fail.get("load") == "*":
+                raise RuntimeError("load broke")
+            return {"seconds": 0.0}
+
+        async def train(task_id: str, slot: int, budget: TaskBudget) -> dict:
+            assert slot not in self.busy, f"slot {slot} runs two tasks at once"
+            self.busy.add(slot)
+            self.most = max(self.most, len(self.busy))
+            try:
+                await asyncio.sleep(self.pause)
+                self._check("train", task_id)
+            finally:
+                self.busy.discard(slot)
+            return {"steps": 3, "wall_seconds": 0.0}
+
+        async def sample(task_id: str, slot: int, budget: TaskBudget) -> dict:
+            self._check("sample", task_id)
+            task = run.tasks[task_id]
+            cands = [[{"grid": [list(r) for r in out], "view": 0, "logprob": -1.0, "greedy": True}] for out in task.test_outputs]
+            return {"candidates": cands, "wall_seconds": 0.0}
+
+        async def vote(task_id: str, candidates: list | None) -> list[dict]:
+            return await pipeline.vote(run, task_id, candidates)
+
+        async def shared(slot: int) -> None:
+            return None
+
+        async def publish(result: dict) -> None:
+            self.calls.append(("publish", result["task_id"]))
+
+        return pipeline.Steps(load, train, sample, vote, shared, publish)
+
+
+def _solve(run: Run, fake: Fake, task: Task) -> dict:
+    return asyncio.run(pipeline.solve_task(run, fake.steps(run), task.id, 0))
+
+
+def test_a_task_whose_steps_succeed_is_recorded_ok_with_its_spans(tiny_model: Path, small_tasks: list[Task], tmp_path: Path) -> None:
+    run = _run(small_tasks[:1], tiny_model, tmp_path)
+    fake = Fake()
+    result = _solve(run, fake, small_tasks[0])
+    assert result["status"] == "ok" and result["error"] is None and all(result["correct"])
+    assert list(result["timings"]) == list(result["spans"]) == ["load", "train", "sample", "vote"]
+    assert all(a <= b for a, b in result["spans"].values())
+    assert json.loads(run.dir.result_path(small_tasks[0].id).read_text()) == result
+    assert fake.calls[-1] == ("publish", small_tasks[0].id)
+
+
+def test_a_load_failure_is_recorded_as_load_and_nothing_more_runs(tiny_model: Path, small_tasks: list[Task], tmp_path: Path) -> None:
+    run = _run(small_tasks[:1], tiny_model, tmp_path)
+    fake = Fake({"load": "*"})
+    result = _solve(run, fake, small_tasks[0])
+    assert result["status"] == "failed" and result["error"] == "load: RuntimeError: load broke"
+    assert [c for c, _ in fake.calls] == ["load", "publish"], "no train or sample after a failed load"
+    assert result["train"] is None and result["sample"] is None and result["steps"] == 0
+    assert len(result["attempts"]) == len(small_tasks[0].test_inputs), "fallback attempts"
+
+
+def test_a_train_failure_still_samples(tiny_model: Path, small_tasks: list[Task], tmp_path: Path) -> None:
+    run = _run(small_tasks[:1], tiny_model, tmp_path)
+    fake = Fake({"train": "*"})
+    result = _solve(run, fake, small_tasks[0])
+    assert result["status"] == "failed" and result["error"] == "train: RuntimeError: train broke"
+    assert ("sample", small_tasks[0].id) in fake.calls
+    assert all(result["correct"]), "the sampled candidates were voted"
+
+
+def test_a_sample_failure_gets_fallback_attempts(tiny_model: Path, small_tasks: list[Task], tmp_path: Path) -> None:
+    run = _run(small_tasks[:1], tiny_model, tmp_path)
+    result = _solve(run, Fake({"sample": "*"}), small_tasks[0])
+    assert result["status"] == "failed" and result["error"] == "sample: RuntimeError: sample broke"
+    assert result["steps"] == 3 and result["sample"] is None
+    assert [c["n"] for c in result["candidates"]] == [0] * len(small_tasks[0].test_inputs)
+
+
+def test_tasks_run_largest_first_at_most_one_per_slot(tiny_model: Path, arc1_eval: list[Task], tmp_path: Path) -> None:
+    tasks = sorted(arc1_eval, key=lambda t: t.cells)[:5]
+    run = _run(tasks, tiny_model, tmp_path)
+    fake = Fake(pause=0.05)
+    asyncio.run(pipeline.solve_all(run, fake.steps(run), slots=2))
+    assert fake.most == 2, "two slots: two tasks at once, never more"
+    trained = [t for c, t in fake.calls if c == "train"]
+    assert trained[:2] == [t.id for t in run.todo[:2]] and run.todo[0].cells >= run.todo[-1].cells
+    assert [c for c, _ in fake.calls[:2]] == ["load", "load"], "every slot loads before any task starts"
+    assert sorted(run.results) == sorted(t.id for t in tasks) and all(r["status"] == "ok" for r in run.results.values())
+
+
+def test_a_task_that_cannot_record_gets_fallbacks_in_the_submission_only(tiny_model: Path, small_tasks: list[Task],
+                                                                          tmp_path: Path) -> None:
+    run = _run(small_tasks[:2], tiny_model, tmp_path)
+
+    async def broken(task_id: str, slot: int) -> None:
+        raise RuntimeError("subflow crashed")
+
+    asyncio.run(pipeline.solve_all(run, Fake().steps(run), solve=broken, slots=1))
+    for task in small_tasks[:2]:
+        assert run.results[task.id]["status"] == "failed" and "subflow crashed" in run.results[task.id]["error"]
+        assert not run.dir.result_path(task.id).exists(), "redone on resume"
+    assert json.loads(run.dir.submission.read_text())[small_tasks[0].id] == run.results[small_tasks[0].id]["attempts"]
+
+
+@pytest.mark.slow
+def test_run_direct_runs_real_workers_and_writes_the_report(tiny_model: Path, small_tasks: list[Task], tmp_path: Path) -> None:
+    challenges, solutions = kaggle_files(small_tasks[:2], tmp_path / "data")
+    profile = fast_profile(tmp_path / "profile", model={"path": str(tiny_model)})
+    report = pipeline.run_direct(str(challenges), tmp_path / "out", str(profile), str(solutions), time_budget=600)
+    assert report["statuses"] == {"ok": 2} and report["score"]["total_outputs"] == 2
+    assert all(t["steps"] == 3 for t in report["tasks"])
