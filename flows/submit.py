@@ -18,30 +18,32 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.concurrency.asyncio import concurrency
 from prefect.exceptions import TerminationSignal
+from prefect.states import State
 
-from flows.common import ensure_gpu_limit, publish_report, publish_task, start_progress
+from flows.common import ensure_gpu_limit, final_state, publish_report, publish_task, start_progress
 from tasks_lib import solve
 from tasks_lib.budget import TaskBudget
 from tasks_lib.run import Run, check_inputs, fallback_result, prepare
+from tasks_lib.ui import task_line
 
 STEP = dict(cache_policy=NO_CACHE, retries=1, retry_delay_seconds=1)
 RUN: dict[str, Run] = {}  # the live run, by flow-run-independent key; subflows look it up here
 
 
-@task(name="load-model", timeout_seconds=3600, **STEP)
+@task(name="load-model", task_run_name="load-model / slot {slot}", timeout_seconds=3600, **STEP)
 async def load_model(slot: int) -> dict:
     run = RUN["current"]
     return await asyncio.to_thread(solve.load_step, run.pool, slot, run.cfg)
 
 
-@task(name="train-adapter", timeout_seconds=6 * 3600, **STEP)
+@task(name="train-adapter", task_run_name="train / {task_id}", timeout_seconds=6 * 3600, **STEP)
 async def train_adapter(task_id: str, slot: int, budget: TaskBudget) -> dict:
     run = RUN["current"]
     async with concurrency(run.cfg.slots.limit_name(), occupy=1):
         return await asyncio.to_thread(solve.train_step, run.pool, slot, run.tasks[task_id], run.cfg, budget, str(run.dir.adapter_dir(task_id)))
 
 
-@task(name="train-shared-adapter", timeout_seconds=6 * 3600, **STEP)
+@task(name="train-shared-adapter", task_run_name="train-shared / slot {slot}", timeout_seconds=6 * 3600, **STEP)
 async def train_shared_adapter(slot: int) -> dict | None:
     """Train scope shared: one adapter on every task of the run, before any task starts (Run.train_shared)."""
     run = RUN["current"]
@@ -49,24 +51,25 @@ async def train_shared_adapter(slot: int) -> dict | None:
         return await asyncio.to_thread(run.train_shared, slot)
 
 
-@task(name="sample", timeout_seconds=6 * 3600, **STEP)
+@task(name="sample", task_run_name="sample / {task_id}", timeout_seconds=6 * 3600, **STEP)
 async def sample(task_id: str, slot: int, budget: TaskBudget) -> dict:
     run = RUN["current"]
     async with concurrency(run.cfg.slots.limit_name(), occupy=1):
         return await asyncio.to_thread(solve.sample_step, run.pool, slot, run.tasks[task_id], run.cfg, budget, str(run.dir.adapter_dir(task_id)))
 
 
-@task(name="vote", cache_policy=NO_CACHE, timeout_seconds=600)
+@task(name="vote", task_run_name="vote / {task_id}", cache_policy=NO_CACHE, timeout_seconds=600)
 def vote(task_id: str, candidates: list | None) -> list[dict]:
     run = RUN["current"]
     return solve.vote_step(run.tasks[task_id], candidates, run.cfg.vote.rule)
 
 
 @flow(name="solve-task", flow_run_name="{task_id}")
-async def solve_task(task_id: str, slot: int) -> str:
+async def solve_task(task_id: str, slot: int) -> State:
     """load-model -> train-adapter -> sample -> vote for one task. Failed training still samples (with the base
     model); failed sampling leaves fallback attempts. With train scope shared or none, train-adapter trains
-    nothing and sample uses the shared adapter (linked as the task's own) or the base model."""
+    nothing and sample uses the shared adapter (linked as the task's own) or the base model. Ends in a state
+    named by the task's state word (Solved, Unsolved, Unscored, Fallback, or Failed)."""
     run, logger = RUN["current"], get_run_logger()
     budget = run.budget.claim(task_id)
     logger.info(f"{task_id}: started on slot {slot} with a {budget.seconds:.0f}s budget | {run.progress()}")
@@ -91,9 +94,8 @@ async def solve_task(task_id: str, slot: int) -> str:
     run.budget.release(task_id)
     run.record(result)
     await publish_task(run, result)
-    logger.info(f"{task_id}: {result['status']} (steps {result['steps']}, {result['used_seconds']:.1f}s of {budget.seconds:.1f}s"
-                f"{', correct ' + str(result['correct']) if 'correct' in result else ''}) | {run.progress()}")
-    return result["status"]
+    logger.info(f"{task_line(result)} | {run.progress()}")
+    return final_state(result)
 
 
 @flow(name="arc-ttt-submit", log_prints=True)
@@ -122,11 +124,15 @@ async def submit(challenges: str = "arc1/eval", out: str = "runs/latest", profil
             async with gate:
                 slot = pool.acquire()
                 try:
-                    return await solve_task(t.id, slot)
-                except Exception as err:  # a subflow that could not even record gets fallbacks, redone on resume
+                    state = await solve_task(t.id, slot, return_state=True)
+                    if t.id not in run.results:  # the subflow could not even record: fallbacks, redone on resume
+                        run.record(fallback_result(t, state.message or state.name), persist=False)
+                except Exception as err:  # the subflow could not start
                     run.record(fallback_result(t, f"{type(err).__name__}: {err}"), persist=False)
                 finally:
                     pool.release(slot)
+                if t.id in run.results:  # in the run's own log too, which is what `--watch` shows
+                    logger.info(f"{task_line(run.results[t.id])} | {run.progress()}")
 
         await asyncio.gather(*(one(t) for t in run.todo))
     finally:

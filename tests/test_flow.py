@@ -15,10 +15,11 @@ from tasks_lib.config import load_profile
 from tasks_lib.data import Task
 from tasks_lib.scoring import score
 from tasks_lib.submission import validate
+from tasks_lib.ui import STATES, task_state
 
 pytestmark = pytest.mark.slow
 
-STEPS = ("load-model", "train-adapter", "sample", "vote")
+STEPS = ("load-model / slot ", "train / ", "sample / ", "vote / ")  # step runs are named by their task (or slot)
 BUDGET = 120.0  # seconds; tasks end at the cpu profile's step cap long before, unless the machine is very busy
 
 
@@ -73,15 +74,19 @@ def test_submit_flow_writes_the_contracted_files(prefect_harness: None, tiny_mod
             assert all(c["votes"] >= 1 and c["grid"] for c in cands["top"])
         assert entry["correct"] == want_score["tasks"][tid]
         result = json.loads((out / "tasks" / tid / "result.json").read_text())
-        assert result == {k: v for k, v in entry.items() if k != "resumed"}
+        assert result == {k: v for k, v in entry.items() if k not in ("resumed", "state")}
+        assert entry["state"] == task_state(entry)
         assert (out / "tasks" / tid / "adapter" / "adapter_model.safetensors").exists()
 
     flows, task_runs, artifacts = asyncio.run(_prefect_records())
     subflows = [f for f in flows if f.name in n_test]
     assert sorted(f.name for f in subflows) == sorted(n_test)
-    assert all(f.state.is_completed() for f in subflows)
+    words = {e["task_id"]: e["state"] for e in report["tasks"]}
+    assert report["states"] == {w: list(words.values()).count(w) for w in STATES if w in words.values()}
+    assert all(f.state.is_completed() and f.state.name == words[f.name].capitalize() for f in subflows)  # e.g. Completed(name="Solved")
     for step in STEPS:
-        assert sum(1 for r in task_runs if r.name.startswith(f"{step}-") and r.state.is_completed()) >= len(tasks), step
+        assert sum(1 for r in task_runs if r.name.startswith(step) and r.state.is_completed()) >= len(tasks), step
+    assert {f"train / {tid}" for tid in n_test} <= {r.name for r in task_runs}
     assert {"per-task-results", "run-summary"} <= {a.key for a in artifacts}
 
 
@@ -102,5 +107,5 @@ def test_submit_flow_with_a_shared_adapter(prefect_harness: None, tiny_model: Pa
         assert entry["steps"] == 0 and entry["train"]["adapter"] == adapter and entry["sample"]["adapter_switched"]
 
     _, task_runs, _ = asyncio.run(_prefect_records())
-    shared_runs = [r for r in task_runs if r.name.startswith("train-shared-adapter-")]  # the session's only shared run
+    shared_runs = [r for r in task_runs if r.name.startswith("train-shared / slot ")]  # the session's only shared run
     assert len(shared_runs) == 1 and shared_runs[0].state.is_completed()
