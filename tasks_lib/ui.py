@@ -12,7 +12,8 @@ Contract:
     (also a task the run never reached);
   - `unsolved`: candidates came back, solutions are known, not every test output is matched;
   - `unscored`: candidates came back, no solutions to score against.
-- `fallback_reason(task, result)` says, in one sentence, why a task's attempts are guesses (None otherwise).
+- `fallback_reason(task, result)` says, in one sentence, why some of a task's attempts are guesses (None when
+  the model answered every test input).
 - `progress_text(results, total, seconds_left, wall_seconds)` is "done / total, solved so far" with the time
   left while the run is live, or the wall time once it ended.
 - `task_line(result)` is a task's one-line log entry; `task_markdown(...)` its card; `results_markdown(report,
@@ -100,12 +101,15 @@ def _grid_word(grid: Sequence[Sequence[int]], task: Task | None) -> str:
 
 
 def fallback_reason(task: Task | None, result: dict) -> str | None:
-    """Why the attempts of a `fallback` task are model-free guesses, naming the guesses (None for other states)."""
-    if task_state(result) != "fallback":
+    """Why some attempts of a task are model-free guesses (the test inputs the model gave no candidate for), naming
+    the guesses; None when the model answered every test input. A `fallback` task always has one; a task can also
+    be `solved` or `failed` with guesses."""
+    answered = _answered(result)
+    if result.get("status") != "not-run" and answered and all(answered):
         return None
     if result.get("status") == "not-run":
         return "the run ended before this task started, so its attempts are model-free guesses"
-    missing = [i for i, ok in enumerate(_answered(result)) if not ok] or list(range(len(result.get("attempts", []))))
+    missing = [i for i, ok in enumerate(answered) if not ok] or list(range(len(result.get("attempts", []))))
     stats = (result.get("sample") or {}).get("stats") or {}
     generated, malformed = stats.get("generated", 0), stats.get("malformed", 0)
     if not result.get("sample"):
@@ -215,7 +219,7 @@ def task_markdown(task: Task, result: dict, panels: Sequence[bytes], train_png: 
     lines += [f"- {line}" for line in (_training(result), _sampling(result)) if line]
     reason = fallback_reason(task, result)
     if reason:
-        lines.append(f"- **fallback**: {reason}")
+        lines.append(f"- **fallback attempts**: {reason}")
     if result.get("error"):
         lines.append(f"- **error**: `{result['error']}`")
     if train_png is not None:

@@ -182,7 +182,9 @@ def test_task_card_explains_the_task_and_embeds_labelled_pictures(multi_test_tas
     fallback = result_of(task, candidates=[{"n": 0, "top": []}, {"n": 0, "top": []}],
                          sample={"stats": {"generated": 6, "malformed": 6, "views_done": 3, "seconds": 1.0, "stopped_by": "done"}})
     card = ui.task_markdown(task, fallback, render.task_panels(task, fallback))
-    assert "**fallback**" in card and "- **fallback**: all 6 samples were malformed" in card
+    assert "**fallback**" in card and "- **fallback attempts**: all 6 samples were malformed" in card
+    solved = {**fallback, "correct": [True, True]}  # the guesses happened to be right: solved, and the card says how
+    assert ui.task_state(solved) == "solved" and "- **fallback attempts**: all 6 samples" in ui.task_markdown(task, solved, [])
 
 
 def report_of(tasks: list[dict]) -> dict:
