@@ -130,12 +130,12 @@ def fallback_reason(task: Task | None, result: dict) -> str | None:
 
 
 def progress_text(results: Iterable[dict], total: int, seconds_left: float | None = None, wall_seconds: float | None = None) -> str:
-    """'3/10 tasks done, 1 solved, 2 unsolved; 420 s left in the budget' while live (`seconds_left`), or
+    """'3/10 tasks done, 1 solved (2 unsolved); 420 s left in the budget' while live (`seconds_left`), or
     '...; finished in 512 s' once the run ended (`wall_seconds`)."""
     results = list(results)
-    counts = state_counts(results)
-    words = ", ".join(f"{n} {s}" for s, n in counts.items())
-    line = f"{len(results)}/{total} tasks done, {counts.get('solved', 0)} solved" + (f" ({words})" if words else "")
+    others = ", ".join(f"{n} {s}" for s, n in state_counts(results).items() if s != "solved")
+    solved = sum(task_state(r) == "solved" for r in results)
+    line = f"{len(results)}/{total} tasks done, {solved} solved" + (f" ({others})" if others else "")
     if wall_seconds is not None:
         return f"{line}; finished in {wall_seconds:.0f} s"
     if seconds_left is not None:
@@ -235,7 +235,7 @@ def task_markdown(task: Task, result: dict, panels: Sequence[bytes], train_png: 
 
 
 def _linked(task_id: str, links: Mapping[str, str]) -> str:
-    return f"[`{task_id}`]({links[task_id]})" if task_id in links else f"`{task_id}`"
+    return f"[{task_id}]({links[task_id]})" if task_id in links else f"`{task_id}`"  # the UI shows no code style inside links
 
 
 def _cell(v: object) -> str:

@@ -154,8 +154,8 @@ def test_fallback_reason_names_the_cause_and_the_guesses(multi_test_task: Task) 
 def test_progress_says_done_and_solved_with_time_left_then_wall_time(multi_test_task: Task) -> None:
     done = [result_of(multi_test_task, correct=[True, True]), result_of(multi_test_task, correct=[False, True]),
             result_of(multi_test_task, status="failed", error="x")]
-    assert ui.progress_text(done, 10, seconds_left=412.4) == "3/10 tasks done, 1 solved (1 solved, 1 unsolved, 1 failed); 412 s left in the budget"
-    assert ui.progress_text(done[:1], 1, seconds_left=0.0, wall_seconds=61.6) == "1/1 tasks done, 1 solved (1 solved); finished in 62 s"
+    assert ui.progress_text(done, 10, seconds_left=412.4) == "3/10 tasks done, 1 solved (1 unsolved, 1 failed); 412 s left in the budget"
+    assert ui.progress_text(done[:1], 1, seconds_left=0.0, wall_seconds=61.6) == "1/1 tasks done, 1 solved; finished in 62 s"
     assert ui.progress_text([], 4, seconds_left=90) == "0/4 tasks done, 0 solved; 90 s left in the budget"
     assert ui.task_line(done[1]) == f"{multi_test_task.id}: unsolved (8 steps, 12.5 s of 30.0 s, correct 1/2)"
 
@@ -216,8 +216,8 @@ def test_results_table_timeline_and_summary_follow_the_report(tmp_path: Path) ->
 
     table = ui.results_markdown(report, links).splitlines()
     assert table[0] == "| task | state | slot | budget (s) | used (s) | steps | candidates | correct | error |"
-    assert table[2] == "| [`a`](http://ui/artifacts/artifact/1) | solved | 0 | 40.0 | 20.0 | 5 | 4 | 1/1 |  |"
-    assert table[3] == "| [`b`](http://ui/runs/flow-run/2) | failed | 1 | 40.0 | 10.0 | 0 | 0 | 0/1 | SlotError: timeout \\| x |"
+    assert table[2] == "| [a](http://ui/artifacts/artifact/1) | solved | 0 | 40.0 | 20.0 | 5 | 4 | 1/1 |  |"
+    assert table[3] == "| [b](http://ui/runs/flow-run/2) | failed | 1 | 40.0 | 10.0 | 0 | 0 | 0/1 | SlotError: timeout \\| x |"
     assert table[4].startswith("| `c` | unsolved |") and table[5] == "| `d` | fallback |  |  |  | 0 | 0 |  |  |"
 
     timeline = ui.timeline_rows(report, run_dir, started)
@@ -243,9 +243,9 @@ def test_results_table_timeline_and_summary_follow_the_report(tmp_path: Path) ->
     assert card.startswith("# arc-ttt run `r1`\n- folder: `runs/r1`")
     assert "model `/models/arc-base-5m`; profile `cpu`; 2 slot(s)" in card and "- budget: 600 s (20 s reserve); wall time 30 s" in card
     assert "- states: 1 solved, 1 unsolved, 1 fallback, 1 failed" in card
-    assert "- solved (1): [`a`](http://ui/artifacts/artifact/1)" in card
+    assert "- solved (1): [a](http://ui/artifacts/artifact/1)" in card
     assert "**score (Kaggle): 0.500** (1/2 test outputs)" in card
-    assert card.count("data:image/png;base64,") == 1 and "| 1 | [`b`](http://ui/runs/flow-run/2) | 80.0 | 90.0 | failed |" in card
+    assert card.count("data:image/png;base64,") == 1 and "| 1 | [b](http://ui/runs/flow-run/2) | 80.0 | 90.0 | failed |" in card
 
 
 @pytest.mark.parametrize("span, step", [(9.0, 2.0), (8.0, 1.0), (90.0, 20.0), (1000.0, 200.0), (0.3, 0.05)])
