@@ -24,7 +24,7 @@ from prefect.states import Completed, Failed, State
 
 from tasks_lib.render import candidates_image, task_panels, timeline_image, train_image, write_task_images
 from tasks_lib.run import Run
-from tasks_lib.ui import (STATE_MEANING, artifact_key, progress_percent, progress_text, results_markdown, summary_markdown, task_line,
+from tasks_lib.ui import (STATE_MEANING, artifact_key, headline, progress_percent, progress_text, results_markdown, summary_markdown, task_line,
                           task_markdown, task_state, timeline_path, timeline_rows)
 
 _PROGRESS: dict[str, UUID] = {}  # run id -> its progress artifact, set by start_progress
@@ -61,7 +61,7 @@ async def ensure_gpu_limit(name: str, limit: int, reset: bool) -> None:
 async def start_progress(run: Run) -> None:
     """The run's progress artifact: share of tasks finished; its description says done, solved and time left."""
     percent = progress_percent(len(run.results), len(run.data.n_test))
-    _PROGRESS[run.run_id] = await acreate_progress_artifact(percent, key="run-progress", description=f"arc-ttt: {run.progress()}")
+    _PROGRESS[run.run_id] = await acreate_progress_artifact(percent, key="run-progress", description=run.progress())
 
 
 def _card(run: Run, result: dict) -> tuple[str, list[bytes]] | None:
@@ -81,10 +81,8 @@ async def publish_task(run: Run, result: dict) -> None:
     from the run's tables), the progress moved. The record is already safe on disk, so a failure here is logged
     and the run goes on."""
     tid = result["task_id"]
-    links = _LINKS.setdefault(run.run_id, {})
     subflow = flow_run.get_id()
-    if subflow and ui_url(f"runs/flow-run/{subflow}"):
-        links[tid] = ui_url(f"runs/flow-run/{subflow}")
+    link = ui_url(f"runs/flow-run/{subflow}") if subflow else None  # the subflow; the card once it exists
     try:
         card = await asyncio.to_thread(_card, run, result)
         if card is not None:
@@ -92,14 +90,14 @@ async def publish_task(run: Run, result: dict) -> None:
             await asyncio.to_thread(write_task_images, run.dir.task_dir(tid), panels)
             artifact = await acreate_markdown_artifact(markdown, key=artifact_key(f"task-{tid}"),
                                                        description=f"arc-ttt task {tid}: {task_state(result)}")
-            links[tid] = ui_url(f"artifacts/artifact/{artifact}") or links.get(tid, "")
+            link = ui_url(f"artifacts/artifact/{artifact}") or link
         if run.run_id in _PROGRESS:
             percent = progress_percent(len(run.results), len(run.data.n_test))
-            await aupdate_progress_artifact(_PROGRESS[run.run_id], percent, description=f"arc-ttt: {run.progress()}")
+            await aupdate_progress_artifact(_PROGRESS[run.run_id], percent, description=run.progress())
     except Exception as err:  # pictures and UI cards are extras; the result is recorded
         get_run_logger().warning(f"{tid}: could not publish its pictures or card ({type(err).__name__}: {err})")
-    if not links.get(tid):
-        links.pop(tid, None)
+    if link:
+        _LINKS.setdefault(run.run_id, {})[tid] = link
 
 
 async def publish_report(run: Run, report: dict, out: str) -> None:
@@ -107,16 +105,17 @@ async def publish_report(run: Run, report: dict, out: str) -> None:
     task ids linked to their cards; the progress says what the run did; the log says the score and where the
     files and the summary are (what `prefect deployment run --watch` ends with)."""
     links = _LINKS.pop(run.run_id, {})
-    await acreate_markdown_artifact(results_markdown(report, links), key="per-task-results", description="arc-ttt per-task results")
+    await acreate_markdown_artifact(results_markdown(report, links), key="per-task-results",
+                                    description="arc-ttt per-task results: state, seconds, steps; ids link to the cards")
     timeline = timeline_rows(report, run.dir, run.started)
     picture = await asyncio.to_thread(timeline_image, timeline) if timeline else None
     if picture is not None:
         await asyncio.to_thread(timeline_path(out).write_bytes, picture)
     summary = await acreate_markdown_artifact(summary_markdown(report, out, timeline, picture, links), key="run-summary",
-                                              description="arc-ttt run summary")
+                                              description=f"arc-ttt run {headline(report)}")
     done = progress_text(run.results.values(), len(run.data.n_test), wall_seconds=report["wall_seconds"])
     if run.run_id in _PROGRESS:
-        await aupdate_progress_artifact(_PROGRESS.pop(run.run_id), 100.0, description=f"arc-ttt: {done}")
+        await aupdate_progress_artifact(_PROGRESS.pop(run.run_id), 100.0, description=done)
     logger, score = get_run_logger(), report.get("score")
     logger.info(f"finished: {done}" + (f"; score (Kaggle) {score['kaggle']:.3f} ({score['solved_outputs']}/{score['total_outputs']} test outputs)"
                                         if score else ""))

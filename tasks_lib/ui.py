@@ -19,6 +19,7 @@ Contract:
 - `task_line(result)` is a task's one-line log entry; `task_markdown(...)` its card; `results_markdown(report,
   links)` the per-task table; `summary_markdown(...)` the run card. Task ids in run-level tables link to
   `links[task_id]` (the task's card or subflow in the UI) where one is given.
+- `headline(report)` is the run in one line (the summary artifact's description).
 - `timeline_rows(report, run_dir, started)` places each task of this run on its slot's lane.
 - `artifact_key(text)` turns a task id or run name into a valid artifact key; `progress_percent` is 0-100.
 """
@@ -242,8 +243,9 @@ def _cell(v: object) -> str:
     return "" if v is None else str(v).replace("|", "\\|").replace("\n", " ")
 
 
-def results_markdown(report: dict, links: Mapping[str, str] = {}) -> str:
+def results_markdown(report: dict, links: Mapping[str, str] | None = None) -> str:
     """The per-task table: task (linked), state, slot, budget, seconds used, steps, candidates, correct, error."""
+    links = links or {}
     lines = ["| task | state | slot | budget (s) | used (s) | steps | candidates | correct | error |",
              "|---|---|---|---|---|---|---|---|---|"]
     for t in report["tasks"]:
@@ -269,9 +271,11 @@ def timeline_rows(report: dict, run_dir: RunDir, started: float) -> list[dict]:
     return sorted(rows, key=lambda r: (r["slot"], r["start"]))
 
 
-def summary_markdown(report: dict, out: str, timeline: Sequence[dict], timeline_png: bytes | None, links: Mapping[str, str] = {}) -> str:
+def summary_markdown(report: dict, out: str, timeline: Sequence[dict], timeline_png: bytes | None,
+                     links: Mapping[str, str] | None = None) -> str:
     """The run's card: run id and folder, model, profile, budget, states, solved task ids (linked), score, files,
     and the timeline (picture and table)."""
+    links = links or {}
     score, cfg = report.get("score"), report.get("config") or {}
     budget = cfg.get("budget") or {}
     counts = state_counts(report["tasks"])
@@ -291,7 +295,7 @@ def summary_markdown(report: dict, out: str, timeline: Sequence[dict], timeline_
     lines.append(f"- solved ({len(solved)}): " + (", ".join(_linked(t, links) for t in solved) if solved else "none"))
     lines.append(f"- files: `{out}/submission.json`, `{out}/report.json`, pictures in `{out}/tasks/<task-id>/test-<i>.png` "
                  f"and `{out}/timeline.png`")
-    lines.append("\nEach task id links to its card. " + "; ".join(f"**{s}**: {m}" for s, m in STATE_MEANING.items()) + ".")
+    lines.append("\n" + ("Each task id links to its card. " if links else "") + "; ".join(f"**{s}**: {m}" for s, m in STATE_MEANING.items()) + ".")
     if timeline:
         lines.append("\n## Timeline\n\nOne lane per slot, one bar per task, coloured by state.\n")
         if timeline_png is not None:
@@ -299,6 +303,13 @@ def summary_markdown(report: dict, out: str, timeline: Sequence[dict], timeline_
         lines.append("| slot | task | start (s) | end (s) | state |\n|---|---|---|---|---|")
         lines += [f"| {r['slot']} | {_linked(r['task'], links)} | {r['start']:.1f} | {r['end']:.1f} | {r['state']} |" for r in timeline]
     return "\n".join(lines)
+
+
+def headline(report: dict) -> str:
+    """The run in one line: its id, tasks solved and the Kaggle score when scored ('r1: 2/4 solved, score 0.500')."""
+    solved = sum(task_state(t) == "solved" for t in report["tasks"])
+    score = report.get("score")
+    return f"{report['run_id']}: {solved}/{len(report['tasks'])} solved" + (f", score {score['kaggle']:.3f}" if score else "")
 
 
 def timeline_path(out: str | Path) -> Path:

@@ -109,3 +109,25 @@ def test_submit_flow_with_a_shared_adapter(prefect_harness: None, tiny_model: Pa
     _, task_runs, _ = asyncio.run(_prefect_records())
     shared_runs = [r for r in task_runs if r.name.startswith("train-shared / slot ")]  # the session's only shared run
     assert len(shared_runs) == 1 and shared_runs[0].state.is_completed()
+
+
+def test_a_subflow_that_cannot_record_ends_failed_and_its_task_gets_fallbacks(prefect_harness: None, tiny_model: Path,
+                                                                               small_tasks: list[Task], tmp_path: Path,
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from flows import submit as submit_mod
+
+    def broken_vote(task, candidates, rule):
+        raise RuntimeError(f"vote broke on {task.id}")
+
+    monkeypatch.setattr(submit_mod.solve, "vote_step", broken_vote)
+    tasks = small_tasks[:1]
+    challenges, solutions = kaggle_files(tasks, tmp_path / "data")
+    profile = fast_profile(tmp_path / "profile", model={"path": str(tiny_model)}, train={"max_steps": 1}, slots={"cpu_slots": 1})
+    out = tmp_path / "run"
+    asyncio.run(submit_mod.submit(challenges=str(challenges), out=str(out), profile=str(profile), solutions=str(solutions), time_budget=BUDGET))
+    (entry,) = json.loads((out / "report.json").read_text())["tasks"]
+    assert entry["status"] == "failed" and entry["state"] == "failed" and f"vote broke on {tasks[0].id}" in entry["error"]
+    assert not (out / "tasks" / tasks[0].id / "result.json").exists()  # not its own failure: a resumed run redoes it
+    flows, _, _ = asyncio.run(_prefect_records())
+    (subflow,) = [f for f in flows if f.name == tasks[0].id and f.parameters.get("task_id") and f.state.is_failed()]
+    assert "vote broke" in subflow.state.message

@@ -241,6 +241,7 @@ def test_results_table_timeline_and_summary_follow_the_report(tmp_path: Path) ->
 
     card = ui.summary_markdown(report, "runs/r1", timeline, picture, links)
     assert card.startswith("# arc-ttt run `r1`\n- folder: `runs/r1`")
+    assert ui.headline(report) == "r1: 1/4 solved, score 0.500"
     assert "model `/models/arc-base-5m`; profile `cpu`; 2 slot(s)" in card and "- budget: 600 s (20 s reserve); wall time 30 s" in card
     assert "- states: 1 solved, 1 unsolved, 1 fallback, 1 failed" in card
     assert "- solved (1): [a](http://ui/artifacts/artifact/1)" in card
