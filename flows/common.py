@@ -1,4 +1,5 @@
-"""Prefect glue shared by the flows: the UI artifacts.
+"""Prefect glue shared by the flows: a task subflow's named final state, and the UI
+artifacts (progress, task cards, the per-task table, the run summary, the sweep table) with links between them.
 
 What the artifacts say is built in `tasks_lib.ui` and `tasks_lib.render`; this module only hands it to Prefect.
 """
@@ -15,47 +16,97 @@ from prefect.artifacts import (
     aupdate_progress_artifact,
 )
 from prefect import get_run_logger
+from prefect.runtime import flow_run
+from prefect.settings import PREFECT_UI_URL
+from prefect.states import Completed, Failed, State
 
-from tasks_lib.render import task_panels, timeline_image, write_task_images
+from tasks_lib.render import candidates_image, task_panels, timeline_image, train_image, write_task_images
 from tasks_lib.run import Run
-from tasks_lib.ui import artifact_key, progress_percent, result_rows, summary_markdown, task_markdown, timeline_path, timeline_rows
+from tasks_lib.ui import (STATE_MEANING, artifact_key, headline, progress_percent, progress_text, results_markdown, summary_markdown, task_line,
+                          task_markdown, task_state, timeline_path, timeline_rows)
 
 _PROGRESS: dict[str, UUID] = {}  # run id -> its progress artifact, set by start_progress
+_LINKS: dict[str, dict[str, str]] = {}  # run id -> task id -> UI address of its card (or its subflow)
+
+
+def ui_url(path: str) -> str | None:
+    """The UI address of `path` (e.g. `runs/flow-run/<id>`), or None when there is no UI (temporary local server)."""
+    base = PREFECT_UI_URL.value()
+    return f"{base.rstrip('/')}/{path}" if base else None
+
+
+def final_state(result: dict) -> State:
+    """A solve-task subflow's final state, named by the task's state word: `Failed` for failed, otherwise a
+    `Completed` state named Solved, Unsolved, Unscored or Fallback. Its data is the word."""
+    word = task_state(result)
+    message = task_line(result)
+    if word == "failed":
+        return Failed(name="Failed", message=message, data=word)
+    return Completed(name=word.capitalize(), message=f"{message}: {STATE_MEANING[word]}", data=word)
 
 
 async def start_progress(run: Run) -> None:
-    """The run's progress artifact (share of tasks finished), shown while the run goes on."""
+    """The run's progress artifact: share of tasks finished; its description says done, solved and time left."""
     percent = progress_percent(len(run.results), len(run.data.n_test))
-    _PROGRESS[run.run_id] = await acreate_progress_artifact(percent, key="run-progress", description=f"arc-ttt: {run.progress()}")
+    _PROGRESS[run.run_id] = await acreate_progress_artifact(percent, key="run-progress", description=run.progress())
+
+
+def _card(run: Run, result: dict) -> tuple[str, list[bytes]] | None:
+    """A task's card (markdown) and its test panels, or None for a task with no valid record to draw (invalid)."""
+    task = run.tasks.get(result["task_id"])
+    if task is None:
+        return None
+    panels = task_panels(task, result)
+    solutions = task.test_outputs if task.has_solutions else [None] * len(task.test_inputs)
+    candidates = [candidates_image(c["top"], solutions[i] if i < len(solutions) else None)
+                  for i, c in enumerate(result.get("candidates", []))]
+    return task_markdown(task, result, panels, train_image(task), candidates), panels
 
 
 async def publish_task(run: Run, result: dict) -> None:
-    """After a task is recorded: its pictures under the run dir, its card in the UI, the progress bar moved.
-    The task's record is already safe on disk, so a failure here is logged and the run goes on."""
-    task = run.tasks.get(result["task_id"])
+    """After a task is recorded (inside its subflow): its pictures under the run dir, its card in the UI (linked
+    from the run's tables), the progress moved. The record is already safe on disk, so a failure here is logged
+    and the run goes on."""
+    tid = result["task_id"]
+    subflow = flow_run.get_id()
+    link = ui_url(f"runs/flow-run/{subflow}") if subflow else None  # the subflow; the card once it exists
     try:
-        if task is not None:
-            panels = await asyncio.to_thread(task_panels, task, result)
-            await asyncio.to_thread(write_task_images, run.dir.task_dir(task.id), panels)
-            await acreate_markdown_artifact(task_markdown(task, result, panels), key=artifact_key(f"task-{task.id}"),
-                                            description=f"arc-ttt task {task.id}: {result['status']}")
+        card = await asyncio.to_thread(_card, run, result)
+        if card is not None:
+            markdown, panels = card
+            await asyncio.to_thread(write_task_images, run.dir.task_dir(tid), panels)
+            artifact = await acreate_markdown_artifact(markdown, key=artifact_key(f"task-{tid}"),
+                                                       description=f"arc-ttt task {tid}: {task_state(result)}")
+            link = ui_url(f"artifacts/artifact/{artifact}") or link
         if run.run_id in _PROGRESS:
             percent = progress_percent(len(run.results), len(run.data.n_test))
-            await aupdate_progress_artifact(_PROGRESS[run.run_id], percent, description=f"arc-ttt: {run.progress()}")
+            await aupdate_progress_artifact(_PROGRESS[run.run_id], percent, description=run.progress())
     except Exception as err:  # pictures and UI cards are extras; the result is recorded
-        get_run_logger().warning(f"{result['task_id']}: could not publish its pictures or card ({type(err).__name__}: {err})")
+        get_run_logger().warning(f"{tid}: could not publish its pictures or card ({type(err).__name__}: {err})")
+    if link:
+        _LINKS.setdefault(run.run_id, {})[tid] = link
 
 
 async def publish_report(run: Run, report: dict, out: str) -> None:
-    """At the end: the per-task table, and the run card with the score and the timeline (also `out/timeline.png`)."""
-    await acreate_table_artifact(result_rows(report), key="per-task-results", description="arc-ttt per-task results")
+    """At the end: the per-task table and the run card with the score and the timeline (also `out/timeline.png`),
+    task ids linked to their cards; the progress says what the run did; the log says the score and where the
+    files and the summary are (what `prefect deployment run --watch` ends with)."""
+    links = _LINKS.pop(run.run_id, {})
+    await acreate_markdown_artifact(results_markdown(report, links), key="per-task-results",
+                                    description="arc-ttt per-task results: state, seconds, steps; ids link to the cards")
     timeline = timeline_rows(report, run.dir, run.started)
-    picture = timeline_image(timeline) if timeline else None
+    picture = await asyncio.to_thread(timeline_image, timeline) if timeline else None
     if picture is not None:
         await asyncio.to_thread(timeline_path(out).write_bytes, picture)
-    await acreate_markdown_artifact(summary_markdown(report, out, timeline, picture), key="run-summary", description="arc-ttt run summary")
+    summary = await acreate_markdown_artifact(summary_markdown(report, out, timeline, picture, links), key="run-summary",
+                                              description=f"arc-ttt run {headline(report)}")
+    done = progress_text(run.results.values(), len(run.data.n_test), wall_seconds=report["wall_seconds"])
     if run.run_id in _PROGRESS:
-        await aupdate_progress_artifact(_PROGRESS.pop(run.run_id), 100.0, description=f"arc-ttt: {run.progress()}")
+        await aupdate_progress_artifact(_PROGRESS.pop(run.run_id), 100.0, description=done)
+    logger, score = get_run_logger(), report.get("score")
+    logger.info(f"finished: {done}" + (f"; score (Kaggle) {score['kaggle']:.3f} ({score['solved_outputs']}/{score['total_outputs']} test outputs)"
+                                        if score else ""))
+    logger.info(f"files: {out}/submission.json, {out}/report.json; summary: {ui_url(f'artifacts/artifact/{summary}') or 'artifact run-summary'}")
 
 
 async def publish_sweep(table: list[dict], out: str) -> None:

@@ -16,8 +16,9 @@ from flows import prefect_env  # noqa: E402,F401  (offline Prefect defaults; mus
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.exceptions import TerminationSignal
+from prefect.states import State
 
-from flows.common import publish_report, publish_task, start_progress
+from flows.common import final_state, publish_report, publish_task, start_progress
 from tasks_lib import pipeline
 from tasks_lib.budget import TaskBudget
 from tasks_lib.run import Run, check_inputs, prepare
@@ -26,28 +27,28 @@ STEP = dict(cache_policy=NO_CACHE, retries=1, retry_delay_seconds=1)
 RUN: dict[str, Run] = {}  # the live run, by flow-run-independent key; subflows look it up here
 
 
-@task(name="load-model", timeout_seconds=3600, **STEP)
+@task(name="load-model", task_run_name="load-model / slot {slot}", timeout_seconds=3600, **STEP)
 async def load_model(slot: int) -> dict:
     return await pipeline.load(RUN["current"], slot)
 
 
-@task(name="train-adapter", timeout_seconds=6 * 3600, **STEP)
+@task(name="train-adapter", task_run_name="train / {task_id}", timeout_seconds=6 * 3600, **STEP)
 async def train_adapter(task_id: str, slot: int, budget: TaskBudget) -> dict:
     return await pipeline.train(RUN["current"], task_id, slot, budget)
 
 
-@task(name="train-shared-adapter", timeout_seconds=6 * 3600, **STEP)
+@task(name="train-shared-adapter", task_run_name="train-shared / slot {slot}", timeout_seconds=6 * 3600, **STEP)
 async def train_shared_adapter(slot: int) -> dict | None:
     """Train scope shared: one adapter on every task of the run, before any task starts (Run.train_shared)."""
     return await pipeline.train_shared(RUN["current"], slot)
 
 
-@task(name="sample", timeout_seconds=6 * 3600, **STEP)
+@task(name="sample", task_run_name="sample / {task_id}", timeout_seconds=6 * 3600, **STEP)
 async def sample(task_id: str, slot: int, budget: TaskBudget) -> dict:
     return await pipeline.sample(RUN["current"], task_id, slot, budget)
 
 
-@task(name="vote", cache_policy=NO_CACHE, timeout_seconds=600)
+@task(name="vote", task_run_name="vote / {task_id}", cache_policy=NO_CACHE, timeout_seconds=600)
 async def vote(task_id: str, candidates: list | None) -> list[dict]:
     return await pipeline.vote(RUN["current"], task_id, candidates)
 
@@ -59,10 +60,10 @@ def steps() -> pipeline.Steps:
 
 
 @flow(name="solve-task", flow_run_name="{task_id}")
-async def solve_task(task_id: str, slot: int) -> str:
-    """load-model -> train-adapter -> sample -> vote for one task, then its record (tasks_lib/pipeline.py)."""
-    result = await pipeline.solve_task(RUN["current"], steps(), task_id, slot)
-    return result["status"]
+async def solve_task(task_id: str, slot: int) -> State:
+    """load-model -> train-adapter -> sample -> vote for one task, then its record (tasks_lib/pipeline.py). Ends in a
+    state named by the task's state word (Solved, Unsolved, Unscored, Fallback, or Failed)."""
+    return final_state(await pipeline.solve_task(RUN["current"], steps(), task_id, slot))
 
 
 @flow(name="arc-ttt-submit", log_prints=True)
@@ -76,7 +77,7 @@ async def submit(challenges: str = "arc1/eval", out: str = "runs/latest", profil
     await start_progress(run)
     run.open_slots()
     try:
-        await pipeline.solve_all(run, steps(), solve=solve_task)
+        await pipeline.solve_all(run, steps(), solve=lambda task_id, slot: solve_task(task_id, slot, return_state=True))
     finally:
         run.close()
     report = run.finish()

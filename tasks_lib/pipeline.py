@@ -38,6 +38,7 @@ from tasks_lib import solve
 from tasks_lib.budget import TaskBudget
 from tasks_lib.run import Run, prepare
 from tasks_lib.solve import Outcome, fallback_result
+from tasks_lib.ui import task_line
 
 logger = logging.getLogger(__name__)
 
@@ -125,15 +126,15 @@ async def solve_task(run: Run, steps: Steps, task_id: str, slot: int) -> dict:
     result = outcome.record()
     run.record(result)
     await steps.publish(result)
-    steps.log(f"{task_id}: {result['status']} (steps {result['steps']}, {result['used_seconds']:.1f}s of {budget.seconds:.1f}s"
-              f"{', correct ' + str(result['correct']) if 'correct' in result else ''}) | {run.progress()}")
+    steps.log(f"{task_line(result)} | {run.progress()}")
     return result
 
 
 async def solve_all(run: Run, steps: Steps, solve: Callable[[str, int], Awaitable[Any]] | None = None,
                     slots: int | None = None) -> None:
     """Every task still to do, each on a free slot (see module doc). `slots` defaults to the run's pool size."""
-    solve = solve or (lambda task_id, slot: solve_task(run, steps, task_id, slot))
+    default = lambda task_id, slot: solve_task(run, steps, task_id, slot)  # noqa: E731
+    solve = solve or default
     n = len(run.pool) if slots is None else slots
     if not run.todo:
         return
@@ -152,11 +153,16 @@ async def solve_all(run: Run, steps: Steps, solve: Callable[[str, int], Awaitabl
     async def one(task_id: str) -> None:
         slot = await free.get()
         try:
-            await solve(task_id, slot)
+            ended = await solve(task_id, slot)
+            if task_id not in run.results:  # the task's run ended without a record (e.g. a Prefect state that failed)
+                why = getattr(ended, "message", None) or getattr(ended, "name", None) or "the task ended without a record"
+                run.record(fallback_result(run.tasks[task_id], str(why)), persist=False)
         except Exception as err:  # could not even record: fallbacks in the submission, redone on resume
             run.record(fallback_result(run.tasks[task_id], f"{type(err).__name__}: {err}"), persist=False)
         finally:
             free.put_nowait(slot)
+        if solve is not default:  # the task logged in its own run; the run's log gets its line too (what `--watch` shows)
+            steps.log(f"{task_line(run.results[task_id])} | {run.progress()}")
 
     await asyncio.gather(*(one(t.id) for t in run.todo))
 

@@ -5,7 +5,7 @@ Contract:
   directory, challenges file, output folder) and raises `DataError`/`ConfigError`/`StoreError`/
   `ModelError` with a one-line message naming the problem. It loads finished results from an earlier
   run with the same output folder (resume), orders the remaining tasks largest first, sets up the
-  budget, and writes a complete fallback `submission.json` at once.
+  budget, and writes a complete fallback `submission.json` at once. The run id is the output folder's name.
 - `Run.record(result)` writes `tasks/<id>/result.json`, then rewrites `submission.json` atomically,
   so a valid, complete submission is on disk at every moment. A failure that is not the task's own (its
   subflow could not run, or the run is stopping) is only put in the submission, so a resumed run redoes it.
@@ -15,9 +15,8 @@ Contract:
   `shared/adapter/` and links it as each of those tasks' `tasks/<id>/adapter`; a shared adapter already on
   disk (resume) is reused. Its stats go in `report.json` as `shared`.
 - `Run.finish()` writes `report.json` (start time, slots, the GPU of each (`cpu` for CPU slots) and what its
-  first load returned, per-task
-  status, budget, timings and spans, steps, candidates, attempts, correctness and the score when solutions are
-  known) and returns it.
+  first load returned, per-task status, state word (`ui.task_state`), budget, timings and spans, steps,
+  candidates, attempts, correctness and the score when solutions are known) and returns it.
 """
 
 from __future__ import annotations
@@ -41,6 +40,7 @@ from tasks_lib.scoring import score
 from tasks_lib.store import RunDir, atomic_write_json
 from tasks_lib.shared_adapter import SHARED_ID
 from tasks_lib.solve import ADAPTER_FILE, Outcome, shared_step
+from tasks_lib.ui import progress_text, state_counts, task_state
 
 
 @dataclass
@@ -52,7 +52,7 @@ class Run:
     todo: list[Task]
     results: dict[str, dict]
     resumed: list[str]
-    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])  # `prepare` names it after the run folder
     started: float = field(default_factory=time.time)
     pool: SlotPool | None = None
     leases: Leases | None = None
@@ -125,9 +125,8 @@ class Run:
             sub_mod.write(self.dir.submission, self.submission(), self.data.n_test)
 
     def progress(self) -> str:
-        done = len(self.results)
-        total = len(self.data.n_test)
-        return f"{done}/{total} tasks done, {self.budget.time_left():.0f}s left in the budget"
+        """Tasks done and solved so far, and the time left in the budget (`ui.progress_text`)."""
+        return progress_text(list(self.results.values()), len(self.data.n_test), seconds_left=self.budget.time_left())
 
     def finish(self) -> dict:
         """Write the final submission and report.json; return the report."""
@@ -140,7 +139,7 @@ class Run:
             r = self.results.get(tid)
             if r is None:
                 r = {"task_id": tid, "status": "not-run", "attempts": submission[tid]}
-            tasks.append({**r, "resumed": tid in self.resumed})
+            tasks.append({**r, "state": task_state(r), "resumed": tid in self.resumed})
         statuses: dict[str, int] = {}
         for t in tasks:
             statuses[t["status"]] = statuses.get(t["status"], 0) + 1
@@ -154,6 +153,7 @@ class Run:
             "slots": len(self.pool) if self.pool else 0,
             "devices": [s.env.get("CUDA_VISIBLE_DEVICES") or "cpu" for s in self.pool.slots] if self.pool else [],
             "statuses": statuses,
+            "states": state_counts(tasks),
             "shared": self.shared,
             "slot_loads": self.slot_loads,
             "warnings": self.data.warnings,
@@ -217,6 +217,6 @@ def prepare(
     todo = sorted((t for t in data.tasks if t.id not in results), key=lambda t: -t.cells)
     weights = {t.id: (float(t.cells) if cfg.budget.size_weighted else 1.0) for t in todo}
     budget = Budget(cfg.budget.total_seconds, cfg.budget.reserve_seconds, 1, weights, cfg.budget.train_fraction)
-    run = Run(cfg, data, run_dir, budget, todo, results, resumed=[tid for tid in finished if tid in results])
+    run = Run(cfg, data, run_dir, budget, todo, results, resumed=[tid for tid in finished if tid in results], run_id=run_dir.root.resolve().name)
     sub_mod.write(run_dir.submission, run.submission(), data.n_test)
     return run

@@ -1,25 +1,54 @@
-"""What the Prefect UI shows about a run, as plain data (markdown strings, table rows, a progress
-number); `flows/common.py` hands them to Prefect. No Prefect here, so all of it is testable directly.
+"""What a researcher reads about a run, as plain data: the word for each task's outcome, the progress line,
+the task cards, the per-task table and the run summary (markdown strings); `flows/common.py` hands them to
+Prefect. No Prefect here, so all of it is testable directly.
 
 Contract:
-- `artifact_key(text)` turns a task id or run name into a valid artifact key (lowercase, digits, dashes).
-- `progress_percent(done, total)` is the share of tasks finished, 0-100.
-- `task_markdown(task, result, panels)` is a task's card: status, budget, steps, candidates, correctness
-  and one embedded PNG per test input (input | attempt 1 | attempt 2 | solution).
-- `result_rows(report)` is the per-task table; `timeline_rows(report, run_dir, started)` places each task
-  of this run on its slot's lane (seconds since the run started); `summary_markdown(...)` is the run card
-  with the score and the timeline picture.
+- `task_state(result)` is THE word for a task's outcome, one of `STATES`; the flow's subflow state, the
+  cards, the tables, the logs and `report.json` (`state` per task, `states` per run) all use it:
+  - `solved`: solutions are known and every test output is matched by one of its two attempts (this wins
+    over the others: a task solved despite a failed step is solved, its error still shown);
+  - `failed`: a step raised, the task was invalid, or the subflow could not run (its `error` says why);
+  - `fallback`: some test input got no candidate from the model, so its attempts are model-free guesses
+    (also a task the run never reached);
+  - `unsolved`: candidates came back, solutions are known, not every test output is matched;
+  - `unscored`: candidates came back, no solutions to score against.
+- `fallback_reason(task, result)` says, in one sentence, why some of a task's attempts are guesses (None when
+  the model answered every test input).
+- `progress_text(results, total, seconds_left, wall_seconds)` is "done / total, solved so far" with the time
+  left while the run is live, or the wall time once it ended.
+- `task_line(result)` is a task's one-line log entry; `task_markdown(...)` its card; `results_markdown(report,
+  links)` the per-task table; `summary_markdown(...)` the run card. Task ids in run-level tables link to
+  `links[task_id]` (the task's card or subflow in the UI) where one is given.
+- `headline(report)` is the run in one line (the summary artifact's description).
+- `timeline_rows(report, run_dir, started)` places each task of this run on its slot's lane.
+- `artifact_key(text)` turns a task id or run name into a valid artifact key; `progress_percent` is 0-100.
 """
 
 from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from tasks_lib.data import Task
 from tasks_lib.store import RunDir
+
+STATES = ("solved", "unsolved", "unscored", "fallback", "failed")
+STATE_MEANING = {
+    "solved": "every test output matched by an attempt",
+    "unsolved": "the model answered, not every test output matched",
+    "unscored": "the model answered, no solutions to score against",
+    "fallback": "some test input got no answer from the model: its attempts are model-free guesses",
+    "failed": "a step failed or the task was invalid (see its error)",
+}
+STOPPED_BY = {
+    "steps": "it reached train.max_steps",
+    "deadline": "its share of the budget for training ran out",
+    "no-data": "no train pair fits in model.max_tokens",
+    "shared": "it trains nothing itself (train scope shared: it samples the run's shared adapter)",
+    "none": "it trains nothing (train scope none: it samples the base model)",
+}
 
 _KEY = re.compile(r"[^a-z0-9-]+")
 
@@ -37,52 +66,198 @@ def data_uri(png_bytes: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png_bytes).decode("ascii")
 
 
+def _answered(result: dict) -> list[bool]:
+    """Per test input: did the model give at least one candidate?"""
+    return [c.get("n", 0) > 0 for c in result.get("candidates", [])]
+
+
+def task_state(result: dict) -> str:
+    """The one word for a task's outcome (see the module docstring); a task solved despite a failed step is
+    `solved` (its card and row still show the error)."""
+    correct = result.get("correct")
+    if correct and all(correct):
+        return "solved"
+    if result.get("status") in ("failed", "invalid"):
+        return "failed"
+    answered = _answered(result)
+    if result.get("status") == "not-run" or not answered or not all(answered):
+        return "fallback"
+    return "unscored" if correct is None else "unsolved"
+
+
+def state_counts(results: Iterable[dict]) -> dict[str, int]:
+    """How many tasks ended in each state, in `STATES` order, zeros left out."""
+    words = [task_state(r) for r in results]
+    return {s: words.count(s) for s in STATES if s in words}
+
+
+def _grid_word(grid: Sequence[Sequence[int]], task: Task | None) -> str:
+    g = [list(r) for r in grid]
+    if task is not None:
+        if any(g == [list(r) for r in t] for t in task.test_inputs):
+            return "a copy of the test input"
+        if task.train and g == [list(r) for r in task.train[0].output]:
+            return "the train outputs' common grid"
+    return f"a {len(g)}x{len(g[0])} grid of {'0' if all(v == 0 for r in g for v in r) else 'colours'}"
+
+
+def fallback_reason(task: Task | None, result: dict) -> str | None:
+    """Why some attempts of a task are model-free guesses (the test inputs the model gave no candidate for), naming
+    the guesses; None when the model answered every test input. A `fallback` task always has one; a task can also
+    be `solved` or `failed` with guesses."""
+    answered = _answered(result)
+    if result.get("status") != "not-run" and answered and all(answered):
+        return None
+    if result.get("status") == "not-run":
+        return "the run ended before this task started, so its attempts are model-free guesses"
+    missing = [i for i, ok in enumerate(answered) if not ok] or list(range(len(result.get("attempts", []))))
+    stats = (result.get("sample") or {}).get("stats") or {}
+    generated, malformed = stats.get("generated", 0), stats.get("malformed", 0)
+    if not result.get("sample"):
+        why = "sampling did not run"
+    elif generated == 0:
+        why = "sampling generated nothing" + (" before its deadline" if stats.get("stopped_by") == "deadline" else "")
+    elif malformed >= generated:
+        why = f"all {generated} samples were malformed (not a grid)"
+    else:
+        why = f"none of the {generated - malformed} well-formed samples was for this test input"
+    attempts = result.get("attempts", [])
+    guesses = []
+    for i in missing:
+        if i < len(attempts):
+            a = attempts[i]
+            guesses.append(f"test {i}: {_grid_word(a['attempt_1'], task)}, then {_grid_word(a['attempt_2'], task)}")
+    return f"{why}, so the attempts are model-free guesses ({'; '.join(guesses)})"
+
+
+def progress_text(results: Iterable[dict], total: int, seconds_left: float | None = None, wall_seconds: float | None = None) -> str:
+    """'3/10 tasks done, 1 solved (2 unsolved); 420 s left in the budget' while live (`seconds_left`), or
+    '...; finished in 512 s' once the run ended (`wall_seconds`)."""
+    results = list(results)
+    others = ", ".join(f"{n} {s}" for s, n in state_counts(results).items() if s != "solved")
+    solved = sum(task_state(r) == "solved" for r in results)
+    line = f"{len(results)}/{total} tasks done, {solved} solved" + (f" ({others})" if others else "")
+    if wall_seconds is not None:
+        return f"{line}; finished in {wall_seconds:.0f} s"
+    if seconds_left is not None:
+        return f"{line}; {seconds_left:.0f} s left in the budget"
+    return line
+
+
 def _correct(result: dict) -> str:
-    return "" if "correct" not in result else f"{sum(result['correct'])}/{len(result['correct'])}"
+    return "" if result.get("correct") is None else f"{sum(result['correct'])}/{len(result['correct'])}"
 
 
 def _seconds(v: float | None) -> str:
     return "-" if v is None else f"{v:.1f} s"
 
 
-def task_markdown(task: Task, result: dict, panels: Sequence[bytes]) -> str:
-    """A task's card for the UI, with its pictures embedded as data URIs."""
-    n_cands = sum(c["n"] for c in result.get("candidates", []))
-    lines = [
-        f"## Task `{task.id}`: {result['status']}" + (f", correct {_correct(result)}" if "correct" in result else ""),
-        f"- slot {result.get('slot')}, budget {_seconds(result.get('budget_seconds'))}, used {_seconds(result.get('used_seconds'))}, "
-        f"{result.get('steps', 0)} training steps, {n_cands} candidates",
-    ]
+def task_line(result: dict) -> str:
+    """A task's log line: its state, steps, seconds used of its budget, correct count, error."""
+    used, budget = result.get("used_seconds"), result.get("budget_seconds")
+    parts = [f"{result.get('steps', 0)} steps", f"{_seconds(used)} of {_seconds(budget)}"]
+    if result.get("correct") is not None:
+        parts.append(f"correct {_correct(result)}")
     if result.get("error"):
-        lines.append(f"- error: `{result['error']}`")
-    header = "test input | attempt 1 | attempt 2" + (" | solution" if task.has_solutions else "")
-    lines.append(f"\nEach picture: {header} (attempts framed green when right, red when wrong, grey when unknown).\n")
+        parts.append(f"error: {result['error']}")
+    return f"{result['task_id']}: {task_state(result)} ({', '.join(parts)})"
+
+
+def _training(result: dict) -> str | None:
+    train = result.get("train")
+    if not train:
+        return None
+    steps, seconds = train.get("steps", 0), train.get("seconds", 0.0)
+    stopped = STOPPED_BY.get(train.get("stopped_by", ""), train.get("stopped_by", "?"))
+    if not steps:
+        return f"training: no steps; stopped because {stopped}"
+    loss = "" if train.get("first_loss") is None else f", loss {train['first_loss']:.3f} → {train['last_loss']:.3f}"
+    return f"training: {steps} steps in {seconds:.1f} s ({seconds / steps:.3f} s/step){loss}; stopped because {stopped}"
+
+
+def _sampling(result: dict) -> str | None:
+    sample = result.get("sample")
+    if not sample:
+        return None
+    s = sample.get("stats") or {}
+    text = (f"sampling: {s.get('generated', 0)} samples from {s.get('views_done', 0)} views, {s.get('malformed', 0)} malformed, "
+            f"in {s.get('seconds', 0.0):.1f} s; {'stopped at its deadline' if s.get('stopped_by') == 'deadline' else 'all views done'}")
+    if sample.get("degraded"):
+        text += f" (lighter settings after running out of memory: {sample['degraded']})"
+    return text
+
+
+def _candidate_table(result: dict, i: int, task: Task) -> list[str]:
+    top = result["candidates"][i]["top"] if i < len(result.get("candidates", [])) else []
+    if not top:
+        return []
+    attempts = result["attempts"][i] if i < len(result.get("attempts", [])) else {}
+    solution = [list(r) for r in task.test_outputs[i]] if task.has_solutions else None
+    lines = ["| # | votes | mean log-prob | score | views | size | picked | right |", "|---|---|---|---|---|---|---|---|"]
+    for rank, c in enumerate(top, 1):
+        picked = "attempt 1" if c["grid"] == attempts.get("attempt_1") else ("attempt 2" if c["grid"] == attempts.get("attempt_2") else "")
+        right = "" if solution is None else ("yes" if c["grid"] == solution else "no")
+        score = "" if c.get("score") is None else f"{c['score']:.3f}"
+        size = f"{len(c['grid'])}x{len(c['grid'][0])}"
+        lines.append(f"| {rank} | {c['votes']} | {c['mean_logprob']:.3f} | {score} | {len(c.get('views', []))} | {size} | {picked} | {right} |")
+    return lines
+
+
+def task_markdown(task: Task, result: dict, panels: Sequence[bytes], train_png: bytes | None = None,
+                  candidate_pngs: Sequence[bytes | None] = ()) -> str:
+    """A task's card: its state and why, budget and timings, training and sampling in numbers, its train pairs,
+    and per test input the labelled picture (input, attempts, solution), the top candidates drawn with their
+    votes and their table. Pictures are embedded as data URIs."""
+    state = task_state(result)
+    correct = f", correct {_correct(result)}" if result.get("correct") is not None else ""
+    timings = result.get("timings") or {}
+    lines = [
+        f"## Task `{task.id}`: **{state}**{correct}",
+        f"*{STATE_MEANING[state]}*\n",
+        f"- slot {result.get('slot')}, budget {_seconds(result.get('budget_seconds'))}, used {_seconds(result.get('used_seconds'))}"
+        + (" (" + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()) + ")" if timings else ""),
+    ]
+    lines += [f"- {line}" for line in (_training(result), _sampling(result)) if line]
+    reason = fallback_reason(task, result)
+    if reason:
+        lines.append(f"- **fallback attempts**: {reason}")
+    if result.get("error"):
+        lines.append(f"- **error**: `{result['error']}`")
+    if train_png is not None:
+        lines.append(f"\n### Train pairs ({len(task.train)}, input above output)\n\n![train pairs of {task.id}]({data_uri(train_png)})\n")
     for i, data in enumerate(panels):
-        lines.append(f"**test {i}**\n\n![task {task.id} test {i}]({data_uri(data)})\n")
+        lines.append(f"\n### Test {i}\n\n![task {task.id} test {i}]({data_uri(data)})\n")
+        lines.append("Frames: green right, red wrong, grey unknown.\n")
+        picture = candidate_pngs[i] if i < len(candidate_pngs) else None
+        if picture is not None:
+            lines.append(f"Top candidates with their votes:\n\n![candidates of {task.id} test {i}]({data_uri(picture)})\n")
+        lines += _candidate_table(result, i, task)
     return "\n".join(lines)
 
 
-def result_rows(report: dict) -> list[dict]:
-    """One row per task: status, budget, seconds used, steps, candidates, correct, error."""
-    rows = []
+def _linked(task_id: str, links: Mapping[str, str]) -> str:
+    return f"[{task_id}]({links[task_id]})" if task_id in links else f"`{task_id}`"  # the UI shows no code style inside links
+
+
+def _cell(v: object) -> str:
+    return "" if v is None else str(v).replace("|", "\\|").replace("\n", " ")
+
+
+def results_markdown(report: dict, links: Mapping[str, str] | None = None) -> str:
+    """The per-task table: task (linked), state, slot, budget, seconds used, steps, candidates, correct, error."""
+    links = links or {}
+    lines = ["| task | state | slot | budget (s) | used (s) | steps | candidates | correct | error |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for t in report["tasks"]:
-        rows.append({
-            "task": t["task_id"],
-            "status": t["status"],
-            "slot": "" if t.get("slot") is None else t["slot"],
-            "budget_s": "" if t.get("budget_seconds") is None else t["budget_seconds"],
-            "used_s": "" if t.get("used_seconds") is None else t["used_seconds"],
-            "steps": t.get("steps", 0),
-            "candidates": sum(c["n"] for c in t.get("candidates", [])),
-            "correct": _correct(t),
-            "error": t.get("error") or "",
-        })
-    return rows
+        cells = [_linked(t["task_id"], links), task_state(t), t.get("slot"), t.get("budget_seconds"), t.get("used_seconds"),
+                 t.get("steps", 0), sum(c["n"] for c in t.get("candidates", [])), _correct(t), t.get("error")]
+        lines.append("| " + " | ".join(c if i == 0 else _cell(c) for i, c in enumerate(cells)) + " |")
+    return "\n".join(lines)
 
 
 def timeline_rows(report: dict, run_dir: RunDir, started: float) -> list[dict]:
     """Tasks this run finished, each ending when its result.json was written and starting `used_seconds`
-    earlier; resumed and never-run tasks are left out."""
+    earlier, with its state; resumed and never-run tasks are left out."""
     rows = []
     for t in report["tasks"]:
         if t.get("resumed") or t.get("slot") is None:
@@ -91,30 +266,50 @@ def timeline_rows(report: dict, run_dir: RunDir, started: float) -> list[dict]:
         if not path.exists():
             continue
         end = path.stat().st_mtime - started
-        status = "solved" if t.get("correct") and all(t["correct"]) else ("ok" if t["status"] == "ok" else "failed")
-        rows.append({"task": t["task_id"], "slot": t["slot"], "start": max(0.0, end - t.get("used_seconds", 0.0)), "end": end, "status": status})
+        rows.append({"task": t["task_id"], "slot": t["slot"], "start": max(0.0, end - t.get("used_seconds", 0.0)), "end": end,
+                     "state": task_state(t)})
     return sorted(rows, key=lambda r: (r["slot"], r["start"]))
 
 
-def summary_markdown(report: dict, out: str, timeline: Sequence[dict], timeline_png: bytes | None) -> str:
-    """The run's card: data, slots, statuses, score, files, and the timeline (picture and table)."""
-    score = report.get("score")
+def summary_markdown(report: dict, out: str, timeline: Sequence[dict], timeline_png: bytes | None,
+                     links: Mapping[str, str] | None = None) -> str:
+    """The run's card: run id and folder, model, profile, budget, states, solved task ids (linked), score, files,
+    and the timeline (picture and table)."""
+    links = links or {}
+    score, cfg = report.get("score"), report.get("config") or {}
+    budget = cfg.get("budget") or {}
+    counts = state_counts(report["tasks"])
+    solved = [t["task_id"] for t in report["tasks"] if task_state(t) == "solved"]
     lines = [
         f"# arc-ttt run `{report['run_id']}`",
-        f"- data: `{report['source']}`, profile `{report['profile']}`, {report['slots']} slot(s)",
-        f"- tasks: {len(report['tasks'])} ({', '.join(f'{k}: {v}' for k, v in sorted(report['statuses'].items()))})",
-        f"- wall time: {report['wall_seconds']:.0f} s",
-        f"- files: `{out}/submission.json`, `{out}/report.json`, pictures in `{out}/tasks/<task-id>/test-<i>.png`",
+        f"- folder: `{out}`",
+        f"- data: `{report['source']}`, {len(report['tasks'])} tasks; model `{(cfg.get('model') or {}).get('path', '?')}`; "
+        f"profile `{report['profile']}`; {report['slots']} slot(s)",
+        f"- budget: {budget.get('total_seconds', 0):.0f} s ({budget.get('reserve_seconds', 0):.0f} s reserve); "
+        f"wall time {report['wall_seconds']:.0f} s",
+        f"- states: {', '.join(f'{n} {s}' for s, n in counts.items())}",
     ]
     if score:
-        lines.append(f"- **score (Kaggle): {score['kaggle']:.3f}** ({score['solved_outputs']}/{score['total_outputs']} test outputs), per task {score['per_task']:.3f}")
+        lines.append(f"- **score (Kaggle): {score['kaggle']:.3f}** ({score['solved_outputs']}/{score['total_outputs']} test outputs), "
+                     f"per task {score['per_task']:.3f}")
+    lines.append(f"- solved ({len(solved)}): " + (", ".join(_linked(t, links) for t in solved) if solved else "none"))
+    lines.append(f"- files: `{out}/submission.json`, `{out}/report.json`, pictures in `{out}/tasks/<task-id>/test-<i>.png` "
+                 f"and `{out}/timeline.png`")
+    lines.append("\n" + ("Each task id links to its card. " if links else "") + "; ".join(f"**{s}**: {m}" for s, m in STATE_MEANING.items()) + ".")
     if timeline:
-        lines.append("\n## Timeline\n\nOne lane per slot; blue: finished, green: solved, red: failed.\n")
+        lines.append("\n## Timeline\n\nOne lane per slot, one bar per task, coloured by state.\n")
         if timeline_png is not None:
             lines.append(f"![timeline]({data_uri(timeline_png)})\n")
-        lines.append("| slot | task | start (s) | end (s) | status |\n|---|---|---|---|---|")
-        lines += [f"| {r['slot']} | `{r['task']}` | {r['start']:.1f} | {r['end']:.1f} | {r['status']} |" for r in timeline]
+        lines.append("| slot | task | start (s) | end (s) | state |\n|---|---|---|---|---|")
+        lines += [f"| {r['slot']} | {_linked(r['task'], links)} | {r['start']:.1f} | {r['end']:.1f} | {r['state']} |" for r in timeline]
     return "\n".join(lines)
+
+
+def headline(report: dict) -> str:
+    """The run in one line: its id, tasks solved and the Kaggle score when scored ('r1: 2/4 solved, score 0.500')."""
+    solved = sum(task_state(t) == "solved" for t in report["tasks"])
+    score = report.get("score")
+    return f"{report['run_id']}: {solved}/{len(report['tasks'])} solved" + (f", score {score['kaggle']:.3f}" if score else "")
 
 
 def timeline_path(out: str | Path) -> Path:

@@ -3,8 +3,10 @@ process work pool, two workers (`host-a`, `host-b`, one run at a time each), and
 Both workers take a run, each run has its own slot, and both reports land in the sweep's shared folder.
 
 The browser test (marker `browser`, deselected by default) loads the same server's UI in headless Chromium and
-checks the flow run, its per-task subflows and its artifacts; it saves screenshots under `runs/ui-test/`
-(or `$ARC_TTT_SCREENSHOTS`). Run it with:
+checks the flow run, its per-task subflows with their named states (one task is built to be solved, the other
+falls back), the progress text, and the link from the run summary's solved list to the task's card; it saves
+screenshots under `runs/ui-test/` (or `$ARC_TTT_SCREENSHOTS`): flow-run, subflows, artifacts, progress,
+run-summary and task-card (.png). Run it with:
 
     apt-get install -y chromium && .venv/bin/pip install -e '.[browser]' -c constraints-cpu.txt && .venv/bin/python -m pytest -m browser
 """
@@ -15,6 +17,7 @@ import asyncio
 import csv
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -29,11 +32,12 @@ from typing import Iterator
 import pytest
 
 from conftest import ROOT, fast_profile, kaggle_files
-from tasks_lib.data import Task
+from tasks_lib.data import Pair, Task
 
 PREFECT = str(Path(sys.executable).parent / "prefect")
 POOL = "arc-ttt-test"
 WORKERS = ("host-a", "host-b")
+SOLVED = "00c0ffee"  # the id of the task every run solves (`constant_task`)
 
 
 @dataclass
@@ -105,18 +109,28 @@ def control_room(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path, sma
         for name in WORKERS:
             start(name, PREFECT, "worker", "start", "--pool", POOL, "--name", name, "--limit", "1")
 
-        challenges, solutions = kaggle_files(small_tasks[:2], home / "data")
-        profile = fast_profile(home, slots={"cpu_slots": 1, "concurrency_limit": ""})
+        tasks = [constant_task(small_tasks[0]), small_tasks[1]]
+        challenges, solutions = kaggle_files(tasks, home / "data")
+        # dfs keeping only completions of probability 1 finds none with a random model: every attempt is a guess, so
+        # the constant task is solved and the other falls back, whatever the machine's speed
+        profile = fast_profile(home, slots={"cpu_slots": 1, "concurrency_limit": ""}, sample={"backend": "dfs", "dfs_threshold": 1.0})
         point = {"profile": str(profile), "model": str(tiny_model), "solutions": str(solutions), "time_budget": 90}
         (home / "points.json").write_text(json.dumps([{**point, "name": "a"}, {**point, "name": "b"}]))
         out = home / "sweep"
         done = subprocess.run([sys.executable, "flows/sweep.py", "--points", str(home / "points.json"), "--challenges", str(challenges),
                                "--limit", "2", "--out", str(out)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=400)
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-        yield ControlRoom(api, out, read_csv(out / "sweep.csv"), [t.id for t in small_tasks[:2]])
+        yield ControlRoom(api, out, read_csv(out / "sweep.csv"), [t.id for t in tasks])
     finally:
         for proc in reversed(procs):
             stop(proc)
+
+
+def constant_task(task: Task) -> Task:
+    """`task` renamed, with every train output and its one test output set to its first train output: the first
+    model-free guess (`vote.fallback_grids`: the train outputs' common grid) solves it."""
+    grid = task.train[0].output
+    return Task(SOLVED, tuple(Pair(p.input, grid) for p in task.train), task.test_inputs[:1], (grid,))
 
 
 def read_csv(path: Path) -> list[dict]:
@@ -190,6 +204,7 @@ def test_two_workers_share_a_sweep_and_results_land_together(control_room: Contr
     for name in ("a", "b"):
         report = json.loads((room.out / name / "report.json").read_text())
         assert report["slots"] == 1 and report["statuses"] == {"ok": 2}, report["statuses"]
+        assert report["run_id"] == name and report["states"] == {"solved": 1, "fallback": 1}, report["states"]
         assert sorted(t["task_id"] for t in report["tasks"]) == sorted(room.task_ids)
         assert len(list((room.out / name / "logs").glob("slot-*.log"))) == 1  # its own slot worker
         for tid in room.task_ids:
@@ -206,6 +221,8 @@ def test_the_ui_gets_a_live_progress_bar_and_a_card_per_task(control_room: Contr
     run_a = next(r for r in flow_runs(room) if r.name == "a")
     subflows = {r.name: r.id for r in asyncio.run(_subflows(room.api, run_a.id))}
     assert sorted(subflows) == sorted(room.task_ids)
+    states = {r.name: r.state.name for r in asyncio.run(_subflows(room.api, run_a.id))}
+    assert states == {SOLVED: "Solved", room.task_ids[1]: "Fallback"}  # each subflow ends named by its task's word
     artifacts = asyncio.run(_run_artifacts(room.api, [run_a.id, *subflows.values()]))
     keys = {(a.key, a.flow_run_id) for a in artifacts}
     assert {("run-progress", run_a.id), ("per-task-results", run_a.id), ("run-summary", run_a.id)} <= keys
@@ -217,7 +234,7 @@ def test_the_ui_gets_a_live_progress_bar_and_a_card_per_task(control_room: Contr
 
 
 @pytest.mark.browser
-def test_ui_shows_the_run_its_task_subflows_and_artifacts(control_room: ControlRoom) -> None:
+def test_ui_shows_states_progress_and_links_from_the_summary_to_the_cards(control_room: ControlRoom) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     room = control_room
@@ -227,7 +244,9 @@ def test_ui_shows_the_run_its_task_subflows_and_artifacts(control_room: ControlR
     shots.mkdir(parents=True, exist_ok=True)
     run = next(r for r in flow_runs(room) if r.name == "a")
     ui = room.api.removesuffix("/api")
-    cards = {"task-card": latest_artifact(room, f"task-{room.task_ids[0]}"), "run-summary": latest_artifact(room, "run-summary")}
+    subflows = {r.name: r.id for r in asyncio.run(_subflows(room.api, run.id))}  # (asyncio before Playwright's loop runs)
+    artifacts = {a.key: str(a.id) for a in asyncio.run(_run_artifacts(room.api, [run.id, *subflows.values()]))}
+    progress, summary, card = artifacts["run-progress"], artifacts["run-summary"], artifacts[f"task-{SOLVED}"]
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
@@ -239,6 +258,8 @@ def test_ui_shows_the_run_its_task_subflows_and_artifacts(control_room: ControlR
         page.locator("li.p-tab", has_text="Subflow Runs").click()
         for tid in room.task_ids:
             expect(page.get_by_text(tid, exact=True).first).to_be_visible(timeout=20_000)
+        expect(page.get_by_text("Solved", exact=True).first).to_be_visible()  # the solved task's subflow state
+        expect(page.get_by_text("Fallback", exact=True).first).to_be_visible()
         page.screenshot(path=str(shots / "subflows.png"))
 
         page.locator("li.p-tab", has_text="Artifacts").click()
@@ -246,10 +267,27 @@ def test_ui_shows_the_run_its_task_subflows_and_artifacts(control_room: ControlR
             expect(page.get_by_text(key).first).to_be_visible(timeout=20_000)
         page.screenshot(path=str(shots / "artifacts.png"), full_page=True)
 
-        for name, artifact_id in cards.items():
-            page.goto(f"{ui}/artifacts/artifact/{artifact_id}")
-            picture = page.locator("img[src^='data:image/png']").first
-            expect(picture).to_be_visible(timeout=30_000)
-            assert picture.evaluate("img => img.complete && img.naturalWidth > 0")
-            page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+        page.goto(f"{ui}/artifacts/artifact/{progress}")
+        expect(page.get_by_text("2/2 tasks done, 1 solved").first).to_be_visible(timeout=30_000)  # the progress text
+        page.screenshot(path=str(shots / "progress.png"), full_page=True)
+
+        page.goto(f"{ui}/artifacts/artifact/{summary}")
+        timeline = page.locator("img[src^='data:image/png']").first
+        expect(timeline).to_be_visible(timeout=30_000)
+        assert timeline.evaluate("img => img.complete && img.naturalWidth > 0")
+        expect(page.get_by_text("solved (1):").first).to_be_visible()
+        page.screenshot(path=str(shots / "run-summary.png"), full_page=True)
+
+        link = page.locator("li", has_text="solved (1):").get_by_role("link", name=SOLVED)  # the solved list links to the card
+        expect(link).to_have_attribute("href", f"{ui}/artifacts/artifact/{card}")
+        opened = len(page.context.pages)
+        link.click()
+        page.wait_for_timeout(2_000)
+        page = page.context.pages[-1] if len(page.context.pages) > opened else page  # the UI may open links in a new tab
+        expect(page.get_by_role("heading", name=re.compile(rf"^Task {SOLVED}\s*: solved"))).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("fallback attempts:").first).to_be_visible()  # why the attempts are guesses
+        pictures = page.locator("img[src^='data:image/png']")
+        expect(pictures.first).to_be_visible()
+        assert pictures.count() >= 2 and all(pictures.nth(i).evaluate("img => img.complete && img.naturalWidth > 0") for i in range(pictures.count()))
+        page.screenshot(path=str(shots / "task-card.png"), full_page=True)
         browser.close()

@@ -15,10 +15,11 @@ from tasks_lib.config import load_profile
 from tasks_lib.data import Task
 from tasks_lib.scoring import score
 from tasks_lib.submission import validate
+from tasks_lib.ui import STATES, task_state
 
 pytestmark = pytest.mark.slow
 
-STEPS = ("load-model", "train-adapter", "sample", "vote")
+STEPS = ("load-model / slot ", "train / ", "sample / ", "vote / ")  # step runs are named by their task (or slot)
 BUDGET = 120.0  # seconds; tasks end at the cpu profile's step cap long before, unless the machine is very busy
 
 
@@ -73,15 +74,19 @@ def test_submit_flow_writes_the_contracted_files(prefect_harness: None, tiny_mod
             assert all(c["votes"] >= 1 and c["grid"] for c in cands["top"])
         assert entry["correct"] == want_score["tasks"][tid]
         result = json.loads((out / "tasks" / tid / "result.json").read_text())
-        assert result == {k: v for k, v in entry.items() if k != "resumed"}
+        assert result == {k: v for k, v in entry.items() if k not in ("resumed", "state")}
+        assert entry["state"] == task_state(entry)
         assert (out / "tasks" / tid / "adapter" / "adapter_model.safetensors").exists()
 
     flows, task_runs, artifacts = asyncio.run(_prefect_records())
     subflows = [f for f in flows if f.name in n_test]
     assert sorted(f.name for f in subflows) == sorted(n_test)
-    assert all(f.state.is_completed() for f in subflows)
+    words = {e["task_id"]: e["state"] for e in report["tasks"]}
+    assert report["states"] == {w: list(words.values()).count(w) for w in STATES if w in words.values()}
+    assert all(f.state.is_completed() and f.state.name == words[f.name].capitalize() for f in subflows)  # e.g. Completed(name="Solved")
     for step in STEPS:
-        assert sum(1 for r in task_runs if r.name.startswith(f"{step}-") and r.state.is_completed()) >= len(tasks), step
+        assert sum(1 for r in task_runs if r.name.startswith(step) and r.state.is_completed()) >= len(tasks), step
+    assert {f"train / {tid}" for tid in n_test} <= {r.name for r in task_runs}
     assert {"per-task-results", "run-summary"} <= {a.key for a in artifacts}
 
 
@@ -102,7 +107,7 @@ def test_submit_flow_with_a_shared_adapter(prefect_harness: None, tiny_model: Pa
         assert entry["steps"] == 0 and entry["train"]["adapter"] == adapter and entry["sample"]["adapter_switched"]
 
     _, task_runs, _ = asyncio.run(_prefect_records())
-    shared_runs = [r for r in task_runs if r.name.startswith("train-shared-adapter-")]  # the session's only shared run
+    shared_runs = [r for r in task_runs if r.name.startswith("train-shared / slot ")]  # the session's only shared run
     assert len(shared_runs) == 1 and shared_runs[0].state.is_completed()
 
 
@@ -125,3 +130,30 @@ def test_the_flow_and_the_direct_call_give_the_same_answers(prefect_harness: Non
 
     assert answers(flow) == answers(direct) and flow["score"] == direct["score"]
     assert all(t["steps"] == 3 for t in direct["tasks"])
+
+
+def test_a_subflow_that_cannot_record_ends_failed_and_its_task_gets_fallbacks(prefect_harness: None, tiny_model: Path,
+                                                                               small_tasks: list[Task], tmp_path: Path,
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from flows import submit as submit_mod
+    from tasks_lib.run import Run
+
+    record = Run.record
+
+    def broken_record(run, result, persist=True):  # the task's own record breaks; the parent's fallback still records
+        if persist:
+            raise RuntimeError(f"record broke on {result['task_id']}")
+        return record(run, result, persist=persist)
+
+    monkeypatch.setattr(Run, "record", broken_record)
+    tasks = small_tasks[:1]
+    challenges, solutions = kaggle_files(tasks, tmp_path / "data")
+    profile = fast_profile(tmp_path / "profile", model={"path": str(tiny_model)}, train={"max_steps": 1}, slots={"cpu_slots": 1})
+    out = tmp_path / "run"
+    asyncio.run(submit_mod.submit(challenges=str(challenges), out=str(out), profile=str(profile), solutions=str(solutions), time_budget=BUDGET))
+    (entry,) = json.loads((out / "report.json").read_text())["tasks"]
+    assert entry["status"] == "failed" and entry["state"] == "failed" and f"record broke on {tasks[0].id}" in entry["error"]
+    assert not (out / "tasks" / tasks[0].id / "result.json").exists()  # not its own failure: a resumed run redoes it
+    flows, _, _ = asyncio.run(_prefect_records())
+    (subflow,) = [f for f in flows if f.name == tasks[0].id and f.parameters.get("task_id") and f.state.is_failed()]
+    assert "record broke" in subflow.state.message

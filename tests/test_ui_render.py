@@ -1,18 +1,19 @@
-"""What the UI and the run folder show: PNG pictures of grids, task cards, the results table, the timeline,
-and sweep points. Plain library code, no Prefect server."""
+"""What the UI and the run folder show: the state word of a task, the progress line, PNG pictures of grids,
+task cards, the results table, the timeline, the run summary, and sweep points. Plain library code, no
+Prefect server."""
 
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import re
-import struct
 import time
-import zlib
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from tasks_lib import render, ui
 from tasks_lib import sweep_points as points
@@ -20,32 +21,31 @@ from tasks_lib.data import Task
 from tasks_lib.store import RunDir
 
 
-def decode(data: bytes) -> list[list[tuple[int, int, int]]]:
-    """Pixels of an 8-bit RGB PNG whose rows all use filter 0 (what `render.png` writes); checks every CRC."""
+def decode(data: bytes) -> Image.Image:
+    """The RGB image of PNG bytes (Pillow checks the signature and every chunk's CRC while loading)."""
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    pos, chunks = 8, {}
-    while pos < len(data):
-        (length,) = struct.unpack(">I", data[pos:pos + 4])
-        kind, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]
-        (crc,) = struct.unpack(">I", data[pos + 8 + length:pos + 12 + length])
-        assert crc == zlib.crc32(kind + body) & 0xFFFFFFFF, kind
-        chunks[kind] = chunks.get(kind, b"") + body
-        pos += 12 + length
-    width, height, depth, colour = struct.unpack(">IIBB", chunks[b"IHDR"][:10])
-    assert (depth, colour) == (8, 2) and b"IEND" in chunks
-    raw = zlib.decompress(chunks[b"IDAT"])
-    stride = 1 + 3 * width
-    assert len(raw) == stride * height
-    rows = []
-    for y in range(height):
-        line = raw[y * stride:(y + 1) * stride]
-        assert line[0] == 0
-        rows.append([tuple(line[1 + 3 * x:4 + 3 * x]) for x in range(width)])
-    return rows
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    assert image.format == "PNG" and image.mode == "RGB"
+    return image
 
 
-def cell_centre(r: int, c: int, x_offset: int = 0, cell: int = render.CELL) -> tuple[int, int]:
-    return render.FRAME + r * cell + cell // 2, x_offset + render.FRAME + c * cell + cell // 2
+def cell_centre(r: int, c: int, x_offset: int = 0, cell: int = render.CELL, y_offset: int = 0) -> tuple[int, int]:
+    """(x, y) of the middle of cell (r, c) of a grid drawn at (x_offset, y_offset)."""
+    return x_offset + render.FRAME + c * cell + cell // 2, y_offset + render.FRAME + r * cell + cell // 2
+
+
+def lefts(labels_and_widths: list[tuple[str, int]]) -> list[int]:
+    """Left edges of the grids of a `render.labelled_row`: each column is as wide as its grid or its label."""
+    x, out = 0, []
+    for text, width in labels_and_widths:
+        out.append(x)
+        x += max(width, int(render.font().getlength(text))) + render.GAP
+    return out
+
+
+def grid_width(grid, cell: int) -> int:
+    return len(grid[0]) * cell + 2 * render.FRAME - 1
 
 
 @pytest.mark.parametrize("side, cell", [(1, 32), (3, 32), (10, 24), (30, 8)])
@@ -53,71 +53,139 @@ def test_cell_size_scales_small_grids_up_and_large_ones_down(side: int, cell: in
     assert render.cell_size([[[0] * side] * side, [[1]]]) == cell
 
 
-def test_png_round_trips_pixels() -> None:
-    pixels = [[(x * 20, y * 30, 7) for x in range(5)] for y in range(3)]
-    data = render.png(pixels)
-    assert decode(data) == pixels
-    assert render.read_png_size(data) == (5, 3)
-
-
 def test_grid_image_draws_each_cell_in_its_arc_colour_inside_a_verdict_frame() -> None:
     grid = [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9, 0, 1]]
-    pixels = decode(render.png(render.grid_image(grid, "wrong")))
-    assert len(pixels) == 4 * render.CELL + 2 * render.FRAME - 1 and len(pixels[0]) == 3 * render.CELL + 2 * render.FRAME - 1
+    image = decode(render.to_png(render.grid_image(grid, "wrong")))
+    assert image.size == (3 * render.CELL + 2 * render.FRAME - 1, 4 * render.CELL + 2 * render.FRAME - 1)
     for r, row in enumerate(grid):
         for c, value in enumerate(row):
-            y, x = cell_centre(r, c)
-            assert pixels[y][x] == render.PALETTE[value], (r, c)
-    assert pixels[0][0] == pixels[-1][-1] == render.FRAMES["wrong"]
+            assert image.getpixel(cell_centre(r, c)) == render.PALETTE[value], (r, c)
+    assert image.getpixel((render.FRAME + render.CELL - 1, render.FRAME + 1)) == render.GRID_LINE  # the line between cells
+    assert image.getpixel((0, 0)) == image.getpixel((image.width - 1, image.height - 1)) == render.FRAMES["wrong"]
 
 
-def test_task_panel_shows_input_attempts_and_solution_with_verdicts(small_tasks: list[Task]) -> None:
+def test_task_panel_shows_labelled_input_attempts_and_solution_with_verdicts(small_tasks: list[Task]) -> None:
     task = small_tasks[0]
     solution = [list(r) for r in task.test_outputs[0]]
     wrong = [[(v + 1) % 10 for v in row] for row in solution]
-    result = {"attempts": [{"attempt_1": wrong, "attempt_2": solution}]}
-    (panel,) = render.task_panels(task, result)
-    pixels = decode(panel)
+    (panel,) = render.task_panels(task, {"attempts": [{"attempt_1": wrong, "attempt_2": solution}]})
+    image = decode(panel)
     cell = render.cell_size([task.test_inputs[0], solution])
     side = max(len(solution), len(solution[0]), len(task.test_inputs[0]), len(task.test_inputs[0][0]))
     assert render.CELL_RANGE[0] <= cell <= render.CELL_RANGE[1] and (cell * side <= render.PANEL_SIDE or cell == render.CELL_RANGE[0])
-    widths = [len(task.test_inputs[0][0]), len(wrong[0]), len(solution[0]), len(solution[0])]
-    x, lefts = 0, []
-    for w in widths:
-        lefts.append(x)
-        x += w * cell + 2 * render.FRAME - 1 + render.GAP
-    assert len(pixels[0]) == x - render.GAP
-    assert pixels[0][lefts[1]] == render.FRAMES["wrong"] and pixels[0][lefts[2]] == render.FRAMES["right"]
-    y, cx = cell_centre(0, 0, lefts[3], cell)
-    assert pixels[y][cx] == render.PALETTE[solution[0][0]]
-    y, cx = cell_centre(0, 0, lefts[1], cell)
-    assert pixels[y][cx] == render.PALETTE[wrong[0][0]]
+    x = lefts([("test 0 input", grid_width(task.test_inputs[0], cell)), ("attempt 1: wrong", grid_width(wrong, cell)),
+               ("attempt 2: right", grid_width(solution, cell)), ("solution", grid_width(solution, cell))])
+    top = render.LABEL
+    assert image.getpixel((x[1], top)) == render.FRAMES["wrong"] and image.getpixel((x[2], top)) == render.FRAMES["right"]
+    assert image.getpixel(cell_centre(0, 0, x[3], cell, top)) == render.PALETTE[solution[0][0]]
+    assert image.getpixel(cell_centre(0, 0, x[1], cell, top)) == render.PALETTE[wrong[0][0]]
+    label_band = image.crop((x[1], 0, x[2] - render.GAP, top)).getcolors()
+    assert len(label_band) > 1  # the label is drawn above the grid
 
 
 def test_panels_without_solutions_have_three_grids_and_land_in_the_task_folder(small_tasks: list[Task], tmp_path: Path) -> None:
     task = Task(small_tasks[0].id, small_tasks[0].train, small_tasks[0].test_inputs)
     grid = [list(r) for r in task.test_inputs[0]]
     panels = render.task_panels(task, {"attempts": [{"attempt_1": grid, "attempt_2": grid}]})
-    width = len(grid[0]) * render.cell_size([grid]) + 2 * render.FRAME - 1
-    assert render.read_png_size(panels[0])[0] == 3 * width + 2 * render.GAP
+    cell = render.cell_size([grid])
+    x = lefts([("test 0 input", grid_width(grid, cell)), ("attempt 1", grid_width(grid, cell)), ("attempt 2", grid_width(grid, cell))])
+    image = decode(panels[0])
+    assert image.width == x[2] + max(grid_width(grid, cell), int(render.font().getlength("attempt 2")))
     paths = render.write_task_images(RunDir(tmp_path).task_dir(task.id), panels)
     assert [p.name for p in paths] == ["test-0.png"] and paths[0].read_bytes() == panels[0]
-    assert decode(paths[0].read_bytes())[0][width + render.GAP] == render.FRAMES["unknown"]
+    assert image.getpixel((x[1], render.LABEL)) == render.FRAMES["unknown"]
 
 
-def test_task_card_embeds_one_decodable_picture_per_test_input(multi_test_task: Task) -> None:
+def test_train_pairs_and_candidates_are_thumbnails(small_tasks: list[Task]) -> None:
+    task = small_tasks[0]
+    pairs = decode(render.train_image(task))
+    cell = render.cell_size([g for p in task.train for g in (p.input, p.output)], render.SMALL_SIDE, render.SMALL_RANGE)
+    assert render.SMALL_RANGE[0] <= cell <= render.SMALL_RANGE[1]
+    first = task.train[0]
+    assert pairs.getpixel(cell_centre(0, 0, 0, cell, render.LABEL)) == render.PALETTE[first.input[0][0]]
+    below = render.LABEL + len(first.input) * cell + 2 * render.FRAME - 1 + render.GAP
+    assert pairs.getpixel(cell_centre(0, 0, 0, cell, below)) == render.PALETTE[first.output[0][0]]
+    solution = [list(r) for r in task.test_outputs[0]]
+    top = [{"grid": solution, "votes": 3}, {"grid": [[1]], "votes": 1}]
+    strip = decode(render.candidates_image(top, solution))
+    assert strip.getpixel((0, render.LABEL)) == render.FRAMES["right"]
+    assert render.candidates_image([], solution) is None and render.train_image(Task("x", (), task.test_inputs)) is None
+
+
+def result_of(task: Task, **fields) -> dict:
+    """A task record as `solve.task_result` writes it, answered by the model, with `fields` overriding."""
+    grids = [[list(r) for r in g] for g in task.test_inputs]
+    base = {"task_id": task.id, "status": "ok", "error": None, "slot": 1, "budget_seconds": 30.0, "used_seconds": 12.5, "steps": 8,
+            "timings": {"load": 0.5, "train": 8.0, "sample": 4.0},
+            "train": {"steps": 8, "seconds": 6.0, "first_loss": 2.5, "last_loss": 0.75, "stopped_by": "deadline"},
+            "sample": {"stats": {"generated": 12, "malformed": 2, "views_done": 4, "seconds": 3.5, "stopped_by": "done"}, "degraded": []},
+            "attempts": [{"attempt_1": g, "attempt_2": [[0]]} for g in grids],
+            "candidates": [{"n": 5, "top": [{"grid": g, "votes": 5, "mean_logprob": -0.5, "views": [0, 1], "score": None}]} for g in grids]}
+    return {**base, **fields}
+
+
+@pytest.mark.parametrize("fields, word", [
+    ({"correct": [True, True]}, "solved"),
+    ({"correct": [True, False]}, "unsolved"),
+    ({}, "unscored"),
+    ({"candidates": [{"n": 5, "top": []}, {"n": 0, "top": []}], "correct": [True, False]}, "fallback"),
+    ({"status": "not-run", "candidates": []}, "fallback"),
+    ({"status": "failed", "error": "sample: SlotError: timeout", "correct": [False, False]}, "failed"),
+    ({"status": "invalid", "error": "train[0].input: not a grid", "candidates": []}, "failed"),
+    ({"status": "failed", "error": "train: OOM", "correct": [True, True]}, "solved"),  # solved despite a failed step
+])
+def test_each_task_gets_one_state_word(multi_test_task: Task, fields: dict, word: str) -> None:
+    assert ui.task_state(result_of(multi_test_task, **fields)) == word
+
+
+def test_fallback_reason_names_the_cause_and_the_guesses(multi_test_task: Task) -> None:
     task = multi_test_task
-    result = {"task_id": task.id, "status": "ok", "slot": 1, "budget_seconds": 30.0, "used_seconds": 12.5, "steps": 7,
-              "error": None, "correct": [True, False],
-              "attempts": [{"attempt_1": [list(r) for r in g], "attempt_2": [[0]]} for g in task.test_outputs],
-              "candidates": [{"n": 3, "top": []}, {"n": 2, "top": []}]}
-    card = ui.task_markdown(task, result, render.task_panels(task, result))
-    assert f"Task `{task.id}`: ok, correct 1/2" in card
-    assert "7 training steps, 5 candidates" in card and "budget 30.0 s, used 12.5 s" in card
+    malformed = result_of(task, candidates=[{"n": 0, "top": []}, {"n": 0, "top": []}],
+                          sample={"stats": {"generated": 8, "malformed": 8, "views_done": 4, "stopped_by": "done"}})
+    reason = ui.fallback_reason(task, malformed)
+    assert reason.startswith("all 8 samples were malformed (not a grid)")
+    assert "test 0: a copy of the test input, then a 1x1 grid of 0" in reason and "test 1:" in reason
+    late = result_of(task, candidates=[{"n": 0, "top": []}, {"n": 3, "top": []}],
+                     sample={"stats": {"generated": 0, "malformed": 0, "stopped_by": "deadline"}})
+    assert ui.fallback_reason(task, late).startswith("sampling generated nothing before its deadline") and "test 1" not in ui.fallback_reason(task, late)
+    assert "ended before this task started" in ui.fallback_reason(task, {"task_id": task.id, "status": "not-run", "attempts": []})
+    assert ui.fallback_reason(task, result_of(task)) is None
+
+
+def test_progress_says_done_and_solved_with_time_left_then_wall_time(multi_test_task: Task) -> None:
+    done = [result_of(multi_test_task, correct=[True, True]), result_of(multi_test_task, correct=[False, True]),
+            result_of(multi_test_task, status="failed", error="x")]
+    assert ui.progress_text(done, 10, seconds_left=412.4) == "3/10 tasks done, 1 solved (1 unsolved, 1 failed); 412 s left in the budget"
+    assert ui.progress_text(done[:1], 1, seconds_left=0.0, wall_seconds=61.6) == "1/1 tasks done, 1 solved; finished in 62 s"
+    assert ui.progress_text([], 4, seconds_left=90) == "0/4 tasks done, 0 solved; 90 s left in the budget"
+    assert ui.task_line(done[1]) == f"{multi_test_task.id}: unsolved (8 steps, 12.5 s of 30.0 s, correct 1/2)"
+
+
+def test_task_card_explains_the_task_and_embeds_labelled_pictures(multi_test_task: Task) -> None:
+    task = multi_test_task
+    result = result_of(task, correct=[True, False])
+    result["attempts"] = [{"attempt_1": [list(r) for r in g], "attempt_2": [[0]]} for g in task.test_outputs]
+    result["candidates"][0]["top"] = [{"grid": [list(r) for r in task.test_outputs[0]], "votes": 4, "mean_logprob": -0.25, "views": [0, 1, 2], "score": None},
+                                      {"grid": [[0]], "votes": 1, "mean_logprob": -3.0, "views": [3], "score": None}]
+    panels = render.task_panels(task, result)
+    candidates = [render.candidates_image(c["top"], task.test_outputs[i]) for i, c in enumerate(result["candidates"])]
+    card = ui.task_markdown(task, result, panels, render.train_image(task), candidates)
+    assert f"## Task `{task.id}`: **unsolved**, correct 1/2" in card
+    assert "budget 30.0 s, used 12.5 s (load 0.5 s, train 8.0 s, sample 4.0 s)" in card
+    assert "training: 8 steps in 6.0 s (0.750 s/step), loss 2.500 → 0.750; stopped because its share of the budget for training ran out" in card
+    assert "sampling: 12 samples from 4 views, 2 malformed" in card
+    assert f"### Train pairs ({len(task.train)}, input above output)" in card
+    assert "| 1 | 4 | -0.250 |  | 3 | " in card and "| attempt 1 | yes |" in card and "| 2 | 1 | -3.000 |" in card
     uris = re.findall(r"!\[[^]]*\]\(data:image/png;base64,([A-Za-z0-9+/=]+)\)", card)
-    assert len(uris) == len(task.test_inputs)
+    assert len(uris) == 1 + 2 * len(task.test_inputs)  # train pairs, then per test input its panel and its candidates
     for uri in uris:
         decode(base64.b64decode(uri))
+    fallback = result_of(task, candidates=[{"n": 0, "top": []}, {"n": 0, "top": []}],
+                         sample={"stats": {"generated": 6, "malformed": 6, "views_done": 3, "seconds": 1.0, "stopped_by": "done"}})
+    card = ui.task_markdown(task, fallback, render.task_panels(task, fallback))
+    assert "**fallback**" in card and "- **fallback attempts**: all 6 samples were malformed" in card
+    solved = {**fallback, "correct": [True, True]}  # the guesses happened to be right: solved, and the card says how
+    assert ui.task_state(solved) == "solved" and "- **fallback attempts**: all 6 samples" in ui.task_markdown(task, solved, [])
 
 
 def report_of(tasks: list[dict]) -> dict:
@@ -125,47 +193,66 @@ def report_of(tasks: list[dict]) -> dict:
     for t in tasks:
         statuses[t["status"]] = statuses.get(t["status"], 0) + 1
     return {"run_id": "r1", "source": "arc1/eval", "profile": "cpu", "slots": 2, "wall_seconds": 30.0, "statuses": statuses,
+            "config": {"model": {"path": "/models/arc-base-5m"}, "budget": {"total_seconds": 600.0, "reserve_seconds": 20.0}},
             "score": {"kaggle": 0.5, "per_task": 0.5, "solved_outputs": 1, "total_outputs": 2}, "tasks": tasks}
 
 
-def test_results_table_and_timeline_follow_the_report(tmp_path: Path) -> None:
+def test_results_table_timeline_and_summary_follow_the_report(tmp_path: Path) -> None:
     run_dir = RunDir(tmp_path)
     started = time.time() - 100
     tasks = [
         {"task_id": "a", "status": "ok", "slot": 0, "budget_seconds": 40.0, "used_seconds": 20.0, "steps": 5,
          "candidates": [{"n": 4, "top": []}], "correct": [True], "resumed": False, "attempts": []},
         {"task_id": "b", "status": "failed", "slot": 1, "budget_seconds": 40.0, "used_seconds": 10.0, "steps": 0,
-         "candidates": [{"n": 0, "top": []}], "correct": [False], "error": "SlotError: timeout", "resumed": False, "attempts": []},
-        {"task_id": "c", "status": "ok", "slot": 0, "used_seconds": 5.0, "candidates": [], "resumed": True, "attempts": []},
+         "candidates": [{"n": 0, "top": []}], "correct": [False], "error": "SlotError: timeout | x", "resumed": False, "attempts": []},
+        {"task_id": "c", "status": "ok", "slot": 0, "used_seconds": 5.0, "candidates": [{"n": 1, "top": []}], "correct": [False],
+         "resumed": True, "attempts": []},
         {"task_id": "d", "status": "not-run", "attempts": []},
     ]
     for t, end in (("a", 50.0), ("b", 90.0), ("c", 10.0)):
         run_dir.write_result({"task_id": t, "status": "ok", "attempts": []})
         os.utime(run_dir.result_path(t), (started + end, started + end))
     report = report_of(tasks)
+    links = {"a": "http://ui/artifacts/artifact/1", "b": "http://ui/runs/flow-run/2"}
 
-    rows = ui.result_rows(report)
-    assert [r["task"] for r in rows] == ["a", "b", "c", "d"]
-    assert rows[0] == {"task": "a", "status": "ok", "slot": 0, "budget_s": 40.0, "used_s": 20.0, "steps": 5,
-                         "candidates": 4, "correct": "1/1", "error": ""}
-    assert rows[1]["error"] == "SlotError: timeout" and rows[3]["correct"] == "" and rows[3]["budget_s"] == ""
+    table = ui.results_markdown(report, links).splitlines()
+    assert table[0] == "| task | state | slot | budget (s) | used (s) | steps | candidates | correct | error |"
+    assert table[2] == "| [a](http://ui/artifacts/artifact/1) | solved | 0 | 40.0 | 20.0 | 5 | 4 | 1/1 |  |"
+    assert table[3] == "| [b](http://ui/runs/flow-run/2) | failed | 1 | 40.0 | 10.0 | 0 | 0 | 0/1 | SlotError: timeout \\| x |"
+    assert table[4].startswith("| `c` | unsolved |") and table[5] == "| `d` | fallback |  |  |  | 0 | 0 |  |  |"
 
     timeline = ui.timeline_rows(report, run_dir, started)
-    assert [(r["task"], r["slot"], r["status"]) for r in timeline] == [("a", 0, "solved"), ("b", 1, "failed")]
+    assert [(r["task"], r["slot"], r["state"]) for r in timeline] == [("a", 0, "solved"), ("b", 1, "failed")]
     assert timeline[0]["start"] == pytest.approx(30.0, abs=0.01) and timeline[0]["end"] == pytest.approx(50.0, abs=0.01)
     assert timeline[1]["start"] == pytest.approx(80.0, abs=0.01)
 
-    picture = render.timeline_image(timeline, width=101)
-    pixels = decode(picture)
-    scale = 90.0 / 100
-    lane = len(pixels) // 2
-    assert pixels[lane // 2][int(40 / scale)] == render.STATUS_COLOURS["solved"]
-    assert pixels[lane // 2][int(70 / scale)] == render.BACKGROUND
-    assert pixels[lane + lane // 2][int(85 / scale)] == render.STATUS_COLOURS["failed"]
+    picture = render.timeline_image(timeline, width=500)
+    image = decode(picture)
+    slots, span, px = render.timeline_geometry(timeline, 500)
+    assert slots == [0, 1] and span == pytest.approx(90.0, abs=0.01)
+    middle = lambda lane: render.lane_top(lane) + render.LANE_H // 2  # noqa: E731
+    at = lambda seconds: render.LANE_LABEL_W + int(seconds * px)  # noqa: E731
+    assert image.getpixel((at(40), middle(0) + 8)) == render.STATE_COLOURS["solved"]
+    assert image.getpixel((at(70), middle(0))) != render.STATE_COLOURS["solved"]  # a gap between a's end and nothing
+    assert image.getpixel((at(85), middle(1) + 8)) == render.STATE_COLOURS["failed"]
+    assert len(image.crop((0, render.lane_top(0), render.LANE_LABEL_W - 1, render.lane_top(1))).getcolors()) > 1  # "slot 0"
+    axis = render.lane_top(2) + 2
+    assert all(image.getpixel((at(t), axis + 2)) == render.TEXT for t in (0, 20, 40, 60, 80))  # a tick every 20 s
+    assert image.height == render.lane_top(2) + render.AXIS_H
 
-    card = ui.summary_markdown(report, "runs/x", timeline, picture)
+    card = ui.summary_markdown(report, "runs/r1", timeline, picture, links)
+    assert card.startswith("# arc-ttt run `r1`\n- folder: `runs/r1`")
+    assert ui.headline(report) == "r1: 1/4 solved, score 0.500"
+    assert "model `/models/arc-base-5m`; profile `cpu`; 2 slot(s)" in card and "- budget: 600 s (20 s reserve); wall time 30 s" in card
+    assert "- states: 1 solved, 1 unsolved, 1 fallback, 1 failed" in card
+    assert "- solved (1): [a](http://ui/artifacts/artifact/1)" in card
     assert "**score (Kaggle): 0.500** (1/2 test outputs)" in card
-    assert card.count("data:image/png;base64,") == 1 and "| 1 | `b` | 80.0 | 90.0 | failed |" in card
+    assert card.count("data:image/png;base64,") == 1 and "| 1 | [b](http://ui/runs/flow-run/2) | 80.0 | 90.0 | failed |" in card
+
+
+@pytest.mark.parametrize("span, step", [(9.0, 2.0), (8.0, 1.0), (90.0, 20.0), (1000.0, 200.0), (0.3, 0.05)])
+def test_time_axis_ticks_are_round(span: float, step: float) -> None:
+    assert render.tick_step(span) == pytest.approx(step)
 
 
 @pytest.mark.parametrize("text, key", [("00576224", "00576224"), ("task-AB_c.d", "task-ab-c-d"), ("__", "task")])
@@ -198,3 +285,14 @@ def test_sweep_rows_read_reports_and_mark_missing_ones(tmp_path: Path) -> None:
     points.write_csv(table, tmp_path / "sweep.csv")
     lines = (tmp_path / "sweep.csv").read_text().splitlines()
     assert lines[0].startswith("name,profile,time_budget,model,worker,state,status") and len(lines) == 3
+
+
+@pytest.mark.parametrize("fields, kind, name", [({"correct": [True, True]}, "COMPLETED", "Solved"), ({}, "COMPLETED", "Unscored"),
+                                                ({"status": "failed", "error": "sample: boom"}, "FAILED", "Failed")])
+def test_a_task_subflow_ends_in_a_state_named_by_its_word(multi_test_task: Task, fields: dict, kind: str, name: str) -> None:
+    from flows import prefect_env  # noqa: F401  (offline Prefect defaults, before prefect is imported)
+    from flows.common import final_state
+
+    state = final_state(result_of(multi_test_task, **fields))
+    assert (state.type.value, state.name) == (kind, name)
+    assert state.message.startswith(f"{multi_test_task.id}: {name.lower()} (8 steps")
