@@ -248,6 +248,7 @@ def build_bundle(out: str | Path, target: Target = KAGGLE, root: Path = ROOT, im
                     "commit": _git_commit(root), "wheels": report.wheels, "left_to_image": report.left_out}
         (work / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
         report.size_bytes = _size(work)
+        work.chmod(0o755)  # mkdtemp made it owner-only; the bundle is for others to read
         os.replace(work, out)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
