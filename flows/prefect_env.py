@@ -18,10 +18,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def default_prefect_home(root: Path = ROOT) -> Path:
-    """`root/.prefect` if this process may write there, else a folder of this user's under the temp dir."""
+    """`root/.prefect` if this process may write there, else `temp_prefect_home(root)`."""
     local = root / ".prefect"
-    if os.access(local if local.exists() else root, os.W_OK):
-        return local
+    return local if os.access(local if local.exists() else root, os.W_OK) else temp_prefect_home(root)
+
+
+def temp_prefect_home(root: Path = ROOT) -> Path:
+    """This user's Prefect home under the temp dir for the checkout at `root`."""
     tag = hashlib.sha1(str(root).encode()).hexdigest()[:10]
     return Path(tempfile.gettempdir()) / f"arc-ttt-prefect-{os.getuid()}-{tag}"
 

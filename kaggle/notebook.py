@@ -158,8 +158,8 @@ except (OSError, ValueError) as err:  # nothing to answer: an empty object is st
 
 # %%
 # 2. Install from the bundle, offline; 3. check the imports (and what CUDA sees); 4. the run, stopped in time.
-RUN_ENV = {**os.environ, "PYTHONPYCACHEPREFIX": str(Path(tempfile.gettempdir()) / f"arc-ttt-pycache-{os.getuid()}"),
-           "PYTHONUNBUFFERED": "1"}
+RUN_ENV = {"PYTHONPYCACHEPREFIX": str(Path(tempfile.gettempdir()) / f"arc-ttt-pycache-{os.getuid()}"),  # bytecode off the checkout
+           **os.environ, "PYTHONUNBUFFERED": "1"}
 ready = CHALLENGE_DATA is not None
 if ready and BUNDLE is None:
     report("install", False, 0.0, f"no arc-ttt-bundle.json under {INPUT}: attach the bundle dataset")

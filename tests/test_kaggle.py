@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib.metadata as md
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -26,6 +27,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 from packaging.utils import canonicalize_name
@@ -34,7 +36,7 @@ from conftest import ROOT, kaggle_files
 from tasks_lib.bundle import (MANIFEST, BundleError, Target, build_bundle, image_packages, notebook_json,
                               notebook_script)
 from tasks_lib.data import load_challenges
-from flows.prefect_env import default_prefect_home
+from flows.prefect_env import default_prefect_home, temp_prefect_home
 
 NOTEBOOK = ROOT / "kaggle" / "notebook.py"
 IPYNB = ROOT / "kaggle" / "arc-ttt.ipynb"
@@ -93,7 +95,7 @@ def _site(python: Path) -> str:
 
 def _notebook_env(work: Path, bundle: Path, challenges: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "PYTHON", "VIRTUAL_ENV", "ARC_TTT_"))}
-    env.update(ARC_TTT_INPUT=str(work / "input"), ARC_TTT_WORKING=str(work / "working"),
+    env.update(PYTHONPYCACHEPREFIX=str(work / "pycache"), ARC_TTT_INPUT=str(work / "input"), ARC_TTT_WORKING=str(work / "working"),
                ARC_TTT_BUNDLE=str(bundle), ARC_TTT_CHALLENGES=str(challenges), **extra)
     return env
 
@@ -166,6 +168,7 @@ def test_prefect_home_leaves_a_read_only_checkout_alone(tmp_path: Path, monkeypa
     assert default_prefect_home(tmp_path) == tmp_path / ".prefect"
     monkeypatch.setattr(os, "access", lambda path, mode: False)  # what a read-only mount answers
     home = default_prefect_home(tmp_path)
+    assert home == temp_prefect_home(tmp_path)
     assert tmp_path not in home.parents and home.parent == Path(tempfile.gettempdir())
     assert home == default_prefect_home(tmp_path)  # runs from one checkout share one home
     assert home != default_prefect_home(tmp_path / "other")
@@ -235,7 +238,7 @@ def test_broken_install_still_leaves_a_valid_submission(tmp_path: Path, small_ta
 # ---------- slow: the real bundle, installed offline, run read-only ----------
 
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The bundle for this interpreter (built once for the module)."""
     t0 = time.time()
     report = build_bundle(tmp_path_factory.mktemp("kaggle") / "bundle", Target.native())
@@ -243,7 +246,8 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert any(n.startswith("asyncpg-") for n in report.wheels) and any(n.startswith("prefect-") for n in report.wheels)
     assert not any(n.startswith(("torch-", "transformers-", "peft-")) for n in report.wheels)
     _make_read_only(report.out)
-    return report.out
+    yield report.out
+    shutil.rmtree(temp_prefect_home(report.out / "repo"), ignore_errors=True)  # the runs' Prefect database
 
 
 @dataclass
