@@ -211,11 +211,14 @@ def _size(path: Path) -> int:
 
 
 def _git_commit(root: Path) -> str | None:
+    """HEAD's id, with `+dirty` when the working tree has changes (they are what the bundle holds)."""
     try:
-        proc = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=30)
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=30)
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain"], capture_output=True, text=True, timeout=60)
     except OSError:
         return None
-    return proc.stdout.strip() or None
+    commit = head.stdout.strip()
+    return (commit + ("+dirty" if dirty.stdout.strip() else "")) if commit else None
 
 
 def build_bundle(out: str | Path, target: Target = KAGGLE, root: Path = ROOT, image_list: Path = IMAGE_LIST,
