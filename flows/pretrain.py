@@ -1,8 +1,8 @@
-"""Pretrain the embedded base model on augmented ARC training data (ARC-AGI-1 evaluation held out).
+"""Pretrain the embedded base model on augmented ARC training data (ARC-AGI-1 and ARC-AGI-2 evaluation held out).
 
-    python flows/pretrain.py --out models/arc-base-5m --max-seconds 270 --workers 6
-    python flows/pretrain.py --out /tmp/pre/arc-base-15m --world-size 3 --hidden 384 --layers 8 --heads 6 --intermediate 1152
-    python flows/pretrain.py --out /tmp/pre/arc-base-15m-b --init-from /tmp/pre/arc-base-15m --hidden 384 --layers 8 --heads 6 --intermediate 1152
+    python flows/pretrain.py --out /tmp/pre/small --positions 1d --max-seconds 270 --workers 6
+    python flows/pretrain.py --out /tmp/pre/arc-grid-15m --positions grid --rope-theta 1000 --generated 6000 --max-scale 2 --hidden 384 --layers 8 --heads 6 --intermediate 1152
+    python flows/pretrain.py --out models/arc-grid-15m --max-seconds 1400 ...   (the same flags: continues from the export and its compact optimizer state)
 
 The work is `tasks_lib.pretrain`; a retry (or the same command again) resumes from the last checkpoint.
 Every PretrainConfig field is a flag (`--world-size`, `--init-from`, `--wall-seconds`, `--shard-mib`, ...).

@@ -6,7 +6,7 @@ Contract:
     packages the Kaggle image already has (`kaggle/image-packages.txt`: torch, transformers, peft and their
     dependency closure), plus this project's own wheel (`arc_ttt-*.whl`, whose requirements pull the rest);
   - `repo/`: what a run reads from the checkout (`flows/`, `tasks_lib/`, `profiles/`, `kaggle/`,
-    `pyproject.toml`, `README.md`) and the shipped models `models/arc-base-15m`, `models/arc-base-5m`;
+    `pyproject.toml`, `README.md`) and the shipped models `models/arc-grid-15m` (without its pretraining optimizer state), `models/arc-base-5m`;
   - `arc-ttt.ipynb`: the notebook, built from `kaggle/notebook.py` (`notebook_json`);
   - `arc-ttt-bundle.json`: the target, the wheels with their sizes, the total size and the git commit.
   The folder is built next to `out` and renamed into place, so a failed build leaves nothing at `out`.
@@ -40,8 +40,9 @@ IMAGE_LIST = ROOT / "kaggle" / "image-packages.txt"
 NOTEBOOK_SCRIPT = ROOT / "kaggle" / "notebook.py"
 MANIFEST = "arc-ttt-bundle.json"
 REPO_PARTS = ("flows", "tasks_lib", "profiles", "kaggle", "pyproject.toml", "README.md",
-              "models/arc-base-15m", "models/arc-base-5m")
-_SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "*.egg-info")
+              "models/arc-grid-15m", "models/arc-base-5m")
+# caches, and a model's compact pretraining optimizer state (tasks_lib/checkpoint.py: only pretraining reads it)
+_SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "*.egg-info", "optimizer-*.safetensors", "trainer_state.json")
 
 
 class BundleError(RuntimeError):
