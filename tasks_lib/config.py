@@ -159,7 +159,6 @@ class SlotConfig:
     threads_per_slot: int = 0  # torch threads per worker; 0: cores / slots
     step_grace_seconds: float = 60.0  # a step still running this long past its deadline is killed
     load_timeout_seconds: float = 600.0
-    concurrency_limit: str = "arc-ttt-gpu-{host}"  # Prefect global concurrency limit around GPU steps, one per host; "" disables
     lock_dir: str = ""  # where GPU lease files live; default: <tmp>/arc-ttt-locks
 
     def __post_init__(self) -> None:
@@ -169,13 +168,6 @@ class SlotConfig:
         _check(1 <= self.cpu_slots <= 64, "slots", "cpu_slots", self.cpu_slots, "1-64")
         _check(self.threads_per_slot >= 0, "slots", "threads_per_slot", self.threads_per_slot, ">= 0")
         _check(self.step_grace_seconds > 0, "slots", "step_grace_seconds", self.step_grace_seconds, "> 0")
-
-    def limit_name(self) -> str:
-        """`concurrency_limit` with `{host}` filled in: each host's runs share their own limit, and a run that
-        resets leftover slots at start (when no other run is live on its machine) only touches its host's."""
-        import socket
-
-        return self.concurrency_limit.format(host=socket.gethostname())
 
 
 STAGES: dict[str, type] = {

@@ -153,15 +153,6 @@ def test_atomic_write_follows_umask(tmp_path):
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o666 & ~_UMASK
 
 
-def test_concurrency_limit_is_per_host_by_default():
-    import socket
-
-    from tasks_lib.config import SlotConfig
-
-    assert SlotConfig().limit_name() == f"arc-ttt-gpu-{socket.gethostname()}"
-    assert SlotConfig(concurrency_limit="shared").limit_name() == "shared"
-
-
 def test_ids_that_sanitize_alike_get_different_folders(tmp_path):
     run = RunDir(tmp_path)
     assert run.task_dir("a/b") != run.task_dir("a_b") and run.task_dir("a_b").name == "a_b"

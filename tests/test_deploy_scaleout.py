@@ -113,7 +113,7 @@ def control_room(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path, sma
         challenges, solutions = kaggle_files(tasks, home / "data")
         # dfs keeping only completions of probability 1 finds none with a random model: every attempt is a guess, so
         # the constant task is solved and the other falls back, whatever the machine's speed
-        profile = fast_profile(home, slots={"cpu_slots": 1, "concurrency_limit": ""}, sample={"backend": "dfs", "dfs_threshold": 1.0})
+        profile = fast_profile(home, slots={"cpu_slots": 1}, sample={"backend": "dfs", "dfs_threshold": 1.0})
         point = {"profile": str(profile), "model": str(tiny_model), "solutions": str(solutions), "time_budget": 90}
         (home / "points.json").write_text(json.dumps([{**point, "name": "a"}, {**point, "name": "b"}]))
         out = home / "sweep"
