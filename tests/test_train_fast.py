@@ -18,16 +18,20 @@ from tasks_lib.train_steps import TrainStep, make_step
 torch = pytest.importorskip("torch")
 
 
-@pytest.fixture(scope="module")
-def res(model_cfg: ModelConfig) -> Resident:
-    res = load_base(model_cfg, "cpu")
+def _live(res: Resident) -> Resident:
+    """Reset, then a nonzero B: after a plain reset B = 0 would give zero gradients to every A."""
     res.reset(0)
-    with torch.no_grad():  # B = 0 after a reset would give zero gradients to every A
+    with torch.no_grad():
         for name, p in res.model.named_parameters():
             if "lora_B" in name:
                 p.normal_(0.0, 0.05)
     res.model.train()
     return res
+
+
+@pytest.fixture(scope="module")
+def res(model_cfg: ModelConfig) -> Resident:
+    return _live(load_base(model_cfg, "cpu"))
 
 
 def _sequence(length: int, seed: int) -> Encoded:
@@ -43,14 +47,7 @@ def grid_res(tmp_path_factory, model_cfg: ModelConfig) -> Resident:
     from tasks_lib.model import build_tiny_model
 
     path = build_tiny_model(tmp_path_factory.mktemp("grid") / "m", hidden=64, layers=2, heads=2, intermediate=128, positions="grid")
-    res = load_base(replace(model_cfg, path=str(path)), "cpu")
-    res.reset(0)
-    with torch.no_grad():
-        for name, p in res.model.named_parameters():
-            if "lora_B" in name:
-                p.normal_(0.0, 0.05)
-    res.model.train()
-    return res
+    return _live(load_base(replace(model_cfg, path=str(path)), "cpu"))
 
 
 def _loss_and_grads(step: TrainStep, enc: Encoded) -> tuple[float, list]:
@@ -79,13 +76,7 @@ def test_fast_step_matches_plain_peft_in_fp32(which: str, request: pytest.Fixtur
 
 
 def test_fast_step_with_bf16_autocast_matches_plain_peft_within_bf16_tolerance(model_cfg: ModelConfig) -> None:
-    res = load_base(replace(model_cfg, dtype="bfloat16"), "cpu")
-    res.reset(0)
-    with torch.no_grad():
-        for name, p in res.model.named_parameters():
-            if "lora_B" in name:
-                p.normal_(0.0, 0.05)
-    res.model.train()
+    res = _live(load_base(replace(model_cfg, dtype="bfloat16"), "cpu"))
     enc = _sequence(120, seed=2)
     want_loss, want = _loss_and_grads(make_step(res, TrainConfig(), reference=True), enc)
     fast = make_step(res, TrainConfig(step="fast", compile="off"))
