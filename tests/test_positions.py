@@ -99,3 +99,21 @@ def test_vllm_backend_refuses_a_grid_model_before_starting(tmp_path) -> None:
     res = load_base(ModelConfig(path=str(path), dtype="float32", lora_rank=4), "cpu")
     with pytest.raises(VllmUnsupported, match="grid positions"):
         engine(res, SampleConfig(backend="vllm"))
+
+
+def test_grid_model_generate_uses_the_positions_of_the_whole_sequence(tmp_path) -> None:
+    """`generate` feeds one new token at a time after a cache: its positions come from the whole sequence."""
+    from transformers import AutoModelForCausalLM
+
+    from tasks_lib.model import build_tiny_model, register_architectures
+
+    path = build_tiny_model(tmp_path / "g", hidden=64, layers=2, heads=2, intermediate=128, positions="grid", seed=3)
+    register_architectures()
+    model = AutoModelForCausalLM.from_pretrained(path).eval()
+    rng = random.Random(4)
+    prompt = torch.tensor([[VOCAB.bos] + [rng.randrange(3, 16) for _ in range(60)]])
+    with torch.inference_mode():
+        out = model.generate(prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=12, do_sample=False,
+                             pad_token_id=VOCAB.pad, eos_token_id=-1)
+        full = model(out).logits[0, prompt.shape[1] - 1 : -1].argmax(-1)  # (12,) each token from the full forward
+    assert out[0, prompt.shape[1]:].tolist() == full.tolist()
