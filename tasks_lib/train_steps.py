@@ -91,7 +91,6 @@ def _head_loss_checkpointed(norm: Any, head: Any, hidden, targets):
 def _forward_loss(decoder: Any, head: Any, ids, where, wanted, recompute: bool):
     """Embedding, every decoder layer, final norm, head and summed cross-entropy at the picked positions:
     the whole fast forward as one function, so it compiles to one graph. ids: (1, T); where, wanted: (N,)."""
-
     hidden = decoder.embed_tokens(ids)  # (1, T, H)
     scheme = from_config(decoder.config)
     cos, sin = scheme.rope(decoder, hidden, scheme.of_ids(ids))  # (1, T, D) each: positions (A, 1, T) of the model's scheme
