@@ -41,9 +41,13 @@ class ModelConfig:
     target_modules: str = "all-linear"  # or a comma list such as "q_proj,v_proj"
     max_tokens: int = 8192  # longest sequence trained or prompted; longer tasks drop train pairs
     attn_implementation: str = "sdpa"
+    adapt: str = "lora"  # what per-task training updates: lora (the adapter) or full (every base weight; for small models: a copy of the base stays on the device to reset from)
 
     def __post_init__(self) -> None:
         _check(self.dtype in ("auto", "float32", "bfloat16", "float16"), "model", "dtype", self.dtype, "auto|float32|bfloat16|float16")
+        _check(self.adapt in ("lora", "full"), "model", "adapt", self.adapt, "lora|full")
+        # full fine-tuning updates the weights themselves: in bf16 an update below the weight's last bit is lost
+        _check(self.adapt == "lora" or self.dtype == "float32", "model", "dtype", self.dtype, "float32 with adapt=full")
         _check(self.lora_rank >= 1, "model", "lora_rank", self.lora_rank, ">= 1")
         _check(self.lora_alpha > 0, "model", "lora_alpha", self.lora_alpha, "> 0")
         _check(0 <= self.lora_dropout < 1, "model", "lora_dropout", self.lora_dropout, "in [0, 1)")
@@ -190,6 +194,11 @@ class RunConfig:
     slots: SlotConfig = field(default_factory=SlotConfig)
     profile: str = "defaults"
     description: str = ""
+
+    def __post_init__(self) -> None:
+        # one shared adapter reaches the tasks as a saved LoRA file; with adapt=full the training is in the weights
+        _check(not (self.model.adapt == "full" and self.train.scope == "shared"), "train", "scope", self.train.scope,
+               "task or none with model.adapt=full")
 
     def replace(self, overrides: Mapping[str, Mapping[str, Any]]) -> "RunConfig":
         """A copy with `{stage: {field: value}}` applied; unknown stages or fields raise ConfigError."""

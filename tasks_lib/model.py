@@ -14,7 +14,8 @@ Contract:
 - `resident(cfg, device)` keeps one `Resident` per (path, device) for the life of the process: a slot
   worker loads the base model once and reuses it across tasks.
 - `Resident.reset(seed)` re-initialises the LoRA weights in place (no reload) so every task starts from
-  the base model, A drawn from a CPU generator (the same adapter on every device; no CUDA RNG);
+  the base model (with `adapt: full`, per-task training updates every base weight instead, and the reset first
+  copies the pretrained weights back in place from a copy kept on the device), A drawn from a CPU generator (the same adapter on every device; no CUDA RNG);
   `save_adapter` / `load_adapter` move the adapter as safetensors.
 - `Resident.compiled(name, fn, backend)` compiles `fn` once for the slot's life (a reset keeps every
   tensor object, so it never recompiles); `Resident.compiles` counts the graphs the backend has built.
@@ -188,6 +189,7 @@ class Resident:
     compiles: int = 0  # graphs built by `compiled` functions so far (first compiles and recompiles)
     _compiled: dict = field(default_factory=dict, repr=False)
     _a_init: tuple = field(default=(None, []), repr=False)  # (seed, A weights drawn for it): every task resets with one seed
+    _full: tuple = field(default=((), ()), repr=False)  # adapt=full: (the base weights trained in place, their pretrained copies)
 
     def compiled(self, name: str, fn: Callable, backend: str) -> Callable:
         """`fn` under torch.compile (dynamic shapes), built once per (name, backend) and kept for the slot's life."""
@@ -218,6 +220,7 @@ class Resident:
         import torch
 
         torch.manual_seed(seed)
+        self.restore_base()
         targets = lora_init_targets(self.model)
         if self._a_init[0] != seed:  # drawn once per seed, not at every task switch
             self._a_init = (seed, [lora_a_init(tuple(a.shape), _reset_generator(seed, name)) for name, a, _, _ in targets])
@@ -228,6 +231,14 @@ class Resident:
                 if bias is not None:
                     bias.zero_()
         self.task_id = task_id
+
+    def restore_base(self) -> None:
+        """adapt=full: copy the pretrained weights back into the trained ones, in place (exact; a no-op for LoRA)."""
+        import torch
+
+        with torch.no_grad():
+            for weight, saved in zip(*self._full):
+                weight.copy_(saved)
 
     def trainable_parameters(self) -> list:
         return [p for p in self.model.parameters() if p.requires_grad]
@@ -246,6 +257,7 @@ class Resident:
         weights = Path(directory) / "adapter_model.safetensors"
         if not weights.exists():
             raise ModelError(f"{weights}: adapter not found")
+        self.restore_base()  # adapt=full: what the task trained is not on disk; its adapter then samples the base model
         set_peft_model_state_dict(self.model, load_file(str(weights), device=self.device))
         self.task_id = task_id
 
@@ -273,9 +285,16 @@ def load_base(cfg: ModelConfig, device: str) -> Resident:
     lora = LoraConfig(r=cfg.lora_rank, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout, target_modules=targets, task_type="CAUSAL_LM")
     model = get_peft_model(base, lora)
     model.eval()
+    full: tuple = ((), ())
+    if cfg.adapt == "full":  # every base weight trains; the LoRA layers stay at B = 0, so they change nothing
+        lora = {id(w) for _, a, b, bias in lora_init_targets(model) for w in (a, b, bias) if w is not None}
+        weights = [w for w in model.parameters() if id(w) not in lora]
+        for w in model.parameters():
+            w.requires_grad_(id(w) not in lora)
+        full = (tuple(weights), tuple(w.detach().clone() for w in weights))
     if device.startswith("cuda"):
         torch.cuda.synchronize()
-    return Resident(model, tokenizer, vocab, device, cfg, time.perf_counter() - t0)
+    return Resident(model, tokenizer, vocab, device, cfg, time.perf_counter() - t0, _full=full)
 
 
 _RESIDENT: dict[tuple[str, str, ModelConfig], Resident] = {}

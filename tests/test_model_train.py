@@ -174,3 +174,36 @@ def test_zero_steps_and_tasks_that_do_not_fit(res: Resident, small_tasks: list[T
     assert train_adapter(res, small_tasks[0], TrainConfig(max_steps=0), 1024, time.time() + 60).steps == 0
     stats = train_adapter(res, small_tasks[0], TrainConfig(max_steps=5), max_tokens=8, deadline=time.time() + 60)
     assert stats.steps == 0 and stats.stopped_by == "no-data"
+
+
+def test_full_fine_tuning_trains_the_base_weights_and_a_reset_restores_them_exactly(model_cfg: ModelConfig, small_tasks: list[Task],
+                                                                                     tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from tasks_lib.config import ConfigError
+
+    full = load_base(replace(model_cfg, adapt="full"), "cpu")
+    task = small_tasks[0]
+    full.reset(0, task.id)
+    pretrained = {n: p.detach().clone() for n, p in full.model.named_parameters()}
+    before = _loss(full, task)
+    stats = train_adapter(full, task, TrainConfig(max_steps=4, lr=1e-3, warmup_steps=1), 1024, deadline=time.time() + 120)
+    changed = {n for n, p in full.model.named_parameters() if not torch.equal(pretrained[n], p)}
+    assert stats.steps == 4 and _loss(full, task) < before
+    assert changed and not any("lora_" in n for n in changed)  # the base weights trained, the adapter did not
+    assert any("embed_tokens" in n for n in changed) and any("mlp" in n for n in changed)
+    full.save_adapter(tmp_path / "a")
+    full.load_adapter(tmp_path / "a", "other")  # another task's adapter: its weights start from the base again
+    for reload in (lambda: full.reset(1, task.id), lambda: full.load_adapter(tmp_path / "a", task.id)):
+        train_adapter(full, task, TrainConfig(max_steps=1, lr=1e-3), 1024, deadline=time.time() + 120)
+        reload()
+        assert all(torch.equal(pretrained[n], p) for n, p in full.model.named_parameters() if "lora_" not in n)
+    with pytest.raises(ConfigError, match="float32 with adapt=full"):
+        replace(model_cfg, adapt="full", dtype="bfloat16")
+
+
+def test_full_fine_tuning_cannot_share_one_adapter() -> None:
+    from tasks_lib.config import ConfigError, RunConfig
+
+    with pytest.raises(ConfigError, match="train.scope='shared'"):
+        RunConfig().replace({"model": {"adapt": "full", "dtype": "float32"}, "train": {"scope": "shared"}})
