@@ -40,7 +40,8 @@ class ModelConfig:
     lora_dropout: float = 0.0
     target_modules: str = "all-linear"  # or a comma list such as "q_proj,v_proj"
     max_tokens: int = 8192  # longest sequence trained or prompted; longer tasks drop train pairs
-    attn_implementation: str = "sdpa"
+    attn_implementation: str = "auto"  # auto: the one transformers picks for the model; or sdpa, eager, flash_attention_2
+    prompt_format: str = "arc"  # text layout of a task (tasks_lib.prompt_formats): arc, or chat (the model's chat template)
 
     def __post_init__(self) -> None:
         _check(self.dtype in ("auto", "float32", "bfloat16", "float16"), "model", "dtype", self.dtype, "auto|float32|bfloat16|float16")

@@ -267,7 +267,7 @@ def load_base(cfg: ModelConfig, device: str) -> Resident:
         local_files_only=True,
         use_safetensors=True,
         dtype=torch_dtype(cfg.dtype, device),
-        attn_implementation=cfg.attn_implementation,
+        attn_implementation=None if cfg.attn_implementation == "auto" else cfg.attn_implementation,
     ).to(device)
     targets: Any = cfg.target_modules if cfg.target_modules == "all-linear" else [m.strip() for m in cfg.target_modules.split(",")]
     lora = LoraConfig(r=cfg.lora_rank, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout, target_modules=targets, task_type="CAUSAL_LM")

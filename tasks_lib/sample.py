@@ -13,13 +13,15 @@ into the weights for the duration and the base weights restored exactly after (`
 
 Backends are picked by name through `backend(name)`, which imports optional dependencies lazily:
 `hf` (transformers `generate`, one view at a time), `cached` and `dfs` (`tasks_lib.engine`: each prompt
-prefilled once, all views and samples decoded as one batch, CUDA graphs on GPU), `vllm`
+prefilled once, all views and samples decoded as one batch, CUDA graphs on GPU; for a family the engine does not
+support, `tasks_lib.plain_engine` over the model's own forward, logged once), `vllm`
 (`tasks_lib.sample_vllm`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -30,6 +32,8 @@ from tasks_lib.config import SampleConfig
 from tasks_lib.data import Grid, Task
 from tasks_lib.encoding import EncodingError, decode_grid, encode_prompt, output_budget
 from tasks_lib.model import Resident
+
+log = logging.getLogger(__name__)
 
 Completion = tuple[list[int], float, bool]  # generated ids, sum of log-probabilities, greedy?
 # A backend takes (res, one prompt per view, config, max new tokens, deadline, adapter dir) and returns
@@ -94,12 +98,20 @@ def _hf_views(res: Resident, prompts: list[list[int]], cfg: SampleConfig, max_ne
 
 
 def engine_for(res: Resident, cfg: SampleConfig) -> Any:
-    """The slot's decoding engine over its resident model (built once, kept in `res.extra`)."""
-    from tasks_lib.engine import Engine
+    """The slot's decoding engine over its resident model (built once, kept in `res.extra`): `tasks_lib.engine.Engine`
+    for the families it supports, else `tasks_lib.plain_engine.PlainEngine` with one logged line naming why."""
+    from tasks_lib.engine import Engine, EngineError
+    from tasks_lib.plain_engine import PlainEngine
 
     key = ("engine", cfg.cuda_graphs, cfg.merge_lora != "off", cfg.compile)  # graphs captured merged must not run unmerged
     if key not in res.extra:
-        res.extra[key] = Engine(res.model, graphs=cfg.cuda_graphs, compile=cfg.compile)
+        try:
+            res.extra[key] = Engine(res.model, graphs=cfg.cuda_graphs, compile=cfg.compile)
+        except EngineError as err:
+            if "engine_blocker" not in res.extra:
+                res.extra["engine_blocker"] = str(err)
+                log.warning("decode engine not supported, using the plain engine (the model's own forward): %s", err)
+            res.extra[key] = PlainEngine(res.model)
     return res.extra[key]
 
 
