@@ -49,6 +49,9 @@ class ModelConfig:
         _check(self.lora_alpha > 0, "model", "lora_alpha", self.lora_alpha, "> 0")
         _check(0 <= self.lora_dropout < 1, "model", "lora_dropout", self.lora_dropout, "in [0, 1)")
         _check(self.max_tokens >= 64, "model", "max_tokens", self.max_tokens, ">= 64")
+        from tasks_lib.prompt_formats import FORMATS  # here, not at import: prompt_formats imports encoding
+
+        _check(self.prompt_format in FORMATS, "model", "prompt_format", self.prompt_format, "|".join(FORMATS))
 
     @property
     def resolved_path(self) -> Path:

@@ -2,7 +2,8 @@
 
 Contract: `sample_task(res, task, cfg, max_tokens, deadline, adapter_dir=None)` returns, for each test
 input, a list of `Candidate`s already mapped back to the original orientation and colours. For every
-test input it builds `cfg.views` augmented views (the identity first) and hands their prompts to the
+test input it builds `cfg.views` augmented views (the identity first) and hands their prompts (in the resident's prompt
+format, `Resident.fmt`) to the
 backend, which returns completions per view (`cfg.samples_per_view` of them, the first greedy; or, for
 `dfs`, every completion above `cfg.dfs_threshold`); each is parsed to a grid (malformed ones are dropped
 and counted) and the view's augmentation is inverted. Views not started by `deadline` are skipped.
@@ -30,7 +31,7 @@ from typing import Any, Callable
 from tasks_lib.augment import ScaleError, apply_grid, apply_task, invert_grid, sample_augmentations
 from tasks_lib.config import SampleConfig
 from tasks_lib.data import Grid, Task
-from tasks_lib.encoding import EncodingError, decode_grid, encode_prompt, output_budget
+from tasks_lib.encoding import EncodingError, decode_grid, output_budget
 from tasks_lib.model import Resident
 
 log = logging.getLogger(__name__)
@@ -171,7 +172,7 @@ def score_candidates(res: Resident, task: Task, test_index: int, grids: list[Gri
             break
         comps = [[*res.vocab.grid_ids(apply_grid(aug, g)), res.vocab.eos] for g in grids]
         try:
-            prompt = encode_prompt(res.vocab, apply_task(aug, task), test_index, max_tokens, reserve=max(map(len, comps)))
+            prompt = res.fmt.prompt(apply_task(aug, task), test_index, max_tokens, reserve=max(map(len, comps)))
         except EncodingError:
             continue
         for g, lp in zip(grids, eng.score(eng.prefill([prompt]), 0, comps)):
@@ -201,7 +202,7 @@ def sample_task(res: Resident, task: Task, cfg: SampleConfig, max_tokens: int, d
             prompts: list[tuple[int, list[int]]] = []
             for v, view_task in enumerate(view_tasks):
                 try:
-                    prompts.append((v, encode_prompt(res.vocab, view_task, i, max_tokens, reserve=max_new)))
+                    prompts.append((v, res.fmt.prompt(view_task, i, max_tokens, reserve=max_new)))
                 except EncodingError:
                     continue
             outs = generate(res, [p for _, p in prompts], cfg, max_new, deadline, adapter_dir) if prompts else []
