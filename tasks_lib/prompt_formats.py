@@ -104,6 +104,8 @@ class ChatFormat:
                 grids.append(outputs[k])
         text = self.tokenizer.apply_chat_template(messages, tokenize=False)
         parts = _SLOT.split(text)  # text, slot, text, slot, ..., text
+        if [int(k) for k in parts[1::2]] != list(range(len(grids))):
+            raise EncodingError(f"task {task.id}: the chat template dropped, repeated or reordered a grid (prompt_format chat)")
         ids: list[int] = []
         starts: dict[int, int] = {}
         for i, part in enumerate(parts):
@@ -112,8 +114,6 @@ class ChatFormat:
                 ids.extend(self.vocab.grid_ids(grids[int(part)]))
             elif part:
                 ids.extend(self._text_ids(part))
-        if len(starts) != len(grids):
-            raise EncodingError(f"task {task.id}: the chat template dropped or repeated a grid (prompt_format chat)")
         return ids, [starts[2 * k + 1] for k in range(len(outputs))]
 
     def train(self, task: Task, max_tokens: int, loss_on_first: bool = True) -> Encoded:

@@ -87,6 +87,9 @@ def test_a_tokenizer_that_cannot_serve_the_chat_format_is_refused() -> None:
     tok.chat_template = "{% for m in messages %}<s>{{ m['content'] }}{% endfor %}"  # no eos after an answer
     with pytest.raises(EncodingError, match="does not end an assistant turn with the eos token"):
         ChatFormat(tok, vocab)
+    tok.chat_template = "{% for m in messages %}{{ m['content'] }}{{ m['content'] }}</s>{% endfor %}"  # each turn twice
+    with pytest.raises(EncodingError, match="dropped, repeated or reordered a grid"):
+        ChatFormat(tok, vocab)
 
 
 @pytest.fixture(scope="module")
