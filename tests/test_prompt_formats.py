@@ -45,6 +45,16 @@ def test_every_registered_format_is_built_by_make() -> None:
         ModelConfig(prompt_format="alpaca")
 
 
+def test_a_profile_picks_the_format(tmp_path: Path) -> None:
+    from tasks_lib.config import load_profile
+
+    (tmp_path / "chat.yaml").write_text("model:\n  prompt_format: chat\n")
+    assert load_profile(str(tmp_path / "chat.yaml")).model.prompt_format == "chat"
+    (tmp_path / "bad.yaml").write_text("model:\n  prompt_format: alpaca\n")
+    with pytest.raises(ConfigError, match="bad.yaml: model.prompt_format='alpaca'"):
+        load_profile(str(tmp_path / "bad.yaml"))
+
+
 def test_arc_format_is_the_encoding_layout() -> None:
     vocab = Vocab.from_tokenizer(build_arc_tokenizer())
     fmt = ArcFormat(vocab)
