@@ -40,7 +40,8 @@ class ModelConfig:
     lora_dropout: float = 0.0
     target_modules: str = "all-linear"  # or a comma list such as "q_proj,v_proj"
     max_tokens: int = 8192  # longest sequence trained or prompted; longer tasks drop train pairs
-    attn_implementation: str = "sdpa"
+    attn_implementation: str = "auto"  # auto: the one transformers picks for the model; or sdpa, eager, flash_attention_2
+    prompt_format: str = "arc"  # text layout of a task (tasks_lib.prompt_formats): arc, or chat (the model's chat template)
     adapt: str = "lora"  # what per-task training updates: lora (the adapter) or full (every base weight; for small models: a copy of the base stays on the device to reset from)
 
     def __post_init__(self) -> None:
@@ -52,6 +53,9 @@ class ModelConfig:
         _check(self.lora_alpha > 0, "model", "lora_alpha", self.lora_alpha, "> 0")
         _check(0 <= self.lora_dropout < 1, "model", "lora_dropout", self.lora_dropout, "in [0, 1)")
         _check(self.max_tokens >= 64, "model", "max_tokens", self.max_tokens, ">= 64")
+        from tasks_lib.prompt_formats import FORMATS  # here, not at import: prompt_formats imports encoding
+
+        _check(self.prompt_format in FORMATS, "model", "prompt_format", self.prompt_format, "|".join(FORMATS))
 
     @property
     def resolved_path(self) -> Path:

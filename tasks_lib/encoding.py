@@ -5,7 +5,9 @@ Contract:
 - A task becomes token ids without running the tokenizer over whole texts: every symbol (digits 0-9,
   newline, the input marker `I`, the output marker `O`) maps to exactly one token id of the model's
   tokenizer, checked once by `Vocab.from_tokenizer`, which fails with `EncodingError` naming the
-  symbol when a tokenizer cannot give one token per cell.
+  symbol when a tokenizer cannot give one token per cell, or naming the pair when the tokenizer merges two
+  neighbouring layout symbols (e.g. Llama-3's "12" as one token): a model trained on that tokenizer's text never
+  saw one token per digit, so it is refused before any work starts.
 - Layout: `<bos> (I \\n <input rows> O \\n <output rows> <eos>)* I \\n <test rows> O \\n` and the model
   continues with the output rows and `<eos>`. Training labels cover output rows and their `<eos>`.
 - `decode_grid` turns generated ids into a grid or `None` (malformed output never raises).
@@ -70,6 +72,7 @@ class Vocab:
         vocab = cls(tuple(ids[d] for d in DIGITS), ids[NEWLINE], ids[IN], ids[OUT], bos, eos, pad)
         if len(set(vocab.digits) | {vocab.newline, vocab.input, vocab.output, vocab.eos}) != 14:
             raise EncodingError("tokenizer maps two grid symbols to the same token id")
+        _check_no_merges(tokenizer)
         return vocab
 
     def grid_ids(self, grid: Grid) -> list[int]:
@@ -94,6 +97,32 @@ def _single_token(tokenizer: Any, symbol: str) -> int:
         f"tokenizer {type(tokenizer).__name__} encodes {symbol!r} as token ids {ids}, not one token of its own; "
         "arc-ttt needs one token per grid cell (use a model with single-digit tokens or the embedded ARC vocabulary)"
     )
+
+
+# Neighbouring symbols in the layout: a cell or newline after a cell, a cell after a newline, a newline after a marker
+# (two newlines never meet: every row has at least one cell).
+NEIGHBOURS = tuple((a, b) for a in (*DIGITS, NEWLINE, IN, OUT) for b in (*DIGITS, NEWLINE)
+                   if not (a == b == NEWLINE) and not (a in (IN, OUT) and b != NEWLINE))
+
+
+def _symbol_tokens(tokenizer: Any, text: str) -> list[int]:
+    """Token ids of `text` less those that decode to nothing but spaces (a sentencepiece word-boundary piece)."""
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    return [int(t) for t in ids if tokenizer.decode([int(t)]).strip(" ") != ""]
+
+
+def _check_no_merges(tokenizer: Any) -> None:
+    """Raise EncodingError naming the first pair of neighbouring layout symbols that the tokenizer writes as fewer
+    tokens than the two symbols apart (its text never shows the model one token per cell)."""
+    for a, b in NEIGHBOURS:
+        together = _symbol_tokens(tokenizer, a + b)
+        if len(together) < len(_symbol_tokens(tokenizer, a)) + len(_symbol_tokens(tokenizer, b)):
+            raise EncodingError(
+                f"tokenizer {type(tokenizer).__name__} ({getattr(tokenizer, 'name_or_path', '')}) merges {a + b!r} into "
+                f"token ids {together}: a model trained on its text reads several digits per token, so one token per "
+                "grid cell would be out of distribution for it; arc-ttt refuses it (use a model whose tokenizer splits "
+                "every digit, such as Qwen2.5/Qwen3's, or the embedded ARC vocabulary)"
+            )
 
 
 @dataclass(frozen=True)

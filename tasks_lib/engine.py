@@ -1,7 +1,9 @@
 """Decoding engine: a KV cache it owns, prompts prefilled once and shared, batched steps, CUDA graphs.
 
 Contract:
-- `Engine(model)` wraps a Llama/Qwen2/Qwen3-shaped Hugging Face causal LM, plain or PEFT-wrapped. It calls
+- `Engine(model)` wraps a causal LM of a family `tasks_lib.families.fast_path_blocker` accepts (Llama, Qwen2, Qwen3,
+  Mistral without a sliding window, arc_grid), plain or PEFT-wrapped, and raises `EngineError` with the blocker's
+  reason for any other (`tasks_lib.plain_engine.PlainEngine` runs those). It calls
   the model's own projection, norm and MLP modules, so an unmerged LoRA adapter is applied and a merged one
   costs nothing extra. It knows nothing about tokenization or grids: it takes and returns token ids.
 - `prefill(prompts)` runs each prompt once and returns a `Prefix`: every prompt's per-layer K/V, padded to a
@@ -42,6 +44,7 @@ from typing import Any, Callable, Sequence
 import torch
 import torch.nn.functional as F
 
+from tasks_lib.families import fast_path_blocker
 from tasks_lib.positions import for_model
 from tasks_lib.search import SearchStats, dfs
 
@@ -169,8 +172,9 @@ class Engine:
             if not hasattr(attn, name):
                 raise EngineError(f"{type(attn).__name__} has no {name}: not a Llama/Qwen-style attention")
         cfg = base.config
-        if getattr(cfg, "use_sliding_window", False):
-            raise EngineError(f"{cfg.model_type}: sliding-window attention is not supported by the engine")
+        blocker = fast_path_blocker(cfg)
+        if blocker is not None:
+            raise EngineError(blocker)
         self.model, self.lm, self.body = model, base, body
         self.scheme = for_model(model)  # token positions: one axis, or (grid, line, column) for arc_grid models
         self.layers = list(body.layers)

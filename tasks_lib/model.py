@@ -7,7 +7,9 @@ Contract:
   column), with `"1d"` a plain Llama. `tiny_config(...)` is its config (to count a shape's parameters without
   building weights). `register_architectures()` (called by every loader here) lets the Auto classes load `arc_grid`.
 - `load_base(cfg, device)` loads any local HF causal-LM directory (no network: `local_files_only`,
-  safetensors only) and its tokenizer, checks one-token-per-cell, and wraps it with a LoRA adapter.
+  safetensors only) and its tokenizer, checks one-token-per-cell and builds the prompt format `cfg.prompt_format`
+  names (`Resident.fmt`, `tasks_lib.prompt_formats`) before the weights load, and wraps it with a LoRA adapter.
+  `cfg.attn_implementation` "auto" lets transformers pick the model's attention implementation.
   Before any loading, the directory must hold a JSON config with a `model_type`, tokenizer files
   (a `tokenizer.json` must be valid JSON) and `*.safetensors` weights (one `model.safetensors`, or
   shards with `model.safetensors.index.json`), else `ModelError` names the file.
@@ -29,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from tasks_lib import prompt_formats
 from tasks_lib.config import ModelConfig
 from tasks_lib.encoding import ARC_VOCAB, Vocab, build_arc_tokenizer
 
@@ -185,11 +188,18 @@ class Resident:
     cfg: ModelConfig
     load_seconds: float
     task_id: str | None = None  # whose adapter weights are loaded now
+    fmt: Any = None  # the prompt format (tasks_lib.prompt_formats) every encoding goes through; None: the project's own
     extra: dict = field(default_factory=dict)
     compiles: int = 0  # graphs built by `compiled` functions so far (first compiles and recompiles)
     _compiled: dict = field(default_factory=dict, repr=False)
     _a_init: tuple = field(default=(None, []), repr=False)  # (seed, A weights drawn for it): every task resets with one seed
     _full: tuple = field(default=((), ()), repr=False)  # adapt=full: (the base weights trained in place, their pretrained copies)
+
+    def __post_init__(self) -> None:
+        if self.fmt is None:
+            from tasks_lib.prompt_formats import ArcFormat
+
+            self.fmt = ArcFormat(self.vocab)
 
     def compiled(self, name: str, fn: Callable, backend: str) -> Callable:
         """`fn` under torch.compile (dynamic shapes), built once per (name, backend) and kept for the slot's life."""
@@ -274,12 +284,13 @@ def load_base(cfg: ModelConfig, device: str) -> Resident:
     t0 = time.perf_counter()
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     vocab = Vocab.from_tokenizer(tokenizer)
+    fmt = prompt_formats.make(cfg.prompt_format, tokenizer, vocab)  # both fail before the weights load
     base = AutoModelForCausalLM.from_pretrained(
         path,
         local_files_only=True,
         use_safetensors=True,
         dtype=torch_dtype(cfg.dtype, device),
-        attn_implementation=cfg.attn_implementation,
+        attn_implementation=None if cfg.attn_implementation == "auto" else cfg.attn_implementation,
     ).to(device)
     targets: Any = cfg.target_modules if cfg.target_modules == "all-linear" else [m.strip() for m in cfg.target_modules.split(",")]
     lora = LoraConfig(r=cfg.lora_rank, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout, target_modules=targets, task_type="CAUSAL_LM")
@@ -294,7 +305,7 @@ def load_base(cfg: ModelConfig, device: str) -> Resident:
         full = (tuple(weights), tuple(w.detach().clone() for w in weights))
     if device.startswith("cuda"):
         torch.cuda.synchronize()
-    return Resident(model, tokenizer, vocab, device, cfg, time.perf_counter() - t0, _full=full)
+    return Resident(model, tokenizer, vocab, device, cfg, time.perf_counter() - t0, fmt=fmt, _full=full)
 
 
 _RESIDENT: dict[tuple[str, str, ModelConfig], Resident] = {}

@@ -2,7 +2,8 @@
 
 Contract: `sample_task(res, task, cfg, max_tokens, deadline, adapter_dir=None)` returns, for each test
 input, a list of `Candidate`s already mapped back to the original orientation and colours. For every
-test input it builds `cfg.views` augmented views (the identity first) and hands their prompts to the
+test input it builds `cfg.views` augmented views (the identity first) and hands their prompts (in the resident's prompt
+format, `Resident.fmt`) to the
 backend, which returns completions per view (`cfg.samples_per_view` of them, the first greedy; or, for
 `dfs`, every completion above `cfg.dfs_threshold`); each is parsed to a grid (malformed ones are dropped
 and counted) and the view's augmentation is inverted. Views not started by `deadline` are skipped.
@@ -13,13 +14,15 @@ into the weights for the duration and the base weights restored exactly after (`
 
 Backends are picked by name through `backend(name)`, which imports optional dependencies lazily:
 `hf` (transformers `generate`, one view at a time), `cached` and `dfs` (`tasks_lib.engine`: each prompt
-prefilled once, all views and samples decoded as one batch, CUDA graphs on GPU), `vllm`
+prefilled once, all views and samples decoded as one batch, CUDA graphs on GPU; for a family the engine does not
+support, `tasks_lib.plain_engine` over the model's own forward, logged once), `vllm`
 (`tasks_lib.sample_vllm`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -28,8 +31,10 @@ from typing import Any, Callable
 from tasks_lib.augment import ScaleError, apply_grid, apply_task, invert_grid, sample_augmentations
 from tasks_lib.config import SampleConfig
 from tasks_lib.data import Grid, Task
-from tasks_lib.encoding import EncodingError, decode_grid, encode_prompt, output_budget
+from tasks_lib.encoding import EncodingError, decode_grid, output_budget
 from tasks_lib.model import Resident
+
+log = logging.getLogger(__name__)
 
 Completion = tuple[list[int], float, bool]  # generated ids, sum of log-probabilities, greedy?
 # A backend takes (res, one prompt per view, config, max new tokens, deadline, adapter dir) and returns
@@ -94,12 +99,20 @@ def _hf_views(res: Resident, prompts: list[list[int]], cfg: SampleConfig, max_ne
 
 
 def engine_for(res: Resident, cfg: SampleConfig) -> Any:
-    """The slot's decoding engine over its resident model (built once, kept in `res.extra`)."""
-    from tasks_lib.engine import Engine
+    """The slot's decoding engine over its resident model (built once, kept in `res.extra`): `tasks_lib.engine.Engine`
+    for the families it supports, else `tasks_lib.plain_engine.PlainEngine` with one logged line naming why."""
+    from tasks_lib.engine import Engine, EngineError
+    from tasks_lib.plain_engine import PlainEngine
 
     key = ("engine", cfg.cuda_graphs, cfg.merge_lora != "off", cfg.compile)  # graphs captured merged must not run unmerged
     if key not in res.extra:
-        res.extra[key] = Engine(res.model, graphs=cfg.cuda_graphs, compile=cfg.compile)
+        try:
+            res.extra[key] = Engine(res.model, graphs=cfg.cuda_graphs, compile=cfg.compile)
+        except EngineError as err:
+            if "engine_blocker" not in res.extra:
+                res.extra["engine_blocker"] = str(err)
+                log.warning("decode engine not supported, using the plain engine (the model's own forward): %s", err)
+            res.extra[key] = PlainEngine(res.model)
     return res.extra[key]
 
 
@@ -159,7 +172,7 @@ def score_candidates(res: Resident, task: Task, test_index: int, grids: list[Gri
             break
         comps = [[*res.vocab.grid_ids(apply_grid(aug, g)), res.vocab.eos] for g in grids]
         try:
-            prompt = encode_prompt(res.vocab, apply_task(aug, task), test_index, max_tokens, reserve=max(map(len, comps)))
+            prompt = res.fmt.prompt(apply_task(aug, task), test_index, max_tokens, reserve=max(map(len, comps)))
         except EncodingError:
             continue
         for g, lp in zip(grids, eng.score(eng.prefill([prompt]), 0, comps)):
@@ -189,7 +202,7 @@ def sample_task(res: Resident, task: Task, cfg: SampleConfig, max_tokens: int, d
             prompts: list[tuple[int, list[int]]] = []
             for v, view_task in enumerate(view_tasks):
                 try:
-                    prompts.append((v, encode_prompt(res.vocab, view_task, i, max_tokens, reserve=max_new)))
+                    prompts.append((v, res.fmt.prompt(view_task, i, max_tokens, reserve=max_new)))
                 except EncodingError:
                     continue
             outs = generate(res, [p for _, p in prompts], cfg, max_new, deadline, adapter_dir) if prompts else []

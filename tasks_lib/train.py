@@ -24,7 +24,7 @@ from typing import Iterator
 from tasks_lib.augment import apply_task, max_scale, random_augmentation
 from tasks_lib.config import TrainConfig
 from tasks_lib.data import Task
-from tasks_lib.encoding import IGNORE, Encoded, EncodingError, encode_train
+from tasks_lib.encoding import IGNORE, Encoded, EncodingError
 from tasks_lib.model import Resident
 from tasks_lib.train_steps import make_step
 
@@ -71,11 +71,11 @@ def encode_view(res: Resident, task: Task, cfg: TrainConfig, max_tokens: int, rn
     an upscaled view whose first pair does not fit `max_tokens` is used at scale 1."""
     aug = random_augmentation(rng, len(task.train), max_scale=min(cfg.max_scale, max_scale(task)))
     try:
-        return encode_train(res.vocab, apply_task(aug, task), max_tokens, cfg.loss_on_first)
+        return res.fmt.train(apply_task(aug, task), max_tokens, cfg.loss_on_first)
     except EncodingError:
         if aug.scale == 1:
             raise
-        return encode_train(res.vocab, apply_task(dataclasses.replace(aug, scale=1), task), max_tokens, cfg.loss_on_first)
+        return res.fmt.train(apply_task(dataclasses.replace(aug, scale=1), task), max_tokens, cfg.loss_on_first)
 
 
 def task_examples(res: Resident, task: Task, cfg: TrainConfig, max_tokens: int) -> Iterator[Encoded]:

@@ -32,11 +32,11 @@ from typing import Any, Protocol
 
 from tasks_lib.config import TrainConfig
 from tasks_lib.encoding import IGNORE, Encoded, EncodingError
+from tasks_lib.families import fast_path_blocker
 from tasks_lib.model import Resident
 from tasks_lib.positions import from_config
 from tasks_lib.train_graphs import GRAD_CLIP, StepGraphs, bucket_length
 
-FAST_ARCHITECTURES = ("llama", "qwen2", "qwen3", "arc_grid")  # decoders whose forward is exactly embed -> layers -> norm -> head
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,7 @@ def output_loss(res: Resident, ids, labels):
     """Mean cross-entropy over labelled positions, computing logits only where a label exists.
 
     ids, labels: (1, T) long tensors on the model's device."""
+    import torch
     import torch.nn.functional as F
 
     causal = res.model.get_base_model()  # the HF model with LoRA layers injected
@@ -53,6 +54,9 @@ def output_loss(res: Resident, ids, labels):
     mask = targets != IGNORE  # (1, T-1)
     picked = hidden[:, :-1][mask]  # (N, H)
     logits = causal.get_output_embeddings()(picked).float()  # (N, V)
+    cap = getattr(causal.config, "final_logit_softcapping", None)
+    if cap is not None:  # Gemma-2 style: the model's own forward soft-caps its logits
+        logits = torch.tanh(logits / cap) * cap
     return F.cross_entropy(logits, targets[mask])
 
 
@@ -102,10 +106,13 @@ def _forward_loss(decoder: Any, head: Any, ids, where, wanted, recompute: bool):
 
 
 def fast_supported(res: Resident) -> bool:
-    """True when the fast step computes exactly what the model's own forward does."""
-    config = res.model.get_base_model().config
-    full = all(kind == "full_attention" for kind in getattr(config, "layer_types", None) or ["full_attention"])
-    return config.model_type in FAST_ARCHITECTURES and full and not getattr(config, "use_sliding_window", False)
+    """True when the fast step computes exactly what the model's own forward does (`tasks_lib.families`). When it
+    does not, one line naming the reason is logged, once per resident model."""
+    reason = fast_path_blocker(res.model.get_base_model().config)
+    if reason is not None and "fast_step_blocker" not in res.extra:
+        res.extra["fast_step_blocker"] = reason
+        log.warning("fast train step not supported, using the simple step: %s", reason)
+    return reason is None
 
 
 class TrainStep(Protocol):
@@ -317,7 +324,7 @@ def make_step(res: Resident, cfg: TrainConfig, reference: bool = False) -> Train
     once per slot, which then uses the fast step."""
     cuda = res.device.startswith("cuda")
     want_fast = cfg.step == "fast" or (cfg.step == "auto" and cuda)
-    if reference or not want_fast or not fast_supported(res):
+    if reference or not want_fast or not fast_supported(res):  # fast_supported logs why a model it refuses falls back
         return EagerStep(res, cfg, reference=reference)
     forward = FastForward(res, cfg)
     use_graphs = cfg.cuda_graphs == "on" or (cfg.cuda_graphs == "auto" and cuda)

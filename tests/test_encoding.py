@@ -84,8 +84,9 @@ def test_tokenizer_lacking_a_symbol_is_an_encoding_error_naming_it(symbol: str, 
         Vocab.from_tokenizer(_tokenizer_without(symbol, unk))
 
 
-def test_tokenizer_that_merges_digits_is_checked_per_symbol() -> None:
-    """A BPE vocabulary with multi-digit merges still works when every single symbol has its own token."""
+def test_tokenizer_that_merges_digits_is_refused() -> None:
+    """A BPE vocabulary with multi-digit merges is refused even though every single symbol has its own token: a model
+    trained on its text never saw one token per digit."""
     from tokenizers import Tokenizer, models
     from transformers import PreTrainedTokenizerFast
 
@@ -94,8 +95,8 @@ def test_tokenizer_that_merges_digits_is_checked_per_symbol() -> None:
     core = Tokenizer(models.BPE(vocab=base, merges=[("1", "2")]))
     tok = PreTrainedTokenizerFast(tokenizer_object=core, bos_token=BOS, eos_token=EOS, pad_token=PAD)
     assert tok("12", add_special_tokens=False)["input_ids"] == [base["12"]]
-    vocab = Vocab.from_tokenizer(tok)
-    assert vocab.digits == tuple(base[str(d)] for d in range(10))
+    with pytest.raises(EncodingError, match=f"merges '12' into token ids \\[{base['12']}\\]"):
+        Vocab.from_tokenizer(tok)
 
 
 def test_tokenizer_without_eos_is_rejected() -> None:
