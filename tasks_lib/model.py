@@ -189,7 +189,7 @@ class Resident:
     load_seconds: float
     task_id: str | None = None  # whose adapter weights are loaded now
     fmt: Any = None  # the prompt format (tasks_lib.prompt_formats) every encoding goes through; None: the project's own
-    extra: dict = field(default_factory=dict)
+    slot_state: dict = field(default_factory=dict)  # what the slot keeps across tasks: its engines, CUDA-graph step state, logged fallbacks
     compiles: int = 0  # graphs built by `compiled` functions so far (first compiles and recompiles)
     _compiled: dict = field(default_factory=dict, repr=False)
     _a_init: tuple = field(default=(None, []), repr=False)  # (seed, A weights drawn for it): every task resets with one seed

@@ -99,21 +99,21 @@ def _hf_views(res: Resident, prompts: list[list[int]], cfg: SampleConfig, max_ne
 
 
 def engine_for(res: Resident, cfg: SampleConfig) -> Any:
-    """The slot's decoding engine over its resident model (built once, kept in `res.extra`): `tasks_lib.engine.Engine`
+    """The slot's decoding engine over its resident model (built once, kept in `res.slot_state`): `tasks_lib.engine.Engine`
     for the families it supports, else `tasks_lib.plain_engine.PlainEngine` with one logged line naming why."""
     from tasks_lib.engine import Engine, EngineError
     from tasks_lib.plain_engine import PlainEngine
 
     key = ("engine", cfg.cuda_graphs, cfg.merge_lora != "off", cfg.compile)  # graphs captured merged must not run unmerged
-    if key not in res.extra:
+    if key not in res.slot_state:
         try:
-            res.extra[key] = Engine(res.model, graphs=cfg.cuda_graphs, compile=cfg.compile)
+            res.slot_state[key] = Engine(res.model, graphs=cfg.cuda_graphs, compile=cfg.compile)
         except EngineError as err:
-            if "engine_blocker" not in res.extra:
-                res.extra["engine_blocker"] = str(err)
+            if "engine_blocker" not in res.slot_state:
+                res.slot_state["engine_blocker"] = str(err)
                 log.warning("decode engine not supported, using the plain engine (the model's own forward): %s", err)
-            res.extra[key] = PlainEngine(res.model)
-    return res.extra[key]
+            res.slot_state[key] = PlainEngine(res.model)
+    return res.slot_state[key]
 
 
 def _cached_views(res: Resident, prompts: list[list[int]], cfg: SampleConfig, max_new: int, deadline: float, adapter_dir: str | None) -> list[list[Completion]]:

@@ -1,7 +1,7 @@
 """The CUDA-graph training step's per-slot state and the plumbing around a capture.
 
 Contract: `StepGraphs.for_slot(res, key, weight_decay, capturable)` is the slot's state of the graph step (kept in
-`Resident.extra` for the slot's life; rebuilt when `key` or the adapter's parameters change): static gradients
+`Resident.slot_state` for the slot's life; rebuilt when `key` or the adapter's parameters change): static gradients
 attached to the adapter's parameters, a fused AdamW (capturable on CUDA) whose learning rate is a device tensor and
 whose state `reset()` zeroes in place per task, and per length bucket a static input buffer, the last loss and
 gradient norm, and the captured graph. `run(step, bucket)` replays the bucket's graph, capturing it at first use,
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 GRAD_CLIP = 1.0  # every training step clips the adapter's gradient norm to this (the captured body too)
 GRAPH_WARMUP = 2  # eager steps on a side stream before a capture (compiles, autotuning, cuBLAS workspaces)
-CAPTURE_FAILED = "step_graphs_capture_failed"  # res.extra key: why a capture failed; the slot captures nothing more
+CAPTURE_FAILED = "step_graphs_capture_failed"  # res.slot_state key: why a capture failed; the slot captures nothing more
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ def _failure(err: BaseException) -> str:
 
 
 class StepGraphs:
-    """Per-slot state of the CUDA-graph step, kept in `res.extra` for the slot's life.
+    """Per-slot state of the CUDA-graph step, kept in `res.slot_state` for the slot's life.
 
     Static gradients (attached to the adapter's parameters), a fused AdamW (capturable on CUDA) whose lr is a
     device tensor and whose state is reset in place per task, and per length bucket: a (2, L) input buffer
@@ -131,7 +131,7 @@ class StepGraphs:
         import torch
 
         self.key = key
-        self.slot = res.extra  # the slot's dict: a capture failure is recorded there for every later StepGraphs
+        self.slot = res.slot_state  # the slot's dict: a capture failure is recorded there for every later StepGraphs
         self.params = res.trainable_parameters()
         self.capturable = capturable
         self.lr = torch.zeros((), dtype=torch.float32, device=res.device)  # () read by the captured AdamW
@@ -149,17 +149,17 @@ class StepGraphs:
         self.graphs: dict[int, Any] = {}  # bucket -> torch.cuda.CUDAGraph
         self.capture_seconds: dict[int, float] = {}  # bucket -> warm-up + capture wall time
         self.pool: Any = None  # the graphs' shared memory pool (a graph_pool_handle), made at the first capture
-        self.failed: str = res.extra.get(CAPTURE_FAILED, "")  # why a capture failed in this slot: eager from then on
+        self.failed: str = res.slot_state.get(CAPTURE_FAILED, "")  # why a capture failed in this slot: eager from then on
 
     @classmethod
     def for_slot(cls, res: Resident, key: tuple, weight_decay: float, capturable: bool) -> "StepGraphs":
         """The slot's graphs for `key` (rebuilt, dropping old graphs, when the key or the parameters changed)."""
-        have = res.extra.get("step_graphs")
+        have = res.slot_state.get("step_graphs")
         params = res.trainable_parameters()
         same = have is not None and have.key == key and len(have.params) == len(params) and all(a is b for a, b in zip(have.params, params))
         if not same:
-            res.extra["step_graphs"] = cls(res, key, weight_decay, capturable)
-        return res.extra["step_graphs"]
+            res.slot_state["step_graphs"] = cls(res, key, weight_decay, capturable)
+        return res.slot_state["step_graphs"]
 
     def attach_grads(self) -> None:
         for p, g in zip(self.params, self.grads):
