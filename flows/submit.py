@@ -48,6 +48,12 @@ async def sample(task_id: str, slot: int, budget: TaskBudget) -> dict:
     return await pipeline.sample(RUN["current"], task_id, slot, budget)
 
 
+@task(name="refine", task_run_name="refine / {task_id}", timeout_seconds=6 * 3600, **STEP)
+async def refine(task_id: str, slot: int, budget: TaskBudget, round_no: int) -> dict:
+    """A finished, unsure task: more training from its saved adapter and new views (tasks_lib/refine.py)."""
+    return await pipeline.refine(RUN["current"], task_id, slot, budget, round_no)
+
+
 @task(name="vote", task_run_name="vote / {task_id}", cache_policy=NO_CACHE, timeout_seconds=600)
 async def vote(task_id: str, candidates: list | None) -> list[dict]:
     return await pipeline.vote(RUN["current"], task_id, candidates)
@@ -56,7 +62,8 @@ async def vote(task_id: str, candidates: list | None) -> list[dict]:
 def steps() -> pipeline.Steps:
     """The pipeline's steps as this flow's Prefect tasks, logging to the current flow run."""
     return pipeline.Steps(load=load_model, train=train_adapter, sample=sample, vote=vote, train_shared=train_shared_adapter,
-                          publish=lambda result: publish_task(RUN["current"], result), log=lambda msg: get_run_logger().info(msg))
+                          publish=lambda result: publish_task(RUN["current"], result), refine=refine,
+                          log=lambda msg: get_run_logger().info(msg))
 
 
 @flow(name="solve-task", flow_run_name="{task_id}")

@@ -80,9 +80,9 @@ async def train_shared(run: Run, slot: int) -> dict | None:
     return await asyncio.to_thread(run.train_shared, slot)
 
 
-async def refine(run: Run, task_id: str, slot: int, budget: TaskBudget, round: int) -> dict:
+async def refine(run: Run, task_id: str, slot: int, budget: TaskBudget, round_no: int) -> dict:
     """Refinement `round` of a finished task on `slot` (`refine.refine_step`): more training, new views."""
-    p = refine_mod.plan(run.results[task_id], run.cfg, round, run.budget.overhead)
+    p = refine_mod.plan(run.results[task_id], run.cfg, round_no, run.budget.overhead)
     return await asyncio.to_thread(refine_mod.refine_step, run.pool, slot, run.tasks[task_id], budget, str(run.dir.adapter_dir(task_id)), p)
 
 
@@ -112,7 +112,7 @@ def local_steps(run: Run) -> Steps:
                  vote=lambda task_id, candidates: vote(run, task_id, candidates),
                  train_shared=lambda slot: train_shared(run, slot),
                  publish=publish,
-                 refine=lambda task_id, slot, budget, round: refine(run, task_id, slot, budget, round))
+                 refine=lambda task_id, slot, budget, round_no: refine(run, task_id, slot, budget, round_no))
 
 
 async def _timed(outcome: Outcome, name: str, call: Awaitable[Any]) -> Any:
@@ -155,12 +155,12 @@ def _candidates(run: Run, task_id: str) -> list[list[dict]]:
     return run.dir.read_candidates(task_id) or [[] for _ in run.tasks[task_id].test_inputs]
 
 
-async def refine_task(run: Run, steps: Steps, task_id: str, slot: int, round: int) -> dict | None:
+async def refine_task(run: Run, steps: Steps, task_id: str, slot: int, round_no: int) -> dict | None:
     """Refinement `round` of a finished task on `slot` (module doc); its new record, or None when it recorded
     nothing (no time for it, or it failed: the old record stands)."""
     old = run.results[task_id]
-    p = refine_mod.plan(old, run.cfg, round, run.budget.overhead)
-    key = f"{task_id}#refine-{round}"
+    p = refine_mod.plan(old, run.cfg, round_no, run.budget.overhead)
+    key = f"{task_id}#refine-{round_no}"
     budget = run.budget.claim_extra(key, p.seconds, p.train_fraction)
     if budget.seconds < p.least:
         run.budget.release(key)
@@ -168,10 +168,10 @@ async def refine_task(run: Run, steps: Steps, task_id: str, slot: int, round: in
     timings: dict[str, float] = {}
     t0 = time.time()
     try:
-        out = await steps.refine(task_id, slot, budget, round)
+        out = await steps.refine(task_id, slot, budget, round_no)
     except Exception as err:  # the old record stands
-        run.refine_failures.append({"task_id": task_id, "round": round, "error": f"{type(err).__name__}: {err}"})
-        steps.log(f"{task_id}: refinement {round} failed ({type(err).__name__}: {err}); its answer is unchanged")
+        run.refine_failures.append({"task_id": task_id, "round": round_no, "error": f"{type(err).__name__}: {err}"})
+        steps.log(f"{task_id}: refinement {round_no} failed ({type(err).__name__}: {err}); its answer is unchanged")
         return None
     finally:
         timings["refine"] = time.time() - t0
@@ -185,7 +185,7 @@ async def refine_task(run: Run, steps: Steps, task_id: str, slot: int, round: in
     result["refinements"][-1]["timings"] = {k: round(v, 3) for k, v in timings.items()}
     run.record(result, candidates=candidates)
     await steps.publish(result)
-    steps.log(f"refine {round}: {task_line(result)} | {run.progress()}")
+    steps.log(f"refine {round_no}: {task_line(result)} | {run.progress()}")
     return result
 
 

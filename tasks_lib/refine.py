@@ -72,7 +72,7 @@ class Plan:
     cfg: RunConfig  # the run's config with this round's train and sample settings
 
 
-def plan(result: dict, cfg: RunConfig, round: int, overhead: float = 0.0) -> Plan:
+def plan(result: dict, cfg: RunConfig, round_no: int, overhead: float = 0.0) -> Plan:
     """Refinement `round` of the task whose record is `result` (module doc)."""
     s = cfg.schedule
     steps = (s.refine_steps or cfg.train.max_steps) if cfg.train.scope == "task" else 0
@@ -85,10 +85,10 @@ def plan(result: dict, cfg: RunConfig, round: int, overhead: float = 0.0) -> Pla
     train_s, sample_s = steps * step_s, views * view_s
     seconds = SLACK * (train_s + sample_s) + overhead
     rcfg = cfg.replace({
-        "train": {"max_steps": steps, "seed": cfg.train.seed + round, "warmup_steps": 0},
-        "sample": {"views": views, "seed": cfg.sample.seed + round},
+        "train": {"max_steps": steps, "seed": cfg.train.seed + round_no, "warmup_steps": 0},
+        "sample": {"views": views, "seed": cfg.sample.seed + round_no},
     })
-    return Plan(round, steps, views, seconds, train_s / (train_s + sample_s) if train_s + sample_s > 0 else 0.5,
+    return Plan(round_no, steps, views, seconds, train_s / (train_s + sample_s) if train_s + sample_s > 0 else 0.5,
                 step_s + view_s, rcfg)
 
 
