@@ -15,8 +15,8 @@ and the share is capped at `time_left - overhead`. `min_share` holds for every t
 can still give it to all of them; when it cannot, the tasks left split what remains equally. The
 overhead starts at the configured estimate and becomes the mean of `note_overhead()` measurements (the
 pipeline measures each task's slot time beyond what it held). `release(task_id)` returns what the task
-did not use, so time a quick task leaves goes to the tasks still waiting; `held[task_id]` is the seconds
-it held its claim. `claim_extra(key, seconds)` is a refinement's claim after pass 1: at most `seconds`,
+did not use, so time a quick task leaves goes to the tasks still waiting; `held[task_id]` is the (claim,
+release) times of its claim. `claim_extra(key, seconds)` is a refinement's claim after pass 1: at most `seconds`,
 never past the run's end. The shares claimed never add up to more than the slot-time the run has, and no
 task's deadline lies past the run's end. With the `shared` train scope the run first
 calls `claim_shared(name)`: a block of `train_fraction` of the time left (the wall-time share each task's
@@ -71,7 +71,7 @@ class Budget:
         self.first_pass_fraction = first_pass_fraction
         self._overhead_guess = overhead
         self._overheads: list[float] = []
-        self.held: dict[str, float] = {}  # task id -> seconds between its claim and its release
+        self.held: dict[str, tuple[float, float]] = {}  # task id -> (claimed, released) clock times
         self._pending = dict(weights)
         self._running: dict[str, TaskBudget] = {}
         self._lock = threading.Lock()
@@ -139,7 +139,7 @@ class Budget:
         with self._lock:
             b = self._running.pop(task_id, None)
             if b is not None:
-                self.held[task_id] = self.clock() - b.start
+                self.held[task_id] = (b.start, self.clock())
 
     def forget(self, task_id: str) -> None:
         """Drop a task that will not run (finished in an earlier run, or invalid)."""

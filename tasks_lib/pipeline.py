@@ -227,9 +227,10 @@ async def solve_all(run: Run, steps: Steps, solve: Callable[[str, int], Awaitabl
             busy.discard(task_id)
             changed.set()
         held = run.budget.held.get(task_id)
-        if held is not None:
-            run.overheads[task_id] = time.time() - t0 - held
-            run.budget.note_overhead(run.overheads[task_id])
+        if held is not None:  # the slot's time outside the task's claim: before it (subflow start) and after (record, publish, end)
+            before, after = held[0] - t0, time.time() - held[1]
+            run.overheads[task_id] = (round(before, 3), round(after, 3))
+            run.budget.note_overhead(before + after)
         if solve is not default:  # the task logged in its own run; the run's log gets its line too (what `--watch` shows)
             steps.log(f"{task_line(run.results[task_id])} | {run.progress()}")
 

@@ -11,8 +11,9 @@ Contract:
 - `plan(result, cfg, round, overhead)`: what refinement `round` (1, 2, ...) does and what it should cost:
   `refine_steps` more train steps from the task's saved adapter (train seed moved by the round, no warm-up;
   scope task only), `refine_views` views sampled under a sample seed moved by the round (so new views),
-  their candidates' view indices offset by `round * 64` (no two rounds share an index), and its seconds
-  estimated from the task's own pass-1 step and view times.
+  their candidates' view indices offset by `round * 64` (no two rounds share an index), its seconds
+  estimated from the task's own pass-1 step and view times, and the least block worth starting it with
+  (`MIN_STEPS` steps and one view).
 - `refine_step(pool, slot, task, cfg, budget, adapter_dir, plan)`: the worker calls (continue training, then
   sample). A failed train still samples (what the resident adapter holds); a failed sample raises.
 - `merged(old, task, plan, budget, out, all_candidates, rule, timings)`: the task's new record: the vote over
@@ -32,6 +33,7 @@ from tasks_lib.scoring import correct
 from tasks_lib.slots import SlotPool
 
 VIEW_OFFSET = 64  # views per round are at most 64 (SampleConfig.views), so round r's views start at r * 64
+MIN_STEPS = 5  # a refinement with time for fewer train steps (and one view) is not started
 SLACK = 1.2  # a refinement's block is its estimate times this: the worker's own deadline checks stop it early
 
 
@@ -68,7 +70,7 @@ class Plan:
     views: int
     seconds: float  # the block the refinement asks for
     train_fraction: float  # of the block, for training
-    least: float  # below this the refinement is not worth starting (one step and one view)
+    least: float  # below this the refinement is not worth starting (MIN_STEPS steps and one view, or all of it)
     cfg: RunConfig  # the run's config with this round's train and sample settings
 
 
@@ -88,8 +90,8 @@ def plan(result: dict, cfg: RunConfig, round_no: int, overhead: float = 0.0) -> 
         "train": {"max_steps": steps, "seed": cfg.train.seed + round_no, "warmup_steps": 0},
         "sample": {"views": views, "seed": cfg.sample.seed + round_no},
     })
-    return Plan(round_no, steps, views, seconds, train_s / (train_s + sample_s) if train_s + sample_s > 0 else 0.5,
-                step_s + view_s, rcfg)
+    least = min(seconds, MIN_STEPS * step_s + view_s)
+    return Plan(round_no, steps, views, seconds, train_s / (train_s + sample_s) if train_s + sample_s > 0 else 0.5, least, rcfg)
 
 
 def refine_step(pool: SlotPool, slot: int, task: Task, budget: TaskBudget, adapter_dir: str, p: Plan) -> dict:

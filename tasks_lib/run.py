@@ -61,7 +61,7 @@ class Run:
     leases: Leases | None = None
     shared: dict | None = None  # scope shared: the shared adapter's training stats
     slot_loads: list[dict] = field(default_factory=list)  # what each slot's first load returned (pipeline.solve_all)
-    overheads: dict[str, float] = field(default_factory=dict)  # task id -> slot seconds beyond its claim (pipeline.solve_all)
+    overheads: dict[str, tuple[float, float]] = field(default_factory=dict)  # task id -> slot seconds before and after its claim (pipeline.solve_all)
     refine_failures: list[dict] = field(default_factory=list)  # refinements that recorded nothing, and why
     work_started: float | None = None  # when the first task claimed its budget (after the slots loaded)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -144,10 +144,11 @@ class Run:
         start = self.work_started or self.started
         span = max(1e-9, time.time() - start)
         used = sum(t.get("used_seconds") or 0.0 for t in tasks if t.get("status") != "invalid" and not t.get("resumed"))
-        overheads = list(self.overheads.values())
+        overheads = [a + b for a, b in self.overheads.values()]
         return {
             "overhead_mean_seconds": round(sum(overheads) / len(overheads), 3) if overheads else None,
             "overhead_max_seconds": round(max(overheads), 3) if overheads else None,
+            "overhead_per_task": {tid: {"before": a, "after": b} for tid, (a, b) in self.overheads.items()},
             "refinements": sum(len(t.get("refinements") or []) for t in tasks),
             "refine_failures": self.refine_failures,
             "work_seconds": round(span, 3),

@@ -88,7 +88,7 @@ def test_plan_moves_seeds_and_sizes_itself_from_the_tasks_own_times(tiny_model: 
     p = refine.plan(result, run.cfg, 2, overhead=0.5)
     assert (p.steps, p.views) == (10, 4)
     assert p.cfg.train.seed == run.cfg.train.seed + 2 and p.cfg.sample.seed == run.cfg.sample.seed + 2 and p.cfg.train.warmup_steps == 0
-    assert p.seconds == refine.SLACK * (10 * 2.0 + 4 * 1.0) + 0.5 and p.train_fraction == 20 / 24 and p.least == 3.0
+    assert p.seconds == refine.SLACK * (10 * 2.0 + 4 * 1.0) + 0.5 and p.train_fraction == 20 / 24 and p.least == refine.MIN_STEPS * 2.0 + 1.0
 
 
 def test_refinement_votes_over_old_and_new_candidates_and_rewrites_the_record(tiny_model: Path, small_tasks: list[Task],
