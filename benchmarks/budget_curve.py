@@ -96,8 +96,9 @@ def table(rows: list[dict]) -> str:
     lines = ["| budget (s) | scale | refine | solved | budget used | slots busy | slot gap per task (s) | refinements | train steps | least task budget (s) |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
+        busy = "-" if r["busy_fraction"] is None else f"{100 * r['busy_fraction']:.0f}%"
         lines.append(f"| {r['budget']:.0f} | {r['scale']}x | {'on' if r['refine'] else 'off'} | {r['solved']}/{r['tasks']} | "
-                     f"{100 * r['budget_used']:.0f}% | {'-' if r['busy_fraction'] is None else f'{100 * r['busy_fraction']:.0f}%'} | "
+                     f"{100 * r['budget_used']:.0f}% | {busy} | "
                      f"{r['slot_gap_seconds']} | {r['refinements']} | {r['steps']} | {r['min_budget_seconds']} |")
     return "\n".join(lines)
 

@@ -9,6 +9,8 @@ import asyncio
 import json
 from pathlib import Path
 
+import pytest
+
 from conftest import fast_profile, kaggle_files
 from tasks_lib import pipeline, refine
 from tasks_lib.budget import TaskBudget
@@ -145,3 +147,25 @@ def test_slots_keep_refining_unsure_tasks_until_rounds_or_time_run_out(tiny_mode
     fake_off = Fake()
     asyncio.run(pipeline.solve_all(off, fake_off.steps(off), slots=2))
     assert fake_off.refined == [] and all("refinements" not in r for r in off.results.values()), "the profile switch turns it off"
+
+
+@pytest.mark.slow
+def test_real_workers_continue_the_saved_adapter_and_vote_again(tiny_model: Path, small_tasks: list[Task], tmp_path: Path) -> None:
+    """run_direct with real slot workers: each unsure task is refined once from its saved adapter (the worker's
+    `train` op with `resume`), its new candidates are added to the old ones, and report.json says so."""
+    challenges, solutions = kaggle_files(small_tasks[:2], tmp_path / "data")
+    profile = fast_profile(tmp_path / "profile", model={"path": str(tiny_model)},
+                           schedule={"refine": True, "refine_rounds": 1, "refine_steps": 2, "sure_margin": 1.0})
+    report = pipeline.run_direct(str(challenges), tmp_path / "out", str(profile), str(solutions), time_budget=600)
+    assert report["statuses"] == {"ok": 2} and report["schedule"]["refine_failures"] == []
+    for t in report["tasks"]:
+        if not t.get("refinements"):  # only a task whose every candidate agreed is left alone
+            assert all(c["n"] > 0 and c["top"][0]["votes"] == c["n"] for c in t["candidates"])
+            continue
+        (entry,) = t["refinements"]
+        assert entry["errors"] == [] and entry["steps"] == 2 and t["steps"] == 3 + 2
+        saved = json.loads((tmp_path / "out" / "tasks" / t["task_id"] / "candidates.json").read_text())
+        assert [c["n"] for c in t["candidates"]] == [len(c) for c in saved]
+        new = [c for cands in saved for c in cands if c["view"] >= refine.VIEW_OFFSET]
+        assert len(new) == entry["new_candidates"], "the new views' candidates are kept beside the old"
+    assert report["schedule"]["refinements"] >= 1 and report["schedule"]["busy_fraction"] > 0
