@@ -169,3 +169,12 @@ def test_real_workers_continue_the_saved_adapter_and_vote_again(tiny_model: Path
         new = [c for cands in saved for c in cands if c["view"] >= refine.VIEW_OFFSET]
         assert len(new) == entry["new_candidates"], "the new views' candidates are kept beside the old"
     assert report["schedule"]["refinements"] >= 1 and report["schedule"]["busy_fraction"] > 0
+
+
+def test_a_bad_schedule_value_is_an_error_naming_the_field() -> None:
+    from tasks_lib.config import ConfigError, RunConfig
+
+    with pytest.raises(ConfigError, match="schedule.first_pass_fraction=0.0"):
+        RunConfig().replace({"schedule": {"first_pass_fraction": 0.0}})
+    with pytest.raises(ConfigError, match="schedule.refine"):
+        RunConfig().replace({"schedule": {"refine": "yes"}})
