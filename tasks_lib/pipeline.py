@@ -18,7 +18,8 @@ Contract:
 - `solve_all(run, steps, solve=None, slots=None)` loads the model on every slot at once (what each load
   returned, or its error, goes in `report.json` as `slot_loads`), trains the shared
   adapter (train scope shared), then runs every task to do in the run's order (largest first) on the first
-  free slot, one task per slot at a time: a queue of free slot indices is the only limit inside a run. A task
+  free slot, one task per slot at a time: one loop per slot, each taking the next task, is the only limit inside
+  a run. A task
   whose `solve` raises (it could not even record) gets fallback attempts in the submission only, so a resumed
   run redoes it. `solve` defaults to `solve_task` (the flow passes its per-task subflow, which calls it).
 - Refinement (`schedule.refine` on and `Steps.refine` given): once no pass-1 task is waiting, a free slot
@@ -26,7 +27,9 @@ Contract:
   time left (`Budget.claim_extra`, sized by `refine.plan`), the `refine` step (continue training from the
   saved adapter, sample new views), a vote over all the task's candidates (old and new), and a new record
   (result.json, candidates.json, submission.json, each atomic), then publish. A refinement that fails, or
-  gets less time than one step and one view, records nothing: the task keeps the record it had. A slot
+  gets less time than `refine.MIN_STEPS` steps and one view, or whose candidates.json is missing (a task
+  resumed from a run that did not keep them: a vote over the new candidates alone could lose its answer),
+  records nothing: the task keeps the record it had. A slot
   with nothing to refine waits while other tasks still run (they may become refinable) and stops when none
   do, or when the time left cannot pay for a refinement.
 - Overhead: for each pass-1 task the slot's wall time beyond what the task held of its budget is measured
@@ -150,15 +153,14 @@ async def solve_task(run: Run, steps: Steps, task_id: str, slot: int) -> dict:
     return result
 
 
-def _candidates(run: Run, task_id: str) -> list[list[dict]]:
-    """Every candidate the task has so far (candidates.json), per test input."""
-    return run.dir.read_candidates(task_id) or [[] for _ in run.tasks[task_id].test_inputs]
-
-
 async def refine_task(run: Run, steps: Steps, task_id: str, slot: int, round_no: int) -> dict | None:
     """Refinement `round` of a finished task on `slot` (module doc); its new record, or None when it recorded
     nothing (no time for it, or it failed: the old record stands)."""
     old = run.results[task_id]
+    before = run.dir.read_candidates(task_id)  # every candidate the task has so far, per test input
+    if before is None:
+        run.refine_failures.append({"task_id": task_id, "round": round_no, "error": "no candidates.json to vote again over"})
+        return None
     p = refine_mod.plan(old, run.cfg, round_no, run.budget.overhead)
     key = f"{task_id}#refine-{round_no}"
     budget = run.budget.claim_extra(key, p.seconds, p.train_fraction)
@@ -176,7 +178,6 @@ async def refine_task(run: Run, steps: Steps, task_id: str, slot: int, round_no:
     finally:
         timings["refine"] = time.time() - t0
         run.budget.release(key)
-    before = _candidates(run, task_id)
     candidates = [old_c + new_c for old_c, new_c in zip(before, out["sample"]["candidates"])]
     candidates += before[len(candidates):]
     t1 = time.time()

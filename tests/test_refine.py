@@ -178,3 +178,15 @@ def test_a_bad_schedule_value_is_an_error_naming_the_field() -> None:
         RunConfig().replace({"schedule": {"first_pass_fraction": 0.0}})
     with pytest.raises(ConfigError, match="schedule.refine"):
         RunConfig().replace({"schedule": {"refine": "yes"}})
+
+
+def test_a_task_without_its_candidates_on_disk_is_not_refined(tiny_model: Path, small_tasks: list[Task], tmp_path: Path) -> None:
+    run = _run(small_tasks[:1], tiny_model, tmp_path)
+    task = small_tasks[0]
+    fake = Fake()
+    steps = fake.steps(run)
+    asyncio.run(pipeline.solve_task(run, steps, task.id, 0))
+    run.dir.candidates_path(task.id).unlink()  # as a task resumed from a run that did not keep them
+    before = run.dir.result_path(task.id).read_text()
+    assert asyncio.run(pipeline.refine_task(run, steps, task.id, 0, 1)) is None and fake.refined == []
+    assert run.dir.result_path(task.id).read_text() == before
