@@ -9,7 +9,8 @@ into its own folder under `DIR/runs/`. It prints and writes (`DIR/budget_curve.m
 budget), the slots' busy fraction (the tasks' step seconds over slots x the time from the first task's claim to the
 end), the slot gap per task (the mean time a slot spent between one task's last step and the next task's first,
 from the records' spans: the overhead the budget must pay for) and the refinements done. Every run starts from an
-empty folder (no resume) with the same tasks, profile and seeds.
+empty folder (no resume) with the same tasks, profile and seeds. `--merge A.json B.json --out DIR` writes the
+table and picture of several such runs' rows together.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tasks_lib.config import profile_path  # noqa: E402
+from tasks_lib.config import load_profile, profile_path  # noqa: E402
 
 
 def profile_with(profile: str, refine: bool, folder: Path) -> Path:
@@ -139,16 +140,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--limit", type=int, default=10)
     p.add_argument("--order", default="smallest", choices=("file", "smallest"))
     p.add_argument("--profile", default="cpu")
-    p.add_argument("--base", type=float, required=True, help="the 1x budget in seconds")
+    p.add_argument("--base", type=float, default=60.0, help="the 1x budget in seconds")
     p.add_argument("--scales", default="0.25,0.5,1,2")
     p.add_argument("--refine", default="off,on", help="off, on, or off,on")
     p.add_argument("--flow", action="store_true", help="run flows/submit.py (Prefect) instead of the direct call")
     p.add_argument("--out", required=True)
+    p.add_argument("--merge", nargs="+", help="only write the table and picture of these budget_curve.json files' rows together")
     args = p.parse_args(argv)
     out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []
-    for scale in [float(s) for s in args.scales.split(",")]:
-        for refine in [s == "on" for s in args.refine.split(",")]:
+    if args.merge:
+        rows = sorted((r for f in args.merge for r in json.loads(Path(f).read_text())["rows"]), key=lambda r: (r["budget"], r["refine"]))
+        args.scales, args.refine = "", ""
+    for scale in [float(s) for s in args.scales.split(",") if s]:
+        for refine in [s == "on" for s in args.refine.split(",") if s]:
             budget = scale * args.base
             profile = profile_with(args.profile, refine, out / "profiles")
             run_out = out / "runs" / f"{scale}x-refine-{'on' if refine else 'off'}"
@@ -158,7 +164,9 @@ def main(argv: list[str] | None = None) -> int:
             (out / "budget_curve.json").write_text(json.dumps({"args": vars(args), "rows": rows}, indent=1))
     md = table(rows)
     (out / "budget_curve.md").write_text(md + "\n")
-    picture(rows, out / "budget_curve.png", f"{args.challenges} {args.limit} tasks, profile {args.profile}")
+    device = load_profile(args.profile).slots.device
+    picture(rows, out / "budget_curve.png", f"{args.challenges}, {args.limit} tasks ({args.order}), profile {args.profile}"
+            f"{', CPU only' if device == 'cpu' else ''}: tasks solved against budget")
     print(md)
     return 0
 

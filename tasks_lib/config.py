@@ -160,7 +160,7 @@ class ScheduleConfig:
     # replaced by the run's measured mean once a task has finished
     refine: bool = False  # after pass 1, spend the time left refining the unsure tasks
     first_pass_fraction: float = 1.0  # refine on: pass 1 plans to end by this fraction of the budget (the floor still holds)
-    refine_rounds: int = 3  # most refinements per task
+    refine_rounds: int = 3  # most refinements per task; 0: no cap (unsure tasks are refined until the time is up)
     refine_steps: int = 0  # train steps a refinement adds from the saved adapter; 0: train.max_steps
     refine_views: int = 0  # views a refinement samples (a new seed, so new views); 0: sample.views
     sure_margin: float = 1.0  # a task whose vote margin (top minus second, over all candidates) reaches this on every test input is left alone

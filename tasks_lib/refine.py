@@ -5,7 +5,7 @@ Contract:
   test inputs, of (votes of the top grid - votes of the second) / candidates; 0 for a test input with no
   candidates, 1 when every candidate agrees.
 - `pick(results, busy, rounds, cfg)`: the task to refine next: status `ok`, not running, fewer than
-  `schedule.refine_rounds` refinements, margin below `schedule.sure_margin`; the lowest margin first, then
+  `schedule.refine_rounds` refinements (0: no cap, the run refines until its time is up), margin below `schedule.sure_margin`; the lowest margin first, then
   the fewest refinements, then the most candidates' disagreement (fewest views behind the top grid). None
   when no task qualifies.
 - `plan(result, cfg, round, overhead)`: what refinement `round` (1, 2, ...) does and what it should cost:
@@ -58,7 +58,7 @@ def _agreement(result: dict) -> int:
 def pick(results: dict[str, dict], busy: set[str], rounds: dict[str, int], cfg: ScheduleConfig) -> str | None:
     """The most unsure task worth refining (module doc), or None."""
     eligible = [(margin(r), rounds.get(tid, 0), _agreement(r), tid) for tid, r in results.items()
-                if r.get("status") == "ok" and tid not in busy and rounds.get(tid, 0) < cfg.refine_rounds]
+                if r.get("status") == "ok" and tid not in busy and (cfg.refine_rounds == 0 or rounds.get(tid, 0) < cfg.refine_rounds)]
     eligible = [e for e in eligible if e[0] < cfg.sure_margin]
     return min(eligible)[3] if eligible else None
 

@@ -82,6 +82,8 @@ def test_margin_and_pick_prefer_the_least_sure_task() -> None:
     assert refine.pick(results, {"split"}, {}, cfg) == "lean", "a running task is not picked"
     assert refine.pick(results, set(), {"split": 2}, cfg) == "lean", "a task out of rounds is not picked"
     assert refine.pick(results, set(), {"split": 2, "lean": 2}, cfg) is None, "sure and failed tasks are left alone"
+    uncapped = ScheduleConfig(refine=True, refine_rounds=0)
+    assert refine.pick(results, set(), {"split": 99, "lean": 2}, uncapped) == "lean", "0 rounds: no cap"
 
 
 def test_plan_moves_seeds_and_sizes_itself_from_the_tasks_own_times(tiny_model: Path, tmp_path: Path, small_tasks: list[Task]) -> None:
