@@ -17,7 +17,8 @@ Contract:
 - `refine_step(pool, slot, task, cfg, budget, adapter_dir, plan)`: the worker calls (continue training, then
   sample). A failed train still samples (what the resident adapter holds); a failed sample raises.
 - `merged(old, task, plan, budget, out, all_candidates, rule, timings)`: the task's new record: the vote over
-  all its candidates, old and new, the pass-1 record's fields otherwise, and `refinements` listing each round.
+  all its candidates, old and new; steps, seconds used and budget summed over pass 1 and the refinements; the
+  pass-1 record's fields otherwise (`train`, `sample`, `timings`); and `refinements` listing each round.
   The caller records it only when the refinement succeeded, so a failed one leaves the old record as it was.
 """
 
@@ -120,6 +121,7 @@ def merged(old: dict, task: Task, p: Plan, budget: TaskBudget, out: dict, candid
     result = {
         **old,
         "steps": (old.get("steps") or 0) + added,
+        "budget_seconds": round((old.get("budget_seconds") or 0.0) + budget.seconds, 3),  # pass 1's share and every block
         "used_seconds": round((old.get("used_seconds") or 0.0) + sum(timings.values()), 3),
         "attempts": [{"attempt_1": v["attempt_1"], "attempt_2": v["attempt_2"]} for v in voted],
         "candidates": [{"n": v["n_candidates"], "top": v["ranked"]} for v in voted],

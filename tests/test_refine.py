@@ -46,6 +46,7 @@ class Fake:
             return {"seconds": 0.0}
 
         async def train(task_id: str, slot: int, budget: TaskBudget) -> dict:
+            self.pass1_budget = round(budget.seconds, 3)
             return {"steps": 3, "wall_seconds": 0.0}
 
         async def sample(task_id: str, slot: int, budget: TaskBudget) -> dict:
@@ -83,7 +84,7 @@ def test_margin_and_pick_prefer_the_least_sure_task() -> None:
     assert refine.pick(results, set(), {"split": 2}, cfg) == "lean", "a task out of rounds is not picked"
     assert refine.pick(results, set(), {"split": 2, "lean": 2}, cfg) is None, "sure and failed tasks are left alone"
     uncapped = ScheduleConfig(refine=True, refine_rounds=0)
-    assert refine.pick(results, set(), {"split": 99, "lean": 2}, uncapped) == "lean", "0 rounds: no cap"
+    assert refine.pick(results, set(), {"split": 99, "lean": 2}, uncapped) == "split", "0 rounds: no cap"
 
 
 def test_plan_moves_seeds_and_sizes_itself_from_the_tasks_own_times(tiny_model: Path, tmp_path: Path, small_tasks: list[Task]) -> None:
@@ -105,6 +106,7 @@ def test_refinement_votes_over_old_and_new_candidates_and_rewrites_the_record(ti
     result = run.results[task.id]
     assert all(result["correct"]), "the new right candidates outvote the wrong one"
     assert result["steps"] == 3 + 5 and len(result["refinements"]) == 1
+    assert result["budget_seconds"] == round(run.results[task.id]["refinements"][0]["budget_seconds"] + fake.pass1_budget, 3)
     assert [c["n"] for c in result["candidates"]] == [4] * len(task.test_inputs), "old and new candidates voted together"
     assert json.loads(run.dir.result_path(task.id).read_text()) == result
     assert [len(c) for c in run.dir.read_candidates(task.id)] == [4] * len(task.test_inputs)
