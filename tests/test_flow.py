@@ -144,10 +144,10 @@ def test_a_subflow_that_cannot_record_ends_failed_and_its_task_gets_fallbacks(pr
 
     record = Run.record
 
-    def broken_record(run, result, persist=True):  # the task's own record breaks; the parent's fallback still records
+    def broken_record(run, result, persist=True, candidates=None):  # the task's own record breaks; the parent's fallback still records
         if persist:
             raise RuntimeError(f"record broke on {result['task_id']}")
-        return record(run, result, persist=persist)
+        return record(run, result, persist=persist, candidates=candidates)
 
     monkeypatch.setattr(Run, "record", broken_record)
     tasks = small_tasks[:1]
