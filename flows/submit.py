@@ -13,9 +13,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python flows/submit.py` runs from anywhere
 from flows import prefect_env  # noqa: E402,F401  (offline Prefect defaults; must come before prefect)
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_client, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.exceptions import TerminationSignal
+from prefect.runtime import flow_run
 from prefect.states import State
 
 from flows.common import final_state, publish_report, publish_task, start_progress
@@ -25,6 +26,7 @@ from tasks_lib.run import Run, check_inputs, prepare
 
 STEP = dict(cache_policy=NO_CACHE, retries=1, retry_delay_seconds=1)
 RUN: dict[str, Run] = {}  # the live run, by flow-run-independent key; subflows look it up here
+SUBFLOWS: dict[str, str] = {}  # task id -> its solve-task subflow run id, whose state a refinement updates
 
 
 @task(name="load-model", task_run_name="load-model / slot {slot}", timeout_seconds=3600, **STEP)
@@ -48,21 +50,44 @@ async def sample(task_id: str, slot: int, budget: TaskBudget) -> dict:
     return await pipeline.sample(RUN["current"], task_id, slot, budget)
 
 
+@task(name="refine", task_run_name="refine / {task_id}", timeout_seconds=6 * 3600, **STEP)
+async def refine(task_id: str, slot: int, budget: TaskBudget, round_no: int) -> dict:
+    """A finished, unsure task: more training from its saved adapter and new views (tasks_lib/refine.py)."""
+    return await pipeline.refine(RUN["current"], task_id, slot, budget, round_no)
+
+
 @task(name="vote", task_run_name="vote / {task_id}", cache_policy=NO_CACHE, timeout_seconds=600)
 async def vote(task_id: str, candidates: list | None) -> list[dict]:
     return await pipeline.vote(RUN["current"], task_id, candidates)
 
 
+async def publish(result: dict) -> None:
+    """The task's card and pictures; after a refinement also its subflow's state, so the UI's word for the task
+    follows its newest record (a failure to rename is logged; the record is already safe)."""
+    await publish_task(RUN["current"], result)
+    subflow = SUBFLOWS.get(result["task_id"])
+    if not result.get("refinements") or subflow is None:
+        return
+    word = final_state(result)
+    try:
+        async with get_client() as client:
+            await client.set_flow_run_state(subflow, State(type=word.type, name=word.name, message=word.message), force=True)
+    except Exception as err:  # the UI's word stays the first pass's
+        get_run_logger().warning(f"{result['task_id']}: could not update its subflow's state ({type(err).__name__}: {err})")
+
+
 def steps() -> pipeline.Steps:
     """The pipeline's steps as this flow's Prefect tasks, logging to the current flow run."""
     return pipeline.Steps(load=load_model, train=train_adapter, sample=sample, vote=vote, train_shared=train_shared_adapter,
-                          publish=lambda result: publish_task(RUN["current"], result), log=lambda msg: get_run_logger().info(msg))
+                          publish=publish, refine=refine, log=lambda msg: get_run_logger().info(msg))
 
 
 @flow(name="solve-task", flow_run_name="{task_id}")
 async def solve_task(task_id: str, slot: int) -> State:
     """load-model -> train-adapter -> sample -> vote for one task, then its record (tasks_lib/pipeline.py). Ends in a
-    state named by the task's state word (Solved, Unsolved, Unscored, Fallback, or Failed)."""
+    state named by the task's state word (Solved, Unsolved, Unscored, Fallback, or Failed); a later refinement
+    of the task renames it (`publish`)."""
+    SUBFLOWS[task_id] = str(flow_run.get_id())
     return final_state(await pipeline.solve_task(RUN["current"], steps(), task_id, slot))
 
 

@@ -2,7 +2,7 @@
 
 Contract: one frozen dataclass per stage, validated in `__post_init__` (a `ConfigError` names the
 field and the bad value). A profile is a YAML file in `profiles/` whose top-level keys are the stage
-names (`model`, `train`, `sample`, `vote`, `budget`, `slots`) and whose values override the defaults
+names (`model`, `train`, `sample`, `vote`, `budget`, `slots`, `schedule`) and whose values override the defaults
 below; unknown keys are errors. `load_profile(name)` returns a `RunConfig`; `RunConfig.replace`
 applies command-line overrides the same way.
 """
@@ -159,6 +159,31 @@ class BudgetConfig:
 
 
 @dataclass(frozen=True)
+class ScheduleConfig:
+    """How a run spends its budget: a first answer for every task (pass 1), then refinements of the unsure ones
+    (tasks_lib/refine.py) until the time is up."""
+
+    min_task_seconds: float = 0.0  # pass 1: the least share any task starts with while the run can give it to every task; 0: none
+    overhead_seconds: float = 0.5  # a slot's time per task outside the task's own budget (record, publish, subflow);
+    # replaced by the run's measured mean once a task has finished
+    refine: bool = False  # after pass 1, spend the time left refining the unsure tasks
+    first_pass_fraction: float = 1.0  # refine on: pass 1 plans to end by this fraction of the budget (the floor still holds)
+    refine_rounds: int = 3  # most refinements per task; 0: no cap (unsure tasks are refined until the time is up)
+    refine_steps: int = 0  # train steps a refinement adds from the saved adapter; 0: train.max_steps
+    refine_views: int = 0  # views a refinement samples (a new seed, so new views); 0: sample.views
+    sure_margin: float = 1.0  # a task whose vote margin (top minus second, over all candidates) reaches this on every test input is left alone
+
+    def __post_init__(self) -> None:
+        _check(self.min_task_seconds >= 0, "schedule", "min_task_seconds", self.min_task_seconds, ">= 0")
+        _check(self.overhead_seconds >= 0, "schedule", "overhead_seconds", self.overhead_seconds, ">= 0")
+        _check(0 < self.first_pass_fraction <= 1, "schedule", "first_pass_fraction", self.first_pass_fraction, "in (0, 1]")
+        _check(self.refine_rounds >= 0, "schedule", "refine_rounds", self.refine_rounds, ">= 0")
+        _check(self.refine_steps >= 0, "schedule", "refine_steps", self.refine_steps, ">= 0")
+        _check(0 <= self.refine_views <= 64, "schedule", "refine_views", self.refine_views, "0-64")
+        _check(0 < self.sure_margin <= 1, "schedule", "sure_margin", self.sure_margin, "in (0, 1]")
+
+
+@dataclass(frozen=True)
 class SlotConfig:
     device: str = "auto"  # auto: every visible CUDA GPU, else the CPU; or "cpu", "cuda"
     gpus: int = 0  # 0: all visible GPUs
@@ -185,6 +210,7 @@ STAGES: dict[str, type] = {
     "vote": VoteConfig,
     "budget": BudgetConfig,
     "slots": SlotConfig,
+    "schedule": ScheduleConfig,
 }
 
 
@@ -196,6 +222,7 @@ class RunConfig:
     vote: VoteConfig = field(default_factory=VoteConfig)
     budget: BudgetConfig = field(default_factory=BudgetConfig)
     slots: SlotConfig = field(default_factory=SlotConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     profile: str = "defaults"
     description: str = ""
 

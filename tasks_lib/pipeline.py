@@ -18,9 +18,22 @@ Contract:
 - `solve_all(run, steps, solve=None, slots=None)` loads the model on every slot at once (what each load
   returned, or its error, goes in `report.json` as `slot_loads`), trains the shared
   adapter (train scope shared), then runs every task to do in the run's order (largest first) on the first
-  free slot, one task per slot at a time: a queue of free slot indices is the only limit inside a run. A task
+  free slot, one task per slot at a time: one loop per slot, each taking the next task, is the only limit inside
+  a run. A task
   whose `solve` raises (it could not even record) gets fallback attempts in the submission only, so a resumed
   run redoes it. `solve` defaults to `solve_task` (the flow passes its per-task subflow, which calls it).
+- Refinement (`schedule.refine` on and `Steps.refine` given): once no pass-1 task is waiting, a free slot
+  takes the most unsure finished task (`tasks_lib.refine.pick`) and runs `refine_task`: a block of the
+  time left (`Budget.claim_extra`, sized by `refine.plan`), the `refine` step (continue training from the
+  saved adapter, sample new views), a vote over all the task's candidates (old and new), and a new record
+  (result.json, candidates.json, submission.json, each atomic), then publish. A refinement that fails, or
+  gets less time than `refine.MIN_STEPS` steps and one view, or whose candidates.json is missing (a task
+  resumed from a run that did not keep them: a vote over the new candidates alone could lose its answer),
+  records nothing: the task keeps the record it had. A slot
+  with nothing to refine waits while other tasks still run (they may become refinable) and stops when none
+  do, or when the time left cannot pay for a refinement.
+- Overhead: for each pass-1 task the slot's wall time beyond what the task held of its budget is measured
+  (`Budget.note_overhead`, `Run.overheads`): the budget reserves it for the tasks still waiting.
 - `run_direct(...)` is a whole run without Prefect (prepare, slots, `solve_all`, report), returning the report.
 """
 
@@ -29,11 +42,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tasks_lib import refine as refine_mod
 from tasks_lib import solve
 from tasks_lib.budget import TaskBudget
 from tasks_lib.run import Run, prepare
@@ -68,6 +83,12 @@ async def train_shared(run: Run, slot: int) -> dict | None:
     return await asyncio.to_thread(run.train_shared, slot)
 
 
+async def refine(run: Run, task_id: str, slot: int, budget: TaskBudget, round_no: int) -> dict:
+    """Refinement `round` of a finished task on `slot` (`refine.refine_step`): more training, new views."""
+    p = refine_mod.plan(run.results[task_id], run.cfg, round_no, run.budget.overhead)
+    return await asyncio.to_thread(refine_mod.refine_step, run.pool, slot, run.tasks[task_id], budget, str(run.dir.adapter_dir(task_id)), p)
+
+
 @dataclass(frozen=True)
 class Steps:
     """The steps `solve_task` and `solve_all` call, each bound to the run."""
@@ -78,6 +99,7 @@ class Steps:
     vote: Callable[[str, list | None], Awaitable[list[dict]]]
     train_shared: Callable[[int], Awaitable[dict | None]]
     publish: Callable[[dict], Awaitable[None]]  # after a task is recorded (UI cards); must not raise
+    refine: Callable[[str, int, TaskBudget, int], Awaitable[dict]] | None = None  # None: no refinement passes
     log: Callable[[str], None] = logger.info
 
 
@@ -92,7 +114,8 @@ def local_steps(run: Run) -> Steps:
                  sample=lambda task_id, slot, budget: sample(run, task_id, slot, budget),
                  vote=lambda task_id, candidates: vote(run, task_id, candidates),
                  train_shared=lambda slot: train_shared(run, slot),
-                 publish=publish)
+                 publish=publish,
+                 refine=lambda task_id, slot, budget, round_no: refine(run, task_id, slot, budget, round_no))
 
 
 async def _timed(outcome: Outcome, name: str, call: Awaitable[Any]) -> Any:
@@ -124,9 +147,46 @@ async def solve_task(run: Run, steps: Steps, task_id: str, slot: int) -> dict:
     finally:
         run.budget.release(task_id)
     result = outcome.record()
-    run.record(result)
+    run.record(result, candidates=candidates)
     await steps.publish(result)
     steps.log(f"{task_line(result)} | {run.progress()}")
+    return result
+
+
+async def refine_task(run: Run, steps: Steps, task_id: str, slot: int, round_no: int) -> dict | None:
+    """Refinement `round` of a finished task on `slot` (module doc); its new record, or None when it recorded
+    nothing (no time for it, or it failed: the old record stands)."""
+    old = run.results[task_id]
+    before = run.dir.read_candidates(task_id)  # every candidate the task has so far, per test input
+    if before is None:
+        run.refine_failures.append({"task_id": task_id, "round": round_no, "error": "no candidates.json to vote again over"})
+        return None
+    p = refine_mod.plan(old, run.cfg, round_no, run.budget.overhead)
+    key = f"{task_id}#refine-{round_no}"
+    budget = run.budget.claim_extra(key, p.seconds, p.train_fraction)
+    if budget.seconds < p.least:
+        run.budget.release(key)
+        return None
+    timings: dict[str, float] = {}
+    t0 = time.time()
+    try:
+        out = await steps.refine(task_id, slot, budget, round_no)
+    except Exception as err:  # the old record stands
+        run.refine_failures.append({"task_id": task_id, "round": round_no, "error": f"{type(err).__name__}: {err}"})
+        steps.log(f"{task_id}: refinement {round_no} failed ({type(err).__name__}: {err}); its answer is unchanged")
+        return None
+    finally:
+        timings["refine"] = time.time() - t0
+        run.budget.release(key)
+    candidates = [old_c + new_c for old_c, new_c in zip(before, out["sample"]["candidates"])]
+    candidates += before[len(candidates):]
+    t1 = time.time()
+    result = refine_mod.merged(old, run.tasks[task_id], p, budget, out, candidates, run.cfg.vote.rule, timings)
+    timings["vote"] = time.time() - t1
+    result["refinements"][-1]["timings"] = {k: round(v, 3) for k, v in timings.items()}
+    run.record(result, candidates=candidates)
+    await steps.publish(result)
+    steps.log(f"refine {round_no}: {task_line(result)} | {run.progress()}")
     return result
 
 
@@ -146,12 +206,17 @@ async def solve_all(run: Run, steps: Steps, solve: Callable[[str, int], Awaitabl
             steps.log(f"shared adapter: {(shared or {}).get('steps')} steps on {(shared or {}).get('tasks')} tasks | {run.progress()}")
         except Exception as err:  # the tasks then fail their train step and sample the base model
             steps.log(f"shared adapter failed: {type(err).__name__}: {err}")
-    free: asyncio.Queue[int] = asyncio.Queue()
-    for s in range(n):
-        free.put_nowait(s)
+    todo = deque(t.id for t in run.todo)
+    refining = run.cfg.schedule.refine and steps.refine is not None
+    busy: set[str] = set()  # tasks on a slot now (pass 1 or refinement)
+    rounds: dict[str, int] = {}
+    changed = asyncio.Event()  # a task ended (pass 1 or refinement): a waiting slot may find one to refine
 
-    async def one(task_id: str) -> None:
-        slot = await free.get()
+    async def first(task_id: str, slot: int) -> None:
+        busy.add(task_id)
+        if run.work_started is None:
+            run.work_started = time.time()
+        t0 = time.time()
         try:
             ended = await solve(task_id, slot)
             if task_id not in run.results:  # the task's run ended without a record (e.g. a Prefect state that failed)
@@ -160,11 +225,41 @@ async def solve_all(run: Run, steps: Steps, solve: Callable[[str, int], Awaitabl
         except Exception as err:  # could not even record: fallbacks in the submission, redone on resume
             run.record(fallback_result(run.tasks[task_id], f"{type(err).__name__}: {err}"), persist=False)
         finally:
-            free.put_nowait(slot)
+            busy.discard(task_id)
+            changed.set()
+        held = run.budget.held.get(task_id)
+        if held is not None:  # the slot's time outside the task's claim: before it (subflow start) and after (record, publish, end)
+            before, after = held[0] - t0, time.time() - held[1]
+            run.overheads[task_id] = (round(before, 3), round(after, 3))
+            run.budget.note_overhead(before + after)
         if solve is not default:  # the task logged in its own run; the run's log gets its line too (what `--watch` shows)
             steps.log(f"{task_line(run.results[task_id])} | {run.progress()}")
 
-    await asyncio.gather(*(one(t.id) for t in run.todo))
+    async def slot_loop(slot: int) -> None:
+        while True:
+            changed.clear()
+            if todo:
+                await first(todo.popleft(), slot)
+                continue
+            if not refining:
+                return
+            task_id = refine_mod.pick(run.results, busy, rounds, run.cfg.schedule)
+            if task_id is None:
+                if not busy:
+                    return
+                await changed.wait()
+                continue
+            rounds[task_id] = rounds.get(task_id, 0) + 1
+            busy.add(task_id)
+            try:
+                done = await refine_task(run, steps, task_id, slot, rounds[task_id])
+            finally:
+                busy.discard(task_id)
+                changed.set()
+            if done is None and run.budget.time_left() <= run.budget.overhead:
+                return
+
+    await asyncio.gather(*(slot_loop(s) for s in range(n)))
 
 
 def run_direct(challenges: str, out: str | Path, profile: str = "cpu", solutions: str | None = None, limit: int | None = None,

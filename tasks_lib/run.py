@@ -6,7 +6,8 @@ Contract:
   `ModelError` with a one-line message naming the problem. It loads finished results from an earlier
   run with the same output folder (resume), orders the remaining tasks largest first, sets up the
   budget, and writes a complete fallback `submission.json` at once. The run id is the output folder's name.
-- `Run.record(result)` writes `tasks/<id>/result.json`, then rewrites `submission.json` atomically,
+- `Run.record(result, candidates=None)` writes `tasks/<id>/candidates.json` (when given) and
+  `tasks/<id>/result.json`, then rewrites `submission.json` atomically,
   so a valid, complete submission is on disk at every moment. A failure that is not the task's own (its
   subflow could not run, or the run is stopping) is only put in the submission, so a resumed run redoes it.
 - `Run.open_slots()` leases devices and starts the slot pool; `Run.close()` stops it.
@@ -16,7 +17,9 @@ Contract:
   disk (resume) is reused. Its stats go in `report.json` as `shared`.
 - `Run.finish()` writes `report.json` (start time, slots, the GPU of each (`cpu` for CPU slots) and what its
   first load returned, per-task status, state word (`ui.task_state`), budget, timings and spans, steps,
-  candidates, attempts, correctness and the score when solutions are known) and returns it.
+  candidates, attempts, refinements, correctness and the score when solutions are known; the run's
+  `schedule`: the measured overhead per task, the refinements done and failed, and the slots' busy fraction)
+  and returns it.
 """
 
 from __future__ import annotations
@@ -58,6 +61,9 @@ class Run:
     leases: Leases | None = None
     shared: dict | None = None  # scope shared: the shared adapter's training stats
     slot_loads: list[dict] = field(default_factory=list)  # what each slot's first load returned (pipeline.solve_all)
+    overheads: dict[str, tuple[float, float]] = field(default_factory=dict)  # task id -> slot seconds before and after its claim (pipeline.solve_all)
+    refine_failures: list[dict] = field(default_factory=list)  # refinements that recorded nothing, and why
+    work_started: float | None = None  # when the first task claimed its budget (after the slots loaded)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @cached_property
@@ -114,12 +120,15 @@ class Run:
     def submission(self) -> dict:
         return sub_mod.assemble(self.data.n_test, self.tasks, self.results)
 
-    def record(self, result: dict, persist: bool = True) -> None:
-        """Rewrite the submission with one task's result, and persist the result unless `persist` is off
-        or the task failed after the slots were closed (the run is stopping): such a task is redone on resume."""
+    def record(self, result: dict, persist: bool = True, candidates: list[list[dict]] | None = None) -> None:
+        """Rewrite the submission with one task's result, and persist the result (and its candidates, when
+        given) unless `persist` is off or the task failed after the slots were closed (the run is stopping):
+        such a task is redone on resume."""
         stopping = self.pool is not None and self.pool.closed
         with self._lock:
             if persist and not (stopping and result["status"] != "ok"):
+                if candidates is not None:
+                    self.dir.write_candidates(result["task_id"], candidates)
                 self.dir.write_result(result)
             self.results[result["task_id"]] = result
             sub_mod.write(self.dir.submission, self.submission(), self.data.n_test)
@@ -127,6 +136,25 @@ class Run:
     def progress(self) -> str:
         """Tasks done and solved so far, and the time left in the budget (`ui.progress_text`)."""
         return progress_text(list(self.results.values()), len(self.data.n_test), seconds_left=self.budget.time_left())
+
+    def schedule_stats(self, tasks: list[dict]) -> dict:
+        """How the run spent its slots: overhead per task (measured), refinements, and the busy fraction (the
+        tasks' own step time, pass 1 and refinements, over slots x the time from the first claim to now)."""
+        slots = len(self.pool) if self.pool else 0
+        start = self.work_started or self.started
+        span = max(1e-9, time.time() - start)
+        used = sum(t.get("used_seconds") or 0.0 for t in tasks if t.get("status") != "invalid" and not t.get("resumed"))
+        overheads = [a + b for a, b in self.overheads.values()]
+        return {
+            "overhead_mean_seconds": round(sum(overheads) / len(overheads), 3) if overheads else None,
+            "overhead_max_seconds": round(max(overheads), 3) if overheads else None,
+            "overhead_per_task": {tid: {"before": a, "after": b} for tid, (a, b) in self.overheads.items()},
+            "refinements": sum(len(t.get("refinements") or []) for t in tasks),
+            "refine_failures": self.refine_failures,
+            "work_seconds": round(span, 3),
+            "busy_fraction": round(used / (slots * span), 4) if slots else None,
+            "budget_end_in": round(self.budget.end - time.time(), 3),
+        }
 
     def finish(self) -> dict:
         """Write the final submission and report.json; return the report."""
@@ -156,6 +184,7 @@ class Run:
             "states": state_counts(tasks),
             "shared": self.shared,
             "slot_loads": self.slot_loads,
+            "schedule": self.schedule_stats(tasks),
             "warnings": self.data.warnings,
             "score": None if scored is None else {k: scored[k] for k in ("kaggle", "per_task", "solved_outputs", "total_outputs")},
             "tasks": tasks,
@@ -216,7 +245,10 @@ def prepare(
             run_dir.write_result(results[tid])
     todo = sorted((t for t in data.tasks if t.id not in results), key=lambda t: -t.cells)
     weights = {t.id: (float(t.cells) if cfg.budget.size_weighted else 1.0) for t in todo}
-    budget = Budget(cfg.budget.total_seconds, cfg.budget.reserve_seconds, 1, weights, cfg.budget.train_fraction)
+    s = cfg.schedule
+    budget = Budget(cfg.budget.total_seconds, cfg.budget.reserve_seconds, 1, weights, cfg.budget.train_fraction,
+                    min_share=s.min_task_seconds, overhead=s.overhead_seconds,
+                    first_pass_fraction=s.first_pass_fraction if s.refine else 1.0)
     run = Run(cfg, data, run_dir, budget, todo, results, resumed=[tid for tid in finished if tid in results], run_id=run_dir.root.resolve().name)
     sub_mod.write(run_dir.submission, run.submission(), data.n_test)
     return run

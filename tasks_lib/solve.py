@@ -67,12 +67,14 @@ def untrained(scope: str, adapter_dir: str) -> dict:
     return {**TrainStats(stopped_by=scope).to_dict(), "scope": scope, "adapter": adapter, "wall_seconds": 0.0}
 
 
-def train_step(pool: SlotPool, slot: int, task: Task, cfg: RunConfig, budget: TaskBudget, adapter_dir: str) -> dict:
-    """Reset the adapter in place and train it on `task` until its train deadline; save it. Scopes shared and
-    none train nothing here (see `untrained`)."""
+def train_step(pool: SlotPool, slot: int, task: Task, cfg: RunConfig, budget: TaskBudget, adapter_dir: str,
+               resume: bool = False) -> dict:
+    """Reset the adapter in place (with `resume`: load the one saved at `adapter_dir` instead) and train it on
+    `task` until its train deadline; save it. Scopes shared and none train nothing here (see `untrained`)."""
     if cfg.train.scope != "task":
         return untrained(cfg.train.scope, adapter_dir)
-    return _train_call(pool, slot, "train", cfg, budget, adapter_dir, task=task)
+    extra = {"resume": True} if resume else {}
+    return _train_call(pool, slot, "train", cfg, budget, adapter_dir, task=task, **extra)
 
 
 def lighter(sample: SampleConfig) -> SampleConfig | None:

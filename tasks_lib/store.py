@@ -2,7 +2,8 @@
 
 Contract:
 - Layout: `<out>/submission.json`, `<out>/report.json`, `<out>/run.json` (config and inputs),
-  `<out>/tasks/<task-id>/result.json` and `<out>/tasks/<task-id>/adapter/` (safetensors).
+  `<out>/tasks/<task-id>/result.json`, `<out>/tasks/<task-id>/candidates.json` (every candidate the task
+  sampled, per test input: what a refinement votes over again) and `<out>/tasks/<task-id>/adapter/` (safetensors).
 - Every JSON file is written atomically (temp file in the same folder, fsync, rename): a reader
   or a crash never sees half a file.
 - `RunDir.finished()` returns the results a previous run completed; a `result.json` that is not
@@ -84,6 +85,20 @@ class RunDir:
             probe.unlink()
         except OSError as err:
             raise StoreError(f"{self.root}: output directory is not writable ({err.strerror or err})") from None
+
+    def candidates_path(self, task_id: str) -> Path:
+        return self.task_dir(task_id) / "candidates.json"
+
+    def write_candidates(self, task_id: str, candidates: list[list[dict]]) -> None:
+        atomic_write_json(self.candidates_path(task_id), candidates)
+
+    def read_candidates(self, task_id: str) -> list[list[dict]] | None:
+        """The task's saved candidates, or None if absent or unreadable."""
+        try:
+            data = json.loads(self.candidates_path(task_id).read_text())
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, list) and all(isinstance(c, list) for c in data) else None
 
     def write_result(self, result: dict) -> None:
         atomic_write_json(self.result_path(result["task_id"]), result)

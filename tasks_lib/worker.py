@@ -8,7 +8,8 @@ prints cannot corrupt the channel). Ops:
 
 - `load(model, train=None)`: make sure the base model is resident (loads once per process) and, given the
   train config, compile the training step before any task's clock runs;
-- `train(task, model, train, adapter_dir, deadline, seed)`: reset the adapter in place, train until the
+- `train(task, model, train, adapter_dir, deadline, seed, resume=False)`: reset the adapter in place (with
+  `resume`, load the one saved at `adapter_dir` instead: a refinement continues it), train until the
   deadline or step cap, save the adapter;
 - `train_shared(tasks, model, train, adapter_dir, deadline, seed, max_steps)`: the `shared` train scope: reset
   the adapter, train it on every task of the run at once (tasks_lib/shared_adapter.py), save it;
@@ -102,13 +103,16 @@ class Worker:
         return {"device": self.device, "loaded_now": loaded_now, "load_seconds": res.load_seconds, "parameters": n,
                 "warm_up_seconds": time.time() - t0, "graphs_compiled": graphs}
 
-    def train(self, task, model, train, adapter_dir, deadline, seed) -> dict:
+    def train(self, task, model, train, adapter_dir, deadline, seed, resume=False) -> dict:
         from tasks_lib.train import train_adapter
 
         _inject("train", task.id)
         res, loaded_now = self._resident(model)
         t0 = time.time()
-        res.reset(seed, task.id)
+        if resume and (Path(adapter_dir) / "adapter_model.safetensors").exists():
+            res.load_adapter(adapter_dir, task.id)
+        else:
+            res.reset(seed, task.id)
         reset_s = time.time() - t0
         stats = train_adapter(res, task, train, model.max_tokens, deadline)
         res.save_adapter(adapter_dir)

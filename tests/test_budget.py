@@ -106,3 +106,67 @@ def test_shared_block_and_task_shares_add_up_to_the_run() -> None:
     assert sum(tb.seconds for tb in claimed) <= 2 * b.time_left() + 1e-9
     assert shared.seconds + max(tb.seconds for tb in claimed) <= 90.0 + 1e-9  # the run still ends inside its total
     assert claimed[0].seconds == pytest.approx(2 * 36 / 4)  # the tasks share what the shared block left
+
+
+def _pass(b: Budget, clock: FakeClock, ids: list[str], gap: float, measure: bool = True) -> list[float]:
+    """One slot: each task claims, uses its whole share, releases; the slot then spends `gap` between tasks
+    (told to the budget as measured overhead when `measure`)."""
+    shares = []
+    for tid in ids:
+        tb = b.claim(tid)
+        assert tb.deadline <= max(b.end, clock.now) + 1e-9
+        shares.append(tb.seconds)
+        clock.now += tb.seconds
+        b.release(tid)
+        clock.now += gap
+        if measure:
+            b.note_overhead(gap)
+    return shares
+
+
+def test_measured_overhead_is_reserved_so_the_last_tasks_still_get_time() -> None:
+    ids = [f"t{i}" for i in range(20)]
+    clock = FakeClock()
+    blind = Budget(100.0, 0.0, slots=1, weights={t: 1.0 for t in ids}, clock=clock)
+    starved = _pass(blind, clock, ids, gap=2.0, measure=False)
+    clock = FakeClock()
+    b = Budget(100.0, 0.0, slots=1, weights={t: 1.0 for t in ids}, clock=clock, overhead=0.5)
+    shares = _pass(b, clock, ids, gap=2.0)
+    assert b.overhead == 2.0, "the measured mean replaces the configured guess"
+    assert shares[1:] == pytest.approx([3.0] * 19, abs=0.1), "100 s = 20 x (3 s + 2 s between tasks)"
+    assert clock.now <= b.end + 1e-9, "the promises hold: the last task ends, overhead included, by the run's end"
+    assert starved[-1] < 1.0 < min(shares), "without the overhead reserved the last task starts with (almost) nothing"
+
+
+def test_every_task_starts_with_at_least_the_minimum_share() -> None:
+    rng = random.Random(1)
+    for _ in range(30):
+        ids = [f"t{i}" for i in range(rng.randint(2, 40))]
+        weights = {t: rng.choice([1.0, 10.0, 1000.0]) for t in ids}
+        slots, gap, floor = 1, rng.uniform(0, 2), rng.uniform(1, 5)
+        total = len(ids) * (floor + gap) * rng.uniform(1.0, 3.0)
+        clock = FakeClock()
+        b = Budget(total, 0.0, slots, weights, clock=clock, min_share=floor, overhead=gap)
+        order = sorted(ids, key=lambda t: -weights[t])  # largest first, as a run orders them
+        shares = _pass(b, clock, order, gap)
+        assert min(shares) >= floor - 1e-6, (floor, shares)
+        assert clock.now <= b.end + 1e-6
+
+
+def test_the_floor_gives_way_to_an_equal_split_when_the_run_cannot_pay_it() -> None:
+    clock = FakeClock()
+    b = Budget(10.0, 0.0, slots=1, weights={t: 1.0 for t in "abcd"}, clock=clock, min_share=5.0)
+    assert b.claim("a").seconds == pytest.approx(2.5), "4 tasks, 10 s: 2.5 s each, not 5 s for the first two"
+
+
+def test_with_refinement_pass_one_plans_to_end_by_its_fraction() -> None:
+    ids = [f"t{i}" for i in range(10)]
+    clock = FakeClock()
+    b = Budget(100.0, 0.0, slots=1, weights={t: 1.0 for t in ids}, clock=clock, first_pass_fraction=0.5, min_share=1.0)
+    _pass(b, clock, ids, gap=0.0)
+    assert clock.now - b.start == pytest.approx(50.0), "pass 1 spends half; the rest is for refinements"
+    extra = b.claim_extra("t0#refine-1", 80.0, train_fraction=0.25)
+    assert extra.deadline == pytest.approx(b.end) and extra.train_deadline == pytest.approx(clock.now + 0.25 * 50.0)
+    b.release("t0#refine-1")
+    clock.now = b.end - 0.1
+    assert b.claim_extra("t1#refine-1", 10.0).seconds == pytest.approx(0.1)

@@ -65,8 +65,9 @@ def test_submit_flow_writes_the_contracted_files(prefect_harness: None, tiny_mod
         assert {"load", "train", "sample", "vote"} <= set(entry["timings"])
         assert all(v >= 0 for v in entry["timings"].values())
         trained = entry["train"]
-        assert trained["steps"] == entry["steps"]
-        assert entry["steps"] == max_steps or trained["stopped_by"] == "deadline"  # the step cap or the budget stopped it
+        refined = entry.get("refinements") or []  # the cpu profile refines unsure tasks with the time left
+        assert entry["steps"] == trained["steps"] + sum(r["steps"] for r in refined)
+        assert trained["steps"] == max_steps or trained["stopped_by"] == "deadline"  # the step cap or the budget stopped pass 1
         assert 0 < entry["budget_seconds"] <= BUDGET
         assert entry["attempts"] == sub[tid]
         assert len(entry["candidates"]) == n_test[tid]
@@ -87,6 +88,9 @@ def test_submit_flow_writes_the_contracted_files(prefect_harness: None, tiny_mod
     for step in STEPS:
         assert sum(1 for r in task_runs if r.name.startswith(step) and r.state.is_completed()) >= len(tasks), step
     assert {f"train / {tid}" for tid in n_test} <= {r.name for r in task_runs}
+    refined = {e["task_id"] for e in report["tasks"] if e.get("refinements")}
+    assert {f"refine / {tid}" for tid in refined} <= {r.name for r in task_runs if r.state.is_completed()}
+    assert len([r for r in task_runs if r.name.startswith("refine / ")]) >= report["schedule"]["refinements"]
     assert {"per-task-results", "run-summary"} <= {a.key for a in artifacts}
 
 
@@ -140,10 +144,10 @@ def test_a_subflow_that_cannot_record_ends_failed_and_its_task_gets_fallbacks(pr
 
     record = Run.record
 
-    def broken_record(run, result, persist=True):  # the task's own record breaks; the parent's fallback still records
+    def broken_record(run, result, persist=True, candidates=None):  # the task's own record breaks; the parent's fallback still records
         if persist:
             raise RuntimeError(f"record broke on {result['task_id']}")
-        return record(run, result, persist=persist)
+        return record(run, result, persist=persist, candidates=candidates)
 
     monkeypatch.setattr(Run, "record", broken_record)
     tasks = small_tasks[:1]

@@ -1,0 +1,132 @@
+"""Refinement: after every task has a first answer, more work for the unsure ones while the budget lasts.
+
+Contract:
+- `margin(result)`: how sure a task's answer is, from what its `result.json` holds: the smallest, over its
+  test inputs, of (votes of the top grid - votes of the second) / candidates; 0 for a test input with no
+  candidates, 1 when every candidate agrees.
+- `pick(results, busy, rounds, cfg)`: the task to refine next: status `ok`, not running, fewer than
+  `schedule.refine_rounds` refinements (0: no cap, the run refines until its time is up), margin below `schedule.sure_margin`; the lowest margin first, then
+  the fewest refinements, then the most candidates' disagreement (fewest views behind the top grid). None
+  when no task qualifies.
+- `plan(result, cfg, round, overhead)`: what refinement `round` (1, 2, ...) does and what it should cost:
+  `refine_steps` more train steps from the task's saved adapter (train seed moved by the round, no warm-up;
+  scope task only), `refine_views` views sampled under a sample seed moved by the round (so new views),
+  their candidates' view indices offset by `round * 64` (no two rounds share an index), its seconds
+  estimated from the task's own pass-1 step and view times, and the least block worth starting it with
+  (`MIN_STEPS` steps and one view).
+- `refine_step(pool, slot, task, cfg, budget, adapter_dir, plan)`: the worker calls (continue training, then
+  sample). A failed train still samples (what the resident adapter holds); a failed sample raises.
+- `merged(old, task, plan, budget, out, all_candidates, rule, timings)`: the task's new record: the vote over
+  all its candidates, old and new; steps, seconds used and budget summed over pass 1 and the refinements; the
+  pass-1 record's fields otherwise (`train`, `sample`, `timings`); and `refinements` listing each round.
+  The caller records it only when the refinement succeeded, so a failed one leaves the old record as it was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tasks_lib import solve
+from tasks_lib.budget import TaskBudget
+from tasks_lib.config import RunConfig, ScheduleConfig
+from tasks_lib.data import Task
+from tasks_lib.scoring import correct
+from tasks_lib.slots import SlotPool
+
+VIEW_OFFSET = 64  # views per round are at most 64 (SampleConfig.views), so round r's views start at r * 64
+MIN_STEPS = 5  # a refinement with time for fewer train steps (and one view) is not started
+SLACK = 1.2  # a refinement's block is its estimate times this: the worker's own deadline checks stop it early
+
+
+def margin(result: dict) -> float:
+    """The smallest vote margin over the task's test inputs (see module doc)."""
+    margins = []
+    for c in result.get("candidates") or []:
+        top, n = c.get("top") or [], c.get("n") or 0
+        if n <= 0 or not top:
+            margins.append(0.0)
+            continue
+        second = top[1]["votes"] if len(top) > 1 else 0
+        margins.append((top[0]["votes"] - second) / n)
+    return min(margins, default=0.0)
+
+
+def _agreement(result: dict) -> int:
+    """Views behind the top grid, summed over test inputs (more: surer)."""
+    return sum(len((c.get("top") or [{}])[0].get("views", [])) for c in result.get("candidates") or [])
+
+
+def pick(results: dict[str, dict], busy: set[str], rounds: dict[str, int], cfg: ScheduleConfig) -> str | None:
+    """The most unsure task worth refining (module doc), or None."""
+    eligible = [(margin(r), rounds.get(tid, 0), _agreement(r), tid) for tid, r in results.items()
+                if r.get("status") == "ok" and tid not in busy and (cfg.refine_rounds == 0 or rounds.get(tid, 0) < cfg.refine_rounds)]
+    eligible = [e for e in eligible if e[0] < cfg.sure_margin]
+    return min(eligible)[3] if eligible else None
+
+
+@dataclass(frozen=True)
+class Plan:
+    round: int
+    steps: int  # train steps added (0: sample only)
+    views: int
+    seconds: float  # the block the refinement asks for
+    train_fraction: float  # of the block, for training
+    least: float  # below this the refinement is not worth starting (MIN_STEPS steps and one view, or all of it)
+    cfg: RunConfig  # the run's config with this round's train and sample settings
+
+
+def plan(result: dict, cfg: RunConfig, round_no: int, overhead: float = 0.0) -> Plan:
+    """Refinement `round` of the task whose record is `result` (module doc)."""
+    s = cfg.schedule
+    steps = (s.refine_steps or cfg.train.max_steps) if cfg.train.scope == "task" else 0
+    views = s.refine_views or cfg.sample.views
+    timings = result.get("timings") or {}
+    done_steps = (result.get("train") or {}).get("steps") or 0  # pass 1's train record, which refinements keep
+    step_s = timings.get("train", 0.0) / max(1, done_steps) if steps else 0.0
+    views_done = ((result.get("sample") or {}).get("stats") or {}).get("views_done") or cfg.sample.views
+    view_s = timings.get("sample", 0.0) / max(1, views_done)
+    train_s, sample_s = steps * step_s, views * view_s
+    seconds = SLACK * (train_s + sample_s) + overhead
+    rcfg = cfg.replace({
+        "train": {"max_steps": steps, "seed": cfg.train.seed + round_no, "warmup_steps": 0},
+        "sample": {"views": views, "seed": cfg.sample.seed + round_no},
+    })
+    least = min(seconds, MIN_STEPS * step_s + view_s)
+    return Plan(round_no, steps, views, seconds, train_s / (train_s + sample_s) if train_s + sample_s > 0 else 0.5, least, rcfg)
+
+
+def refine_step(pool: SlotPool, slot: int, task: Task, budget: TaskBudget, adapter_dir: str, p: Plan) -> dict:
+    """Continue training from the saved adapter, then sample new views; candidates' views offset by the round."""
+    train, errors = None, []
+    if p.steps > 0:
+        try:
+            train = solve.train_step(pool, slot, task, p.cfg, budget, adapter_dir, resume=True)
+        except Exception as err:  # the resident adapter (or the saved one) still samples
+            errors.append(f"refine-train: {type(err).__name__}: {err}")
+    sample = solve.sample_step(pool, slot, task, p.cfg, budget, adapter_dir)
+    offset = p.round * VIEW_OFFSET
+    sample["candidates"] = [[{**c, "view": c["view"] + offset} for c in cands] for cands in sample["candidates"]]
+    return {"train": train, "sample": sample, "errors": errors}
+
+
+def merged(old: dict, task: Task, p: Plan, budget: TaskBudget, out: dict, candidates: list[list[dict]], rule: str,
+           timings: dict[str, float]) -> dict:
+    """The task's record after refinement `p.round`: attempts voted over `candidates` (old and new)."""
+    voted = solve.vote_step(task, candidates, rule)
+    added = (out.get("train") or {}).get("steps", 0)
+    entry = {"round": p.round, "budget_seconds": round(budget.seconds, 3), "steps": added, "views": p.views,
+             "new_candidates": sum(len(c) for c in out["sample"]["candidates"]),
+             "stopped_by": [(out.get("train") or {}).get("stopped_by"), (out["sample"].get("stats") or {}).get("stopped_by")],
+             "timings": {k: round(v, 3) for k, v in timings.items()}, "errors": out.get("errors") or []}
+    result = {
+        **old,
+        "steps": (old.get("steps") or 0) + added,
+        "budget_seconds": round((old.get("budget_seconds") or 0.0) + budget.seconds, 3),  # pass 1's share and every block
+        "used_seconds": round((old.get("used_seconds") or 0.0) + sum(timings.values()), 3),
+        "attempts": [{"attempt_1": v["attempt_1"], "attempt_2": v["attempt_2"]} for v in voted],
+        "candidates": [{"n": v["n_candidates"], "top": v["ranked"]} for v in voted],
+        "refinements": [*(old.get("refinements") or []), entry],
+    }
+    if task.has_solutions:
+        result["correct"] = correct(result["attempts"], task.test_outputs)
+    return result

@@ -1,0 +1,196 @@
+"""Refinement passes (tasks_lib/refine.py, pipeline.refine_task) with fake steps, no workers: which task is
+refined, that its record, candidates and submission follow the vote over old and new candidates, that a
+refinement that fails or gets no time leaves the old record as it was, and that slots keep refining until
+the budget is spent."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import fast_profile, kaggle_files
+from tasks_lib import pipeline, refine
+from tasks_lib.budget import TaskBudget
+from tasks_lib.config import ScheduleConfig
+from tasks_lib.data import Task
+from tasks_lib.run import Run, prepare
+
+
+def _run(tasks: list[Task], tiny_model: Path, folder: Path, budget: float = 600, **schedule) -> Run:
+    challenges, solutions = kaggle_files(tasks, folder / "data")
+    profile = fast_profile(folder / "profile", model={"path": str(tiny_model)}, schedule={"refine": True, **schedule})
+    return prepare(str(challenges), folder / "out", str(profile), str(solutions), time_budget=budget)
+
+
+def _cands(grids: list, view0: int = 0) -> list[dict]:
+    return [{"grid": [list(r) for r in g], "view": view0 + i, "logprob": -1.0, "greedy": True} for i, g in enumerate(grids)]
+
+
+def _wrong(grid) -> tuple:
+    return tuple(tuple((v + 1) % 10 for v in row) for row in grid)
+
+
+class Fake:
+    """Pass 1 answers every task unsure (one right and one wrong candidate per test input, the wrong one
+    first); a refinement adds `right` more right candidates (or fails when told to)."""
+
+    def __init__(self, right: int = 2, fail_refine: bool = False, pause: float = 0.0):
+        self.right, self.fail_refine, self.pause = right, fail_refine, pause
+        self.refined: list[tuple[str, int, TaskBudget]] = []
+
+    def steps(self, run: Run) -> pipeline.Steps:
+        async def load(slot: int) -> dict:
+            return {"seconds": 0.0}
+
+        async def train(task_id: str, slot: int, budget: TaskBudget) -> dict:
+            self.pass1_budget = round(budget.seconds, 3)
+            return {"steps": 3, "wall_seconds": 0.0}
+
+        async def sample(task_id: str, slot: int, budget: TaskBudget) -> dict:
+            outs = run.tasks[task_id].test_outputs
+            return {"candidates": [_cands([_wrong(o), o]) for o in outs], "stats": {"views_done": 2}}
+
+        async def vote(task_id: str, candidates: list | None) -> list[dict]:
+            return await pipeline.vote(run, task_id, candidates)
+
+        async def refine_step(task_id: str, slot: int, budget: TaskBudget, round: int) -> dict:
+            self.refined.append((task_id, round, budget))
+            await asyncio.sleep(self.pause)
+            if self.fail_refine:
+                raise RuntimeError("refine broke")
+            outs = run.tasks[task_id].test_outputs
+            return {"train": {"steps": 5}, "errors": [],
+                    "sample": {"candidates": [_cands([o] * self.right, 64 * round) for o in outs], "stats": {"stopped_by": "done"}}}
+
+        async def nothing(*_: object) -> None:
+            return None
+
+        return pipeline.Steps(load, train, sample, vote, nothing, nothing, refine=refine_step)
+
+
+def test_margin_and_pick_prefer_the_least_sure_task() -> None:
+    sure = {"status": "ok", "candidates": [{"n": 4, "top": [{"votes": 4, "views": [0, 1, 2, 3]}]}]}
+    split = {"status": "ok", "candidates": [{"n": 4, "top": [{"votes": 2, "views": [0, 1]}, {"votes": 2, "views": [2, 3]}]}]}
+    lean = {"status": "ok", "candidates": [{"n": 4, "top": [{"votes": 3, "views": [0, 1, 2]}, {"votes": 1, "views": [3]}]}]}
+    empty = {"status": "ok", "candidates": [{"n": 0, "top": []}]}
+    assert (refine.margin(sure), refine.margin(split), refine.margin(lean), refine.margin(empty)) == (1.0, 0.0, 0.5, 0.0)
+    cfg = ScheduleConfig(refine=True, refine_rounds=2)
+    results = {"sure": sure, "split": split, "lean": lean, "failed": {**split, "status": "failed"}}
+    assert refine.pick(results, set(), {}, cfg) == "split"
+    assert refine.pick(results, {"split"}, {}, cfg) == "lean", "a running task is not picked"
+    assert refine.pick(results, set(), {"split": 2}, cfg) == "lean", "a task out of rounds is not picked"
+    assert refine.pick(results, set(), {"split": 2, "lean": 2}, cfg) is None, "sure and failed tasks are left alone"
+    uncapped = ScheduleConfig(refine=True, refine_rounds=0)
+    assert refine.pick(results, set(), {"split": 99, "lean": 2}, uncapped) == "split", "0 rounds: no cap"
+
+
+def test_plan_moves_seeds_and_sizes_itself_from_the_tasks_own_times(tiny_model: Path, tmp_path: Path, small_tasks: list[Task]) -> None:
+    run = _run(small_tasks[:1], tiny_model, tmp_path, refine_steps=10, refine_views=4)
+    result = {"timings": {"train": 6.0, "sample": 2.0}, "train": {"steps": 3}, "sample": {"stats": {"views_done": 2}}}
+    p = refine.plan(result, run.cfg, 2, overhead=0.5)
+    assert (p.steps, p.views) == (10, 4)
+    assert p.cfg.train.seed == run.cfg.train.seed + 2 and p.cfg.sample.seed == run.cfg.sample.seed + 2 and p.cfg.train.warmup_steps == 0
+    assert p.seconds == refine.SLACK * (10 * 2.0 + 4 * 1.0) + 0.5 and p.train_fraction == 20 / 24 and p.least == refine.MIN_STEPS * 2.0 + 1.0
+
+
+def test_refinement_votes_over_old_and_new_candidates_and_rewrites_the_record(tiny_model: Path, small_tasks: list[Task],
+                                                                           tmp_path: Path) -> None:
+    run = _run(small_tasks[:1], tiny_model, tmp_path, refine_rounds=1)
+    task = small_tasks[0]
+    fake = Fake(right=2)
+    asyncio.run(pipeline.solve_all(run, fake.steps(run), slots=1))
+    assert [(t, r) for t, r, _ in fake.refined] == [(task.id, 1)], "one round, as the profile allows"
+    result = run.results[task.id]
+    assert all(result["correct"]), "the new right candidates outvote the wrong one"
+    assert result["steps"] == 3 + 5 and len(result["refinements"]) == 1
+    assert result["budget_seconds"] == round(run.results[task.id]["refinements"][0]["budget_seconds"] + fake.pass1_budget, 3)
+    assert [c["n"] for c in result["candidates"]] == [4] * len(task.test_inputs), "old and new candidates voted together"
+    assert json.loads(run.dir.result_path(task.id).read_text()) == result
+    assert [len(c) for c in run.dir.read_candidates(task.id)] == [4] * len(task.test_inputs)
+    submission = json.loads(run.dir.submission.read_text())
+    assert submission[task.id] == result["attempts"]
+
+
+def test_a_failed_refinement_keeps_the_old_record(tiny_model: Path, small_tasks: list[Task], tmp_path: Path) -> None:
+    run = _run(small_tasks[:1], tiny_model, tmp_path, refine_rounds=2)
+    task = small_tasks[0]
+    fake = Fake(fail_refine=True)
+    steps = fake.steps(run)
+    asyncio.run(pipeline.solve_task(run, steps, task.id, 0))
+    before = run.dir.result_path(task.id).read_text()
+    submission = run.dir.submission.read_text()
+    assert asyncio.run(pipeline.refine_task(run, steps, task.id, 0, 1)) is None
+    assert run.dir.result_path(task.id).read_text() == before and run.dir.submission.read_text() == submission
+    assert run.refine_failures == [{"task_id": task.id, "round": 1, "error": "RuntimeError: refine broke"}]
+    assert "refinements" not in run.results[task.id]
+
+
+def test_no_refinement_starts_without_time_for_it(tiny_model: Path, small_tasks: list[Task], tmp_path: Path) -> None:
+    run = _run(small_tasks[:1], tiny_model, tmp_path, refine_rounds=3)
+    task = small_tasks[0]
+    fake = Fake()
+    steps = fake.steps(run)
+    asyncio.run(pipeline.solve_task(run, steps, task.id, 0))
+    run.results[task.id]["timings"] = {"train": 1e6, "sample": 1e6}  # one step and one view cost more than the run has
+    assert asyncio.run(pipeline.refine_task(run, steps, task.id, 0, 1)) is None and fake.refined == []
+
+
+def test_slots_keep_refining_unsure_tasks_until_rounds_or_time_run_out(tiny_model: Path, arc1_eval: list[Task], tmp_path: Path) -> None:
+    tasks = sorted(arc1_eval, key=lambda t: t.cells)[:3]
+    run = _run(tasks, tiny_model, tmp_path, refine_rounds=3)
+    fake = Fake(right=0, pause=0.01)  # refinements add nothing: every task stays unsure
+    asyncio.run(pipeline.solve_all(run, fake.steps(run), slots=2))
+    rounds = {t.id: sorted(r for tid, r, _ in fake.refined if tid == t.id) for t in tasks}
+    assert rounds == {t.id: [1, 2, 3] for t in tasks}
+    assert all(len(run.results[t.id]["refinements"]) == 3 for t in tasks)
+    assert all(b.deadline <= run.budget.end for _, _, b in fake.refined)
+    off = _run(tasks, tiny_model, tmp_path / "off", refine=False)
+    fake_off = Fake()
+    asyncio.run(pipeline.solve_all(off, fake_off.steps(off), slots=2))
+    assert fake_off.refined == [] and all("refinements" not in r for r in off.results.values()), "the profile switch turns it off"
+
+
+@pytest.mark.slow
+def test_real_workers_continue_the_saved_adapter_and_vote_again(tiny_model: Path, small_tasks: list[Task], tmp_path: Path) -> None:
+    """run_direct with real slot workers: each unsure task is refined once from its saved adapter (the worker's
+    `train` op with `resume`), its new candidates are added to the old ones, and report.json says so."""
+    challenges, solutions = kaggle_files(small_tasks[:2], tmp_path / "data")
+    profile = fast_profile(tmp_path / "profile", model={"path": str(tiny_model)},
+                           schedule={"refine": True, "refine_rounds": 1, "refine_steps": 2, "sure_margin": 1.0})
+    report = pipeline.run_direct(str(challenges), tmp_path / "out", str(profile), str(solutions), time_budget=600)
+    assert report["statuses"] == {"ok": 2} and report["schedule"]["refine_failures"] == []
+    for t in report["tasks"]:
+        if not t.get("refinements"):  # only a task whose every candidate agreed is left alone
+            assert all(c["n"] > 0 and c["top"][0]["votes"] == c["n"] for c in t["candidates"])
+            continue
+        (entry,) = t["refinements"]
+        assert entry["errors"] == [] and entry["steps"] == 2 and t["steps"] == 3 + 2
+        saved = json.loads((tmp_path / "out" / "tasks" / t["task_id"] / "candidates.json").read_text())
+        assert [c["n"] for c in t["candidates"]] == [len(c) for c in saved]
+        new = [c for cands in saved for c in cands if c["view"] >= refine.VIEW_OFFSET]
+        assert len(new) == entry["new_candidates"], "the new views' candidates are kept beside the old"
+    assert report["schedule"]["refinements"] >= 1 and report["schedule"]["busy_fraction"] > 0
+
+
+def test_a_bad_schedule_value_is_an_error_naming_the_field() -> None:
+    from tasks_lib.config import ConfigError, RunConfig
+
+    with pytest.raises(ConfigError, match="schedule.first_pass_fraction=0.0"):
+        RunConfig().replace({"schedule": {"first_pass_fraction": 0.0}})
+    with pytest.raises(ConfigError, match="schedule.refine"):
+        RunConfig().replace({"schedule": {"refine": "yes"}})
+
+
+def test_a_task_without_its_candidates_on_disk_is_not_refined(tiny_model: Path, small_tasks: list[Task], tmp_path: Path) -> None:
+    run = _run(small_tasks[:1], tiny_model, tmp_path)
+    task = small_tasks[0]
+    fake = Fake()
+    steps = fake.steps(run)
+    asyncio.run(pipeline.solve_task(run, steps, task.id, 0))
+    run.dir.candidates_path(task.id).unlink()  # as a task resumed from a run that did not keep them
+    before = run.dir.result_path(task.id).read_text()
+    assert asyncio.run(pipeline.refine_task(run, steps, task.id, 0, 1)) is None and fake.refined == []
+    assert run.dir.result_path(task.id).read_text() == before
