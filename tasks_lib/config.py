@@ -71,7 +71,7 @@ class TrainConfig:
     warmup_steps: int = 5
     loss_on_first: bool = True  # also train on the first pair's output (no in-context example before it)
     seed: int = 0
-    scope: str = "task"  # task: a fresh adapter per task; shared: one adapter trained on every task of the run first (issue 6 baseline); none: no training, sample the base model
+    scope: str = "task"  # task: a fresh adapter per task; shared: one adapter trained on every task of the run first (the baseline per-task training is measured against); none: no training, sample the base model
     # The step (tasks_lib/train.py; measured in benchmarks/results/train_step.md).
     step: str = "auto"  # auto: fast on CUDA, simple on CPU; fast falls back to simple for unsupported architectures
     compile: str = "auto"  # fast step: decoder layers and loss head compiled once per slot; auto: inductor on CUDA, off on CPU

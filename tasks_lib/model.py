@@ -226,7 +226,7 @@ class Resident:
         A is drawn as PEFT's default init (kaiming_uniform with a=sqrt(5): U(-1/sqrt(in), 1/sqrt(in))) from a CPU
         generator seeded with `seed`, then copied into the weights: the same adapter on every device, and no use
         of the CUDA generator (a failed CUDA-graph capture can leave that one unusable). The process RNGs are
-        seeded with `seed` too (dropout, as before)."""
+        seeded with `seed` too (dropout)."""
         import torch
 
         torch.manual_seed(seed)
