@@ -18,7 +18,9 @@ Contract:
   sample). A failed train still samples (what the resident adapter holds); a failed sample raises.
 - `merged(old, task, plan, budget, out, all_candidates, rule, timings)`: the task's new record: the vote over
   all its candidates, old and new; steps, seconds used and budget summed over pass 1 and the refinements; the
-  pass-1 record's fields otherwise (`train`, `sample`, `timings`); and `refinements` listing each round.
+  pass-1 record's fields otherwise (`train`, `sample`, `timings`); `refinements` listing each round; and
+  `pass1` (the first pass's attempts, and whether they were correct when solutions are known), kept from the
+  first refinement on so that one run shows what refinement added.
   The caller records it only when the refinement succeeded, so a failed one leaves the old record as it was.
 """
 
@@ -126,7 +128,9 @@ def merged(old: dict, task: Task, p: Plan, budget: TaskBudget, out: dict, candid
         "attempts": [{"attempt_1": v["attempt_1"], "attempt_2": v["attempt_2"]} for v in voted],
         "candidates": [{"n": v["n_candidates"], "top": v["ranked"]} for v in voted],
         "refinements": [*(old.get("refinements") or []), entry],
+        "pass1": old.get("pass1") or {"attempts": old.get("attempts"), "correct": old.get("correct")},
     }
     if task.has_solutions:
         result["correct"] = correct(result["attempts"], task.test_outputs)
+        entry["correct"] = result["correct"]
     return result

@@ -17,7 +17,8 @@ Contract:
   disk (resume) is reused. Its stats go in `report.json` as `shared`.
 - `Run.finish()` writes `report.json` (start time, slots, the GPU of each (`cpu` for CPU slots) and what its
   first load returned, per-task status, state word (`ui.task_state`), budget, timings and spans, steps,
-  candidates, attempts, refinements, correctness and the score when solutions are known; the run's
+  candidates, attempts, refinements, correctness and the score when solutions are known (and `score_pass1`, the
+  score of the first pass's answers, so one run shows what refinement added); the run's
   `schedule`: the measured overhead per task, the refinements done and failed, and the slots' busy fraction)
   and returns it.
 """
@@ -187,10 +188,18 @@ class Run:
             "schedule": self.schedule_stats(tasks),
             "warnings": self.data.warnings,
             "score": None if scored is None else {k: scored[k] for k in ("kaggle", "per_task", "solved_outputs", "total_outputs")},
+            "score_pass1": None if scored is None else _pass1_score(submission, tasks, solutions),
             "tasks": tasks,
         }
         atomic_write_json(self.dir.report, report)
         return report
+
+
+def _pass1_score(submission: dict, tasks: list[dict], solutions: dict) -> dict:
+    """The score the submission had before any refinement: each refined task's `pass1` attempts in its place."""
+    first = {**submission, **{t["task_id"]: t["pass1"]["attempts"] for t in tasks if (t.get("pass1") or {}).get("attempts")}}
+    scored = score(first, solutions)
+    return {k: scored[k] for k in ("kaggle", "per_task", "solved_outputs", "total_outputs")}
 
 
 def _config(profile: str, time_budget: float | None, model: str | None) -> RunConfig:

@@ -35,10 +35,11 @@ def _wrong(grid) -> tuple:
 
 class Fake:
     """Pass 1 answers every task unsure (one right and one wrong candidate per test input, the wrong one
-    first); a refinement adds `right` more right candidates (or fails when told to)."""
+    first; two different wrong ones without `pass1_right`); a refinement adds `right` more right candidates (or fails
+    when told to)."""
 
-    def __init__(self, right: int = 2, fail_refine: bool = False, pause: float = 0.0):
-        self.right, self.fail_refine, self.pause = right, fail_refine, pause
+    def __init__(self, right: int = 2, fail_refine: bool = False, pause: float = 0.0, pass1_right: bool = True):
+        self.right, self.fail_refine, self.pause, self.pass1_right = right, fail_refine, pause, pass1_right
         self.refined: list[tuple[str, int, TaskBudget]] = []
 
     def steps(self, run: Run) -> pipeline.Steps:
@@ -51,7 +52,8 @@ class Fake:
 
         async def sample(task_id: str, slot: int, budget: TaskBudget) -> dict:
             outs = run.tasks[task_id].test_outputs
-            return {"candidates": [_cands([_wrong(o), o]) for o in outs], "stats": {"views_done": 2}}
+            return {"candidates": [_cands([_wrong(o), o] if self.pass1_right else [_wrong(o), _wrong(_wrong(o))]) for o in outs],
+                    "stats": {"views_done": 2}}
 
         async def vote(task_id: str, candidates: list | None) -> list[dict]:
             return await pipeline.vote(run, task_id, candidates)
@@ -112,6 +114,18 @@ def test_refinement_votes_over_old_and_new_candidates_and_rewrites_the_record(ti
     assert [len(c) for c in run.dir.read_candidates(task.id)] == [4] * len(task.test_inputs)
     submission = json.loads(run.dir.submission.read_text())
     assert submission[task.id] == result["attempts"]
+    assert result["pass1"]["attempts"] != result["attempts"] and result["refinements"][0]["correct"] == result["correct"]
+
+
+def test_the_report_keeps_what_pass_one_alone_scored(tiny_model: Path, small_tasks: list[Task], tmp_path: Path) -> None:
+    run = _run(small_tasks[:2], tiny_model, tmp_path, refine_rounds=1)
+    fake = Fake(right=2, pass1_right=False)
+    asyncio.run(pipeline.solve_all(run, fake.steps(run), slots=1))
+    n = sum(len(t.test_inputs) for t in small_tasks[:2])
+    assert all(r["pass1"]["correct"] == [False] * len(r["correct"]) for r in run.results.values())
+    report = run.finish()
+    assert (report["score"]["solved_outputs"], report["score_pass1"]["solved_outputs"]) == (n, 0)
+    assert report["score_pass1"]["total_outputs"] == n
 
 
 def test_a_failed_refinement_keeps_the_old_record(tiny_model: Path, small_tasks: list[Task], tmp_path: Path) -> None:
