@@ -273,8 +273,8 @@ def timeline_rows(report: dict, run_dir: RunDir, started: float) -> list[dict]:
 
 def summary_markdown(report: dict, out: str, timeline: Sequence[dict], timeline_png: bytes | None,
                      links: Mapping[str, str] | None = None) -> str:
-    """The run's card: run id and folder, model, profile, budget, states, solved task ids (linked), score, files,
-    and the timeline (picture and table)."""
+    """The run's card: run id and folder, model, profile, budget, states, solved task ids (linked), score (and what
+    refinement added to pass 1's), files, and the timeline (picture and table)."""
     links = links or {}
     score, cfg = report.get("score"), report.get("config") or {}
     budget = cfg.get("budget") or {}
@@ -292,6 +292,10 @@ def summary_markdown(report: dict, out: str, timeline: Sequence[dict], timeline_
     if score:
         lines.append(f"- **score (Kaggle): {score['kaggle']:.3f}** ({score['solved_outputs']}/{score['total_outputs']} test outputs), "
                      f"per task {score['per_task']:.3f}")
+    first, sched = report.get("score_pass1"), report.get("schedule") or {}
+    if first and sched.get("refinements"):
+        lines.append(f"- refinement: {sched['refinements']} refinement(s); pass 1 alone scored {first['solved_outputs']}/"
+                     f"{first['total_outputs']}, so refinement added {score['solved_outputs'] - first['solved_outputs']} test output(s)")
     lines.append(f"- solved ({len(solved)}): " + (", ".join(_linked(t, links) for t in solved) if solved else "none"))
     lines.append(f"- files: `{out}/submission.json`, `{out}/report.json`, pictures in `{out}/tasks/<task-id>/test-<i>.png` "
                  f"and `{out}/timeline.png`")

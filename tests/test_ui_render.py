@@ -248,6 +248,10 @@ def test_results_table_timeline_and_summary_follow_the_report(tmp_path: Path) ->
     assert "- solved (1): [a](http://ui/artifacts/artifact/1)" in card
     assert "**score (Kaggle): 0.500** (1/2 test outputs)" in card
     assert card.count("data:image/png;base64,") == 1 and "| 1 | [b](http://ui/runs/flow-run/2) | 80.0 | 90.0 | failed |" in card
+    assert "refinement" not in card, "no refinement line when the run refined nothing"
+    refined = {**report, "score_pass1": {**report["score"], "solved_outputs": 0}, "schedule": {"refinements": 3}}
+    assert "- refinement: 3 refinement(s); pass 1 alone scored 0/2, so refinement added 1 test output(s)" in \
+        ui.summary_markdown(refined, "runs/r1", [], None)
 
 
 @pytest.mark.parametrize("span, step", [(9.0, 2.0), (8.0, 1.0), (90.0, 20.0), (1000.0, 200.0), (0.3, 0.05)])
