@@ -78,7 +78,7 @@ class Run:
         plan = plan_devices(self.cfg.slots)
         if plan.kind == "cuda":
             self.leases = claim_gpus(plan.indices, plan.want, lock_dir)
-        gpus = self.leases.gpus if self.leases else []
+        gpus = self.leases.ids if self.leases else []  # physical ids: the workers' CUDA_VISIBLE_DEVICES
         self.pool = SlotPool.for_run(self.cfg.slots, gpus, log_dir=self.dir.root / "logs")
         self.budget.slots = len(self.pool)
         return self.pool
