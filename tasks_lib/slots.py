@@ -12,10 +12,11 @@ Contract:
   see index 0 and still lease different GPUs. The same GPU named two ways (an integer in one run, its UUID in
   another) is not recognised as one GPU.
 - `SlotPool` starts one worker process (`python -m tasks_lib.worker`) per slot, pinned to its device
-  through `CUDA_VISIBLE_DEVICES` set to the GPU's physical id (`Leases.ids`), which the worker sees as `cuda:0`. `call(slot, op, timeout, **kwargs)` is blocking and thread-safe per
-  slot; a call that runs past `timeout` has its worker killed for real (SIGKILL), a worker that dies is
-  noticed at once, and either way `SlotError` is raised and the slot's next call starts a fresh worker
-  (which reloads the model). `close()` ends every worker at once, killing one that is busy with a call.
+  through `CUDA_VISIBLE_DEVICES` set to the GPU's physical id (`Leases.ids`), which the worker sees as `cuda:0`.
+  `call(slot, op, timeout, **kwargs)` is blocking and thread-safe per slot; a call that runs past `timeout` has
+  its worker killed for real (SIGKILL), a worker that dies is noticed at once, and either way `SlotError` is
+  raised and the slot's next call starts a fresh worker (which reloads the model). `close()` ends every worker
+  at once, killing one that is busy with a call.
 """
 
 from __future__ import annotations
