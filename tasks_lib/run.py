@@ -17,7 +17,8 @@ Contract:
   disk (resume) is reused. Its stats go in `report.json` as `shared`.
 - `Run.finish()` writes `report.json` (start time, slots, the GPU of each (`cpu` for CPU slots) and what its
   first load returned, per-task status, state word (`ui.task_state`), budget, timings and spans, steps,
-  candidates, attempts, refinements, correctness and the score when solutions are known (and `score_pass1`, the
+  candidates, attempts, refinements, correctness and the score when solutions are known (`kaggle`, `per_task`,
+  `solved_outputs`, `total_outputs`, `scored_tasks`; and `score_pass1`, the
   score of the first pass's answers, so one run shows what refinement added); the run's
   `schedule`: the measured overhead per task, the refinements done and failed, and the slots' busy fraction)
   and returns it.
@@ -78,7 +79,7 @@ class Run:
         plan = plan_devices(self.cfg.slots)
         if plan.kind == "cuda":
             self.leases = claim_gpus(plan.indices, plan.want, lock_dir)
-        gpus = self.leases.gpus if self.leases else []
+        gpus = self.leases.ids if self.leases else []  # physical ids: the workers' CUDA_VISIBLE_DEVICES
         self.pool = SlotPool.for_run(self.cfg.slots, gpus, log_dir=self.dir.root / "logs")
         self.budget.slots = len(self.pool)
         return self.pool
@@ -187,7 +188,7 @@ class Run:
             "slot_loads": self.slot_loads,
             "schedule": self.schedule_stats(tasks),
             "warnings": self.data.warnings,
-            "score": None if scored is None else {k: scored[k] for k in ("kaggle", "per_task", "solved_outputs", "total_outputs")},
+            "score": None if scored is None else _score_summary(scored),
             "score_pass1": None if scored is None else _pass1_score(submission, tasks, solutions),
             "tasks": tasks,
         }
@@ -198,8 +199,13 @@ class Run:
 def _pass1_score(submission: dict, tasks: list[dict], solutions: dict) -> dict:
     """The score the submission had before any refinement: each refined task's `pass1` attempts in its place."""
     first = {**submission, **{t["task_id"]: t["pass1"]["attempts"] for t in tasks if (t.get("pass1") or {}).get("attempts")}}
-    scored = score(first, solutions)
-    return {k: scored[k] for k in ("kaggle", "per_task", "solved_outputs", "total_outputs")}
+    return _score_summary(score(first, solutions))
+
+
+def _score_summary(scored: dict) -> dict:
+    """What report.json keeps of `scoring.score`: the two scores, the outputs solved and in all, and how many tasks
+    were scored (what `per_task` averages over, so chunks' scores add up: tasks_lib/report.py)."""
+    return {**{k: scored[k] for k in ("kaggle", "per_task", "solved_outputs", "total_outputs")}, "scored_tasks": len(scored["tasks"])}
 
 
 def _config(profile: str, time_budget: float | None, model: str | None) -> RunConfig:
@@ -213,11 +219,11 @@ def _config(profile: str, time_budget: float | None, model: str | None) -> RunCo
 
 
 def check_inputs(challenges: str, out: str | Path, profile: str = "cpu", solutions: str | None = None,
-                 limit: int | None = None, model: str | None = None, order: str = "file") -> None:
+                 limit: int | None = None, model: str | None = None, order: str = "file", skip: int = 0) -> None:
     """Everything `prepare` checks, with no side effects beyond creating `out`: fail fast, one line."""
     cfg = _config(profile, None, model)
     _validate_dir(cfg.model.resolved_path)
-    load_challenges(challenges, solutions, limit, order)
+    load_challenges(challenges, solutions, limit, order, skip)
     RunDir(out).check_writable()
 
 
@@ -230,15 +236,17 @@ def prepare(
     time_budget: float | None = None,
     model: str | None = None,
     order: str = "file",
+    skip: int = 0,
 ) -> Run:
-    """Validate inputs, set up the run folder and budget, and write a fallback submission."""
+    """Validate inputs, set up the run folder and budget, and write a fallback submission. `skip`/`limit` pick a
+    chunk of the set in `order` (`data.load_challenges`)."""
     cfg = _config(profile, time_budget, model)
     _validate_dir(cfg.model.resolved_path)
-    data = load_challenges(challenges, solutions, limit, order)
+    data = load_challenges(challenges, solutions, limit, order, skip)
     run_dir = RunDir(out)
     run_dir.check_writable()
     atomic_write_json(run_dir.root / "run.json", {
-        "challenges": str(challenges), "solutions": solutions, "limit": limit, "order": order, "profile": profile,
+        "challenges": str(challenges), "solutions": solutions, "skip": skip, "limit": limit, "order": order, "profile": profile,
         "config": cfg.to_dict(), "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "pid": os.getpid(),
     })
     finished = run_dir.finished(list(data.n_test))

@@ -4,19 +4,26 @@ hold the base model.
 Contract:
 - `plan_devices(cfg)` lists the devices a run may use: every visible CUDA GPU (or `cfg.gpus` of them),
   else the CPU.
-- `claim_gpus(indices, want, lock_dir)` takes `filelock` leases (`gpu-<i>.lock`) without waiting, so two
-  independent runs on one machine never share a GPU; it raises `LeaseError` when none is free.
+- `claim_gpus(indices, want, lock_dir)` takes `filelock` leases without waiting, so two independent runs on one
+  machine never share a GPU; it raises `LeaseError` when none is free. A lease is keyed by the physical GPU, not
+  by the CUDA index this process sees: logical index i is the i-th entry of this process's `CUDA_VISIBLE_DEVICES`
+  when that is set (an integer, or a `GPU-...`/`MIG-...` UUID), else i (`physical_gpu_id`); its lock file is
+  `gpu-<id>.lock` with the id made file-name safe. So runs started under `CUDA_VISIBLE_DEVICES=0` and `=1` both
+  see index 0 and still lease different GPUs. The same GPU named two ways (an integer in one run, its UUID in
+  another) is not recognised as one GPU.
 - `SlotPool` starts one worker process (`python -m tasks_lib.worker`) per slot, pinned to its device
-  through `CUDA_VISIBLE_DEVICES`. `call(slot, op, timeout, **kwargs)` is blocking and thread-safe per
-  slot; a call that runs past `timeout` has its worker killed for real (SIGKILL), a worker that dies is
-  noticed at once, and either way `SlotError` is raised and the slot's next call starts a fresh worker
-  (which reloads the model). `close()` ends every worker at once, killing one that is busy with a call.
+  through `CUDA_VISIBLE_DEVICES` set to the GPU's physical id (`Leases.ids`), which the worker sees as `cuda:0`.
+  `call(slot, op, timeout, **kwargs)` is blocking and thread-safe per slot; a call that runs past `timeout` has
+  its worker killed for real (SIGKILL), a worker that dies is noticed at once, and either way `SlotError` is
+  raised and the slot's next call starts a fresh worker (which reloads the model). `close()` ends every worker
+  at once, killing one that is busy with a call.
 """
 
 from __future__ import annotations
 
 import os
 import pickle
+import re
 import select
 import subprocess
 import sys
@@ -74,9 +81,27 @@ def plan_devices(cfg: SlotConfig) -> DevicePlan:
     return DevicePlan("cuda", tuple(range(n)), min(n, cfg.gpus) if cfg.gpus else n)
 
 
+def physical_gpu_id(index: int, visible: str | None = None) -> str:
+    """The physical id of the GPU this process sees as CUDA index `index`: the `index`-th entry of
+    `visible` (default: this process's `CUDA_VISIBLE_DEVICES`) when that is set, else `str(index)`."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES") if visible is None else visible
+    if visible is None:
+        return str(index)
+    entries = [e.strip() for e in visible.split(",")]
+    if index >= len(entries) or not entries[index]:
+        raise LeaseError(f"CUDA index {index} has no entry in CUDA_VISIBLE_DEVICES={visible!r}")
+    return entries[index]
+
+
+def lock_name(gpu_id: str) -> str:
+    """The lock file name of physical GPU `gpu_id` (anything but letters, digits, `.`, `_`, `-` becomes `_`)."""
+    return "gpu-" + re.sub(r"[^A-Za-z0-9._-]", "_", gpu_id) + ".lock"
+
+
 @dataclass
 class Leases:
-    gpus: list[int]
+    gpus: list[int]  # CUDA indices as this process sees them
+    ids: list[str] = field(default_factory=list)  # the same GPUs' physical ids (what workers get as CUDA_VISIBLE_DEVICES)
     locks: list[FileLock] = field(default_factory=list)
 
     def release(self) -> None:
@@ -86,21 +111,24 @@ class Leases:
 
 
 def claim_gpus(indices: tuple[int, ...], want: int, lock_dir: Path) -> Leases:
-    """Lease up to `want` free GPUs among `indices` (never waits). Raises LeaseError if none is free."""
+    """Lease up to `want` free GPUs among CUDA `indices`, keyed by their physical ids (never waits). Raises
+    LeaseError if none is free."""
     lock_dir.mkdir(parents=True, exist_ok=True)
     leases = Leases([])
-    for i in indices:
+    ids = [physical_gpu_id(i) for i in indices]
+    for i, gpu_id in zip(indices, ids):
         if len(leases.gpus) == want:
             break
-        lock = FileLock(str(lock_dir / f"gpu-{i}.lock"))
+        lock = FileLock(str(lock_dir / lock_name(gpu_id)))
         try:
             lock.acquire(timeout=0)
         except Timeout:
             continue
         leases.gpus.append(i)
+        leases.ids.append(gpu_id)
         leases.locks.append(lock)
     if not leases.gpus:
-        raise LeaseError(f"all GPUs {list(indices)} are leased by other runs (locks in {lock_dir})")
+        raise LeaseError(f"all GPUs {list(indices)} (physical ids {ids}) are leased by other runs (locks in {lock_dir})")
     return leases
 
 
@@ -127,8 +155,9 @@ class SlotPool:
         self.closed = False  # set by close(); later calls fail instead of starting a worker
 
     @classmethod
-    def for_run(cls, cfg: SlotConfig, gpus: list[int], log_dir: Path | None = None) -> "SlotPool":
-        """Slots for leased `gpus` (slots_per_device each), or `cfg.cpu_slots` CPU slots if none."""
+    def for_run(cls, cfg: SlotConfig, gpus: list[str], log_dir: Path | None = None) -> "SlotPool":
+        """Slots for the leased GPUs' physical ids `gpus` (`Leases.ids`, slots_per_device each), or `cfg.cpu_slots`
+        CPU slots if none."""
         if gpus:
             devices = [("cuda:0", {"CUDA_VISIBLE_DEVICES": str(g)}) for g in gpus for _ in range(cfg.slots_per_device)]
         else:

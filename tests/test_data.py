@@ -93,6 +93,18 @@ def test_limit_takes_the_first_tasks_in_file_order(tmp_path: Path) -> None:
         load_challenges(path, limit=0)
 
 
+def test_skip_then_limit_split_the_set_into_disjoint_chunks_in_order(tmp_path: Path) -> None:
+    path = _write(tmp_path, {"b": GOOD, "a": GOOD, "c": GOOD, "d": {"train": [], "test": []}})
+    chunks = [load_challenges(path, skip=s, limit=2).task_ids for s in (0, 2)]
+    assert chunks == [["b", "a"], ["c", "d"]]
+    assert load_challenges(path, skip=3).invalid.keys() == {"d"}, "a broken task in a chunk is still reported"
+    assert load_challenges(path, skip=1, limit=2, order="smallest").task_ids == ["a", "b"]  # smallest: d, a, b, c
+    with pytest.raises(DataError, match="--skip must be >= 0, got -1"):
+        load_challenges(path, skip=-1)
+    with pytest.raises(DataError, match=r"challenges.json: --skip 4 leaves no task \(it has 4 tasks\)"):
+        load_challenges(path, skip=4)
+
+
 def test_order_smallest_keeps_the_smallest_tasks_and_still_reports_broken_ones(tmp_path: Path) -> None:
     big = {"train": [{"input": [[1] * 9] * 9, "output": [[2] * 9] * 9}], "test": [{"input": [[3] * 9] * 9}]}
     broken = {"train": "not a list", "test": []}  # tiny JSON: sized like any other, kept, reported invalid

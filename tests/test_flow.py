@@ -161,3 +161,17 @@ def test_a_subflow_that_cannot_record_ends_failed_and_its_task_gets_fallbacks(pr
     flows, _, _ = asyncio.run(_prefect_records())
     (subflow,) = [f for f in flows if f.name == tasks[0].id and f.parameters.get("task_id") and f.state.is_failed()]
     assert "record broke" in subflow.state.message
+
+
+def test_the_evaluate_flow_runs_only_its_chunk(prefect_harness: None, tiny_model: Path, small_tasks: list[Task], tmp_path: Path) -> None:
+    """`skip` and `limit` reach the run through the evaluate flow: the second chunk of one task scores only that task."""
+    from flows.evaluate import evaluate
+
+    challenges, solutions = kaggle_files(small_tasks[:2], tmp_path / "data")
+    profile = fast_profile(tmp_path / "profile", model={"path": str(tiny_model)})
+    returned = asyncio.run(evaluate(challenges=str(challenges), profile=str(profile), solutions=str(solutions), limit=1, skip=1,
+                                    time_budget=600, out=str(tmp_path / "chunk-1")))
+    report = json.loads((tmp_path / "chunk-1" / "report.json").read_text())
+    assert [t["task_id"] for t in report["tasks"]] == [small_tasks[1].id]
+    assert returned == report["score"] and report["score"]["scored_tasks"] == 1
+    assert json.loads((tmp_path / "chunk-1" / "run.json").read_text())["skip"] == 1

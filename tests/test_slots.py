@@ -10,11 +10,21 @@ from typing import Iterator
 
 import pytest
 
-from tasks_lib.config import ModelConfig, SampleConfig, SlotConfig, TrainConfig
-from tasks_lib.data import Task
-from tasks_lib.slots import LeaseError, SlotError, SlotPool, claim_gpus, plan_devices, visible_gpu_count
+from tasks_lib import slots
+from tasks_lib.budget import Budget
+from tasks_lib.config import ModelConfig, RunConfig, SampleConfig, SlotConfig, TrainConfig
+from tasks_lib.data import LoadResult, Task
+from tasks_lib.run import Run
+from tasks_lib.slots import LeaseError, SlotError, SlotPool, claim_gpus, physical_gpu_id, plan_devices, visible_gpu_count
+from tasks_lib.store import RunDir
 
 HANG, OOM = "inject-hang", "inject-oom"
+
+
+@pytest.fixture(autouse=True)
+def all_gpus_visible(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lock names follow CUDA_VISIBLE_DEVICES: every test starts as a process that sees all GPUs."""
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
 
 
 def test_two_claims_get_different_gpus_and_none_left_is_an_error(tmp_path: Path) -> None:
@@ -35,12 +45,60 @@ def test_a_claim_takes_at_most_what_it_wants(tmp_path: Path) -> None:
     assert claim_gpus((0, 1, 2, 3), 4, tmp_path).gpus == [2, 3]
 
 
+def test_runs_under_different_visible_devices_lease_different_physical_gpus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    first = claim_gpus((0,), 1, tmp_path)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
+    second = claim_gpus((0,), 1, tmp_path)
+    assert (first.gpus, first.ids, second.gpus, second.ids) == ([0], ["0"], [0], ["1"])
+    assert {p.name for p in tmp_path.glob("*.lock")} == {"gpu-0.lock", "gpu-1.lock"}
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,1")
+    third = claim_gpus((0, 1), 2, tmp_path)
+    assert (third.gpus, third.ids) == ([0], ["2"]), "physical GPU 1 (index 1 here) is the second run's"
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
+    with pytest.raises(LeaseError, match=r"physical ids \['1'\].*locks in"):
+        claim_gpus((0,), 1, tmp_path)
+    for leases in (first, second, third):
+        leases.release()
+
+
+def test_gpu_uuids_name_the_lease(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    gpu, mig = "GPU-5f3a9c1e-0b7d-4e2a-9f10-7c3b2a1d0e4f", "MIG-GPU-5f3a9c1e-0b7d-4e2a-9f10-7c3b2a1d0e4f/1/0"
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", f"{gpu}, {mig}")
+    leases = claim_gpus((0, 1), 2, tmp_path)
+    assert leases.ids == [gpu, mig]
+    assert {p.name for p in tmp_path.glob("*.lock")} == {f"gpu-{gpu}.lock", "gpu-MIG-GPU-5f3a9c1e-0b7d-4e2a-9f10-7c3b2a1d0e4f_1_0.lock"}
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", mig)
+    with pytest.raises(LeaseError, match="leased by other runs"):
+        claim_gpus((0,), 1, tmp_path)
+    leases.release()
+    assert physical_gpu_id(1, "4,7") == "7"
+    with pytest.raises(LeaseError, match="CUDA index 2 has no entry"):
+        physical_gpu_id(2, "4,7")
+
+
+def test_a_run_under_visible_devices_gives_its_workers_that_physical_gpu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run.open_slots end to end, with one GPU faked visible: the worker's CUDA_VISIBLE_DEVICES is the physical
+    id, never the parent's index 0 (which, set in the worker, would be physical GPU 0)."""
+    monkeypatch.setattr(slots, "visible_gpu_count", lambda: 1)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
+    cfg = RunConfig().replace({"slots": {"device": "cuda", "slots_per_device": 2, "lock_dir": str(tmp_path / "locks")}})
+    run = Run(cfg, LoadResult(tasks=[], source="none"), RunDir(tmp_path / "out"), Budget(60.0, 0.0, 1, {}), [], {}, [])
+    pool = run.open_slots()
+    try:
+        assert [s.env["CUDA_VISIBLE_DEVICES"] for s in pool.slots] == ["1", "1"]
+        assert [s.device for s in pool.slots] == ["cuda:0", "cuda:0"]
+        assert (tmp_path / "locks" / "gpu-1.lock").exists() and not (tmp_path / "locks" / "gpu-0.lock").exists()
+    finally:
+        run.close()
+
+
 def test_cpu_plan_and_pool_size() -> None:
     assert plan_devices(SlotConfig(device="cpu")).kind == "cpu"
     pool = SlotPool.for_run(SlotConfig(device="cpu", cpu_slots=2, threads_per_slot=1), [])
     assert len(pool) == 2 and {s.device for s in pool.slots} == {"cpu"}
-    gpu_pool = SlotPool.for_run(SlotConfig(slots_per_device=2), [3, 5])
-    assert [s.env["CUDA_VISIBLE_DEVICES"] for s in gpu_pool.slots] == ["3", "3", "5", "5"]
+    gpu_pool = SlotPool.for_run(SlotConfig(slots_per_device=2), ["3", "GPU-5f3a"])
+    assert [s.env["CUDA_VISIBLE_DEVICES"] for s in gpu_pool.slots] == ["3", "3", "GPU-5f3a", "GPU-5f3a"]
 
 
 @pytest.mark.skipif(visible_gpu_count() > 0, reason="checks the error on a machine without GPUs")
