@@ -60,6 +60,23 @@ def _periodic_patch(ps: Pairs) -> bool:
     return len(masks) == 1
 
 
+def _repair_mosaic(ps: Pairs) -> bool:
+    """The output follows a period up to 6 x 6, and every cell where it differs from the input is outvoted in
+    the input by the other cells at the same place in the tile."""
+    def fits(i: Grid, o: Grid, a: int, b: int) -> bool:
+        votes: dict[tuple[int, int], Counter] = {}
+        for y, x in product(range(len(i)), range(len(i[0]))):
+            votes.setdefault((y % a, x % b), Counter())[i[y][x]] += 1
+            if o[y][x] != o[y % a][x % b]:
+                return False
+        for y, x in product(range(len(i)), range(len(i[0]))):
+            if i[y][x] != o[y][x] and 2 * votes[(y % a, x % b)][o[y][x]] <= sum(votes[(y % a, x % b)].values()):
+                return False
+        return True
+    return all(_size(i) == _size(o) and any(fits(i, o, a, b) for a, b in product(range(1, 7), repeat=2))
+               for i, o in ps)
+
+
 def _least(lines: Grid) -> int:
     return min(p for p in range(1, len(lines) + 1) if lines[p:] == lines[:len(lines) - p])
 
@@ -264,7 +281,7 @@ def _checker_rects(ps: Pairs) -> bool:
 
 
 PATTERN_CHECKS: dict[str, Callable[[Pairs], bool]] = {
-    "periodic_patch": _periodic_patch, "minimal_tile": _minimal_tile, "self_tile": _self_tile,
+    "periodic_patch": _periodic_patch, "repair_mosaic": _repair_mosaic, "minimal_tile": _minimal_tile, "self_tile": _self_tile,
     "cells_majority": _cells_majority, "cells_fill": _cells_fill, "colour_histogram": _colour_histogram,
     "position_recolour": _position_recolour, "key_recolour": _key_recolour,
     "mirror_across_line": _mirror_across_line, "diagonal_bounce": _diagonal_bounce,

@@ -8,6 +8,7 @@ periods would fill differently, tied counts, crossing lines) raises `grid.Retry`
 
 from __future__ import annotations
 
+import operator
 import random
 from collections import Counter
 from typing import Callable
@@ -71,6 +72,63 @@ def periodic_patch(rng: random.Random) -> PairFn:
         inp = [row[:] for row in full]
         paint(inp, hidden, mask)
         return freeze(inp), freeze([row[x0:x0 + mw] for row in full[y0:y0 + mh]])
+    return pair
+
+
+def _repair_by_period(canvas: Canvas, ph: int, pw: int) -> tuple[Canvas, int] | None:
+    """The canvas with each cell set to the strict majority of its residue class under period (ph, pw), and
+    how many cells that changes; None when a class has no strict majority."""
+    majority = {}
+    for py in range(min(ph, len(canvas))):
+        for px in range(min(pw, len(canvas[0]))):
+            top = Counter(v for row in canvas[py::ph] for v in row[px::pw]).most_common(2)
+            if len(top) > 1 and top[0][1] == top[1][1]:
+                return None
+            majority[(py, px)] = top[0][0]
+    repaired = [[majority[(y % ph, x % pw)] for x in range(len(canvas[0]))] for y in range(len(canvas))]
+    changed = sum(a != b for ra, rb in zip(canvas, repaired) for a, b in zip(ra, rb))
+    return repaired, changed
+
+
+def _breaks(canvas: Canvas, ph: int, pw: int, most: int) -> bool:
+    """Do more than `most` cells differ from the cell ph rows below, or from the cell pw columns right?"""
+    down = right = 0
+    for y, row in enumerate(canvas):
+        right += sum(map(operator.ne, row, row[pw:]))
+        if y + ph < len(canvas):
+            down += sum(map(operator.ne, row, canvas[y + ph]))
+        if down > most or right > most:
+            return True
+    return False
+
+
+def repair_mosaic(rng: random.Random) -> PairFn:
+    """A periodic mosaic has a few cells (at most one per place in the tile) in a wrong colour of its own
+    palette; the output repairs them."""
+    palette = colours(rng, rng.randint(2, 4), exclude=())
+    lo, hi = side_range(rng, 12, 30)
+
+    def pair(r: random.Random) -> tuple[Grid, Grid]:
+        ph, pw = r.randint(1, 4), r.randint(2, 4)
+        if r.random() < 0.5:
+            ph, pw = pw, ph
+        tile = noise(r, ph, pw, palette, 1.0)
+        h, w = dims(r, lo, hi)
+        full = [[tile[y % ph][x % pw] for x in range(w)] for y in range(h)]
+        places = r.sample([(y, x) for y in range(ph) for x in range(pw)], r.randint(1, min(4, ph * pw)))
+        inp = [row[:] for row in full]
+        for py, px in places:
+            y, x = r.randrange(py, h, ph), r.randrange(px, w, pw)
+            inp[y][x] = r.choice([c for c in palette if c != full[y][x]])
+        # no period up to 6 x 6 explains the input as well and repairs it otherwise
+        for a in range(1, 7):
+            for b in range(1, 7):
+                if _breaks(inp, a, b, 2 * len(places)):
+                    continue  # k repairs leave at most 2k cells unlike their neighbour a rows or b columns on
+                got = _repair_by_period(inp, a, b)
+                if got is not None and got[1] <= len(places) and got[0] != full:
+                    raise Retry("another period explains the mosaic as well")
+        return freeze(inp), freeze(full)
     return pair
 
 
@@ -389,6 +447,7 @@ def checker_rects(rng: random.Random) -> PairFn:
 
 FAMILIES = {
     "periodic_patch": periodic_patch,
+    "repair_mosaic": repair_mosaic,
     "minimal_tile": minimal_tile,
     "self_tile": self_tile,
     "cells_majority": cells_majority,
