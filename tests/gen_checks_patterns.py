@@ -199,6 +199,48 @@ def _mirror_across_line(ps: Pairs) -> bool:
     return any(all(mirrored(turn(i)) == turn(o) for i, o in ps) for turn in (lambda g: g, _transpose))
 
 
+def _groups(g: Grid) -> list[list[tuple[int, int]]]:
+    """8-connected groups of non-background cells, any colours mixed."""
+    h, w = _size(g)
+    seen: set[tuple[int, int]] = set()
+    found = []
+    for y, x in product(range(h), range(w)):
+        if not g[y][x] or (y, x) in seen:
+            continue
+        group, todo = [], [(y, x)]
+        seen.add((y, x))
+        while todo:
+            cy, cx = todo.pop()
+            group.append((cy, cx))
+            for dy, dx in product((-1, 0, 1), repeat=2):
+                n = (cy + dy, cx + dx)
+                if 0 <= n[0] < h and 0 <= n[1] < w and n not in seen and g[n[0]][n[1]]:
+                    seen.add(n)
+                    todo.append(n)
+        found.append(group)
+    return found
+
+
+def _axis_mirror(ps: Pairs) -> bool:
+    def completed(i: Grid, axis: int) -> Grid | None:
+        want = {}
+        for group in _groups(i):
+            line = [(y, x) for y, x in group if i[y][x] == axis]
+            rows, cols = {y for y, _ in line}, {x for _, x in line}
+            if len(line) < 2 or (len(rows) > 1 and len(cols) > 1) or len(line) != max(len(rows), len(cols)):
+                return None
+            for y, x in group:
+                want[(y, x)] = i[y][x]
+                if i[y][x] != axis:
+                    m = (y, 2 * min(cols) - x) if len(cols) == 1 else (2 * min(rows) - y, x)
+                    if not (0 <= m[0] < len(i) and 0 <= m[1] < len(i[0])):
+                        return None
+                    want[m] = i[y][x]
+        return tuple(tuple(want.get((y, x), 0) for x in range(len(i[0]))) for y in range(len(i)))
+    candidates = set.intersection(*({v for r in i for v in r} - {0} for i, _ in ps))
+    return any(all(completed(i, axis) == o for i, o in ps) for axis in candidates)
+
+
 def _diagonal_bounce(ps: Pairs) -> bool:
     def trail(i: Grid, step: int) -> Grid | None:
         h, w = _size(i)
@@ -281,9 +323,10 @@ def _checker_rects(ps: Pairs) -> bool:
 
 
 PATTERN_CHECKS: dict[str, Callable[[Pairs], bool]] = {
-    "periodic_patch": _periodic_patch, "repair_mosaic": _repair_mosaic, "minimal_tile": _minimal_tile, "self_tile": _self_tile,
+    "periodic_patch": _periodic_patch, "repair_mosaic": _repair_mosaic, "minimal_tile": _minimal_tile,
+    "self_tile": _self_tile,
     "cells_majority": _cells_majority, "cells_fill": _cells_fill, "colour_histogram": _colour_histogram,
     "position_recolour": _position_recolour, "key_recolour": _key_recolour,
-    "mirror_across_line": _mirror_across_line, "diagonal_bounce": _diagonal_bounce,
+    "mirror_across_line": _mirror_across_line, "axis_mirror": _axis_mirror, "diagonal_bounce": _diagonal_bounce,
     "connect_diagonal": _connect_diagonal, "checker_rects": _checker_rects,
 }

@@ -371,6 +371,41 @@ def mirror_across_line(rng: random.Random) -> PairFn:
     return pair
 
 
+def axis_mirror(rng: random.Random) -> PairFn:
+    """Each object is a half-picture against a straight segment of an axis colour; the output completes every
+    object by mirroring its half across its own axis (axes run down or across, object by object)."""
+    axis = rng.choice(COLOURS)
+    palette = colours(rng, rng.randint(1, 3), exclude=(0, axis))
+    lo, hi = side_range(rng, 8, 30)
+
+    def pair(r: random.Random) -> tuple[Grid, Grid]:
+        h, w = dims(r, lo, hi)
+        halves, wholes, segments = [], [], []
+        for _ in range(r.randint(1, 4)):
+            length, depth = r.randint(2, 5), r.randint(1, 3)
+            half = shape(r, r.randint(1, length), depth)
+            sh, sw = max(y for y, _ in half) + 1, max(x for _, x in half) + 1
+            dy = r.randint(0, length - sh)
+            left = [(y + dy, x + depth - sw) for y, x in half]  # its last column touches the axis
+            right = [(y, 2 * depth - x) for y, x in left]
+            segment = [(y, depth) for y in range(length)]
+            kept = left if r.random() < 0.5 else right
+            if r.random() < 0.5:  # the axis runs across
+                left, right, kept, segment = ([(x, y) for y, x in cells] for cells in (left, right, kept, segment))
+            halves.append(kept)
+            wholes.append(left + right + segment)
+            segments.append(segment)
+        inp, out = blank(h, w), blank(h, w)
+        for half, whole, segment, at in zip(halves, wholes, segments, place(r, h, w, wholes)):
+            c = r.choice(palette)
+            paint(inp, half, c, at)
+            paint(out, [cell for cell in whole if cell not in segment], c, at)
+            paint(inp, segment, axis, at)
+            paint(out, segment, axis, at)
+        return freeze(inp), freeze(out)
+    return pair
+
+
 def diagonal_bounce(rng: random.Random) -> PairFn:
     """A pixel on one edge sets off diagonally, in a fixed one of the two diagonal directions, bouncing off
     the side walls, and leaves a trail of its colour until the far edge."""
@@ -456,6 +491,7 @@ FAMILIES = {
     "position_recolour": position_recolour,
     "key_recolour": key_recolour,
     "mirror_across_line": mirror_across_line,
+    "axis_mirror": axis_mirror,
     "diagonal_bounce": diagonal_bounce,
     "connect_diagonal": connect_diagonal,
     "checker_rects": checker_rects,
