@@ -1,9 +1,9 @@
-"""Families about pattern-level rules: periodic mosaics (restore a hidden patch, find the repeating tile),
-self-similar tiling, grids split by divider lines into cells, diagonals, counting drawn as bars, colour by
-position, and mirroring objects across a line.
+"""Families about pattern-level rules: periodic mosaics (restore a hidden patch, repair off-colour cells, find
+the repeating tile), self-similar tiling, grids split by divider lines into cells, diagonals, counting drawn as
+bars, colour by position, and mirroring objects across a line or across their own axes.
 
-Contract: as in `geometry`; a draw whose answer the input would not determine (a hidden patch that two
-periods would fill differently, tied counts, crossing lines) raises `grid.Retry`.
+Contract: as in `geometry`; a draw whose answer the input would not determine (a hidden patch or a repair that
+two periods would make differently, tied counts, touching lines) raises `grid.Retry`.
 """
 
 from __future__ import annotations
