@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+from gen_checks_compose import COMPOSE_CHECKS
 
 from tasks_lib.augment import Augmentation, apply_grid, invert_grid
 from tasks_lib.data import Grid, Task, load_challenges, to_grid
@@ -544,6 +545,7 @@ CHECKS: dict[str, Callable[[Pairs], bool]] = {
     "count_objects": _count_objects, "majority_colour": _majority_colour, "sort_bars": _sort_bars,
     "grid_logic": _grid_logic,
 }
+CHECKS.update(COMPOSE_CHECKS)
 
 
 # --- tests ---------------------------------------------------------------------------------------------
