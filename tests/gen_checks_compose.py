@@ -264,10 +264,56 @@ def _crop_and_upscale(ps: Pairs) -> bool:
     return len(factors) == 1 and factors != {1}
 
 
+def _recolour_inside_frame(ps: Pairs) -> bool:
+    sources = {i[y][x] for i, o in ps for y, x in _all_cells(i) if i[y][x] != o[y][x]}
+    if len(sources) != 1:
+        return False
+    base, = sources
+    kinds = set()
+    for i, o in ps:
+        frames = []  # (top, left, bottom, right, colour) of every object that is a hollow rectangle outline
+        for cells in _groups(i):
+            top, bottom = cells[0][0], cells[-1][0]
+            left, right = min(x for _, x in cells), max(x for _, x in cells)
+            outline = {(y, x) for y in range(top, bottom + 1) for x in range(left, right + 1)
+                       if y in (top, bottom) or x in (left, right)}
+            if bottom - top >= 2 and right - left >= 2 and set(cells) == outline:
+                frames.append((top, left, bottom, right, i[top][left]))
+        want = [list(row) for row in i]
+        for cells in _groups(i):
+            if i[cells[0][0]][cells[0][1]] != base:
+                continue
+            around = [f for f in frames if all(f[0] < y < f[2] and f[1] < x < f[3] for y, x in cells)]
+            kinds.add(bool(around))
+            for y, x in cells:
+                want[y][x] = around[0][4] if around else base
+        if o != tuple(map(tuple, want)):
+            return False
+    return kinds == {True, False}
+
+
+def _count_by_colour(ps: Pairs) -> bool:
+    orders = set()
+    for i, o in ps:
+        counts = Counter(i[cells[0][0]][cells[0][1]] for cells in _groups(i))
+        if len(set(counts.values())) != len(counts):
+            return False
+        width = max(counts.values())
+        for descending in (True, False):
+            order = sorted(counts, key=lambda c: counts[c], reverse=descending)
+            if o == tuple((c,) * counts[c] + (0,) * (width - counts[c]) for c in order):
+                orders.add(descending)
+                break
+        else:
+            return False
+    return len(orders) == 1
+
+
 COMPOSE_CHECKS: dict[str, Callable[[Pairs], bool]] = {
     "move_until_touch": _move_until_touch, "recolour_touching": _recolour_touching,
     "recolour_by_key": _recolour_by_key, "stamp_at_markers": _stamp_at_markers,
     "extend_from_tip": _extend_from_tip, "cue_transform": _cue_transform,
     "upscale_by_colours": _upscale_by_colours, "take_colour_of_extreme": _take_colour_of_extreme,
     "crop_marked": _crop_marked, "turn_and_recolour": _turn_and_recolour, "crop_and_upscale": _crop_and_upscale,
+    "recolour_inside_frame": _recolour_inside_frame, "count_by_colour": _count_by_colour,
 }

@@ -351,6 +351,63 @@ def crop_and_upscale(rng: random.Random) -> PairFn:
     return pair
 
 
+def recolour_inside_frame(rng: random.Random) -> PairFn:
+    """Hollow rectangular frames and small objects of one colour: objects inside a frame take the frame's
+    colour; objects outside every frame keep theirs."""
+    base = rng.choice(COLOURS)
+    frame_colours = colours(rng, rng.randint(1, 3), exclude=(0, base))
+    lo, hi = side_range(rng, 10, 30)
+
+    def pair(r: random.Random) -> tuple[Grid, Grid]:
+        h, w = dims(r, lo, hi)
+        boxes = [rect(r.randint(5, min(9, h)), r.randint(5, min(9, w))) for _ in range(r.randint(1, 2))]
+        corners = place(r, h, w, boxes)
+        inp, out = blank(h, w), blank(h, w)
+        for box, (y0, x0) in zip(boxes, corners):
+            fh, fw = extent(box)
+            c = r.choice(frame_colours)
+            ring = [(y, x) for y, x in box if y in (0, fh - 1) or x in (0, fw - 1)]
+            paint(inp, ring, c, (y0, x0))
+            paint(out, ring, c, (y0, x0))
+            inner = [shape(r, r.randint(1, min(2, fh - 4)), r.randint(1, min(2, fw - 4)))
+                     for _ in range(r.randint(1, 2))]
+            for cells, (iy, ix) in zip(inner, place(r, fh - 4, fw - 4, inner)):  # a free cell from the ring
+                paint(inp, cells, base, (y0 + 2 + iy, x0 + 2 + ix))
+                paint(out, cells, c, (y0 + 2 + iy, x0 + 2 + ix))
+        taken = {(y0 + y, x0 + x) for box, (y0, x0) in zip(boxes, corners) for y, x in box}
+        outer = [shape(r, r.randint(1, 3), r.randint(1, 3)) for _ in range(r.randint(1, 4))]
+        for cells, at in zip(outer, place(r, h, w, outer, taken=taken)):
+            paint(inp, cells, base, at)
+            paint(out, cells, base, at)
+        return freeze(inp), freeze(out)
+    return pair
+
+
+def count_by_colour(rng: random.Random) -> PairFn:
+    """Objects of several colours; the output has one row per colour, a bar of as many cells as that colour
+    has objects, the rows ordered from most objects to fewest (or fewest to most) and padded with background."""
+    descending = rng.random() < 0.5
+    palette = colours(rng, rng.randint(3, 5))
+    lo, hi = side_range(rng, 8, 30)
+
+    def pair(r: random.Random) -> tuple[Grid, Grid]:
+        h, w = dims(r, lo, hi)
+        used = r.sample(palette, r.randint(2, min(4, len(palette))))
+        counts = dict(zip(used, r.sample(range(1, 7), len(used))))  # distinct counts: no ties in the order
+        shapes, owners = [], []
+        for c, n in counts.items():
+            for _ in range(n):
+                shapes.append(shape(r, r.randint(1, 2), r.randint(1, 3)))
+                owners.append(c)
+        inp = blank(h, w)
+        for cells, at, c in zip(shapes, place(r, h, w, shapes), owners):
+            paint(inp, cells, c, at)
+        order = sorted(used, key=lambda c: counts[c], reverse=descending)
+        width = max(counts.values())
+        return freeze(inp), freeze([[c] * counts[c] + [0] * (width - counts[c]) for c in order])
+    return pair
+
+
 FAMILIES = {
     "move_until_touch": move_until_touch,
     "recolour_touching": recolour_touching,
@@ -363,4 +420,6 @@ FAMILIES = {
     "crop_marked": crop_marked,
     "turn_and_recolour": turn_and_recolour,
     "crop_and_upscale": crop_and_upscale,
+    "recolour_inside_frame": recolour_inside_frame,
+    "count_by_colour": count_by_colour,
 }
