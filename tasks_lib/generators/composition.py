@@ -360,7 +360,9 @@ def recolour_inside_frame(rng: random.Random) -> PairFn:
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
         h, w = dims(r, lo, hi)
-        boxes = [rect(r.randint(5, min(9, h)), r.randint(5, min(9, w))) for _ in range(r.randint(1, 2))]
+        frames = 1 if h * w < 200 else r.randint(1, 2)
+        boxes = [rect(r.randint(5, max(5, min(9, h // 2))), r.randint(5, max(5, min(9, w // 2))))
+                 for _ in range(frames)]
         corners = place(r, h, w, boxes)
         inp, out = blank(h, w), blank(h, w)
         for box, (y0, x0) in zip(boxes, corners):
@@ -370,12 +372,12 @@ def recolour_inside_frame(rng: random.Random) -> PairFn:
             paint(inp, ring, c, (y0, x0))
             paint(out, ring, c, (y0, x0))
             inner = [shape(r, r.randint(1, min(2, fh - 4)), r.randint(1, min(2, fw - 4)))
-                     for _ in range(r.randint(1, 2))]
+                     for _ in range(r.randint(1, 2) if min(fh, fw) >= 7 else 1)]
             for cells, (iy, ix) in zip(inner, place(r, fh - 4, fw - 4, inner)):  # a free cell from the ring
                 paint(inp, cells, base, (y0 + 2 + iy, x0 + 2 + ix))
                 paint(out, cells, c, (y0 + 2 + iy, x0 + 2 + ix))
         taken = {(y0 + y, x0 + x) for box, (y0, x0) in zip(boxes, corners) for y, x in box}
-        outer = [shape(r, r.randint(1, 3), r.randint(1, 3)) for _ in range(r.randint(1, 4))]
+        outer = [shape(r, r.randint(1, 3), r.randint(1, 3)) for _ in range(r.randint(1, 3))]
         for cells, at in zip(outer, place(r, h, w, outer, taken=taken)):
             paint(inp, cells, base, at)
             paint(out, cells, base, at)
