@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from itertools import product
-from typing import Callable
+from collections.abc import Callable
 
 from tasks_lib.augment import Augmentation, apply_grid
 from tasks_lib.data import Grid

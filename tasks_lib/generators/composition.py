@@ -12,7 +12,7 @@ each drawn shape is exactly one object.
 from __future__ import annotations
 
 import random
-from typing import Callable
+from collections.abc import Callable
 
 from tasks_lib.augment import Augmentation, apply_grid
 from tasks_lib.data import Grid
