@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+from gen_checks_compose import COMPOSE_CHECKS
 from gen_checks_patterns import PATTERN_CHECKS
 
 from tasks_lib.augment import Augmentation, apply_grid, invert_grid
@@ -546,6 +547,7 @@ CHECKS: dict[str, Callable[[Pairs], bool]] = {
     "grid_logic": _grid_logic,
 }
 CHECKS.update(PATTERN_CHECKS)
+CHECKS.update(COMPOSE_CHECKS)
 
 
 # --- tests ---------------------------------------------------------------------------------------------
