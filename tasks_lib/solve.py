@@ -169,6 +169,7 @@ class Outcome:
             "error": "; ".join(self.errors) or None,
             "slot": self.slot,
             "budget_seconds": None if self.budget is None else round(self.budget.seconds, 3),
+            "train_budget_seconds": None if self.budget is None else round(self.budget.train_deadline - self.budget.start, 3),  # pass 1's split
             "used_seconds": round(sum(self.timings.values()), 3),
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "spans": {k: [round(a, 3), round(b, 3)] for k, (a, b) in self.spans.items()},

@@ -170,6 +170,7 @@ def test_the_measured_sample_cost_reaches_the_next_tasks_claim(tiny_model: Path,
     need = SAMPLE_MARGIN * 10.0 * answer_tokens(run.tasks[second.task_id])
     assert 0.4 * second.seconds < need < SAMPLE_CAP * second.seconds, "the measure decides task two's split"
     assert second.deadline - second.train_deadline == pytest.approx(need)
+    assert run.results[second.task_id]["train_budget_seconds"] == round(second.train_deadline - second.start, 3), "the record shows the split"
 
 
 @pytest.mark.slow
