@@ -23,6 +23,23 @@ calls `claim_shared(name)`: a block of `train_fraction` of the time left (the wa
 own training would have had) for training the one adapter every task uses; once it is released, the
 tasks share what is left, so the run still ends inside its total. Times come from `clock` (default
 `time.time`) so the arithmetic can be tested with a fake clock.
+
+The train/sample split of a claim leaves sampling at least what the task's answers need. A claim (and a
+refinement's block) says how many answer tokens its sampling must decode (`answer_tokens`, summed over its
+test inputs), and the budget knows what one such token costs (`sample_cost`: seconds of the sample step per
+answer token decoded, all views and samples of a test input decoded as one batch):
+
+    sample_time    = max(share * (1 - train_fraction), min(SAMPLE_MARGIN * sample_cost * answer_tokens,
+                                                         SAMPLE_CAP * share))
+    train_deadline = deadline - sample_time
+
+so a task with small answers splits as `train_fraction` says and one with large answers trains less instead of
+having its decode cut before any row ends. `SAMPLE_CAP` keeps a tenth of the share for training: the
+adapter's first steps are what lift a task's answers above the base model's, and a task whose decode needs
+more than the whole share is cut anyway (the rows that ended by then are kept). The cost starts at the
+configured guess and becomes the measured ratio (total sample seconds over total tokens decoded, so large
+tasks weigh most and a step's fixed costs are spread over many tokens) once `note_sample()` has seen a task
+sample to the end. The split changes no share and no deadline: every promise above still holds.
 """
 
 from __future__ import annotations
@@ -31,6 +48,9 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from typing import Callable, Mapping
+
+SAMPLE_MARGIN = 1.2  # the measured cost is the run's ratio; one task's own scatters around it
+SAMPLE_CAP = 0.9  # at most this much of a share goes to sampling: training keeps a tenth (module doc)
 
 
 @dataclass(frozen=True)
@@ -57,6 +77,7 @@ class Budget:
         min_share: float = 0.0,
         overhead: float = 0.0,
         first_pass_fraction: float = 1.0,
+        sample_cost: float = 0.0,
     ):
         if slots < 1:
             raise ValueError(f"slots must be >= 1, got {slots}")
@@ -71,6 +92,10 @@ class Budget:
         self.first_pass_fraction = first_pass_fraction
         self._overhead_guess = overhead
         self._overheads: list[float] = []
+        if sample_cost < 0:
+            raise ValueError(f"sample_cost must be >= 0 seconds per answer token, got {sample_cost}")
+        self._sample_cost_guess = sample_cost
+        self._sampled = (0.0, 0)  # (sample seconds, answer tokens decoded) over the samples measured
         self.held: dict[str, tuple[float, float]] = {}  # task id -> (claimed, released) clock times
         self._pending = dict(weights)
         self._running: dict[str, TaskBudget] = {}
@@ -90,11 +115,34 @@ class Budget:
             self._overheads.append(max(0.0, seconds))
 
     @property
+    def sample_cost(self) -> float:
+        """Sample-step seconds per answer token decoded: the measured ratio, or the configured guess before any."""
+        seconds, tokens = self._sampled
+        return seconds / tokens if tokens else self._sample_cost_guess
+
+    def note_sample(self, seconds: float, tokens: int) -> None:
+        """One sample step that ran to the end: its wall seconds and the answer tokens it decoded."""
+        if tokens <= 0:
+            return
+        with self._lock:
+            self._sampled = (self._sampled[0] + max(0.0, seconds), self._sampled[1] + tokens)
+
+    def sample_need(self, answer_tokens: int) -> float:
+        """Seconds sampling is expected to need for `answer_tokens`, with the margin (module doc)."""
+        return SAMPLE_MARGIN * self.sample_cost * max(0, answer_tokens)
+
+    def _train_deadline(self, start: float, share: float, fraction: float, answer_tokens: int) -> float:
+        """The split of a share (module doc): sampling gets its fixed part, or its need up to the cap."""
+        sample_time = max(share * (1 - fraction), min(self.sample_need(answer_tokens), SAMPLE_CAP * share))
+        return start + share - sample_time
+
+    @property
     def plan_end(self) -> float:
         """When pass 1 plans to be done (the run's end unless refinement asked for less)."""
         return self.start + self.first_pass_fraction * (self.end - self.start)
 
-    def claim(self, task_id: str) -> TaskBudget:
+    def claim(self, task_id: str, answer_tokens: int = 0) -> TaskBudget:
+        """The task's share (module doc); its sampling is left time for `answer_tokens` (0: the fixed split)."""
         with self._lock:
             now = self.clock()
             left = max(0.0, self.end - now)
@@ -111,18 +159,19 @@ class Budget:
             floor = min(self.min_share, pool / n)
             share = floor + max(0.0, plan_pool - floor * n) * weight / total_weight
             share = max(0.0, min(share, left - overhead, pool))
-            b = TaskBudget(task_id, share, now, now + share, now + share * self.train_fraction)
+            b = TaskBudget(task_id, share, now, now + share, self._train_deadline(now, share, self.train_fraction, answer_tokens))
             self._running[task_id] = b
             return b
 
-    def claim_extra(self, key: str, seconds: float, train_fraction: float | None = None) -> TaskBudget:
+    def claim_extra(self, key: str, seconds: float, train_fraction: float | None = None, answer_tokens: int = 0) -> TaskBudget:
         """A refinement's block: `seconds`, cut to the time left less one overhead (0 when none is left);
-        `train_fraction` of it for training (default: the run's)."""
+        `train_fraction` of it for training (default: the run's), less where sampling needs more for
+        `answer_tokens` (the split of the module doc)."""
         with self._lock:
             now = self.clock()
             share = max(0.0, min(seconds, self.end - now - self.overhead))
             fraction = self.train_fraction if train_fraction is None else train_fraction
-            b = TaskBudget(key, share, now, now + share, now + share * fraction)
+            b = TaskBudget(key, share, now, now + share, self._train_deadline(now, share, fraction, answer_tokens))
             self._running[key] = b
             return b
 

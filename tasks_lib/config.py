@@ -166,6 +166,9 @@ class ScheduleConfig:
     min_task_seconds: float = 0.0  # pass 1: the least share any task starts with while the run can give it to every task; 0: none
     overhead_seconds: float = 0.5  # a slot's time per task outside the task's own budget (record, publish, subflow);
     # replaced by the run's measured mean once a task has finished
+    sample_seconds_per_token: float = 0.01  # sample-step seconds per answer token of a test input (all its views and samples
+    # decoded as one batch); a claim leaves sampling this x the task's expected answer tokens (x1.2, at most 90% of the share;
+    # tasks_lib/budget.py). A guess until the run measures its own ratio (the first task that samples to the end); 0: no floor until then
     refine: bool = False  # after pass 1, spend the time left refining the unsure tasks
     first_pass_fraction: float = 1.0  # refine on: pass 1 plans to end by this fraction of the budget (the floor still holds)
     refine_rounds: int = 3  # most refinements per task; 0: no cap (unsure tasks are refined until the time is up)
@@ -176,6 +179,7 @@ class ScheduleConfig:
     def __post_init__(self) -> None:
         _check(self.min_task_seconds >= 0, "schedule", "min_task_seconds", self.min_task_seconds, ">= 0")
         _check(self.overhead_seconds >= 0, "schedule", "overhead_seconds", self.overhead_seconds, ">= 0")
+        _check(self.sample_seconds_per_token >= 0, "schedule", "sample_seconds_per_token", self.sample_seconds_per_token, ">= 0")
         _check(0 < self.first_pass_fraction <= 1, "schedule", "first_pass_fraction", self.first_pass_fraction, "in (0, 1]")
         _check(self.refine_rounds >= 0, "schedule", "refine_rounds", self.refine_rounds, ">= 0")
         _check(self.refine_steps >= 0, "schedule", "refine_steps", self.refine_steps, ">= 0")

@@ -10,12 +10,15 @@ Contract:
   saw one token per digit, so it is refused before any work starts.
 - Layout: `<bos> (I \\n <input rows> O \\n <output rows> <eos>)* I \\n <test rows> O \\n` and the model
   continues with the output rows and `<eos>`. Training labels cover output rows and their `<eos>`.
+- `output_budget(task)` bounds one answer's length in tokens (the decode's `max_new`); `answer_tokens(task)` is the
+  expected length of all its answers (the budget's estimate of what sampling must decode).
 - `decode_grid` turns generated ids into a grid or `None` (malformed output never raises).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any, Sequence
 
 from tasks_lib.data import MAX_SIDE, Grid, Task
@@ -177,6 +180,31 @@ def output_budget(task: Task) -> int:
     grids = [p.output for p in task.train] + [p.input for p in task.train] + list(task.test_inputs)
     largest = max(len(g) * (len(g[0]) + 1) for g in grids)
     return min(MAX_SIDE * (MAX_SIDE + 1) + 1, 2 * largest + 1)
+
+
+def _tokens(h: int, w: int) -> int:
+    return h * (w + 1) + 1  # rows of w cells and a newline each, then eos
+
+
+def answer_tokens(task: Task) -> int:
+    """The expected length in tokens of the task's answers, summed over its test inputs (what sampling must decode;
+    `output_budget` is the bound on each). A test input's answer shape is predicted from the train pairs: the test
+    input's shape times the output/input shape ratio when every pair has the same ratio; else the train outputs' shape
+    when they all share one; else the largest train output. Capped at `output_budget`."""
+    ratios = {(Fraction(len(p.output), len(p.input)), Fraction(len(p.output[0]), len(p.input[0]))) for p in task.train}
+    shapes = {(len(p.output), len(p.output[0])) for p in task.train}
+    largest = max(_tokens(len(p.output), len(p.output[0])) for p in task.train)
+    total = 0
+    for grid in task.test_inputs:
+        if len(ratios) == 1:
+            (rh, rw), = ratios
+            need = _tokens(min(MAX_SIDE, round(len(grid) * rh)), min(MAX_SIDE, round(len(grid[0]) * rw)))
+        elif len(shapes) == 1:
+            need = _tokens(*next(iter(shapes)))
+        else:
+            need = largest
+        total += min(need, output_budget(task))
+    return total
 
 
 def decode_grid(vocab: Vocab, ids: Sequence[int]) -> Grid | None:

@@ -34,6 +34,10 @@ Contract:
   do, or when the time left cannot pay for a refinement.
 - Overhead: for each pass-1 task the slot's wall time beyond what the task held of its budget is measured
   (`Budget.note_overhead`, `Run.overheads`): the budget reserves it for the tasks still waiting.
+- Sampling cost: every claim (pass 1 and refinement) gives the budget the task's expected answer tokens
+  (`encoding.answer_tokens`), and every sample step that ran to the end gives it its wall seconds and the
+  tokens it decoded (`solve.sample_measure`, `Budget.note_sample`), so the next claims leave sampling the time
+  their answers need.
 - `run_direct(...)` is a whole run without Prefect (prepare, slots, `solve_all`, report), returning the report.
 """
 
@@ -51,6 +55,7 @@ from typing import Any
 from tasks_lib import refine as refine_mod
 from tasks_lib import solve
 from tasks_lib.budget import TaskBudget
+from tasks_lib.encoding import answer_tokens
 from tasks_lib.run import Run, prepare
 from tasks_lib.solve import Outcome, fallback_result
 from tasks_lib.ui import task_line
@@ -118,6 +123,13 @@ def local_steps(run: Run) -> Steps:
                  refine=lambda task_id, slot, budget, round_no: refine(run, task_id, slot, budget, round_no))
 
 
+def _note_sample(run: Run, sample: dict | None) -> None:
+    """Tell the budget what a sample step that ran to the end cost (the next claims leave sampling that much)."""
+    measured = solve.sample_measure(sample)
+    if measured is not None:
+        run.budget.note_sample(*measured)
+
+
 async def _timed(outcome: Outcome, name: str, call: Awaitable[Any]) -> Any:
     """Await one step, keeping its wall time and span; a failure is added to the outcome's errors (None returned)."""
     t0 = time.time()
@@ -135,13 +147,14 @@ async def _timed(outcome: Outcome, name: str, call: Awaitable[Any]) -> Any:
 async def solve_task(run: Run, steps: Steps, task_id: str, slot: int) -> dict:
     """One task on `slot`: budget, load, train, sample, vote, record, publish (failure policy: module doc)."""
     task = run.tasks[task_id]
-    budget = run.budget.claim(task_id)
+    budget = run.budget.claim(task_id, answer_tokens(task))
     steps.log(f"{task_id}: started on slot {slot} with a {budget.seconds:.0f}s budget | {run.progress()}")
     outcome = Outcome(task, slot=slot, budget=budget)
     try:
         if await _timed(outcome, "load", steps.load(slot)) is not None:
             outcome.train = await _timed(outcome, "train", steps.train(task_id, slot, budget))
             outcome.sample = await _timed(outcome, "sample", steps.sample(task_id, slot, budget))
+            _note_sample(run, outcome.sample)
         candidates = outcome.sample["candidates"] if outcome.sample else None
         outcome.voted = await _timed(outcome, "vote", steps.vote(task_id, candidates))
     finally:
@@ -163,7 +176,7 @@ async def refine_task(run: Run, steps: Steps, task_id: str, slot: int, round_no:
         return None
     p = refine_mod.plan(old, run.cfg, round_no, run.budget.overhead)
     key = f"{task_id}#refine-{round_no}"
-    budget = run.budget.claim_extra(key, p.seconds, p.train_fraction)
+    budget = run.budget.claim_extra(key, p.seconds, p.train_fraction, answer_tokens(run.tasks[task_id]))
     if budget.seconds < p.least:
         run.budget.release(key)
         return None
@@ -178,6 +191,7 @@ async def refine_task(run: Run, steps: Steps, task_id: str, slot: int, round_no:
     finally:
         timings["refine"] = time.time() - t0
         run.budget.release(key)
+    _note_sample(run, out["sample"])
     candidates = [old_c + new_c for old_c, new_c in zip(before, out["sample"]["candidates"])]
     candidates += before[len(candidates):]
     t1 = time.time()

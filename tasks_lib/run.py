@@ -20,7 +20,8 @@ Contract:
   candidates, attempts, refinements, correctness and the score when solutions are known (`kaggle`, `per_task`,
   `solved_outputs`, `total_outputs`, `scored_tasks`; and `score_pass1`, the
   score of the first pass's answers, so one run shows what refinement added); the run's
-  `schedule`: the measured overhead per task, the refinements done and failed, and the slots' busy fraction)
+  `schedule`: the measured overhead per task, the sample seconds per answer token the budget ended with, the
+  refinements done and failed, and the slots' busy fraction)
   and returns it.
 """
 
@@ -151,6 +152,7 @@ class Run:
             "overhead_mean_seconds": round(sum(overheads) / len(overheads), 3) if overheads else None,
             "overhead_max_seconds": round(max(overheads), 3) if overheads else None,
             "overhead_per_task": {tid: {"before": a, "after": b} for tid, (a, b) in self.overheads.items()},
+            "sample_seconds_per_token": round(self.budget.sample_cost, 6),  # measured once a task sampled to the end, else the guess
             "refinements": sum(len(t.get("refinements") or []) for t in tasks),
             "refine_failures": self.refine_failures,
             "work_seconds": round(span, 3),
@@ -265,7 +267,7 @@ def prepare(
     s = cfg.schedule
     budget = Budget(cfg.budget.total_seconds, cfg.budget.reserve_seconds, 1, weights, cfg.budget.train_fraction,
                     min_share=s.min_task_seconds, overhead=s.overhead_seconds,
-                    first_pass_fraction=s.first_pass_fraction if s.refine else 1.0)
+                    first_pass_fraction=s.first_pass_fraction if s.refine else 1.0, sample_cost=s.sample_seconds_per_token)
     run = Run(cfg, data, run_dir, budget, todo, results, resumed=[tid for tid in finished if tid in results], run_id=run_dir.root.resolve().name)
     sub_mod.write(run_dir.submission, run.submission(), data.n_test)
     return run

@@ -7,6 +7,9 @@ format, `Resident.fmt`) to the
 backend, which returns completions per view (`cfg.samples_per_view` of them, the first greedy; or, for
 `dfs`, every completion above `cfg.dfs_threshold`); each is parsed to a grid (malformed ones are dropped
 and counted) and the view's augmentation is inverted. Views not started by `deadline` are skipped.
+`SampleStats` counts what was generated and malformed, how far it got (`stopped_by`: `deadline` when a view was
+skipped or the deadline passed during a batch) and the answer tokens decoded per test input (the budget's
+measure of what sampling costs).
 With `cfg.score_views > 0`, every distinct grid of a test input is then scored under that many augmented
 views (the identity first) with the task's adapter, and `Candidate.score` holds its mean log-probability
 over the views scored (the vote's `score` rules use it). With `cfg.merge_lora` on, the adapter is merged
@@ -60,7 +63,8 @@ class SampleStats:
     malformed: int = 0
     views_done: int = 0
     seconds: float = 0.0
-    stopped_by: str = "done"  # done | deadline
+    stopped_by: str = "done"  # done | deadline (a view skipped, or the deadline passed while a batch decoded)
+    tokens_decoded: int = 0  # answer tokens decoded, summed over test inputs: a batch's longest completion, or max_new when a row stopped without eos
     scored_views: int = 0  # augmented scoring: views scored (summed over test inputs)
     score_seconds: float = 0.0
 
@@ -206,8 +210,12 @@ def sample_task(res: Resident, task: Task, cfg: SampleConfig, max_tokens: int, d
                 except EncodingError:
                     continue
             outs = generate(res, [p for _, p in prompts], cfg, max_new, deadline, adapter_dir) if prompts else []
-            if len(outs) < len(prompts):
+            if len(outs) < len(prompts) or (prompts and time.time() >= deadline):
                 stats.stopped_by = "deadline"
+            rows = [ids for completions in outs for ids, _, _ in completions]
+            if rows:
+                unfinished = any(not ids or ids[-1] != res.vocab.eos for ids in rows)  # ran to max_new (or was cut)
+                stats.tokens_decoded += max_new if unfinished else max(map(len, rows))
             for (v, _), completions in zip(prompts, outs):
                 for ids, logprob, greedy in completions:
                     stats.generated += 1

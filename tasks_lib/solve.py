@@ -7,7 +7,8 @@ with scope shared or none, `train_step` trains nothing and returns `untrained`'s
 is given `deadline + grace` seconds before it is killed (`SlotError` kind `timeout`). `sample_step` retries an out-of-memory failure with lighter settings (half the
 views, then one sample per view) before giving up. `vote_step` never fails: with no candidates the
 attempts are fallbacks. `Outcome.record()` is the record written to `tasks/<id>/result.json`;
-`fallback_result` is the record of a task that could not run.
+`fallback_result` is the record of a task that could not run. `sample_measure` reads a sample step's record for
+the budget's measure of sampling cost (`Budget.note_sample`).
 """
 
 from __future__ import annotations
@@ -114,6 +115,16 @@ def sample_step(pool: SlotPool, slot: int, task: Task, cfg: RunConfig, budget: T
     return {**out, "degraded": degraded, "wall_seconds": time.time() - t0}
 
 
+def sample_measure(sample: dict | None) -> tuple[float, int] | None:
+    """What a sample step's record says sampling cost: (its wall seconds, the answer tokens it decoded) when it
+    ran to the end; None otherwise (a sample cut by its deadline took the time it had, not the time it needed)."""
+    stats = (sample or {}).get("stats") or {}
+    tokens = stats.get("tokens_decoded") or 0
+    if stats.get("stopped_by") != "done" or tokens <= 0 or "wall_seconds" not in (sample or {}):
+        return None
+    return float(sample["wall_seconds"]), int(tokens)
+
+
 def _candidates(raw: list[dict]) -> list[Candidate]:
     return [Candidate(tuple(tuple(r) for r in c["grid"]), c["view"], c["logprob"], c["greedy"], c.get("score")) for c in raw]
 
@@ -158,6 +169,7 @@ class Outcome:
             "error": "; ".join(self.errors) or None,
             "slot": self.slot,
             "budget_seconds": None if self.budget is None else round(self.budget.seconds, 3),
+            "train_budget_seconds": None if self.budget is None else round(self.budget.train_deadline - self.budget.start, 3),  # pass 1's split
             "used_seconds": round(sum(self.timings.values()), 3),
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "spans": {k: [round(a, 3), round(b, 3)] for k, (a, b) in self.spans.items()},

@@ -1,5 +1,6 @@
 """The time budget under a fake clock: shares never exceed the slot-time left, deadlines never pass the
-run's end, released time goes to waiting tasks, and larger tasks get more."""
+run's end, released time goes to waiting tasks, larger tasks get more, and the train/sample split leaves
+sampling what a task's answers need (up to the cap)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import random
 
 import pytest
 
-from tasks_lib.budget import Budget
+from tasks_lib.budget import SAMPLE_CAP, SAMPLE_MARGIN, Budget
 
 
 class FakeClock:
@@ -170,3 +171,83 @@ def test_with_refinement_pass_one_plans_to_end_by_its_fraction() -> None:
     b.release("t0#refine-1")
     clock.now = b.end - 0.1
     assert b.claim_extra("t1#refine-1", 10.0).seconds == pytest.approx(0.1)
+
+
+def test_a_large_answer_trains_less_so_its_sampling_gets_what_it_needs() -> None:
+    """ARC-AGI-2's 30x30 answers (931 tokens) in a 14 s share: the fixed 40% (5.6 s) cannot decode them."""
+    clock = FakeClock()
+    b = Budget(56.0, 0.0, slots=1, weights={t: 1.0 for t in "abcd"}, clock=clock, sample_cost=0.008)
+    big = b.claim("a", answer_tokens=931)
+    need = SAMPLE_MARGIN * 0.008 * 931  # 8.94 s
+    assert big.seconds == pytest.approx(14.0) and big.deadline == pytest.approx(clock.now + 14.0), "the share is unchanged"
+    assert big.deadline - big.train_deadline == pytest.approx(need)
+    assert big.train_deadline < clock.now + 0.6 * big.seconds, "trains less than the fixed fraction would let it"
+    small = b.claim("b", answer_tokens=111)  # a 10x10 answer needs 1.07 s, less than the fixed 40%
+    assert small.train_deadline == pytest.approx(small.start + 0.6 * small.seconds), "a small answer splits as before"
+    plain = b.claim("c")
+    assert plain.train_deadline == pytest.approx(plain.start + 0.6 * plain.seconds), "no answer tokens given: the fixed split"
+
+
+def test_sampling_takes_at_most_the_cap_so_training_keeps_a_tenth() -> None:
+    clock = FakeClock()
+    b = Budget(10.0, 0.0, slots=1, weights={"a": 1.0}, clock=clock, sample_cost=0.1)
+    huge = b.claim("a", answer_tokens=2 * 931)  # needs 223 s of a 10 s share
+    assert huge.train_deadline == pytest.approx(huge.start + (1 - SAMPLE_CAP) * huge.seconds)
+    assert huge.start < huge.train_deadline < huge.deadline <= b.end
+
+
+def test_the_sample_cost_moves_with_measurements() -> None:
+    clock = FakeClock()
+    b = Budget(100.0, 0.0, slots=1, weights={t: 1.0 for t in "abc"}, clock=clock, sample_cost=0.001)
+    assert b.sample_cost == 0.001, "the configured guess before any measurement"
+    guessed = b.claim("a", answer_tokens=931)
+    assert guessed.train_deadline == pytest.approx(guessed.start + 0.6 * guessed.seconds), "1.1 s needed: the fixed split"
+    b.note_sample(2.0, 100)  # a small task: 2 s for 100 tokens
+    b.note_sample(18.0, 900)  # a large one: 18 s for 900
+    b.note_sample(5.0, 0)  # nothing decoded: no measure
+    assert b.sample_cost == pytest.approx(20.0 / 1000), "total seconds over total tokens, not a mean of ratios"
+    clock.now += 1.0
+    b.release("a")
+    measured = b.claim("b", answer_tokens=931)
+    assert measured.deadline - measured.train_deadline == pytest.approx(min(SAMPLE_MARGIN * 0.02 * 931, SAMPLE_CAP * measured.seconds))
+    assert measured.deadline - measured.train_deadline > 0.4 * measured.seconds
+
+
+def test_a_refinement_block_leaves_sampling_its_need_too() -> None:
+    clock = FakeClock()
+    b = Budget(100.0, 0.0, slots=1, weights={}, clock=clock, sample_cost=0.01)
+    block = b.claim_extra("t#refine-1", 20.0, train_fraction=0.8, answer_tokens=931)
+    assert block.seconds == pytest.approx(20.0)
+    assert block.deadline - block.train_deadline == pytest.approx(SAMPLE_MARGIN * 0.01 * 931)  # 11.2 s, not 4 s
+    b.release("t#refine-1")
+    small = b.claim_extra("u#refine-1", 20.0, train_fraction=0.8, answer_tokens=31)
+    assert small.train_deadline == pytest.approx(small.start + 0.8 * 20.0)
+
+
+def test_the_split_keeps_every_promise_of_the_budget() -> None:
+    rng = random.Random(2)
+    for trial in range(50):
+        clock = FakeClock()
+        slots = rng.randint(1, 4)
+        weights = {f"t{i}": rng.uniform(1, 100) for i in range(rng.randint(1, 12))}
+        b = Budget(rng.uniform(10, 1000), 5.0, slots, weights, clock=clock, sample_cost=rng.uniform(0, 0.05),
+                   min_share=rng.uniform(0, 5))
+        running: dict[str, float] = {}
+        for tid in weights:
+            while len(running) >= slots:
+                done = rng.choice(sorted(running))
+                clock.now = max(clock.now, running.pop(done) - rng.uniform(0, 5))
+                b.release(done)
+                b.note_sample(rng.uniform(0, 10), rng.randint(0, 900))
+            tb = b.claim(tid, answer_tokens=rng.randint(0, 4 * 931))
+            assert tb.start <= tb.train_deadline <= tb.deadline <= b.end + 1e-9, trial
+            assert tb.deadline - tb.train_deadline >= (1 - b.train_fraction) * tb.seconds - 1e-9, "sampling never gets less than before"
+            assert tb.train_deadline - tb.start >= (1 - SAMPLE_CAP) * tb.seconds - 1e-9, "training keeps its tenth"
+            running[tid] = tb.deadline
+            committed = sum(max(0.0, d - clock.now) for d in running.values())
+            assert committed <= slots * b.time_left() + 1e-6, trial
+
+
+def test_a_negative_sample_cost_is_an_error() -> None:
+    with pytest.raises(ValueError, match="sample_cost"):
+        Budget(10.0, 0.0, slots=1, weights={"a": 1.0}, sample_cost=-0.1)

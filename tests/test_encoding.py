@@ -16,6 +16,7 @@ from tasks_lib.encoding import (
     PAD,
     EncodingError,
     Vocab,
+    answer_tokens,
     build_arc_tokenizer,
     decode_grid,
     encode_prompt,
@@ -168,6 +169,24 @@ def test_output_budget_bounds_a_full_grid() -> None:
     assert output_budget(big) == 30 * 31 + 1
     small = _task(side=2)
     assert output_budget(small) >= 3 * 3 + 1
+
+
+def _blank(h: int, w: int) -> Grid:
+    return ((0,) * w,) * h
+
+
+def test_answer_tokens_predicts_each_answer_shape_from_the_train_pairs() -> None:
+    """Rows of w cells and a newline, then eos: an h x w answer is h * (w + 1) + 1 tokens."""
+    same = Task("same", (Pair(_blank(3, 4), _blank(3, 4)), Pair(_blank(5, 5), _blank(5, 5))), (_blank(30, 30), _blank(2, 2)))
+    assert answer_tokens(same) == (30 * 31 + 1) + (2 * 3 + 1), "output = input shape: each test input's own shape"
+    double = Task("double", (Pair(_blank(2, 3), _blank(4, 6)), Pair(_blank(3, 3), _blank(6, 6))), (_blank(4, 2),))
+    assert answer_tokens(double) == 8 * 5 + 1, "the same ratio in every pair, applied to the test input"
+    fixed = Task("fixed", (Pair(_blank(9, 9), _blank(1, 3)), Pair(_blank(4, 7), _blank(1, 3))), (_blank(20, 20),))
+    assert answer_tokens(fixed) == 1 * 4 + 1, "every train output 1x3: the answer too"
+    mixed = Task("mixed", (Pair(_blank(9, 9), _blank(2, 3)), Pair(_blank(4, 7), _blank(5, 2))), (_blank(20, 20),))
+    assert answer_tokens(mixed) == 5 * 3 + 1, "no rule: the largest train output"
+    capped = Task("capped", (Pair(_blank(10, 10), _blank(30, 30)),), (_blank(20, 20),))
+    assert answer_tokens(capped) == output_budget(capped) == 30 * 31 + 1, "a 60x60 prediction is capped at the decode's bound"
 
 
 def test_decode_round_trip(vocab: Vocab) -> None:

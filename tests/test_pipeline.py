@@ -4,6 +4,7 @@ what a task's record says about each, and the free-slot queue that is the only l
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from pathlib import Path
 
@@ -11,8 +12,9 @@ import pytest
 
 from conftest import fast_profile, kaggle_files
 from tasks_lib import pipeline
-from tasks_lib.budget import TaskBudget
+from tasks_lib.budget import SAMPLE_CAP, SAMPLE_MARGIN, TaskBudget
 from tasks_lib.data import Task
+from tasks_lib.encoding import answer_tokens
 from tasks_lib.run import Run, prepare
 
 
@@ -140,6 +142,35 @@ def test_a_task_that_cannot_record_gets_fallbacks_in_the_submission_only(tiny_mo
         assert run.results[task.id]["status"] == "failed" and "subflow crashed" in run.results[task.id]["error"]
         assert not run.dir.result_path(task.id).exists(), "redone on resume"
     assert json.loads(run.dir.submission.read_text())[small_tasks[0].id] == run.results[small_tasks[0].id]["attempts"]
+
+
+def test_the_measured_sample_cost_reaches_the_next_tasks_claim(tiny_model: Path, small_tasks: list[Task], tmp_path: Path) -> None:
+    """Task one's sample step reports 100 s for 10 answer tokens decoded (10 s per token, far above the guess):
+    task two's claim (a 21-token answer, a ~570 s share) then leaves its sampling 1.2 x 10 x 21 s, more than the
+    fixed 40%."""
+    run = _run(small_tasks[:2], tiny_model, tmp_path)
+    fake = Fake()
+    base = fake.steps(run)
+    claims: dict[str, TaskBudget] = {}
+
+    async def train(task_id: str, slot: int, budget: TaskBudget) -> dict:
+        claims[task_id] = budget
+        return await base.train(task_id, slot, budget)
+
+    async def sample(task_id: str, slot: int, budget: TaskBudget) -> dict:
+        out = await base.sample(task_id, slot, budget)
+        return {**out, "stats": {"stopped_by": "done", "tokens_decoded": 10}, "wall_seconds": 100.0}
+
+    guess = run.budget.sample_cost
+    asyncio.run(pipeline.solve_all(run, dataclasses.replace(base, train=train, sample=sample), slots=1))
+    first, second = (claims[t.id] for t in run.todo)
+    assert first.deadline - first.train_deadline == pytest.approx(max(0.4 * first.seconds, min(
+        SAMPLE_MARGIN * guess * answer_tokens(run.tasks[first.task_id]), SAMPLE_CAP * first.seconds)))
+    assert run.budget.sample_cost == pytest.approx(10.0), "two samples of 100 s for 10 tokens each"
+    need = SAMPLE_MARGIN * 10.0 * answer_tokens(run.tasks[second.task_id])
+    assert 0.4 * second.seconds < need < SAMPLE_CAP * second.seconds, "the measure decides task two's split"
+    assert second.deadline - second.train_deadline == pytest.approx(need)
+    assert run.results[second.task_id]["train_budget_seconds"] == round(second.train_deadline - second.start, 3), "the record shows the split"
 
 
 @pytest.mark.slow

@@ -6,6 +6,7 @@ the budget is spent."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 
 from conftest import fast_profile, kaggle_files
 from tasks_lib import pipeline, refine
-from tasks_lib.budget import TaskBudget
+from tasks_lib.budget import SAMPLE_CAP, TaskBudget
 from tasks_lib.config import ScheduleConfig
 from tasks_lib.data import Task
 from tasks_lib.run import Run, prepare
@@ -189,6 +190,27 @@ def test_real_workers_continue_the_saved_adapter_and_vote_again(tiny_model: Path
     assert report["schedule"]["refinements"] >= 1 and report["schedule"]["busy_fraction"] > 0
 
 
+def test_a_refinement_block_leaves_sampling_its_need_and_its_sample_is_measured(tiny_model: Path, small_tasks: list[Task],
+                                                                                 tmp_path: Path) -> None:
+    run = _run(small_tasks[:1], tiny_model, tmp_path, refine_rounds=1)
+    task = small_tasks[0]
+    fake = Fake(right=2)
+    steps = fake.steps(run)
+
+    async def refine_step(task_id: str, slot: int, budget: TaskBudget, round_no: int) -> dict:
+        fake.refined.append((task_id, round_no, budget))
+        outs = run.tasks[task_id].test_outputs
+        return {"train": {"steps": 5}, "errors": [], "sample": {"candidates": [_cands([o], 64) for o in outs],
+                "stats": {"stopped_by": "done", "tokens_decoded": 50}, "wall_seconds": 5.0}}
+
+    asyncio.run(pipeline.solve_task(run, steps, task.id, 0))
+    run.budget.note_sample(1000.0, 10)  # 100 s per answer token: any answer needs more than the block
+    asyncio.run(pipeline.refine_task(run, dataclasses.replace(steps, refine=refine_step), task.id, 0, 1))
+    (_, _, block), = fake.refined
+    assert block.seconds > 0 and block.deadline - block.train_deadline == pytest.approx(SAMPLE_CAP * block.seconds)
+    assert run.budget.sample_cost == pytest.approx(1005.0 / 60), "the refinement's own sample step was measured"
+
+
 def test_a_bad_schedule_value_is_an_error_naming_the_field() -> None:
     from tasks_lib.config import ConfigError, RunConfig
 
@@ -196,6 +218,8 @@ def test_a_bad_schedule_value_is_an_error_naming_the_field() -> None:
         RunConfig().replace({"schedule": {"first_pass_fraction": 0.0}})
     with pytest.raises(ConfigError, match="schedule.refine"):
         RunConfig().replace({"schedule": {"refine": "yes"}})
+    with pytest.raises(ConfigError, match=r"schedule.sample_seconds_per_token=-0.01: expected >= 0"):
+        RunConfig().replace({"schedule": {"sample_seconds_per_token": -0.01}})
 
 
 def test_a_task_without_its_candidates_on_disk_is_not_refined(tiny_model: Path, small_tasks: list[Task], tmp_path: Path) -> None:

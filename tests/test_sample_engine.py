@@ -166,6 +166,64 @@ def test_hf_and_cached_backends_agree_on_the_greedy_completion(res) -> None:
     assert cached[0] == (hf[0] if hf[0][-1:] == [res.vocab.eos] else [])
 
 
+class _Ticks:
+    """A clock that moves one second each time it is read."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def time(self) -> float:
+        self.now += 1.0
+        return self.now
+
+
+def test_a_batch_cut_by_the_deadline_keeps_the_rows_that_ended(res, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine reads the clock every 8 steps: with a deadline of 2.5 ticks the third read (after 24 steps) cuts the
+    batch. Rows that reached eos by then come back whole (the same ids and log-probability as uncut); the others empty."""
+    import tasks_lib.engine as engine_mod
+
+    cfg = SampleConfig(backend="cached", samples_per_view=8, temperature=4.0, seed=5)
+    prompts, eos = _prompts((25, 31), seed=21), res.vocab.eos
+    eng = engine_for(res, cfg)
+    full = eng.generate(eng.prefill(prompts), 8, 64, eos, cfg.temperature, greedy_first=True, seed=cfg.seed)
+    monkeypatch.setattr(engine_mod, "time", _Ticks())
+    cut = backend("cached")(res, prompts, cfg, 64, 2.5, None)
+    kept = dropped = 0
+    for view_full, view_cut in zip(full, cut, strict=True):
+        for (ids, lp), (got, got_lp, _) in zip(view_full, view_cut, strict=True):
+            if ids[-1:] == [eos] and len(ids) <= 24:
+                assert got == ids and got_lp == pytest.approx(lp)
+                kept += 1
+            else:
+                assert got == []
+                dropped += 1
+    assert kept and dropped, (kept, dropped)
+
+
+def test_sample_stats_count_the_tokens_decoded_and_a_deadline_passed_in_a_batch(res, monkeypatch: pytest.MonkeyPatch) -> None:
+    """tokens_decoded per test input: the longest completion when every row ended, max_new when one did not."""
+    from tasks_lib import sample as sample_mod
+    from tasks_lib.encoding import output_budget
+
+    eos = res.vocab.eos
+    ended = [*res.vocab.grid_ids(((1, 2), (3, 4))), eos]
+    per_test = [[[(ended, -1.0, True)], [(ended[:3] + [eos], -2.0, True)]],  # both rows ended: the longest counts
+                [[(ended, -1.0, True)], [([], -9.0, True)]]]  # one row cut (the cached backend's empty row): max_new counts
+    calls: list[int] = []
+
+    def fake(res, prompts, cfg, max_new, deadline, adapter_dir):
+        calls.append(max_new)
+        return per_test[len(calls) - 1]
+
+    monkeypatch.setitem(sample_mod._BACKENDS, "hf", lambda: fake)
+    cfg = SampleConfig(views=2, samples_per_view=1)
+    _, stats = sample_task(res, _task(), cfg, 512, math.inf)
+    assert stats.stopped_by == "done" and stats.tokens_decoded == len(ended) + output_budget(_task()) and calls[1] == output_budget(_task())
+    calls.clear()
+    _, late = sample_task(res, _task(), cfg, 512, deadline=0.0)
+    assert late.stopped_by == "deadline" and calls == [output_budget(_task())], "the deadline passed during the first batch"
+
+
 @pytest.mark.parametrize("name", ["cached", "dfs"])
 def test_sample_task_with_engine_backends_and_augmented_scores(name: str, res) -> None:
     cfg = SampleConfig(backend=name, views=3, samples_per_view=4, temperature=3.0, dfs_threshold=0.02, dfs_max_candidates=4, score_views=2)
