@@ -84,6 +84,19 @@ def test_profile_file_errors_name_the_file(tmp_path: Path) -> None:
         load_profile(str(broken))
     with pytest.raises(ConfigError, match="profile 'no-such-profile' not found"):
         load_profile("no-such-profile")
+    twice = tmp_path / "twice.yaml"
+    twice.write_text("schedule:\n  refine: true\nslots:\n  gpus: 1\nschedule:\n  min_task_seconds: 2\n")
+    with pytest.raises(ConfigError, match=rf"(?s){twice}: not valid YAML .*key 'schedule' appears twice.*line 5"):
+        load_profile(str(twice))
+    nested = tmp_path / "nested.yaml"
+    nested.write_text("train:\n  lr: 0.1\n  lr: 0.2\n")
+    with pytest.raises(ConfigError, match="key 'lr' appears twice"):
+        load_profile(str(nested))
+
+
+def test_every_shipped_profile_loads() -> None:
+    for path in sorted(PROFILES_DIR.glob("*.yaml")):
+        assert load_profile(str(path)).profile == path.stem
 
 
 def test_a_profile_path_overrides_defaults(tmp_path: Path) -> None:
