@@ -11,8 +11,17 @@ proportion to its weight among the tasks not yet started:
 
 where `plan_pool` is `pool` computed up to the first pass's planned end (`start + first_pass_fraction *
 (end - start)`; the run's end when the fraction is 1), so with refinement on pass 1 leaves time for it,
-and the share is capped at `time_left - overhead`. `min_share` holds for every task as long as the run
-can still give it to all of them; when it cannot, the tasks left split what remains equally. The
+and the share is capped so that every slot still has time for its part of the tasks waiting after it:
+
+    each   = floor + overhead                          # what one waiting task needs of a slot
+    others = sum over the other slots of floor((end - free_i) / each)
+    share <= time_left - overhead - max(0, pending tasks - 1 - others) * each
+
+where a running task's slot is free at its deadline plus one overhead and an idle slot one overhead after its
+last release (now, for a slot that has not run a task):
+the slot-time in `pool` is no use to a waiting task if it is spread over slots that are all busy until the end,
+so the claiming slot keeps room for what the other slots cannot start in time. `min_share` holds for every task as long as the run can still give it to all of them; when it cannot,
+the tasks left split what remains equally. The
 overhead starts at the configured estimate and becomes the mean of `note_overhead()` measurements (the
 pipeline measures each task's slot time beyond what it held). `release(task_id)` returns what the task
 did not use, so time a quick task leaves goes to the tasks still waiting; `held[task_id]` is the (claim,
@@ -44,6 +53,7 @@ sample to the end. The split changes no share and no deadline: every promise abo
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -158,10 +168,23 @@ class Budget:
             plan_pool = max(0.0, self.slots * plan_left - committed - overhead * n)
             floor = min(self.min_share, pool / n)
             share = floor + max(0.0, plan_pool - floor * n) * weight / total_weight
-            share = max(0.0, min(share, left - overhead, pool))
+            share = max(0.0, min(share, left - overhead - self._tail(now, n - 1, floor + overhead), pool))
             b = TaskBudget(task_id, share, now, now + share, self._train_deadline(now, share, self.train_fraction, answer_tokens))
             self._running[task_id] = b
             return b
+
+    def _tail(self, now: float, waiting: int, each: float) -> float:
+        """Seconds the claiming slot must keep after its task for `waiting` tasks of `each` seconds (floor plus
+        overhead) that the other slots cannot start in time (module doc)."""
+        if waiting <= 0 or each <= 0:
+            return 0.0
+        free_at = [max(now, b.deadline) + self.overhead for b in self._running.values()]  # running tasks' slots
+        idle = max(0, self.slots - 1 - len(free_at))
+        if idle:  # the latest releases but the claimer's own (the earliest of them: it is already claiming)
+            recent = sorted(r for _, r in self.held.values())[-(idle + 1):][1:]
+            free_at += [max(now, r + self.overhead) for r in recent] + [now] * (idle - len(recent))
+        others = sum(max(0, math.floor((self.end - f) / each + 1e-9)) for f in free_at[: self.slots - 1])
+        return max(0, waiting - others) * each
 
     def claim_extra(self, key: str, seconds: float, train_fraction: float | None = None, answer_tokens: int = 0) -> TaskBudget:
         """A refinement's block: `seconds`, cut to the time left less one overhead (0 when none is left);
