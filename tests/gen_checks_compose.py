@@ -83,11 +83,16 @@ def _move_until_touch(ps: Pairs) -> bool:
     return all(horizontal(i, o) or horizontal(_turn(4, i), _turn(4, o)) for i, o in ps)
 
 
-def _recolour_touching(ps: Pairs) -> bool:
+def _only_changed_colour(ps: Pairs) -> int | None:
+    """The one input colour every changed cell had, or None when changed cells had several (or none)."""
     sources = {i[y][x] for i, o in ps for y, x in _all_cells(i) if i[y][x] != o[y][x]}
-    if len(sources) != 1:
+    return next(iter(sources)) if len(sources) == 1 else None
+
+
+def _recolour_touching(ps: Pairs) -> bool:
+    base = _only_changed_colour(ps)
+    if base is None:
         return False
-    base, = sources
     kinds = set()
     for i, o in ps:
         want = [list(row) for row in i]
@@ -265,10 +270,9 @@ def _crop_and_upscale(ps: Pairs) -> bool:
 
 
 def _recolour_inside_frame(ps: Pairs) -> bool:
-    sources = {i[y][x] for i, o in ps for y, x in _all_cells(i) if i[y][x] != o[y][x]}
-    if len(sources) != 1:
+    base = _only_changed_colour(ps)
+    if base is None:
         return False
-    base, = sources
     kinds = set()
     for i, o in ps:
         frames = []  # (top, left, bottom, right, colour) of every object that is a hollow rectangle outline

@@ -199,8 +199,8 @@ def _mirror_across_line(ps: Pairs) -> bool:
     return any(all(mirrored(turn(i)) == turn(o) for i, o in ps) for turn in (lambda g: g, _transpose))
 
 
-def _groups(g: Grid) -> list[list[tuple[int, int]]]:
-    """8-connected groups of non-background cells, any colours mixed."""
+def _groups(g: Grid, same_colour: bool = False) -> list[list[tuple[int, int]]]:
+    """8-connected groups of non-background cells: any colours mixed, or one colour each with `same_colour`."""
     h, w = _size(g)
     seen: set[tuple[int, int]] = set()
     found = []
@@ -214,7 +214,8 @@ def _groups(g: Grid) -> list[list[tuple[int, int]]]:
             group.append((cy, cx))
             for dy, dx in product((-1, 0, 1), repeat=2):
                 n = (cy + dy, cx + dx)
-                if 0 <= n[0] < h and 0 <= n[1] < w and n not in seen and g[n[0]][n[1]]:
+                if (0 <= n[0] < h and 0 <= n[1] < w and n not in seen and g[n[0]][n[1]]
+                        and (not same_colour or g[n[0]][n[1]] == g[y][x])):
                     seen.add(n)
                     todo.append(n)
         found.append(group)
@@ -279,22 +280,8 @@ def _connect_diagonal(ps: Pairs) -> bool:
 
 def _solid_blocks(g: Grid) -> list[tuple[int, int, int, int]] | None:
     """(top, left, bottom, right) of each 8-connected same-colour group, None if one is not a solid rectangle."""
-    h, w = _size(g)
-    seen: set[tuple[int, int]] = set()
     boxes = []
-    for y, x in product(range(h), range(w)):
-        if not g[y][x] or (y, x) in seen:
-            continue
-        group, todo = [], [(y, x)]
-        seen.add((y, x))
-        while todo:
-            cy, cx = todo.pop()
-            group.append((cy, cx))
-            for dy, dx in product((-1, 0, 1), repeat=2):
-                n = (cy + dy, cx + dx)
-                if 0 <= n[0] < h and 0 <= n[1] < w and n not in seen and g[n[0]][n[1]] == g[y][x]:
-                    seen.add(n)
-                    todo.append(n)
+    for group in _groups(g, same_colour=True):
         top, bottom = min(a for a, _ in group), max(a for a, _ in group)
         left, right = min(b for _, b in group), max(b for _, b in group)
         if len(group) != (bottom - top + 1) * (right - left + 1):
