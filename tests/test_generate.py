@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+from gen_checks_arith import ARITH_CHECKS
 from gen_checks_compose import COMPOSE_CHECKS
 from gen_checks_patterns import PATTERN_CHECKS
 
@@ -548,6 +549,7 @@ CHECKS: dict[str, Callable[[Pairs], bool]] = {
 }
 CHECKS.update(PATTERN_CHECKS)
 CHECKS.update(COMPOSE_CHECKS)
+CHECKS.update(ARITH_CHECKS)
 
 
 # --- tests ---------------------------------------------------------------------------------------------
