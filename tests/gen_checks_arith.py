@@ -132,7 +132,8 @@ def _parity_recolour(ps: Pairs) -> bool:
     by_parity: dict[int, set[int]] = {0: set(), 1: set()}
     for i, o in ps:
         objects = _objects(i)
-        if len({c for c, _ in objects}) != 1 or not _blank_outside(o, set(_cells(i))):
+        if (_size(o) != _size(i) or len({c for c, _ in objects}) != 1
+                or not _blank_outside(o, set(_cells(i)))):
             return False
         for _, cells in objects:
             by_parity[len(cells) % 2] |= {o[y][x] for y, x in cells}
@@ -278,7 +279,8 @@ def _recolour_by_holes(ps: Pairs) -> bool:
     counts_seen = []
     for i, o in ps:
         objects = _objects(i)
-        if len({c for c, _ in objects}) != 1 or not _blank_outside(o, set(_cells(i))):
+        if (_size(o) != _size(i) or len({c for c, _ in objects}) != 1
+                or not _blank_outside(o, set(_cells(i)))):
             return False
         counts_seen.append({_hole_count(cells) for _, cells in objects})
         for _, cells in objects:
@@ -288,9 +290,44 @@ def _recolour_by_holes(ps: Pairs) -> bool:
             and len(set(picked)) == len(picked) and counts_seen[-1] <= set().union(*counts_seen[:-1]))
 
 
+def _count_rectangle(ps: Pairs) -> bool:
+    """Rows = objects of one fixed colour, columns = objects of the other, one fixed fill colour."""
+    kinds = {c for i, _ in ps for c, _ in _objects(i)}
+    fills = {v for _, o in ps for r in o for v in r}
+    if len(kinds) != 2 or len(fills) != 1 or 0 in fills:
+        return False
+    first, second = sorted(kinds)
+    tallies = [Counter(c for c, _ in _objects(i)) for i, _ in ps]
+    return any(all(_size(o) == (n[a], n[b]) for n, (_, o) in zip(tallies, ps))
+               for a, b in ((first, second), (second, first)))
+
+
+def _motion_step(ps: Pairs) -> bool:
+    """Trail and head copies of one shape; next frame: trail where the head was, head one more step on."""
+    def next_frame(i: Grid, trail: int, head: int) -> Grid | None:
+        back = [(y, x) for y, x in _cells(i) if i[y][x] == trail]
+        front = [(y, x) for y, x in _cells(i) if i[y][x] == head]
+        if not back or not front or len(back) + len(front) != len(_cells(i)) or _norm(back) != _norm(front):
+            return None
+        vy, vx = front[0][0] - back[0][0], front[0][1] - back[0][1]
+        want = [[0] * len(i[0]) for _ in i]
+        for y, x in front:
+            want[y][x] = trail
+        for y, x in front:
+            if not (0 <= y + vy < len(i) and 0 <= x + vx < len(i[0])):
+                return None
+            want[y + vy][x + vx] = head
+        return tuple(map(tuple, want))
+    kinds = {v for i, _ in ps for r in i for v in r} - {0}
+    if len(kinds) != 2:
+        return False
+    a, b = sorted(kinds)
+    return any(all(next_frame(i, trail, head) == o for i, o in ps) for trail, head in ((a, b), (b, a)))
+
+
 ARITH_CHECKS: dict[str, Callable[[Pairs], bool]] = {
     "bar_arithmetic": _bar_arithmetic, "fuller_half": _fuller_half, "unique_shape": _unique_shape,
     "most_common_shape": _most_common_shape, "parity_recolour": _parity_recolour, "panel_vote": _panel_vote,
     "grow_staircase": _grow_staircase, "dotted_continue": _dotted_continue, "legend_recolour": _legend_recolour,
-    "recolour_by_holes": _recolour_by_holes,
+    "recolour_by_holes": _recolour_by_holes, "count_rectangle": _count_rectangle, "motion_step": _motion_step,
 }

@@ -145,7 +145,7 @@ def parity_recolour(rng: random.Random) -> PairFn:
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
         h, w = dims(r, lo, hi)
-        sizes = [r.randint(1, 9) for _ in range(r.randint(3, 7))]
+        sizes = [r.randint(1, 9) for _ in range(r.randint(3, max(3, min(7, h * w // 20))))]  # fewer in small grids
         if len({n % 2 for n in sizes}) < 2 or len(set(sizes)) < 3:
             raise Retry("too few sizes to show the parity")
         shapes = [shape(r, 3, 3, n) for n in sizes]
@@ -299,17 +299,66 @@ def recolour_by_holes(rng: random.Random) -> PairFn:
     none up to two or three; every pair shows every count."""
     most = rng.randint(2, 3)
     src, *by_count = colours(rng, most + 2)
-    lo, hi = side_range(rng, 12, 30)
+    lo, hi = side_range(rng, 12, 24)
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
         h, w = dims(r, lo, hi)
-        counts = list(range(most + 1)) + [r.randint(0, most) for _ in range(r.randint(0, 2))]
+        extra = r.randint(0, 2) if h * w >= 300 else 0  # small grids hold only one object of each count
+        counts = list(range(most + 1)) + [r.randint(0, most) for _ in range(extra)]
         counts = r.sample(counts, len(counts))
         shapes = [(_holed_rect(r, k) if k or r.random() < 0.4 else shape(r, 3, 3, r.randint(1, 6))) for k in counts]
         inp, out = blank(h, w), blank(h, w)
         for cells, k, at in zip(shapes, counts, place(r, h, w, shapes)):
             paint(inp, cells, src, at)
             paint(out, cells, by_count[k], at)
+        return freeze(inp), freeze(out)
+    return pair
+
+
+def count_rectangle(rng: random.Random) -> PairFn:
+    """Small objects in two fixed colours; the output is a solid rectangle of a fixed colour with as many rows as
+    there are objects of the first colour and as many columns as objects of the second."""
+    by_rows, by_columns, fill = colours(rng, 3)
+    lo, hi = side_range(rng, 6, 24)
+
+    def pair(r: random.Random) -> tuple[Grid, Grid]:
+        h, w = dims(r, lo, hi)
+        n_rows, n_columns = r.randint(1, 5), r.randint(1, 5)
+        kinds = r.sample([by_rows] * n_rows + [by_columns] * n_columns, n_rows + n_columns)
+        shapes = [shape(r, r.randint(1, 2), r.randint(1, 2)) for _ in kinds]
+        inp = blank(h, w)
+        for cells, c, at in zip(shapes, kinds, place(r, h, w, shapes)):
+            paint(inp, cells, c, at)
+        return freeze(inp), freeze(blank(n_rows, n_columns, fill))
+    return pair
+
+
+KING_STEPS = ((0, 1), (1, 0), (0, -1), (-1, 0), (1, 1), (1, -1), (-1, 1), (-1, -1))
+
+
+def motion_step(rng: random.Random) -> PairFn:
+    """An object is shown twice, as a trail copy (one fixed colour) and a head copy (another) a step apart; the
+    output is the next step of the motion: the trail moves to where the head was and the head moves on by the same
+    step."""
+    trail, head = colours(rng, 2)
+    lo, hi = side_range(rng, 6, 30)
+
+    def pair(r: random.Random) -> tuple[Grid, Grid]:
+        h, w = dims(r, lo, hi)
+        cells = shape(r, r.randint(1, 3), r.randint(1, 3))
+        sh, sw = extent(cells)
+        dy, dx = r.choice(KING_STEPS)
+        vy, vx = dy * (sh + r.randint(0, 3)), dx * (sw + r.randint(0, 3))
+        y_lo, y_hi = -min(0, 2 * vy), h - sh - max(0, 2 * vy)
+        x_lo, x_hi = -min(0, 2 * vx), w - sw - max(0, 2 * vx)
+        if y_lo > y_hi or x_lo > x_hi:
+            raise Retry("three steps do not fit")
+        y0, x0 = r.randint(y_lo, y_hi), r.randint(x_lo, x_hi)
+        inp, out = blank(h, w), blank(h, w)
+        paint(inp, cells, trail, (y0, x0))
+        paint(inp, cells, head, (y0 + vy, x0 + vx))
+        paint(out, cells, trail, (y0 + vy, x0 + vx))
+        paint(out, cells, head, (y0 + 2 * vy, x0 + 2 * vx))
         return freeze(inp), freeze(out)
     return pair
 
@@ -325,4 +374,6 @@ FAMILIES = {
     "dotted_continue": dotted_continue,
     "legend_recolour": legend_recolour,
     "recolour_by_holes": recolour_by_holes,
+    "count_rectangle": count_rectangle,
+    "motion_step": motion_step,
 }
