@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator
-from itertools import product
+from itertools import pairwise, product
 
 from tasks_lib.augment import Augmentation, apply_grid
 from tasks_lib.data import Grid
@@ -208,7 +208,7 @@ def _dotted_continue(ps: Pairs) -> bool:
             dy, dx = dots[1][0] - dots[0][0], dots[1][1] - dots[0][1]
             if max(abs(dy), abs(dx)) < 2 or (dy and dx and abs(dy) != abs(dx)):
                 return False  # not a dotted straight line
-            if any((b[0] - a[0], b[1] - a[1]) != (dy, dx) for a, b in zip(dots, dots[1:])):
+            if any((b[0] - a[0], b[1] - a[1]) != (dy, dx) for a, b in pairwise(dots)):
                 return False
             y, x = dots[0]
             while 0 <= y - dy < h and 0 <= x - dx < w:

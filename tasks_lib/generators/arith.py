@@ -183,10 +183,13 @@ def panel_vote(rng: random.Random) -> PairFn:
         masks = [[[r.random() < density for _ in range(w)] for _ in range(h)] for _ in range(n)]
         out = [[mark if vote(sum(m[y][x] for m in masks), n) else 0 for x in range(w)] for y in range(h)]
         panels = [[[c if v else 0 for v in row] for row in m] for m, c in zip(masks, panel_colours)]
-        if stacked:
-            inp = [row for k, p in enumerate(panels) for row in ([[divider] * w] if k else []) + p]
-        else:
-            inp = [sum(([divider] * bool(k) + p[y] for k, p in enumerate(panels)), []) for y in range(h)]
+        if not stacked:
+            panels = [_transpose(p) for p in panels]
+        inp = panels[0]
+        for p in panels[1:]:
+            inp = inp + [[divider] * len(p[0])] + p
+        if not stacked:
+            inp = _transpose(inp)
         return freeze(inp), freeze(out)
     return pair
 
