@@ -298,8 +298,11 @@ def _count_rectangle(ps: Pairs) -> bool:
         return False
     first, second = sorted(kinds)
     tallies = [Counter(c for c, _ in _objects(i)) for i, _ in ps]
-    return any(all(_size(o) == (n[a], n[b]) for n, (_, o) in zip(tallies, ps))
-               for a, b in ((first, second), (second, first)))
+    fits = [all(_size(o) == (n[a], n[b]) for n, (_, o) in zip(tallies, ps))
+            for a, b in ((first, second), (second, first))]
+    pinned = [all(_size(o) == (n[a], n[b]) for n, (_, o) in zip(tallies[:-1], ps[:-1]))
+              for a, b in ((first, second), (second, first))]
+    return pinned.count(True) == 1 and fits[pinned.index(True)]  # the train pairs tell which colour counts rows
 
 
 def _motion_step(ps: Pairs) -> bool:
