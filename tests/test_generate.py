@@ -17,6 +17,7 @@ from typing import Callable
 import pytest
 from gen_checks_compose import COMPOSE_CHECKS
 from gen_checks_patterns import PATTERN_CHECKS
+from gen_checks_regions import REGION_CHECKS
 
 from tasks_lib.augment import Augmentation, apply_grid, invert_grid
 from tasks_lib.data import Grid, Task, load_challenges, to_grid
@@ -548,6 +549,7 @@ CHECKS: dict[str, Callable[[Pairs], bool]] = {
 }
 CHECKS.update(PATTERN_CHECKS)
 CHECKS.update(COMPOSE_CHECKS)
+CHECKS.update(REGION_CHECKS)
 
 
 # --- tests ---------------------------------------------------------------------------------------------
