@@ -109,16 +109,17 @@ def rooms_by_seed_count(rng: random.Random) -> PairFn:
         h, w = dims(r, lo, hi)
         inp = _walled(r, h, w, wall, door)
         rooms = _rooms(inp, wall)
-        if len(rooms) < k + 1:
+        roomy = [n for n, room in enumerate(rooms) if len(room) > k]
+        if len(roomy) < k or len(rooms) < k + 1:
             raise Retry("too few rooms to show every count")
-        order = r.sample(range(len(rooms)), len(rooms))
-        counts = {n: (j + 1 if j < k else r.randint(0, k)) for j, n in enumerate(order)}
+        counts = {n: r.randint(0, min(k, len(room) - 1)) for n, room in enumerate(rooms)}  # a fill cell left
+        counts.update(zip(r.sample(roomy, k), range(1, k + 1)))
+        if 0 not in counts.values():
+            raise Retry("no empty room")
         out = _copy(inp)
         for n, room in enumerate(rooms):
             if not counts[n]:
                 continue
-            if len(room) <= counts[n]:
-                raise Retry("room too small for its seeds and a fill")
             seeds = r.sample(room, counts[n])
             paint(out, room, fills[counts[n] - 1])
             paint(inp, seeds, seed)
@@ -261,7 +262,7 @@ def recolour_interior(rng: random.Random) -> PairFn:
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
         h, w = dims(r, lo, hi)
-        shapes = [_blob(r, min(7, h, w)) for _ in range(r.randint(1, 4))]
+        shapes = [_blob(r, min(7, h, w)) for _ in range(r.randint(1, max(1, min(4, h * w // 40))))]
         inp = blank(h, w)
         for cells, (y0, x0) in zip(shapes, place(r, h, w, shapes)):
             paint(inp, cells, r.choice(palette), (y0, x0))
@@ -326,7 +327,8 @@ def clean_rects(rng: random.Random) -> PairFn:
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
         h, w = dims(r, lo, hi)
-        boxes = [rect(r.randint(2, min(8, h)), r.randint(2, min(8, w))) for _ in range(r.randint(1, 4))]
+        n = r.randint(1, max(1, min(4, h * w // 40)))
+        boxes = [rect(r.randint(2, min(8, h)), r.randint(2, min(8, w))) for _ in range(n)]
         out = blank(h, w)
         for cells, at in zip(boxes, place(r, h, w, boxes)):
             paint(out, cells, r.choice(palette), at)
