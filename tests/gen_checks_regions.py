@@ -49,8 +49,8 @@ def _areas(g: Grid, inside: Callable[[int], bool]) -> list[list[Cell]]:
     return found
 
 
-def _objects(g: Grid) -> list[tuple[int, list[Cell]]]:
-    """8-connected groups of one non-zero colour: (colour, cells)."""
+def _objects(g: Grid, same_colour: bool = True) -> list[tuple[int, list[Cell]]]:
+    """8-connected groups of non-zero cells, of one colour each (or of any colours mixed): (first colour, cells)."""
     seen: set[Cell] = set()
     found = []
     for start in _all_cells(g):
@@ -64,7 +64,8 @@ def _objects(g: Grid) -> list[tuple[int, list[Cell]]]:
             group.append((y, x))
             for dy, dx in product((-1, 0, 1), repeat=2):
                 n = (y + dy, x + dx)
-                if 0 <= n[0] < len(g) and 0 <= n[1] < len(g[0]) and n not in seen and g[n[0]][n[1]] == colour:
+                if (0 <= n[0] < len(g) and 0 <= n[1] < len(g[0]) and n not in seen and g[n[0]][n[1]]
+                        and (g[n[0]][n[1]] == colour or not same_colour)):
                     seen.add(n)
                     todo.append(n)
         found.append((colour, sorted(group)))
@@ -318,9 +319,44 @@ def _line_up_by_size(ps: Pairs) -> bool:
     return holds(False) or holds(True)
 
 
+def _region_borders(ps: Pairs) -> bool:
+    borders = set()
+    for i, o in ps:
+        for y, x in _all_cells(i):
+            on_border = any(0 <= y + dy < len(i) and 0 <= x + dx < len(i[0]) and i[y + dy][x + dx] != i[y][x]
+                            for dy, dx in SIDES)
+            if on_border:
+                borders.add(o[y][x])
+            elif o[y][x] != i[y][x]:
+                return False
+    return _same_size(ps) and len(borders) == 1 and not borders & {v for i, _ in ps for row in i for v in row}
+
+
+def _anchor_to_line(ps: Pairs) -> bool:
+    marks = set()
+
+    def across(i: Grid, o: Grid) -> bool:
+        lines = [y for y, row in enumerate(i) if row[0] and len(set(row)) == 1]
+        if len(lines) != 1:
+            return False
+        line, mark = lines[0], i[lines[0]][0]
+        rest = tuple(row if y != line else (0,) * len(row) for y, row in enumerate(i))
+        want = {(line, x): mark for x in range(len(i[0]))}
+        for _, cells in _objects(rest, same_colour=False):
+            anchors = [(y, x) for y, x in cells if i[y][x] == mark]
+            if len(anchors) != 1 or len(cells) < 2:
+                return False
+            shift = line - anchors[0][0]
+            want.update({(y + shift, x): i[y][x] for y, x in cells})
+        marks.add(mark)
+        return set(want) <= set(_all_cells(o)) and all(o[y][x] == want.get((y, x), 0) for y, x in _all_cells(o))
+    turn = Augmentation(dihedral=4)
+    return _same_size(ps) and all(across(i, o) or across(apply_grid(turn, i), apply_grid(turn, o))
+                                  for i, o in ps) and len(marks) == 1
+
 REGION_CHECKS: dict[str, Callable[[Pairs], bool]] = {
     "flood_rooms": _flood_rooms, "rooms_by_size": _rooms_by_size, "rooms_by_seed_count": _rooms_by_seed_count,
     "free_route": _free_route, "maze_path": _maze_path, "rings": _rings, "recolour_interior": _recolour_interior,
     "fill_between_lines": _fill_between_lines, "clean_rects": _clean_rects, "stack_objects": _stack_objects,
-    "line_up_by_size": _line_up_by_size,
+    "line_up_by_size": _line_up_by_size, "region_borders": _region_borders, "anchor_to_line": _anchor_to_line,
 }

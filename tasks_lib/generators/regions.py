@@ -407,6 +407,70 @@ def line_up_by_size(rng: random.Random) -> PairFn:
     return pair
 
 
+def region_borders(rng: random.Random) -> PairFn:
+    """The grid is covered by regions of solid colour (each cell takes the colour of its nearest centre, by steps
+    along rows and columns); every cell with a side neighbour of another colour becomes a fixed border colour."""
+    border = rng.choice(COLOURS)
+    palette = colours(rng, rng.randint(2, 4), exclude=(border,))  # background may be one of the regions
+    lo, hi = side_range(rng, 5, 20)
+
+    def pair(r: random.Random) -> tuple[Grid, Grid]:
+        h, w = dims(r, lo, hi)
+        centres = [(r.randrange(h), r.randrange(w), r.choice(palette)) for _ in range(r.randint(2, 6))]
+        inp = [[min(centres, key=lambda c: abs(c[0] - y) + abs(c[1] - x))[2] for x in range(w)] for y in range(h)]
+        out = _copy(inp)
+        for y in range(h):
+            for x in range(w):
+                if any(0 <= y + dy < h and 0 <= x + dx < w and inp[y + dy][x + dx] != inp[y][x] for dy, dx in STEPS4):
+                    out[y][x] = border
+        return freeze(inp), freeze(out)
+    return pair
+
+
+def anchor_to_line(rng: random.Random) -> PairFn:
+    """A full line of an anchor colour crosses the grid; every object carries one cell of that colour and moves
+    straight towards the line until that cell lies on it (the object's other cells then cover the line or sit
+    beside it). The line runs across or down the grid, drawn per pair."""
+    anchor = rng.choice(COLOURS)
+    palette = colours(rng, rng.randint(1, 3), exclude=(0, anchor))
+    lo, hi = side_range(rng, 9, 24)
+
+    def pair(r: random.Random) -> tuple[Grid, Grid]:
+        h, w = dims(r, lo, hi)
+        b = r.randint(3, h - 4)  # the line's row in the canonical (horizontal) view
+        inp, out = blank(h, w), blank(h, w)
+        paint(inp, [(b, x) for x in range(w)], anchor)
+        paint(out, [(b, x) for x in range(w)], anchor)
+        moves = []
+        x = r.randint(0, 2)
+        while x < w:  # objects sit in column bands of their own, so none meets another
+            bw = min(r.randint(1, 3), w - x)
+            if r.random() < 0.7:
+                cells = shape(r, r.randint(1, 3), bw)
+                if len(cells) < 2:
+                    x += 1
+                    continue
+                sh, sw = extent(cells)
+                ay, ax = r.choice(cells)
+                rows = [y for y in range(h - sh + 1) if y + sh <= b - 1 or y >= b + 2]  # clear of the line
+                if rows and 0 <= b - ay and b - ay + sh <= h:
+                    y0 = r.choice(rows)
+                    c = r.choice(palette)
+                    moves.append((cells, (ay, ax), c, (y0, x), (b - ay, x)))
+                    x += sw
+            x += 1 + r.randint(0, 2)
+        if not moves:
+            raise Retry("no object")
+        for cells, (ay, ax), c, (y0, x0), (y1, _) in moves:
+            paint(inp, cells, c, (y0, x0))
+            paint(out, cells, c, (y1, x0))
+            inp[y0 + ay][x0 + ax] = anchor
+            out[y1 + ay][x0 + ax] = anchor
+        view = Augmentation(dihedral=r.choice((0, 4)))
+        return apply_grid(view, freeze(inp)), apply_grid(view, freeze(out))
+    return pair
+
+
 FAMILIES = {
     "flood_rooms": flood_rooms,
     "rooms_by_size": rooms_by_size,
@@ -419,4 +483,6 @@ FAMILIES = {
     "clean_rects": clean_rects,
     "stack_objects": stack_objects,
     "line_up_by_size": line_up_by_size,
+    "region_borders": region_borders,
+    "anchor_to_line": anchor_to_line,
 }
