@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from itertools import product
+from itertools import pairwise, product
 
 from tasks_lib.augment import Augmentation, apply_grid
 from tasks_lib.data import Grid
@@ -239,7 +239,7 @@ def _fill_between_lines(ps: Pairs) -> bool:
         if len(lines) < 2:
             return False
         between = set()
-        for (y1, c1), (y2, c2) in zip(lines, lines[1:]):
+        for (y1, c1), (y2, c2) in pairwise(lines):
             if c1 == c2:
                 between.update((y, x) for y in range(y1 + 1, y2) for x in range(len(i[0])) if i[y][x] == 0)
         if not between or set(_changed(i, o)) != between:

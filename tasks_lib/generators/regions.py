@@ -12,11 +12,12 @@ the pairs never show in full) raises `grid.Retry`. A room is a 4-connected regio
 from __future__ import annotations
 
 import random
+from itertools import pairwise
 
 from tasks_lib.augment import Augmentation, apply_grid
 from tasks_lib.data import Grid
-from tasks_lib.generators.grid import (COLOURS, Canvas, Cell, PairFn, Retry, blank, colours, components, dims,
-                                       extent, freeze, noise, paint, place, rect, shape, side_range)
+from tasks_lib.generators.grid import (COLOURS, Canvas, Cell, PairFn, Retry, blank, colours, components, dims, extent,
+                                       freeze, noise, paint, place, rect, shape, side_range)
 
 STEPS4 = ((1, 0), (-1, 0), (0, 1), (0, -1))
 
@@ -299,7 +300,7 @@ def fill_between_lines(rng: random.Random) -> PairFn:
             inp[y] = [c] * w
         out = _copy(inp)
         same = diff = 0
-        for (y1, c1), (y2, c2) in zip(zip(ys, line_colours), zip(ys[1:], line_colours[1:])):
+        for (y1, c1), (y2, c2) in pairwise(zip(ys, line_colours)):
             same += c1 == c2
             diff += c1 != c2
             if c1 == c2:
