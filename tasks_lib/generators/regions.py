@@ -58,7 +58,7 @@ def flood_rooms(rng: random.Random) -> PairFn:
     with the seeds' colour; rooms without a seed stay empty."""
     wall = rng.choice(COLOURS)
     palette = colours(rng, rng.randint(1, 3), exclude=(0, wall))
-    lo, hi = side_range(rng, 6, 22)
+    lo, hi = side_range(rng, 6, 30)
     door = rng.uniform(0.02, 0.12)
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
@@ -80,7 +80,7 @@ def rooms_by_size(rng: random.Random) -> PairFn:
     """Walls with doors cut the grid into rooms; the largest room is filled with one fixed colour and the
     smallest with another (sizes are counted in cells; ties are not drawn)."""
     wall, big, small = colours(rng, 3)
-    lo, hi = side_range(rng, 7, 22)
+    lo, hi = side_range(rng, 7, 30)
     door = rng.uniform(0.0, 0.08)
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
@@ -103,7 +103,7 @@ def rooms_by_seed_count(rng: random.Random) -> PairFn:
     wall, seed = colours(rng, 2)
     k = rng.randint(2, 3)
     fills = colours(rng, k, exclude=(0, wall, seed))
-    lo, hi = side_range(rng, 8, 22)
+    lo, hi = side_range(rng, 8, 30)
     door = rng.uniform(0.0, 0.06)
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
@@ -146,7 +146,7 @@ def free_route(rng: random.Random) -> PairFn:
     first or the column first) exactly one crosses no obstacle, and it is drawn in a fixed colour. Marks on one
     row or column are joined by the straight line, which is free."""
     mark, path, obstacle = colours(rng, 3)
-    lo, hi = side_range(rng, 6, 24)
+    lo, hi = side_range(rng, 6, 30)
     density = rng.uniform(0.05, 0.25)
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
@@ -176,7 +176,7 @@ def maze_path(rng: random.Random) -> PairFn:
     """A maze of one wall colour with exactly one path between two marks of another colour; the output draws
     that path (the marks excluded) in a fixed colour."""
     wall, mark, path = colours(rng, 3)
-    lo, hi = rng.choice(((2, 4), (3, 6), (4, 9)))  # maze rooms per side; the grid is 2n+1 cells
+    lo, hi = rng.choice(((2, 4), (3, 6), (4, 9), (5, 14)))  # maze rooms per side; the grid is 2n+1 cells
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
         ny, nx = dims(r, lo, hi)
@@ -259,7 +259,7 @@ def recolour_interior(rng: random.Random) -> PairFn:
     interior) takes one fixed colour; the outline keeps the shape's colour."""
     inner = rng.choice(COLOURS)
     palette = colours(rng, rng.randint(1, 3), exclude=(0, inner))
-    lo, hi = side_range(rng, 6, 24)
+    lo, hi = side_range(rng, 6, 30)
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
         h, w = dims(r, lo, hi)
@@ -283,7 +283,7 @@ def fill_between_lines(rng: random.Random) -> PairFn:
     colours nothing changes. The lines run across or down the grid, drawn per pair."""
     fill, dots = colours(rng, 2)
     palette = colours(rng, rng.randint(2, 3), exclude=(0, fill, dots))
-    lo, hi = side_range(rng, 7, 24)
+    lo, hi = side_range(rng, 7, 30)
     density = rng.uniform(0.0, 0.12)
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
@@ -323,7 +323,7 @@ def clean_rects(rng: random.Random) -> PairFn:
     the rectangle's colour, noise elsewhere becomes background."""
     speck = rng.choice(COLOURS)
     palette = colours(rng, rng.randint(1, 3), exclude=(0, speck))
-    lo, hi = side_range(rng, 8, 24)
+    lo, hi = side_range(rng, 8, 30)
     density = rng.uniform(0.04, 0.15)
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
@@ -434,7 +434,7 @@ def anchor_to_line(rng: random.Random) -> PairFn:
     beside it). The line runs across or down the grid, drawn per pair."""
     anchor = rng.choice(COLOURS)
     palette = colours(rng, rng.randint(1, 3), exclude=(0, anchor))
-    lo, hi = side_range(rng, 9, 24)
+    lo, hi = side_range(rng, 9, 30)
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
         h, w = dims(r, lo, hi)
