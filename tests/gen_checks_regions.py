@@ -139,8 +139,10 @@ def _straight(a: Cell, b: Cell) -> set[Cell]:
 
 
 def _free_route(ps: Pairs) -> bool:
+    if not _same_size(ps):
+        return False
     path_colours = {o[y][x] for i, o in ps for y, x in _changed(i, o)}
-    if len(path_colours) != 1 or not _same_size(ps):
+    if len(path_colours) != 1:
         return False
 
     def holds(mark: int) -> bool:
@@ -174,8 +176,10 @@ def _distances(g: Grid, start: Cell, goal: Cell) -> dict[Cell, int]:
 
 
 def _maze_path(ps: Pairs) -> bool:
+    if not _same_size(ps):
+        return False
     path_colours = {o[y][x] for i, o in ps for y, x in _changed(i, o)}
-    if len(path_colours) != 1 or 0 in path_colours or not _same_size(ps):
+    if len(path_colours) != 1 or 0 in path_colours:
         return False
 
     def holds(mark: int) -> bool:
@@ -218,6 +222,8 @@ def _rings(ps: Pairs) -> bool:
 
 
 def _recolour_interior(ps: Pairs) -> bool:
+    if not _same_size(ps):
+        return False
     inner = set()
     for i, o in ps:
         for y, x in _all_cells(i):
@@ -228,10 +234,12 @@ def _recolour_interior(ps: Pairs) -> bool:
                 inner.add(o[y][x])
             elif o[y][x] != v:
                 return False
-    return _same_size(ps) and len(inner) == 1 and 0 not in inner
+    return len(inner) == 1 and not inner & ({0} | {v for i, _ in ps for row in i for v in row})
 
 
 def _fill_between_lines(ps: Pairs) -> bool:
+    if not _same_size(ps):
+        return False
     fills = set()
 
     def holds(i: Grid, o: Grid) -> bool:
@@ -250,12 +258,14 @@ def _fill_between_lines(ps: Pairs) -> bool:
         across = apply_grid(Augmentation(dihedral=4), i), apply_grid(Augmentation(dihedral=4), o)
         if not (holds(i, o) or holds(*across)):
             return False
-    return _same_size(ps) and len(fills) == 1 and 0 not in fills
+    return len(fills) == 1 and 0 not in fills
 
 
 def _clean_rects(ps: Pairs) -> bool:
+    if not _same_size(ps):
+        return False
     specks = {i[y][x] for i, o in ps for y, x in _changed(i, o)}
-    if len(specks) != 1 or not _same_size(ps):
+    if len(specks) != 1:
         return False
     speck, = specks
     for i, o in ps:
@@ -320,6 +330,8 @@ def _line_up_by_size(ps: Pairs) -> bool:
 
 
 def _region_borders(ps: Pairs) -> bool:
+    if not _same_size(ps):
+        return False
     borders = set()
     for i, o in ps:
         for y, x in _all_cells(i):
@@ -329,7 +341,7 @@ def _region_borders(ps: Pairs) -> bool:
                 borders.add(o[y][x])
             elif o[y][x] != i[y][x]:
                 return False
-    return _same_size(ps) and len(borders) == 1 and not borders & {v for i, _ in ps for row in i for v in row}
+    return len(borders) == 1 and not borders & {v for i, _ in ps for row in i for v in row}
 
 
 def _anchor_to_line(ps: Pairs) -> bool:
