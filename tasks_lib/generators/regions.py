@@ -1,7 +1,8 @@
 """Families about regions and space: flood rooms from seeds, colour rooms by their size or by how many seeds
 they hold, find the free L-shaped route between two marks or the path through a maze, grow rings around a seed,
-recolour the inside of shapes, fill between same-coloured lines, clean noise off rectangles, let whole objects
-fall and stack, and line objects up sorted by size.
+recolour the inside of shapes, mark the borders between touching regions, fill between same-coloured lines, clean
+noise off rectangles, let whole objects fall and stack, line objects up sorted by size, and move objects onto a
+line by their anchor cell.
 
 Contract: as in `geometry`: a family draws its task's rule once and returns a pair drawer; outputs are computed
 from inputs by the rule; a draw that would make the rule ambiguous (tied sizes, two free routes, a colour cycle
