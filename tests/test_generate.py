@@ -18,6 +18,7 @@ import pytest
 from gen_checks_arith import ARITH_CHECKS
 from gen_checks_compose import COMPOSE_CHECKS
 from gen_checks_patterns import PATTERN_CHECKS
+from gen_checks_regions import REGION_CHECKS
 
 from tasks_lib.augment import Augmentation, apply_grid, invert_grid
 from tasks_lib.data import Grid, Task, load_challenges, to_grid
@@ -550,6 +551,7 @@ CHECKS: dict[str, Callable[[Pairs], bool]] = {
 CHECKS.update(PATTERN_CHECKS)
 CHECKS.update(COMPOSE_CHECKS)
 CHECKS.update(ARITH_CHECKS)
+CHECKS.update(REGION_CHECKS)
 
 
 # --- tests ---------------------------------------------------------------------------------------------

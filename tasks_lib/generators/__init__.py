@@ -8,10 +8,10 @@ A draw that cannot be made raises `Retry`. Families use only the standard librar
 
 from __future__ import annotations
 
-from tasks_lib.generators import arith, composition, geometry, lines, logic, objects, patterns
+from tasks_lib.generators import arith, composition, geometry, lines, logic, objects, patterns, regions
 from tasks_lib.generators.grid import Family, PairFn, Retry
 
 FAMILIES: dict[str, Family] = {**geometry.FAMILIES, **lines.FAMILIES, **objects.FAMILIES, **logic.FAMILIES,
-                               **patterns.FAMILIES, **composition.FAMILIES, **arith.FAMILIES}
+                               **patterns.FAMILIES, **composition.FAMILIES, **arith.FAMILIES, **regions.FAMILIES}
 
 __all__ = ["FAMILIES", "Family", "PairFn", "Retry"]
