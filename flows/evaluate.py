@@ -19,7 +19,14 @@ from prefect import flow
 
 from flows.submit import submit
 from tasks_lib import report
+from tasks_lib.run import check_inputs
 from tasks_lib.sweep_points import point_name
+
+
+def run_folder(challenges: str, profile: str, time_budget: float | None, model: str | None, skip: int, out: str | None) -> str:
+    """`out`, or a folder under runs/ named by the set, the point and a nonzero `skip` (chunks never share one)."""
+    name = point_name({"profile": profile, "time_budget": time_budget, "model": model}) + (f"_skip-{skip}" if skip else "")
+    return out or str(Path("runs") / f"eval_{Path(challenges).stem}_{name}")
 
 
 @flow(name="arc-ttt-evaluate")
@@ -28,8 +35,7 @@ async def evaluate(challenges: str = "arc1/eval", profile: str = "cpu", solution
                    skip: int = 0) -> dict:
     """Run submit on `challenges` (after the first `skip` tasks in `order`, at most `limit`) and return its score;
     fails when the data set has no solutions. The default folder names a nonzero `skip`, so chunks never share one."""
-    name = point_name({"profile": profile, "time_budget": time_budget, "model": model}) + (f"_skip-{skip}" if skip else "")
-    folder = out or str(Path("runs") / f"eval_{Path(challenges).stem}_{name}")
+    folder = run_folder(challenges, profile, time_budget, model, skip, out)
     score = await submit(challenges, folder, profile, solutions, limit, time_budget, model, order, skip)
     if score is None:
         raise ValueError(f"{challenges}: no solutions, nothing to score (pass solutions=PATH or a bundled set)")
@@ -70,7 +76,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model")
     p.add_argument("--out")
     a = p.parse_args(argv)
-    score = asyncio.run(evaluate(a.challenges, a.profile, a.solutions, a.limit, a.time_budget, a.model, a.out, a.order, a.skip))
+    try:  # bad input: one line naming it, before any Prefect or worker starts
+        check_inputs(a.challenges, run_folder(a.challenges, a.profile, a.time_budget, a.model, a.skip, a.out), a.profile,
+                     a.solutions, a.limit, a.model, a.order, a.skip)
+        score = asyncio.run(evaluate(a.challenges, a.profile, a.solutions, a.limit, a.time_budget, a.model, a.out, a.order, a.skip))
+    except (ValueError, OSError, RuntimeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     print(f"score: {score['kaggle']:.3f} ({score['solved_outputs']}/{score['total_outputs']} test outputs solved), per task {score['per_task']:.3f}")
     return 0
 

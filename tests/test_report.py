@@ -96,3 +96,7 @@ def test_submit_refuses_a_skip_past_the_end(chunked: dict, tiny_model: Path, tmp
     assert "--skip 5 leaves no task (it has 5 tasks)" in capsys.readouterr().err
     assert main([*argv, "--skip", "-2"]) == 2
     assert "--skip must be >= 0, got -2" in capsys.readouterr().err
+    from flows.evaluate import main as evaluate_main
+
+    assert evaluate_main([*argv, "--skip", "5"]) == 2, "evaluate checks its inputs the same way, before any flow starts"
+    assert "--skip 5 leaves no task (it has 5 tasks)" in capsys.readouterr().err
