@@ -194,6 +194,7 @@ def answer_tokens(task: Task) -> int:
     ratios = {(Fraction(len(p.output), len(p.input)), Fraction(len(p.output[0]), len(p.input[0]))) for p in task.train}
     shapes = {(len(p.output), len(p.output[0])) for p in task.train}
     largest = max(_tokens(len(p.output), len(p.output[0])) for p in task.train)
+    cap = output_budget(task)
     total = 0
     for grid in task.test_inputs:
         if len(ratios) == 1:
@@ -203,7 +204,7 @@ def answer_tokens(task: Task) -> int:
             need = _tokens(*next(iter(shapes)))
         else:
             need = largest
-        total += min(need, output_budget(task))
+        total += min(need, cap)
     return total
 
 

@@ -10,43 +10,16 @@ from itertools import pairwise, product
 
 from tasks_lib.augment import Augmentation, apply_grid
 from tasks_lib.data import Grid
+from grid_checks import Cell, Pairs
+from grid_checks import cells as _cells
+from grid_checks import objects as _objects
+from grid_checks import size as _size
 
-Pairs = list[tuple[Grid, Grid]]
-Cell = tuple[int, int]
-
-
-def _size(g: Grid) -> tuple[int, int]:
-    return len(g), len(g[0])
-
-
-def _cells(g: Grid) -> list[Cell]:
-    return [(y, x) for y, row in enumerate(g) for x, v in enumerate(row) if v]
 
 
 def _turns(g: Grid) -> Iterator[tuple[int, Grid]]:
     for k in range(8):
         yield k, apply_grid(Augmentation(dihedral=k), g)
-
-
-def _objects(g: Grid) -> list[tuple[int, list[Cell]]]:
-    """8-connected same-colour groups of non-zero cells: (colour, cells)."""
-    seen: set[Cell] = set()
-    found = []
-    for start in _cells(g):
-        if start in seen:
-            continue
-        colour, group, todo = g[start[0]][start[1]], [], [start]
-        seen.add(start)
-        while todo:
-            y, x = todo.pop()
-            group.append((y, x))
-            for dy, dx in product((-1, 0, 1), repeat=2):
-                n = (y + dy, x + dx)
-                if 0 <= n[0] < len(g) and 0 <= n[1] < len(g[0]) and n not in seen and g[n[0]][n[1]] == colour:
-                    seen.add(n)
-                    todo.append(n)
-        found.append((colour, sorted(group)))
-    return found
 
 
 def _norm(cells: list[Cell]) -> tuple[Cell, ...]:

@@ -10,39 +10,14 @@ from collections.abc import Callable
 
 from tasks_lib.augment import Augmentation, apply_grid
 from tasks_lib.data import Grid
+from grid_checks import Cell, Pairs
+from grid_checks import all_cells as _all_cells
+from grid_checks import groups as _groups
 
-Pairs = list[tuple[Grid, Grid]]
-Cell = tuple[int, int]
 
 
 def _turn(k: int, g: Grid) -> Grid:
     return apply_grid(Augmentation(dihedral=k), g)
-
-
-def _all_cells(g: Grid) -> list[Cell]:
-    return list(product(range(len(g)), range(len(g[0]))))
-
-
-def _groups(g: Grid, same_colour: bool = True) -> list[list[Cell]]:
-    """8-connected groups of non-zero cells: of one colour each, or of any colours mixed."""
-    seen: set[Cell] = set()
-    found = []
-    for start in _all_cells(g):
-        if not g[start[0]][start[1]] or start in seen:
-            continue
-        seen.add(start)
-        group, todo = [], [start]
-        while todo:
-            y, x = todo.pop()
-            group.append((y, x))
-            for dy, dx in product((-1, 0, 1), repeat=2):
-                n = (y + dy, x + dx)
-                if (0 <= n[0] < len(g) and 0 <= n[1] < len(g[0]) and n not in seen and g[n[0]][n[1]]
-                        and (not same_colour or g[n[0]][n[1]] == g[y][x])):
-                    seen.add(n)
-                    todo.append(n)
-        found.append(sorted(group))
-    return found
 
 
 def _neighbours8(g: Grid, y: int, x: int) -> list[Cell]:

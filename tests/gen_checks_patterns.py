@@ -9,12 +9,10 @@ from itertools import product
 from typing import Callable
 
 from tasks_lib.data import Grid
+from grid_checks import Pairs
+from grid_checks import groups as _groups
+from grid_checks import size as _size
 
-Pairs = list[tuple[Grid, Grid]]
-
-
-def _size(g: Grid) -> tuple[int, int]:
-    return len(g), len(g[0])
 
 
 def _transpose(g: Grid) -> Grid:
@@ -199,33 +197,10 @@ def _mirror_across_line(ps: Pairs) -> bool:
     return any(all(mirrored(turn(i)) == turn(o) for i, o in ps) for turn in (lambda g: g, _transpose))
 
 
-def _groups(g: Grid, same_colour: bool = False) -> list[list[tuple[int, int]]]:
-    """8-connected groups of non-background cells: any colours mixed, or one colour each with `same_colour`."""
-    h, w = _size(g)
-    seen: set[tuple[int, int]] = set()
-    found = []
-    for y, x in product(range(h), range(w)):
-        if not g[y][x] or (y, x) in seen:
-            continue
-        group, todo = [], [(y, x)]
-        seen.add((y, x))
-        while todo:
-            cy, cx = todo.pop()
-            group.append((cy, cx))
-            for dy, dx in product((-1, 0, 1), repeat=2):
-                n = (cy + dy, cx + dx)
-                if (0 <= n[0] < h and 0 <= n[1] < w and n not in seen and g[n[0]][n[1]]
-                        and (not same_colour or g[n[0]][n[1]] == g[y][x])):
-                    seen.add(n)
-                    todo.append(n)
-        found.append(group)
-    return found
-
-
 def _axis_mirror(ps: Pairs) -> bool:
     def completed(i: Grid, axis: int) -> Grid | None:
         want = {}
-        for group in _groups(i):
+        for group in _groups(i, same_colour=False):
             line = [(y, x) for y, x in group if i[y][x] == axis]
             rows, cols = {y for y, _ in line}, {x for _, x in line}
             if len(line) < 2 or (len(rows) > 1 and len(cols) > 1) or len(line) != max(len(rows), len(cols)):

@@ -10,14 +10,15 @@ from itertools import pairwise, product
 
 from tasks_lib.augment import Augmentation, apply_grid
 from tasks_lib.data import Grid
+from grid_checks import SIDES, Cell, Pairs, groups
+from grid_checks import all_cells as _all_cells
+from grid_checks import objects as _objects
 
-Pairs = list[tuple[Grid, Grid]]
-Cell = tuple[int, int]
-SIDES = ((1, 0), (-1, 0), (0, 1), (0, -1))
 
+def _areas(g: Grid, inside: Callable[[int], bool]) -> list[list[Cell]]:
+    """4-connected groups of the cells whose colour passes `inside`."""
+    return groups(g, same_colour=False, diagonal=False, inside=inside)
 
-def _all_cells(g: Grid) -> list[Cell]:
-    return list(product(range(len(g)), range(len(g[0]))))
 
 
 def _same_size(ps: Pairs) -> bool:
@@ -26,50 +27,6 @@ def _same_size(ps: Pairs) -> bool:
 
 def _present(g: Grid) -> set[int]:
     return {v for row in g for v in row if v}
-
-
-def _areas(g: Grid, inside: Callable[[int], bool]) -> list[list[Cell]]:
-    """4-connected groups of the cells whose colour passes `inside`."""
-    seen: set[Cell] = set()
-    found = []
-    for start in _all_cells(g):
-        if start in seen or not inside(g[start[0]][start[1]]):
-            continue
-        seen.add(start)
-        area, todo = [], [start]
-        while todo:
-            y, x = todo.pop()
-            area.append((y, x))
-            for dy, dx in SIDES:
-                n = (y + dy, x + dx)
-                if 0 <= n[0] < len(g) and 0 <= n[1] < len(g[0]) and n not in seen and inside(g[n[0]][n[1]]):
-                    seen.add(n)
-                    todo.append(n)
-        found.append(area)
-    return found
-
-
-def _objects(g: Grid, same_colour: bool = True) -> list[tuple[int, list[Cell]]]:
-    """8-connected groups of non-zero cells, of one colour each (or of any colours mixed): (first colour, cells)."""
-    seen: set[Cell] = set()
-    found = []
-    for start in _all_cells(g):
-        if start in seen or not g[start[0]][start[1]]:
-            continue
-        colour = g[start[0]][start[1]]
-        seen.add(start)
-        group, todo = [], [start]
-        while todo:
-            y, x = todo.pop()
-            group.append((y, x))
-            for dy, dx in product((-1, 0, 1), repeat=2):
-                n = (y + dy, x + dx)
-                if (0 <= n[0] < len(g) and 0 <= n[1] < len(g[0]) and n not in seen and g[n[0]][n[1]]
-                        and (g[n[0]][n[1]] == colour or not same_colour)):
-                    seen.add(n)
-                    todo.append(n)
-        found.append((colour, sorted(group)))
-    return found
 
 
 def _changed(i: Grid, o: Grid) -> list[Cell]:
@@ -138,11 +95,13 @@ def _straight(a: Cell, b: Cell) -> set[Cell]:
             for x in range(min(a[1], b[1]), max(a[1], b[1]) + 1)}
 
 
-def _free_route(ps: Pairs) -> bool:
+def _drawn_between_marks(ps: Pairs, route: Callable[[Grid, Cell, Cell], set[Cell] | None]) -> bool:
+    """Same-size pairs whose changed cells, all of one non-background colour, are `route(input, a, b)` (None: no
+    single route) between the two cells of one mark colour in every input."""
     if not _same_size(ps):
         return False
     path_colours = {o[y][x] for i, o in ps for y, x in _changed(i, o)}
-    if len(path_colours) != 1:
+    if len(path_colours) != 1 or 0 in path_colours:
         return False
 
     def holds(mark: int) -> bool:
@@ -150,13 +109,19 @@ def _free_route(ps: Pairs) -> bool:
             ends = [(y, x) for y, x in _all_cells(i) if i[y][x] == mark]
             if len(ends) != 2:
                 return False
-            a, b = ends
-            routes = [(_straight(a, c) | _straight(c, b)) - {a, b} for c in ((a[0], b[1]), (b[0], a[1]))]
-            free = {frozenset(route) for route in routes if all(i[y][x] == 0 for y, x in route)}
-            if len(free) != 1 or set(_changed(i, o)) != set(next(iter(free))):
+            want = route(i, *ends)
+            if want is None or set(_changed(i, o)) != want:
                 return False
         return True
-    return 0 not in path_colours and any(holds(mark) for mark in _present(ps[0][0]))
+    return any(holds(mark) for mark in _present(ps[0][0]))
+
+
+def _free_route(ps: Pairs) -> bool:
+    def l_route(i: Grid, a: Cell, b: Cell) -> set[Cell] | None:
+        routes = [(_straight(a, c) | _straight(c, b)) - {a, b} for c in ((a[0], b[1]), (b[0], a[1]))]
+        free = {frozenset(route) for route in routes if all(i[y][x] == 0 for y, x in route)}
+        return set(next(iter(free))) if len(free) == 1 else None
+    return _drawn_between_marks(ps, l_route)
 
 
 def _distances(g: Grid, start: Cell, goal: Cell) -> dict[Cell, int]:
@@ -176,28 +141,15 @@ def _distances(g: Grid, start: Cell, goal: Cell) -> dict[Cell, int]:
 
 
 def _maze_path(ps: Pairs) -> bool:
-    if not _same_size(ps):
-        return False
-    path_colours = {o[y][x] for i, o in ps for y, x in _changed(i, o)}
-    if len(path_colours) != 1 or 0 in path_colours:
-        return False
-
-    def holds(mark: int) -> bool:
-        for i, o in ps:
-            ends = [(y, x) for y, x in _all_cells(i) if i[y][x] == mark]
-            if len(ends) != 2:
-                return False
-            a, b = ends
-            from_a, from_b = _distances(i, a, b), _distances(i, b, a)
-            if b not in from_a:
-                return False
-            on_shortest = {c for c in from_a if c in from_b and from_a[c] + from_b[c] == from_a[b]}
-            if len(on_shortest) != from_a[b] + 1:  # more than one shortest path
-                return False
-            if set(_changed(i, o)) != on_shortest - {a, b}:
-                return False
-        return True
-    return any(holds(mark) for mark in _present(ps[0][0]))
+    def shortest(i: Grid, a: Cell, b: Cell) -> set[Cell] | None:
+        from_a, from_b = _distances(i, a, b), _distances(i, b, a)
+        if b not in from_a:
+            return None
+        on_shortest = {c for c in from_a if c in from_b and from_a[c] + from_b[c] == from_a[b]}
+        if len(on_shortest) != from_a[b] + 1:  # more than one shortest path
+            return None
+        return on_shortest - {a, b}
+    return _drawn_between_marks(ps, shortest)
 
 
 # --- growth and insides -------------------------------------------------------------------------------------

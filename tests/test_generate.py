@@ -19,13 +19,16 @@ from gen_checks_arith import ARITH_CHECKS
 from gen_checks_compose import COMPOSE_CHECKS
 from gen_checks_patterns import PATTERN_CHECKS
 from gen_checks_regions import REGION_CHECKS
+from grid_checks import Pairs
+from grid_checks import cells as _cells
+from grid_checks import objects as _objects
+from grid_checks import size as _size
 
 from tasks_lib.augment import Augmentation, apply_grid, invert_grid
 from tasks_lib.data import Grid, Task, load_challenges, to_grid
 from tasks_lib.generate import FAMILIES, MAX_TASK_CELLS, generate_tasks, main, make_task, task_cells, task_tokens
 
 SEEDS = range(25)
-Pairs = list[tuple[Grid, Grid]]
 
 
 @pytest.fixture(scope="module")
@@ -35,30 +38,6 @@ def tasks() -> dict[str, list[Task]]:
 
 def _pairs(task: Task) -> Pairs:
     return [(p.input, p.output) for p in task.train] + list(zip(task.test_inputs, task.test_outputs))
-
-
-def _cells(g: Grid) -> list[tuple[int, int]]:
-    return [(y, x) for y, row in enumerate(g) for x, v in enumerate(row) if v]
-
-
-def _objects(g: Grid) -> list[tuple[int, list[tuple[int, int]]]]:
-    """8-connected same-colour groups of non-zero cells: (colour, cells)."""
-    seen, found = set(), []
-    for start in _cells(g):
-        if start in seen:
-            continue
-        colour, group, todo = g[start[0]][start[1]], [], [start]
-        seen.add(start)
-        while todo:
-            y, x = todo.pop()
-            group.append((y, x))
-            for dy, dx in product((-1, 0, 1), repeat=2):
-                n = (y + dy, x + dx)
-                if 0 <= n[0] < len(g) and 0 <= n[1] < len(g[0]) and n not in seen and g[n[0]][n[1]] == colour:
-                    seen.add(n)
-                    todo.append(n)
-        found.append((colour, sorted(group)))
-    return found
 
 
 def _crop(g: Grid, cells: list[tuple[int, int]], keep: set | None = None) -> Grid:
@@ -74,10 +53,6 @@ def _flip_lr(g: Grid) -> Grid:
 
 def _flip_ud(g: Grid) -> Grid:
     return tuple(reversed(g))
-
-
-def _size(g: Grid) -> tuple[int, int]:
-    return len(g), len(g[0])
 
 
 def _blank_outside(o: Grid, cells: set[tuple[int, int]]) -> bool:
