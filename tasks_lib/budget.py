@@ -2,32 +2,47 @@
 
 Contract: `Budget(total, reserve, slots, weights)` ends at `start + total - reserve`. When a task
 starts, `claim(task_id)` gives it a share of the slot-time not yet committed to running tasks nor
-to the time a slot spends between tasks (`overhead` per pending task: record, publish, subflow), in
+to the time a slot spends between tasks (`overhead` per task left: record, publish, subflow), in
 proportion to its weight among the tasks not yet started:
 
-    pool  = slots * time_left - time committed to running tasks - overhead * pending tasks
-    floor = min(min_share, pool / pending tasks)          # no starvation: every task gets at least this
-    share = floor + (plan_pool - floor * pending tasks) * weight / pending weight
+    pool  = slots * time_left - time committed to running tasks - overhead * n
+    floor = min(min_share, pool / n, even)                 # no starvation: every task gets at least this
+    share = floor + (plan_pool - floor * n) * weight / pending weight
 
-where `plan_pool` is `pool` computed up to the first pass's planned end (`start + first_pass_fraction *
-(end - start)`; the run's end when the fraction is 1), so with refinement on pass 1 leaves time for it,
-and the share is capped so that every slot still has time for its part of the tasks waiting after it:
+where `n` is the number of tasks left (the claimer's and those not yet started), `plan_pool` is `pool` computed
+up to the first pass's planned end (`start + first_pass_fraction * (end - start)`; the run's end when the
+fraction is 1), so with refinement on pass 1 leaves time for it, and `even` is the largest share that each of
+the `n` tasks can still start with on the slots. Slot i has `room_i = end - free_i`: the claiming slot is free
+now, another slot at its running task's deadline plus one overhead, or one overhead after its last release
+(now, for a slot that has not run a task). A slot with room r starts floor(r / (e + overhead)) tasks of share
+e, one for each k >= 1 with r / k >= e + overhead, so
+
+    even = the n-th largest of {room_i / k : slot i, k = 1, 2, ...} - overhead
+    n    = min(tasks not yet started + 1, how many of those values are > overhead)
+
+(n is smaller than the tasks left only when the slots cannot even start them all, one overhead each, before
+the end: the tasks that can start then split the time.) The share is capped so that every slot still has time
+for its part of the tasks waiting after it:
 
     each   = floor + overhead                          # what one waiting task needs of a slot
-    others = sum over the other slots of floor((end - free_i) / each)
-    share <= time_left - overhead - max(0, pending tasks - 1 - others) * each
+    others = sum over the other slots of floor(room_i / each)
+    share <= time_left - overhead - max(0, n - 1 - others) * each
 
-where a running task's slot is free at its deadline plus one overhead and an idle slot one overhead after its
-last release (now, for a slot that has not run a task):
 the slot-time in `pool` is no use to a waiting task if it is spread over slots that are all busy until the end,
-so the claiming slot keeps room for what the other slots cannot start in time. `min_share` holds for every task as long as the run can still give it to all of them; when it cannot,
-the tasks left split what remains equally. The
-overhead starts at the configured estimate and becomes the mean of `note_overhead()` measurements (the
-pipeline measures each task's slot time beyond what it held). `release(task_id)` returns what the task
-did not use, so time a quick task leaves goes to the tasks still waiting; `held[task_id]` is the (claim,
-release) times of its claim. `claim_extra(key, seconds)` is a refinement's claim after pass 1: at most `seconds`,
-never past the run's end. The shares claimed never add up to more than the slot-time the run has, and no
-task's deadline lies past the run's end. With the `shared` train scope the run first
+so the claiming slot keeps room for what the other slots cannot start in time. Since the slots can start `n`
+tasks of `even` each, the cap never falls below the floor: `min_share` holds for every task as long as the run
+can still give it to all of them; when it cannot, the tasks left split what remains equally (each starts with
+`even`, a little more when a slot frees early), and with a `min_share` above 0 a claim gets 0 only when its
+slot cannot pay one overhead before the end. The overhead starts at the configured estimate and becomes the
+mean of `note_overhead()` measurements (the pipeline measures each task's slot time beyond what it held), each
+slot's first task left out (`note_overhead(seconds, startup=True)`): its time before the claim holds the
+slot's start-up (its first subflow start; 2.3-5.9 s on five of six slots in two H200 runs, against a median of
+~0.3 s for the later tasks), paid once per slot and already spent when it is measured, so in the mean it
+would be reserved again for every task waiting. `release(task_id)` returns
+what the task did not use, so time a quick task leaves goes to the tasks still waiting; `held[task_id]` is
+the (claim, release) times of its claim. `claim_extra(key, seconds)` is a refinement's claim after pass 1: at
+most `seconds`, never past the run's end. The shares claimed never add up to more than the slot-time the run
+has, and no task's deadline lies past the run's end. With the `shared` train scope the run first
 calls `claim_shared(name)`: a block of `train_fraction` of the time left (the wall-time share each task's
 own training would have had) for training the one adapter every task uses; once it is released, the
 tasks share what is left, so the run still ends inside its total. Times come from `clock` (default
@@ -53,6 +68,7 @@ sample to the end. The split changes no share and no deadline: every promise abo
 
 from __future__ import annotations
 
+import heapq
 import math
 import threading
 import time
@@ -101,7 +117,7 @@ class Budget:
         self.min_share = min_share
         self.first_pass_fraction = first_pass_fraction
         self._overhead_guess = overhead
-        self._overheads: list[float] = []
+        self._overheads: list[float] = []  # per-task measurements; the slots' start-up ones are kept out (module doc)
         if sample_cost < 0:
             raise ValueError(f"sample_cost must be >= 0 seconds per answer token, got {sample_cost}")
         self._sample_cost_guess = sample_cost
@@ -119,8 +135,11 @@ class Budget:
         """Seconds of a slot per task beyond its share: the measured mean, or the configured guess before any."""
         return sum(self._overheads) / len(self._overheads) if self._overheads else self._overhead_guess
 
-    def note_overhead(self, seconds: float) -> None:
-        """One task's measured slot time beyond what it held (negative values count as 0)."""
+    def note_overhead(self, seconds: float, startup: bool = False) -> None:
+        """One task's measured slot time beyond what it held (negative values count as 0). `startup`: the slot's
+        first task, whose measure holds the slot's start-up, paid once: it stays out of the per-task mean."""
+        if startup:
+            return
         with self._lock:
             self._overheads.append(max(0.0, seconds))
 
@@ -159,32 +178,31 @@ class Budget:
             weight = self._pending.pop(task_id, None)
             if weight is None:
                 raise KeyError(f"task {task_id!r} is not pending (claimed twice or unknown)")
-            n = 1 + len(self._pending)
             total_weight = weight + sum(self._pending.values())
             overhead = self.overhead
+            rooms = [self.end - f for f in self._others_free_at(now, overhead)]  # the other slots' room
+            n, even = _even_share([left] + rooms, 1 + len(self._pending), overhead)
+            n = max(1, n)  # none can start: the cap below gives 0 (the slot cannot pay one overhead)
             committed = sum(max(0.0, b.deadline - now) for b in self._running.values())
             pool = max(0.0, self.slots * left - committed - overhead * n)
             plan_left = max(0.0, min(self.plan_end, self.end) - now)
             plan_pool = max(0.0, self.slots * plan_left - committed - overhead * n)
-            floor = min(self.min_share, pool / n)
+            floor = min(self.min_share, pool / n, even)
             share = floor + max(0.0, plan_pool - floor * n) * weight / total_weight
-            share = max(0.0, min(share, left - overhead - self._tail(now, n - 1, floor + overhead), pool))
+            share = max(0.0, min(share, left - overhead - _tail(rooms, n - 1, floor + overhead), pool))
             b = TaskBudget(task_id, share, now, now + share, self._train_deadline(now, share, self.train_fraction, answer_tokens))
             self._running[task_id] = b
             return b
 
-    def _tail(self, now: float, waiting: int, each: float) -> float:
-        """Seconds the claiming slot must keep after its task for `waiting` tasks of `each` seconds (floor plus
-        overhead) that the other slots cannot start in time (module doc)."""
-        if waiting <= 0 or each <= 0:
-            return 0.0
-        free_at = [max(now, b.deadline) + self.overhead for b in self._running.values()]  # running tasks' slots
+    def _others_free_at(self, now: float, overhead: float) -> list[float]:
+        """When each slot but the claimer's is free for a waiting task (module doc): a running task's slot one
+        overhead after its deadline, an idle slot one overhead after its last release (now, if it ran none)."""
+        free_at = [max(now, b.deadline) + overhead for b in self._running.values()]
         idle = max(0, self.slots - 1 - len(free_at))
         if idle:  # the latest releases but the claimer's own (the earliest of them: it is already claiming)
             recent = sorted(r for _, r in self.held.values())[-(idle + 1):][1:]
-            free_at += [max(now, r + self.overhead) for r in recent] + [now] * (idle - len(recent))
-        others = sum(max(0, math.floor((self.end - f) / each + 1e-9)) for f in free_at[: self.slots - 1])
-        return max(0, waiting - others) * each
+            free_at += [max(now, r + overhead) for r in recent] + [now] * (idle - len(recent))
+        return free_at[: self.slots - 1]
 
     def claim_extra(self, key: str, seconds: float, train_fraction: float | None = None, answer_tokens: int = 0) -> TaskBudget:
         """A refinement's block: `seconds`, cut to the time left less one overhead (0 when none is left);
@@ -217,3 +235,22 @@ class Budget:
         """Drop a task that will not run (finished in an earlier run, or invalid)."""
         with self._lock:
             self._pending.pop(task_id, None)
+
+
+def _even_share(rooms: list[float], tasks: int, overhead: float) -> tuple[int, float]:
+    """How many of `tasks` the slots with these rooms (seconds from free to the end) can still start, one
+    overhead each, and the largest share all of those can start with (`n` and `even` of the module doc)."""
+    # a slot with room r starts a task of e + overhead seconds for each k >= 1 with r / k >= e + overhead, so
+    # the slots start m tasks of share e exactly when e + overhead is at most the m-th largest r / k
+    sizes = heapq.nlargest(tasks, (r / k for r in rooms if r > 0 for k in range(1, tasks + 1)))
+    n = sum(1 for x in sizes if x > overhead)  # strictly: each of them starts with more than 0
+    return (n, max(0.0, sizes[n - 1] - overhead)) if n else (0, 0.0)
+
+
+def _tail(rooms: list[float], waiting: int, each: float) -> float:
+    """Seconds the claiming slot must keep after its task for `waiting` tasks of `each` seconds (floor plus
+    overhead) that the other slots, with these rooms, cannot start in time (module doc)."""
+    if waiting <= 0 or each <= 0:
+        return 0.0
+    others = sum(max(0, math.floor(r / each + 1e-9)) for r in rooms)
+    return max(0, waiting - others) * each

@@ -33,7 +33,9 @@ Contract:
   with nothing to refine waits while other tasks still run (they may become refinable) and stops when none
   do, or when the time left cannot pay for a refinement.
 - Overhead: for each pass-1 task the slot's wall time beyond what the task held of its budget is measured
-  (`Budget.note_overhead`, `Run.overheads`): the budget reserves it for the tasks still waiting.
+  (`Budget.note_overhead`, `Run.overheads`): the budget reserves it for the tasks still waiting. Each slot's
+  first task is told as `startup`: its time before the claim holds the slot's start-up (its first subflow
+  start), which the budget keeps out of the per-task mean.
 - Sampling cost: every claim (pass 1 and refinement) gives the budget the task's expected answer tokens
   (`encoding.answer_tokens`), and every sample step that ran to the end gives it its wall seconds and the
   tokens it decoded (`solve.sample_measure`, `Budget.note_sample`), so the next claims leave sampling the time
@@ -225,8 +227,11 @@ async def solve_all(run: Run, steps: Steps, solve: Callable[[str, int], Awaitabl
     busy: set[str] = set()  # tasks on a slot now (pass 1 or refinement)
     rounds: dict[str, int] = {}
     changed = asyncio.Event()  # a task ended (pass 1 or refinement): a waiting slot may find one to refine
+    started: set[int] = set()  # slots that began a task: the first one's overhead holds the slot's start-up
 
     async def first(task_id: str, slot: int) -> None:
+        startup = slot not in started
+        started.add(slot)
         busy.add(task_id)
         if run.work_started is None:
             run.work_started = time.time()
@@ -245,7 +250,7 @@ async def solve_all(run: Run, steps: Steps, solve: Callable[[str, int], Awaitabl
         if held is not None:  # the slot's time outside the task's claim: before it (subflow start) and after (record, publish, end)
             before, after = held[0] - t0, time.time() - held[1]
             run.overheads[task_id] = (round(before, 3), round(after, 3))
-            run.budget.note_overhead(before + after)
+            run.budget.note_overhead(before + after, startup=startup)  # a start-up is paid once per slot (budget doc)
         if solve is not default:  # the task logged in its own run; the run's log gets its line too (what `--watch` shows)
             steps.log(f"{task_line(run.results[task_id])} | {run.progress()}")
 
