@@ -36,7 +36,7 @@ from conftest import ROOT, kaggle_files
 from tasks_lib.bundle import (MANIFEST, BundleError, Target, build_bundle, image_packages, notebook_json,
                               notebook_script)
 from tasks_lib.data import load_challenges
-from flows.prefect_env import default_prefect_home, temp_prefect_home
+from flows.prefect_env import DATABASE_URL_NAMES, MEMORY_DATABASE, default_prefect_home, offline_defaults, temp_prefect_home
 
 NOTEBOOK = ROOT / "kaggle" / "notebook.py"
 IPYNB = ROOT / "kaggle" / "arc-ttt.ipynb"
@@ -352,3 +352,16 @@ def test_bundle_missing_a_wheel_fails_the_install_naming_it(tmp_path: Path, bund
     status = json.loads((tmp_path / "working" / "arc-ttt-status.json").read_text())
     assert status["failed"] == ["install"]
     assert "asyncpg" in status["steps"][1]["detail"]
+
+
+def test_the_temporary_server_keeps_its_database_in_memory(tmp_path: Path) -> None:
+    """No server and no database of the user's: the temporary server gets the in-memory database (its file
+    database stalled subflow starts for 2-14 s under concurrent writes, prefect_env's doc)."""
+    env = offline_defaults({}, tmp_path)
+    assert env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] == MEMORY_DATABASE
+    assert env["PREFECT_HOME"] == str(tmp_path / ".prefect")
+    for name in DATABASE_URL_NAMES:  # the user's database is kept, whichever name sets it
+        assert not any(k in DATABASE_URL_NAMES for k in offline_defaults({name: "sqlite+aiosqlite:///x.db"}, tmp_path))
+    served = offline_defaults({"PREFECT_API_URL": "http://127.0.0.1:4200/api"}, tmp_path)  # a real server: its own
+    assert "PREFECT_HOME" not in served and not any(k in DATABASE_URL_NAMES for k in served)
+    assert offline_defaults({"PREFECT_LOGGING_LEVEL": "DEBUG"}, tmp_path).get("PREFECT_LOGGING_LEVEL") is None
