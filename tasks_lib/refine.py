@@ -5,9 +5,12 @@ Contract:
   test inputs, of (votes of the top grid - votes of the second) / candidates; 0 for a test input with no
   candidates, 1 when every candidate agrees.
 - `pick(results, busy, rounds, cfg)`: the task to refine next: status `ok`, not running, fewer than
-  `schedule.refine_rounds` refinements (0: no cap, the run refines until its time is up), margin below `schedule.sure_margin`; the lowest margin first, then
-  the fewest refinements, then the most candidates' disagreement (fewest views behind the top grid). None
-  when no task qualifies.
+  `schedule.refine_rounds` refinements (0: no cap, the run refines until its time is up), margin below
+  `schedule.sure_margin`; the fewest refinements first (every unsure task gets round k before any gets round
+  k + 1), then the lowest margin, then the most candidates' disagreement (fewest views behind the top grid).
+  None when no task qualifies. Rounds come first because a task whose margin stays 0 would otherwise take
+  every refinement: on the CPU demo with no cap, two tasks took 44 of 54 refinements and a task that two
+  rounds solve got none (`docs/journal.md`, session 8).
 - `plan(result, cfg, round, overhead)`: what refinement `round` (1, 2, ...) does and what it should cost:
   `refine_steps` more train steps from the task's saved adapter (train seed moved by the round, no warm-up;
   scope task only), `refine_views` views sampled under a sample seed moved by the round (so new views),
@@ -59,10 +62,10 @@ def _agreement(result: dict) -> int:
 
 
 def pick(results: dict[str, dict], busy: set[str], rounds: dict[str, int], cfg: ScheduleConfig) -> str | None:
-    """The most unsure task worth refining (module doc), or None."""
-    eligible = [(margin(r), rounds.get(tid, 0), _agreement(r), tid) for tid, r in results.items()
+    """The unsure task to refine next: fewest refinements, then least sure (module doc); or None."""
+    eligible = [(rounds.get(tid, 0), margin(r), _agreement(r), tid) for tid, r in results.items()
                 if r.get("status") == "ok" and tid not in busy and (cfg.refine_rounds == 0 or rounds.get(tid, 0) < cfg.refine_rounds)]
-    eligible = [e for e in eligible if e[0] < cfg.sure_margin]
+    eligible = [e for e in eligible if e[1] < cfg.sure_margin]
     return min(eligible)[3] if eligible else None
 
 

@@ -74,7 +74,7 @@ class Fake:
         return pipeline.Steps(load, train, sample, vote, nothing, nothing, refine=refine_step)
 
 
-def test_margin_and_pick_prefer_the_least_sure_task() -> None:
+def test_margin_and_pick_prefer_the_least_refined_then_least_sure_task() -> None:
     sure = {"status": "ok", "candidates": [{"n": 4, "top": [{"votes": 4, "views": [0, 1, 2, 3]}]}]}
     split = {"status": "ok", "candidates": [{"n": 4, "top": [{"votes": 2, "views": [0, 1]}, {"votes": 2, "views": [2, 3]}]}]}
     lean = {"status": "ok", "candidates": [{"n": 4, "top": [{"votes": 3, "views": [0, 1, 2]}, {"votes": 1, "views": [3]}]}]}
@@ -87,7 +87,9 @@ def test_margin_and_pick_prefer_the_least_sure_task() -> None:
     assert refine.pick(results, set(), {"split": 2}, cfg) == "lean", "a task out of rounds is not picked"
     assert refine.pick(results, set(), {"split": 2, "lean": 2}, cfg) is None, "sure and failed tasks are left alone"
     uncapped = ScheduleConfig(refine=True, refine_rounds=0)
-    assert refine.pick(results, set(), {"split": 99, "lean": 2}, uncapped) == "split", "0 rounds: no cap"
+    assert refine.pick(results, set(), {"split": 1}, cfg) == "lean", "round k for every unsure task before round k + 1"
+    assert refine.pick(results, set(), {"split": 99, "lean": 99}, uncapped) == "split", "0 rounds: no cap"
+    assert refine.pick(results, set(), {"split": 99, "lean": 2}, uncapped) == "lean", "no cap: the least refined first"
 
 
 def test_plan_moves_seeds_and_sizes_itself_from_the_tasks_own_times(tiny_model: Path, tmp_path: Path, small_tasks: list[Task]) -> None:
