@@ -20,7 +20,8 @@ from tasks_lib.ui import STATES, task_state
 pytestmark = pytest.mark.slow
 
 STEPS = ("load-model / slot ", "train / ", "sample / ", "vote / ")  # step runs are named by their task (or slot)
-BUDGET = 120.0  # seconds; tasks end at the cpu profile's step cap long before, unless the machine is very busy
+BUDGET = 60.0  # seconds; pass 1 ends at the cpu profile's step cap long before, unless the machine is very busy, and
+# refinements (no cap in the cpu profile) take the rest
 
 
 async def _prefect_records() -> tuple[list, list, list]:
@@ -68,7 +69,8 @@ def test_submit_flow_writes_the_contracted_files(prefect_harness: None, tiny_mod
         refined = entry.get("refinements") or []  # the cpu profile refines unsure tasks with the time left
         assert entry["steps"] == trained["steps"] + sum(r["steps"] for r in refined)
         assert trained["steps"] == max_steps or trained["stopped_by"] == "deadline"  # the step cap or the budget stopped pass 1
-        assert 0 < entry["budget_seconds"] <= BUDGET
+        blocks = [r["budget_seconds"] for r in refined]  # entry["budget_seconds"]: pass 1's share plus every block
+        assert 0 < entry["budget_seconds"] - sum(blocks) <= BUDGET and all(0 <= b <= BUDGET for b in blocks)
         assert entry["attempts"] == sub[tid]
         assert len(entry["candidates"]) == n_test[tid]
         for cands in entry["candidates"]:

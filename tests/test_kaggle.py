@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+import yaml
 from packaging.utils import canonicalize_name
 
 from conftest import ROOT, kaggle_files
@@ -264,12 +265,17 @@ class Installed:
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory, bundle: Path, small_tasks) -> Installed:
-    """The notebook's script on 3 tasks with the cpu profile, from a fresh venv, with the bundle read-only."""
+    """The notebook's script on 3 tasks with the cpu profile (one refinement each), from a fresh venv, with the bundle
+    read-only."""
     work = tmp_path_factory.mktemp("kaggle-run")
     challenges, _ = kaggle_files(small_tasks[:3], work / "input" / "competition")
     python = _fresh_venv(work / "venv", _fake_image(work / "image"))
     before = _tree(bundle)
-    env = _notebook_env(work, bundle, challenges, ARC_TTT_PROFILE="cpu", ARC_TTT_TIME_LIMIT=str(LIMIT_S))
+    cpu = yaml.safe_load((ROOT / "profiles" / "cpu.yaml").read_text())
+    cpu["schedule"]["refine_rounds"] = 1  # one refinement each: with no cap the run would refine up to the time limit
+    profile = work / "cpu-one-round.yaml"
+    profile.write_text(yaml.safe_dump(cpu))
+    env = _notebook_env(work, bundle, challenges, ARC_TTT_PROFILE=str(profile), ARC_TTT_TIME_LIMIT=str(LIMIT_S))
     t0 = time.time()
     proc = _run_notebook(python, work, env, bundle, timeout=LIMIT_S + 120)
     wall = time.time() - t0
