@@ -5,7 +5,7 @@ sampling what a task's answers need (up to the cap)."""
 from __future__ import annotations
 
 import random
-from typing import Callable
+from typing import Callable, Iterator
 
 import pytest
 
@@ -30,25 +30,38 @@ def test_equal_tasks_share_the_slot_time() -> None:
     assert first.train_deadline == pytest.approx(first.start + 0.6 * first.seconds)
 
 
-def test_shares_never_exceed_slot_time_and_deadlines_never_pass_the_end() -> None:
-    rng = random.Random(0)
+def _random_runs(seed: int, sampled: bool = False) -> Iterator[tuple[int, Budget, FakeClock, dict[str, float], TaskBudget]]:
+    """50 random runs (1-4 slots, 1-12 tasks of random weights, a random budget): a slot takes the next task the
+    moment a running task ends at a random point of its share. Yields (trial, budget, clock, running deadlines,
+    claim) after each claim. `sampled`: the budget also gets a random sample cost and floor, each release a sample
+    measurement, and each claim random answer tokens."""
+    rng = random.Random(seed)
     for trial in range(50):
         clock = FakeClock()
         slots = rng.randint(1, 4)
         weights = {f"t{i}": rng.uniform(1, 100) for i in range(rng.randint(1, 12))}
-        b = Budget(rng.uniform(10, 1000), 5.0, slots, weights, clock=clock)
+        total = rng.uniform(10, 1000)
+        extra = {"sample_cost": rng.uniform(0, 0.05), "min_share": rng.uniform(0, 5)} if sampled else {}
+        b = Budget(total, 5.0, slots, weights, clock=clock, **extra)
         running: dict[str, float] = {}
         for tid in weights:
             while len(running) >= slots:  # a slot frees: its task finishes at a random point of its share
                 done = rng.choice(sorted(running))
                 clock.now = max(clock.now, running.pop(done) - rng.uniform(0, 5))
                 b.release(done)
-            tb = b.claim(tid)
-            assert tb.deadline <= b.end + 1e-9, trial
-            assert tb.seconds <= b.time_left() + 1e-9
+                if sampled:
+                    b.note_sample(rng.uniform(0, 10), rng.randint(0, 900))
+            tb = b.claim(tid, answer_tokens=rng.randint(0, 4 * 931) if sampled else 0)
             running[tid] = tb.deadline
-            committed = sum(max(0.0, d - clock.now) for d in running.values())
-            assert committed <= slots * b.time_left() + 1e-6, trial
+            yield trial, b, clock, running, tb
+
+
+def test_shares_never_exceed_slot_time_and_deadlines_never_pass_the_end() -> None:
+    for trial, b, clock, running, tb in _random_runs(0):
+        assert tb.deadline <= b.end + 1e-9, trial
+        assert tb.seconds <= b.time_left() + 1e-9
+        committed = sum(max(0.0, d - clock.now) for d in running.values())
+        assert committed <= b.slots * b.time_left() + 1e-6, trial
 
 
 def test_released_time_goes_to_waiting_tasks() -> None:
@@ -267,27 +280,12 @@ def test_a_refinement_block_leaves_sampling_its_need_too() -> None:
 
 
 def test_the_split_keeps_every_promise_of_the_budget() -> None:
-    rng = random.Random(2)
-    for trial in range(50):
-        clock = FakeClock()
-        slots = rng.randint(1, 4)
-        weights = {f"t{i}": rng.uniform(1, 100) for i in range(rng.randint(1, 12))}
-        b = Budget(rng.uniform(10, 1000), 5.0, slots, weights, clock=clock, sample_cost=rng.uniform(0, 0.05),
-                   min_share=rng.uniform(0, 5))
-        running: dict[str, float] = {}
-        for tid in weights:
-            while len(running) >= slots:
-                done = rng.choice(sorted(running))
-                clock.now = max(clock.now, running.pop(done) - rng.uniform(0, 5))
-                b.release(done)
-                b.note_sample(rng.uniform(0, 10), rng.randint(0, 900))
-            tb = b.claim(tid, answer_tokens=rng.randint(0, 4 * 931))
-            assert tb.start <= tb.train_deadline <= tb.deadline <= b.end + 1e-9, trial
-            assert tb.deadline - tb.train_deadline >= (1 - b.train_fraction) * tb.seconds - 1e-9, "sampling never gets less than before"
-            assert tb.train_deadline - tb.start >= (1 - SAMPLE_CAP) * tb.seconds - 1e-9, "training keeps its tenth"
-            running[tid] = tb.deadline
-            committed = sum(max(0.0, d - clock.now) for d in running.values())
-            assert committed <= slots * b.time_left() + 1e-6, trial
+    for trial, b, clock, running, tb in _random_runs(2, sampled=True):
+        assert tb.start <= tb.train_deadline <= tb.deadline <= b.end + 1e-9, trial
+        assert tb.deadline - tb.train_deadline >= (1 - b.train_fraction) * tb.seconds - 1e-9, "sampling never gets less than before"
+        assert tb.train_deadline - tb.start >= (1 - SAMPLE_CAP) * tb.seconds - 1e-9, "training keeps its tenth"
+        committed = sum(max(0.0, d - clock.now) for d in running.values())
+        assert committed <= b.slots * b.time_left() + 1e-6, trial
 
 
 def test_a_negative_sample_cost_is_an_error() -> None:

@@ -74,24 +74,20 @@ def test_unknown_keys_are_errors() -> None:
 
 
 def test_profile_file_errors_name_the_file(tmp_path: Path) -> None:
-    bad = tmp_path / "bad.yaml"
-    bad.write_text("sample:\n  views: 100\n")
-    with pytest.raises(ConfigError, match=rf"{bad}: sample\.views=100"):
-        load_profile(str(bad))
-    broken = tmp_path / "broken.yaml"
-    broken.write_text("train: [unclosed\n")
-    with pytest.raises(ConfigError, match="not valid YAML"):
-        load_profile(str(broken))
+    refused = [  # (file, its text, what the error says; {path} is the file's path)
+        ("bad.yaml", "sample:\n  views: 100\n", r"{path}: sample\.views=100"),
+        ("broken.yaml", "train: [unclosed\n", "not valid YAML"),
+        ("twice.yaml", "schedule:\n  refine: true\nslots:\n  gpus: 1\nschedule:\n  min_task_seconds: 2\n",
+         r"(?s){path}: not valid YAML .*key 'schedule' appears twice.*line 5"),
+        ("nested.yaml", "train:\n  lr: 0.1\n  lr: 0.2\n", "key 'lr' appears twice"),
+    ]
+    for name, text, says in refused:
+        path = tmp_path / name
+        path.write_text(text)
+        with pytest.raises(ConfigError, match=says.format(path=path)):
+            load_profile(str(path))
     with pytest.raises(ConfigError, match="profile 'no-such-profile' not found"):
         load_profile("no-such-profile")
-    twice = tmp_path / "twice.yaml"
-    twice.write_text("schedule:\n  refine: true\nslots:\n  gpus: 1\nschedule:\n  min_task_seconds: 2\n")
-    with pytest.raises(ConfigError, match=rf"(?s){twice}: not valid YAML .*key 'schedule' appears twice.*line 5"):
-        load_profile(str(twice))
-    nested = tmp_path / "nested.yaml"
-    nested.write_text("train:\n  lr: 0.1\n  lr: 0.2\n")
-    with pytest.raises(ConfigError, match="key 'lr' appears twice"):
-        load_profile(str(nested))
 
 
 def test_every_shipped_profile_loads() -> None:
