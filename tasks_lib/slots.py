@@ -246,8 +246,10 @@ class SlotPool:
                 continue
             return pickle.loads(buf[:size])
 
-    def close(self) -> None:
-        """End every worker; one busy with a call is killed at once (that call raises `SlotError`)."""
+    def close(self, grace: float = 5.0) -> None:
+        """End every worker; one busy with a call is killed at once (that call raises `SlotError`). Every idle
+        worker is told to exit before any is waited for, so they shut down (a GPU worker frees its CUDA context)
+        side by side; one still running `grace` seconds after the telling is killed."""
         self.closed = True
         for slot in self.slots:
             if not slot.lock.acquire(blocking=False):
@@ -255,13 +257,21 @@ class SlotPool:
                 if busy is not None and busy.poll() is None:
                     busy.kill()
                 slot.lock.acquire()
-            try:
+        try:
+            for slot in self.slots:
                 if slot.proc is not None and slot.proc.poll() is None:
                     try:
                         write_frame(slot.proc.stdin, ("exit", {}))
-                        slot.proc.wait(timeout=5)
-                    except (OSError, subprocess.TimeoutExpired):
+                    except OSError:
+                        pass
+            until = time.monotonic() + grace
+            for slot in self.slots:
+                if slot.proc is not None and slot.proc.poll() is None:
+                    try:
+                        slot.proc.wait(timeout=max(0.0, until - time.monotonic()))
+                    except subprocess.TimeoutExpired:
                         pass
                 self._kill(slot)
-            finally:
+        finally:
+            for slot in self.slots:
                 slot.lock.release()
