@@ -317,14 +317,18 @@ def matmul_tflops(device: str) -> float:
 def check_replay(res: Resident, graph_cfg: TrainConfig, tokens: int, steps: int = 3) -> dict:
     """`steps` updates of the CUDA-graph step replayed against the same body run eagerly (the static-buffer step),
     from the same adapter and a fresh optimizer each: checks the captured AdamW, its device lr (warm-up ramp)
-    and the in-place optimizer reset. Returns the losses and the adapter updates' relative error per tensor."""
+    and the in-place optimizer reset. The eager body runs twice: in bf16 a large model's eager step does not
+    repeat itself exactly (7B shape on an H200: 1% apart in gradients, 5% in the updates after 3 AdamW steps, the
+    same as replay against eager; in fp32 all three are bit-identical; docs/journal.md, session 9), so the replay
+    matches when it is no further from eager than eager is from itself (or within 5% / 1%). Returns the losses and
+    the adapter updates' relative error per tensor, replay against eager and eager against eager."""
     import torch
 
     res.reset(2)
     res.model.train()
     start = [p.detach().clone() for p in res.trainable_parameters()]
     runs = {}
-    for mode in ("replay", "eager"):
+    for mode in ("replay", "eager", "eager2"):
         with torch.no_grad():
             for p, s in zip(res.trainable_parameters(), start):
                 p.copy_(s)
@@ -342,13 +346,21 @@ def check_replay(res: Resident, graph_cfg: TrainConfig, tokens: int, steps: int 
             res.model.eval()
             return {"replay_check_error": f"nothing replayed, the slot's capture failed: {step.graphs.failed or 'no graph'}"}
     res.model.eval()
-    (lr_, ur), (le, ue) = runs["replay"], runs["eager"]
-    errors = sorted(float((a - b).norm() / b.norm()) for a, b in zip(ur, ue) if float(b.norm()) > 0) or [float("nan")]
+    (lr_, ur), (le, ue), (le2, ue2) = runs["replay"], runs["eager"], runs["eager2"]
+
+    def rel_errors(x: list, y: list) -> list[float]:  # sorted, per tensor, of x against y
+        return sorted(float((a - b).norm() / b.norm()) for a, b in zip(x, y) if float(b.norm()) > 0) or [float("nan")]
+
+    errors, noise = rel_errors(ur, ue), rel_errors(ue2, ue)
+    loss_noise = max((abs(a - b) / abs(b) for a, b in zip(le2, le)), default=0.0)
     return {
         "replay_losses": lr_,
         "eager_losses": le,
+        "eager2_losses": le2,
         "replay_vs_eager_update_rel_err_median_max": [errors[len(errors) // 2], errors[-1]],
-        "replay_matches_eager": bool(errors[-1] < 0.05 and all(abs(a - b) <= 1e-2 * abs(b) for a, b in zip(lr_, le))),
+        "eager_vs_eager_update_rel_err_median_max": [noise[len(noise) // 2], noise[-1]],
+        "replay_matches_eager": bool(errors[-1] <= max(0.05, 1.5 * noise[-1])
+                                     and all(abs(a - b) <= max(1e-2, 1.5 * loss_noise) * abs(b) for a, b in zip(lr_, le))),
     }
 
 
