@@ -132,6 +132,8 @@ def claim_gpus(indices: tuple[int, ...], want: int, lock_dir: Path) -> Leases:
     return leases
 
 
+EXIT_GRACE_SECONDS = 5.0  # close(): how long the workers together get to exit before they are killed
+
 @dataclass
 class Slot:
     index: int
@@ -246,10 +248,10 @@ class SlotPool:
                 continue
             return pickle.loads(buf[:size])
 
-    def close(self, grace: float = 5.0) -> None:
+    def close(self) -> None:
         """End every worker; one busy with a call is killed at once (that call raises `SlotError`). Every idle
         worker is told to exit before any is waited for, so they shut down (a GPU worker frees its CUDA context)
-        side by side; one still running `grace` seconds after the telling is killed."""
+        side by side; one still running `EXIT_GRACE_SECONDS` after the telling is killed."""
         self.closed = True
         for slot in self.slots:
             if not slot.lock.acquire(blocking=False):
@@ -264,9 +266,9 @@ class SlotPool:
                         write_frame(slot.proc.stdin, ("exit", {}))
                     except OSError:
                         pass
-            until = time.monotonic() + grace
+            until = time.monotonic() + EXIT_GRACE_SECONDS
             for slot in self.slots:
-                if slot.proc is not None and slot.proc.poll() is None:
+                if slot.proc is not None:
                     try:
                         slot.proc.wait(timeout=max(0.0, until - time.monotonic()))
                     except subprocess.TimeoutExpired:
