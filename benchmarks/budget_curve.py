@@ -8,15 +8,21 @@ into its own folder under `DIR/runs/`. It prints and writes (`DIR/budget_curve.m
 `DIR/budget_curve.png`, drawn with Pillow) per run: tasks solved, budget used (the run's wall seconds over its
 budget), the slots' busy fraction (the tasks' step seconds over slots x the time from the first task's claim to the
 end), the slot gap per task (the mean time a slot spent between one task's last step and the next task's first,
-from the records' spans: the overhead the budget must pay for) and the refinements done. Every run starts from an
-empty folder (no resume) with the same tasks, profile and seeds. `--merge A.json B.json --out DIR` writes the
-table and picture of several such runs' rows together.
+from the records' spans: the overhead the budget must pay for), the overhead per task the run measured
+(`schedule.overhead_mean_seconds`), the tail (seconds from the last task's end to the report, which the reserve
+must cover), the test outputs solved after pass 1 and at the end (what refinement added, in one run), and the
+refinements done. On a CUDA profile it also samples `nvidia-smi` every 0.5 s during each run and reports the GPU
+busy fraction: the mean utilization of the GPUs the run may use (`CUDA_VISIBLE_DEVICES`, else all) over the run's
+samples. Every run starts from an empty folder (no resume) with the same tasks, profile and seeds.
+`--merge A.json B.json --out DIR` writes the table and picture of several such runs' rows together.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import subprocess
 import sys
 import time
@@ -58,7 +64,34 @@ def slot_gaps(report: dict) -> list[float]:
     return gaps
 
 
-def summarize(report: dict, budget: float, wall: float) -> dict:
+class GpuBusy:
+    """`nvidia-smi` sampled every 0.5 s while a run lasts: `stop()` returns the mean utilization (0-1) of the
+    sampled GPUs, or None when nvidia-smi is missing or gave no samples."""
+
+    def __init__(self, gpus: str | None) -> None:
+        self.proc = None
+        exe = shutil.which("nvidia-smi")
+        if exe is None:
+            return
+        cmd = [exe, "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits", "-lms", "500"]
+        if gpus:
+            cmd += ["-i", gpus]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+    def stop(self) -> float | None:
+        if self.proc is None:
+            return None
+        self.proc.terminate()
+        out, _ = self.proc.communicate(timeout=10)
+        samples = [float(v) for v in out.split() if v.strip().replace(".", "", 1).isdigit()]
+        return round(sum(samples) / (100 * len(samples)), 4) if samples else None
+
+
+def outputs_solved(score: dict | None) -> int | None:
+    return None if not score else score.get("solved_outputs")
+
+
+def summarize(report: dict, budget: float, wall: float, gpu_busy: float | None = None) -> dict:
     """One run's row (see module doc)."""
     tasks = report["tasks"]
     gaps = slot_gaps(report)
@@ -70,7 +103,13 @@ def summarize(report: dict, budget: float, wall: float) -> dict:
         "wall_seconds": round(wall, 1),
         "budget_used": round(report["wall_seconds"] / budget, 3),
         "busy_fraction": schedule.get("busy_fraction"),
+        "gpu_busy": gpu_busy,
         "slot_gap_seconds": round(sum(gaps) / len(gaps), 3) if gaps else None,
+        "overhead_seconds": schedule.get("overhead_mean_seconds"),
+        "tail_seconds": schedule.get("tail_seconds"),
+        "outputs_pass1": outputs_solved(report.get("score_pass1")),
+        "outputs": outputs_solved(report.get("score")),
+        "total_outputs": (report.get("score") or {}).get("total_outputs"),
         "refinements": sum(len(t.get("refinements") or []) for t in tasks),
         "steps": sum(t.get("steps") or 0 for t in tasks),
         "min_budget_seconds": min((t["budget_seconds"] for t in tasks if t.get("budget_seconds") is not None), default=None),
@@ -78,7 +117,18 @@ def summarize(report: dict, budget: float, wall: float) -> dict:
 
 
 def one_run(args: argparse.Namespace, profile: Path, budget: float, out: Path) -> dict:
+    cuda = load_profile(str(profile)).slots.device == "cuda"
+    gpu = GpuBusy(os.environ.get("CUDA_VISIBLE_DEVICES")) if cuda else None
     t0 = time.time()
+    try:
+        report = run_once(args, profile, budget, out)
+    finally:
+        busy = gpu.stop() if gpu else None
+    return summarize(report, budget, time.time() - t0, busy)
+
+
+def run_once(args: argparse.Namespace, profile: Path, budget: float, out: Path) -> dict:
+    """One whole run of the product path; its report."""
     if args.flow:
         cmd = [sys.executable, str(ROOT / "flows" / "submit.py"), "--challenges", args.challenges, "--order", args.order,
                "--profile", str(profile), "--time-budget", str(budget), "--out", str(out)]
@@ -90,17 +140,19 @@ def one_run(args: argparse.Namespace, profile: Path, budget: float, out: Path) -
         from tasks_lib.pipeline import run_direct
 
         report = run_direct(args.challenges, out, str(profile), limit=args.limit, time_budget=budget, order=args.order)
-    return summarize(report, budget, time.time() - t0)
+    return report
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| budget (s) | scale | refine | solved | budget used | slots busy | slot gap per task (s) | refinements | train steps | least task budget (s) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| budget (s) | scale | refine | solved | outputs, pass 1 -> end | budget used | tail (s) | slots busy | GPU busy | "
+             "overhead per task (s) | slot gap per task (s) | refinements | train steps | least task budget (s) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    pct = lambda v: "-" if v is None else f"{100 * v:.0f}%"  # noqa: E731
     for r in rows:
-        busy = "-" if r["busy_fraction"] is None else f"{100 * r['busy_fraction']:.0f}%"
-        lines.append(f"| {r['budget']:.0f} | {r['scale']}x | {'on' if r['refine'] else 'off'} | {r['solved']}/{r['tasks']} | "
-                     f"{100 * r['budget_used']:.0f}% | {busy} | "
-                     f"{r['slot_gap_seconds']} | {r['refinements']} | {r['steps']} | {r['min_budget_seconds']} |")
+        outputs = "-" if r.get("outputs") is None else f"{r.get('outputs_pass1')} -> {r['outputs']} of {r.get('total_outputs')}"
+        lines.append(f"| {r['budget']:.0f} | {r['scale']}x | {'on' if r['refine'] else 'off'} | {r['solved']}/{r['tasks']} | {outputs} | "
+                     f"{pct(r['budget_used'])} | {r.get('tail_seconds', '-')} | {pct(r['busy_fraction'])} | {pct(r.get('gpu_busy'))} | "
+                     f"{r.get('overhead_seconds', '-')} | {r['slot_gap_seconds']} | {r['refinements']} | {r['steps']} | {r['min_budget_seconds']} |")
     return "\n".join(lines)
 
 
@@ -119,7 +171,7 @@ def picture(rows: list[dict], path: Path, title: str) -> None:
     d.line([(m, m), (m, h - m)], fill="black")
     for b in budgets:
         d.text((x(b) - 10, h - m + 8), f"{b:.0f}s", fill="black")
-    for s in range(top + 1):
+    for s in range(0, top + 1, max(1, top // 10)):
         d.text((m - 25, y(s) - 6), str(s), fill="black")
     d.text((m, 15), title, fill="black")
     d.text((w // 2 - 60, h - 25), "time budget (seconds)", fill="black")
@@ -151,7 +203,10 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []
     if args.merge:
-        rows = sorted((r for f in args.merge for r in json.loads(Path(f).read_text())["rows"]), key=lambda r: (r["budget"], r["refine"]))
+        merged = [json.loads(Path(f).read_text()) for f in args.merge]
+        rows = sorted((r for m in merged for r in m["rows"]), key=lambda r: (r["budget"], r["refine"]))
+        for key in ("challenges", "limit", "order", "profile"):  # the title says what the merged runs ran
+            setattr(args, key, merged[0]["args"][key])
         args.scales, args.refine = "", ""
     for scale in [float(s) for s in args.scales.split(",") if s]:
         for refine in [s == "on" for s in args.refine.split(",") if s]:

@@ -21,7 +21,8 @@ Contract:
   `solved_outputs`, `total_outputs`, `scored_tasks`; and `score_pass1`, the
   score of the first pass's answers, so one run shows what refinement added); the run's
   `schedule`: the measured overhead per task, the sample seconds per answer token the budget ended with, the
-  refinements done and failed, and the slots' busy fraction)
+  refinements done and failed, the slots' busy fraction, and the tail: the seconds from the last claim's release
+  (pass 1 or refinement) to the report, which the run's `reserve_seconds` must cover)
   and returns it.
 """
 
@@ -148,6 +149,7 @@ class Run:
         span = max(1e-9, time.time() - start)
         used = sum(t.get("used_seconds") or 0.0 for t in tasks if t.get("status") != "invalid" and not t.get("resumed"))
         overheads = [a + b for a, b in self.overheads.values()]
+        last = max((released for _, released in self.budget.held.values()), default=None)  # the last claim's release
         return {
             "overhead_mean_seconds": round(sum(overheads) / len(overheads), 3) if overheads else None,
             "overhead_max_seconds": round(max(overheads), 3) if overheads else None,
@@ -158,6 +160,7 @@ class Run:
             "work_seconds": round(span, 3),
             "busy_fraction": round(used / (slots * span), 4) if slots else None,
             "budget_end_in": round(self.budget.end - time.time(), 3),
+            "tail_seconds": None if last is None else round(time.time() - last, 3),
         }
 
     def finish(self) -> dict:

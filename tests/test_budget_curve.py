@@ -1,0 +1,50 @@
+"""The budget-curve benchmark's row: what it reads from a report, and the GPU busy sampler (a fake nvidia-smi)."""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from pathlib import Path
+
+from benchmarks.budget_curve import GpuBusy, summarize, table
+
+
+def _report() -> dict:
+    return {
+        "wall_seconds": 95.0,
+        "schedule": {"busy_fraction": 0.93, "overhead_mean_seconds": 0.4, "tail_seconds": 3.2},
+        "score": {"solved_outputs": 5, "total_outputs": 12},
+        "score_pass1": {"solved_outputs": 4, "total_outputs": 12},
+        "tasks": [
+            {"task_id": "a", "state": "solved", "slot": 0, "steps": 30, "budget_seconds": 9.0, "refinements": [{}],
+             "spans": {"train": (0.0, 5.0), "sample": (5.0, 6.0)}},
+            {"task_id": "b", "state": "unsolved", "slot": 0, "steps": 20, "budget_seconds": 7.5,
+             "spans": {"train": (6.5, 9.0)}},
+        ],
+    }
+
+
+def test_a_row_says_budget_used_tail_overhead_and_what_refinement_added() -> None:
+    row = summarize(_report(), budget=100.0, wall=97.0, gpu_busy=0.81)
+    assert row["budget_used"] == 0.95 and row["tail_seconds"] == 3.2 and row["overhead_seconds"] == 0.4
+    assert (row["outputs_pass1"], row["outputs"], row["total_outputs"]) == (4, 5, 12)
+    assert row["solved"] == 1 and row["refinements"] == 1 and row["steps"] == 50 and row["min_budget_seconds"] == 7.5
+    assert row["slot_gap_seconds"] == 0.5 and row["gpu_busy"] == 0.81
+    md = table([{"scale": 1.0, "refine": True, **row}])
+    assert "| 100 | 1.0x | on | 1/2 | 4 -> 5 of 12 | 95% | 3.2 | 93% | 81% | 0.4 |" in md
+
+
+def test_gpu_busy_is_the_mean_of_nvidia_smi_samples(tmp_path: Path, monkeypatch) -> None:
+    fake = tmp_path / "nvidia-smi"
+    fake.write_text("#!/bin/sh\necho 40\necho 80\nexec sleep 30\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    sampler = GpuBusy("0")
+    time.sleep(0.5)
+    assert sampler.stop() == 0.6
+
+
+def test_gpu_busy_without_nvidia_smi_is_unknown(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert GpuBusy(None).stop() is None
