@@ -121,6 +121,9 @@ class SampleConfig:
     compile: str = "off"  # cached/dfs: torch.compile backend for the fused decode step's layer body: off | inductor | aot_eager |
     # eager; opt-in until measured on a GPU (fewer kernels per layer, but a compile per decode shape; a failure logs and runs uncompiled)
     vllm_memory: float = 0.3  # vllm: fraction of the GPU its engine may take (the resident training model needs the rest)
+    memory_gb: float = 0.0  # cached: memory (GB) the decode plan may use beyond what the process holds; 0: on CUDA what the process
+    # may still allocate (its per-process cap or the card, minus what it holds), elsewhere no limit (all views as one batch).
+    # Views that do not fit in one batch are decoded in sequential groups (tasks_lib/memory.py): slower, every view still sampled
 
     def __post_init__(self) -> None:
         _check(self.backend in ("hf", "cached", "dfs", "vllm"), "sample", "backend", self.backend, "hf|cached|dfs|vllm")
@@ -131,6 +134,7 @@ class SampleConfig:
         _check(1 <= self.dfs_max_candidates <= 256, "sample", "dfs_max_candidates", self.dfs_max_candidates, "1-256")
         _check(0 <= self.score_views <= 64, "sample", "score_views", self.score_views, "0-64")
         _check(0 < self.vllm_memory < 1, "sample", "vllm_memory", self.vllm_memory, "in (0, 1)")
+        _check(self.memory_gb >= 0, "sample", "memory_gb", self.memory_gb, ">= 0")
         _check(self.merge_lora in ("off", "cpu", "device"), "sample", "merge_lora", self.merge_lora, "off|cpu|device")
         _check(self.cuda_graphs in ("auto", "on", "off"), "sample", "cuda_graphs", self.cuda_graphs, "auto|on|off")
         _check(self.compile in ("off", "inductor", "aot_eager", "eager"), "sample", "compile", self.compile, "off|inductor|aot_eager|eager")

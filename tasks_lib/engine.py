@@ -6,8 +6,9 @@ Contract:
   reason for any other (`tasks_lib.plain_engine.PlainEngine` runs those). It calls
   the model's own projection, norm and MLP modules, so an unmerged LoRA adapter is applied and a merged one
   costs nothing extra. It knows nothing about tokenization or grids: it takes and returns token ids.
-- `prefill(prompts)` runs each prompt once and returns a `Prefix`: every prompt's per-layer K/V, padded to a
-  common bucketed length (with a mask), and the next-token log-probabilities after each prompt.
+- `prefill(prompts)` runs each prompt once and returns a `Prefix` (`tasks_lib.decode_state`): every prompt's per-layer
+  K/V, padded to a common bucketed length (with a mask), and the next-token log-probabilities after each prompt. Each
+  layer writes its K/V straight into the `Prefix`, and logits are computed for the last position only.
 - `generate(prefix, n, max_new, eos, temperature, greedy_first, deadline, seed)` decodes `n` continuations of
   every prompt in one batch. Each prompt's K/V is read once per step for all its `n` rows; the generated K/V
   lives in one static buffer. A row stops at `eos` (kept in its ids) or at `max_new` tokens; the loop ends
@@ -15,7 +16,9 @@ Contract:
   Returns, per prompt, `n` pairs `(ids, logprob)` where logprob is the sum of the model's log-probabilities
   (temperature 1) of the ids.
 - `dfs(prefix, view, eos, threshold, max_len, max_candidates, deadline)` runs `search.dfs` on one prompt.
-- `score(prefix, view, completions)` returns the log-probability of each given completion after the prompt.
+- `score(prefix, view, completions)` returns the log-probability of each given completion after the prompt, in
+  pieces of rows and positions (attention scores under SCORE_ELEMENTS, logits under LOGIT_ELEMENTS), reading the
+  prompt's K/V in place.
 - `trace(prefix, view, tokens)` feeds `tokens` by decode steps (the DFS path) and returns the log-probabilities
   after each: a check of the decode step against `score` or another engine.
 - A single-token decode step runs `_decode`, the same transformer as the multi-token `_forward` with fewer kernels
@@ -31,6 +34,8 @@ Contract:
   graph reads, so weights changed in place (merging a LoRA adapter, loading the next task's) need no recapture,
   and replaced parameter tensors (a new data pointer) drop every graph. A failed capture logs once and the engine
   runs eagerly from then on; "on" raises instead. "off" (or False), and any non-CUDA device, run eagerly.
+- Decode states (static buffers and graphs, up to `max_states` shapes) stay cached between calls; `cached_bytes()` is
+  what they hold and `release()` drops them (`tasks_lib.memory` plans around them).
 """
 
 from __future__ import annotations
@@ -38,12 +43,13 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 
+from tasks_lib.decode_state import DecodeState as _State
+from tasks_lib.decode_state import Prefix
 from tasks_lib.families import fast_path_blocker
 from tasks_lib.positions import for_model
 from tasks_lib.search import SearchStats, dfs
@@ -52,7 +58,8 @@ log = logging.getLogger(__name__)
 
 PREFIX_BUCKET = 256  # prompt K/V is padded to a multiple of this on CUDA: fewer graph shapes, < 256 wasted slots
 WINDOW_BUCKET = 64  # attention over generated tokens reads a window of this granularity, not the whole buffer
-SCORE_ELEMENTS = 1 << 27  # cap on attention-score elements per scoring chunk (512 MiB in float32)
+SCORE_ELEMENTS = 1 << 27  # cap on attention-score elements per scoring piece (512 MiB in float32)
+LOGIT_ELEMENTS = 1 << 25  # cap on vocabulary logits per scoring piece (128 MiB in float32; a 152k vocab: ~220 positions)
 GRAPH_MODES = ("auto", "on", "off")
 _STEP_ERRORS = (RuntimeError, TypeError, ValueError, AttributeError, IndexError)  # a failed fused step or capture
 COMPILE_MODES = ("off", "inductor", "aot_eager", "eager")
@@ -64,29 +71,6 @@ _BACKENDS: dict[str, Any] = {}
 
 class EngineError(RuntimeError):
     """The model's architecture is not one the engine can run."""
-
-
-@dataclass
-class Prefix:
-    """Prompts after prefill: per-layer K/V (padded) and the log-probabilities of the first new token."""
-
-    k: torch.Tensor  # (L, W, Hkv, Pc, D)
-    v: torch.Tensor  # (L, W, Hkv, Pc, D)
-    bias: torch.Tensor  # (W, Pc) 0 on real tokens, -inf on padding
-    lengths: torch.Tensor  # (W,) prompt lengths
-    logprobs: torch.Tensor  # (W, V) float32
-    last_pos: torch.Tensor  # (A, W) position of each prompt's last token (A axes of the model's position scheme)
-    last_tok: torch.Tensor  # (W,) each prompt's last token
-    prompts: list[list[int]]  # the prompts' ids
-
-    @property
-    def width(self) -> int:
-        return int(self.k.shape[1])
-
-    def select(self, view: int) -> "Prefix":
-        return Prefix(self.k[:, view : view + 1], self.v[:, view : view + 1], self.bias[view : view + 1],
-                      self.lengths[view : view + 1], self.logprobs[view : view + 1], self.last_pos[:, view : view + 1],
-                      self.last_tok[view : view + 1], self.prompts[view : view + 1])
 
 
 def _round_up(x: int, m: int) -> int:
@@ -110,52 +94,6 @@ def _counting_backend(name: str) -> Any:
 def _rotate_half(x: torch.Tensor) -> torch.Tensor:
     half = x.shape[-1] // 2
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
-
-
-class _State:
-    """Static buffers of one decode shape; CUDA graphs capture reads and writes of exactly these tensors."""
-
-    def __init__(self, eng: "Engine", width: int, rows: int, pc: int, capacity: int):
-        dev, dt = eng.device, eng.dtype
-        L, Hkv, D = eng.n_layers, eng.n_kv, eng.head_dim
-        self.pre_k = torch.zeros(L, width, Hkv, pc, D, device=dev, dtype=dt)  # (L, W, Hkv, Pc, D)
-        self.pre_v = torch.zeros_like(self.pre_k)
-        self.pre_bias = torch.zeros(width, pc, device=dev)  # (W, Pc)
-        self.own_k = torch.zeros(L, rows, Hkv, capacity, D, device=dev, dtype=dt)  # (L, B, Hkv, G, D)
-        self.own_v = torch.zeros_like(self.own_k)
-        self.pos = torch.zeros(eng.scheme.axes, rows, device=dev, dtype=torch.long)  # (A, B) position of the last token fed
-        self.prev = torch.zeros(rows, device=dev, dtype=torch.long)  # (B,) the last token fed
-        self.t = torch.zeros((), device=dev, dtype=torch.long)  # index in the completion (the own K/V slot)
-        self.tok = torch.zeros(rows, 1, device=dev, dtype=torch.long)  # (B, 1)
-        self.lp = torch.zeros(rows, eng.vocab_size, device=dev)  # (B, V) log-probs of the next token
-        self.noise = torch.ones(rows, eng.vocab_size, device=dev)  # (B, V) Exp(1) draws for Gumbel sampling
-        self.inv_temp = torch.ones(rows, 1, device=dev)  # (B, 1)
-        self.sampled = torch.zeros(rows, 1, device=dev)  # (B, 1) 1 where the row samples, 0 where greedy
-        self.done = torch.zeros(rows, device=dev, dtype=torch.bool)  # (B,)
-        self.total = torch.zeros(rows, device=dev)  # (B,) summed log-probs
-        self.out = torch.zeros(rows, capacity, device=dev, dtype=torch.long)  # (B, G) generated ids
-        self.eos = torch.zeros((), device=dev, dtype=torch.long)
-        self.graphs: dict[tuple[str, int], torch.cuda.CUDAGraph] = {}
-        self.fused_ok = False  # the fused step has run on this shape without raising
-
-    def _changed(self) -> tuple[torch.Tensor, ...]:
-        return (self.t, self.lp, self.total, self.out, self.done, self.tok, self.pos, self.prev)
-
-    def snapshot(self) -> list[torch.Tensor]:
-        """Copies of the buffers a step changes besides its own K/V slot (which a rerun overwrites)."""
-        return [x.clone() for x in self._changed()]
-
-    def restore(self, saved: list[torch.Tensor]) -> None:
-        for dst, src in zip(self._changed(), saved):
-            dst.copy_(src)
-
-    def load(self, prefix: Prefix, rows_per_view: int) -> None:
-        self.pre_k.copy_(prefix.k)
-        self.pre_v.copy_(prefix.v)
-        self.pre_bias.copy_(prefix.bias)
-        self.pos.copy_(prefix.last_pos.repeat_interleave(rows_per_view, 1))
-        self.prev.copy_(prefix.last_tok.repeat_interleave(rows_per_view))
-        self.lp.copy_(prefix.logprobs.repeat_interleave(rows_per_view, 0))
 
 
 class Engine:
@@ -234,21 +172,23 @@ class Engine:
         return torch.log_softmax(self.lm.lm_head(self.body.norm(x)).float(), dim=-1)  # (B, T, V)
 
     @torch.inference_mode()
-    def _prefill_one(self, ids: Sequence[int]) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor, torch.Tensor]:
+    def _prefill_one(self, ids: Sequence[int], k_out: torch.Tensor, v_out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run one prompt, writing its K/V into `k_out`, `v_out` (L, Hkv, Pc, D) as each layer makes them (no
+        per-layer list, no stacked copy); returns the next-token log-probs (V,) and the last position (A,)."""
         tok = torch.tensor([list(ids)], device=self.device)  # (1, P)
+        P = tok.shape[1]
         x = self.body.embed_tokens(tok)  # (1, P, E)
         pos = self.scheme.of_ids(tok)  # (A, 1, P)
         cos, sin = self.scheme.rope(self.body, x, pos)  # (1, P, D)
-        ks, vs = [], []
-        for layer in self.layers:
+        for i, layer in enumerate(self.layers):
             attn = layer.self_attn
             q, k, v = self._qkv(attn, layer.input_layernorm(x), cos, sin)  # (1, H, P, D), (1, Hkv, P, D)
+            k_out[i, :, :P], v_out[i, :, :P] = k[0], v[0]
             a = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=self.scale, enable_gqa=self.n_kv != self.n_heads)  # (1, H, P, D)
-            x = x + attn.o_proj(a.transpose(1, 2).reshape(1, tok.shape[1], -1))
+            del q, k, v
+            x = x + attn.o_proj(a.transpose(1, 2).reshape(1, P, -1))
             x = x + layer.mlp(layer.post_attention_layernorm(x))
-            ks.append(k[0])
-            vs.append(v[0])
-        return ks, vs, self._head(x[:, -1:])[0, 0], pos[:, 0, -1]  # (V,), (A,)
+        return self._head(x[:, -1:])[0, 0], pos[:, 0, -1]  # (V,) only the last position's logits, (A,)
 
     @torch.inference_mode()
     def prefill(self, prompts: Sequence[Sequence[int]]) -> Prefix:
@@ -263,18 +203,15 @@ class Engine:
         logprobs = torch.empty(W, self.vocab_size, device=self.device)  # (W, V)
         last_pos = torch.empty(self.scheme.axes, W, device=self.device, dtype=torch.long)  # (A, W)
         for w, p in enumerate(prompts):
-            ks, vs, lp, last_pos[:, w] = self._prefill_one(p)
-            k[:, w, :, : len(p)] = torch.stack(ks)  # (L, Hkv, P, D)
-            v[:, w, :, : len(p)] = torch.stack(vs)
+            logprobs[w], last_pos[:, w] = self._prefill_one(p, k[:, w], v[:, w])
             bias[w, : len(p)] = 0.0
-            logprobs[w] = lp
         lengths = torch.tensor([len(p) for p in prompts], device=self.device)
         last_tok = torch.tensor([p[-1] for p in prompts], device=self.device)
         return Prefix(k, v, bias, lengths, logprobs, last_pos, last_tok, [list(p) for p in prompts])
 
-    def _forward(self, st: _State, tok: torch.Tensor, window: int, pos: torch.Tensor) -> torch.Tensor:
+    def _forward(self, st: _State, tok: torch.Tensor, window: int, pos: torch.Tensor, head: bool = True) -> torch.Tensor:
         """Feed `tok` (B, T) at completion slots t..t+T-1 of every row, at model positions `pos` (A, B, T);
-        log-probs (B, T, V)."""
+        log-probs (B, T, V), or with `head=False` the final hidden states (B, T, E)."""
         B, T = tok.shape
         W, pc = st.pre_bias.shape
         n, g = B // W, self.n_heads // self.n_kv
@@ -302,7 +239,7 @@ class Engine:
             a = a.reshape(B, self.n_heads, T, D).transpose(1, 2).reshape(B, T, -1)  # (B, T, H*D)
             x = x + attn.o_proj(a)
             x = x + layer.mlp(layer.post_attention_layernorm(x))
-        return self._head(x)  # (B, T, V)
+        return self._head(x) if head else x  # (B, T, V) or (B, T, E)
 
     def _norm(self, norm: Any, x: torch.Tensor) -> torch.Tensor:
         """The model's RMSNorm as one fused op (the Hugging Face module is seven elementwise kernels)."""
@@ -549,15 +486,18 @@ class Engine:
 
     @torch.inference_mode()
     def score(self, prefix: Prefix, view: int, completions: Sequence[Sequence[int]]) -> list[float]:
-        """Sum of log-probabilities of each completion after prompt `view` (teacher forcing, batched)."""
+        """Sum of log-probabilities of each completion after prompt `view` (teacher forcing), in pieces of rows and
+        positions whose attention scores stay under SCORE_ELEMENTS and logits under LOGIT_ELEMENTS: the prompt's K/V
+        is read in place and a piece's fed positions write their own K/V for the next piece to attend to."""
         if not completions or any(len(c) == 0 for c in completions):
             raise ValueError("score needs non-empty completions")
         one = prefix.select(view)
         first = one.logprobs[0]  # (V,)
         T = max(len(c) for c in completions)
         pc = one.k.shape[3]
-        per_row = self.n_heads * max(T - 1, 1) * (pc + T)
-        chunk = max(1, SCORE_ELEMENTS // per_row)
+        per_pos = self.n_heads * (pc + T)  # attention-score elements per row and fed position
+        span = max(1, min(T - 1, SCORE_ELEMENTS // per_pos, LOGIT_ELEMENTS // self.vocab_size))  # positions per piece
+        chunk = max(1, min(SCORE_ELEMENTS // (per_pos * span), LOGIT_ELEMENTS // (self.vocab_size * span)))  # rows
         out: list[float] = []
         for s in range(0, len(completions), chunk):
             part = completions[s : s + chunk]
@@ -565,14 +505,27 @@ class Engine:
             lens = torch.tensor([len(c) for c in part], device=self.device)  # (B,)
             lp = first[ids[:, 0]]  # (B,)
             if T > 1:
-                st = _State(self, 1, len(part), pc, T)
+                st = _State(self, 1, len(part), pc, T, share=one)
                 st.load(one, len(part))
-                st.t.zero_()
                 prompt = torch.tensor(one.prompts[0], device=self.device).expand(len(part), -1)  # (B, P)
                 pos = self.scheme.of_ids(torch.cat([prompt, ids[:, :-1]], 1))[:, :, prompt.shape[1] :]  # (A, B, T-1)
-                tail = self._forward(st, ids[:, :-1], T, pos)  # (B, T-1, V)
-                tok_lp = tail.gather(2, ids[:, 1:, None])[..., 0]  # (B, T-1)
+                tok_lp = torch.empty(len(part), T - 1, device=self.device)  # (B, T-1)
+                for a in range(0, T - 1, span):
+                    b = min(T - 1, a + span)
+                    st.t.fill_(a)
+                    x = self._forward(st, ids[:, a:b], T, pos[:, :, a:b], head=False)  # (B, b-a, E)
+                    logits = self.lm.lm_head(self.body.norm(x)).float()  # (B, b-a, V)
+                    tok_lp[:, a:b] = logits.gather(2, ids[:, a + 1 : b + 1, None])[..., 0] - logits.logsumexp(-1)
+                    del x, logits
                 keep = torch.arange(1, T, device=self.device)[None] < lens[:, None]  # (B, T-1)
                 lp = lp + (tok_lp * keep).sum(1)
             out.extend(lp.tolist())
         return out
+
+    def cached_bytes(self) -> int:
+        """Bytes the cached decode states hold (kept between calls so their CUDA graphs replay)."""
+        return sum(st.nbytes() for st in self._states.values())
+
+    def release(self) -> None:
+        """Drop every cached decode state and its CUDA graphs; their memory goes back to the allocator."""
+        self._states.clear()

@@ -17,9 +17,12 @@ into the weights for the duration and the base weights restored exactly after (`
 
 Backends are picked by name through `backend(name)`, which imports optional dependencies lazily:
 `hf` (transformers `generate`, one view at a time), `cached` and `dfs` (`tasks_lib.engine`: each prompt
-prefilled once, all views and samples decoded as one batch, CUDA graphs on GPU; for a family the engine does not
-support, `tasks_lib.plain_engine` over the model's own forward, logged once), `vllm`
-(`tasks_lib.sample_vllm`).
+prefilled once, CUDA graphs on GPU; for a family the engine does not support, `tasks_lib.plain_engine` over the
+model's own forward, logged once), `vllm` (`tasks_lib.sample_vllm`). `cached` decodes all views and samples as one
+batch where they fit the memory the process may still use, else in sequential groups of views
+(`tasks_lib.memory.decode_plan`; `SampleStats.decode_groups`, and `groups_skipped` for groups the deadline left
+out); `dfs` searches one view's prompt at a time. After a call, an engine's cached decode states are released when
+they hold more than `tasks_lib.memory.STATE_KEEP_SHARE` of the device (`memory.trim_engines`).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from tasks_lib import memory
 from tasks_lib.augment import ScaleError, apply_grid, apply_task, invert_grid, sample_augmentations
 from tasks_lib.config import SampleConfig
 from tasks_lib.data import Grid, Task
@@ -64,7 +68,9 @@ class SampleStats:
     views_done: int = 0
     seconds: float = 0.0
     stopped_by: str = "done"  # done | deadline (a view skipped, or the deadline passed while a batch decoded)
-    tokens_decoded: int = 0  # answer tokens decoded, summed over test inputs: a batch's longest completion, or max_new when a row stopped without eos
+    tokens_decoded: int = 0  # answer tokens decoded, summed over test inputs and decode groups: a batch's longest completion, or max_new when a row stopped without eos
+    decode_groups: list[int] = dataclasses.field(default_factory=list)  # cached: views per sequential decode group (tasks_lib.memory), over test inputs
+    groups_skipped: int = 0  # cached: decode groups not started before the deadline (their views are not sampled)
     scored_views: int = 0  # augmented scoring: views scored (summed over test inputs)
     score_seconds: float = 0.0
 
@@ -120,25 +126,56 @@ def engine_for(res: Resident, cfg: SampleConfig) -> Any:
     return res.slot_state[key]
 
 
-def _cached_views(res: Resident, prompts: list[list[int]], cfg: SampleConfig, max_new: int, deadline: float, adapter_dir: str | None) -> list[list[Completion]]:
-    """All views and samples as one batch over prompts prefilled once. A row cut off (by `max_new`, which bounds
-    every answer, or by the deadline) comes back empty, so it counts as malformed rather than as a truncated grid."""
+class Decoded(list):
+    """A backend's completions per view (a list, as every backend returns) with the decode groups that made them:
+    `groups` the views of each group decoded, `skipped` the groups the deadline left out."""
+
+    def __init__(self, views: list[list[Completion]], groups: list[int], skipped: int):
+        super().__init__(views)
+        self.groups, self.skipped = groups, skipped
+
+
+def _cached_views(res: Resident, prompts: list[list[int]], cfg: SampleConfig, max_new: int, deadline: float, adapter_dir: str | None) -> Decoded:
+    """Every view and sample, decoded in as few sequential groups as memory allows (`tasks_lib.memory.decode_plan`; one
+    group, all views as one batch, where no limit is known), each group's prompts prefilled once. A group that has not
+    started by the deadline is skipped (the first always runs). A row cut off (by `max_new`, which bounds every
+    answer, or by the deadline) comes back empty, so it counts as malformed rather than as a truncated grid."""
     eng = engine_for(res, cfg)
     eos = res.vocab.eos
-    outs = eng.generate(eng.prefill(prompts), cfg.samples_per_view, max_new, eos, cfg.temperature,
-                        greedy_first=True, deadline=deadline, seed=cfg.seed)
-    return [[(ids if ids and ids[-1] == eos else [], lp, k == 0) for k, (ids, lp) in enumerate(view)] for view in outs]
+    available = memory.available_bytes(res.device, int(cfg.memory_gb * 1e9))
+    lengths = [len(p) for p in prompts]
+    plan = memory.decode_plan(eng, lengths, cfg.samples_per_view, max_new, available)
+    if len(plan) > 1 and eng.cached_bytes() > 0:  # cached decode states of earlier shapes take room: drop them, plan again
+        eng.release()
+        available = memory.available_bytes(res.device, int(cfg.memory_gb * 1e9))
+        plan = memory.decode_plan(eng, lengths, cfg.samples_per_view, max_new, available)
+    if len(plan) > 1:
+        log.info("sampling %d views in %d decode groups %s (%.1f GB available)", len(prompts), len(plan), plan, (available or 0) / 1e9)
+    outs: list[list[tuple[list[int], float]]] = []
+    done: list[int] = []
+    start = 0
+    for g, size in enumerate(plan):
+        if g > 0 and time.time() >= deadline:
+            break
+        prefix = eng.prefill(prompts[start : start + size])
+        outs += eng.generate(prefix, cfg.samples_per_view, max_new, eos, cfg.temperature, greedy_first=True,
+                             deadline=deadline, seed=cfg.seed + g)
+        del prefix  # before the next group's prefill allocates its own
+        done.append(size)
+        start += size
+    views = [[(ids if ids and ids[-1] == eos else [], lp, k == 0) for k, (ids, lp) in enumerate(view)] for view in outs]
+    return Decoded(views, done, len(plan) - len(done))
 
 
 def _dfs_views(res: Resident, prompts: list[list[int]], cfg: SampleConfig, max_new: int, deadline: float, adapter_dir: str | None) -> list[list[Completion]]:
     """Every completion above the threshold, view by view; no new view once the deadline has passed."""
     eng = engine_for(res, cfg)
-    prefix = eng.prefill(prompts)
     out: list[list[Completion]] = []
     for v in range(len(prompts)):
         if v > 0 and time.time() >= deadline:
             break
-        found, _ = eng.dfs(prefix, v, res.vocab.eos, cfg.dfs_threshold, max_new, cfg.dfs_max_candidates, deadline)
+        prefix = eng.prefill(prompts[v : v + 1])  # one view's K/V at a time: the search reads one prompt
+        found, _ = eng.dfs(prefix, 0, res.vocab.eos, cfg.dfs_threshold, max_new, cfg.dfs_max_candidates, deadline)
         out.append([(ids, lp, False) for ids, lp in found])
     return out
 
@@ -212,10 +249,16 @@ def sample_task(res: Resident, task: Task, cfg: SampleConfig, max_tokens: int, d
             outs = generate(res, [p for _, p in prompts], cfg, max_new, deadline, adapter_dir) if prompts else []
             if len(outs) < len(prompts) or (prompts and time.time() >= deadline):
                 stats.stopped_by = "deadline"
-            rows = [ids for completions in outs for ids, _, _ in completions]
-            if rows:
-                unfinished = any(not ids or ids[-1] != res.vocab.eos for ids in rows)  # ran to max_new (or was cut)
-                stats.tokens_decoded += max_new if unfinished else max(map(len, rows))
+            groups = outs.groups if isinstance(outs, Decoded) else [len(outs)]
+            stats.decode_groups += groups if isinstance(outs, Decoded) else []
+            stats.groups_skipped += outs.skipped if isinstance(outs, Decoded) else 0
+            first = 0
+            for size in groups:  # each group decodes its own steps
+                rows = [ids for completions in outs[first : first + size] for ids, _, _ in completions]
+                first += size
+                if rows:
+                    unfinished = any(not ids or ids[-1] != res.vocab.eos for ids in rows)  # ran to max_new (or was cut)
+                    stats.tokens_decoded += max_new if unfinished else max(map(len, rows))
             for (v, _), completions in zip(prompts, outs):
                 for ids, logprob, greedy in completions:
                     stats.generated += 1
@@ -239,6 +282,7 @@ def sample_task(res: Resident, task: Task, cfg: SampleConfig, max_tokens: int, d
                 stats.scored_views += n
                 per_test[i] = [dataclasses.replace(c, score=scores.get(c.grid)) for c in cands]
             stats.score_seconds = time.time() - ts
+    memory.trim_engines(res.slot_state.values(), res.device, int(cfg.memory_gb * 1e9))  # large cached decode states would take the next task's room
     stats.views_done = min(done_per_test, default=0)
     stats.seconds = time.time() - t0
     return per_test, stats

@@ -7,6 +7,10 @@ pairs each step, with the loss on output tokens only. It stops at `cfg.max_steps
 `deadline` (a `time.time()` value), whichever comes first, and returns `TrainStats`. Only adapter weights change.
 `train_loop` is the same loop over any stream of examples (the shared adapter's, `tasks_lib/shared_adapter.py`);
 it reads the loss back every `cfg.sync_every` steps. `warm_up` compiles the fast step before any task's clock runs.
+A step that runs out of memory does not fail the training: the cached memory is freed, one line naming the reason and
+the length is logged (and kept in `TrainStats.oom`), and the slot's `LightMode` changes: the fast step retries that
+example light (layers recomputed, small cross-entropy chunks, no graph) for it and every longer one; an example that
+ran out light too (or any, for the simple step) is skipped with every one at least as long (`TrainStats.skipped`).
 
 The step strategies (simple, fast, CUDA graphs) are `tasks_lib/train_steps.py`; the graph state and capture
 plumbing `tasks_lib/train_graphs.py`.
@@ -15,6 +19,7 @@ plumbing `tasks_lib/train_graphs.py`.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import random
 import time
@@ -26,7 +31,11 @@ from tasks_lib.config import TrainConfig
 from tasks_lib.data import Task
 from tasks_lib.encoding import IGNORE, Encoded, EncodingError
 from tasks_lib.model import Resident
-from tasks_lib.train_steps import make_step
+from tasks_lib import memory
+from tasks_lib.train_steps import LightMode, TrainStep, make_step
+
+log = logging.getLogger(__name__)
+MAX_SKIPS = 16  # consecutive examples skipped for memory after which training stops (stopped_by "oom")
 
 
 @dataclass
@@ -36,11 +45,13 @@ class TrainStats:
     tokens: int = 0
     first_loss: float | None = None
     last_loss: float | None = None
-    stopped_by: str = "steps"  # steps | deadline | no-data
+    stopped_by: str = "steps"  # steps | deadline | no-data | oom (MAX_SKIPS examples in a row too long for memory)
     step_kind: str = ""  # simple | fast
     compiles: int = 0  # graphs compiled during this call (0 once the slot is warm)
     graphs: bool = False  # the step ran as CUDA graphs (or, after a failed capture, eagerly on their buffers)
     captures: int = 0  # CUDA graphs captured during this call (0 once the slot has seen every bucket)
+    oom: list[str] = dataclasses.field(default_factory=list)  # one line per step that ran out of memory: length, reason, what followed
+    skipped: int = 0  # examples not trained because their length ran out of memory even light (`LightMode.skip_from`)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -93,6 +104,22 @@ def train_adapter(res: Resident, task: Task, cfg: TrainConfig, max_tokens: int, 
     return train_loop(res, cfg, task_examples(res, task, cfg, max_tokens), cfg.max_steps, deadline, f"task {task.id}")
 
 
+def _lighten(step: TrainStep, light: LightMode, enc: Encoded, reason: str, what: str, stats: TrainStats) -> Encoded | None:
+    """After an out-of-memory step on `enc`: train its length light from now on (returns `enc` to retry), or, when it
+    already ran light or the step has no light mode, skip every example at least as long (returns None)."""
+    tokens = len(enc.ids)
+    if step.kind == "fast" and not light.light(tokens):
+        light.light_from = min(light.light_from or tokens, tokens)
+        action = f"retrying light (recomputed layers, small cross-entropy chunks) from {light.light_from} tokens on"
+    else:
+        light.skip_from = min(light.skip_from or tokens, tokens)
+        action = f"skipping examples of {light.skip_from} tokens or more"
+    line = f"{what}: out of memory in a train step at {tokens} tokens ({reason}); {action}"
+    log.warning(line)
+    stats.oom.append(line)
+    return enc if light.light(tokens) and not light.skips(tokens) else None
+
+
 def train_loop(res: Resident, cfg: TrainConfig, examples: Iterator[Encoded], max_steps: int, deadline: float, what: str) -> TrainStats:
     """Train the resident adapter at batch size 1 on `examples` until `max_steps`, the deadline, or the
     examples run out (`stopped_by` "no-data"); `what` names the work in errors."""
@@ -108,6 +135,9 @@ def train_loop(res: Resident, cfg: TrainConfig, examples: Iterator[Encoded], max
     captures_before = captured = len(step.graphs.graphs) if step.graphs is not None else 0
     pending: list = []  # device losses not yet read
     res.model.train()
+    light = LightMode.of(res)
+    retry = None  # an example that ran out of memory, to run again light
+    skips = 0  # consecutive examples skipped for memory
     t0 = time.time()
     window_start = t0
     step_time = 0.0
@@ -134,12 +164,31 @@ def train_loop(res: Resident, cfg: TrainConfig, examples: Iterator[Encoded], max
             if time.time() + queued * step_time > deadline:
                 stats.stopped_by = "deadline"
                 break
-            enc = next(examples, None)
+            enc, retry = (retry, None) if retry is not None else (next(examples, None), None)
             if enc is None:
                 stats.stopped_by = "no-data"
                 break
+            if light.skips(len(enc.ids)):
+                stats.skipped += 1
+                skips += 1
+                if skips >= MAX_SKIPS:
+                    stats.stopped_by = "oom"
+                    break
+                continue
             started = time.time()
-            pending.append(step(enc))
+            oom = ""
+            try:
+                loss = step(enc)
+            except RuntimeError as err:  # torch.OutOfMemoryError is one; anything else is re-raised
+                if not memory.is_oom(err):
+                    raise
+                oom = str(err).splitlines()[0][:160] if str(err) else type(err).__name__
+            if oom:  # outside the except block: its traceback holds the failed step's tensors until then
+                memory.free_cached(res.device)
+                retry = _lighten(step, light, enc, oom, what, stats)
+                continue
+            skips = 0
+            pending.append(loss)
             stats.steps += 1
             stats.tokens += len(enc.ids)
             if step.graphs is not None and len(step.graphs.graphs) != captured:

@@ -14,6 +14,12 @@ undetached loss: its AccumulateGrad nodes pull the default stream into the captu
 once with its first cause and cleaned up (the thread's stream, the allocator's pool routing and the default CUDA
 generator, which a failed capture leaves in capture mode, are restored; the device is synced); the slot then
 captures nothing more and runs every bucket eagerly on the static buffers.
+
+Memory: a captured graph keeps its body's peak in the graphs' private pool for the slot's life, where no eager step
+and no sampler can use it. So a bucket is captured only when its body (the reserved growth over the eager warm-up)
+passes `tasks_lib.memory.capture_fits` against what the process may still allocate, and the warm-up's cached blocks
+are released before the capture (the allocator cannot release them during one). A bucket that does not fit, or whose
+capture runs out of memory, runs eagerly (`eager[bucket]` says why); the slot goes on capturing other buckets.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import time
 import warnings
 from typing import TYPE_CHECKING, Any
 
+from tasks_lib import memory
 from tasks_lib.encoding import IGNORE, Encoded
 from tasks_lib.model import Resident
 
@@ -150,6 +157,7 @@ class StepGraphs:
         self.capture_seconds: dict[int, float] = {}  # bucket -> warm-up + capture wall time
         self.pool: Any = None  # the graphs' shared memory pool (a graph_pool_handle), made at the first capture
         self.failed: str = res.slot_state.get(CAPTURE_FAILED, "")  # why a capture failed in this slot: eager from then on
+        self.eager: dict[int, str] = {}  # bucket -> why it is not captured (its body too large for memory): eager
 
     @classmethod
     def for_slot(cls, res: Resident, key: tuple, weight_decay: float, capturable: bool) -> "StepGraphs":
@@ -218,24 +226,42 @@ class StepGraphs:
         t0 = time.perf_counter()
         saved = [t.clone() for t in self._state()]
         ambient = torch.cuda.current_stream()
+        device = self.lr.device
         graph = None
         try:
+            torch.cuda.empty_cache()  # so that the reserved growth below is the warm-up body's own (host-side accounting)
+            before = torch.cuda.memory_reserved(device)
             side = torch.cuda.Stream()
             side.wait_stream(ambient)
             with torch.cuda.stream(side):
                 for _ in range(GRAPH_WARMUP):
                     self.body(step, bucket)
             ambient.wait_stream(side)
+            body = torch.cuda.memory_reserved(device) - before  # the body's peak, kept cached by the allocator
+            # The warm-up's cached blocks go back now: the allocator cannot release them during a capture, so the
+            # capture would otherwise need a second copy of the body's memory. available_bytes empties the cache.
+            room = memory.available_bytes(str(device)) or 0
+            if not memory.capture_fits(body, room):
+                self.eager[bucket] = f"its body needs {body / 2**30:.2f} GiB, over {memory.CAPTURE_SHARE:.0%} of the {room / 2**30:.2f} GiB free"
+                log.warning("CUDA graph of the training step not captured at %d tokens (runs eagerly): %s", bucket, self.eager[bucket])
+                return False
             if self.pool is None:
                 self.pool = torch.cuda.graph_pool_handle()
             graph = torch.cuda.CUDAGraph()
             with _stale_streams_redirected(), torch.cuda.graph(graph, pool=self.pool):
                 self.body(step, bucket)
         except Exception as err:  # any capture failure: the step still runs, eagerly
+            if memory.is_oom(err):  # this bucket's body does not fit twice: it runs eagerly, other buckets may capture
+                self.eager[bucket] = _failure(err)
+                log.warning("CUDA graph capture of the training step ran out of memory at %d tokens; that length runs eagerly: %s",
+                            bucket, self.eager[bucket])
+                _abandon_capture(graph, self.pool, ambient, device)
+                memory.free_cached(str(device))
+                return False
             self.failed = _failure(err)
             self.slot[CAPTURE_FAILED] = self.failed
             log.warning("CUDA graph capture of the training step failed at %d tokens; this slot runs it eagerly from now on: %s", bucket, self.failed)
-            _abandon_capture(graph, self.pool, ambient, self.lr.device)
+            _abandon_capture(graph, self.pool, ambient, device)
             return False
         finally:
             torch._foreach_copy_(self._state(), saved)
@@ -247,7 +273,8 @@ class StepGraphs:
         """One step on the loaded buffer: the graph (captured at first use) when possible, else the same body eagerly."""
         if self.params[0].grad is not self.grads[0]:  # another step's optimizer set the gradients to None
             self.attach_grads()
-        if self.capturable and not self.failed and step.capturable_at(bucket) and (bucket in self.graphs or self.capture(step, bucket)):
+        if (self.capturable and not self.failed and bucket not in self.eager and step.capturable_at(bucket)
+                and (bucket in self.graphs or self.capture(step, bucket))):
             self.graphs[bucket].replay()
         else:
             self.body(step, bucket)

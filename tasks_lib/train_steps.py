@@ -22,12 +22,16 @@ per task (a fresh optimizer) and reuses the slot's compiled parts and graph stat
   IGNORE labels, which under causal attention leaves the loss and gradients those of the unpadded sequence; the
   learning rate is a device tensor set per step as the warm-up schedule gives it. Buckets that recompute in backward
   (checkpointed layers or chunked cross-entropy) run the same body eagerly on the static buffers.
+
+Light mode (`LightMode`, per slot): lengths that ran out of memory train with every layer recomputed and the
+cross-entropy in `LIGHT_CE_CHUNK` chunks, eagerly (fast and graph steps); `tasks_lib.train.train_loop` decides.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from tasks_lib.config import TrainConfig
@@ -39,6 +43,28 @@ from tasks_lib.train_graphs import GRAD_CLIP, StepGraphs, bucket_length
 
 
 log = logging.getLogger(__name__)
+
+LIGHT_CE_CHUNK = 512  # light mode: labelled positions per cross-entropy chunk (a 152k vocabulary: 0.3 GB of fp32 logits each)
+
+
+@dataclass
+class LightMode:
+    """The slot's record of the training lengths that ran out of memory, kept in `res.slot_state` for the slot's life
+    (`LightMode.of(res)`), so later tasks do not run out at those lengths again. `tasks_lib.train.train_loop` sets it."""
+
+    light_from: int = 0  # sequences at least this long (0: none) run light: every layer recomputed in backward, the
+    # cross-entropy in LIGHT_CE_CHUNK chunks, no CUDA graph (the fast step; the simple step has no light mode)
+    skip_from: int = 0  # sequences at least this long (0: none) are skipped: they ran out of memory in light mode too
+
+    def light(self, tokens: int) -> bool:
+        return 0 < self.light_from <= tokens
+
+    def skips(self, tokens: int) -> bool:
+        return 0 < self.skip_from <= tokens
+
+    @classmethod
+    def of(cls, res: Resident) -> "LightMode":
+        return res.slot_state.setdefault("train_light", cls())
 
 
 def output_loss(res: Resident, ids, labels):
@@ -165,9 +191,11 @@ class FastForward:
         n = wanted.shape[0]
         causal = self.res.model.get_base_model()
         decoder = causal.get_decoder()
-        recompute = 0 < self.cfg.checkpoint_min_tokens <= ids.shape[1]
+        light = LightMode.of(self.res).light(ids.shape[1])
+        recompute = light or 0 < self.cfg.checkpoint_min_tokens <= ids.shape[1]
         layer_fn = self._part("layer_ckpt", _layer_call_checkpointed) if recompute else self._part("layer", _layer_call)
         chunk = self.cfg.ce_chunk if 0 < self.cfg.ce_chunk < n else n
+        chunk = min(chunk, LIGHT_CE_CHUNK) if light else chunk
         head_fn = self._part("head_ckpt", _head_loss_checkpointed) if chunk < n else self._part("head", _head_loss)
         autocast = (
             torch.autocast(device_type=ids.device.type, dtype=self.autocast_dtype) if self.autocast_dtype else contextlib.nullcontext()
@@ -283,8 +311,10 @@ class GraphStep:
 
     def capturable_at(self, bucket: int) -> bool:
         """False where the step recomputes in backward (checkpointed layers or CE chunks save and restore the RNG
-        state, which a capture does not allow): such buckets run the graph step's body eagerly."""
-        return not (0 < self.cfg.checkpoint_min_tokens <= bucket or 0 < self.cfg.ce_chunk < bucket)
+        state, which a capture does not allow), and where the slot trains light (`LightMode`): such buckets run the
+        graph step's body eagerly."""
+        light = LightMode.of(self.res).light(bucket)
+        return not (light or 0 < self.cfg.checkpoint_min_tokens <= bucket or 0 < self.cfg.ce_chunk < bucket)
 
     def _graph_call(self, enc: Encoded, lr: float):
         """Load the padded buffer, set lr, replay the bucket's graph (or run its body eagerly); returns the bucket."""
