@@ -21,6 +21,7 @@ Contract:
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import re
@@ -38,6 +39,8 @@ from filelock import FileLock, Timeout
 
 from tasks_lib.config import ROOT, SlotConfig
 from tasks_lib.worker import HEADER, write_frame
+
+log = logging.getLogger(__name__)
 
 
 class LeaseError(RuntimeError):
@@ -78,6 +81,9 @@ def plan_devices(cfg: SlotConfig) -> DevicePlan:
         raise LeaseError("slots.device=cuda but no CUDA GPU is visible")
     if n == 0:
         return DevicePlan("cpu", (), 0)
+    if cfg.gpus > n:  # the run goes on with what it can see; a user who asked for more should know
+        log.warning("slots.gpus=%d but %d CUDA GPU(s) visible (CUDA_VISIBLE_DEVICES=%s): the run uses %d", cfg.gpus, n,
+                    os.environ.get("CUDA_VISIBLE_DEVICES", "unset"), n)
     return DevicePlan("cuda", tuple(range(n)), min(n, cfg.gpus) if cfg.gpus else n)
 
 

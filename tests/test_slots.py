@@ -107,6 +107,14 @@ def test_cuda_without_a_gpu_is_a_lease_error() -> None:
         plan_devices(SlotConfig(device="cuda"))
 
 
+def test_asking_for_more_gpus_than_visible_uses_those_visible_and_says_so(monkeypatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr("tasks_lib.slots.visible_gpu_count", lambda: 1)
+    with caplog.at_level("WARNING", logger="tasks_lib.slots"):
+        plan = plan_devices(SlotConfig(device="cuda", gpus=2))
+    assert (plan.kind, plan.want) == ("cuda", 1)
+    assert "slots.gpus=2 but 1 CUDA GPU(s) visible" in caplog.text
+
+
 @pytest.fixture(scope="module")
 def pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlotPool]:
     """One CPU worker whose sample op hangs for task HANG and fakes out-of-memory for task OOM."""
