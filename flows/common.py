@@ -35,6 +35,12 @@ def ui_url(path: str) -> str | None:
     return f"{base.rstrip('/')}/{path}" if base else None
 
 
+def ui_visible() -> bool:
+    """Whether a UI can show this run's artifacts. Not on Prefect's temporary local server: it serves no UI and its
+    database ends with the run, so per-task cards and progress updates there are API calls nobody can read."""
+    return ui_url("") is not None
+
+
 def final_state(result: dict) -> State:
     """A solve-task subflow's final state, named by the task's state word: `Failed` for failed, otherwise a
     `Completed` state named Solved, Unsolved, Unscored or Fallback. Its data is the word."""
@@ -46,7 +52,10 @@ def final_state(result: dict) -> State:
 
 
 async def start_progress(run: Run) -> None:
-    """The run's progress artifact: share of tasks finished; its description says done, solved and time left."""
+    """The run's progress artifact: share of tasks finished; its description says done, solved and time left. None
+    where no UI can show it (`ui_visible`)."""
+    if not ui_visible():
+        return
     percent = progress_percent(len(run.results), len(run.data.n_test))
     _PROGRESS[run.run_id] = await acreate_progress_artifact(percent, key="run-progress", description=run.progress())
 
@@ -63,11 +72,25 @@ def _card(run: Run, result: dict) -> tuple[str, list[bytes]] | None:
     return task_markdown(task, result, panels, train_image(task), candidates), panels
 
 
+def _panels(run: Run, result: dict) -> None:
+    """The task's test panels under the run dir (what the run folder keeps for users without the UI)."""
+    task = run.tasks.get(result["task_id"])
+    if task is not None:
+        write_task_images(run.dir.task_dir(task.id), task_panels(task, result))
+
+
 async def publish_task(run: Run, result: dict) -> None:
-    """After a task is recorded (inside its subflow): its pictures under the run dir, its card in the UI (linked
-    from the run's tables), the progress moved. The record is already safe on disk, so a failure here is logged
-    and the run goes on."""
+    """After a task is recorded (inside its subflow): its pictures under the run dir, and where a UI can show them
+    (`ui_visible`) its card (linked from the run's tables) and the progress moved. The slot takes its next task
+    only after this, so a run without a UI makes no API call here. The record is already safe on disk, so a
+    failure here is logged and the run goes on."""
     tid = result["task_id"]
+    if not ui_visible():
+        try:
+            await asyncio.to_thread(_panels, run, result)
+        except Exception as err:  # pictures are extras; the result is recorded
+            get_run_logger().warning(f"{tid}: could not write its pictures ({type(err).__name__}: {err})")
+        return
     subflow = flow_run.get_id()
     link = ui_url(f"runs/flow-run/{subflow}") if subflow else None  # the subflow; the card once it exists
     try:

@@ -300,3 +300,28 @@ def test_a_task_subflow_ends_in_a_state_named_by_its_word(multi_test_task: Task,
     state = final_state(result_of(multi_test_task, **fields))
     assert (state.type.value, state.name) == (kind, name)
     assert state.message.startswith(f"{multi_test_task.id}: {name.lower()} (8 steps")
+
+
+def test_without_a_ui_a_task_writes_its_pictures_and_makes_no_api_call(small_tasks: list[Task], tmp_path: Path, monkeypatch) -> None:
+    """On Prefect's temporary server (no UI address) a task's card and progress update would be API calls on the slot's
+    way to its next task that nobody can read: only the run folder's pictures are written."""
+    import asyncio
+    from types import SimpleNamespace
+
+    import flows.common as common
+    from tasks_lib.store import RunDir
+
+    async def no_call(*args, **kwargs):
+        raise AssertionError("an artifact call without a UI")
+
+    task = small_tasks[0]
+    grid = [list(r) for r in task.test_inputs[0]]
+    run = SimpleNamespace(tasks={task.id: task}, dir=RunDir(tmp_path), results={}, data=SimpleNamespace(n_test={task.id: 1}),
+                          run_id="no-ui", progress=lambda: "")
+    monkeypatch.setattr(common, "ui_url", lambda path: None)
+    for name in ("acreate_markdown_artifact", "aupdate_progress_artifact", "acreate_progress_artifact"):
+        monkeypatch.setattr(common, name, no_call)
+    monkeypatch.setitem(common._PROGRESS, "no-ui", "progress-id")  # even a run that has a progress artifact
+    asyncio.run(common.start_progress(run))
+    asyncio.run(common.publish_task(run, {"task_id": task.id, "attempts": [{"attempt_1": grid, "attempt_2": grid}]}))
+    assert (tmp_path / "tasks" / task.id / "test-0.png").stat().st_size > 0
