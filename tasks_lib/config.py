@@ -202,6 +202,8 @@ class SlotConfig:
     step_grace_seconds: float = 60.0  # a step still running this long past its deadline is killed
     load_timeout_seconds: float = 600.0
     lock_dir: str = ""  # where GPU lease files live; default: <tmp>/arc-ttt-locks
+    memory_gb: float = 0.0  # GPU slots: cap each worker's CUDA allocations at this many GB (torch's per-process memory
+    # fraction), e.g. 24 on a larger card to check that a model fits a 24 GB L4; 0: no cap
 
     def __post_init__(self) -> None:
         _check(self.device in ("auto", "cpu", "cuda"), "slots", "device", self.device, "auto|cpu|cuda")
@@ -210,6 +212,7 @@ class SlotConfig:
         _check(1 <= self.cpu_slots <= 64, "slots", "cpu_slots", self.cpu_slots, "1-64")
         _check(self.threads_per_slot >= 0, "slots", "threads_per_slot", self.threads_per_slot, ">= 0")
         _check(self.step_grace_seconds > 0, "slots", "step_grace_seconds", self.step_grace_seconds, "> 0")
+        _check(self.memory_gb >= 0, "slots", "memory_gb", self.memory_gb, ">= 0")
 
 
 STAGES: dict[str, type] = {

@@ -14,6 +14,8 @@ Contract:
   more than `STATE_KEEP_SHARE` of the device's limit (they would take the next task's training memory).
 - `is_oom(err)`: an out-of-memory error (torch's, or the fault injection's stand-in), also when it is the first cause.
 - `free_cached(device)`: collect garbage and give the allocator's unused blocks back (CUDA); a no-op elsewhere.
+- `cap_process(device, gb)`: cap this process's CUDA allocations at `gb` GB (`slots.memory_gb`, set in a slot worker
+  before it allocates): `device_limit` then returns the cap, so every plan above keeps inside it.
 
 The byte counts are estimates with a margin (`SAFETY`), not measurements: the GPU run checks them (the report of
 issue 18 lists what).
@@ -48,6 +50,18 @@ def device_limit(device: str) -> int | None:
     total = torch.cuda.get_device_properties(dev).total_memory
     fraction = torch.cuda.get_per_process_memory_fraction(dev) if hasattr(torch.cuda, "get_per_process_memory_fraction") else 1.0
     return int(total * min(1.0, fraction))
+
+
+def cap_process(device: str, gb: float) -> float | None:
+    """Cap this process's allocations on CUDA `device` at `gb` * 1e9 bytes (torch's per-process memory fraction of the
+    card's total, at most 1); returns the fraction set, or None off CUDA (nothing to cap)."""
+    torch = _torch()
+    if not str(device).startswith("cuda") or not torch.cuda.is_available():
+        return None
+    dev = torch.device(device)
+    fraction = min(1.0, gb * 1e9 / torch.cuda.get_device_properties(dev).total_memory)
+    torch.cuda.set_per_process_memory_fraction(fraction, dev)
+    return fraction
 
 
 def available_bytes(device: str, told: int = 0) -> int | None:

@@ -164,10 +164,11 @@ class SlotPool:
 
     @classmethod
     def for_run(cls, cfg: SlotConfig, gpus: list[str], log_dir: Path | None = None) -> "SlotPool":
-        """Slots for the leased GPUs' physical ids `gpus` (`Leases.ids`, slots_per_device each), or `cfg.cpu_slots`
-        CPU slots if none."""
+        """Slots for the leased GPUs' physical ids `gpus` (`Leases.ids`, slots_per_device each; each worker capped at
+        `cfg.memory_gb` when set), or `cfg.cpu_slots` CPU slots if none."""
         if gpus:
-            devices = [("cuda:0", {"CUDA_VISIBLE_DEVICES": str(g)}) for g in gpus for _ in range(cfg.slots_per_device)]
+            cap = {"ARC_TTT_MEMORY_GB": str(cfg.memory_gb)} if cfg.memory_gb > 0 else {}
+            devices = [("cuda:0", {"CUDA_VISIBLE_DEVICES": str(g), **cap}) for g in gpus for _ in range(cfg.slots_per_device)]
         else:
             devices = [("cpu", {"CUDA_VISIBLE_DEVICES": ""}) for _ in range(cfg.cpu_slots)]
         threads = cfg.threads_per_slot or max(1, (os.cpu_count() or 1) // len(devices))

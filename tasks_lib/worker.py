@@ -1,7 +1,8 @@
 """The slot worker: a long-lived process that owns one device and keeps the base model resident.
 
 Contract: started as `python -m tasks_lib.worker` by `tasks_lib.slots.SlotPool` with the device already
-chosen through the environment (`CUDA_VISIBLE_DEVICES`, `ARC_TTT_DEVICE`, `ARC_TTT_THREADS`). It reads
+chosen through the environment (`CUDA_VISIBLE_DEVICES`, `ARC_TTT_DEVICE`, `ARC_TTT_THREADS`, and
+`ARC_TTT_MEMORY_GB`: a cap on its CUDA allocations, `tasks_lib.memory.cap_process`). It reads
 requests `(op, kwargs)` as length-prefixed pickle frames on stdin and answers `("ok", result)` or
 `("err", type name, message)` on its original stdout (Python's `sys.stdout` goes to stderr so stray
 prints cannot corrupt the channel). Ops:
@@ -184,7 +185,12 @@ def main() -> None:
         import torch
 
         torch.set_num_threads(threads)
-    serve(sys.stdin.buffer, channel_out, os.environ.get("ARC_TTT_DEVICE", "cpu"))
+    device = os.environ.get("ARC_TTT_DEVICE", "cpu")
+    if float(os.environ.get("ARC_TTT_MEMORY_GB", "0")) > 0:
+        from tasks_lib.memory import cap_process
+
+        cap_process(device, float(os.environ["ARC_TTT_MEMORY_GB"]))
+    serve(sys.stdin.buffer, channel_out, device)
 
 
 if __name__ == "__main__":

@@ -69,6 +69,30 @@ def test_qwen3_4b_at_arc_agi_2_lengths_is_split_into_groups_that_fit() -> None:
     assert memory.decode_plan(eng, lengths, 2, 931, None) == [8]
 
 
+def _fake_cuda(total: int, fraction: list[float]) -> SimpleNamespace:
+    """A torch stand-in with one CUDA card of `total` bytes whose per-process fraction is kept in `fraction`."""
+    def set_fraction(f: float, device) -> None:
+        fraction[:] = [f]
+
+    cuda = SimpleNamespace(is_available=lambda: True, get_device_properties=lambda d: SimpleNamespace(total_memory=total),
+                           set_per_process_memory_fraction=set_fraction, get_per_process_memory_fraction=lambda d: fraction[0])
+    return SimpleNamespace(cuda=cuda, device=lambda d: d)
+
+
+def test_a_capped_slot_plans_inside_its_cap(monkeypatch) -> None:
+    """slots.memory_gb: 24 on a 150 GB card sets the fraction 0.16, and the plans' limit is then 24 GB, not the card."""
+    fraction = [1.0]
+    monkeypatch.setattr(memory, "_torch", lambda: _fake_cuda(150 * 10**9, fraction))
+    assert memory.device_limit("cuda:0") == 150 * 10**9
+    assert memory.cap_process("cuda:0", 24) == pytest.approx(0.16)
+    assert memory.device_limit("cuda:0") == pytest.approx(24 * 10**9, rel=1e-9)
+    assert memory.cap_process("cuda:0", 500) == 1.0  # never above the card
+
+
+def test_cap_is_nothing_off_cuda() -> None:
+    assert memory.cap_process("cpu", 24) is None
+
+
 def test_capture_fits_is_a_share_of_the_room() -> None:
     assert memory.capture_fits(2 * 2**30, 13 * 2**30)
     assert not memory.capture_fits(10 * 2**30, 13 * 2**30)  # a 1.8k-token 4B body: eager, its pool would starve the rest

@@ -99,6 +99,9 @@ def test_cpu_plan_and_pool_size() -> None:
     assert len(pool) == 2 and {s.device for s in pool.slots} == {"cpu"}
     gpu_pool = SlotPool.for_run(SlotConfig(slots_per_device=2), ["3", "GPU-5f3a"])
     assert [s.env["CUDA_VISIBLE_DEVICES"] for s in gpu_pool.slots] == ["3", "3", "GPU-5f3a", "GPU-5f3a"]
+    assert not any("ARC_TTT_MEMORY_GB" in s.env for s in gpu_pool.slots)
+    capped = SlotPool.for_run(SlotConfig(memory_gb=24), ["3"])
+    assert capped.slots[0].env["ARC_TTT_MEMORY_GB"] == "24"  # the worker caps itself (memory.cap_process) before it allocates
 
 
 @pytest.mark.skipif(visible_gpu_count() > 0, reason="checks the error on a machine without GPUs")
