@@ -213,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
             budget = scale * args.base
             profile = profile_with(args.profile, refine, out / "profiles")
             run_out = out / "runs" / f"{scale}x-refine-{'on' if refine else 'off'}"
+            if run_out.exists():  # a run folder from an earlier call would be resumed, not run: every row starts empty
+                shutil.rmtree(run_out)
             row = {"scale": scale, "refine": refine, **one_run(args, profile, budget, run_out)}
             rows.append(row)
             print(json.dumps(row), flush=True)

@@ -7,6 +7,7 @@ import stat
 import time
 from pathlib import Path
 
+import benchmarks.budget_curve as curve
 from benchmarks.budget_curve import GpuBusy, summarize, table
 
 
@@ -48,3 +49,19 @@ def test_gpu_busy_is_the_mean_of_nvidia_smi_samples(tmp_path: Path, monkeypatch)
 def test_gpu_busy_without_nvidia_smi_is_unknown(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     assert GpuBusy(None).stop() is None
+
+
+def test_every_row_starts_from_an_empty_run_folder(tmp_path: Path, monkeypatch) -> None:
+    """Running the benchmark again into the same --out must not resume the earlier rows' runs."""
+    stale = tmp_path / "runs" / "1.0x-refine-on"
+    stale.mkdir(parents=True)
+    (stale / "result.json").write_text("{}")
+    seen = []
+
+    def fake_run(args, profile, budget, out):
+        seen.append(sorted(p.name for p in out.iterdir()) if out.exists() else [])
+        return _report()
+
+    monkeypatch.setattr(curve, "run_once", fake_run)
+    curve.main(["--profile", "cpu", "--scales", "1", "--refine", "on", "--base", "100", "--out", str(tmp_path)])
+    assert seen == [[]]
