@@ -20,6 +20,7 @@ from prefect.runtime import flow_run
 from prefect.settings import PREFECT_UI_URL
 from prefect.states import Completed, Failed, State
 
+from tasks_lib.data import Task
 from tasks_lib.render import candidates_image, task_panels, timeline_image, train_image, write_task_images
 from tasks_lib.run import Run
 from tasks_lib.ui import (STATE_MEANING, artifact_key, headline, progress_percent, progress_text, results_markdown, summary_markdown, task_line,
@@ -60,23 +61,23 @@ async def start_progress(run: Run) -> None:
     _PROGRESS[run.run_id] = await acreate_progress_artifact(percent, key="run-progress", description=run.progress())
 
 
-def _card(run: Run, result: dict) -> tuple[str, list[bytes]] | None:
-    """A task's card (markdown) and its test panels, or None for a task with no valid record to draw (invalid)."""
+def _pictures(run: Run, result: dict) -> tuple[Task, list[bytes]] | None:
+    """A task's test panels, written under the run dir (what the run folder keeps for users without the UI), with its
+    task; None for a task with no valid record to draw (invalid)."""
     task = run.tasks.get(result["task_id"])
     if task is None:
         return None
     panels = task_panels(task, result)
+    write_task_images(run.dir.task_dir(task.id), panels)
+    return task, panels
+
+
+def _card(task: Task, result: dict, panels: list[bytes]) -> str:
+    """A task's card (markdown) around its test panels."""
     solutions = task.test_outputs if task.has_solutions else [None] * len(task.test_inputs)
     candidates = [candidates_image(c["top"], solutions[i] if i < len(solutions) else None)
                   for i, c in enumerate(result.get("candidates", []))]
-    return task_markdown(task, result, panels, train_image(task), candidates), panels
-
-
-def _panels(run: Run, result: dict) -> None:
-    """The task's test panels under the run dir (what the run folder keeps for users without the UI)."""
-    task = run.tasks.get(result["task_id"])
-    if task is not None:
-        write_task_images(run.dir.task_dir(task.id), task_panels(task, result))
+    return task_markdown(task, result, panels, train_image(task), candidates)
 
 
 async def publish_task(run: Run, result: dict) -> None:
@@ -85,23 +86,18 @@ async def publish_task(run: Run, result: dict) -> None:
     only after this, so a run without a UI makes no API call here. The record is already safe on disk, so a
     failure here is logged and the run goes on."""
     tid = result["task_id"]
-    if not ui_visible():
-        try:
-            await asyncio.to_thread(_panels, run, result)
-        except Exception as err:  # pictures are extras; the result is recorded
-            get_run_logger().warning(f"{tid}: could not write its pictures ({type(err).__name__}: {err})")
-        return
-    subflow = flow_run.get_id()
+    visible = ui_visible()
+    subflow = flow_run.get_id() if visible else None
     link = ui_url(f"runs/flow-run/{subflow}") if subflow else None  # the subflow; the card once it exists
     try:
-        card = await asyncio.to_thread(_card, run, result)
-        if card is not None:
-            markdown, panels = card
-            await asyncio.to_thread(write_task_images, run.dir.task_dir(tid), panels)
+        drawn = await asyncio.to_thread(_pictures, run, result)
+        if visible and drawn is not None:
+            task, panels = drawn
+            markdown = await asyncio.to_thread(_card, task, result, panels)
             artifact = await acreate_markdown_artifact(markdown, key=artifact_key(f"task-{tid}"),
                                                        description=f"arc-ttt task {tid}: {task_state(result)}")
             link = ui_url(f"artifacts/artifact/{artifact}") or link
-        if run.run_id in _PROGRESS:
+        if visible and run.run_id in _PROGRESS:
             percent = progress_percent(len(run.results), len(run.data.n_test))
             await aupdate_progress_artifact(_PROGRESS[run.run_id], percent, description=run.progress())
     except Exception as err:  # pictures and UI cards are extras; the result is recorded

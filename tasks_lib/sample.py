@@ -249,9 +249,12 @@ def sample_task(res: Resident, task: Task, cfg: SampleConfig, max_tokens: int, d
             outs = generate(res, [p for _, p in prompts], cfg, max_new, deadline, adapter_dir) if prompts else []
             if len(outs) < len(prompts) or (prompts and time.time() >= deadline):
                 stats.stopped_by = "deadline"
-            groups = outs.groups if isinstance(outs, Decoded) else [len(outs)]
-            stats.decode_groups += groups if isinstance(outs, Decoded) else []
-            stats.groups_skipped += outs.skipped if isinstance(outs, Decoded) else 0
+            if isinstance(outs, Decoded):  # cached: the views came in sequential groups
+                groups = outs.groups
+                stats.decode_groups += groups
+                stats.groups_skipped += outs.skipped
+            else:
+                groups = [len(outs)]
             first = 0
             for size in groups:  # each group decodes its own steps
                 rows = [ids for completions in outs[first : first + size] for ids, _, _ in completions]

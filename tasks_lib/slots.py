@@ -140,6 +140,7 @@ def claim_gpus(indices: tuple[int, ...], want: int, lock_dir: Path) -> Leases:
 
 EXIT_GRACE_SECONDS = 5.0  # close(): how long the workers together get to exit before they are killed
 
+
 @dataclass
 class Slot:
     index: int

@@ -186,10 +186,11 @@ def main() -> None:
 
         torch.set_num_threads(threads)
     device = os.environ.get("ARC_TTT_DEVICE", "cpu")
-    if float(os.environ.get("ARC_TTT_MEMORY_GB", "0")) > 0:
+    cap_gb = float(os.environ.get("ARC_TTT_MEMORY_GB", "0"))
+    if cap_gb > 0:
         from tasks_lib.memory import cap_process
 
-        cap_process(device, float(os.environ["ARC_TTT_MEMORY_GB"]))
+        cap_process(device, cap_gb)
     serve(sys.stdin.buffer, channel_out, device)
 
 
