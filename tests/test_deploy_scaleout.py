@@ -8,7 +8,7 @@ falls back), the progress text, and the link from the run summary's solved list 
 screenshots under `runs/ui-test/` (or `$ARC_TTT_SCREENSHOTS`): flow-run, subflows, artifacts, progress,
 run-summary and task-card (.png). Run it with:
 
-    apt-get install -y chromium && .venv/bin/pip install -e '.[browser]' -c constraints-cpu.txt && .venv/bin/python -m pytest -m browser
+    apt-get install -y chromium && python3 lock/env.py install && .venv/bin/python -m pytest -m browser
 """
 
 from __future__ import annotations
