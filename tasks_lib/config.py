@@ -84,6 +84,10 @@ class TrainConfig:
     cuda_graphs: str = "auto"  # fast step: the whole step (forward, backward, clip, AdamW) replayed as one CUDA graph per length bucket; auto: on for CUDA (H100: 7.5x/5.6x/2.9x plain PEFT at 0.5B, 1k/2k/4k tokens; replay, reset and tolerance checks passed; benchmarks/results/train_step.md, Run 4), off on CPU; on: also on CPU (the same static-buffer step without capture); off: the fast step
     graph_bucket: int = 256  # cuda_graphs: sequences padded at the end to a multiple of this (IGNORE labels); larger: fewer captures, more padded compute
     max_scale: int = 1  # upscale half the training views by 2..max_scale where every grid stays within 30 cells (tasks_lib/augment.py); 1: off
+    views_per_step: int = 1  # augmented views in one optimizer step (right-padded to the longest): the arithmetic a step gives
+    # the GPU grows with it, and a step's loss is the mean over all its views' output tokens; 1: one view per step
+    tokens_per_step: int = 0  # cap on a step's padded positions (views x longest view, graph bucket included): long tasks
+    # train fewer views per step, one at least; 0: views_per_step alone decides
 
     def __post_init__(self) -> None:
         _check(self.max_steps >= 0, "train", "max_steps", self.max_steps, ">= 0")
@@ -102,6 +106,8 @@ class TrainConfig:
         _check(self.cuda_graphs in ("auto", "on", "off"), "train", "cuda_graphs", self.cuda_graphs, "auto|on|off")
         _check(self.graph_bucket >= 1, "train", "graph_bucket", self.graph_bucket, ">= 1")
         _check(1 <= self.max_scale <= 30, "train", "max_scale", self.max_scale, "1-30")
+        _check(1 <= self.views_per_step <= 1024, "train", "views_per_step", self.views_per_step, "1-1024")
+        _check(self.tokens_per_step >= 0, "train", "tokens_per_step", self.tokens_per_step, ">= 0")
 
 
 @dataclass(frozen=True)

@@ -118,10 +118,12 @@ def merged(old: dict, task: Task, p: Plan, budget: TaskBudget, out: dict, candid
            timings: dict[str, float]) -> dict:
     """The task's record after refinement `p.round`: attempts voted over `candidates` (old and new)."""
     voted = solve.vote_step(task, candidates, rule)
-    added = (out.get("train") or {}).get("steps", 0)
+    train = out.get("train") or {}
+    added = train.get("steps", 0)
     entry = {"round": p.round, "budget_seconds": round(budget.seconds, 3), "steps": added, "views": p.views,
+             "train_tokens": train.get("tokens", 0), "train_seconds": train.get("seconds", 0.0),  # the run's compute (compute.py)
              "new_candidates": sum(len(c) for c in out["sample"]["candidates"]),
-             "stopped_by": [(out.get("train") or {}).get("stopped_by"), (out["sample"].get("stats") or {}).get("stopped_by")],
+             "stopped_by": [train.get("stopped_by"), (out["sample"].get("stats") or {}).get("stopped_by")],
              "timings": {k: round(v, 3) for k, v in timings.items()}, "errors": out.get("errors") or []}
     result = {
         **old,

@@ -39,6 +39,7 @@ from pathlib import Path
 
 from tasks_lib import submission as sub_mod
 from tasks_lib.budget import Budget
+from tasks_lib.compute import training_compute
 from tasks_lib.config import RunConfig, load_profile
 from tasks_lib.data import LoadResult, Task, load_challenges
 from tasks_lib.slots import Leases, SlotPool, claim_gpus, default_lock_dir, plan_devices
@@ -163,6 +164,15 @@ class Run:
             "tail_seconds": None if last is None else round(time.time() - last, 3),
         }
 
+    def compute_stats(self, tasks: list[dict], work_seconds: float) -> dict | None:
+        """The run's training arithmetic and its share of the cards' peak (`tasks_lib.compute`), from the first slot
+        that loaded (parameters, card) and the GPUs the slots held; None before any slot loaded."""
+        loaded = next((x for x in self.slot_loads if "parameters" in x), None)
+        if loaded is None:
+            return None
+        gpus = len({d for d in (s.env.get("CUDA_VISIBLE_DEVICES") for s in self.pool.slots) if d}) if self.pool else 0
+        return training_compute(tasks, loaded["parameters"], work_seconds, gpus, loaded.get("device_name")).to_dict()
+
     def finish(self) -> dict:
         """Write the final submission and report.json; return the report."""
         submission = self.submission()
@@ -178,6 +188,7 @@ class Run:
         statuses: dict[str, int] = {}
         for t in tasks:
             statuses[t["status"]] = statuses.get(t["status"], 0) + 1
+        schedule = self.schedule_stats(tasks)
         report = {
             "run_id": self.run_id,
             "source": self.data.source,
@@ -191,7 +202,8 @@ class Run:
             "states": state_counts(tasks),
             "shared": self.shared,
             "slot_loads": self.slot_loads,
-            "schedule": self.schedule_stats(tasks),
+            "schedule": schedule,
+            "compute": self.compute_stats(tasks, schedule["work_seconds"]),
             "warnings": self.data.warnings,
             "score": None if scored is None else _score_summary(scored),
             "score_pass1": None if scored is None else _pass1_score(submission, tasks, solutions),

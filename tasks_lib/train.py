@@ -2,15 +2,19 @@
 
 Contract: `train_adapter(res, task, cfg, max_tokens, deadline)` resets nothing by itself (the caller resets the
 adapter), builds a fresh step (`tasks_lib.train_steps.make_step`: a new optimizer, or with CUDA graphs the slot's
-one with its state zeroed in place), and trains at batch size 1 on a new random augmentation of the task's train
-pairs each step, with the loss on output tokens only. It stops at `cfg.max_steps` or before a step would end past
-`deadline` (a `time.time()` value), whichever comes first, and returns `TrainStats`. Only adapter weights change.
-`train_loop` is the same loop over any stream of examples (the shared adapter's, `tasks_lib/shared_adapter.py`);
-it reads the loss back every `cfg.sync_every` steps. `warm_up` compiles the fast step before any task's clock runs.
+one with its state zeroed in place), and trains on new random augmentations of the task's train pairs, with the loss
+on output tokens only: each optimizer step takes `rows_per_step` views (`cfg.views_per_step`, fewer where
+`cfg.tokens_per_step` or the slot's memory cap says so, one at least). It stops at `cfg.max_steps` steps or before a
+step would end past `deadline` (a `time.time()` value), whichever comes first, and returns `TrainStats`. Only adapter
+weights change. `train_loop` is the same loop over any stream of examples (the shared adapter's,
+`tasks_lib/shared_adapter.py`); it reads the loss back every `cfg.sync_every` steps. `warm_up` compiles the fast step
+before any task's clock runs.
 A step that runs out of memory does not fail the training: the cached memory is freed, one line naming the reason and
-the length is logged (and kept in `TrainStats.oom`), and the slot's `LightMode` changes: the fast step retries that
-example light (layers recomputed, small cross-entropy chunks, no graph) for it and every longer one; an example that
-ran out light too (or any, for the simple step) is skipped with every one at least as long (`TrainStats.skipped`).
+the shape is logged (and kept in `TrainStats.oom`), and the slot's `LightMode` changes. A batch of several views halves
+the slot's cap on a step's padded tokens and its views are trained again, fewer per step (never no training); a single
+view is retried light by the fast step (layers recomputed, small cross-entropy chunks, no graph) with every longer
+one; a view that ran out light too (or any, for the simple step) is skipped with every one at least as long
+(`TrainStats.skipped`).
 
 The step strategies (simple, fast, CUDA graphs) are `tasks_lib/train_steps.py`; the graph state and capture
 plumbing `tasks_lib/train_graphs.py`.
@@ -23,6 +27,7 @@ import logging
 import math
 import random
 import time
+from collections import deque
 from dataclasses import asdict, dataclass
 from typing import Iterator
 
@@ -32,6 +37,7 @@ from tasks_lib.data import Task
 from tasks_lib.encoding import IGNORE, Encoded, EncodingError
 from tasks_lib.model import Resident
 from tasks_lib import memory
+from tasks_lib.train_graphs import bucket_length
 from tasks_lib.train_steps import LightMode, TrainStep, make_step
 
 log = logging.getLogger(__name__)
@@ -40,9 +46,11 @@ MAX_SKIPS = 16  # consecutive examples skipped for memory after which training s
 
 @dataclass
 class TrainStats:
-    steps: int = 0
+    steps: int = 0  # optimizer steps
     seconds: float = 0.0
-    tokens: int = 0
+    tokens: int = 0  # the trained views' own tokens (padding not counted): the model FLOPs are 6 x parameters x tokens
+    views: int = 0  # augmented views trained (`steps` x views per step, fewer after a memory fallback)
+    padded_tokens: int = 0  # positions the steps computed, padding included (views x longest view, graph buckets included)
     first_loss: float | None = None
     last_loss: float | None = None
     stopped_by: str = "steps"  # steps | deadline | no-data | oom (MAX_SKIPS examples in a row too long for memory)
@@ -50,7 +58,7 @@ class TrainStats:
     compiles: int = 0  # graphs compiled during this call (0 once the slot is warm)
     graphs: bool = False  # the step ran as CUDA graphs (or, after a failed capture, eagerly on their buffers)
     captures: int = 0  # CUDA graphs captured during this call (0 once the slot has seen every bucket)
-    oom: list[str] = dataclasses.field(default_factory=list)  # one line per step that ran out of memory: length, reason, what followed
+    oom: list[str] = dataclasses.field(default_factory=list)  # one line per step that ran out of memory: shape, reason, what followed
     skipped: int = 0  # examples not trained because their length ran out of memory even light (`LightMode.skip_from`)
 
     def to_dict(self) -> dict:
@@ -104,6 +112,24 @@ def train_adapter(res: Resident, task: Task, cfg: TrainConfig, max_tokens: int, 
     return train_loop(res, cfg, task_examples(res, task, cfg, max_tokens), cfg.max_steps, deadline, f"task {task.id}")
 
 
+def rows_per_step(cfg: TrainConfig, light: LightMode, tokens: int, bucket: int) -> int:
+    """Views in a step whose first view has `tokens` tokens: `cfg.views_per_step`, fewer where the step's padded
+    positions (views x the view's length, rounded up to `bucket`) would pass `cfg.tokens_per_step` or the slot's cap
+    after an out-of-memory batch (`LightMode.step_tokens`); one at least."""
+    caps = [c for c in (cfg.tokens_per_step, light.step_tokens) if c > 0]
+    length = bucket_length(tokens, bucket)
+    return max(1, min([cfg.views_per_step] + [c // length for c in caps]))
+
+
+def _fewer_views(light: LightMode, batch: list[Encoded], length: int, reason: str, what: str, stats: TrainStats) -> None:
+    """After an out-of-memory step of several views: cap later steps at half its padded tokens (fewer views a step)."""
+    light.step_tokens = max(1, len(batch) * length // 2)
+    line = (f"{what}: out of memory in a train step of {len(batch)} views x {length} tokens ({reason}); "
+            f"training at most {light.step_tokens} padded tokens ({max(1, light.step_tokens // length)} views of this length) a step from now on")
+    log.warning(line)
+    stats.oom.append(line)
+
+
 def _lighten(step: TrainStep, light: LightMode, enc: Encoded, reason: str, what: str, stats: TrainStats) -> Encoded | None:
     """After an out-of-memory step on `enc`: train its length light from now on (returns `enc` to retry), or, when it
     already ran light or the step has no light mode, skip every example at least as long (returns None)."""
@@ -121,8 +147,8 @@ def _lighten(step: TrainStep, light: LightMode, enc: Encoded, reason: str, what:
 
 
 def train_loop(res: Resident, cfg: TrainConfig, examples: Iterator[Encoded], max_steps: int, deadline: float, what: str) -> TrainStats:
-    """Train the resident adapter at batch size 1 on `examples` until `max_steps`, the deadline, or the
-    examples run out (`stopped_by` "no-data"); `what` names the work in errors."""
+    """Train the resident adapter on `examples`, `rows_per_step` of them a step, until `max_steps`, the deadline,
+    or the examples run out (`stopped_by` "no-data"); `what` names the work in errors."""
     import torch
 
     stats = TrainStats()
@@ -136,7 +162,8 @@ def train_loop(res: Resident, cfg: TrainConfig, examples: Iterator[Encoded], max
     pending: list = []  # device losses not yet read
     res.model.train()
     light = LightMode.of(res)
-    retry = None  # an example that ran out of memory, to run again light
+    again: deque[Encoded] = deque()  # views of a step that ran out of memory, trained again before new ones
+    bucket = cfg.graph_bucket if step.graphs is not None else 1  # the graph step pads every view to a multiple of this
     skips = 0  # consecutive examples skipped for memory
     t0 = time.time()
     window_start = t0
@@ -158,39 +185,54 @@ def train_loop(res: Resident, cfg: TrainConfig, examples: Iterator[Encoded], max
         step_time = max(step_time * 0.5, (now - window_start) / len(values))  # pessimistic running estimate
         window_start = now
 
+    def next_view() -> Encoded | None:
+        """The next view to train (one that ran out of memory first), skipping lengths the slot cannot train."""
+        nonlocal skips
+        while True:
+            enc = again.popleft() if again else next(examples, None)
+            if enc is None or not light.skips(len(enc.ids)):
+                return enc
+            stats.skipped += 1
+            skips += 1
+            if skips >= MAX_SKIPS:
+                return None
+
     try:
         while stats.steps < max_steps:
             queued = 2 if pending else 1  # unread steps may still be running on the device
             if time.time() + queued * step_time > deadline:
                 stats.stopped_by = "deadline"
                 break
-            enc, retry = (retry, None) if retry is not None else (next(examples, None), None)
-            if enc is None:
-                stats.stopped_by = "no-data"
+            first = next_view()
+            if first is None:
+                stats.stopped_by = "oom" if skips >= MAX_SKIPS else "no-data"
                 break
-            if light.skips(len(enc.ids)):
-                stats.skipped += 1
-                skips += 1
-                if skips >= MAX_SKIPS:
-                    stats.stopped_by = "oom"
-                    break
-                continue
+            batch = [first]
+            rows = rows_per_step(cfg, light, len(first.ids), bucket)
+            while len(batch) < rows and (enc := next_view()) is not None:
+                batch.append(enc)
             started = time.time()
             oom = ""
             try:
-                loss = step(enc)
+                loss = step(batch)
             except RuntimeError as err:  # torch.OutOfMemoryError is one; anything else is re-raised
                 if not memory.is_oom(err):
                     raise
                 oom = str(err).splitlines()[0][:160] if str(err) else type(err).__name__
             if oom:  # outside the except block: its traceback holds the failed step's tensors until then
                 memory.free_cached(res.device)
-                retry = _lighten(step, light, enc, oom, what, stats)
+                if len(batch) > 1:
+                    _fewer_views(light, batch, bucket_length(max(len(v.ids) for v in batch), bucket), oom, what, stats)
+                    again.extendleft(reversed(batch))
+                elif (retry := _lighten(step, light, first, oom, what, stats)) is not None:
+                    again.appendleft(retry)
                 continue
             skips = 0
             pending.append(loss)
             stats.steps += 1
-            stats.tokens += len(enc.ids)
+            stats.views += len(batch)
+            stats.tokens += sum(len(v.ids) for v in batch)
+            stats.padded_tokens += len(batch) * bucket_length(max(len(v.ids) for v in batch), bucket)
             if step.graphs is not None and len(step.graphs.graphs) != captured:
                 captured = len(step.graphs.graphs)
                 before = step_time

@@ -3,9 +3,9 @@
 Contract: `StepGraphs.for_slot(res, key, weight_decay, capturable)` is the slot's state of the graph step (kept in
 `Resident.slot_state` for the slot's life; rebuilt when `key` or the adapter's parameters change): static gradients
 attached to the adapter's parameters, a fused AdamW (capturable on CUDA) whose learning rate is a device tensor and
-whose state `reset()` zeroes in place per task, and per length bucket a static input buffer, the last loss and
-gradient norm, and the captured graph. `run(step, bucket)` replays the bucket's graph, capturing it at first use,
-or runs the same body eagerly (on the CPU, where a bucket recomputes in backward, or once a capture failed in this
+whose state `reset()` zeroes in place per task, and per shape (views, length bucket) a static input buffer, the last
+loss and gradient norm, and the captured graph. `run(step, shape)` replays the shape's graph, capturing it at first
+use, or runs the same body eagerly (on the CPU, where a shape recomputes in backward, or once a capture failed in this
 slot). The body is `step.static_loss` (the fast forward, `tasks_lib.train_steps.GraphStep`), backward, clipping
 to `GRAD_CLIP` and the AdamW step, reading only static buffers.
 
@@ -13,13 +13,13 @@ A capture fails if an autograd graph of the adapter made on another stream is st
 undetached loss: its AccumulateGrad nodes pull the default stream into the capture). A capture failure is logged
 once with its first cause and cleaned up (the thread's stream, the allocator's pool routing and the default CUDA
 generator, which a failed capture leaves in capture mode, are restored; the device is synced); the slot then
-captures nothing more and runs every bucket eagerly on the static buffers.
+captures nothing more and runs every shape eagerly on the static buffers.
 
 Memory: a captured graph keeps its body's peak in the graphs' private pool for the slot's life, where no eager step
-and no sampler can use it. So a bucket is captured only when its body (the reserved growth over the eager warm-up)
+and no sampler can use it. So a shape is captured only when its body (the reserved growth over the eager warm-up)
 passes `tasks_lib.memory.capture_fits` against what the process may still allocate, and the warm-up's cached blocks
-are released before the capture (the allocator cannot release them during one). A bucket that does not fit, or whose
-capture runs out of memory, runs eagerly (`eager[bucket]` says why); the slot goes on capturing other buckets.
+are released before the capture (the allocator cannot release them during one). A shape that does not fit, or whose
+capture runs out of memory, runs eagerly (`eager[shape]` says why); the slot goes on capturing other shapes.
 """
 
 from __future__ import annotations
@@ -31,12 +31,12 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 from tasks_lib import memory
-from tasks_lib.encoding import IGNORE, Encoded
 from tasks_lib.model import Resident
 
 if TYPE_CHECKING:
     from tasks_lib.train_steps import GraphStep
 
+Shape = tuple[int, int]  # a graph step's static shape: (views B, padded length L)
 GRAD_CLIP = 1.0  # every training step clips the adapter's gradient norm to this (the captured body too)
 GRAPH_WARMUP = 2  # eager steps on a side stream before a capture (compiles, autotuning, cuBLAS workspaces)
 CAPTURE_FAILED = "step_graphs_capture_failed"  # res.slot_state key: why a capture failed; the slot captures nothing more
@@ -130,9 +130,9 @@ class StepGraphs:
     """Per-slot state of the CUDA-graph step, kept in `res.slot_state` for the slot's life.
 
     Static gradients (attached to the adapter's parameters), a fused AdamW (capturable on CUDA) whose lr is a
-    device tensor and whose state is reset in place per task, and per length bucket: a (2, L) input buffer
-    (ids; next-token targets, IGNORE past the sequence), the loss and pre-clip gradient norm of the last step,
-    and the captured graph. All graphs share one memory pool (they never run concurrently)."""
+    device tensor and whose state is reset in place per task, and per shape (B views, length bucket L): a (2, B, L)
+    input buffer (ids; next-token targets, IGNORE past each view), the loss and pre-clip gradient norm of the last
+    step, and the captured graph. All graphs share one memory pool (they never run concurrently)."""
 
     def __init__(self, res: Resident, key: tuple, weight_decay: float, capturable: bool):
         import torch
@@ -150,14 +150,14 @@ class StepGraphs:
             warnings.filterwarnings("ignore", message=".*capturable=True.*")
             self.opt.step()  # lr 0 and zero gradients: builds the state without moving a weight
         self.reset()
-        self.inputs: dict[int, Any] = {}  # bucket -> (2, L) long
-        self.losses: dict[int, Any] = {}  # bucket -> () loss of the last step
-        self.norms: dict[int, Any] = {}  # bucket -> () gradient norm before clipping
-        self.graphs: dict[int, Any] = {}  # bucket -> torch.cuda.CUDAGraph
-        self.capture_seconds: dict[int, float] = {}  # bucket -> warm-up + capture wall time
+        self.inputs: dict[Shape, Any] = {}  # (B, L) -> (2, B, L) long
+        self.losses: dict[Shape, Any] = {}  # (B, L) -> () loss of the last step
+        self.norms: dict[Shape, Any] = {}  # (B, L) -> () gradient norm before clipping
+        self.graphs: dict[Shape, Any] = {}  # (B, L) -> torch.cuda.CUDAGraph
+        self.capture_seconds: dict[Shape, float] = {}  # (B, L) -> warm-up + capture wall time
         self.pool: Any = None  # the graphs' shared memory pool (a graph_pool_handle), made at the first capture
         self.failed: str = res.slot_state.get(CAPTURE_FAILED, "")  # why a capture failed in this slot: eager from then on
-        self.eager: dict[int, str] = {}  # bucket -> why it is not captured (its body too large for memory): eager
+        self.eager: dict[Shape, str] = {}  # (B, L) -> why it is not captured (its body too large for memory): eager
 
     @classmethod
     def for_slot(cls, res: Resident, key: tuple, weight_decay: float, capturable: bool) -> "StepGraphs":
@@ -185,39 +185,38 @@ class StepGraphs:
             self.lr.fill_(value)
             self.lr_value = value
 
-    def load(self, bucket: int, enc: Encoded, pad: int, cuda: bool) -> None:
-        """Copy one sequence, padded to `bucket`, into the bucket's static input buffer (no host sync)."""
+    def load(self, shape: Shape, packed: tuple[list[int], list[int]], cuda: bool) -> None:
+        """Copy packed views (`train_steps.pack`: row-major ids and targets, B x L each) into the shape's static
+        input buffer (no host sync)."""
         import torch
 
-        n = len(enc.ids)
-        ids = enc.ids + [pad] * (bucket - n)  # (L,)
-        targets = enc.labels[1:] + [IGNORE] * (bucket - n + 1)  # (L,): token t+1 is predicted from position t
-        host = torch.tensor(ids + targets, dtype=torch.long).view(2, bucket)  # (2, L)
-        if bucket not in self.inputs:
-            self.inputs[bucket] = torch.empty_like(host, device=self.lr.device)  # (2, L)
+        ids, targets = packed
+        host = torch.tensor(ids + targets, dtype=torch.long).view(2, *shape)  # (2, B, L)
+        if shape not in self.inputs:
+            self.inputs[shape] = torch.empty_like(host, device=self.lr.device)  # (2, B, L)
         if cuda:
-            self.inputs[bucket].copy_(host.pin_memory(), non_blocking=True)
+            self.inputs[shape].copy_(host.pin_memory(), non_blocking=True)
         else:
-            self.inputs[bucket].copy_(host)
+            self.inputs[shape].copy_(host)
 
-    def body(self, step: "GraphStep", bucket: int) -> None:
+    def body(self, step: "GraphStep", shape: Shape) -> None:
         """The captured work, reading only static buffers: zero grads, forward, loss, backward, clip, AdamW."""
         import torch
 
-        buf = self.inputs[bucket]  # (2, L)
+        buf = self.inputs[shape]  # (2, B, L)
         torch._foreach_zero_(self.grads)
-        loss = step.static_loss(buf[0][None], buf[1])
+        loss = step.static_loss(buf[0], buf[1].flatten())  # ids (B, L), targets (B*L,)
         loss.backward()
-        self.norms[bucket] = torch.nn.utils.clip_grad_norm_(self.params, GRAD_CLIP)
+        self.norms[shape] = torch.nn.utils.clip_grad_norm_(self.params, GRAD_CLIP)
         self.opt.step()
-        self.losses[bucket] = loss.detach()
+        self.losses[shape] = loss.detach()
 
     def _state(self) -> list:
         states = [self.opt.state[p] for p in self.params]
         return [p.data for p in self.params] + [s[k] for s in states for k in ("exp_avg", "exp_avg_sq", "step")]
 
-    def capture(self, step: "GraphStep", bucket: int) -> bool:
-        """Warm up on a side stream, then capture `body` for `bucket`; weights and optimizer state are restored
+    def capture(self, step: "GraphStep", shape: Shape) -> bool:
+        """Warm up on a side stream, then capture `body` for `shape`; weights and optimizer state are restored
         after the warm-up steps. On failure: clean up (`_abandon_capture`), log once, set `failed` here and for
         the slot (no later capture in it; graphs captured before are kept but not replayed), return False (the
         caller runs eagerly)."""
@@ -235,46 +234,46 @@ class StepGraphs:
             side.wait_stream(ambient)
             with torch.cuda.stream(side):
                 for _ in range(GRAPH_WARMUP):
-                    self.body(step, bucket)
+                    self.body(step, shape)
             ambient.wait_stream(side)
             body = torch.cuda.memory_reserved(device) - before  # the body's peak, kept cached by the allocator
             # The warm-up's cached blocks go back now: the allocator cannot release them during a capture, so the
             # capture would otherwise need a second copy of the body's memory. available_bytes empties the cache.
             room = memory.available_bytes(str(device)) or 0
             if not memory.capture_fits(body, room):
-                self.eager[bucket] = f"its body needs {body / 2**30:.2f} GiB, over {memory.CAPTURE_SHARE:.0%} of the {room / 2**30:.2f} GiB free"
-                log.warning("CUDA graph of the training step not captured at %d tokens (runs eagerly): %s", bucket, self.eager[bucket])
+                self.eager[shape] = f"its body needs {body / 2**30:.2f} GiB, over {memory.CAPTURE_SHARE:.0%} of the {room / 2**30:.2f} GiB free"
+                log.warning("CUDA graph of the training step not captured at %s (views, tokens) (runs eagerly): %s", shape, self.eager[shape])
                 return False
             if self.pool is None:
                 self.pool = torch.cuda.graph_pool_handle()
             graph = torch.cuda.CUDAGraph()
             with _stale_streams_redirected(), torch.cuda.graph(graph, pool=self.pool):
-                self.body(step, bucket)
+                self.body(step, shape)
         except Exception as err:  # any capture failure: the step still runs, eagerly
-            if memory.is_oom(err):  # this bucket's body does not fit twice: it runs eagerly, other buckets may capture
-                self.eager[bucket] = _failure(err)
-                log.warning("CUDA graph capture of the training step ran out of memory at %d tokens; that length runs eagerly: %s",
-                            bucket, self.eager[bucket])
+            if memory.is_oom(err):  # this shape's body does not fit twice: it runs eagerly, other shapes may capture
+                self.eager[shape] = _failure(err)
+                log.warning("CUDA graph capture of the training step ran out of memory at %s (views, tokens); that shape runs eagerly: %s",
+                            shape, self.eager[shape])
                 _abandon_capture(graph, self.pool, ambient, device)
                 memory.free_cached(str(device))
                 return False
             self.failed = _failure(err)
             self.slot[CAPTURE_FAILED] = self.failed
-            log.warning("CUDA graph capture of the training step failed at %d tokens; this slot runs it eagerly from now on: %s", bucket, self.failed)
+            log.warning("CUDA graph capture of the training step failed at %s (views, tokens); this slot runs it eagerly from now on: %s", shape, self.failed)
             _abandon_capture(graph, self.pool, ambient, device)
             return False
         finally:
             torch._foreach_copy_(self._state(), saved)
-        self.graphs[bucket] = graph
-        self.capture_seconds[bucket] = time.perf_counter() - t0
+        self.graphs[shape] = graph
+        self.capture_seconds[shape] = time.perf_counter() - t0
         return True
 
-    def run(self, step: "GraphStep", bucket: int) -> None:
+    def run(self, step: "GraphStep", shape: Shape) -> None:
         """One step on the loaded buffer: the graph (captured at first use) when possible, else the same body eagerly."""
         if self.params[0].grad is not self.grads[0]:  # another step's optimizer set the gradients to None
             self.attach_grads()
-        if (self.capturable and not self.failed and bucket not in self.eager and step.capturable_at(bucket)
-                and (bucket in self.graphs or self.capture(step, bucket))):
-            self.graphs[bucket].replay()
+        if (self.capturable and not self.failed and shape not in self.eager and step.capturable_at(shape)
+                and (shape in self.graphs or self.capture(step, shape))):
+            self.graphs[shape].replay()
         else:
-            self.body(step, bucket)
+            self.body(step, shape)

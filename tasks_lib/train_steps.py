@@ -1,12 +1,15 @@
-"""Training steps: one optimizer update of the resident adapter at batch size 1 per call, in three strategies behind
-one interface (`TrainStep`), picked by `make_step(res, cfg)`: `EagerStep` without or with `FastForward` (simple,
-fast) and `GraphStep`.
+"""Training steps: one optimizer update of the resident adapter per call, on a batch of encoded views, in three
+strategies behind one interface (`TrainStep`), picked by `make_step(res, cfg)`: `EagerStep` without or with
+`FastForward` (simple, fast) and `GraphStep`.
 
-Every strategy: `step(enc)` does forward, backward, clipping (`GRAD_CLIP`), AdamW and the learning-rate warm-up on
-one encoded sequence and returns the loss as a detached device tensor (the caller decides when to sync with the
-host); `step.loss(enc)` is the loss with its graph, for checks; `close()` frees what the step holds. A step is built
-per task (a fresh optimizer) and reuses the slot's compiled parts and graph state. `kind` is `simple` or `fast`;
-`graphs` is the slot's `StepGraphs` for the graph step, else None. The strategies compute the same arithmetic:
+Every strategy: `step(batch)` does forward, backward, clipping (`GRAD_CLIP`), AdamW and the learning-rate warm-up on
+a batch (one `Encoded` or a sequence of them: B views, right-padded to the longest with the pad token and IGNORE
+labels, which under causal attention leaves every view's loss and gradients those of the view alone) and returns the
+loss, the mean cross-entropy over every labelled position of the batch, as a detached device tensor (the caller
+decides when to sync with the host); `step.loss(batch)` is the loss with its graph, for checks; `close()` frees what
+the step holds. A step is built per task (a fresh optimizer) and reuses the slot's compiled parts and graph state.
+`kind` is `simple` or `fast`; `graphs` is the slot's `StepGraphs` for the graph step, else None. The strategies
+compute the same arithmetic:
 
 - simple (`cfg.step: simple`, the default off CUDA, and every model the fast step does not cover): the PEFT
   model's decoder with logits only at labelled positions (`output_loss`), or with `reference=True` plain PEFT +
@@ -23,7 +26,8 @@ per task (a fresh optimizer) and reuses the slot's compiled parts and graph stat
   learning rate is a device tensor set per step as the warm-up schedule gives it. Buckets that recompute in backward
   (checkpointed layers or chunked cross-entropy) run the same body eagerly on the static buffers.
 
-Light mode (`LightMode`, per slot): lengths that ran out of memory train with every layer recomputed and the
+Light mode (`LightMode`, per slot): a batch of several views that ran out of memory caps the padded tokens of later
+steps (fewer views per step); a single view's length that ran out trains with every layer recomputed and the
 cross-entropy in `LIGHT_CE_CHUNK` chunks, eagerly (fast and graph steps); `tasks_lib.train.train_loop` decides.
 """
 
@@ -32,7 +36,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, Sequence
 
 from tasks_lib.config import TrainConfig
 from tasks_lib.encoding import IGNORE, Encoded, EncodingError
@@ -55,6 +59,8 @@ class LightMode:
     light_from: int = 0  # sequences at least this long (0: none) run light: every layer recomputed in backward, the
     # cross-entropy in LIGHT_CE_CHUNK chunks, no CUDA graph (the fast step; the simple step has no light mode)
     skip_from: int = 0  # sequences at least this long (0: none) are skipped: they ran out of memory in light mode too
+    step_tokens: int = 0  # a step of several views holds at most this many padded tokens (0: no cap); set when a batch
+    # of several views ran out of memory, halving it, so later steps train fewer views at once (one view at least)
 
     def light(self, tokens: int) -> bool:
         return 0 < self.light_from <= tokens
@@ -67,17 +73,39 @@ class LightMode:
         return res.slot_state.setdefault("train_light", cls())
 
 
+Batch = Encoded | Sequence[Encoded]  # what a step trains on: one view, or several in one update
+
+
+def as_views(batch: Batch) -> list[Encoded]:
+    return [batch] if isinstance(batch, Encoded) else list(batch)
+
+
+def pack(views: Sequence[Encoded], length: int, pad: int) -> tuple[list[int], list[int]]:
+    """Row-major (B, length) token ids and next-token targets of `views`, each right-padded to `length`:
+    targets[b, t] is the label of token t+1 of view b, IGNORE past its end (causal attention: padding after a view
+    changes none of its positions). Raises `EncodingError` when no position of the batch is labelled."""
+    ids: list[int] = []
+    targets: list[int] = []
+    for v in views:
+        n = len(v.ids)
+        ids += v.ids + [pad] * (length - n)
+        targets += v.labels[1:] + [IGNORE] * (length - n + 1)
+    if all(t == IGNORE for t in targets):
+        raise EncodingError("a training batch needs at least one labelled position")
+    return ids, targets
+
+
 def output_loss(res: Resident, ids, labels):
     """Mean cross-entropy over labelled positions, computing logits only where a label exists.
 
-    ids, labels: (1, T) long tensors on the model's device."""
+    ids, labels: (B, T) long tensors on the model's device."""
     import torch
     import torch.nn.functional as F
 
     causal = res.model.get_base_model()  # the HF model with LoRA layers injected
-    hidden = causal.get_decoder()(input_ids=ids).last_hidden_state  # (1, T, H)
-    targets = labels[:, 1:]  # (1, T-1): token t+1 is predicted from position t
-    mask = targets != IGNORE  # (1, T-1)
+    hidden = causal.get_decoder()(input_ids=ids).last_hidden_state  # (B, T, H)
+    targets = labels[:, 1:]  # (B, T-1): token t+1 is predicted from position t
+    mask = targets != IGNORE  # (B, T-1)
     picked = hidden[:, :-1][mask]  # (N, H)
     logits = causal.get_output_embeddings()(picked).float()  # (N, V)
     cap = getattr(causal.config, "final_logit_softcapping", None)
@@ -87,20 +115,20 @@ def output_loss(res: Resident, ids, labels):
 
 
 def reference_loss(res: Resident, ids, labels):
-    """Plain PEFT + transformers: logits at every position and the model's own loss. ids, labels: (1, T)."""
+    """Plain PEFT + transformers: logits at every position and the model's own loss. ids, labels: (B, T)."""
     return res.model(input_ids=ids, labels=labels).loss
 
 
 def _layer_call(layer: Any, hidden, cos, sin):
-    """One decoder layer, causal attention without a mask tensor. hidden: (1, T, H); cos, sin: (1, T, D)."""
-    return layer(hidden, attention_mask=None, position_embeddings=(cos, sin))  # (1, T, H)
+    """One decoder layer, causal attention without a mask tensor. hidden: (B, T, H); cos, sin: (B, T, D)."""
+    return layer(hidden, attention_mask=None, position_embeddings=(cos, sin))  # (B, T, H)
 
 
 def _layer_call_checkpointed(layer: Any, hidden, cos, sin):
     """`_layer_call` whose activations are recomputed in backward instead of kept."""
     from torch.utils.checkpoint import checkpoint
 
-    return checkpoint(_layer_call, layer, hidden, cos, sin, use_reentrant=False)  # (1, T, H)
+    return checkpoint(_layer_call, layer, hidden, cos, sin, use_reentrant=False)  # (B, T, H)
 
 
 def _head_loss(norm: Any, head: Any, hidden, targets):
@@ -120,14 +148,15 @@ def _head_loss_checkpointed(norm: Any, head: Any, hidden, targets):
 
 def _forward_loss(decoder: Any, head: Any, ids, where, wanted, recompute: bool):
     """Embedding, every decoder layer, final norm, head and summed cross-entropy at the picked positions:
-    the whole fast forward as one function, so it compiles to one graph. ids: (1, T); where, wanted: (N,)."""
-    hidden = decoder.embed_tokens(ids)  # (1, T, H)
+    the whole fast forward as one function, so it compiles to one graph. ids: (B, T); where: (N,) row-major
+    positions into (B, T); wanted: (N,)."""
+    hidden = decoder.embed_tokens(ids)  # (B, T, H)
     scheme = from_config(decoder.config)
-    cos, sin = scheme.rope(decoder, hidden, scheme.of_ids(ids))  # (1, T, D) each: positions (A, 1, T) of the model's scheme
+    cos, sin = scheme.rope(decoder, hidden, scheme.of_ids(ids))  # (B, T, D) each: positions (A, B, T) of the model's scheme
     layer_fn = _layer_call_checkpointed if recompute else _layer_call
     for layer in decoder.layers[: decoder.config.num_hidden_layers]:
-        hidden = layer_fn(layer, hidden, cos, sin)  # (1, T, H)
-    picked = hidden[0].index_select(0, where)  # (N, H)
+        hidden = layer_fn(layer, hidden, cos, sin)  # (B, T, H)
+    picked = hidden.flatten(0, 1).index_select(0, where)  # (N, H)
     return _head_loss(decoder.norm, head, picked, wanted)
 
 
@@ -148,9 +177,9 @@ class TrainStep(Protocol):
     graphs: StepGraphs | None
     params: list
 
-    def __call__(self, enc: Encoded) -> Any: ...
+    def __call__(self, batch: Batch) -> Any: ...
 
-    def loss(self, enc: Encoded) -> Any: ...
+    def loss(self, batch: Batch) -> Any: ...
 
     def close(self) -> None: ...
 
@@ -184,15 +213,16 @@ class FastForward:
         return fn if self.backend == "off" else self.res.compiled(name, fn, self.backend)
 
     def _forward_sum(self, ids, where, wanted):
-        """Summed cross-entropy at positions `where` (None: every position) with targets `wanted` (IGNORE skipped),
-        under the fast step's autocast and compiled parts. ids: (1, T); where: (N,) or None; wanted: (N,)."""
+        """Summed cross-entropy at row-major positions `where` of (B, T) (None: every position) with targets `wanted`
+        (IGNORE skipped), under the fast step's autocast and compiled parts. ids: (B, T); where: (N,) or None;
+        wanted: (N,). Light mode and recomputation go by the batch's positions, B x T (its activations' size)."""
         import torch
 
         n = wanted.shape[0]
         causal = self.res.model.get_base_model()
         decoder = causal.get_decoder()
-        light = LightMode.of(self.res).light(ids.shape[1])
-        recompute = light or 0 < self.cfg.checkpoint_min_tokens <= ids.shape[1]
+        light = LightMode.of(self.res).light(ids.numel())
+        recompute = light or 0 < self.cfg.checkpoint_min_tokens <= ids.numel()
         layer_fn = self._part("layer_ckpt", _layer_call_checkpointed) if recompute else self._part("layer", _layer_call)
         chunk = self.cfg.ce_chunk if 0 < self.cfg.ce_chunk < n else n
         chunk = min(chunk, LIGHT_CE_CHUNK) if light else chunk
@@ -205,30 +235,30 @@ class FastForward:
             with autocast:
                 return self._part("model", _forward_loss)(decoder, causal.get_output_embeddings(), ids, where, wanted, recompute)
         with autocast:
-            hidden = decoder.embed_tokens(ids)  # (1, T, H)
+            hidden = decoder.embed_tokens(ids)  # (B, T, H)
             scheme = from_config(decoder.config)
-            cos, sin = scheme.rope(decoder, hidden, scheme.of_ids(ids))  # (1, T, D) each: positions (A, 1, T) of the model's scheme
+            cos, sin = scheme.rope(decoder, hidden, scheme.of_ids(ids))  # (B, T, D) each: positions (A, B, T) of the model's scheme
             for layer in decoder.layers[: causal.config.num_hidden_layers]:
-                hidden = layer_fn(layer, hidden, cos, sin)  # (1, T, H)
-            picked = hidden[0] if where is None else hidden[0].index_select(0, where)  # (N, H)
+                hidden = layer_fn(layer, hidden, cos, sin)  # (B, T, H)
+            flat = hidden.flatten(0, 1)  # (B*T, H)
+            picked = flat if where is None else flat.index_select(0, where)  # (N, H)
             return sum(
                 head_fn(decoder.norm, causal.get_output_embeddings(), picked[s : s + chunk], wanted[s : s + chunk]) for s in range(0, n, chunk)
             )
 
-    def loss(self, enc: Encoded):
-        """Mean cross-entropy over the labelled positions of one sequence (a device tensor with a graph)."""
-        targets = enc.labels[1:]  # token t+1 is predicted from position t
+    def loss(self, batch: Batch):
+        """Mean cross-entropy over the labelled positions of a batch of views (a device tensor with a graph)."""
+        views = as_views(batch)
+        length = max(len(v.ids) for v in views)
+        ids, targets = pack(views, length, self.res.vocab.pad)  # B*T each
         pick = [i for i, t in enumerate(targets) if t != IGNORE]
-        if not pick:
-            raise EncodingError("a training sequence needs at least one labelled position")
-        ids = self._upload(enc.ids)[None]  # (1, T)
         where = self._upload(pick)  # (N,)
         wanted = self._upload([targets[i] for i in pick])  # (N,)
-        return self._forward_sum(ids, where, wanted) / len(pick)
+        return self._forward_sum(self._upload(ids).view(len(views), length), where, wanted) / len(pick)  # ids (B, T)
 
     def static_loss(self, ids, targets):
-        """The graph step's loss: mean cross-entropy over the non-IGNORE targets of a padded sequence, with the
-        head on every position. ids: (1, L); targets: (L,), targets[t] = the label of token t+1 or IGNORE."""
+        """The graph step's loss: mean cross-entropy over the non-IGNORE targets of padded views, with the head on
+        every position. ids: (B, L); targets: (B*L,) row-major, the label of token t+1 of each row or IGNORE."""
         return self._forward_sum(ids, None, targets) / (targets != IGNORE).sum()
 
 
@@ -260,18 +290,22 @@ class EagerStep:
         warm = max(1, cfg.warmup_steps)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: min(1.0, (s + 1) / warm))
 
-    def loss(self, enc: Encoded):
+    def loss(self, batch: Batch):
         if self.forward is not None:
-            return self.forward.loss(enc)
-        ids = _upload(self.res, enc.ids)[None]  # (1, T)
-        labels = _upload(self.res, enc.labels)[None]  # (1, T)
-        return reference_loss(self.res, ids, labels) if self.reference else output_loss(self.res, ids, labels)
+            return self.forward.loss(batch)
+        views = as_views(batch)
+        length = max(len(v.ids) for v in views)
+        ids, _ = pack(views, length, self.res.vocab.pad)  # B*T
+        labels = [t for v in views for t in v.labels + [IGNORE] * (length - len(v.ids))]  # B*T
+        ids_t = _upload(self.res, ids).view(len(views), length)  # (B, T)
+        labels_t = _upload(self.res, labels).view(len(views), length)  # (B, T)
+        return reference_loss(self.res, ids_t, labels_t) if self.reference else output_loss(self.res, ids_t, labels_t)
 
-    def __call__(self, enc: Encoded):
+    def __call__(self, batch: Batch):
         """Forward, backward, clip, AdamW and schedule; returns the detached loss without reading it."""
         import torch
 
-        loss = self.loss(enc)
+        loss = self.loss(batch)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.params, GRAD_CLIP)
@@ -298,51 +332,54 @@ class GraphStep:
         self.opt = graphs.opt
         self.count = 0  # updates made by this step: the learning-rate warm-up
 
-    def loss(self, enc: Encoded):
-        return self.forward.loss(enc)
+    def loss(self, batch: Batch):
+        return self.forward.loss(batch)
 
     def static_loss(self, ids, targets):
-        """The graph step's loss: mean cross-entropy over the non-IGNORE targets of a padded sequence, with the
-        head on every position. ids: (1, L); targets: (L,), targets[t] = the label of token t+1 or IGNORE."""
+        """The graph step's loss (`FastForward.static_loss`). ids: (B, L); targets: (B*L,)."""
         return self.forward.static_loss(ids, targets)
 
     def bucket(self, tokens: int) -> int:
         return bucket_length(tokens, self.cfg.graph_bucket)
 
-    def capturable_at(self, bucket: int) -> bool:
-        """False where the step recomputes in backward (checkpointed layers or CE chunks save and restore the RNG
-        state, which a capture does not allow), and where the slot trains light (`LightMode`): such buckets run the
-        graph step's body eagerly."""
-        light = LightMode.of(self.res).light(bucket)
-        return not (light or 0 < self.cfg.checkpoint_min_tokens <= bucket or 0 < self.cfg.ce_chunk < bucket)
+    def shape(self, batch: Batch) -> tuple[int, int]:
+        """The static shape `batch` runs in: (views, the longest view rounded up to its length bucket)."""
+        views = as_views(batch)
+        return len(views), self.bucket(max(len(v.ids) for v in views))
 
-    def _graph_call(self, enc: Encoded, lr: float):
-        """Load the padded buffer, set lr, replay the bucket's graph (or run its body eagerly); returns the bucket."""
+    def capturable_at(self, shape: tuple[int, int]) -> bool:
+        """False where the step recomputes in backward (checkpointed layers or CE chunks save and restore the RNG
+        state, which a capture does not allow), and where the slot trains light (`LightMode`): such shapes run the
+        graph step's body eagerly. Both go by the shape's positions, views x length."""
+        tokens = shape[0] * shape[1]
+        light = LightMode.of(self.res).light(tokens)
+        return not (light or 0 < self.cfg.checkpoint_min_tokens <= tokens or 0 < self.cfg.ce_chunk < tokens)
+
+    def _graph_call(self, batch: Batch, lr: float) -> tuple[int, int]:
+        """Load the padded buffer, set lr, replay the shape's graph (or run its body eagerly); returns the shape."""
         graphs = self.graphs
         assert graphs is not None
-        if all(t == IGNORE for t in enc.labels[1:]):
-            raise EncodingError("a training sequence needs at least one labelled position")
-        bucket = self.bucket(len(enc.ids))
-        graphs.load(bucket, enc, self.res.vocab.pad, self.cuda)
+        shape = self.shape(batch)
+        graphs.load(shape, pack(as_views(batch), shape[1], self.res.vocab.pad), self.cuda)
         graphs.set_lr(lr)
-        graphs.run(self, bucket)
-        return bucket
+        graphs.run(self, shape)
+        return shape
 
-    def probe(self, enc: Encoded) -> tuple[Any, list]:
+    def probe(self, batch: Batch) -> tuple[Any, list]:
         """Graph step only: one pass with lr 0 (weights unchanged, the optimizer's step count advances), returning
         the loss and the gradients before clipping (device tensors), to check the graph against other steps."""
         import torch
 
         assert self.graphs is not None
-        bucket = self._graph_call(enc, 0.0)
-        scale = torch.clamp((self.graphs.norms[bucket] + 1e-6) / GRAD_CLIP, min=1.0)  # undoes clip_grad_norm_
-        return self.graphs.losses[bucket].clone(), [g * scale for g in self.graphs.grads]
+        shape = self._graph_call(batch, 0.0)
+        scale = torch.clamp((self.graphs.norms[shape] + 1e-6) / GRAD_CLIP, min=1.0)  # undoes clip_grad_norm_
+        return self.graphs.losses[shape].clone(), [g * scale for g in self.graphs.grads]
 
-    def __call__(self, enc: Encoded):
+    def __call__(self, batch: Batch):
         """Load, set the warm-up's learning rate, replay; returns the detached loss without reading it."""
-        bucket = self._graph_call(enc, self.cfg.lr * min(1.0, (self.count + 1) / max(1, self.cfg.warmup_steps)))  # as LambdaLR
+        shape = self._graph_call(batch, self.cfg.lr * min(1.0, (self.count + 1) / max(1, self.cfg.warmup_steps)))  # as LambdaLR
         self.count += 1
-        return self.graphs.losses[bucket].clone()
+        return self.graphs.losses[shape].clone()
 
     def close(self) -> None:
         """Nothing to free: the graphs write the slot's static gradients."""

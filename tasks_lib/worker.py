@@ -93,6 +93,8 @@ class Worker:
 
     def load(self, model, train=None) -> dict:
         """Load the base model once; with `train`, also compile the training step (see train.warm_up)."""
+        from tasks_lib.compute import device_name
+
         res, loaded_now = self._resident(model)
         n = sum(p.numel() for p in res.model.parameters())
         t0 = time.time()
@@ -101,8 +103,8 @@ class Worker:
             from tasks_lib.train import warm_up
 
             graphs = warm_up(res, train)
-        return {"device": self.device, "loaded_now": loaded_now, "load_seconds": res.load_seconds, "parameters": n,
-                "warm_up_seconds": time.time() - t0, "graphs_compiled": graphs}
+        return {"device": self.device, "device_name": device_name(self.device), "loaded_now": loaded_now,
+                "load_seconds": res.load_seconds, "parameters": n, "warm_up_seconds": time.time() - t0, "graphs_compiled": graphs}
 
     def train(self, task, model, train, adapter_dir, deadline, seed, resume=False) -> dict:
         from tasks_lib.train import train_adapter

@@ -180,3 +180,7 @@ def test_run_direct_runs_real_workers_and_writes_the_report(tiny_model: Path, sm
     report = pipeline.run_direct(str(challenges), tmp_path / "out", str(profile), str(solutions), time_budget=600)
     assert report["statuses"] == {"ok": 2} and report["score"]["total_outputs"] == 2
     assert all(t["steps"] == 3 for t in report["tasks"])
+    compute = report["compute"]  # the run's training arithmetic: 6 x parameters x the views' tokens (no MFU on the CPU)
+    assert compute["trained_tokens"] == sum(t["train"]["tokens"] for t in report["tasks"]) > 0
+    assert compute["parameters"] == report["slot_loads"][0]["parameters"] > 0 and compute["mfu"] is None
+    assert compute["flops"] == 6 * compute["parameters"] * compute["trained_tokens"]

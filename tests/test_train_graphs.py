@@ -229,7 +229,8 @@ def test_graph_config_defaults_and_validation(res: Resident) -> None:
     assert make_step(res, TrainConfig(step="fast", compile="off", cuda_graphs="auto")).graphs is None  # auto: off on the CPU
     assert make_step(res, TrainConfig(step="simple", cuda_graphs="on")).graphs is None  # only the fast step is graphed
     recomputing = make_step(res, TrainConfig(**dict(GRAPHS, checkpoint_min_tokens=128)))
-    assert recomputing.capturable_at(64) and not recomputing.capturable_at(128)  # checkpointing is never captured
+    assert recomputing.capturable_at((1, 64)) and not recomputing.capturable_at((1, 128))  # checkpointing is never captured
+    assert not recomputing.capturable_at((2, 64))  # 2 views of 64: 128 positions, as one view of 128
     with pytest.raises(ConfigError, match="cuda_graphs"):
         TrainConfig(cuda_graphs="yes")
     with pytest.raises(ConfigError, match="graph_bucket"):
@@ -253,7 +254,7 @@ def test_a_capture_does_not_count_as_the_step_time(res: Resident, small_tasks: l
         def __call__(self, enc: Encoded):
             if not self.graphs.graphs:
                 time.sleep(0.4)  # the capture
-                self.graphs.graphs[64] = object()
+                self.graphs.graphs[(1, 64)] = object()
             time.sleep(0.002)
             return torch.tensor(1.0)
 

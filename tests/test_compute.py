@@ -1,0 +1,33 @@
+"""The run's training arithmetic (tasks_lib/compute.py): 6 x parameters x trained tokens, over the card's peak."""
+
+from __future__ import annotations
+
+import pytest
+
+from tasks_lib.compute import PEAK_BF16, peak_flops, trained, training_compute
+
+
+def test_peak_by_card_name() -> None:
+    assert peak_flops("NVIDIA H100 80GB HBM3") == PEAK_BF16["H100"] == 790e12
+    assert peak_flops("NVIDIA H200") == 790e12 and peak_flops("NVIDIA L4") == 121e12
+    assert peak_flops("cpu") is None and peak_flops(None) is None and peak_flops("NVIDIA A100-SXM4-80GB") is None
+
+
+def test_pass_one_and_refinements_count_resumed_tasks_do_not() -> None:
+    tasks = [
+        {"train": {"tokens": 1000, "seconds": 2.0}, "refinements": [{"train_tokens": 500, "train_seconds": 1.0}, {"steps": 0}]},
+        {"train": {"tokens": 3000, "seconds": 4.0}},
+        {"train": None, "status": "failed"},
+        {"train": {"tokens": 9999, "seconds": 9.0}, "resumed": True},
+    ]
+    assert trained(tasks[0]) == (1500, 3.0)
+    c = training_compute(tasks, parameters=15_000_000, work_seconds=10.0, gpus=1, device_name="NVIDIA H100 80GB HBM3")
+    assert c.trained_tokens == 4500 and c.train_seconds == 7.0
+    assert c.flops == 6 * 15e6 * 4500
+    assert c.train_tflops_per_slot == pytest.approx(6 * 15e6 * 4500 / 7.0 / 1e12, abs=1e-3)
+    assert c.mfu == pytest.approx(6 * 15e6 * 4500 / (10.0 * 790e12), abs=1e-5) and c.peak_tflops == 790.0
+
+
+def test_no_mfu_off_the_gpu() -> None:
+    c = training_compute([{"train": {"tokens": 1000, "seconds": 2.0}}], parameters=10**9, work_seconds=5.0, gpus=0, device_name="cpu")
+    assert c.mfu is None and c.peak_tflops is None and c.train_tflops_per_slot == 3.0
