@@ -1,0 +1,204 @@
+"""Batched per-task training against batch 1, in one run: arithmetic per second, and learning per GPU-second.
+
+Contract: loads `--model` on CUDA (bf16, the `--profile`'s model and train settings: the product's step, CUDA graphs
+included) and, on tasks from the project's own generators (`tasks_lib.generate`; no ARC evaluation task is
+touched), measures per `--views` value B (views per optimizer step):
+- throughput: `--steps` timed steps after a warm-up (graph capture kept out), trained tokens/s (the views' own
+  tokens), TFLOP/s at 6 x parameters x tokens, MFU against the bf16 matrix rate measured in the same run (an 8192^3
+  product) and against `tasks_lib.compute.PEAK_BF16`, and the ratio to B = 1; for `--modes lora,full` (full: every
+  weight trains, fp32 master weights, bf16 autocast);
+- learning per GPU-second: on `--curve-tasks` generated tasks, a fresh adapter trains for `--curve-seconds` at
+  B = 1 and at each other B, and the mean log-probability of each task's true test output (identity view,
+  `sample.score_candidates`) is read at fixed points of training time (the reads are not timed).
+Prints a table last (ratios against B = 1 of the same run) and writes results.json to --out.
+
+Usage: python benchmarks/train_batch.py [--views 1,4,16,64] [--modes lora,full] [--steps 20] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tasks_lib.compute import PEAK_BF16, peak_flops  # noqa: E402
+from tasks_lib.config import SampleConfig, TrainConfig, load_profile  # noqa: E402
+from tasks_lib.generate import generate_tasks  # noqa: E402
+from tasks_lib.model import load_base  # noqa: E402
+from tasks_lib.sample import score_candidates  # noqa: E402
+from tasks_lib.train import rows_per_step, task_examples  # noqa: E402
+from tasks_lib.train_steps import LightMode, make_step  # noqa: E402
+
+CURVE_POINTS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)  # seconds of training at which the answer's log-probability is read
+
+
+def matmul_peak() -> float:
+    """bf16 FLOP/s of an 8192^3 product on this card (median of 10 after 3 warm-ups), random data."""
+    import torch
+
+    a = torch.randn(8192, 8192, device="cuda", dtype=torch.bfloat16)
+    b = torch.randn(8192, 8192, device="cuda", dtype=torch.bfloat16)
+    times = []
+    for i in range(13):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        a @ b
+        end.record()
+        torch.cuda.synchronize()
+        if i >= 3:
+            times.append(start.elapsed_time(end) / 1e3)
+    return 2 * 8192**3 / sorted(times)[len(times) // 2]
+
+
+def _sync(res) -> None:
+    import torch
+
+    if res.device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def throughput(res, tasks, cfg: TrainConfig, views: int, steps: int, max_tokens: int) -> dict:
+    """Tokens/s of the product's step at `views` views a step, after 3 untimed steps (captures); step i trains views
+    of task i (round-robin), as a slot trains one task's views at a time."""
+    cfg = replace(cfg, views_per_step=views)
+    res.reset(0)
+    step = make_step(res, cfg)
+    bucket = cfg.graph_bucket if step.graphs is not None else 1
+    streams = [task_examples(res, t, cfg, max_tokens) for t in tasks]
+    res.model.train()
+    tokens = padded = 0
+    try:
+        for i in range(3 + steps):
+            stream = streams[i % len(streams)]
+            first = next(stream)
+            batch = [first] + [next(stream) for _ in range(rows_per_step(cfg, LightMode.of(res), len(first.ids), bucket) - 1)]
+            if i == 3:
+                _sync(res)
+                t0 = time.perf_counter()
+            loss = step(batch)
+            if i >= 3:
+                tokens += sum(len(v.ids) for v in batch)
+                padded += len(batch) * max(len(v.ids) for v in batch)
+        float(loss)
+        _sync(res)
+        seconds = time.perf_counter() - t0
+    finally:
+        step.close()
+        res.model.eval()
+    return {"views": views, "steps": steps, "seconds": seconds, "tokens": tokens, "padded_tokens": padded,
+            "tokens_per_second": tokens / seconds, "step_ms": 1e3 * seconds / steps}
+
+
+def curve(res, task, cfg: TrainConfig, views: int, seconds: float, max_tokens: int) -> list[tuple[float, float, int]]:
+    """(train seconds, log-probability of the true test output, steps) at each CURVE_POINTS mark up to `seconds`."""
+    import torch
+
+    cfg = replace(cfg, views_per_step=views)
+    scfg = SampleConfig(backend="cached", score_views=1)
+    res.reset(0, task.id)
+    step = make_step(res, cfg)
+    bucket = cfg.graph_bucket if step.graphs is not None else 1
+    stream = task_examples(res, task, cfg, max_tokens)
+    points, trained, steps = [], 0.0, 0
+    marks = [m for m in CURVE_POINTS if m <= seconds]
+    try:
+        while marks:
+            res.model.train()
+            _sync(res)
+            t0 = time.perf_counter()
+            while trained + (time.perf_counter() - t0) < marks[0]:
+                first = next(stream)
+                batch = [first] + [next(stream) for _ in range(rows_per_step(cfg, LightMode.of(res), len(first.ids), bucket) - 1)]
+                step(batch)
+                steps += 1
+                _sync(res)
+            trained += time.perf_counter() - t0
+            res.model.eval()
+            with torch.no_grad():
+                scores, _ = score_candidates(res, task, 0, [task.test_outputs[0]], scfg, max_tokens, time.time() + 60)
+            points.append((round(trained, 3), round(next(iter(scores.values()), float("nan")), 4), steps))
+            marks.pop(0)
+    finally:
+        step.close()
+        res.model.eval()
+    return points
+
+
+def main(argv: list[str] | None = None) -> int:
+    import torch
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--profile", default="h100")
+    p.add_argument("--model", default=None, help="model directory (default: the profile's)")
+    p.add_argument("--views", default="1,4,16,64")
+    p.add_argument("--modes", default="lora,full")
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--tokens-per-step", type=int, default=0, help="train.tokens_per_step (0: views alone decide)")
+    p.add_argument("--tasks", type=int, default=16, help="generated tasks the throughput rows draw views from")
+    p.add_argument("--curve-tasks", type=int, default=6)
+    p.add_argument("--curve-seconds", type=float, default=8.0)
+    p.add_argument("--curve-views", default="1,16")
+    p.add_argument("--out", default="runs/train-batch")
+    p.add_argument("--device", default="cuda", help="cuda, or cpu for a smoke test (no peak, no MFU)")
+    args = p.parse_args(argv)
+    cfg = load_profile(args.profile)
+    model_cfg = cfg.model if args.model is None else replace(cfg.model, path=args.model)
+    train = replace(cfg.train, tokens_per_step=args.tokens_per_step)
+    views = [int(v) for v in args.views.split(",")]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    name = torch.cuda.get_device_name() if args.device == "cuda" else "cpu"
+    peak = matmul_peak() if args.device == "cuda" else float("nan")
+    results: dict = {"device": name, "matmul_tflops": peak / 1e12, "table_peak_tflops": (peak_flops(name) or 0) / 1e12,
+                     "profile": args.profile, "model": model_cfg.path, "rows": [], "curves": []}
+    tasks = generate_tasks(args.tasks, seed=7)
+    rng = random.Random(0)
+    for mode in args.modes.split(","):
+        mcfg = replace(model_cfg, adapt=mode, dtype="float32" if mode == "full" else model_cfg.dtype)
+        tcfg = replace(train, adapter_autocast="on") if mode == "full" else train
+        res = load_base(mcfg, args.device)
+        n = sum(p.numel() for p in res.model.parameters())
+        for v in views:
+            row = {"mode": mode, "parameters": n, **throughput(res, tasks, tcfg, v, args.steps, mcfg.max_tokens)}
+            row["tflops"] = 6 * n * row["tokens_per_second"] / 1e12
+            row["mfu_measured"] = row["tflops"] * 1e12 / peak
+            row["mfu_table"] = row["tflops"] * 1e12 / (peak_flops(name) or float("nan"))
+            results["rows"].append(row)
+            print(json.dumps(row), flush=True)
+            (out / "results.json").write_text(json.dumps(results, indent=1))
+        if mode == "lora":
+            for task in rng.sample(generate_tasks(args.curve_tasks * 3, seed=11), args.curve_tasks):
+                for v in (int(x) for x in args.curve_views.split(",")):
+                    points = curve(res, task, tcfg, v, args.curve_seconds, mcfg.max_tokens)
+                    results["curves"].append({"task": task.id, "views": v, "points": points})
+                    print(json.dumps(results["curves"][-1]), flush=True)
+                    (out / "results.json").write_text(json.dumps(results, indent=1))
+        del res
+        if args.device == "cuda":
+            torch.cuda.empty_cache()
+    print(f"\n{name}: bf16 matmul {peak / 1e12:.0f} TFLOP/s measured, {results['table_peak_tflops']:.0f} in PEAK_BF16 ({PEAK_BF16})")
+    print("| mode | views/step | step ms | tokens/s | TFLOP/s (6N) | MFU (measured peak) | x batch 1 | padding |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in results["rows"]:
+        base = next(b for b in results["rows"] if b["mode"] == r["mode"] and b["views"] == views[0])
+        print(f"| {r['mode']} | {r['views']} | {r['step_ms']:.1f} | {r['tokens_per_second']:,.0f} | {r['tflops']:.1f} | "
+              f"{r['mfu_measured']:.1%} | {r['tokens_per_second'] / base['tokens_per_second']:.1f} | "
+              f"{1 - r['tokens'] / r['padded_tokens']:.1%} |")
+    if results["curves"]:
+        print("\nmean log p(true test output) after t s of training (identity view), per views/step:")
+        for v in sorted({c["views"] for c in results["curves"]}):
+            rows = [c["points"] for c in results["curves"] if c["views"] == v]
+            marks = [pt[0] for pt in rows[0]]
+            means = [sum(r[i][1] for r in rows) / len(rows) for i in range(len(marks))]
+            print(f"views {v}: " + ", ".join(f"{CURVE_POINTS[i]}s {m:.3f}" for i, m in enumerate(means)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
