@@ -312,6 +312,54 @@ def test_fallback_and_merge_keep_only_valid_answers() -> None:
     assert taken == 1 and merged["b"] == run["b"] and merged["a"] == base["a"] and merged["c"] == base["c"]
 
 
+PIP_MISSING = """Processing ./wheels/arc_ttt-0.1.0-py3-none-any.whl
+INFO: pip is looking at multiple versions of transformers to determine which version is compatible with other requirements.
+ERROR: Could not find a version that satisfies the requirement kernels<0.20,>=0.19.1 (from transformers) (from versions: none)
+ERROR: No matching distribution found for kernels<0.20,>=0.19.1
+"""
+PIP_CONFLICT = """ERROR: Cannot install arc-ttt==0.1.0 and transformers==5.25.0 because these package versions have conflicting dependencies.
+
+The conflict is caused by:
+    arc-ttt 0.1.0 depends on huggingface-hub<2
+    transformers 5.25.0 depends on huggingface-hub<3.0,>=2.4.0
+
+To fix this you could try to:
+"""
+
+
+def test_pip_failures_are_named_by_package() -> None:
+    nb = _helpers()
+    image = {"transformers": "5.25.0", "torch": "2.11.0", "huggingface-hub": "2.4.0", "tokenizers": "0.22.0"}.get
+    assert nb["explain_pip_failure"](PIP_MISSING, image, {}) == [
+        "install: kernels<0.20,>=0.19.1 (required by transformers 5.25.0) is neither in the bundle nor in the image"]
+    unmet = "ERROR: Could not find a version that satisfies the requirement tokenizers>=0.23 (from transformers==5.25.0) (from versions: 0.21.0)"
+    assert nb["explain_pip_failure"](unmet, image, {"tokenizers": ["0.21.0"]}) == [
+        "install: tokenizers>=0.23 (required by transformers 5.25.0) is not met: the image has tokenizers 0.22.0, "
+        "the bundle has tokenizers 0.21.0"]
+    top = "ERROR: Could not find a version that satisfies the requirement arc-ttt (from versions: none)"
+    assert nb["explain_pip_failure"](top, image, {}) == [
+        "install: arc-ttt (asked for by the notebook) is neither in the bundle nor in the image"]
+    assert nb["explain_pip_failure"](PIP_CONFLICT, image, {"arc-ttt": ["0.1.0"]}) == [
+        "install: conflicting requirements on huggingface-hub: arc-ttt 0.1.0 needs huggingface-hub<2; transformers 5.25.0 "
+        "needs huggingface-hub<3.0,>=2.4.0; the image has huggingface-hub 2.4.0, the bundle has none"]
+    assert nb["explain_pip_failure"]("Successfully installed arc-ttt-0.1.0", image, {}) == []
+
+
+def test_image_differences_name_each_provided_package() -> None:
+    nb = _helpers()
+    manifest = {"image": {"provides": {"torch": "2.11.0", "transformers": "5.17.0", "peft": "0.21.0"},
+                          "closure": {"torch": "2.11.0", "transformers": "5.17.0", "peft": "0.21.0", "kernels": "0.19.1",
+                                      "numpy": "2.4.6"}}}
+    here = {"torch": "2.11.0+cu130", "transformers": "5.25.0", "numpy": "2.0.0"}.get
+    assert nb["image_differences"](manifest, here) == [
+        "image: peft is not installed here; the bundle was built for an image with peft 0.21.0 and leaves it out",
+        "image: transformers 5.25.0 here; the bundle was built against transformers 5.17.0",
+        "image: 1 of the 5 packages the bundle leaves to the image are not installed here (a problem only where pip "
+        "names one below): kernels"]
+    assert nb["image_differences"]({}, here) == []
+    assert nb["bundle_versions"](Path("/nonexistent")) == {}
+
+
 def test_broken_install_still_leaves_a_valid_submission(tmp_path: Path, small_tasks, multi_test_task) -> None:
     """A bundle whose wheels folder is empty: the install fails, the notebook says so, the fallback file is valid."""
     challenges, _ = kaggle_files(_tasks(small_tasks, multi_test_task), tmp_path / "input" / "competition")
@@ -326,6 +374,7 @@ def test_broken_install_still_leaves_a_valid_submission(tmp_path: Path, small_ta
     status = json.loads((tmp_path / "working" / "arc-ttt-status.json").read_text())
     assert status["failed"] == ["install"] and status["tasks_from_run"] == 0
     assert "[install] FAILED" in proc.stdout and "arc-ttt" in status["steps"][1]["detail"]
+    assert "install: arc-ttt (asked for by the notebook) is neither in the bundle nor in the image" in proc.stdout
 
 
 # ---------- slow: the real bundle, installed offline, run read-only ----------
