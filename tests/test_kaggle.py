@@ -533,3 +533,54 @@ def test_the_temporary_server_keeps_its_database_in_memory(tmp_path: Path) -> No
     served = offline_defaults({"PREFECT_API_URL": "http://127.0.0.1:4200/api"}, tmp_path)  # a real server: its own
     assert "PREFECT_HOME" not in served and not any(k in DATABASE_URL_NAMES for k in served)
     assert offline_defaults({"PREFECT_LOGGING_LEVEL": "DEBUG"}, tmp_path).get("PREFECT_LOGGING_LEVEL") is None
+
+
+# ---------- the GPU rehearsal script (kaggle/rehearse.py) ----------
+
+def _rehearse():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("rehearse", ROOT / "kaggle" / "rehearse.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_rehearse_runs_on_the_standard_library() -> None:
+    """Its module-level imports are the standard library's (only `pack`, run here, reads tasks with the project)."""
+    import ast
+
+    tree = ast.parse((ROOT / "kaggle" / "rehearse.py").read_text())
+    imported = {a.name.split(".")[0] for n in tree.body if isinstance(n, ast.Import) for a in n.names}
+    imported |= {n.module.split(".")[0] for n in tree.body if isinstance(n, ast.ImportFrom) and n.module}
+    assert imported <= set(sys.stdlib_module_names) | {"__future__"}, imported - set(sys.stdlib_module_names)
+
+
+def test_rehearse_pack_round_trips_the_wheels(tmp_path: Path) -> None:
+    """Wheels travel unzipped and come back as wheels holding the same files; the tasks come with their solutions."""
+    import zipfile
+
+    rh = _rehearse()
+    bundle = tmp_path / "bundle"
+    (bundle / "wheels").mkdir(parents=True)
+    (bundle / "repo" / "kaggle").mkdir(parents=True)
+    (bundle / "repo" / "kaggle" / "notebook.py").write_text("print('hi')\n")
+    (bundle / MANIFEST).write_text(json.dumps({"image": {"closure": {"torch": "2.11.0"}}}))
+    files = {"demo/__init__.py": b"X = 1\n", "demo-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n"}
+    with zipfile.ZipFile(bundle / "wheels" / "demo-1.0-py3-none-any.whl", "w") as zf:
+        for name, data in files.items():
+            zf.writestr(zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0)), data)
+    archive = rh.pack(bundle, tmp_path / "packed", "arc2/eval", 2)
+    inputs = tmp_path / "input"
+    rh.unpack(archive, inputs)
+    with zipfile.ZipFile(inputs / rh.BUNDLE_DIR / "wheels" / "demo-1.0-py3-none-any.whl") as zf:
+        assert {n: zf.read(n) for n in zf.namelist()} == files
+    assert not (inputs / rh.BUNDLE_DIR / rh.UNZIPPED).exists()
+    assert (inputs / rh.BUNDLE_DIR / "repo" / "kaggle" / "notebook.py").read_text() == "print('hi')\n"
+    challenges = json.loads((inputs / rh.COMPETITION_DIR / "arc-agi_test_challenges.json").read_text())
+    solutions = json.loads((inputs / rh.COMPETITION_DIR / "solutions.json").read_text())
+    assert len(challenges) == 2 and set(solutions) == set(challenges)
+    right = {t: [{"attempt_1": [[0]], "attempt_2": out} for out in outs] for t, outs in solutions.items()}
+    first = next(iter(solutions))
+    assert rh.pass_at_2(right, solutions)["score"] == 1.0
+    assert rh.pass_at_2({first: right[first]}, solutions) == {"score": 0.5, "tasks": 2, "solved": [first]}
