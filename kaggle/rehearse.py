@@ -121,8 +121,11 @@ def read_only_prefix(path: Path) -> tuple[list[str], str]:
             p.chmod(p.stat().st_mode & ~0o222)
     if os.getuid() != 0:
         return [], "chmod a-w"
-    probe = subprocess.run(["unshare", "--mount", "--propagation", "private", "true"], capture_output=True)
-    if probe.returncode != 0:
+    try:
+        refused = subprocess.run(["unshare", "--mount", "--propagation", "private", "true"], capture_output=True).returncode != 0
+    except OSError:  # no unshare on this machine
+        refused = True
+    if refused:
         return [], "chmod a-w only (root, and unshare --mount is refused here: root could still write)"
     script = 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@"'
     return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, str(path)], "read-only bind mount"
@@ -200,67 +203,92 @@ def _command(cmd: list[str]) -> str:
     return (proc.stdout + proc.stderr).strip()
 
 
+def _clear(root: Path) -> None:
+    """Remove an earlier rehearsal's folder, whose inputs were made read-only."""
+    if root.exists():
+        for p in [root, *root.rglob("*")]:
+            if not p.is_symlink():
+                p.chmod(p.stat().st_mode | 0o200)
+        shutil.rmtree(root)
+
+
+def _collect(working: Path, out: Path) -> None:
+    """The notebook's submission and status, and its logs (and the run's report and slot logs) as one archive."""
+    for name in ("submission.json", "arc-ttt-status.json"):
+        if (working / name).exists():
+            shutil.copy(working / name, out / name)
+    run_dir = working / "arc-ttt-run"
+    with tarfile.open(out / "logs.tar.gz", "w:gz") as tar:
+        for path in sorted(working.glob("*.log")) + [p for p in (run_dir / "report.json",) if p.exists()]:
+            tar.add(path, path.name)
+        for path in sorted(run_dir.glob("**/*.log")) if run_dir.exists() else []:
+            if path.stat().st_size < 4_000_000:
+                tar.add(path, f"run/{path.relative_to(run_dir)}")
+
+
 def run(archive: Path, out: Path, root: Path, time_limit: float, profile: str | None, closure_only: bool) -> int:
-    """Lay out, install and run as Kaggle would (see module doc); returns the notebook's exit code."""
-    steps, t_all = Steps(), time.time()
+    """Lay out, install and run as Kaggle would (see module doc); returns the notebook's exit code (1 if the
+    rehearsal itself failed: rehearsal.json then says where, with the error)."""
+    steps, t_all, code = Steps(), time.time(), 1
     out.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(root, ignore_errors=True)
+    _clear(root)
     inputs, working = root / "input", root / "working"
     summary: dict = {"python": sys.version.split()[0], "executable": sys.executable, "image": _versions(),
                      "gpus": _command(["nvidia-smi", "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"]),
                      "time_limit": time_limit, "profile": profile or "the notebook's default (kaggle-4xl4)"}
-    t0 = time.time()
-    unpack(archive, inputs)
-    bundle = inputs / BUNDLE_DIR
-    manifest = json.loads((bundle / "arc-ttt-bundle.json").read_text())
-    summary["bundle"] = {"commit": manifest.get("commit"), "target": manifest.get("target"), "image": (manifest.get("image") or {}).get("provides"),
-                         "wheels": len(manifest.get("wheels", {})), "models": manifest.get("models")}
-    steps.add("unpack", True, t0, f"{archive} -> {inputs}")
-    t0 = time.time()
-    closure = set((manifest.get("image") or {}).get("closure", {})) if closure_only else None
-    # a system interpreter's packages are the image as they are; from inside a venv they are passed by path
-    system = sys.prefix == sys.base_prefix and closure is None
-    python = make_venv(root / "venv", None if system else image_site(root / "image", closure))
-    pip_freeze = _command([str(python), "-m", "pip", "list", "--format=freeze", "--disable-pip-version-check"])
-    steps.add("venv", "==" in pip_freeze, t0, f"{python}; over the image by {'--system-site-packages' if system else '.pth'}; "
-              f"image closure only: {closure_only}")
-    prefix, summary["read_only"] = read_only_prefix(inputs)
-    before = _tree(inputs)
-    script = root / "notebook-from-ipynb.py"
-    script.write_text(notebook_code(bundle / "arc-ttt.ipynb"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ARC_TTT_", "PYTHON", "VIRTUAL_ENV"))}
-    env.update(ARC_TTT_INPUT=str(inputs), ARC_TTT_WORKING=str(working), ARC_TTT_TIME_LIMIT=str(time_limit))
-    if profile:
-        env["ARC_TTT_PROFILE"] = profile
-    working.mkdir(parents=True)
-    t0 = time.time()
-    with open(out / "notebook.txt", "w") as fh:
-        proc = subprocess.run([*prefix, str(python), str(script)], cwd=working, env=env, stdout=fh, stderr=subprocess.STDOUT,
-                              timeout=time_limit + 180)
-    steps.add("notebook", proc.returncode == 0, t0, f"exit {proc.returncode}")
-    status = json.loads((working / "arc-ttt-status.json").read_text()) if (working / "arc-ttt-status.json").exists() else {}
-    sub = json.loads((working / "submission.json").read_text()) if (working / "submission.json").exists() else {}
-    solutions = json.loads((inputs / COMPETITION_DIR / "solutions.json").read_text())
-    summary.update(notebook_steps=[{k: s.get(k) for k in ("step", "ok", "seconds")} for s in status.get("steps", [])],
-                   notebook_failed=status.get("failed"), image_notes=status.get("image"), tasks_from_run=status.get("tasks_from_run"),
-                   pass_at_2=pass_at_2(sub, solutions), bundle_unchanged=_tree(inputs) == before,
-                   image_after=_versions(), pip_list_before_install=pip_freeze.splitlines())
-    for name in ("submission.json", "arc-ttt-status.json"):
-        if (working / name).exists():
-            shutil.copy(working / name, out / name)
-    t0 = time.time()
-    with tarfile.open(out / "logs.tar.gz", "w:gz") as tar:
-        for path in sorted(working.glob("*.log")) + [p for p in (working / "arc-ttt-run" / "report.json",) if p.exists()]:
-            tar.add(path, path.name)
-        for path in sorted((working / "arc-ttt-run").glob("**/*.log")) if (working / "arc-ttt-run").exists() else []:
-            if path.stat().st_size < 4_000_000:
-                tar.add(path, f"run/{path.relative_to(working / 'arc-ttt-run')}")
-    steps.add("collect", True, t0)
+    step, t0 = "unpack", time.time()
+    try:
+        unpack(archive, inputs)
+        bundle = inputs / BUNDLE_DIR
+        manifest = json.loads((bundle / "arc-ttt-bundle.json").read_text())
+        summary["bundle"] = {"commit": manifest.get("commit"), "target": manifest.get("target"), "models": manifest.get("models"),
+                             "image": (manifest.get("image") or {}).get("provides"), "wheels": len(manifest.get("wheels", {}))}
+        steps.add(step, True, t0, f"{archive} -> {inputs}")
+        step, t0 = "venv", time.time()
+        closure = set((manifest.get("image") or {}).get("closure", {})) if closure_only else None
+        # a system interpreter's packages are the image as they are; from inside a venv they are passed by path
+        system = sys.prefix == sys.base_prefix and closure is None
+        python = make_venv(root / "venv", None if system else image_site(root / "image", closure))
+        pip_list = _command([str(python), "-m", "pip", "list", "--format=freeze", "--disable-pip-version-check"])
+        summary["pip_list_before_install"] = pip_list.splitlines()
+        steps.add(step, "==" in pip_list, t0, f"{python}; over the image by {'--system-site-packages' if system else '.pth'}; "
+                  f"image closure only: {closure_only}")
+        step = "read-only"
+        prefix, summary["read_only"] = read_only_prefix(inputs)
+        before = _tree(inputs)
+        script = root / "notebook-from-ipynb.py"
+        script.write_text(notebook_code(bundle / "arc-ttt.ipynb"))
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("ARC_TTT_", "PYTHON", "VIRTUAL_ENV"))}
+        env.update(ARC_TTT_INPUT=str(inputs), ARC_TTT_WORKING=str(working), ARC_TTT_TIME_LIMIT=str(time_limit))
+        if profile:
+            env["ARC_TTT_PROFILE"] = profile
+        working.mkdir(parents=True)
+        step, t0 = "notebook", time.time()
+        with open(out / "notebook.txt", "w") as fh:
+            code = subprocess.run([*prefix, str(python), str(script)], cwd=working, env=env, stdout=fh, stderr=subprocess.STDOUT,
+                                  timeout=time_limit + 180).returncode
+        steps.add(step, code == 0, t0, f"exit {code}")
+        step, t0 = "collect", time.time()
+        status = json.loads((working / "arc-ttt-status.json").read_text()) if (working / "arc-ttt-status.json").exists() else {}
+        sub = json.loads((working / "submission.json").read_text()) if (working / "submission.json").exists() else {}
+        summary.update(notebook_steps=[{k: s.get(k) for k in ("step", "ok", "seconds")} for s in status.get("steps", [])],
+                       notebook_failed=status.get("failed"), image_notes=status.get("image"),
+                       tasks_from_run=status.get("tasks_from_run"), bundle_unchanged=_tree(inputs) == before,
+                       pass_at_2=pass_at_2(sub, json.loads((inputs / COMPETITION_DIR / "solutions.json").read_text())),
+                       image_after=_versions())
+        _collect(working, out)
+        steps.add(step, True, t0)
+    except (OSError, ValueError, KeyError, tarfile.TarError, zipfile.BadZipFile, subprocess.SubprocessError) as err:
+        detail = f"{type(err).__name__}: {err}" + (f"\n{err.stderr}" if isinstance(err, subprocess.CalledProcessError) else "")
+        steps.add(step, False, t0, detail)
+        if working.exists():
+            _collect(working, out)
+        code = code or 1
     summary["steps"], summary["wall_seconds"] = steps.rows, round(time.time() - t_all, 1)
     (out / "rehearsal.json").write_text(json.dumps(summary, indent=1) + "\n")
-    print(json.dumps({k: summary[k] for k in ("steps", "notebook_steps", "notebook_failed", "image_notes", "pass_at_2",
-                                              "bundle_unchanged", "read_only", "wall_seconds")}, indent=1))
-    return proc.returncode
+    print(json.dumps({k: summary.get(k) for k in ("steps", "notebook_steps", "notebook_failed", "image_notes", "pass_at_2",
+                                                  "bundle_unchanged", "read_only", "wall_seconds")}, indent=1))
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:
