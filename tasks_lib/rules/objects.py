@@ -274,7 +274,7 @@ def _few_objects(rng: random.Random):
     h, w = rng.randint(5, 8), rng.randint(7, 13)
     g = blank(h, w)
     palette = pick(rng, rng.randint(2, 4))
-    shapes = [shape(rng, rng.randint(1, 4), rng.randint(1, 3)) for _ in palette]
+    shapes = [shape(rng, rng.randint(2, 4), rng.randint(2, 3)) for _ in palette]
     sizes = sorted(len(s) for s in shapes)
     require(sizes[-1] > sizes[-2], "no unique largest")
     for cells, at, colour in zip(shapes, place(rng, h, w, shapes, gap=1), palette):
