@@ -68,6 +68,8 @@ def _draw(rule: Rule, rng: random.Random) -> tuple[Grid, Grid] | None:
             x, y = rule.pair(rng)
         except Retry:
             continue
+        except Exception as err:  # a crash in sample or solve is a rule bug, whatever the error: say where
+            raise ValueError(f"task {rule.task_id}: drawing a pair raised {type(err).__name__}: {err}") from err
         try:
             x, y = to_grid(x), to_grid(y)
         except GridError as err:  # a rule bug, not bad luck: say where
