@@ -10,7 +10,9 @@ from __future__ import annotations
 import random
 from collections import Counter
 
-from tasks_lib.rules.base import Grid, Registry, blank, cells_of, pick, random_grid, require, sub
+from tasks_lib.generators.grid import place, shape
+from tasks_lib.rules.base import (Grid, Registry, blank, cells_of, components, hcat, pick, random_grid, require, rot90,
+                                  rot180, rot270, sub, vcat)
 
 RULES = Registry()
 
@@ -159,3 +161,103 @@ def _skew(g: Grid) -> Grid:
 
 
 RULES.add("3cd86f4f", _skew, lambda r: random_grid(r, r.randint(2, 10), r.randint(1, 9), pick(r, r.randint(2, 4)), 1.0))
+
+
+def _turn_blocks(g: Grid) -> Grid:
+    """46c35fc7: each 3x3 block on a background of 7 turns its edge cells a quarter clockwise and its corners a
+    quarter anticlockwise."""
+    out = [list(row) for row in g]
+    mask = [[1 if v != 7 else 0 for v in row] for row in g]
+    blocks: list[list[tuple[int, int]]] = []  # 4-connected pieces gathered into groups that fit 3x3
+    for cells in components(mask, diagonal=False):
+        for block in blocks:
+            rows, cols = [r for r, _ in block + cells], [c for _, c in block + cells]
+            if max(rows) - min(rows) < 3 and max(cols) - min(cols) < 3:
+                block.extend(cells)
+                break
+        else:
+            blocks.append(list(cells))
+    for cells in blocks:
+        top, left = min(r for r, _ in cells), min(c for _, c in cells)
+        b = sub(g, top, left, 3, 3)
+        turned = ((b[0][2], b[1][0], b[2][2]), (b[2][1], b[1][1], b[0][1]), (b[0][0], b[1][2], b[2][0]))
+        for r in range(3):
+            out[top + r][left:left + 3] = turned[r]
+    return out
+
+
+def _blocks_on_seven(rng: random.Random):
+    g = blank(7, 7, 7)
+    boxes = [[(r, c) for r in range(3) for c in range(3)]] * rng.randint(1, 2)
+    for top, left in place(rng, 7, 7, boxes, gap=1):
+        for r in range(3):
+            for c in range(3):
+                g[top + r][left + c] = rng.choice((0, 1, 2, 3, 4, 5, 6, 8, 9))
+        if rng.random() < 0.5:  # a 7 only in the middle, where it cannot hide the block's edge
+            g[top + 1][left + 1] = 7
+    return g
+
+
+RULES.add("46c35fc7", _turn_blocks, _blocks_on_seven)
+
+
+def _rise_by_size(g: Grid) -> Grid:
+    """b2bc3ffd: above a floor of 8, each object on a background of 7 rises by its number of cells."""
+    h, w = len(g), len(g[0])
+    out = [[7] * w for _ in range(h - 1)] + [list(g[-1])]
+    mask = [[v if v not in (7, 8) else 0 for v in row] for row in g]
+    for cells in components(mask):
+        for r, c in cells:
+            out[r - len(cells)][c] = g[r][c]
+    return out
+
+
+def _objects_on_floor(rng: random.Random):
+    g = blank(7, 8, 7) + [[8] * 8]
+    col = 0
+    for colour in pick(rng, 3, (1, 2, 3, 9)):
+        cells = shape(rng, rng.randint(1, 2), rng.randint(1, 3), rng.randint(1, 4))
+        sh, sw = max(r for r, _ in cells) + 1, max(c for _, c in cells) + 1
+        if col + sw > 8:
+            break
+        require(len(cells) + sh <= 7, "would rise out of the grid")
+        for r, c in cells:
+            g[7 - sh + r][col + c] = colour
+        col += sw + 1
+    require(any(v not in (7, 8) for row in g for v in row), "no object")
+    return g
+
+
+RULES.add("b2bc3ffd", _rise_by_size, _objects_on_floor)
+
+
+def _to_nearest_corner(g: Grid) -> Grid:
+    """4a1cacc2: the one odd cell fills the rectangle between it and the nearest corner."""
+    h, w = len(g), len(g[0])
+    bg = Counter(v for row in g for v in row).most_common(1)[0][0]
+    (r, c), = cells_of(g, bg=bg)
+    rows = range(0, r + 1) if r < h - 1 - r else range(r, h)
+    cols = range(0, c + 1) if c < w - 1 - c else range(c, w)
+    return tuple(tuple(g[r][c] if y in rows and x in cols else bg for x in range(w)) for y in range(h))
+
+
+def _one_odd_cell(rng: random.Random):
+    h, w = 2 * rng.randint(2, 5), 2 * rng.randint(2, 5)
+    bg, colour = pick(rng, 2, range(10))
+    g = blank(h, w, bg)
+    g[rng.randrange(h)][rng.randrange(w)] = colour
+    return g
+
+
+RULES.add("4a1cacc2", _to_nearest_corner, _one_odd_cell)
+
+
+def _turned_tiles(g: Grid) -> Grid:
+    """cf5fd0ad: a 12x12 of four 6x6 quarters, each a 2x2 tiling of the input turned by 180, 90 (clockwise),
+    270 degrees and not at all."""
+    def tiled(x: Grid) -> Grid:
+        return vcat(hcat(x, x), hcat(x, x))
+    return vcat(hcat(tiled(rot180(g)), tiled(rot90(g))), hcat(tiled(rot270(g)), tiled(g)))
+
+
+RULES.add("cf5fd0ad", _turned_tiles, lambda r: random_grid(r, 3, 3, pick(r, r.randint(2, 4)), 1.0))
