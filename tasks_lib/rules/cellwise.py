@@ -11,7 +11,7 @@ import operator
 import random
 from typing import Callable
 
-from tasks_lib.rules.base import Grid, Registry, counts, pick, random_grid, recolour, require
+from tasks_lib.rules.base import Grid, Registry, blank, counts, pick, random_grid, recolour, require
 
 RULES = Registry()
 
@@ -194,3 +194,133 @@ def _maybe_symmetric(rng: random.Random):
 
 
 RULES.add("44f52bb0", _symmetric_flag, _maybe_symmetric)
+
+
+_SHAPE_CODES = {  # 27a28665: which 3x3 shape gives which colour
+    ((1, 1, 0), (1, 0, 1), (0, 1, 0)): 1,
+    ((1, 0, 1), (0, 1, 0), (1, 0, 1)): 2,
+    ((0, 1, 1), (0, 1, 1), (1, 0, 0)): 3,
+    ((0, 1, 0), (1, 1, 1), (0, 1, 0)): 6,
+}
+
+
+def _shape_code(g: Grid) -> Grid:
+    """27a28665: the shape drawn (in any colour) names the output colour."""
+    return ((_SHAPE_CODES[tuple(tuple(int(v != 0) for v in row) for row in g)],),)
+
+
+def _coded_shape(rng: random.Random):
+    mask = rng.choice(sorted(_SHAPE_CODES))
+    colour = rng.randint(1, 9)
+    return [[colour if v else 0 for v in row] for row in mask]
+
+
+RULES.add("27a28665", _shape_code, _coded_shape)
+
+
+def _colour_count_line(g: Grid) -> Grid:
+    """6e02f1e3: one colour draws the top row in 5, two the main diagonal, three the other diagonal."""
+    n = len(counts(g))
+    cells = {1: [(0, 0), (0, 1), (0, 2)], 2: [(0, 0), (1, 1), (2, 2)], 3: [(0, 2), (1, 1), (2, 0)]}[n]
+    return tuple(tuple(5 if (r, c) in cells else 0 for c in range(3)) for r in range(3))
+
+
+def _few_colours(rng: random.Random):
+    palette = pick(rng, rng.randint(1, 3), (2, 3, 4))
+    g = random_grid(rng, 3, 3, palette)
+    require(len(counts(g)) == len(palette), "a colour went missing")
+    return g
+
+
+RULES.add("6e02f1e3", _colour_count_line, _few_colours)
+
+_TALLY_CELLS = [(0, 0), (0, 1), (0, 2), (1, 1)]
+
+
+def _tally(g: Grid) -> Grid:
+    """794b24be: n cells of 1 give n cells of 2, filling the top row first and then the middle."""
+    n = sum(v == 1 for row in g for v in row)
+    return tuple(tuple(2 if (r, c) in _TALLY_CELLS[:n] else 0 for c in range(3)) for r in range(3))
+
+
+def _ones(rng: random.Random):
+    g = blank(3, 3)
+    for r, c in rng.sample([(r, c) for r in range(3) for c in range(3)], rng.randint(1, 4)):
+        g[r][c] = 1
+    return g
+
+
+RULES.add("794b24be", _tally, _ones)
+
+
+def _lone_twos(g: Grid) -> Grid:
+    """aedd82e4: a 2 with no 2 beside it (above, below, left, right) becomes 1."""
+    h, w = len(g), len(g[0])
+    return tuple(tuple(1 if v == 2 and not any(0 <= r + dr < h and 0 <= c + dc < w and g[r + dr][c + dc] == 2
+                                                for dr, dc in ((0, 1), (1, 0), (0, -1), (-1, 0))) else v
+                       for c, v in enumerate(row)) for r, row in enumerate(g))
+
+
+RULES.add("aedd82e4", _lone_twos, lambda r: random_grid(r, r.randint(3, 5), r.randint(3, 5), [2], r.uniform(0.3, 0.5)))
+
+
+def _columns_by_count(g: Grid) -> Grid:
+    """9af7a82c: one column per colour, most frequent first, each as tall as its count (padded with 0)."""
+    tally = counts(g)
+    order = sorted(tally, key=lambda v: -tally[v])
+    height = tally[order[0]]
+    return tuple(tuple(v if r < tally[v] else 0 for v in order) for r in range(height))
+
+
+def _distinct_counts(rng: random.Random):
+    h, w = rng.choice(((3, 3), (3, 4), (4, 3)))
+    g = random_grid(rng, h, w, pick(rng, rng.randint(3, 4)))
+    require(len(set(counts(g).values())) == len(counts(g)), "two colours share a count")
+    return g
+
+
+RULES.add("9af7a82c", _columns_by_count, _distinct_counts)
+
+
+def _unsymmetric_block(g: Grid) -> Grid:
+    """662c240a: of three stacked 3x3 blocks, the one that is not its own transpose."""
+    blocks = [tuple(g[r:r + 3]) for r in range(0, len(g), 3)]
+    return next(b for b in blocks if b != tuple(zip(*b)))
+
+
+def _three_blocks(rng: random.Random):
+    blocks = []
+    odd = rng.randrange(3)
+    for i in range(3):
+        a, b = pick(rng, 2)
+        m = [[rng.choice((a, b)) for _ in range(3)] for _ in range(3)]
+        if i != odd:
+            m = [[m[min(r, c)][max(r, c)] for c in range(3)] for r in range(3)]
+        blocks.append(m)
+    require(blocks[odd] != [list(col) for col in zip(*blocks[odd])], "the odd block is symmetric")
+    return [row for b in blocks for row in b]
+
+
+RULES.add("662c240a", _unsymmetric_block, _three_blocks)
+
+
+def _overlay_corners(g: Grid) -> Grid:
+    """bc1d5164: the four 3x3 corners of a 5x7 grid laid over one another."""
+    h, w = len(g), len(g[0])
+    return tuple(tuple(max(g[r + dy][c + dx] for dy in (0, h - 3) for dx in (0, w - 3)) for c in range(3)) for r in range(3))
+
+
+def _corner_pieces(rng: random.Random):
+    colour = rng.randint(1, 9)
+    target = [[colour if rng.random() < 0.5 else 0 for _ in range(3)] for _ in range(3)]
+    g = blank(5, 7)
+    for r in range(3):
+        for c in range(3):
+            if target[r][c]:  # each cell of the picture shows up in at least one corner
+                dy, dx = rng.choice([(dy, dx) for dy in (0, 2) for dx in (0, 4)])
+                g[r + dy][c + dx] = colour
+    require(sum(map(sum, target)) > 0, "empty picture")
+    return g
+
+
+RULES.add("bc1d5164", _overlay_corners, _corner_pieces)
