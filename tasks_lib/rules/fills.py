@@ -11,9 +11,8 @@ import random
 from collections import Counter
 
 from tasks_lib.generators.grid import bbox, crop, paint, place, rect, shape
-from tasks_lib.rules.base import (Grid, Registry, blank, cells_of, components, counts, flip_lr, pick, random_grid,
-                                  recolour, require, thaw, transpose, upscale)
-from tasks_lib.rules.objects import outside
+from tasks_lib.rules.base import (Grid, Registry, blank, cells_of, components, counts, flip_lr, outside, pick,
+                                  random_grid, recolour, require, thaw, transpose)
 
 RULES = Registry()
 

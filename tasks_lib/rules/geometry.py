@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import random
 
-from tasks_lib.rules.base import (Grid, Registry, flip_lr, flip_ud, hcat, pick, random_grid, require, rot90, rot180,
-                                  rot270, sub, transpose, upscale, vcat, palette_of)
+from tasks_lib.rules.base import (Grid, Registry, flip_lr, flip_ud, hcat, palette_of, pick, random_grid, require,
+                                  rot180, rot270, rot90, sub, transpose, upscale, vcat)
 
 RULES = Registry()
 

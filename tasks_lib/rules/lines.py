@@ -10,9 +10,8 @@ from __future__ import annotations
 import random
 from collections import Counter
 
-from tasks_lib.generators.grid import paint, place, rect, shape
-from tasks_lib.rules.base import (Grid, Registry, blank, cells_of, components, counts, pick, random_grid, require,
-                                  thaw)
+from tasks_lib.generators.grid import paint, place, rect
+from tasks_lib.rules.base import (Grid, Registry, blank, cells_of, components, counts, pick, random_grid, require, thaw)
 
 RULES = Registry()
 

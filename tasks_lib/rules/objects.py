@@ -10,27 +10,11 @@ from __future__ import annotations
 import random
 
 from tasks_lib.generators.grid import bbox, crop, paint, place, rect, shape
-from tasks_lib.rules.base import (Canvas, Grid, Registry, blank, cells_of, components, counts, freeze, pick,
+from tasks_lib.rules.base import (Grid, Registry, blank, cells_of, components, counts, freeze, outside, pick,
                                   random_grid, require, sub, thaw, transpose, upscale)
 
 RULES = Registry()
-STEPS4 = ((0, 1), (1, 0), (0, -1), (-1, 0))
 RING = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx)
-
-
-def outside(g: Grid | Canvas, bg: int = 0) -> set[tuple[int, int]]:
-    """Background cells that reach the border through background (4-connected)."""
-    h, w = len(g), len(g[0])
-    stack = [(r, c) for r in range(h) for c in range(w) if (r in (0, h - 1) or c in (0, w - 1)) and g[r][c] == bg]
-    seen = set(stack)
-    while stack:
-        r, c = stack.pop()
-        for dr, dc in STEPS4:
-            n = (r + dr, c + dc)
-            if 0 <= n[0] < h and 0 <= n[1] < w and n not in seen and g[n[0]][n[1]] == bg:
-                seen.add(n)
-                stack.append(n)
-    return seen
 
 
 def _fill_enclosed(colour: int):

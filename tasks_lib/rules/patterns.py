@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import random
 
-from tasks_lib.generators.grid import paint, place, shape
-from tasks_lib.rules.base import (Grid, Registry, Retry, blank, cells_of, counts, hcat, pick, random_grid, require, rot90,
-                                  rot180, thaw, vcat)
+from tasks_lib.generators.grid import paint, shape
+from tasks_lib.rules.base import (Grid, Registry, Retry, blank, cells_of, counts, hcat, pick, random_grid, require,
+                                  rot180, rot90, thaw, vcat)
 
 RULES = Registry()
 

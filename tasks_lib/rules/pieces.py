@@ -11,8 +11,8 @@ from __future__ import annotations
 import random
 
 from tasks_lib.generators.grid import bbox, crop, paint, place, rect, shape
-from tasks_lib.rules.base import (Grid, Registry, blank, cells_of, components, counts, pick, random_grid, require,
-                                  sub, thaw, transpose, upscale)
+from tasks_lib.rules.base import (Grid, Registry, blank, cells_of, components, counts, pick, random_grid, require, sub,
+                                  thaw, transpose, upscale)
 
 RULES = Registry()
 SIDES = ((0, 1), (1, 0), (0, -1), (-1, 0))

@@ -11,8 +11,8 @@ import random
 from collections import Counter
 
 from tasks_lib.generators.grid import place, shape
-from tasks_lib.rules.base import (Grid, Registry, blank, cells_of, components, hcat, pick, random_grid, require, rot90,
-                                  rot180, rot270, sub, vcat)
+from tasks_lib.rules.base import (Grid, Registry, blank, cells_of, components, hcat, pick, random_grid, require, rot180,
+                                  rot270, rot90, sub, vcat)
 
 RULES = Registry()
 

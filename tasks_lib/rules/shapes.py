@@ -10,9 +10,8 @@ from __future__ import annotations
 import random
 
 from tasks_lib.generators.grid import bbox, crop, paint, place, rect, shape
-from tasks_lib.rules.base import (Grid, Registry, blank, cells_of, components, counts, flip_lr, pick, random_grid,
-                                  require, sub, thaw)
-from tasks_lib.rules.objects import outside
+from tasks_lib.rules.base import (Grid, Registry, blank, cells_of, components, counts, flip_lr, outside, pick,
+                                  random_grid, require, sub, thaw)
 
 RULES = Registry()
 
@@ -145,7 +144,8 @@ def _petals(g: Grid) -> Grid:
 
 def _petal_dots(rng: random.Random):
     g = blank(9, 9)
-    for (r, c), colour in zip(place(rng, 7, 7, [[(0, 0)]] * rng.randint(2, 4), gap=2), ((2, 1) + tuple(rng.choice((1, 2, 6, 8)) for _ in range(2)))):
+    colours = [2, 1] + [rng.choice((1, 2, 6, 8)) for _ in range(2)]  # always a 2 and a 1, sometimes a 6 or 8
+    for (r, c), colour in zip(place(rng, 7, 7, [[(0, 0)]] * rng.randint(2, 4), gap=2), colours):
         g[r + 1][c + 1] = colour
     return g
 
