@@ -249,3 +249,195 @@ def _ells(rng: random.Random):
 
 
 RULES.add("6e19193c", _corner_rays, _ells)
+
+
+def _to_divider(g: Grid) -> Grid:
+    """8d510a79: across a line of 5, each 2 grows to the line and each 1 grows away from it to the edge."""
+    line = next(r for r, row in enumerate(g) if all(v == 5 for v in row))
+    out = thaw(g)
+    for r, c in cells_of(g):
+        colour = g[r][c]
+        if colour == 5:
+            continue
+        toward = 1 if r < line else -1
+        step = toward if colour == 2 else -toward
+        y = r + step
+        while 0 <= y < len(g) and y != line:
+            out[y][c] = colour
+            y += step
+    return out
+
+
+def _divided(rng: random.Random):
+    g = blank(10, 10)
+    line = rng.randint(3, 6)
+    g[line] = [5] * 10
+    for c in rng.sample(range(10), rng.randint(3, 6)):
+        r = rng.choice([r for r in range(10) if abs(r - line) > 1])
+        g[r][c] = rng.choice((1, 2))
+    return g
+
+
+RULES.add("8d510a79", _to_divider, _divided)
+
+
+def _pulled_in(g: Grid) -> Grid:
+    """a48eeaf7: each 5 slides straight or diagonally to touch the 2x2 block of 2."""
+    top, left, bottom, right = bbox(cells_of(g, 2))
+    out = [[v if v != 5 else 0 for v in row] for row in g]
+    for r, c in cells_of(g, 5):
+        out[min(max(r, top - 1), bottom + 1)][min(max(c, left - 1), right + 1)] = 5
+    return out
+
+
+def _block_and_satellites(rng: random.Random):
+    g = blank(10, 10)
+    top, left = rng.randint(2, 6), rng.randint(2, 6)
+    paint(g, rect(2, 2), 2, (top, left))
+    rays = [(dr, dc) for dr in (-1, 0, 1) for dc in (-1, 0, 1) if dr or dc]
+    for dr, dc in rng.sample(rays, rng.randint(2, 4)):
+        r = (top if dr < 0 else top + 1) if dr else rng.choice((top, top + 1))
+        c = (left if dc < 0 else left + 1) if dc else rng.choice((left, left + 1))
+        reach = [k for k in range(2, 10) if 0 <= r + dr * k < 10 and 0 <= c + dc * k < 10]
+        if reach:
+            k = rng.choice(reach)
+            g[r + dr * k][c + dc * k] = 5
+    require(len(cells_of(g, 5)) >= 2, "too few satellites")
+    return g
+
+
+RULES.add("a48eeaf7", _pulled_in, _block_and_satellites)
+
+
+def _paint_rects(corner: int | None, edge: int | None, inside: int):
+    """Solid rectangles of 5: corners, edges and inside recoloured (None keeps 5)."""
+    def solve(g: Grid) -> Grid:
+        out = thaw(g)
+        for cells in components(g, diagonal=False):
+            top, left, bottom, right = bbox(cells)
+            for r, c in cells:
+                on_r, on_c = r in (top, bottom), c in (left, right)
+                colour = corner if on_r and on_c else edge if on_r or on_c else inside
+                if colour is not None:
+                    out[r][c] = colour
+        return out
+    return solve
+
+
+def _rects_of_five(rng: random.Random):
+    g = blank(10, 10)
+    shapes = [rect(rng.randint(3, 6), rng.randint(3, 6)) for _ in range(rng.randint(1, 3))]
+    for cells, at in zip(shapes, place(rng, 10, 10, shapes, gap=1)):
+        paint(g, cells, 5, at)
+    return g
+
+
+RULES.add("b6afb2da", _paint_rects(1, 4, 2), _rects_of_five)
+RULES.add("bb43febb", _paint_rects(None, None, 2), _rects_of_five)
+
+
+def _compass(g: Grid) -> Grid:
+    """d364b489: each 1 gets 2 above, 7 left, 6 right and 8 below."""
+    out = thaw(g)
+    for r, c in cells_of(g, 1):
+        for (dr, dc), colour in (((-1, 0), 2), ((0, -1), 7), ((0, 1), 6), ((1, 0), 8)):
+            if 0 <= r + dr < len(g) and 0 <= c + dc < len(g[0]):
+                out[r + dr][c + dc] = colour
+    return out
+
+
+def _spaced_ones(rng: random.Random):
+    g = blank(10, 10)
+    for r, c in place(rng, 10, 10, [[(0, 0)]] * rng.randint(2, 6), gap=2):
+        g[r][c] = 1
+    return g
+
+
+RULES.add("d364b489", _compass, _spaced_ones)
+
+
+def _leak(g: Grid) -> Grid:
+    """d4f3cd78: the box of 5 fills with 8, which leaks through the gap in its wall out to the edge."""
+    top, left, bottom, right = bbox(cells_of(g, 5))
+    out = thaw(g)
+    for r in range(top + 1, bottom):
+        for c in range(left + 1, right):
+            out[r][c] = 8
+    wall = [(r, c) for r in range(top, bottom + 1) for c in range(left, right + 1)
+            if (r in (top, bottom) or c in (left, right)) and g[r][c] == 0]
+    (r, c), = wall
+    dr = -1 if r == top else 1 if r == bottom else 0
+    dc = -1 if c == left else 1 if c == right else 0
+    while 0 <= r < len(g) and 0 <= c < len(g[0]):
+        out[r][c] = 8
+        r, c = r + dr, c + dc
+    return out
+
+
+def _box_with_gap(rng: random.Random):
+    g = blank(10, 10)
+    bh, bw = rng.randint(4, 7), rng.randint(4, 7)
+    top, left = rng.randint(1, 9 - bh), rng.randint(1, 9 - bw)
+    wall = [(r, c) for r, c in rect(bh, bw) if r in (0, bh - 1) or c in (0, bw - 1)]
+    gap = rng.choice([(r, c) for r, c in wall if (r in (0, bh - 1)) != (c in (0, bw - 1))])
+    paint(g, [p for p in wall if p != gap], 5, (top, left))
+    return g
+
+
+RULES.add("d4f3cd78", _leak, _box_with_gap)
+
+
+def _deflected(g: Grid) -> Grid:
+    """d9f24cd1: each 2 on the bottom row climbs its column; a 5 in the way shifts it one column right."""
+    out = thaw(g)
+    h = len(g)
+    for c0 in [c for c in range(len(g[0])) if g[h - 1][c] == 2]:
+        c = c0
+        for r in range(h - 1, -1, -1):
+            out[r][c] = 2
+            if r > 0 and g[r - 1][c] == 5:
+                c += 1
+                out[r][c] = 2
+    return out
+
+
+def _climbers(rng: random.Random):
+    g = blank(10, 10)
+    cols = sorted(rng.sample(range(1, 8, 3), rng.randint(2, 3)))
+    for c in cols:
+        g[9][c] = 2
+    for c in rng.sample(cols, rng.randint(1, len(cols))):
+        g[rng.randint(1, 7)][c] = 5
+    return g
+
+
+RULES.add("d9f24cd1", _deflected, _climbers)
+
+
+def _gather(g: Grid) -> Grid:
+    """137eaa0f: each piece hangs around a 5; all pieces gathered on one 5 make a 3x3."""
+    out = blank(3, 3)
+    for r, c in cells_of(g, 5):
+        for y in range(3):
+            for x in range(3):
+                v = g[r - 1 + y][c - 1 + x] if 0 <= r - 1 + y < len(g) and 0 <= c - 1 + x < len(g[0]) else 0
+                if v:
+                    out[y][x] = v
+    return out
+
+
+def _scattered_pieces(rng: random.Random):
+    g = blank(11, 11)
+    slots = [(y, x) for y in range(3) for x in range(3) if (y, x) != (1, 1)]
+    rng.shuffle(slots)
+    k = rng.randint(2, 3)
+    parts = [slots[i::k] for i in range(k)]
+    colours = pick(rng, k, (1, 2, 3, 4, 6, 7, 8, 9))
+    for (r, c), part, colour in zip(place(rng, 11, 11, [rect(3, 3)] * k, gap=0), parts, colours):
+        g[r + 1][c + 1] = 5
+        for y, x in rng.sample(part, max(1, len(part) - rng.randint(0, 1))):
+            g[r + y][c + x] = colour
+    return g
+
+
+RULES.add("137eaa0f", _gather, _scattered_pieces)
