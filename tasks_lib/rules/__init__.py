@@ -8,11 +8,11 @@ every rule against its task's given pairs, counts coverage and makes fresh tasks
 
 from __future__ import annotations
 
-from tasks_lib.rules import (cellwise, drawings, fills, geometry, lines, moves, objects, patterns, pieces, readouts,
+from tasks_lib.rules import (assemble, cellwise, drawings, fills, geometry, lines, moves, objects, patterns, pieces, readouts,
                              rearrange, shapes)
 from tasks_lib.rules.base import Registry, Retry, Rule
 
-MODULES = (geometry, cellwise, objects, lines, shapes, fills, patterns, readouts, drawings, pieces, moves, rearrange)
+MODULES = (geometry, cellwise, objects, lines, shapes, fills, patterns, readouts, drawings, pieces, moves, assemble, rearrange)
 
 
 def _merge() -> Registry:
