@@ -9,10 +9,10 @@ every rule against its task's given pairs, counts coverage and makes fresh tasks
 from __future__ import annotations
 
 from tasks_lib.rules import (assemble, cellwise, drawings, fills, geometry, lines, moves, objects, patterns, pieces, readouts,
-                             rearrange, shapes)
+                             rearrange, shapes, spans)
 from tasks_lib.rules.base import Registry, Retry, Rule
 
-MODULES = (geometry, cellwise, objects, lines, shapes, fills, patterns, readouts, drawings, pieces, moves, assemble, rearrange)
+MODULES = (geometry, cellwise, objects, lines, shapes, fills, patterns, readouts, drawings, pieces, moves, assemble, spans, rearrange)
 
 
 def _merge() -> Registry:
