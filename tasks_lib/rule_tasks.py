@@ -7,7 +7,8 @@ Contract:
 - `verify(task_id)` returns the problems of a registered rule, empty when it is verified: the task is eligible,
   its `solve` reproduces every given train and test pair of every eligible set that holds the task id, and
   `SAMPLE_CHECK` pairs drawn from seeds 0.. are valid grids (1-30 per side, ints 0-9), no output equals its
-  input, and neither the inputs nor the outputs are all the same.
+  input, at least `MIN_DISTINCT` of the inputs differ, the outputs are not all the same, and seed 0 draws the
+  same pair again.
 - `coverage()` maps each of `SETS` to the sorted ids of the verified rules of its tasks.
 - `make_task(task_id, seed, n_pairs=None)` returns a `Task` with id `gen-rule-<task_id>-<seed>`: `n_pairs`
   fresh pairs (default: as many as the task has, train and test), the last as the test pair with its output
@@ -36,7 +37,8 @@ from tasks_lib.rules import RULES, Retry, Rule
 
 SETS = ("arc1/train", "arc2/train")
 HOLDOUT = ("arc1/eval", "arc2/eval")
-SAMPLE_CHECK = 30  # sampled pairs `verify` checks
+SAMPLE_CHECK = 60  # sampled pairs `verify` checks
+MIN_DISTINCT = 10  # distinct inputs those pairs must have: fresh pairs, not a handful repeated
 DRAW_TRIES = 40  # input draws per wanted pair before giving up
 PREFIX = "gen-rule-"
 
@@ -111,8 +113,9 @@ def verify(task_id: str) -> list[str]:
             break
         pairs.append(drawn)
     if len(pairs) == SAMPLE_CHECK:
-        if len({x for x, _ in pairs}) == 1 or len({y for _, y in pairs}) == 1:
-            problems.append(f"task {task_id}: sampled inputs or outputs are all the same")
+        if len({x for x, _ in pairs}) < MIN_DISTINCT or len({y for _, y in pairs}) == 1:
+            problems.append(f"task {task_id}: sampled inputs are too few ({len({x for x, _ in pairs})} distinct of "
+                            f"{SAMPLE_CHECK}) or the outputs are all the same")
         again = _draw(rule, random.Random(f"{task_id}:0"))
         if again != pairs[0]:
             problems.append(f"task {task_id}: sampling is not deterministic in the seed")

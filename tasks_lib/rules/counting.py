@@ -11,7 +11,7 @@ import random
 from collections import Counter
 
 from tasks_lib.generators.grid import bbox, crop, paint, place, shape
-from tasks_lib.rules.base import Grid, Registry, Retry, blank, components, counts, pick, random_grid, require, sub
+from tasks_lib.rules.base import Grid, Registry, Retry, blank, components, counts, pick, require, sub
 
 RULES = Registry()
 
@@ -181,4 +181,13 @@ def _copies_by_count(g: Grid) -> Grid:
     return out
 
 
-RULES.add("91413438", _copies_by_count, lambda r: random_grid(r, 3, 3, [r.randint(1, 9)], r.uniform(0.2, 0.6)))
+def _few_of_nine(rng: random.Random):
+    """At most six coloured cells, so that the n copies fit the (9 - n) x (9 - n) slots."""
+    g = blank(3, 3)
+    colour = rng.randint(1, 9)
+    for r, c in rng.sample([(r, c) for r in range(3) for c in range(3)], rng.randint(1, 6)):
+        g[r][c] = colour
+    return g
+
+
+RULES.add("91413438", _copies_by_count, _few_of_nine)

@@ -163,8 +163,9 @@ def _bounce(bg: int):
 
 
 def _corner_one(rng: random.Random):
-    g = blank(10, rng.randint(2, 5))
-    g[9][0] = 1
+    h = rng.randint(6, 14)  # the task's grids have 10 rows; other heights follow the same rule
+    g = blank(h, rng.randint(2, 5))
+    g[h - 1][0] = 1
     return g
 
 

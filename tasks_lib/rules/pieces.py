@@ -156,7 +156,7 @@ def _every_third(g: Grid) -> Grid:
 
 
 def _comb(rng: random.Random):
-    w = rng.randint(10, 14)
+    w = rng.randint(6, 24)
     return [[4 if c % 2 == 0 else 0 for c in range(w)], [4] * w, [4 if c % 2 == 1 else 0 for c in range(w)]]
 
 
