@@ -8,12 +8,12 @@ every rule against its task's given pairs, counts coverage and makes fresh tasks
 
 from __future__ import annotations
 
-from tasks_lib.rules import (assemble, cellwise, counting, drawings, fills, frames, geometry, lines, motion, moves, objects, patterns, pieces, readouts,
+from tasks_lib.rules import (assemble, cellwise, counting, drawings, fills, frames, geometry, lines, links, motion, moves, objects, patterns, pieces, readouts,
                              rearrange, shapes, spans)
 from tasks_lib.rules.base import Registry, Retry, Rule
 
 MODULES = (geometry, cellwise, objects, lines, shapes, fills, patterns, readouts, drawings, pieces, moves, assemble, spans, counting, motion,
-           frames, rearrange)
+           frames, links, rearrange)
 
 
 def _merge() -> Registry:
