@@ -14,8 +14,8 @@ Contract:
   fresh pairs (default: as many as the task has, train and test), the last as the test pair with its output
   in `test_outputs`; deterministic in (task_id, seed). Inputs are pairwise distinct, no output equals its
   input, the outputs are not all equal, and all grids hold at most `tasks_lib.generate.MAX_TASK_CELLS` cells:
-  a task of large grids keeps fewer pairs (at least 2). `ValueError` names the task and seed when the draws run
-  out, or names an unknown task id.
+  a task of large grids (or one whose draws run out early) keeps fewer pairs, at least 2. `ValueError` names the
+  task and seed when not even that can be drawn, or names an unknown task id.
 - `rule_tasks(per_task, seed, task_ids=None)` makes `per_task` tasks for each verified rule (all by default),
   task j of a rule seeded `seed * SEED_STRIDE + j`. Their ids start `gen-`, so pretraining draws them with the
   generated tasks (`PretrainConfig.rule_tasks`).

@@ -8,15 +8,16 @@ every rule against its task's given pairs, counts coverage and makes fresh tasks
 
 from __future__ import annotations
 
-from tasks_lib.rules import (assemble, cellwise, counting, drawings, fills, frames, geometry, lines, links, motion, moves, objects, patterns, pieces, readouts,
-                             rearrange, shapes, spans)
+from tasks_lib.rules import (assemble, cellwise, counting, drawings, fills, frames, geometry, lines, links, motion,
+                             moves, objects, patterns, pieces, readouts, rearrange, shapes, spans)
 from tasks_lib.rules.base import Registry, Retry, Rule
 
-MODULES = (geometry, cellwise, objects, lines, shapes, fills, patterns, readouts, drawings, pieces, moves, assemble, spans, counting, motion,
-           frames, links, rearrange)
+MODULES = (geometry, cellwise, objects, lines, shapes, fills, patterns, readouts, drawings, pieces, moves, assemble,
+           spans, counting, motion, frames, links, rearrange)  # rearrange: mostly ARC-AGI-2 training tasks
 
 
 def _merge() -> Registry:
+    """Every module's rules in one registry; a task id ruled in two modules is an error."""
     merged = Registry()
     for module in MODULES:
         for tid, rule in module.RULES.items():
