@@ -294,3 +294,78 @@ def _snake(rng: random.Random):
 
 
 RULES.add("5792cb4d", _reverse_snake, _snake)
+
+
+def _to_big_rect(g: Grid) -> Grid:
+    """2c608aff: a cell in line with the big rectangle draws a line of its colour up to it."""
+    bg = Counter(v for row in g for v in row).most_common(1)[0][0]
+    mask = [[v + 1 if v != bg else 0 for v in row] for row in g]
+    block = max(components(mask, diagonal=False), key=len)
+    top, left = block[0]
+    bottom, right = block[-1]
+    out = thaw(g)
+    for r, c in cells_of(g, bg=bg):
+        if (r, c) in set(block):
+            continue
+        if top <= r <= bottom:
+            for x in (range(c, left) if c < left else range(right + 1, c + 1)):
+                out[r][x] = g[r][c]
+        elif left <= c <= right:
+            for y in (range(r, top) if r < top else range(bottom + 1, r + 1)):
+                out[y][c] = g[r][c]
+    return out
+
+
+def _rect_and_cells(rng: random.Random):
+    h, w = rng.randint(9, 15), rng.randint(10, 15)
+    bg, big, dot = pick(rng, 3)
+    g = blank(h, w, bg)
+    bh, bw = rng.randint(2, 5), rng.randint(2, 5)
+    top, left = rng.randint(1, h - bh - 1), rng.randint(1, w - bw - 1)
+    for r in range(top, top + bh):
+        for c in range(left, left + bw):
+            g[r][c] = big
+    rows, cols = set(), set()
+    for _ in range(rng.randint(2, 5)):
+        r, c = rng.randrange(h), rng.randrange(w)
+        if top - 1 <= r <= top + bh and left - 1 <= c <= left + bw:
+            continue
+        if r in rows or c in cols:
+            continue
+        rows.add(r)
+        cols.add(c)
+        g[r][c] = dot
+    require(any(top <= r < top + bh for r in rows) or any(left <= c < left + bw for c in cols), "no cell in line")
+    return g
+
+
+RULES.add("2c608aff", _to_big_rect, _rect_and_cells)
+
+
+def _stripes_from_two(g: Grid) -> Grid:
+    """0a938d79: two cells start stripes across the short side, repeating in turn with their spacing to the
+    far edge."""
+    wide = len(g[0]) >= len(g)
+    grid = g if wide else transpose(g)
+    (r0, c0), (r1, c1) = sorted(cells_of(grid), key=lambda p: p[1])
+    a, b = grid[r0][c0], grid[r1][c1]
+    step = c1 - c0
+    out = blank(len(grid), len(grid[0]))
+    for k, c in enumerate(range(c0, len(grid[0]), step)):
+        for row in out:
+            row[c] = a if k % 2 == 0 else b
+    return out if wide else transpose(out)
+
+
+def _two_starts(rng: random.Random):
+    short, long = rng.randint(7, 12), rng.randint(18, 29)
+    g = blank(short, long)
+    c0 = rng.randint(0, long // 3)
+    c1 = c0 + rng.randint(2, 5)
+    a, b = pick(rng, 2)
+    g[rng.choice((0, short - 1))][c0] = a
+    g[rng.choice((0, short - 1))][c1] = b
+    return g if rng.random() < 0.5 else transpose(g)
+
+
+RULES.add("0a938d79", _stripes_from_two, _two_starts)

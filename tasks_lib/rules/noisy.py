@@ -237,3 +237,109 @@ def _frame_in_noise(rng: random.Random):
 
 
 RULES.add("1c786137", _inside_frame, _frame_in_noise)
+
+
+def _solid_rect(g: Grid) -> Grid:
+    """91714a58: among noise, only the largest solid rectangle of one colour stays."""
+    h, w = len(g), len(g[0])
+    best = (0, None)
+    for top in range(h):
+        for left in range(w):
+            colour = g[top][left]
+            if colour == 0:
+                continue
+            width = w - left
+            for bottom in range(top, h):
+                run = 0
+                while run < width and g[bottom][left + run] == colour:
+                    run += 1
+                width = run
+                if width == 0:
+                    break
+                area = width * (bottom - top + 1)
+                if area > best[0] and bottom > top and width > 1:
+                    best = (area, (top, left, bottom, left + width - 1))
+    top, left, bottom, right = best[1]
+    return tuple(tuple(g[r][c] if top <= r <= bottom and left <= c <= right else 0 for c in range(w)) for r in range(h))
+
+
+def _rect_in_noise(rng: random.Random):
+    n = 16
+    g = [[rng.randint(1, 9) if rng.random() < 0.35 else 0 for _ in range(n)] for _ in range(n)]
+    colour = rng.randint(1, 9)
+    rh, rw = rng.randint(2, 5), rng.randint(2, 5)
+    require(rh * rw >= 6, "the rectangle is too small to stand out")
+    top, left = rng.randint(0, n - rh), rng.randint(0, n - rw)
+    for r in range(top - 1, top + rh + 1):
+        for c in range(left - 1, left + rw + 1):
+            if 0 <= r < n and 0 <= c < n:
+                g[r][c] = colour if top <= r < top + rh and left <= c < left + rw else (0 if g[r][c] == colour else g[r][c])
+    kept = cells_of(_solid_rect(g))
+    require(kept[0] == (top, left) and len(kept) == rh * rw, "the noise holds as large a rectangle")
+    return g
+
+
+RULES.add("91714a58", _solid_rect, _rect_in_noise)
+
+
+def _diagonal_cycle(g: Grid) -> Grid:
+    """c3f564a4: the colours 1..n run along the anti-diagonals in a cycle; the holes of 0 are filled."""
+    n = max(v for row in g for v in row)
+    colour = {(r + c) % n: v for r, row in enumerate(g) for c, v in enumerate(row) if v}
+    return tuple(tuple(colour[(r + c) % n] for c in range(len(g[0]))) for r in range(len(g)))
+
+
+def _cycle_with_holes(rng: random.Random):
+    n, start = rng.randint(4, 8), rng.randint(0, 7)
+    g = [[(r + c + start) % n + 1 for c in range(16)] for r in range(16)]
+    for _ in range(rng.randint(2, 4)):
+        hh, hw = rng.randint(2, 4), rng.randint(2, 4)
+        top, left = rng.randint(0, 16 - hh), rng.randint(0, 16 - hw)
+        for r in range(top, top + hh):
+            for c in range(left, left + hw):
+                g[r][c] = 0
+    require(max(v for row in g for v in row) == n, "the top colour is hidden")
+    return g
+
+
+RULES.add("c3f564a4", _diagonal_cycle, _cycle_with_holes)
+
+
+def _edge_pairs(g: Grid) -> Grid:
+    """6cdd2623: the colour whose cells face each other on opposite edges draws lines between them; the
+    rest goes."""
+    h, w = len(g), len(g[0])
+    out = blank(h, w)
+    for colour in sorted({v for row in g for v in row if v}):
+        cells = cells_of(g, colour)
+        if all(r in (0, h - 1) or c in (0, w - 1) for r, c in cells):
+            for r, c in cells:
+                if c == 0:
+                    out[r] = [colour] * w
+                if r == 0:
+                    for y in range(h):
+                        out[y][c] = colour
+    return out
+
+
+def _edge_marks(rng: random.Random):
+    h, w = rng.randint(10, 14), rng.randint(12, 22)
+    line, *noise = pick(rng, 3)
+    g = [[rng.choice(noise) if rng.random() < 0.2 else 0 for _ in range(w)] for _ in range(h)]
+    for r in range(h):
+        for c in range(w):
+            if (r in (0, h - 1) or c in (0, w - 1)) and g[r][c] and rng.random() < 0.7:
+                g[r][c] = 0
+    for _ in range(rng.randint(1, 2)):
+        if rng.random() < 0.5:
+            r = rng.randint(1, h - 2)
+            g[r][0] = g[r][w - 1] = line
+        else:
+            c = rng.randint(1, w - 2)
+            g[0][c] = g[h - 1][c] = line
+    for v in noise:  # a noise colour with every cell on the edges would read as a line colour
+        require(any(0 < r < h - 1 and 0 < c < w - 1 for r, c in cells_of(g, v)), "noise only on the edges")
+    return g
+
+
+RULES.add("6cdd2623", _edge_pairs, _edge_marks)

@@ -204,3 +204,42 @@ def _bars(rng: random.Random):
 
 
 RULES.add("beb8660c", _sorted_bars, _bars)
+
+
+def _scaled_cells(g: Grid) -> Grid:
+    """46f33fce: the cells on odd rows and columns of a 10x10, each blown up to a 4x4 block of a 20x20."""
+    return tuple(tuple(g[2 * (r // 4) + 1][2 * (c // 4) + 1] for c in range(20)) for r in range(20))
+
+
+def _odd_cells(rng: random.Random):
+    g = blank(10, 10)
+    for r, c in rng.sample([(r, c) for r in range(1, 10, 2) for c in range(1, 10, 2)], rng.randint(2, 6)):
+        g[r][c] = rng.randint(1, 9)
+    return g
+
+
+RULES.add("46f33fce", _scaled_cells, _odd_cells)
+
+
+def _count_bands(g: Grid) -> Grid:
+    """1190e5a7: lines of one colour cut the background into a board; one cell per board cell, in the
+    background colour."""
+    line = next(row[0] for row in g if len(set(row)) == 1)
+    bg = next(v for row in g for v in row if v != line)
+
+    def bands(lines: list[bool]) -> int:
+        return sum(1 for i, full in enumerate(lines) if not full and (i == 0 or lines[i - 1]))
+    rows = bands([all(v == line for v in row) for row in g])
+    cols = bands([all(row[c] == line for row in g) for c in range(len(g[0]))])
+    return tuple((bg,) * cols for _ in range(rows))
+
+
+def _ruled(rng: random.Random):
+    h, w = rng.randint(8, 22), rng.randint(8, 22)
+    bg, line = pick(rng, 2)
+    rows = rng.sample(range(h), rng.randint(1, 4))
+    cols = rng.sample(range(w), rng.randint(1, 4))
+    return [[line if r in rows or c in cols else bg for c in range(w)] for r in range(h)]
+
+
+RULES.add("1190e5a7", _count_bands, _ruled)
