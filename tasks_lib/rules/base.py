@@ -137,6 +137,22 @@ def outside(g: AnyGrid, bg: int = 0) -> set[tuple[int, int]]:
     return seen
 
 
+def tile_period(g: AnyGrid, hole: int = 0) -> tuple[int, int]:
+    """The smallest (rows, columns) period that every cell but the `hole` colour agrees with, every class of the
+    period seen; ValueError when none fits."""
+    h, w = len(g), len(g[0])
+    best = None
+    for py in range(1, h + 1):
+        for px in range(1, w + 1):
+            seen: dict[tuple[int, int], int] = {}
+            if all(seen.setdefault((r % py, c % px), g[r][c]) == g[r][c] for r in range(h) for c in range(w) if g[r][c] != hole):
+                if len(seen) == py * px and (best is None or py * px < best[0] * best[1]):
+                    best = (py, px)
+    if best is None:
+        raise ValueError("no period fits")
+    return best
+
+
 # --- input drawing ---------------------------------------------------------------------------------------
 
 def random_grid(rng: random.Random, h: int, w: int, palette: Sequence[int], density: float = 1.0, bg: int = 0) -> Canvas:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 
 from tasks_lib.generators.grid import paint, shape
-from tasks_lib.rules.base import (Grid, Registry, Retry, blank, cells_of, counts, hcat, pick, random_grid, require,
+from tasks_lib.rules.base import (Grid, Registry, Retry, blank, tile_period, cells_of, counts, hcat, pick, random_grid, require,
                                   rot180, rot90, thaw, vcat)
 
 RULES = Registry()
@@ -50,24 +50,9 @@ def _one_two(rng: random.Random):
 RULES.add("a9f96cdd", _diagonal_colours, _one_two)
 
 
-def _tile_period(g: Grid) -> tuple[int, int]:
-    """The smallest (rows, columns) period that every coloured cell agrees with."""
-    h, w = len(g), len(g[0])
-    best = None
-    for py in range(1, h + 1):
-        for px in range(1, w + 1):
-            seen: dict[tuple[int, int], int] = {}
-            if all(seen.setdefault((r % py, c % px), g[r][c]) == g[r][c] for r in range(h) for c in range(w) if g[r][c]):
-                if len(seen) == py * px and (best is None or py * px < best[0] * best[1]):
-                    best = (py, px)
-    if best is None:
-        raise ValueError("no period fits")
-    return best
-
-
 def _fill_hole(g: Grid) -> Grid:
     """f9012d9b: a periodic tiling with one hole of 0; the output is what belongs in the hole."""
-    py, px = _tile_period(g)
+    py, px = tile_period(g)
     unit = {(r % py, c % px): g[r][c] for r in range(len(g)) for c in range(len(g[0])) if g[r][c]}
     hole = cells_of(g, 0)
     top, left = min(r for r, _ in hole), min(c for _, c in hole)
@@ -86,7 +71,7 @@ def _holed_tiling(rng: random.Random):
         for c in range(left, left + hw):
             g[r][c] = 0
     try:
-        period = _tile_period(g)
+        period = tile_period(g)
     except ValueError:
         raise Retry("the hole hides a whole class of the tile") from None
     require(period == (py, px), "the period is ambiguous")
