@@ -39,6 +39,8 @@ def _holed_blocks(rng: random.Random):
         bh, bw = max(r for r, _ in cells) + 1, max(c for _, c in cells) + 1
         paint(g, cells, 5, at)
         hh, hw = rng.randint(1, bh - 2), rng.randint(1, bw - 2)
+        if rng.random() < 0.6:  # mostly square holes, the ones that fill
+            hh = hw = min(hh, hw)
         r0, c0 = at[0] + rng.randint(1, bh - 1 - hh), at[1] + rng.randint(1, bw - 1 - hw)
         paint(g, rect(hh, hw), 0, (r0, c0))
     return g
