@@ -187,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.coverage and not args.out:
         parser.error("give --coverage, --out DIR, or both")
     if args.coverage:
-        for tid in sorted(RULES):
+        for tid in sorted(set(RULES) - set(verified_ids())):
             for problem in verify(tid):
                 print(f"FAILS {problem}")
         for name, ids in coverage().items():
