@@ -257,6 +257,9 @@ def model_card(cfg: "PretrainConfig", state: dict, params: int) -> str:
                  f"rope theta {cfg.rope_theta:g})" if cfg.positions == "grid" else f"1-D rotary positions (rope theta {cfg.rope_theta:g})")
     generated = (f"; {cfg.generated} procedurally generated tasks (`tasks_lib.generate`, seed {cfg.generated_seed}), drawn for "
                  f"{cfg.generated_fraction:.0%} of the examples" if cfg.generated else "")
+    rules = cfg.rule_tasks
+    generated += (f"; {rules} fresh tasks of each training task with a verified rule (`tasks_lib.rule_tasks`), drawn with the "
+                  "generated tasks" if rules else "")
     scale = (f", and in half the views an upscaling by {'2' if cfg.max_scale == 2 else f'2..{cfg.max_scale}'} where every grid stays within 30 cells"
              if cfg.max_scale > 1 else "")
     return f"""# {Path(cfg.out).name}

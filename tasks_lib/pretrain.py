@@ -4,7 +4,8 @@ Contract:
 - `pretrain(cfg, command)` trains every weight of a Llama-shaped model with the ARC vocabulary (`positions`
   "grid": an `arc_grid` model whose rotary positions are each token's grid, line and column; "1d": plain Llama)
   on fresh random augmentations of the tasks `tasks_lib.pretrain_data` gives (the ARC training sets and, with
-  `generated` > 0, procedurally generated tasks; the evaluation sets held out by content), loss on output tokens
+  `generated` > 0, procedurally generated tasks, and with `rule_tasks` > 0, fresh tasks of the training tasks' own
+  rules from `tasks_lib.rule_tasks`; the evaluation sets held out by content), loss on output tokens
   only (`tasks_lib.encoding` layout).
 - It is resumable: a full checkpoint (fp32 weights, AdamW state, `state.json`) is written every
   `checkpoint_seconds` and when the session ends, and a later call with the same `out` carries on where it
@@ -84,7 +85,8 @@ class PretrainConfig:
     max_scale: int = 1  # upscale half the examples by 2..max_scale where every grid stays within 30 cells; 1: off
     generated: int = 0  # procedurally generated tasks added to the sources (tasks_lib.generate); 0: none
     generated_seed: int = 0
-    generated_fraction: float = 0.5  # share of examples drawn from the generated tasks, when there are any
+    generated_fraction: float = 0.5  # share of examples drawn from the generated tasks (families and rules), when there are any
+    rule_tasks: int = 0  # fresh tasks per ARC training task with a verified rule (tasks_lib.rule_tasks), seed generated_seed, drawn as generated tasks; 0: none
     compact: bool = True  # also write the compact optimizer state beside the export at every checkpoint
     bucket: int = 256  # examples drawn, sorted by length and cut into batches at a time
     workers: int = 0  # DataLoader processes that build batches, per training process; 0: the training process does
@@ -108,6 +110,7 @@ class PretrainConfig:
             (self.rope_theta > 1, "rope_theta", "> 1"),
             (1 <= self.max_scale <= 30, "max_scale", "1-30"),
             (self.generated >= 0 and 0 <= self.generated_fraction <= 1, "generated", "generated >= 0, generated_fraction in [0, 1]"),
+            (self.rule_tasks >= 0, "rule_tasks", ">= 0"),
             (self.batch_tokens >= self.max_tokens, "batch_tokens", ">= max_tokens"),
             (self.lr > 0 and 0 <= self.min_lr_ratio <= 1, "lr", "lr > 0, min_lr_ratio in [0, 1]"),
             (self.warmup_steps >= 0 and self.weight_decay >= 0, "warmup_steps", "warmup_steps, weight_decay >= 0"),
@@ -202,15 +205,21 @@ def parameter_count(cfg: PretrainConfig) -> int:
 
 
 def generated_tasks(cfg: PretrainConfig) -> dict[str, list]:
-    """`cfg.generated` procedurally generated tasks (ids `gen-...`), as an extra source; none when 0."""
-    if not cfg.generated:
-        return {}
-    from tasks_lib.generate import generate_tasks
+    """The generated sources (ids `gen-...`): `cfg.generated` procedurally generated tasks and `cfg.rule_tasks`
+    fresh tasks of each training task with a verified rule; none when both are 0."""
+    sources: dict[str, list] = {}
+    if cfg.generated:
+        from tasks_lib.generate import generate_tasks
 
-    tasks = generate_tasks(cfg.generated, cfg.generated_seed)
-    if not all(t.id.startswith(GENERATED_PREFIX) for t in tasks):
-        raise PretrainError(f"generated task ids must start with {GENERATED_PREFIX!r}")
-    return {f"generated({cfg.generated}, seed {cfg.generated_seed})": tasks}
+        sources[f"generated({cfg.generated}, seed {cfg.generated_seed})"] = generate_tasks(cfg.generated, cfg.generated_seed)
+    if cfg.rule_tasks:
+        from tasks_lib.rule_tasks import rule_tasks
+
+        sources[f"rules({cfg.rule_tasks} per task, seed {cfg.generated_seed})"] = rule_tasks(cfg.rule_tasks, cfg.generated_seed)
+    for name, tasks in sources.items():
+        if not all(t.id.startswith(GENERATED_PREFIX) for t in tasks):
+            raise PretrainError(f"{name}: generated task ids must start with {GENERATED_PREFIX!r}")
+    return sources
 
 
 def stream_seed(cfg: PretrainConfig, step: int, rank: int, world: int) -> str:
