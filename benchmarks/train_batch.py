@@ -28,6 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.train_step import matmul_tflops  # noqa: E402
 from tasks_lib.compute import PEAK_BF16, peak_flops  # noqa: E402
 from tasks_lib.config import SampleConfig, TrainConfig, load_profile  # noqa: E402
 from tasks_lib.data import load_challenges  # noqa: E402
@@ -38,24 +39,6 @@ from tasks_lib.train import rows_per_step, task_examples  # noqa: E402
 from tasks_lib.train_steps import LightMode, make_step  # noqa: E402
 
 CURVE_POINTS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)  # seconds of training at which the answer's log-probability is read
-
-
-def matmul_peak() -> float:
-    """bf16 FLOP/s of an 8192^3 product on this card (median of 10 after 3 warm-ups), random data."""
-    import torch
-
-    a = torch.randn(8192, 8192, device="cuda", dtype=torch.bfloat16)
-    b = torch.randn(8192, 8192, device="cuda", dtype=torch.bfloat16)
-    times = []
-    for i in range(13):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        a @ b
-        end.record()
-        torch.cuda.synchronize()
-        if i >= 3:
-            times.append(start.elapsed_time(end) / 1e3)
-    return 2 * 8192**3 / sorted(times)[len(times) // 2]
 
 
 def _sync(res) -> None:
@@ -159,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     name = torch.cuda.get_device_name() if args.device == "cuda" else "cpu"
-    peak = matmul_peak() if args.device == "cuda" else float("nan")
+    peak = matmul_tflops(args.device) * 1e12  # nan off CUDA
     results: dict = {"device": name, "matmul_tflops": peak / 1e12, "table_peak_tflops": (peak_flops(name) or 0) / 1e12,
                      "profile": args.profile, "model": model_cfg.path, "rows": [], "curves": []}
     tasks = generate_tasks(args.tasks, seed=7)

