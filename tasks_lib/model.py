@@ -47,6 +47,9 @@ def register_architectures() -> None:
     register()
 
 
+ADAPTER_FILE = "adapter_model.safetensors"  # what PEFT's save_pretrained writes (peft.utils.SAFETENSORS_WEIGHTS_NAME)
+
+
 class ModelError(RuntimeError):
     """A model directory is missing or unusable."""
 
@@ -254,7 +257,7 @@ class Resident:
         return [p for p in self.model.parameters() if p.requires_grad]
 
     def save_adapter(self, directory: str | Path) -> Path:
-        """Write the adapter as safetensors (adapter_model.safetensors + adapter_config.json)."""
+        """Write the adapter as safetensors (`ADAPTER_FILE` + adapter_config.json)."""
         out = Path(directory)
         self.model.save_pretrained(out, safe_serialization=True)
         return out
@@ -264,7 +267,7 @@ class Resident:
         from peft import set_peft_model_state_dict
         from safetensors.torch import load_file
 
-        weights = Path(directory) / "adapter_model.safetensors"
+        weights = Path(directory) / ADAPTER_FILE
         if not weights.exists():
             raise ModelError(f"{weights}: adapter not found")
         self.restore_base()  # adapt=full: what the task trained is not on disk; its adapter then samples the base model

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tasks_lib.config import SampleConfig
-from tasks_lib.model import Resident
+from tasks_lib.model import ADAPTER_FILE, Resident
 
 _ENGINES: dict[tuple[str, str], Any] = {}
 
@@ -53,7 +53,7 @@ def lora_request(res: Resident, adapter_dir: str | None) -> Any:
     """A LoRARequest for the task's saved adapter (new name and id per task and adapter file), or None."""
     if not adapter_dir:
         return None
-    weights = Path(adapter_dir) / "adapter_model.safetensors"
+    weights = Path(adapter_dir) / ADAPTER_FILE
     if not weights.exists():
         return None
     from vllm.lora.request import LoRARequest

@@ -107,12 +107,13 @@ class Worker:
                 "load_seconds": res.load_seconds, "parameters": n, "warm_up_seconds": time.time() - t0, "graphs_compiled": graphs}
 
     def train(self, task, model, train, adapter_dir, deadline, seed, resume=False) -> dict:
+        from tasks_lib.model import ADAPTER_FILE
         from tasks_lib.train import train_adapter
 
         _inject("train", task.id)
         res, loaded_now = self._resident(model)
         t0 = time.time()
-        if resume and (Path(adapter_dir) / "adapter_model.safetensors").exists():
+        if resume and (Path(adapter_dir) / ADAPTER_FILE).exists():
             res.load_adapter(adapter_dir, task.id)
         else:
             res.reset(seed, task.id)
@@ -132,13 +133,14 @@ class Worker:
         return {**stats, "loaded_now": loaded_now}
 
     def sample(self, task, model, sample, adapter_dir, deadline) -> dict:
+        from tasks_lib.model import ADAPTER_FILE
         from tasks_lib.sample import sample_task
 
         _inject("sample", task.id)
         res, loaded_now = self._resident(model)
         switched = False
         if res.task_id != task.id:
-            if adapter_dir and (Path(adapter_dir) / "adapter_model.safetensors").exists():
+            if adapter_dir and (Path(adapter_dir) / ADAPTER_FILE).exists():
                 res.load_adapter(adapter_dir, task.id)
             else:
                 res.reset(0, task.id)  # no adapter: sample the base model

@@ -11,6 +11,7 @@ import pytest
 from conftest import fast_profile, kaggle_files
 from tasks_lib.config import ConfigError, TrainConfig
 from tasks_lib.data import Task
+from tasks_lib.model import ADAPTER_FILE
 from tasks_lib.pipeline import run_direct
 
 pytestmark = pytest.mark.slow
@@ -38,7 +39,7 @@ def test_shared_scope_trains_once_and_every_task_loads_it(tiny_model: Path, smal
     assert shared["steps"] == 2 * len(tasks) and shared["tasks"] == len(tasks)  # the steps the tasks' own training would have had
     assert 0 < shared["budget_seconds"] <= 0.6 * 115 + 1e-6
     adapter = (out / "shared" / "adapter").resolve()
-    assert (adapter / "adapter_model.safetensors").exists()
+    assert (adapter / ADAPTER_FILE).exists()
     assert report["statuses"] == {"ok": len(tasks)}
     for entry in report["tasks"]:
         assert entry["steps"] == 0 and entry["train"]["scope"] == "shared" and entry["train"]["adapter"] == str(adapter)
