@@ -113,7 +113,7 @@ async def publish_report(run: Run, report: dict, out: str) -> None:
     links = _LINKS.pop(run.run_id, {})
     await acreate_markdown_artifact(results_markdown(report, links), key="per-task-results",
                                     description="arc-ttt per-task results: state, seconds, steps; ids link to the cards")
-    timeline = timeline_rows(report, run.dir, run.started)
+    timeline = timeline_rows(report, run.started)
     picture = await asyncio.to_thread(timeline_image, timeline) if timeline else None
     if picture is not None:
         await asyncio.to_thread(timeline_path(out).write_bytes, picture)

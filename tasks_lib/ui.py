@@ -20,7 +20,8 @@ Contract:
   links)` the per-task table; `summary_markdown(...)` the run card. Task ids in run-level tables link to
   `links[task_id]` (the task's card or subflow in the UI) where one is given.
 - `headline(report)` is the run in one line (the summary artifact's description).
-- `timeline_rows(report, run_dir, started)` places each task of this run on its slot's lane.
+- `timeline_rows(report, started)` places every piece of work of this run (pass 1 and each refinement of each task,
+  from their recorded start and end times) on its slot's lane.
 - `artifact_key(text)` turns a task id or run name into a valid artifact key; `progress_percent` is 0-100.
 """
 
@@ -32,7 +33,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from tasks_lib.data import Task
-from tasks_lib.store import RunDir
 
 STATES = ("solved", "unsolved", "unscored", "fallback", "failed")
 STATE_MEANING = {
@@ -255,19 +255,39 @@ def results_markdown(report: dict, links: Mapping[str, str] | None = None) -> st
     return "\n".join(lines)
 
 
-def timeline_rows(report: dict, run_dir: RunDir, started: float) -> list[dict]:
-    """Tasks this run finished, each ending when its result.json was written and starting `used_seconds`
-    earlier, with its state; resumed and never-run tasks are left out."""
+def _state_after(result: dict, correct: list[bool] | None) -> str:
+    """The task's state word as it stood with `correct` (pass 1's, or one refinement round's)."""
+    return task_state({**result, "correct": correct}) if result.get("correct") is not None else task_state(result)
+
+
+def work_pieces(result: dict) -> list[dict]:
+    """Every piece of work a task's record says it did, as {work, slot, start, end, state} (absolute seconds):
+    pass 1 from its first step's start to its last step's end (`spans`), then each refinement (its `slot` and
+    `span`), each coloured by the state the task had once that piece ended. A record without spans (written before
+    they were kept) yields no pass-1 piece."""
+    pieces = []
+    spans = [s for s in (result.get("spans") or {}).values() if s]
+    pass1 = result.get("pass1") or {}
+    if spans and result.get("slot") is not None:
+        first = pass1.get("correct") if "correct" in pass1 else result.get("correct")
+        pieces.append({"work": "pass 1", "slot": result["slot"], "start": min(s[0] for s in spans), "end": max(s[1] for s in spans),
+                       "state": _state_after(result, first)})
+    for entry in result.get("refinements") or []:
+        if entry.get("span") and entry.get("slot") is not None:
+            pieces.append({"work": f"refine {entry['round']}", "slot": entry["slot"], "start": entry["span"][0], "end": entry["span"][1],
+                           "state": _state_after(result, entry.get("correct", result.get("correct")))})
+    return pieces
+
+
+def timeline_rows(report: dict, started: float) -> list[dict]:
+    """What each slot did when: one row per piece of work (`work_pieces`) of every task this run worked on, in seconds
+    since `started`, with the task id; resumed and never-run tasks are left out."""
     rows = []
     for t in report["tasks"]:
-        if t.get("resumed") or t.get("slot") is None:
+        if t.get("resumed"):
             continue
-        path = run_dir.result_path(t["task_id"])
-        if not path.exists():
-            continue
-        end = path.stat().st_mtime - started
-        rows.append({"task": t["task_id"], "slot": t["slot"], "start": max(0.0, end - t.get("used_seconds", 0.0)), "end": end,
-                     "state": task_state(t)})
+        for piece in work_pieces(t):
+            rows.append({**piece, "task": t["task_id"], "start": max(0.0, piece["start"] - started), "end": max(0.0, piece["end"] - started)})
     return sorted(rows, key=lambda r: (r["slot"], r["start"]))
 
 
@@ -301,11 +321,13 @@ def summary_markdown(report: dict, out: str, timeline: Sequence[dict], timeline_
                  f"and `{out}/timeline.png`")
     lines.append("\n" + ("Each task id links to its card. " if links else "") + "; ".join(f"**{s}**: {m}" for s, m in STATE_MEANING.items()) + ".")
     if timeline:
-        lines.append("\n## Timeline\n\nOne lane per slot, one bar per task, coloured by state.\n")
+        lines.append("\n## Timeline\n\nOne lane per slot, one bar per piece of work (a task's pass 1, or one refinement round, "
+                     "drawn lighter and labelled `r<round>`), coloured by the task's state once it ended.\n")
         if timeline_png is not None:
             lines.append(f"![timeline]({data_uri(timeline_png)})\n")
-        lines.append("| slot | task | start (s) | end (s) | state |\n|---|---|---|---|---|")
-        lines += [f"| {r['slot']} | {_linked(r['task'], links)} | {r['start']:.1f} | {r['end']:.1f} | {r['state']} |" for r in timeline]
+        lines.append("| slot | task | work | start (s) | end (s) | state |\n|---|---|---|---|---|---|")
+        lines += [f"| {r['slot']} | {_linked(r['task'], links)} | {r['work']} | {r['start']:.1f} | {r['end']:.1f} | {r['state']} |"
+                  for r in timeline]
     return "\n".join(lines)
 
 

@@ -198,20 +198,21 @@ def report_of(tasks: list[dict]) -> dict:
 
 
 def test_results_table_timeline_and_summary_follow_the_report(tmp_path: Path) -> None:
-    run_dir = RunDir(tmp_path)
     started = time.time() - 100
+    at_ = lambda *seconds: [started + x for x in seconds]  # noqa: E731
     tasks = [
         {"task_id": "a", "status": "ok", "slot": 0, "budget_seconds": 40.0, "used_seconds": 20.0, "steps": 5,
-         "candidates": [{"n": 4, "top": []}], "correct": [True], "resumed": False, "attempts": []},
+         "candidates": [{"n": 4, "top": []}], "correct": [True], "resumed": False, "attempts": [],
+         "spans": {"load": at_(30, 30.5), "train": at_(30.5, 45), "sample": at_(45, 49.9), "vote": at_(49.9, 50)},
+         "pass1": {"attempts": [], "correct": [False]},  # refinement 1, on the other slot, solved it
+         "refinements": [{"round": 1, "slot": 1, "span": at_(55, 70), "steps": 30, "correct": [True]}]},
         {"task_id": "b", "status": "failed", "slot": 1, "budget_seconds": 40.0, "used_seconds": 10.0, "steps": 0,
-         "candidates": [{"n": 0, "top": []}], "correct": [False], "error": "SlotError: timeout | x", "resumed": False, "attempts": []},
+         "candidates": [{"n": 0, "top": []}], "correct": [False], "error": "SlotError: timeout | x", "resumed": False, "attempts": [],
+         "spans": {"load": at_(80, 81), "train": at_(81, 90)}},
         {"task_id": "c", "status": "ok", "slot": 0, "used_seconds": 5.0, "candidates": [{"n": 1, "top": []}], "correct": [False],
-         "resumed": True, "attempts": []},
+         "resumed": True, "attempts": [], "spans": {"vote": at_(1, 2)}},
         {"task_id": "d", "status": "not-run", "attempts": []},
     ]
-    for t, end in (("a", 50.0), ("b", 90.0), ("c", 10.0)):
-        run_dir.write_result({"task_id": t, "status": "ok", "attempts": []})
-        os.utime(run_dir.result_path(t), (started + end, started + end))
     report = report_of(tasks)
     links = {"a": "http://ui/artifacts/artifact/1", "b": "http://ui/runs/flow-run/2"}
 
@@ -221,10 +222,10 @@ def test_results_table_timeline_and_summary_follow_the_report(tmp_path: Path) ->
     assert table[3] == "| [b](http://ui/runs/flow-run/2) | failed | 1 | 40.0 | 10.0 | 0 | 0 | 0/1 | SlotError: timeout \\| x |"
     assert table[4].startswith("| `c` | unsolved |") and table[5] == "| `d` | fallback |  |  |  | 0 | 0 |  |  |"
 
-    timeline = ui.timeline_rows(report, run_dir, started)
-    assert [(r["task"], r["slot"], r["state"]) for r in timeline] == [("a", 0, "solved"), ("b", 1, "failed")]
-    assert timeline[0]["start"] == pytest.approx(30.0, abs=0.01) and timeline[0]["end"] == pytest.approx(50.0, abs=0.01)
-    assert timeline[1]["start"] == pytest.approx(80.0, abs=0.01)
+    timeline = ui.timeline_rows(report, started)  # from the recorded spans: pass 1 and each refinement, where they ran
+    assert [(r["task"], r["work"], r["slot"], r["state"]) for r in timeline] == [
+        ("a", "pass 1", 0, "unsolved"), ("a", "refine 1", 1, "solved"), ("b", "pass 1", 1, "failed")]
+    assert [(round(r["start"], 2), round(r["end"], 2)) for r in timeline] == [(30.0, 50.0), (55.0, 70.0), (80.0, 90.0)]
 
     picture = render.timeline_image(timeline, width=500)
     image = decode(picture)
@@ -232,8 +233,9 @@ def test_results_table_timeline_and_summary_follow_the_report(tmp_path: Path) ->
     assert slots == [0, 1] and span == pytest.approx(90.0, abs=0.01)
     middle = lambda lane: render.lane_top(lane) + render.LANE_H // 2  # noqa: E731
     at = lambda seconds: render.LANE_LABEL_W + int(seconds * px)  # noqa: E731
-    assert image.getpixel((at(40), middle(0) + 8)) == render.STATE_COLOURS["solved"]
-    assert image.getpixel((at(70), middle(0))) != render.STATE_COLOURS["solved"]  # a gap between a's end and nothing
+    assert image.getpixel((at(40), middle(0) + 8)) == render.STATE_COLOURS["unsolved"]  # a's pass 1
+    assert image.getpixel((at(60), middle(0))) == (0xF4, 0xF4, 0xF4)  # slot 0 idle after it
+    assert image.getpixel((at(62), middle(1) + 8)) == render.lighter(render.STATE_COLOURS["solved"])  # a's refinement, lighter
     assert image.getpixel((at(85), middle(1) + 8)) == render.STATE_COLOURS["failed"]
     assert len(image.crop((0, render.lane_top(0), render.LANE_LABEL_W - 1, render.lane_top(1))).getcolors()) > 1  # "slot 0"
     axis = render.lane_top(2) + 2
@@ -247,8 +249,9 @@ def test_results_table_timeline_and_summary_follow_the_report(tmp_path: Path) ->
     assert "- states: 1 solved, 1 unsolved, 1 fallback, 1 failed" in card
     assert "- solved (1): [a](http://ui/artifacts/artifact/1)" in card
     assert "**score (Kaggle): 0.500** (1/2 test outputs)" in card
-    assert card.count("data:image/png;base64,") == 1 and "| 1 | [b](http://ui/runs/flow-run/2) | 80.0 | 90.0 | failed |" in card
-    assert "refinement" not in card, "no refinement line when the run refined nothing"
+    assert card.count("data:image/png;base64,") == 1 and "| 1 | [b](http://ui/runs/flow-run/2) | pass 1 | 80.0 | 90.0 | failed |" in card
+    assert "| 1 | [a](http://ui/artifacts/artifact/1) | refine 1 | 55.0 | 70.0 | solved |" in card
+    assert "- refinement:" not in card, "no refinement line when the run refined nothing"
     refined = {**report, "score_pass1": {**report["score"], "solved_outputs": 0}, "schedule": {"refinements": 3}}
     assert "- refinement: 3 refinement(s); pass 1 alone scored 0/2, so refinement added 1 test output(s)" in \
         ui.summary_markdown(refined, "runs/r1", [], None)
