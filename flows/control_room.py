@@ -5,6 +5,7 @@
     python flows/control_room.py start      # server (UI at :4200), work pool `arc-ttt`, one worker
     python flows/control_room.py status
     python flows/control_room.py stop       # worker, then server
+    python flows/control_room.py start --worker-only   # on another host: a worker for the server at PREFECT_API_URL
 
 The server runs in the foreground mode of `prefect server start` in its own session, writing to `server.log`
 (not `--background`, whose server writes to a pipe nobody reads once the command returns, and dies on its first
@@ -75,14 +76,18 @@ def healthy(url: str) -> bool:
         return False
 
 
-def cmd_start(name: str, pool: str, limit: int) -> int:
+def cmd_start(name: str, pool: str, limit: int, worker_only: bool = False) -> int:
     url = api_url()
     env = {**os.environ, **SERVER_ENV, "PREFECT_HOME": str(home())}
-    srv = server(url)
-    was = running(srv)
-    pid = start(srv, env)
-    wait_until(lambda: healthy(url), srv, SERVER_SECONDS)
-    print(f"{srv.name}: {'already up' if was else 'started'}, pid {pid}, log {srv.log}; UI {url.removesuffix('/api')}")
+    if worker_only:  # another host's server
+        if not healthy(url):
+            raise ServiceError(f"no Prefect server answers at {url}")
+    else:
+        srv = server(url)
+        was = running(srv)
+        pid = start(srv, env)
+        wait_until(lambda: healthy(url), srv, SERVER_SECONDS)
+        print(f"{srv.name}: {'already up' if was else 'started'}, pid {pid}, log {srv.log}; UI {url.removesuffix('/api')}")
     from flows.deploy import ensure_pool  # imports prefect: after the server is up
 
     asyncio.run(ensure_pool(pool))
@@ -118,12 +123,13 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--name", default=socket.gethostname(), help="the worker's name (default: this host's name)")
     s.add_argument("--pool", default=POOL, help=f"process work pool (created if missing; default {POOL})")
     s.add_argument("--limit", type=int, default=1, help="runs the worker takes at once (1: a run has the whole host)")
+    s.add_argument("--worker-only", action="store_true", help="only the worker, for the server at PREFECT_API_URL on another host")
     sub.add_parser("stop", help="every worker of this home, then the server")
     sub.add_parser("status", help="what runs; exit 1 when something is down")
     args = p.parse_args(argv)
     try:
         if args.command == "start":
-            return cmd_start(args.name, args.pool, args.limit)
+            return cmd_start(args.name, args.pool, args.limit, args.worker_only)
         return cmd_stop() if args.command == "stop" else cmd_status()
     except ServiceError as err:
         print(f"error: {err}", file=sys.stderr)

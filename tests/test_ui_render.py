@@ -267,8 +267,34 @@ def test_artifact_keys_are_valid(text: str, key: str) -> None:
     assert ui.artifact_key(text) == key
 
 
-def test_progress_percent() -> None:
-    assert ui.progress_percent(0, 4) == 0.0 and ui.progress_percent(3, 4) == 75.0 and ui.progress_percent(0, 0) == 100.0
+def test_progress_percent_is_the_budget_gone_and_full_only_at_the_end() -> None:
+    assert ui.progress_percent(0, 100) == 0.0 and ui.progress_percent(46, 100) == 46.0  # pass 1 ended at 46 s of 100
+    assert ui.progress_percent(120, 100) == 99.9 and ui.progress_percent(97, 100, finished=True) == 100.0
+    assert ui.progress_percent(5, 0) == 0.0
+
+
+def test_refinement_shows_in_the_progress_the_card_the_subflow_name_and_the_final_message(multi_test_task: Task) -> None:
+    task = multi_test_task
+    rounds = [{"round": 1, "slot": 1, "span": [10.0, 20.0], "budget_seconds": 12.0, "steps": 30, "views": 4, "new_candidates": 8,
+               "timings": {"refine": 9.0, "vote": 0.5}, "correct": [False, True], "errors": []},
+              {"round": 2, "slot": 0, "span": [30.0, 40.0], "budget_seconds": 12.0, "steps": 30, "views": 4, "new_candidates": 8,
+               "timings": {"refine": 9.5, "vote": 0.5}, "correct": [True, True], "errors": []}]
+    refined = {**result_of(task, correct=[True, True]), "steps": 68, "refinements": rounds,
+               "pass1": {"attempts": [], "correct": [False, True]}}
+    others = [result_of(task, correct=[False, True]), result_of(task, correct=[True, True])]
+    assert ui.refinement_counts([refined, *others]) == (2, 1, 1)
+    assert ui.progress_text([refined, *others], 3, seconds_left=40.2) == (
+        "3/3 tasks done, 2 solved (1 unsolved); refinement: 2 rounds on 1 task, 1 solved by it; 40 s left in the budget")
+    card = ui.task_markdown(task, refined, [])
+    assert f"## Task `{task.id}`: **solved**" in card and "- training (pass 1): 8 steps" in card
+    assert "- training in all: 68 steps (pass 1: 8; 2 refinement rounds: 60)" in card
+    assert "- refinement 1: slot 1, 9.5 s of 12.0 s, +30 steps, 4 views, 8 new candidates; correct 1/2 after it" in card
+    assert "- refinement 2: slot 0, 10.0 s of 12.0 s, +30 steps" in card and "correct 2/2 after it" in card
+    assert ui.subflow_name(refined) == f"{task.id} ✔ solved" and ui.subflow_name(others[0]) == f"{task.id} ✘ unsolved"
+    assert ui.card_key("Run_1", task.id) == f"task-{task.id}-run-1"
+    report = {"tasks": [refined, *others], "score": {"kaggle": 0.4}, "score_pass1": {"kaggle": 0.3}}
+    assert ui.final_message(report) == "2/3 solved, score 0.400 (pass 1 0.300)"
+    assert ui.final_message({"tasks": others, "score": None}) == "1/2 solved"
 
 
 def test_sweep_plan_gives_each_point_its_own_folder_and_rejects_unknown_keys(tmp_path: Path) -> None:
@@ -322,9 +348,11 @@ def test_without_a_ui_a_task_writes_its_pictures_and_makes_no_api_call(small_tas
     run = SimpleNamespace(tasks={task.id: task}, dir=RunDir(tmp_path), results={}, data=SimpleNamespace(n_test={task.id: 1}),
                           run_id="no-ui", progress=lambda: "")
     monkeypatch.setattr(common, "ui_url", lambda path: None)
-    for name in ("acreate_markdown_artifact", "aupdate_progress_artifact", "acreate_progress_artifact"):
+    for name in ("acreate_markdown_artifact", "aupdate_progress_artifact", "acreate_progress_artifact", "label_subflow"):
         monkeypatch.setattr(common, name, no_call)
+    monkeypatch.setattr(common.MarkdownArtifact, "acreate", no_call)
     monkeypatch.setitem(common._PROGRESS, "no-ui", "progress-id")  # even a run that has a progress artifact
     asyncio.run(common.start_progress(run))
-    asyncio.run(common.publish_task(run, {"task_id": task.id, "attempts": [{"attempt_1": grid, "attempt_2": grid}]}))
+    asyncio.run(common.publish_task(run, {"task_id": task.id, "attempts": [{"attempt_1": grid, "attempt_2": grid}]},
+                                    "0b0e3a0e-0000-4000-8000-000000000000"))
     assert (tmp_path / "tasks" / task.id / "test-0.png").stat().st_size > 0
