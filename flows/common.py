@@ -24,7 +24,7 @@ from prefect.states import Completed, Failed, State
 from tasks_lib.data import Task
 from tasks_lib.render import candidates_image, task_panels, timeline_image, train_image, write_task_images
 from tasks_lib.run import Run
-from tasks_lib.ui import (STATE_MEANING, card_key, final_message, headline, progress_percent, progress_text, results_markdown, subflow_name,
+from tasks_lib.ui import (STATE_MEANING, card_key, final_message, final_name, headline, progress_percent, progress_text, results_markdown, subflow_name,
                           summary_markdown, task_line, task_markdown, task_state, timeline_path, timeline_rows)
 
 _PROGRESS: dict[str, UUID] = {}  # run id -> its progress artifact, set by start_progress
@@ -54,9 +54,10 @@ def final_state(result: dict) -> State:
 
 
 def run_final_state(report: dict) -> State:
-    """The submit run's final state: Completed, its message the tasks solved and the score (what the run list
-    shows under the run's name, the run id), its data the score."""
-    return Completed(message=final_message(report), data=report.get("score"))
+    """The submit run's final state: of type Completed, named by the tasks solved and the score (`final_name`: the
+    run list shows it on the badge beside the run's name, its run id), its message `final_message`, its data the
+    score."""
+    return Completed(name=final_name(report), message=final_message(report), data=report.get("score"))
 
 
 def _percent(run: Run, finished: bool = False) -> float:

@@ -10,11 +10,12 @@ import asyncio
 import signal
 import sys
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python flows/submit.py` runs from anywhere
 from flows import prefect_env  # noqa: E402,F401  (offline Prefect defaults; must come before prefect)
 from prefect import flow, get_run_logger, task
+from pydantic import Field
 from prefect.cache_policies import NO_CACHE
 from prefect.exceptions import TerminationSignal
 from prefect.runtime import flow_run
@@ -27,7 +28,8 @@ from tasks_lib.config import profile_names
 from tasks_lib.run import Run, check_inputs, prepare
 
 Order = Literal["file", "smallest"]
-Profile = Literal[profile_names()] | str  # type: ignore[valid-type]  (the UI offers the shipped names; a YAML path also works)
+Profile = (Annotated[Literal[profile_names()], Field(title="shipped profile")]  # type: ignore[valid-type]  (the UI offers these)
+           | Annotated[str, Field(title="YAML path")])
 STEP = dict(cache_policy=NO_CACHE, retries=1, retry_delay_seconds=1)
 RUN: dict[str, Run] = {}  # the live run, by flow-run-independent key; subflows look it up here
 SUBFLOWS: dict[str, str] = {}  # task id -> its solve-task subflow run id, whose state a refinement updates

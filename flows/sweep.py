@@ -41,7 +41,7 @@ async def sweep(points: list[dict], challenges: str = "arc1/eval", limit: int | 
     logger.info(f"{len(runs)} runs of {deployment}: {', '.join(r['name'] for r in runs)}")
     finished = await asyncio.gather(*(arun_deployment(deployment, parameters=r["parameters"], flow_run_name=r["name"]) for r in runs))
     for r, fr in zip(runs, finished):
-        r["worker"], r["state"] = fr.labels.get("prefect.worker.name", ""), fr.state.name if fr.state else ""
+        r["worker"], r["state"] = fr.labels.get("prefect.worker.name", ""), fr.state.type.value.capitalize() if fr.state else ""  # a run's name says more
     table = rows(runs)
     write_csv(table, Path(out) / "sweep.csv")
     await publish_sweep(table, out)

@@ -28,7 +28,8 @@ Contract:
   finished), so the bar covers pass 1 and the refinement after it.
 - `subflow_name(result)` is a task subflow's name once it ended: its id and a mark of its state, so solved and
   unsolved tasks differ at a glance in the run's graph and list; `final_message(report)` is the run's final state
-  message ('4/10 solved, score 0.400').
+  message ('4/10 solved, score 0.400 (pass 1 0.300)') and `final_name(report)` its name ('4/10 solved, 0.400'), which
+  the run list shows on the run's state badge.
 """
 
 from __future__ import annotations
@@ -409,6 +410,13 @@ def final_message(report: dict) -> str:
         if first and first["kaggle"] != score["kaggle"]:
             text += f" (pass 1 {first['kaggle']:.3f})"
     return text
+
+
+def final_name(report: dict) -> str:
+    """The run's final state name, what the run list's badge shows: '4/10 solved, 0.400' ('4/10 solved' unscored)."""
+    solved = sum(task_state(t) == "solved" for t in report["tasks"])
+    score = report.get("score")
+    return f"{solved}/{len(report['tasks'])} solved" + (f", {score['kaggle']:.3f}" if score else "")
 
 
 def timeline_path(out: str | Path) -> Path:

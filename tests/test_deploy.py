@@ -60,7 +60,7 @@ def test_order_and_profile_offer_their_known_values_and_a_profile_path_still_val
         flow = deploy.load(spec)
         schema = flow.parameters.model_dump()["properties"]
         assert schema["order"]["enum"] == ["file", "smallest"]
-        assert {"enum": list(profile_names()), "type": "string"} in schema["profile"]["anyOf"]
+        assert {"enum": list(profile_names()), "title": "shipped profile", "type": "string"} in schema["profile"]["anyOf"]
         assert flow.validate_parameters({"profile": str(tmp_path / "mine.yaml")})["profile"].endswith("mine.yaml")
         with pytest.raises(Exception, match="order"):
             flow.validate_parameters({"order": "largest"})

@@ -15,7 +15,7 @@ from tasks_lib.config import load_profile
 from tasks_lib.data import Task
 from tasks_lib.scoring import score
 from tasks_lib.submission import validate
-from tasks_lib.ui import STATES, final_message, subflow_name, task_state
+from tasks_lib.ui import STATES, final_message, final_name, subflow_name, task_state
 
 pytestmark = pytest.mark.slow
 
@@ -88,7 +88,7 @@ def test_submit_flow_writes_the_contracted_files(prefect_harness: None, tiny_mod
     assert report["states"] == {w: list(words.values()).count(w) for w in STATES if w in words.values()}
     assert all(f.state.is_completed() and f.state.name == words[tid].capitalize() for tid, f in subflows.items())  # e.g. Completed(name="Solved")
     parent = next(f for f in flows if f.name == out.name)  # named by the run id
-    assert parent.state.is_completed() and parent.state.message == final_message(report)
+    assert parent.state.is_completed() and parent.state.message == final_message(report) and parent.state.name == final_name(report)
     for step in STEPS:
         assert sum(1 for r in task_runs if r.name.startswith(step) and r.state.is_completed()) >= len(tasks), step
     assert {f"train / {tid}" for tid in n_test} <= {r.name for r in task_runs}

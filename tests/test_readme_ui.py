@@ -158,6 +158,7 @@ def test_the_readme_recipe_keeps_the_server_up_through_a_run_with_refinement(rea
 
     run = the_run(room)
     assert run.state.type.value == "COMPLETED" and run.state.message == ui.final_message(report)
+    assert run.state.name == ui.final_name(report)  # what the run list's badge shows
     assert re.fullmatch(r"1/3 solved, score 0\.\d{3}.*", run.state.message)
 
     results = {t["task_id"]: t for t in report["tasks"]}
@@ -201,7 +202,8 @@ def test_the_ui_shows_the_run_its_timeline_the_current_card_and_the_final_messag
     run = the_run(room)  # (asyncio before Playwright's loop runs)
     message = ui.final_message(report)
     refined = next(t for t in report["tasks"] if t.get("refinements"))
-    subflows = {s.name.split()[0]: s.id for s in read(room, "subflows", parent=run.id)}
+    subflow_runs = read(room, "subflows", parent=run.id)
+    subflows = {s.name.split()[0]: s.id for s in subflow_runs}
     card = read(room, "key", key=ui.card_key(report["run_id"], refined["task_id"]))[0]
     parent = {a.key: str(a.id) for a in read(room, "artifacts-of", runs=[run.id])}
     deployment = next(d for d in read(room, "deployments") if d.name == "solve-and-submit")
@@ -211,10 +213,13 @@ def test_the_ui_shows_the_run_its_timeline_the_current_card_and_the_final_messag
 
         page.goto(f"{ui_url}/runs")
         expect(page.get_by_text(room.out.name, exact=True).first).to_be_visible(timeout=30_000)  # named by the run id
+        expect(page.get_by_text(ui.final_name(report), exact=True).first).to_be_visible()  # its badge: solved and score
+        for s in subflow_runs:
+            expect(page.get_by_text(s.name.split(maxsplit=1)[1]).first).to_be_visible()  # '✔ solved', '◌ fallback'
         page.screenshot(path=str(shots / "runs-list.png"))
 
         page.goto(f"{ui_url}/runs/flow-run/{run.id}")
-        expect(page.get_by_text(message).first).to_be_visible(timeout=30_000)  # the final state message
+        expect(page.get_by_text(ui.final_name(report), exact=True).first).to_be_visible(timeout=30_000)
         page.wait_for_timeout(3_000)  # the graph draws after the page
         page.screenshot(path=str(shots / "flow-run.png"))
 
@@ -238,6 +243,7 @@ def test_the_ui_shows_the_run_its_timeline_the_current_card_and_the_final_messag
         expect(timeline).to_be_visible(timeout=30_000)
         assert timeline.evaluate("img => img.complete && img.naturalWidth > 0")
         expect(page.get_by_role("cell", name="refine 1").first).to_be_visible()  # refinement rows in the timeline's table
+        expect(page.get_by_text(message, exact=True).first).to_be_visible()  # the run's final state message (side panel)
         page.screenshot(path=str(shots / "run-summary.png"), full_page=True)
 
         page.goto(f"{ui_url}/runs/flow-run/{subflows[refined['task_id']]}")  # the refined task's subflow, its card

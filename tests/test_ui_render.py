@@ -293,8 +293,8 @@ def test_refinement_shows_in_the_progress_the_card_the_subflow_name_and_the_fina
     assert ui.subflow_name(refined) == f"{task.id} ✔ solved" and ui.subflow_name(others[0]) == f"{task.id} ✘ unsolved"
     assert ui.card_key("Run_1", task.id) == f"task-{task.id}-run-1"
     report = {"tasks": [refined, *others], "score": {"kaggle": 0.4}, "score_pass1": {"kaggle": 0.3}}
-    assert ui.final_message(report) == "2/3 solved, score 0.400 (pass 1 0.300)"
-    assert ui.final_message({"tasks": others, "score": None}) == "1/2 solved"
+    assert ui.final_message(report) == "2/3 solved, score 0.400 (pass 1 0.300)" and ui.final_name(report) == "2/3 solved, 0.400"
+    assert ui.final_message({"tasks": others, "score": None}) == "1/2 solved" == ui.final_name({"tasks": others, "score": None})
 
 
 def test_sweep_plan_gives_each_point_its_own_folder_and_rejects_unknown_keys(tmp_path: Path) -> None:
