@@ -26,6 +26,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -152,6 +153,12 @@ def test_the_readme_recipe_keeps_the_server_up_through_a_run_with_refinement(rea
     log = (room.home / "server.log").read_text()
     assert "Traceback" not in log and "Broken pipe" not in log, log[-3000:]
     assert list(room.home.glob("worker-*.pid")) and list(room.home.glob("worker-*.log"))
+    port = int(room.api.rsplit(":", 1)[1].split("/")[0])
+    with socket.create_connection(("127.0.0.1", port)) as s:  # a warning line (uvicorn: "Invalid HTTP request received.")
+        s.sendall(b"GARBAGE\r\n\r\n")  # killed the --background server, which wrote into a pipe nobody read
+        s.recv(100)
+    time.sleep(2)
+    assert alive(server_pid(room.home)) and "Invalid HTTP request" in (room.home / "server.log").read_text()
     assert report["statuses"] == {"ok": 3}, report["statuses"]  # no task failed on a Prefect call
     assert report["schedule"]["refinements"] >= 1, report["schedule"]
     assert "finished:" in room.watch and "Completed" in room.watch  # the run's own lines reach --watch
