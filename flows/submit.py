@@ -15,11 +15,11 @@ from typing import Annotated, Literal
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python flows/submit.py` runs from anywhere
 from flows import prefect_env  # noqa: E402,F401  (offline Prefect defaults; must come before prefect)
 from prefect import flow, get_run_logger, task
-from pydantic import Field
 from prefect.cache_policies import NO_CACHE
 from prefect.exceptions import TerminationSignal
 from prefect.runtime import flow_run
 from prefect.states import State
+from pydantic import Field
 
 from flows.common import final_state, publish_report, publish_task, run_final_state, start_progress
 from tasks_lib import pipeline
@@ -32,7 +32,7 @@ Profile = (Annotated[Literal[profile_names()], Field(title="shipped profile")]  
            | Annotated[str, Field(title="YAML path")])
 STEP = dict(cache_policy=NO_CACHE, retries=1, retry_delay_seconds=1)
 RUN: dict[str, Run] = {}  # the live run, by flow-run-independent key; subflows look it up here
-SUBFLOWS: dict[str, str] = {}  # task id -> its solve-task subflow run id, whose state a refinement updates
+SUBFLOWS: dict[str, str] = {}  # task id -> its solve-task subflow run id: where its card lives, what a refinement renames
 
 
 @task(name="load-model", task_run_name="load-model / slot {slot}", timeout_seconds=3600, **STEP)
@@ -97,8 +97,8 @@ async def submit(challenges: str = "arc1/eval", out: str = "runs/latest", profil
                  limit: int | None = None, time_budget: float | None = None, model: str | None = None,
                  order: Order = "file", skip: int = 0) -> State:
     """Per-task TTT on every task of `challenges` (after the first `skip` in `order`, at most `limit`); writes
-    submission.json and report.json under `out`. Ends Completed with the tasks solved and the score as its message;
-    its result is the score (None without solutions).
+    submission.json and report.json under `out`. Ends in a Completed state named by the tasks solved and the score
+    ('4/10 solved, 0.400'), with pass 1's score in its message; its result is the score (None without solutions).
 
     Args:
         challenges: A Kaggle challenges JSON, or a bundled set: arc1/train, arc1/eval, arc2/train, arc2/eval.

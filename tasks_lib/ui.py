@@ -20,8 +20,8 @@ Contract:
   links)` the per-task table; `summary_markdown(...)` the run card. Task ids in run-level tables link to
   `links[task_id]` (the task's card or subflow in the UI) where one is given.
 - `headline(report)` is the run in one line (the summary artifact's description).
-- `timeline_rows(report, started)` places every piece of work of this run (pass 1 and each refinement of each task,
-  from their recorded start and end times) on its slot's lane.
+- `timeline_rows(report, started)` places every piece of work of this run (`work_pieces(result)`: a task's pass 1
+  and each refinement round, from their recorded start and end times and slots) on its slot's lane.
 - `artifact_key(text)` turns a task id or run name into a valid artifact key; `card_key(run_id, task_id)` is a
   task's card key in one run (its versions are the card's updates).
 - `progress_percent(elapsed, budget, finished)` is the share of the run's time budget gone (0-100, 100 once
