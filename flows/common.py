@@ -1,5 +1,5 @@
-"""Prefect glue shared by the flows: a task subflow's named final state, and the UI
-artifacts (progress, task cards, the per-task table, the run summary, the sweep table) with links between them.
+"""Prefect glue shared by the flows: a task subflow's named final state and name, the run's final state, and the
+UI artifacts (progress, task cards, the per-task table, the run summary, the sweep table) with links between them.
 
 What the artifacts say is built in `tasks_lib.ui` and `tasks_lib.render`; this module only hands it to Prefect.
 """
@@ -7,24 +7,25 @@ What the artifacts say is built in `tasks_lib.ui` and `tasks_lib.render`; this m
 from __future__ import annotations
 
 import asyncio
+import time
 from uuid import UUID
 
+from prefect import get_client, get_run_logger
 from prefect.artifacts import (
+    MarkdownArtifact,
     acreate_markdown_artifact,
     acreate_progress_artifact,
     acreate_table_artifact,
     aupdate_progress_artifact,
 )
-from prefect import get_run_logger
-from prefect.runtime import flow_run
 from prefect.settings import PREFECT_UI_URL
 from prefect.states import Completed, Failed, State
 
 from tasks_lib.data import Task
 from tasks_lib.render import candidates_image, task_panels, timeline_image, train_image, write_task_images
 from tasks_lib.run import Run
-from tasks_lib.ui import (STATE_MEANING, artifact_key, headline, progress_percent, progress_text, results_markdown, summary_markdown, task_line,
-                          task_markdown, task_state, timeline_path, timeline_rows)
+from tasks_lib.ui import (STATE_MEANING, card_key, final_message, final_name, headline, progress_percent, progress_text, results_markdown, subflow_name,
+                          summary_markdown, task_line, task_markdown, task_state, timeline_path, timeline_rows)
 
 _PROGRESS: dict[str, UUID] = {}  # run id -> its progress artifact, set by start_progress
 _LINKS: dict[str, dict[str, str]] = {}  # run id -> task id -> UI address of its card (or its subflow)
@@ -52,13 +53,23 @@ def final_state(result: dict) -> State:
     return Completed(name=word.capitalize(), message=f"{message}: {STATE_MEANING[word]}", data=word)
 
 
+def run_final_state(report: dict) -> State:
+    """The submit run's final state: of type Completed, named by the tasks solved and the score (`final_name`: the
+    run list shows it on the badge beside the run's name, its run id), its message `final_message`, its data the
+    score."""
+    return Completed(name=final_name(report), message=final_message(report), data=report.get("score"))
+
+
+def _percent(run: Run, finished: bool = False) -> float:
+    return progress_percent(time.time() - run.started, run.cfg.budget.total_seconds, finished)
+
+
 async def start_progress(run: Run) -> None:
-    """The run's progress artifact: share of tasks finished; its description says done, solved and time left. None
-    where no UI can show it (`ui_visible`)."""
+    """The run's progress artifact: the share of the time budget gone (pass 1, then refinement); its description
+    says tasks done, solved, refinement rounds and time left. None where no UI can show it (`ui_visible`)."""
     if not ui_visible():
         return
-    percent = progress_percent(len(run.results), len(run.data.n_test))
-    _PROGRESS[run.run_id] = await acreate_progress_artifact(percent, key="run-progress", description=run.progress())
+    _PROGRESS[run.run_id] = await acreate_progress_artifact(_percent(run), key="run-progress", description=run.progress())
 
 
 def _pictures(run: Run, result: dict) -> tuple[Task, list[bytes]] | None:
@@ -80,30 +91,41 @@ def _card(task: Task, result: dict, panels: list[bytes]) -> str:
     return task_markdown(task, result, panels, train_image(task), candidates)
 
 
-async def publish_task(run: Run, result: dict) -> None:
-    """After a task is recorded (inside its subflow): its pictures under the run dir, and where a UI can show them
-    (`ui_visible`) its card (linked from the run's tables) and the progress moved. The slot takes its next task
-    only after this, so a run without a UI makes no API call here. The record is already safe on disk, so a
-    failure here is logged and the run goes on."""
+async def publish_task(run: Run, result: dict, subflow: UUID | str | None) -> None:
+    """After a task is recorded (pass 1 or a refinement): its pictures under the run dir, and where a UI can show
+    them (`ui_visible`) its card, put on the task's own subflow under the key `card_key` (a refinement adds a new
+    version: the latest is the one readers see), the subflow named by its state (`label_subflow`), and the progress
+    moved. The slot takes its next work only after this, so a run without a UI makes no API call here. The record
+    is already safe on disk, so a failure here is logged and the run goes on."""
     tid = result["task_id"]
-    visible = ui_visible()
-    subflow = flow_run.get_id() if visible else None
-    link = ui_url(f"runs/flow-run/{subflow}") if subflow else None  # the subflow; the card once it exists
+    visible = ui_visible() and subflow is not None
+    link = ui_url(f"runs/flow-run/{subflow}") if visible else None  # the subflow; the card once it exists
     try:
         drawn = await asyncio.to_thread(_pictures, run, result)
         if visible and drawn is not None:
             task, panels = drawn
             markdown = await asyncio.to_thread(_card, task, result, panels)
-            artifact = await acreate_markdown_artifact(markdown, key=artifact_key(f"task-{tid}"),
-                                                       description=f"arc-ttt task {tid}: {task_state(result)}")
-            link = ui_url(f"artifacts/artifact/{artifact}") or link
+            card = MarkdownArtifact(markdown=markdown, key=card_key(run.run_id, tid), flow_run_id=UUID(str(subflow)),
+                                    description=f"arc-ttt task {tid}: {task_state(result)}")
+            link = ui_url(f"artifacts/artifact/{(await card.acreate()).id}") or link
+        if visible:
+            await label_subflow(UUID(str(subflow)), result)
         if visible and run.run_id in _PROGRESS:
-            percent = progress_percent(len(run.results), len(run.data.n_test))
-            await aupdate_progress_artifact(_PROGRESS[run.run_id], percent, description=run.progress())
+            await aupdate_progress_artifact(_PROGRESS[run.run_id], _percent(run), description=run.progress())
     except Exception as err:  # pictures and UI cards are extras; the result is recorded
-        get_run_logger().warning(f"{tid}: could not publish its pictures or card ({type(err).__name__}: {err})")
+        get_run_logger().warning(f"{tid}: could not publish its pictures, card or state ({type(err).__name__}: {err})")
     if link:
         _LINKS.setdefault(run.run_id, {})[tid] = link
+
+
+async def label_subflow(subflow: UUID, result: dict) -> None:
+    """Name the task's subflow by its state (`subflow_name`); after a refinement also set its final state to the
+    task's newest word, so the run's graph and list follow the newest record."""
+    async with get_client() as client:
+        await client.update_flow_run(subflow, name=subflow_name(result))
+        if result.get("refinements"):
+            word = final_state(result)
+            await client.set_flow_run_state(subflow, State(type=word.type, name=word.name, message=word.message), force=True)
 
 
 async def publish_report(run: Run, report: dict, out: str) -> None:
@@ -113,7 +135,7 @@ async def publish_report(run: Run, report: dict, out: str) -> None:
     links = _LINKS.pop(run.run_id, {})
     await acreate_markdown_artifact(results_markdown(report, links), key="per-task-results",
                                     description="arc-ttt per-task results: state, seconds, steps; ids link to the cards")
-    timeline = timeline_rows(report, run.dir, run.started)
+    timeline = timeline_rows(report, run.started)
     picture = await asyncio.to_thread(timeline_image, timeline) if timeline else None
     if picture is not None:
         await asyncio.to_thread(timeline_path(out).write_bytes, picture)
@@ -121,7 +143,7 @@ async def publish_report(run: Run, report: dict, out: str) -> None:
                                               description=f"arc-ttt run {headline(report)}")
     done = progress_text(run.results.values(), len(run.data.n_test), wall_seconds=report["wall_seconds"])
     if run.run_id in _PROGRESS:
-        await aupdate_progress_artifact(_PROGRESS.pop(run.run_id), 100.0, description=done)
+        await aupdate_progress_artifact(_PROGRESS.pop(run.run_id), _percent(run, finished=True), description=done)
     logger, score = get_run_logger(), report.get("score")
     logger.info(f"finished: {done}" + (f"; score (Kaggle) {score['kaggle']:.3f} ({score['solved_outputs']}/{score['total_outputs']} test outputs)"
                                         if score else ""))

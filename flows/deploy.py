@@ -2,7 +2,7 @@
 
     prefect work-pool create arc-ttt --type process     # once per server (this script also creates it)
     python flows/deploy.py --pool arc-ttt               # (re)declare the deployments below
-    prefect deployment run 'arc-ttt-submit/default' --param challenges=arc1/eval --param limit=20 --param out=runs/r1
+    prefect deployment run 'arc-ttt-submit/solve-and-submit' --param challenges=arc1/eval --param limit=20 --param out=runs/r1
 
 Each flow run starts in a fresh process on whichever worker of the pool takes it, in this checkout's folder
 (the same path on every host: a shared filesystem, or the same clone path). Needs `PREFECT_API_URL`.
@@ -30,12 +30,13 @@ POOL = "arc-ttt"
 
 @dataclass(frozen=True)
 class Spec:
-    """One deployment: the flow's entrypoint, and parameter defaults users override with `--param`."""
+    """One deployment: the flow's entrypoint, a name that says what it does, and parameter defaults users override
+    with `--param`. The parameters' descriptions and choices come from the flow's signature and docstring."""
 
     entrypoint: str
+    name: str
     description: str
     parameters: dict = field(default_factory=dict)
-    name: str = "default"
 
     @property
     def path(self) -> Path:
@@ -43,14 +44,16 @@ class Spec:
 
 
 DEPLOYMENTS: tuple[Spec, ...] = (
-    Spec("flows/submit.py:submit", "Per-task TTT on a data set; writes submission.json, report.json and pictures under `out`.",
+    Spec("flows/submit.py:submit", "solve-and-submit",
+         "Per-task TTT on a data set; writes submission.json, report.json and pictures under `out`.",
          {"challenges": "arc1/eval", "profile": "cpu", "out": "runs/latest"}),
-    Spec("flows/evaluate.py:evaluate", "Score a profile on a data set with known solutions (the submit pipeline).",
+    Spec("flows/evaluate.py:evaluate", "score-a-profile", "Score a profile on a data set with known solutions (the submit pipeline).",
          {"challenges": "arc1/eval", "profile": "cpu"}),
-    Spec("flows/sweep.py:sweep", "One submit run per point, spread over every worker of the pool; a table and sweep.csv.",
+    Spec("flows/sweep.py:sweep", "sweep-over-workers", "One submit run per point, spread over every worker of the pool; a table and sweep.csv.",
          {"points": [{"time_budget": 300}, {"time_budget": 600}], "challenges": "arc1/eval", "limit": 4, "out": "runs/sweep"}),
-    Spec("flows/pretrain.py:pretrain_flow", "Pretrain (or resume) a base model on augmented ARC training data; ARC-AGI-1 eval held out.",
-         {"config": {"out": "models/arc-base-pretrained"}, "command": "prefect deployment run 'arc-ttt-pretrain/default'"}),
+    Spec("flows/pretrain.py:pretrain_flow", "pretrain-base-model",
+         "Pretrain (or resume) a base model on augmented ARC training data; ARC-AGI-1 eval held out.",
+         {"config": {"out": "models/arc-base-pretrained"}, "command": "prefect deployment run 'arc-ttt-pretrain/pretrain-base-model'"}),
 )
 
 

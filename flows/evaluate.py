@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python flows
 from flows import prefect_env  # noqa: E402,F401  (offline Prefect defaults; must come before prefect)
 from prefect import flow
 
-from flows.submit import submit
+from flows.submit import Order, Profile, submit
 from tasks_lib import report
 from tasks_lib.run import check_inputs
 from tasks_lib.sweep_points import point_name
@@ -29,12 +29,24 @@ def run_folder(challenges: str, profile: str, time_budget: float | None, model: 
     return out or str(Path("runs") / f"eval_{Path(challenges).stem}_{name}")
 
 
-@flow(name="arc-ttt-evaluate")
-async def evaluate(challenges: str = "arc1/eval", profile: str = "cpu", solutions: str | None = None, limit: int | None = None,
-                   time_budget: float | None = None, model: str | None = None, out: str | None = None, order: str = "file",
+@flow(name="arc-ttt-evaluate", flow_run_name="evaluate {profile} on {challenges}")
+async def evaluate(challenges: str = "arc1/eval", profile: Profile = "cpu", solutions: str | None = None, limit: int | None = None,
+                   time_budget: float | None = None, model: str | None = None, out: str | None = None, order: Order = "file",
                    skip: int = 0) -> dict:
     """Run submit on `challenges` (after the first `skip` tasks in `order`, at most `limit`) and return its score;
-    fails when the data set has no solutions. The default folder names a nonzero `skip`, so chunks never share one."""
+    fails when the data set has no solutions. The default folder names a nonzero `skip`, so chunks never share one.
+
+    Args:
+        challenges: A Kaggle challenges JSON with solutions, or a bundled set: arc1/train, arc1/eval, arc2/train, arc2/eval.
+        profile: A profile shipped in profiles/ (pick one), or the path of a profile YAML file.
+        solutions: A Kaggle solutions JSON (the bundled sets need none).
+        limit: At most this many tasks, the first in `order` after `skip` (empty: all).
+        time_budget: Total wall seconds for the run (empty: the profile's).
+        model: A local Hugging Face causal-LM directory (empty: the profile's).
+        out: The run folder (empty: runs/eval_<set>_<profile, budget, model>[_skip-N]).
+        order: file: tasks as the file lists them; smallest: smallest tasks first.
+        skip: Skip the first N tasks in `order`, then take `limit` (runs a set in chunks).
+    """
     folder = run_folder(challenges, profile, time_budget, model, skip, out)
     score = await submit(challenges, folder, profile, solutions, limit, time_budget, model, order, skip)
     if score is None:

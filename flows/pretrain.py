@@ -32,7 +32,12 @@ def train(config: dict, command: str) -> dict:
 
 @flow(name="arc-ttt-pretrain", log_prints=True)
 def pretrain_flow(config: dict, command: str = "") -> dict:
-    """Train (or resume) the model described by `config` (PretrainConfig fields)."""
+    """Train (or resume) the model described by `config` (PretrainConfig fields).
+
+    Args:
+        config: PretrainConfig fields (tasks_lib/pretrain.py), e.g. {"out": "models/arc-base-pretrained"}.
+        command: The command line recorded with the model, for whoever reads it later.
+    """
     return train(config, command)
 
 

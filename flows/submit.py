@@ -10,23 +10,29 @@ import asyncio
 import signal
 import sys
 from pathlib import Path
+from typing import Annotated, Literal
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python flows/submit.py` runs from anywhere
 from flows import prefect_env  # noqa: E402,F401  (offline Prefect defaults; must come before prefect)
-from prefect import flow, get_client, get_run_logger, task
+from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.exceptions import TerminationSignal
 from prefect.runtime import flow_run
 from prefect.states import State
+from pydantic import Field
 
-from flows.common import final_state, publish_report, publish_task, start_progress
+from flows.common import final_state, publish_report, publish_task, run_final_state, start_progress
 from tasks_lib import pipeline
 from tasks_lib.budget import TaskBudget
+from tasks_lib.config import profile_names
 from tasks_lib.run import Run, check_inputs, prepare
 
+Order = Literal["file", "smallest"]
+Profile = (Annotated[Literal[profile_names()], Field(title="shipped profile")]  # type: ignore[valid-type]  (the UI offers these)
+           | Annotated[str, Field(title="YAML path")])
 STEP = dict(cache_policy=NO_CACHE, retries=1, retry_delay_seconds=1)
 RUN: dict[str, Run] = {}  # the live run, by flow-run-independent key; subflows look it up here
-SUBFLOWS: dict[str, str] = {}  # task id -> its solve-task subflow run id, whose state a refinement updates
+SUBFLOWS: dict[str, str] = {}  # task id -> its solve-task subflow run id: where its card lives, what a refinement renames
 
 
 @task(name="load-model", task_run_name="load-model / slot {slot}", timeout_seconds=3600, **STEP)
@@ -62,18 +68,8 @@ async def vote(task_id: str, candidates: list | None) -> list[dict]:
 
 
 async def publish(result: dict) -> None:
-    """The task's card and pictures; after a refinement also its subflow's state, so the UI's word for the task
-    follows its newest record (a failure to rename is logged; the record is already safe)."""
-    await publish_task(RUN["current"], result)
-    subflow = SUBFLOWS.get(result["task_id"])
-    if not result.get("refinements") or subflow is None:
-        return
-    word = final_state(result)
-    try:
-        async with get_client() as client:
-            await client.set_flow_run_state(subflow, State(type=word.type, name=word.name, message=word.message), force=True)
-    except Exception as err:  # the UI's word stays the first pass's
-        get_run_logger().warning(f"{result['task_id']}: could not update its subflow's state ({type(err).__name__}: {err})")
+    """The task's pictures, card and subflow name; after a refinement its subflow's state too (flows/common.py)."""
+    await publish_task(RUN["current"], result, SUBFLOWS.get(result["task_id"]))
 
 
 def steps() -> pipeline.Steps:
@@ -91,12 +87,30 @@ async def solve_task(task_id: str, slot: int) -> State:
     return final_state(await pipeline.solve_task(RUN["current"], steps(), task_id, slot))
 
 
-@flow(name="arc-ttt-submit", log_prints=True)
-async def submit(challenges: str = "arc1/eval", out: str = "runs/latest", profile: str = "cpu", solutions: str | None = None,
+def run_name() -> str:
+    """The run's name in the UI: its run id, the name of its `out` folder (`tasks_lib.run.prepare`)."""
+    return Path(flow_run.parameters.get("out") or "runs/latest").resolve().name
+
+
+@flow(name="arc-ttt-submit", flow_run_name=run_name, log_prints=True)
+async def submit(challenges: str = "arc1/eval", out: str = "runs/latest", profile: Profile = "cpu", solutions: str | None = None,
                  limit: int | None = None, time_budget: float | None = None, model: str | None = None,
-                 order: str = "file", skip: int = 0) -> dict | None:
+                 order: Order = "file", skip: int = 0) -> State:
     """Per-task TTT on every task of `challenges` (after the first `skip` in `order`, at most `limit`); writes
-    submission.json and report.json under `out`."""
+    submission.json and report.json under `out`. Ends in a Completed state named by the tasks solved and the score
+    ('4/10 solved, 0.400'), with pass 1's score in its message; its result is the score (None without solutions).
+
+    Args:
+        challenges: A Kaggle challenges JSON, or a bundled set: arc1/train, arc1/eval, arc2/train, arc2/eval.
+        out: The run folder; its name is the run id (the run's name in the UI). The same folder again resumes.
+        profile: A profile shipped in profiles/ (pick one), or the path of a profile YAML file.
+        solutions: A Kaggle solutions JSON; the run is then scored (the bundled sets are scored without it).
+        limit: At most this many tasks, the first in `order` after `skip` (empty: all).
+        time_budget: Total wall seconds for the run (empty: the profile's).
+        model: A local Hugging Face causal-LM directory (empty: the profile's).
+        order: file: tasks as the file lists them; smallest: smallest tasks first.
+        skip: Skip the first N tasks in `order`, then take `limit` (runs a set in chunks).
+    """
     run = RUN["current"] = prepare(challenges, out, profile, solutions, limit, time_budget, model, order, skip)
     get_run_logger().info(f"{len(run.data.n_test)} tasks ({len(run.todo)} to do, {len(run.resumed)} resumed, "
                           f"{len(run.data.invalid)} invalid); {run.progress()}")
@@ -108,7 +122,7 @@ async def submit(challenges: str = "arc1/eval", out: str = "runs/latest", profil
         run.close()
     report = run.finish()
     await publish_report(run, report, out)
-    return report["score"]
+    return run_final_state(report)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,18 +22,26 @@ from prefect.deployments import arun_deployment
 from flows.common import publish_sweep
 from tasks_lib.sweep_points import plan, rows, write_csv
 
-SUBMIT = "arc-ttt-submit/default"
+SUBMIT = "arc-ttt-submit/solve-and-submit"
 
 
-@flow(name="arc-ttt-sweep")
+@flow(name="arc-ttt-sweep", flow_run_name="sweep into {out}")
 async def sweep(points: list[dict], challenges: str = "arc1/eval", limit: int | None = 4, out: str = "runs/sweep",
                 deployment: str = SUBMIT) -> list[dict]:
-    """One submit run per point, spread over the pool's workers; a table artifact and `out/sweep.csv` at the end."""
+    """One submit run per point, spread over the pool's workers; a table artifact and `out/sweep.csv` at the end.
+
+    Args:
+        points: One object per run: name, and any of profile, time_budget, model, solutions, challenges.
+        challenges: The data set every point runs unless it names its own (a Kaggle JSON or arc1/eval, ...).
+        limit: Tasks per run, the first of the set (empty: all).
+        out: The shared folder: one run folder per point, and sweep.csv.
+        deployment: The submit deployment each point runs.
+    """
     runs, logger = plan(points, challenges, limit, out), get_run_logger()
     logger.info(f"{len(runs)} runs of {deployment}: {', '.join(r['name'] for r in runs)}")
     finished = await asyncio.gather(*(arun_deployment(deployment, parameters=r["parameters"], flow_run_name=r["name"]) for r in runs))
     for r, fr in zip(runs, finished):
-        r["worker"], r["state"] = fr.labels.get("prefect.worker.name", ""), fr.state.name if fr.state else ""
+        r["worker"], r["state"] = fr.labels.get("prefect.worker.name", ""), fr.state.type.value.capitalize() if fr.state else ""  # a run's name says more
     table = rows(runs)
     write_csv(table, Path(out) / "sweep.csv")
     await publish_sweep(table, out)

@@ -295,14 +295,18 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+def profile_names() -> tuple[str, ...]:
+    """The profiles shipped in `profiles/`, by name, sorted."""
+    return tuple(sorted(q.stem for q in PROFILES_DIR.glob("*.yaml")))
+
+
 def profile_path(name: str) -> Path:
     p = Path(name)
     if p.suffix in (".yaml", ".yml") and p.exists():
         return p
     candidate = PROFILES_DIR / f"{name}.yaml"
     if not candidate.exists():
-        known = sorted(q.stem for q in PROFILES_DIR.glob("*.yaml"))
-        raise ConfigError(f"profile {name!r} not found in {PROFILES_DIR}; known profiles: {known}")
+        raise ConfigError(f"profile {name!r} not found in {PROFILES_DIR}; known profiles: {list(profile_names())}")
     return candidate
 
 

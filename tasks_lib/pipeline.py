@@ -26,7 +26,8 @@ Contract:
   takes the most unsure finished task (`tasks_lib.refine.pick`) and runs `refine_task`: a block of the
   time left (`Budget.claim_extra`, sized by `refine.plan`), the `refine` step (continue training from the
   saved adapter, sample new views), a vote over all the task's candidates (old and new), and a new record
-  (result.json, candidates.json, submission.json, each atomic), then publish. A refinement that fails, or
+  (result.json, candidates.json, submission.json, each atomic; the round's entry keeps its `slot` and its `span`,
+  start and end of its refine step and vote, for the timeline), then publish. A refinement that fails, or
   gets less time than `refine.MIN_STEPS` steps and one view, or whose candidates.json is missing (a task
   resumed from a run that did not keep them: a vote over the new candidates alone could lose its answer),
   records nothing: the task keeps the record it had. A slot
@@ -199,7 +200,8 @@ async def refine_task(run: Run, steps: Steps, task_id: str, slot: int, round_no:
     t1 = time.time()
     result = refine_mod.merged(old, run.tasks[task_id], p, budget, out, candidates, run.cfg.vote.rule, timings)
     timings["vote"] = time.time() - t1
-    result["refinements"][-1]["timings"] = {k: round(v, 3) for k, v in timings.items()}
+    result["refinements"][-1].update(timings={k: round(v, 3) for k, v in timings.items()}, slot=slot,
+                                     span=[round(t0, 3), round(time.time(), 3)])
     run.record(result, candidates=candidates)
     await steps.publish(result)
     steps.log(f"refine {round_no}: {task_line(result)} | {run.progress()}")

@@ -8,8 +8,9 @@ Contract:
   `tasks/<task-id>/test-<i>.png` and returns the paths.
 - `train_image(task)` is one small PNG of the task's train pairs (input above output, one column per pair).
 - `candidates_image(top, solution)` draws the top candidates of one test input, each labelled with its votes.
-- `timeline_image(rows)` is a Gantt chart: a time axis in seconds, one labelled lane per slot, one bar per task
-  (colour = its state word from `tasks_lib.ui`) with the task id on the bar where it fits, and a legend.
+- `timeline_image(rows)` is a Gantt chart: a time axis in seconds, one labelled lane per slot, one bar per piece of
+  work (a task's pass 1, or a refinement round drawn lighter; colour = the state word from `tasks_lib.ui`) with
+  the task id on the bar where it fits, and a legend.
 """
 
 from __future__ import annotations
@@ -168,6 +169,7 @@ def tick_step(span: float, ticks: int = 8) -> float:
 LANE_LABEL_W = 64  # left margin with the slot names
 LANE_H, LANE_GAP = 24, 6
 LEGEND_H, AXIS_H = 24, 34
+REFINE_TINT = 0.55  # refinement bars: their state's colour mixed with this much white
 
 
 def timeline_geometry(rows: Sequence[dict], width: int) -> tuple[list, float, float]:
@@ -181,8 +183,15 @@ def lane_top(index: int) -> int:
     return LEGEND_H + index * (LANE_H + LANE_GAP)
 
 
+def lighter(colour: RGB, share: float = REFINE_TINT) -> RGB:
+    """`colour` mixed with white (`share` of white)."""
+    return tuple(round(c + (255 - c) * share) for c in colour)  # type: ignore[return-value]
+
+
 def timeline_image(rows: Sequence[dict], width: int = 900) -> bytes:
-    """Gantt chart PNG of `rows` (dicts with task, slot, start, end in seconds since the run started, state)."""
+    """Gantt chart PNG of `rows` (dicts with task, slot, start, end in seconds since the run started, state, and
+    work: `pass 1` or `refine <round>`). Refinement bars are drawn lighter, outlined in their state's colour, and
+    labelled `<task> r<round>` (just `r<round>` where the id does not fit)."""
     slots, span, px = timeline_geometry(rows, width)
     height = lane_top(len(slots)) + AXIS_H
     im = Image.new("RGB", (width, height), BACKGROUND)
@@ -200,9 +209,14 @@ def timeline_image(rows: Sequence[dict], width: int = 900) -> bytes:
         y = lane_top(slots.index(r["slot"]))
         x0 = LANE_LABEL_W + int(r["start"] * px)
         x1 = max(x0 + 1, LANE_LABEL_W + int(r["end"] * px) - 1)  # a 1-pixel gap between neighbouring bars
-        draw.rectangle((x0, y + 2, x1, y + LANE_H - 3), fill=STATE_COLOURS.get(r["state"], GRID_LINE))
-        if font().getlength(r["task"]) + 6 <= x1 - x0:
-            draw.text((x0 + 3, y + 5), r["task"], fill=BACKGROUND, font=font())
+        colour = STATE_COLOURS.get(r["state"], GRID_LINE)
+        refinement = r.get("work", "pass 1") != "pass 1"
+        draw.rectangle((x0, y + 2, x1, y + LANE_H - 3), fill=lighter(colour) if refinement else colour, outline=colour if refinement else None)
+        label = f"{r['task']} r{r['work'].split()[-1]}" if refinement else r["task"]
+        if font().getlength(label) + 6 > x1 - x0:
+            label = f"r{r['work'].split()[-1]}" if refinement else ""
+        if label and font().getlength(label) + 6 <= x1 - x0:
+            draw.text((x0 + 3, y + 5), label, fill=TEXT if refinement else BACKGROUND, font=font())
     axis = lane_top(len(slots)) + 2
     draw.line((LANE_LABEL_W, axis, width - 1, axis), fill=TEXT)
     step = tick_step(span)

@@ -14,14 +14,22 @@ Contract:
   - `unscored`: candidates came back, no solutions to score against.
 - `fallback_reason(task, result)` says, in one sentence, why some of a task's attempts are guesses (None when
   the model answered every test input).
-- `progress_text(results, total, seconds_left, wall_seconds)` is "done / total, solved so far" with the time
-  left while the run is live, or the wall time once it ended.
+- `progress_text(results, total, seconds_left, wall_seconds)` is "done / total, solved so far", the refinement
+  rounds done and what they solved, with the time left while the run is live, or the wall time once it ended.
 - `task_line(result)` is a task's one-line log entry; `task_markdown(...)` its card; `results_markdown(report,
   links)` the per-task table; `summary_markdown(...)` the run card. Task ids in run-level tables link to
   `links[task_id]` (the task's card or subflow in the UI) where one is given.
 - `headline(report)` is the run in one line (the summary artifact's description).
-- `timeline_rows(report, run_dir, started)` places each task of this run on its slot's lane.
-- `artifact_key(text)` turns a task id or run name into a valid artifact key; `progress_percent` is 0-100.
+- `timeline_rows(report, started)` places every piece of work of this run (`work_pieces(result)`: a task's pass 1
+  and each refinement round, from their recorded start and end times and slots) on its slot's lane.
+- `artifact_key(text)` turns a task id or run name into a valid artifact key; `card_key(run_id, task_id)` is a
+  task's card key in one run (its versions are the card's updates).
+- `progress_percent(elapsed, budget, finished)` is the share of the run's time budget gone (0-100, 100 once
+  finished), so the bar covers pass 1 and the refinement after it.
+- `subflow_name(result)` is a task subflow's name once it ended: its id and a mark of its state, so solved and
+  unsolved tasks differ at a glance in the run's graph and list; `final_message(report)` is the run's final state
+  message ('4/10 solved, score 0.400 (pass 1 0.300)') and `final_name(report)` its name ('4/10 solved, 0.400'), which
+  the run list shows on the run's state badge.
 """
 
 from __future__ import annotations
@@ -32,7 +40,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from tasks_lib.data import Task
-from tasks_lib.store import RunDir
 
 STATES = ("solved", "unsolved", "unscored", "fallback", "failed")
 STATE_MEANING = {
@@ -58,8 +65,17 @@ def artifact_key(text: str) -> str:
     return _KEY.sub("-", text.lower()).strip("-") or "task"
 
 
-def progress_percent(done: int, total: int) -> float:
-    return 100.0 if total <= 0 else round(100.0 * done / total, 1)
+def card_key(run_id: str, task_id: str) -> str:
+    """The key of a task's card in run `run_id`: every update of the card is a new version of it."""
+    return artifact_key(f"task-{task_id}-{run_id}")
+
+
+def progress_percent(elapsed: float, budget_seconds: float, finished: bool = False) -> float:
+    """The run's progress bar: the share of its time budget gone (pass 1 and refinement both spend it), 100 only
+    once the run `finished`; 99.9 at most before."""
+    if finished:
+        return 100.0
+    return 0.0 if budget_seconds <= 0 else round(min(99.9, max(0.0, 100.0 * elapsed / budget_seconds)), 1)
 
 
 def data_uri(png_bytes: bytes) -> str:
@@ -130,13 +146,29 @@ def fallback_reason(task: Task | None, result: dict) -> str | None:
     return f"{why}, so the attempts are model-free guesses ({'; '.join(guesses)})"
 
 
+def refinement_counts(results: Iterable[dict]) -> tuple[int, int, int]:
+    """(refinement rounds done, tasks refined, tasks solved now whose pass-1 answer was not right)."""
+    rounds = refined = gained = 0
+    for r in results:
+        n = len(r.get("refinements") or [])
+        rounds += n
+        refined += n > 0
+        first = (r.get("pass1") or {}).get("correct")
+        gained += n > 0 and task_state(r) == "solved" and not (first and all(first))
+    return rounds, refined, gained
+
+
 def progress_text(results: Iterable[dict], total: int, seconds_left: float | None = None, wall_seconds: float | None = None) -> str:
     """'3/10 tasks done, 1 solved (2 unsolved); 420 s left in the budget' while live (`seconds_left`), or
-    '...; finished in 512 s' once the run ended (`wall_seconds`)."""
+    '...; finished in 512 s' once the run ended (`wall_seconds`). Once refinement ran it says so:
+    '10/10 tasks done, 4 solved (6 unsolved); refinement: 12 rounds on 6 tasks, 1 solved by it; 40 s left ...'."""
     results = list(results)
     others = ", ".join(f"{n} {s}" for s, n in state_counts(results).items() if s != "solved")
     solved = sum(task_state(r) == "solved" for r in results)
     line = f"{len(results)}/{total} tasks done, {solved} solved" + (f" ({others})" if others else "")
+    rounds, refined, gained = refinement_counts(results)
+    if rounds:
+        line += f"; refinement: {rounds} round{'s' if rounds != 1 else ''} on {refined} task{'s' if refined != 1 else ''}, {gained} solved by it"
     if wall_seconds is not None:
         return f"{line}; finished in {wall_seconds:.0f} s"
     if seconds_left is not None:
@@ -175,6 +207,23 @@ def _training(result: dict) -> str | None:
     return f"training: {steps} steps in {seconds:.1f} s ({seconds / steps:.3f} s/step){loss}; stopped because {stopped}"
 
 
+def _refinement_lines(result: dict) -> list[str]:
+    """All training of a refined task (pass 1 and every round), then one line per round."""
+    rounds = result.get("refinements") or []
+    if not rounds:
+        return []
+    first = (result.get("train") or {}).get("steps", 0)
+    added = sum(e.get("steps") or 0 for e in rounds)
+    lines = [f"training in all: {first + added} steps (pass 1: {first}; {len(rounds)} refinement round{'s' if len(rounds) != 1 else ''}: {added})"]
+    for e in rounds:
+        seconds = sum((e.get("timings") or {}).values())
+        correct = f"; correct {sum(e['correct'])}/{len(e['correct'])} after it" if e.get("correct") is not None else ""
+        errors = f"; errors: {'; '.join(e['errors'])}" if e.get("errors") else ""
+        lines.append(f"refinement {e['round']}: slot {e.get('slot', '?')}, {seconds:.1f} s of {e.get('budget_seconds', 0):.1f} s, "
+                     f"+{e.get('steps') or 0} steps, {e.get('views', 0)} views, {e.get('new_candidates', 0)} new candidates{correct}{errors}")
+    return lines
+
+
 def _sampling(result: dict) -> str | None:
     sample = result.get("sample")
     if not sample:
@@ -205,7 +254,8 @@ def _candidate_table(result: dict, i: int, task: Task) -> list[str]:
 
 def task_markdown(task: Task, result: dict, panels: Sequence[bytes], train_png: bytes | None = None,
                   candidate_pngs: Sequence[bytes | None] = ()) -> str:
-    """A task's card: its state and why, budget and timings, training and sampling in numbers, its train pairs,
+    """A task's card: its state and why, budget and timings, training and sampling in numbers (pass 1, then all
+    training and each refinement round where the task was refined), its train pairs,
     and per test input the labelled picture (input, attempts, solution), the top candidates drawn with their
     votes and their table. Pictures are embedded as data URIs."""
     state = task_state(result)
@@ -217,7 +267,9 @@ def task_markdown(task: Task, result: dict, panels: Sequence[bytes], train_png: 
         f"- slot {result.get('slot')}, budget {_seconds(result.get('budget_seconds'))}, used {_seconds(result.get('used_seconds'))}"
         + (" (" + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()) + ")" if timings else ""),
     ]
-    lines += [f"- {line}" for line in (_training(result), _sampling(result)) if line]
+    pass1 = [line.replace("training:", "training (pass 1):", 1) if result.get("refinements") else line
+             for line in (_training(result), _sampling(result)) if line]
+    lines += [f"- {line}" for line in (*pass1, *_refinement_lines(result))]
     reason = fallback_reason(task, result)
     if reason:
         lines.append(f"- **fallback attempts**: {reason}")
@@ -255,19 +307,39 @@ def results_markdown(report: dict, links: Mapping[str, str] | None = None) -> st
     return "\n".join(lines)
 
 
-def timeline_rows(report: dict, run_dir: RunDir, started: float) -> list[dict]:
-    """Tasks this run finished, each ending when its result.json was written and starting `used_seconds`
-    earlier, with its state; resumed and never-run tasks are left out."""
+def _state_after(result: dict, correct: list[bool] | None) -> str:
+    """The task's state word as it stood with `correct` (pass 1's, or one refinement round's)."""
+    return task_state({**result, "correct": correct}) if result.get("correct") is not None else task_state(result)
+
+
+def work_pieces(result: dict) -> list[dict]:
+    """Every piece of work a task's record says it did, as {work, slot, start, end, state} (absolute seconds):
+    pass 1 from its first step's start to its last step's end (`spans`), then each refinement (its `slot` and
+    `span`), each coloured by the state the task had once that piece ended. A record without spans (written before
+    they were kept) yields no pass-1 piece."""
+    pieces = []
+    spans = [s for s in (result.get("spans") or {}).values() if s]
+    pass1 = result.get("pass1") or {}
+    if spans and result.get("slot") is not None:
+        first = pass1.get("correct") if "correct" in pass1 else result.get("correct")
+        pieces.append({"work": "pass 1", "slot": result["slot"], "start": min(s[0] for s in spans), "end": max(s[1] for s in spans),
+                       "state": _state_after(result, first)})
+    for entry in result.get("refinements") or []:
+        if entry.get("span") and entry.get("slot") is not None:
+            pieces.append({"work": f"refine {entry['round']}", "slot": entry["slot"], "start": entry["span"][0], "end": entry["span"][1],
+                           "state": _state_after(result, entry.get("correct", result.get("correct")))})
+    return pieces
+
+
+def timeline_rows(report: dict, started: float) -> list[dict]:
+    """What each slot did when: one row per piece of work (`work_pieces`) of every task this run worked on, in seconds
+    since `started`, with the task id; resumed and never-run tasks are left out."""
     rows = []
     for t in report["tasks"]:
-        if t.get("resumed") or t.get("slot") is None:
+        if t.get("resumed"):
             continue
-        path = run_dir.result_path(t["task_id"])
-        if not path.exists():
-            continue
-        end = path.stat().st_mtime - started
-        rows.append({"task": t["task_id"], "slot": t["slot"], "start": max(0.0, end - t.get("used_seconds", 0.0)), "end": end,
-                     "state": task_state(t)})
+        for piece in work_pieces(t):
+            rows.append({**piece, "task": t["task_id"], "start": max(0.0, piece["start"] - started), "end": max(0.0, piece["end"] - started)})
     return sorted(rows, key=lambda r: (r["slot"], r["start"]))
 
 
@@ -301,11 +373,13 @@ def summary_markdown(report: dict, out: str, timeline: Sequence[dict], timeline_
                  f"and `{out}/timeline.png`")
     lines.append("\n" + ("Each task id links to its card. " if links else "") + "; ".join(f"**{s}**: {m}" for s, m in STATE_MEANING.items()) + ".")
     if timeline:
-        lines.append("\n## Timeline\n\nOne lane per slot, one bar per task, coloured by state.\n")
+        lines.append("\n## Timeline\n\nOne lane per slot, one bar per piece of work (a task's pass 1, or one refinement round, "
+                     "drawn lighter and labelled `r<round>`), coloured by the task's state once it ended.\n")
         if timeline_png is not None:
             lines.append(f"![timeline]({data_uri(timeline_png)})\n")
-        lines.append("| slot | task | start (s) | end (s) | state |\n|---|---|---|---|---|")
-        lines += [f"| {r['slot']} | {_linked(r['task'], links)} | {r['start']:.1f} | {r['end']:.1f} | {r['state']} |" for r in timeline]
+        lines.append("| slot | task | work | start (s) | end (s) | state |\n|---|---|---|---|---|---|")
+        lines += [f"| {r['slot']} | {_linked(r['task'], links)} | {r['work']} | {r['start']:.1f} | {r['end']:.1f} | {r['state']} |"
+                  for r in timeline]
     return "\n".join(lines)
 
 
@@ -314,6 +388,35 @@ def headline(report: dict) -> str:
     solved = sum(task_state(t) == "solved" for t in report["tasks"])
     score = report.get("score")
     return f"{report['run_id']}: {solved}/{len(report['tasks'])} solved" + (f", score {score['kaggle']:.3f}" if score else "")
+
+
+STATE_MARK = {"solved": "✔", "unsolved": "✘", "unscored": "●", "fallback": "◌", "failed": "!"}
+
+
+def subflow_name(result: dict) -> str:
+    """'<task-id> ✔ solved': the id, its state's mark and word."""
+    word = task_state(result)
+    return f"{result['task_id']} {STATE_MARK[word]} {word}"
+
+
+def final_message(report: dict) -> str:
+    """The run's final state message: tasks solved of all, the score when scored, what pass 1 alone had when
+    refinement changed it ('4/10 solved, score 0.400 (pass 1 0.300)')."""
+    solved = sum(task_state(t) == "solved" for t in report["tasks"])
+    score, first = report.get("score"), report.get("score_pass1")
+    text = f"{solved}/{len(report['tasks'])} solved"
+    if score:
+        text += f", score {score['kaggle']:.3f}"
+        if first and first["kaggle"] != score["kaggle"]:
+            text += f" (pass 1 {first['kaggle']:.3f})"
+    return text
+
+
+def final_name(report: dict) -> str:
+    """The run's final state name, what the run list's badge shows: '4/10 solved, 0.400' ('4/10 solved' unscored)."""
+    solved = sum(task_state(t) == "solved" for t in report["tasks"])
+    score = report.get("score")
+    return f"{solved}/{len(report['tasks'])} solved" + (f", {score['kaggle']:.3f}" if score else "")
 
 
 def timeline_path(out: str | Path) -> Path:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from pathlib import Path
+
 from flows import deploy
 
 
@@ -39,3 +41,26 @@ def test_deploy_refuses_to_run_without_a_server(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     assert deploy.main([]) == 2
     assert "PREFECT_API_URL" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("spec", present(), ids=lambda s: s.entrypoint)
+def test_every_parameter_has_a_description_and_every_deployment_a_telling_name(spec: deploy.Spec) -> None:
+    flow = deploy.load(spec)
+    schema = flow.parameters.model_dump()["properties"]
+    assert schema and all(p.get("description") for p in schema.values()), {k: p.get("description") for k, p in schema.items()}
+    assert spec.name != "default" and spec.name.replace("-", "").isalnum()
+
+
+def test_order_and_profile_offer_their_known_values_and_a_profile_path_still_validates(tmp_path: Path) -> None:
+    from tasks_lib.config import profile_names
+
+    for spec in present():
+        if spec.entrypoint.split(":")[1] not in ("submit", "evaluate"):
+            continue
+        flow = deploy.load(spec)
+        schema = flow.parameters.model_dump()["properties"]
+        assert schema["order"]["enum"] == ["file", "smallest"]
+        assert {"enum": list(profile_names()), "title": "shipped profile", "type": "string"} in schema["profile"]["anyOf"]
+        assert flow.validate_parameters({"profile": str(tmp_path / "mine.yaml")})["profile"].endswith("mine.yaml")
+        with pytest.raises(Exception, match="order"):
+            flow.validate_parameters({"order": "largest"})

@@ -15,7 +15,7 @@ from tasks_lib.config import load_profile
 from tasks_lib.data import Task
 from tasks_lib.scoring import score
 from tasks_lib.submission import validate
-from tasks_lib.ui import STATES, task_state
+from tasks_lib.ui import STATES, final_message, final_name, subflow_name, task_state
 
 pytestmark = pytest.mark.slow
 
@@ -82,11 +82,13 @@ def test_submit_flow_writes_the_contracted_files(prefect_harness: None, tiny_mod
         assert (out / "tasks" / tid / "adapter" / "adapter_model.safetensors").exists()
 
     flows, task_runs, artifacts = asyncio.run(_prefect_records())
-    subflows = [f for f in flows if f.name in n_test]
-    assert sorted(f.name for f in subflows) == sorted(n_test)
+    subflows = {f.name.split()[0]: f for f in flows if f.name.split()[0] in n_test}
+    assert sorted(f.name for f in subflows.values()) == sorted(subflow_name(e) for e in report["tasks"])  # e.g. '<id> ✘ unsolved'
     words = {e["task_id"]: e["state"] for e in report["tasks"]}
     assert report["states"] == {w: list(words.values()).count(w) for w in STATES if w in words.values()}
-    assert all(f.state.is_completed() and f.state.name == words[f.name].capitalize() for f in subflows)  # e.g. Completed(name="Solved")
+    assert all(f.state.is_completed() and f.state.name == words[tid].capitalize() for tid, f in subflows.items())  # e.g. Completed(name="Solved")
+    parent = next(f for f in flows if f.name == out.name)  # named by the run id
+    assert parent.state.is_completed() and parent.state.message == final_message(report) and parent.state.name == final_name(report)
     for step in STEPS:
         assert sum(1 for r in task_runs if r.name.startswith(step) and r.state.is_completed()) >= len(tasks), step
     assert {f"train / {tid}" for tid in n_test} <= {r.name for r in task_runs}

@@ -118,6 +118,8 @@ def test_refinement_votes_over_old_and_new_candidates_and_rewrites_the_record(ti
     submission = json.loads(run.dir.submission.read_text())
     assert submission[task.id] == result["attempts"]
     assert result["pass1"]["attempts"] != result["attempts"] and result["refinements"][0]["correct"] == result["correct"]
+    entry, pass1_end = result["refinements"][0], max(end for _, end in result["spans"].values())
+    assert entry["slot"] == 0 and pass1_end <= entry["span"][0] <= entry["span"][1], "the round's slot and when it ran (the timeline)"
 
 
 def test_the_report_keeps_what_pass_one_alone_scored(tiny_model: Path, small_tasks: list[Task], tmp_path: Path) -> None:

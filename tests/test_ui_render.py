@@ -198,20 +198,21 @@ def report_of(tasks: list[dict]) -> dict:
 
 
 def test_results_table_timeline_and_summary_follow_the_report(tmp_path: Path) -> None:
-    run_dir = RunDir(tmp_path)
     started = time.time() - 100
+    at_ = lambda *seconds: [started + x for x in seconds]  # noqa: E731
     tasks = [
         {"task_id": "a", "status": "ok", "slot": 0, "budget_seconds": 40.0, "used_seconds": 20.0, "steps": 5,
-         "candidates": [{"n": 4, "top": []}], "correct": [True], "resumed": False, "attempts": []},
+         "candidates": [{"n": 4, "top": []}], "correct": [True], "resumed": False, "attempts": [],
+         "spans": {"load": at_(30, 30.5), "train": at_(30.5, 45), "sample": at_(45, 49.9), "vote": at_(49.9, 50)},
+         "pass1": {"attempts": [], "correct": [False]},  # refinement 1, on the other slot, solved it
+         "refinements": [{"round": 1, "slot": 1, "span": at_(55, 70), "steps": 30, "correct": [True]}]},
         {"task_id": "b", "status": "failed", "slot": 1, "budget_seconds": 40.0, "used_seconds": 10.0, "steps": 0,
-         "candidates": [{"n": 0, "top": []}], "correct": [False], "error": "SlotError: timeout | x", "resumed": False, "attempts": []},
+         "candidates": [{"n": 0, "top": []}], "correct": [False], "error": "SlotError: timeout | x", "resumed": False, "attempts": [],
+         "spans": {"load": at_(80, 81), "train": at_(81, 90)}},
         {"task_id": "c", "status": "ok", "slot": 0, "used_seconds": 5.0, "candidates": [{"n": 1, "top": []}], "correct": [False],
-         "resumed": True, "attempts": []},
+         "resumed": True, "attempts": [], "spans": {"vote": at_(1, 2)}},
         {"task_id": "d", "status": "not-run", "attempts": []},
     ]
-    for t, end in (("a", 50.0), ("b", 90.0), ("c", 10.0)):
-        run_dir.write_result({"task_id": t, "status": "ok", "attempts": []})
-        os.utime(run_dir.result_path(t), (started + end, started + end))
     report = report_of(tasks)
     links = {"a": "http://ui/artifacts/artifact/1", "b": "http://ui/runs/flow-run/2"}
 
@@ -221,10 +222,10 @@ def test_results_table_timeline_and_summary_follow_the_report(tmp_path: Path) ->
     assert table[3] == "| [b](http://ui/runs/flow-run/2) | failed | 1 | 40.0 | 10.0 | 0 | 0 | 0/1 | SlotError: timeout \\| x |"
     assert table[4].startswith("| `c` | unsolved |") and table[5] == "| `d` | fallback |  |  |  | 0 | 0 |  |  |"
 
-    timeline = ui.timeline_rows(report, run_dir, started)
-    assert [(r["task"], r["slot"], r["state"]) for r in timeline] == [("a", 0, "solved"), ("b", 1, "failed")]
-    assert timeline[0]["start"] == pytest.approx(30.0, abs=0.01) and timeline[0]["end"] == pytest.approx(50.0, abs=0.01)
-    assert timeline[1]["start"] == pytest.approx(80.0, abs=0.01)
+    timeline = ui.timeline_rows(report, started)  # from the recorded spans: pass 1 and each refinement, where they ran
+    assert [(r["task"], r["work"], r["slot"], r["state"]) for r in timeline] == [
+        ("a", "pass 1", 0, "unsolved"), ("a", "refine 1", 1, "solved"), ("b", "pass 1", 1, "failed")]
+    assert [(round(r["start"], 2), round(r["end"], 2)) for r in timeline] == [(30.0, 50.0), (55.0, 70.0), (80.0, 90.0)]
 
     picture = render.timeline_image(timeline, width=500)
     image = decode(picture)
@@ -232,8 +233,9 @@ def test_results_table_timeline_and_summary_follow_the_report(tmp_path: Path) ->
     assert slots == [0, 1] and span == pytest.approx(90.0, abs=0.01)
     middle = lambda lane: render.lane_top(lane) + render.LANE_H // 2  # noqa: E731
     at = lambda seconds: render.LANE_LABEL_W + int(seconds * px)  # noqa: E731
-    assert image.getpixel((at(40), middle(0) + 8)) == render.STATE_COLOURS["solved"]
-    assert image.getpixel((at(70), middle(0))) != render.STATE_COLOURS["solved"]  # a gap between a's end and nothing
+    assert image.getpixel((at(40), middle(0) + 8)) == render.STATE_COLOURS["unsolved"]  # a's pass 1
+    assert image.getpixel((at(60), middle(0))) == (0xF4, 0xF4, 0xF4)  # slot 0 idle after it
+    assert image.getpixel((at(62), middle(1) + 8)) == render.lighter(render.STATE_COLOURS["solved"])  # a's refinement, lighter
     assert image.getpixel((at(85), middle(1) + 8)) == render.STATE_COLOURS["failed"]
     assert len(image.crop((0, render.lane_top(0), render.LANE_LABEL_W - 1, render.lane_top(1))).getcolors()) > 1  # "slot 0"
     axis = render.lane_top(2) + 2
@@ -247,8 +249,9 @@ def test_results_table_timeline_and_summary_follow_the_report(tmp_path: Path) ->
     assert "- states: 1 solved, 1 unsolved, 1 fallback, 1 failed" in card
     assert "- solved (1): [a](http://ui/artifacts/artifact/1)" in card
     assert "**score (Kaggle): 0.500** (1/2 test outputs)" in card
-    assert card.count("data:image/png;base64,") == 1 and "| 1 | [b](http://ui/runs/flow-run/2) | 80.0 | 90.0 | failed |" in card
-    assert "refinement" not in card, "no refinement line when the run refined nothing"
+    assert card.count("data:image/png;base64,") == 1 and "| 1 | [b](http://ui/runs/flow-run/2) | pass 1 | 80.0 | 90.0 | failed |" in card
+    assert "| 1 | [a](http://ui/artifacts/artifact/1) | refine 1 | 55.0 | 70.0 | solved |" in card
+    assert "- refinement:" not in card, "no refinement line when the run refined nothing"
     refined = {**report, "score_pass1": {**report["score"], "solved_outputs": 0}, "schedule": {"refinements": 3}}
     assert "- refinement: 3 refinement(s); pass 1 alone scored 0/2, so refinement added 1 test output(s)" in \
         ui.summary_markdown(refined, "runs/r1", [], None)
@@ -264,8 +267,34 @@ def test_artifact_keys_are_valid(text: str, key: str) -> None:
     assert ui.artifact_key(text) == key
 
 
-def test_progress_percent() -> None:
-    assert ui.progress_percent(0, 4) == 0.0 and ui.progress_percent(3, 4) == 75.0 and ui.progress_percent(0, 0) == 100.0
+def test_progress_percent_is_the_budget_gone_and_full_only_at_the_end() -> None:
+    assert ui.progress_percent(0, 100) == 0.0 and ui.progress_percent(46, 100) == 46.0  # pass 1 ended at 46 s of 100
+    assert ui.progress_percent(120, 100) == 99.9 and ui.progress_percent(97, 100, finished=True) == 100.0
+    assert ui.progress_percent(5, 0) == 0.0
+
+
+def test_refinement_shows_in_the_progress_the_card_the_subflow_name_and_the_final_message(multi_test_task: Task) -> None:
+    task = multi_test_task
+    rounds = [{"round": 1, "slot": 1, "span": [10.0, 20.0], "budget_seconds": 12.0, "steps": 30, "views": 4, "new_candidates": 8,
+               "timings": {"refine": 9.0, "vote": 0.5}, "correct": [False, True], "errors": []},
+              {"round": 2, "slot": 0, "span": [30.0, 40.0], "budget_seconds": 12.0, "steps": 30, "views": 4, "new_candidates": 8,
+               "timings": {"refine": 9.5, "vote": 0.5}, "correct": [True, True], "errors": []}]
+    refined = {**result_of(task, correct=[True, True]), "steps": 68, "refinements": rounds,
+               "pass1": {"attempts": [], "correct": [False, True]}}
+    others = [result_of(task, correct=[False, True]), result_of(task, correct=[True, True])]
+    assert ui.refinement_counts([refined, *others]) == (2, 1, 1)
+    assert ui.progress_text([refined, *others], 3, seconds_left=40.2) == (
+        "3/3 tasks done, 2 solved (1 unsolved); refinement: 2 rounds on 1 task, 1 solved by it; 40 s left in the budget")
+    card = ui.task_markdown(task, refined, [])
+    assert f"## Task `{task.id}`: **solved**" in card and "- training (pass 1): 8 steps" in card
+    assert "- training in all: 68 steps (pass 1: 8; 2 refinement rounds: 60)" in card
+    assert "- refinement 1: slot 1, 9.5 s of 12.0 s, +30 steps, 4 views, 8 new candidates; correct 1/2 after it" in card
+    assert "- refinement 2: slot 0, 10.0 s of 12.0 s, +30 steps" in card and "correct 2/2 after it" in card
+    assert ui.subflow_name(refined) == f"{task.id} ✔ solved" and ui.subflow_name(others[0]) == f"{task.id} ✘ unsolved"
+    assert ui.card_key("Run_1", task.id) == f"task-{task.id}-run-1"
+    report = {"tasks": [refined, *others], "score": {"kaggle": 0.4}, "score_pass1": {"kaggle": 0.3}}
+    assert ui.final_message(report) == "2/3 solved, score 0.400 (pass 1 0.300)" and ui.final_name(report) == "2/3 solved, 0.400"
+    assert ui.final_message({"tasks": others, "score": None}) == "1/2 solved" == ui.final_name({"tasks": others, "score": None})
 
 
 def test_sweep_plan_gives_each_point_its_own_folder_and_rejects_unknown_keys(tmp_path: Path) -> None:
@@ -319,9 +348,11 @@ def test_without_a_ui_a_task_writes_its_pictures_and_makes_no_api_call(small_tas
     run = SimpleNamespace(tasks={task.id: task}, dir=RunDir(tmp_path), results={}, data=SimpleNamespace(n_test={task.id: 1}),
                           run_id="no-ui", progress=lambda: "")
     monkeypatch.setattr(common, "ui_url", lambda path: None)
-    for name in ("acreate_markdown_artifact", "aupdate_progress_artifact", "acreate_progress_artifact"):
+    for name in ("acreate_markdown_artifact", "aupdate_progress_artifact", "acreate_progress_artifact", "label_subflow"):
         monkeypatch.setattr(common, name, no_call)
+    monkeypatch.setattr(common.MarkdownArtifact, "acreate", no_call)
     monkeypatch.setitem(common._PROGRESS, "no-ui", "progress-id")  # even a run that has a progress artifact
     asyncio.run(common.start_progress(run))
-    asyncio.run(common.publish_task(run, {"task_id": task.id, "attempts": [{"attempt_1": grid, "attempt_2": grid}]}))
+    asyncio.run(common.publish_task(run, {"task_id": task.id, "attempts": [{"attempt_1": grid, "attempt_2": grid}]},
+                                    "0b0e3a0e-0000-4000-8000-000000000000"))
     assert (tmp_path / "tasks" / task.id / "test-0.png").stat().st_size > 0
