@@ -114,6 +114,23 @@ def cells_of(g: AnyGrid, colour: int | None = None, bg: int = 0) -> list[tuple[i
             if (v == colour if colour is not None else v != bg)]
 
 
+def rays_to_box(g: AnyGrid, box: tuple[int, int, int, int], skip: set[tuple[int, int]], bg: int = 0) -> Grid:
+    """Each non-`bg` cell outside `skip` that lies in the rows or columns of `box` (top, left, bottom, right) draws a
+    line of its colour from itself up to the box's edge."""
+    top, left, bottom, right = box
+    out = thaw(g)
+    for r, c in cells_of(g, bg=bg):
+        if (r, c) in skip:
+            continue
+        if top <= r <= bottom:
+            for x in (range(c, left) if c < left else range(right + 1, c + 1)):
+                out[r][x] = g[r][c]
+        elif left <= c <= right:
+            for y in (range(r, top) if r < top else range(bottom + 1, r + 1)):
+                out[y][c] = g[r][c]
+    return freeze(out)
+
+
 def counts(g: AnyGrid) -> Counter:
     return Counter(v for row in g for v in row)
 

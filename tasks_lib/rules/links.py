@@ -11,7 +11,8 @@ from __future__ import annotations
 import random
 from collections import Counter
 
-from tasks_lib.rules.base import Grid, Registry, blank, cells_of, components, pick, require, thaw, transpose
+from tasks_lib.rules.base import (Grid, Registry, blank, cells_of, components, pick, rays_to_box, require, thaw,
+                                  transpose)
 
 RULES = Registry()
 
@@ -301,19 +302,8 @@ def _to_big_rect(g: Grid) -> Grid:
     bg = Counter(v for row in g for v in row).most_common(1)[0][0]
     mask = [[v + 1 if v != bg else 0 for v in row] for row in g]
     block = max(components(mask, diagonal=False), key=len)
-    top, left = block[0]
-    bottom, right = block[-1]
-    out = thaw(g)
-    for r, c in cells_of(g, bg=bg):
-        if (r, c) in set(block):
-            continue
-        if top <= r <= bottom:
-            for x in (range(c, left) if c < left else range(right + 1, c + 1)):
-                out[r][x] = g[r][c]
-        elif left <= c <= right:
-            for y in (range(r, top) if r < top else range(bottom + 1, r + 1)):
-                out[y][c] = g[r][c]
-    return out
+    (top, left), (bottom, right) = block[0], block[-1]
+    return rays_to_box(g, (top, left, bottom, right), set(block), bg)
 
 
 def _rect_and_cells(rng: random.Random):

@@ -11,8 +11,8 @@ from __future__ import annotations
 import random
 
 from tasks_lib.generators.grid import bbox, paint, place, rect
-from tasks_lib.rules.base import (Grid, Registry, blank, cells_of, components, pick, random_grid, require, thaw,
-                                  transpose)
+from tasks_lib.rules.base import (Grid, Registry, blank, cells_of, components, pick, random_grid, rays_to_box, require,
+                                  thaw, transpose)
 
 RULES = Registry()
 
@@ -267,18 +267,8 @@ RULES.add("af902bf9", _inside_corners, _corner_quads)
 
 def _pulled_to_block(g: Grid) -> Grid:
     """d43fd935: a cell in line with the 2x2 block of 3 draws a line of its colour up to the block."""
-    top, left, bottom, right = bbox(cells_of(g, 3))
-    out = thaw(g)
-    for r, c in cells_of(g):
-        if g[r][c] == 3:
-            continue
-        if top <= r <= bottom:
-            for x in (range(c, left) if c < left else range(right + 1, c + 1)):
-                out[r][x] = g[r][c]
-        elif left <= c <= right:
-            for y in (range(r, top) if r < top else range(bottom + 1, r + 1)):
-                out[y][c] = g[r][c]
-    return out
+    block = cells_of(g, 3)
+    return rays_to_box(g, bbox(block), set(block))
 
 
 def _block_and_cells(rng: random.Random):
