@@ -150,7 +150,7 @@ def write_profile(spec: RunSpec, base: str, model: str, device: str, slots: int,
         "model": {"path": str(Path(model).resolve())},
         "train": {"seed": spec.seed},
         "sample": {"seed": spec.seed},
-        "budget": {"total_seconds": float(spec.budget), "reserve_seconds": min(cfg.budget.reserve_seconds, spec.budget / 20)},
+        "budget": cfg.budget.for_total(spec.budget),
         "slots": {"device": device, "gpus": spec.gpus if device != "cpu" else 0, "slots_per_device": slots,
                   "cpu_slots": spec.gpus * slots, "lock_dir": str(folder / "locks"), "threads_per_slot": threads},
     }), folder / "profile.yaml")

@@ -167,6 +167,14 @@ class BudgetConfig:
         _check(0 <= self.reserve_seconds < self.total_seconds, "budget", "reserve_seconds", self.reserve_seconds, "in [0, total_seconds)")
         _check(0 < self.train_fraction < 1, "budget", "train_fraction", self.train_fraction, "in (0, 1)")
 
+    def for_total(self, total_seconds: float) -> dict:
+        """The budget overrides for a run of `total_seconds` (a `--time-budget`): the profile's reserve, but never more
+        than `RESERVE_SHARE` of the total, so a short run keeps most of its time for tasks."""
+        return {"total_seconds": float(total_seconds), "reserve_seconds": min(self.reserve_seconds, total_seconds * RESERVE_SHARE)}
+
+
+RESERVE_SHARE = 0.1  # most of a run's total that its reserve may take (BudgetConfig.for_total)
+
 
 @dataclass(frozen=True)
 class ScheduleConfig:

@@ -229,7 +229,7 @@ def _config(profile: str, time_budget: float | None, model: str | None) -> RunCo
     cfg = load_profile(profile)
     overrides: dict[str, dict] = {}
     if time_budget is not None:
-        overrides["budget"] = {"total_seconds": float(time_budget), "reserve_seconds": min(cfg.budget.reserve_seconds, float(time_budget) / 10)}
+        overrides["budget"] = cfg.budget.for_total(time_budget)
     if model is not None:
         overrides["model"] = {"path": str(Path(model).resolve())}
     return cfg.replace(overrides)

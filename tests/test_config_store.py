@@ -166,3 +166,11 @@ def test_ids_that_sanitize_alike_get_different_folders(tmp_path):
     run = RunDir(tmp_path)
     assert run.task_dir("a/b") != run.task_dir("a_b") and run.task_dir("a_b").name == "a_b"
     assert run.task_dir("..").parent == tmp_path / "tasks"
+
+
+def test_a_time_budget_keeps_the_reserve_to_a_tenth_of_it() -> None:
+    from tasks_lib.config import RESERVE_SHARE, BudgetConfig
+
+    cfg = BudgetConfig(reserve_seconds=5.0)
+    assert cfg.for_total(20) == {"total_seconds": 20.0, "reserve_seconds": 20 * RESERVE_SHARE}  # 2 s, not 5
+    assert cfg.for_total(3600) == {"total_seconds": 3600.0, "reserve_seconds": 5.0}  # the profile's own
