@@ -172,6 +172,24 @@ def tile_period(g: AnyGrid, hole: int = 0) -> tuple[int, int]:
 
 # --- input drawing ---------------------------------------------------------------------------------------
 
+def punch_holes(rng: random.Random, g: Canvas, period: tuple[int, int], holes: int, size: tuple[int, int]) -> Canvas:
+    """Clear `holes` random rectangles (sides drawn from `size`) of the tiled canvas `g` to 0, in place, and raise
+    `Retry` unless the cells left still show the tile's period `period` and no shorter one."""
+    h, w = len(g), len(g[0])
+    for _ in range(holes):
+        hh, hw = rng.randint(*size), rng.randint(*size)
+        top, left = rng.randint(0, h - hh), rng.randint(0, w - hw)
+        for r in range(top, top + hh):
+            for c in range(left, left + hw):
+                g[r][c] = 0
+    try:
+        found = tile_period(g)
+    except ValueError:
+        raise Retry("a hole hides a whole class of the tile") from None
+    require(found == period, "the holes leave another period")
+    return g
+
+
 def random_grid(rng: random.Random, h: int, w: int, palette: Sequence[int], density: float = 1.0, bg: int = 0) -> Canvas:
     """Each cell a random palette colour with probability `density`, else `bg`."""
     return [[rng.choice(palette) if rng.random() < density else bg for _ in range(w)] for _ in range(h)]

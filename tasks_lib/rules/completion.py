@@ -13,7 +13,7 @@ import random
 from collections import Counter
 
 from tasks_lib.generators.grid import bbox, crop, paint, place, rect, shape
-from tasks_lib.rules.base import (Grid, Registry, Retry, blank, cells_of, components, flip_lr, flip_ud, hcat, pick,
+from tasks_lib.rules.base import (Grid, Registry, blank, cells_of, components, flip_lr, flip_ud, hcat, pick, punch_holes,
                                   require, thaw, tile_period, vcat)
 
 RULES = Registry()
@@ -32,18 +32,7 @@ def _holed_pattern(n: tuple[int, int], period: tuple[int, int], holes: tuple[int
         unit = [[rng.randint(1, 9) for _ in range(px)] for _ in range(py)]
         h = w = rng.randint(*n)
         g = [[unit[r % py][c % px] for c in range(w)] for r in range(h)]
-        for _ in range(rng.randint(*holes)):
-            hh, hw = rng.randint(2, 5), rng.randint(2, 5)
-            top, left = rng.randint(0, h - hh), rng.randint(0, w - hw)
-            for r in range(top, top + hh):
-                for c in range(left, left + hw):
-                    g[r][c] = 0
-        try:
-            found = tile_period(g)
-        except ValueError:
-            raise Retry("a hole hides a whole class of the period") from None
-        require(found == (py, px), "the holes leave a shorter period")
-        return g
+        return punch_holes(rng, g, (py, px), rng.randint(*holes), (2, 5))
     return sample
 
 

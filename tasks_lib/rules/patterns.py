@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 
 from tasks_lib.generators.grid import paint, shape
-from tasks_lib.rules.base import (Grid, Registry, Retry, blank, tile_period, cells_of, counts, hcat, pick, random_grid, require,
+from tasks_lib.rules.base import (Grid, Registry, blank, tile_period, cells_of, counts, hcat, pick, punch_holes, random_grid, require,
                                   rot180, rot90, thaw, vcat)
 
 RULES = Registry()
@@ -65,17 +65,7 @@ def _holed_tiling(rng: random.Random):
     unit = random_grid(rng, py, px, pick(rng, 2))
     h, w = rng.randint(4, 7), rng.randint(4, 7)
     g = [[unit[r % py][c % px] for c in range(w)] for r in range(h)]
-    hh, hw = rng.randint(1, 2), rng.randint(1, 2)
-    top, left = rng.randint(0, h - hh), rng.randint(0, w - hw)
-    for r in range(top, top + hh):
-        for c in range(left, left + hw):
-            g[r][c] = 0
-    try:
-        period = tile_period(g)
-    except ValueError:
-        raise Retry("the hole hides a whole class of the tile") from None
-    require(period == (py, px), "the period is ambiguous")
-    return g
+    return punch_holes(rng, g, (py, px), 1, (1, 2))
 
 
 RULES.add("f9012d9b", _fill_hole, _holed_tiling)
