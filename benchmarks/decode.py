@@ -44,7 +44,7 @@ from typing import Any, Callable
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tasks_lib.encoding import ARC_VOCAB, Vocab, build_arc_tokenizer, encode_prompt, output_budget  # noqa: E402
+from tasks_lib.arc.encoding import ARC_VOCAB, Vocab, build_arc_tokenizer, encode_prompt, output_budget  # noqa: E402
 from tasks_lib.engine import COMPILE_MODES, COMPILES, Engine  # noqa: E402
 from tasks_lib.merge import merged  # noqa: E402
 
@@ -160,7 +160,7 @@ def dfs_rate(model: torch.nn.Module, tasks: int, threshold: float, seconds: floa
     A random model is nearly uniform over the vocabulary, so no path stays above a useful threshold: the
     output layer is scaled by `sharpen` for this measurement (restored after) so the search goes deep.
     Its completions are token paths ending in eos, not meaningful grids; the rate is what is measured."""
-    from tasks_lib.data import load_challenges
+    from tasks_lib.arc.data import load_challenges
 
     vocab = Vocab.from_tokenizer(build_arc_tokenizer())
     data = load_challenges("arc1/eval", limit=tasks)

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tasks_lib.data import load_challenges, write_kaggle  # noqa: E402
+from tasks_lib.arc.data import load_challenges, write_kaggle  # noqa: E402
 from tasks_lib.pipeline import run_direct  # noqa: E402
 from tasks_lib.sweep_points import write_profile  # noqa: E402
 

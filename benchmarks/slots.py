@@ -44,8 +44,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from tasks_lib.config import load_profile  # noqa: E402
-from tasks_lib.data import load_challenges, write_kaggle  # noqa: E402
-from tasks_lib.encoding import output_budget  # noqa: E402
+from tasks_lib.arc.data import load_challenges, write_kaggle  # noqa: E402
+from tasks_lib.arc.encoding import output_budget  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ def build(path: Path, shape: Shape, device: str) -> dict:
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
-    from tasks_lib.encoding import build_arc_tokenizer
+    from tasks_lib.arc.encoding import build_arc_tokenizer
 
     tok = build_arc_tokenizer()
     config = Qwen2Config(

@@ -159,7 +159,7 @@ def write_profile(spec: RunSpec, base: str, model: str, device: str, slots: int,
 def ordered_tasks(source: str, order: str) -> list:
     """Every task of `source`: in sorted id order (`id`), or smallest JSON first, ties by id (`smallest`, as
     `python flows/submit.py --order smallest` picks them)."""
-    from tasks_lib.data import load_challenges
+    from tasks_lib.arc.data import load_challenges
 
     if order == "id":
         return sorted(load_challenges(source).tasks, key=lambda t: t.id)
@@ -305,7 +305,7 @@ def _kill(proc: subprocess.Popen) -> None:
 
 def run_study(args: argparse.Namespace) -> dict:
     """Queue every run, start them on free GPUs until the hard end, and keep study.json / study.md current."""
-    from tasks_lib.data import write_kaggle
+    from tasks_lib.arc.data import write_kaggle
 
     t_start = time.time()
     end = t_start + args.seconds

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.train_step import matmul_tflops  # noqa: E402
 from tasks_lib.compute import PEAK_BF16, peak_flops  # noqa: E402
 from tasks_lib.config import SampleConfig, TrainConfig, load_profile  # noqa: E402
-from tasks_lib.data import load_challenges  # noqa: E402
+from tasks_lib.arc.data import load_challenges  # noqa: E402
 from tasks_lib.generate import generate_tasks  # noqa: E402
 from tasks_lib.model import load_base  # noqa: E402
 from tasks_lib.sample import score_candidates  # noqa: E402

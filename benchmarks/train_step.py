@@ -45,7 +45,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tasks_lib.config import ModelConfig, TrainConfig  # noqa: E402
-from tasks_lib.encoding import IGNORE, Encoded, Vocab, build_arc_tokenizer  # noqa: E402
+from tasks_lib.arc.encoding import IGNORE, Encoded, Vocab, build_arc_tokenizer  # noqa: E402
 from tasks_lib.model import Resident  # noqa: E402
 from tasks_lib.train_graphs import bucket_length  # noqa: E402
 from tasks_lib.train_steps import make_step  # noqa: E402

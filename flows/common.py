@@ -21,7 +21,7 @@ from prefect.artifacts import (
 from prefect.settings import PREFECT_UI_URL
 from prefect.states import Completed, Failed, State
 
-from tasks_lib.data import Task
+from tasks_lib.arc.data import Task
 from tasks_lib.render import candidates_image, task_panels, timeline_image, train_image, write_task_images
 from tasks_lib.run import Run
 from tasks_lib.ui import (STATE_MEANING, card_key, final_message, final_name, headline, progress_percent, progress_text, results_markdown, subflow_name,

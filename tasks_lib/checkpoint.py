@@ -23,7 +23,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tasks_lib.encoding import build_arc_tokenizer
+from tasks_lib.arc.encoding import build_arc_tokenizer
 from tasks_lib.pretrain_data import PretrainError
 
 if TYPE_CHECKING:
@@ -265,7 +265,7 @@ def model_card(cfg: "PretrainConfig", state: dict, params: int) -> str:
     return f"""# {Path(cfg.out).name}
 
 A {params / 1e6:.2f}M-parameter Llama-shaped causal LM with the 16-token ARC vocabulary
-(`tasks_lib.encoding`), {positions}, pretrained {origin} by `tasks_lib/pretrain.py` (every weight trained,
+(`tasks_lib.arc.encoding`), {positions}, pretrained {origin} by `tasks_lib/pretrain.py` (every weight trained,
 loss on output-grid tokens only) to be the base model for per-task training in arc-ttt.
 
 ## Data

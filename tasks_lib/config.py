@@ -41,7 +41,7 @@ class ModelConfig:
     target_modules: str = "all-linear"  # or a comma list such as "q_proj,v_proj"
     max_tokens: int = 8192  # longest sequence trained or prompted; longer tasks drop train pairs
     attn_implementation: str = "auto"  # auto: the one transformers picks for the model; or sdpa, eager, flash_attention_2
-    prompt_format: str = "arc"  # text layout of a task (tasks_lib.prompt_formats): arc, or chat (the model's chat template)
+    prompt_format: str = "arc"  # text layout of a task (tasks_lib.arc.prompt_formats): arc, or chat (the model's chat template)
     adapt: str = "lora"  # what per-task training updates: lora (the adapter) or full (every base weight; for small models: a copy of the base stays on the device to reset from)
 
     def __post_init__(self) -> None:
@@ -53,7 +53,7 @@ class ModelConfig:
         _check(self.lora_alpha > 0, "model", "lora_alpha", self.lora_alpha, "> 0")
         _check(0 <= self.lora_dropout < 1, "model", "lora_dropout", self.lora_dropout, "in [0, 1)")
         _check(self.max_tokens >= 64, "model", "max_tokens", self.max_tokens, ">= 64")
-        from tasks_lib.prompt_formats import FORMATS  # here, not at import: prompt_formats imports encoding
+        from tasks_lib.arc.prompt_formats import FORMATS  # here, not at import: prompt_formats imports encoding
 
         _check(self.prompt_format in FORMATS, "model", "prompt_format", self.prompt_format, "|".join(FORMATS))
 
@@ -83,7 +83,7 @@ class TrainConfig:
     sync_every: int = 1  # steps between host reads of the loss (the deadline check uses the last read's step time); reading every 8 did not pay on an H200 (benchmarks/results/train_step.md)
     cuda_graphs: str = "auto"  # fast step: the whole step (forward, backward, clip, AdamW) replayed as one CUDA graph per length bucket; auto: on for CUDA (H100: 7.5x/5.6x/2.9x plain PEFT at 0.5B, 1k/2k/4k tokens; replay, reset and tolerance checks passed; benchmarks/results/train_step.md, Run 4), off on CPU; on: also on CPU (the same static-buffer step without capture); off: the fast step
     graph_bucket: int = 256  # cuda_graphs: sequences padded at the end to a multiple of this (IGNORE labels); larger: fewer captures, more padded compute
-    max_scale: int = 1  # upscale half the training views by 2..max_scale where every grid stays within 30 cells (tasks_lib/augment.py); 1: off
+    max_scale: int = 1  # upscale half the training views by 2..max_scale where every grid stays within 30 cells (tasks_lib/arc/augment.py); 1: off
     views_per_step: int = 1  # augmented views in one optimizer step (right-padded to the longest): the arithmetic a step gives
     # the GPU grows with it, and a step's loss is the mean over all its views' output tokens; 1: one view per step
     tokens_per_step: int = 0  # cap on a step's padded positions (views x longest view, graph bucket included): long tasks

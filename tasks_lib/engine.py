@@ -51,7 +51,7 @@ import torch.nn.functional as F
 from tasks_lib.decode_state import DecodeState as _State
 from tasks_lib.decode_state import Prefix
 from tasks_lib.families import fast_path_blocker
-from tasks_lib.positions import for_model
+from tasks_lib.arc.positions import for_model
 from tasks_lib.search import SearchStats, dfs
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ Contract:
 - `generate_tasks(count, seed, families=None)` goes round-robin over the families (all, in registry
   order, when None): task i is `make_task(families[i % len(families)], seed * 1_000_000 + i)`.
 - `python -m tasks_lib.generate --count N --seed S --out DIR` writes Kaggle challenges + solutions JSON
-  (`tasks_lib.data.write_kaggle`); `--stats` prints mean cells and tokens per family.
+  (`tasks_lib.arc.data.write_kaggle`); `--stats` prints mean cells and tokens per family.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import sys
 from collections import defaultdict
 from typing import Sequence
 
-from tasks_lib.data import Grid, GridError, Pair, Task, to_grid, write_kaggle
+from tasks_lib.arc.data import Grid, GridError, Pair, Task, to_grid, write_kaggle
 from tasks_lib.generators import FAMILIES, PairFn, Retry
 
 MAX_TASK_CELLS = 6000  # all grids of a task, test output included
@@ -45,7 +45,7 @@ def task_cells(task: Task) -> int:
 
 
 def task_tokens(task: Task) -> int:
-    """Length of the task in `tasks_lib.encoding`'s layout: `<bos>`, then per pair `I \\n`, the input
+    """Length of the task in `tasks_lib.arc.encoding`'s layout: `<bos>`, then per pair `I \\n`, the input
     rows (a newline after each), `O \\n`, the output rows and `<eos>`."""
     pairs = [(p.input, p.output) for p in task.train] + list(zip(task.test_inputs, task.test_outputs))
     return 1 + sum(5 + len(i) * (len(i[0]) + 1) + len(o) * (len(o[0]) + 1) for i, o in pairs)

@@ -3,12 +3,12 @@
 Contract:
 - `build_tiny_model(path, ...)` makes the embedded default: a small Llama-shaped causal LM with the
   ARC vocabulary, saved with `save_pretrained` (safetensors) so it loads like any HF model; with
-  `positions="grid"` it is an `arc_grid` model (`tasks_lib.grid_model`: rotary positions over grid, line and
+  `positions="grid"` it is an `arc_grid` model (`tasks_lib.arc.grid_model`: rotary positions over grid, line and
   column), with `"1d"` a plain Llama. `tiny_config(...)` is its config (to count a shape's parameters without
   building weights). `register_architectures()` (called by every loader here) lets the Auto classes load `arc_grid`.
 - `load_base(cfg, device)` loads any local HF causal-LM directory (no network: `local_files_only`,
   safetensors only) and its tokenizer, checks one-token-per-cell and builds the prompt format `cfg.prompt_format`
-  names (`Resident.fmt`, `tasks_lib.prompt_formats`) before the weights load, and wraps it with a LoRA adapter.
+  names (`Resident.fmt`, `tasks_lib.arc.prompt_formats`) before the weights load, and wraps it with a LoRA adapter.
   `cfg.attn_implementation` "auto" lets transformers pick the model's attention implementation.
   Before any loading, the directory must hold a JSON config with a `model_type`, tokenizer files
   (a `tokenizer.json` must be valid JSON) and `*.safetensors` weights (one `model.safetensors`, or
@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from tasks_lib import prompt_formats
+from tasks_lib.arc import prompt_formats
 from tasks_lib.config import ModelConfig
-from tasks_lib.encoding import ARC_VOCAB, Vocab, build_arc_tokenizer
+from tasks_lib.arc.encoding import ARC_VOCAB, Vocab, build_arc_tokenizer
 
 ADAPTER = "default"
 POSITIONS = ("1d", "grid")
@@ -42,7 +42,7 @@ POSITIONS = ("1d", "grid")
 def register_architectures() -> None:
     """Let `from_pretrained` load the project's own model types (`arc_grid`); called before every load, and kept
     out of import time so the parent process never imports torch."""
-    from tasks_lib.grid_model import register
+    from tasks_lib.arc.grid_model import register
 
     register()
 
@@ -96,7 +96,7 @@ def tiny_config(hidden: int, layers: int, heads: int, intermediate: int, max_pos
     ArcGridConfig for `"grid"` (its grid tokens are the ARC vocabulary's newline and markers)."""
     from transformers import LlamaConfig
 
-    from tasks_lib.grid_model import ArcGridConfig
+    from tasks_lib.arc.grid_model import ArcGridConfig
 
     if hidden % heads or hidden // heads < 32:
         raise ValueError(f"hidden={hidden}, heads={heads}: head_dim must be an integer >= 32")
@@ -191,7 +191,7 @@ class Resident:
     cfg: ModelConfig
     load_seconds: float
     task_id: str | None = None  # whose adapter weights are loaded now
-    fmt: Any = None  # the prompt format (tasks_lib.prompt_formats) every encoding goes through; None: the project's own
+    fmt: Any = None  # the prompt format (tasks_lib.arc.prompt_formats) every encoding goes through; None: the project's own
     slot_state: dict = field(default_factory=dict)  # what the slot keeps across tasks: its engines, CUDA-graph step state, logged fallbacks
     compiles: int = 0  # graphs built by `compiled` functions so far (first compiles and recompiles)
     _compiled: dict = field(default_factory=dict, repr=False)
@@ -200,7 +200,7 @@ class Resident:
 
     def __post_init__(self) -> None:
         if self.fmt is None:
-            from tasks_lib.prompt_formats import ArcFormat
+            from tasks_lib.arc.prompt_formats import ArcFormat
 
             self.fmt = ArcFormat(self.vocab)
 

@@ -58,7 +58,7 @@ from typing import Any
 from tasks_lib import refine as refine_mod
 from tasks_lib import solve
 from tasks_lib.budget import TaskBudget
-from tasks_lib.encoding import answer_tokens
+from tasks_lib.arc.encoding import answer_tokens
 from tasks_lib.run import Run, prepare
 from tasks_lib.solve import Outcome, fallback_result
 from tasks_lib.ui import task_line

@@ -6,7 +6,7 @@ Contract:
   on fresh random augmentations of the tasks `tasks_lib.pretrain_data` gives (the ARC training sets and, with
   `generated` > 0, procedurally generated tasks, and with `rule_tasks` > 0, fresh tasks of the training tasks' own
   rules from `tasks_lib.rule_tasks`; the evaluation sets held out by content), loss on output tokens
-  only (`tasks_lib.encoding` layout).
+  only (`tasks_lib.arc.encoding` layout).
 - It is resumable: a full checkpoint (fp32 weights, AdamW state, `state.json`) is written every
   `checkpoint_seconds` and when the session ends, and a later call with the same `out` carries on where it
   stopped. Beside the export it also writes a compact optimizer state (`tasks_lib.checkpoint.save_compact`), so a
@@ -50,8 +50,8 @@ from tasks_lib.checkpoint import (
     save_compact,
     write_loss_log,
 )
-from tasks_lib.data import load_challenges
-from tasks_lib.encoding import IGNORE, Vocab, build_arc_tokenizer, encode_train
+from tasks_lib.arc.data import load_challenges
+from tasks_lib.arc.encoding import IGNORE, Vocab, build_arc_tokenizer, encode_train
 from tasks_lib.pretrain_data import GENERATED_PREFIX, PretrainError, loader, training_tasks
 
 MULTICAST_OFF = {"NCCL_NVLS_ENABLE": "0", "TORCH_SYMM_MEM_DISABLE_MULTICAST": "1", "NVSHMEM_DISABLE_NVLS": "1"}  # NVLink multicast stays off

@@ -20,9 +20,9 @@ import random
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
-from tasks_lib.augment import apply_task, max_scale, random_augmentation
-from tasks_lib.data import Grid, Pair, Task, load_challenges
-from tasks_lib.encoding import IGNORE, Encoded, EncodingError, Vocab, build_arc_tokenizer, encode_train
+from tasks_lib.arc.augment import apply_task, max_scale, random_augmentation
+from tasks_lib.arc.data import Grid, Pair, Task, load_challenges
+from tasks_lib.arc.encoding import IGNORE, Encoded, EncodingError, Vocab, build_arc_tokenizer, encode_train
 
 if TYPE_CHECKING:
     from tasks_lib.pretrain import PretrainConfig

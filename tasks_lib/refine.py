@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from tasks_lib import solve
 from tasks_lib.budget import TaskBudget
 from tasks_lib.config import RunConfig, ScheduleConfig
-from tasks_lib.data import Task
-from tasks_lib.scoring import correct
+from tasks_lib.arc.data import Task
+from tasks_lib.arc.scoring import correct
 from tasks_lib.slots import SlotPool
 
 VIEW_OFFSET = 64  # views per round are at most 64 (SampleConfig.views), so round r's views start at r * 64

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from tasks_lib.data import Task
+from tasks_lib.arc.data import Task
 
 RGB = tuple[int, int, int]
 

@@ -23,7 +23,7 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
-from tasks_lib.store import atomic_write_json
+from tasks_lib.arc.store import atomic_write_json
 from tasks_lib.ui import STATES
 
 SAME = ("source", "model", "profile")  # what runs of one evaluation must share

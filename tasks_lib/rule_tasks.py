@@ -31,7 +31,7 @@ import sys
 from functools import lru_cache
 from typing import Sequence
 
-from tasks_lib.data import Grid, GridError, Pair, Task, load_challenges, to_grid, write_kaggle
+from tasks_lib.arc.data import Grid, GridError, Pair, Task, load_challenges, to_grid, write_kaggle
 from tasks_lib.generate import MAX_TASK_CELLS, SEED_STRIDE
 from tasks_lib.rules import RULES, Retry, Rule
 

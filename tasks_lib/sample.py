@@ -35,10 +35,10 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from tasks_lib import memory
-from tasks_lib.augment import ScaleError, apply_grid, apply_task, invert_grid, sample_augmentations
+from tasks_lib.arc.augment import ScaleError, apply_grid, apply_task, invert_grid, sample_augmentations
 from tasks_lib.config import SampleConfig
-from tasks_lib.data import Grid, Task
-from tasks_lib.encoding import EncodingError, decode_grid, output_budget
+from tasks_lib.arc.data import Grid, Task
+from tasks_lib.arc.encoding import EncodingError, decode_grid, output_budget
 from tasks_lib.model import Resident
 
 log = logging.getLogger(__name__)

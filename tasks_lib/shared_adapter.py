@@ -15,8 +15,8 @@ import random
 from typing import Iterator
 
 from tasks_lib.config import TrainConfig
-from tasks_lib.data import Task
-from tasks_lib.encoding import Encoded, EncodingError
+from tasks_lib.arc.data import Task
+from tasks_lib.arc.encoding import Encoded, EncodingError
 from tasks_lib.model import Resident
 from tasks_lib.train import encode_view, train_loop
 

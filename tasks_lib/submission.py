@@ -12,8 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
-from tasks_lib.data import GridError, Task, grid_to_list, to_grid
-from tasks_lib.store import atomic_write_json
+from tasks_lib.arc.data import GridError, Task, grid_to_list, to_grid
+from tasks_lib.arc.store import atomic_write_json
 from tasks_lib.vote import fallback_grids
 
 Submission = dict[str, list[dict[str, list[list[int]]]]]

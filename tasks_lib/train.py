@@ -31,10 +31,10 @@ from collections import deque
 from dataclasses import asdict, dataclass
 from typing import Iterator
 
-from tasks_lib.augment import apply_task, max_scale, random_augmentation
+from tasks_lib.arc.augment import apply_task, max_scale, random_augmentation
 from tasks_lib.config import TrainConfig
-from tasks_lib.data import Task
-from tasks_lib.encoding import IGNORE, Encoded, EncodingError
+from tasks_lib.arc.data import Task
+from tasks_lib.arc.encoding import IGNORE, Encoded, EncodingError
 from tasks_lib.model import Resident
 from tasks_lib import memory
 from tasks_lib.train_graphs import bucket_length

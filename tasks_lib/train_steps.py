@@ -39,10 +39,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol, Sequence
 
 from tasks_lib.config import TrainConfig
-from tasks_lib.encoding import IGNORE, Encoded, EncodingError
+from tasks_lib.arc.encoding import IGNORE, Encoded, EncodingError
 from tasks_lib.families import fast_path_blocker
 from tasks_lib.model import Resident
-from tasks_lib.positions import from_config
+from tasks_lib.arc.positions import from_config
 from tasks_lib.train_graphs import GRAD_CLIP, StepGraphs, bucket_length
 
 

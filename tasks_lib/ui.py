@@ -39,7 +39,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from tasks_lib.data import Task
+from tasks_lib.arc.data import Task
 
 STATES = ("solved", "unsolved", "unscored", "fallback", "failed")
 STATE_MEANING = {

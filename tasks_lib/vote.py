@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
-from tasks_lib.data import Grid
+from tasks_lib.arc.data import Grid
 from tasks_lib.sample import Candidate
 
 

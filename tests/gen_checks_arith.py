@@ -8,8 +8,8 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from itertools import pairwise, product
 
-from tasks_lib.augment import Augmentation, apply_grid
-from tasks_lib.data import Grid
+from tasks_lib.arc.augment import Augmentation, apply_grid
+from tasks_lib.arc.data import Grid
 from grid_checks import Cell, Pairs
 from grid_checks import cells as _cells
 from grid_checks import objects as _objects

@@ -8,8 +8,8 @@ from collections import Counter
 from itertools import product
 from collections.abc import Callable
 
-from tasks_lib.augment import Augmentation, apply_grid
-from tasks_lib.data import Grid
+from tasks_lib.arc.augment import Augmentation, apply_grid
+from tasks_lib.arc.data import Grid
 from grid_checks import Cell, Pairs
 from grid_checks import all_cells as _all_cells
 from grid_checks import groups as _groups

@@ -8,7 +8,7 @@ from collections import Counter
 from itertools import product
 from typing import Callable
 
-from tasks_lib.data import Grid
+from tasks_lib.arc.data import Grid
 from grid_checks import Pairs
 from grid_checks import groups as _groups
 from grid_checks import size as _size

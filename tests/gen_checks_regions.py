@@ -8,8 +8,8 @@ from collections import deque
 from collections.abc import Callable
 from itertools import pairwise, product
 
-from tasks_lib.augment import Augmentation, apply_grid
-from tasks_lib.data import Grid
+from tasks_lib.arc.augment import Augmentation, apply_grid
+from tasks_lib.arc.data import Grid
 from grid_checks import SIDES, Cell, Pairs, groups
 from grid_checks import all_cells as _all_cells
 from grid_checks import objects as _objects

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from itertools import product
 
-from tasks_lib.data import Grid
+from tasks_lib.arc.data import Grid
 
 Pairs = list[tuple[Grid, Grid]]
 Cell = tuple[int, int]

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from tasks_lib import submission as sub_mod
-from tasks_lib.data import load_challenges
+from tasks_lib.arc.data import load_challenges
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"

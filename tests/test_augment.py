@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from tasks_lib.augment import (
+from tasks_lib.arc.augment import (
     Augmentation,
     apply_grid,
     apply_task,
@@ -14,7 +14,7 @@ from tasks_lib.augment import (
     random_augmentation,
     sample_augmentations,
 )
-from tasks_lib.data import Grid, Pair, Task
+from tasks_lib.arc.data import Grid, Pair, Task
 
 
 def _grid(rng: random.Random, h: int, w: int) -> Grid:
@@ -111,7 +111,7 @@ def test_upscaling_round_trips_with_every_dihedral_and_colours(scale: int) -> No
 
 
 def test_a_grid_that_breaks_the_blocks_is_no_answer() -> None:
-    from tasks_lib.augment import ScaleError
+    from tasks_lib.arc.augment import ScaleError
 
     aug = Augmentation(scale=2)
     with pytest.raises(ScaleError, match="not made of 2x2 blocks"):
@@ -121,7 +121,7 @@ def test_a_grid_that_breaks_the_blocks_is_no_answer() -> None:
 
 
 def test_max_scale_keeps_every_grid_within_thirty_cells() -> None:
-    from tasks_lib.augment import max_scale
+    from tasks_lib.arc.augment import max_scale
 
     small = Task("s", (Pair(((1,) * 4,) * 3, ((2,) * 7,) * 2),), (((0,),),), (((3,) * 9,),))
     assert max_scale(small) == 3  # the widest grid has 9 columns

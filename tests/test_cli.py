@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, fast_profile
-from tasks_lib.data import load_challenges
+from tasks_lib.arc.data import load_challenges
 from tasks_lib.submission import validate
 
 pytestmark = pytest.mark.slow

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tasks_lib.config import PROFILES_DIR, STAGES, ConfigError, RunConfig, load_profile
-from tasks_lib.store import RunDir, StoreError, atomic_write_json, safe_name
+from tasks_lib.arc.store import RunDir, StoreError, atomic_write_json, safe_name
 
 
 def _profiles() -> list[str]:
@@ -155,7 +155,7 @@ def test_atomic_write_follows_umask(tmp_path):
     import os
     import stat
 
-    from tasks_lib.store import _UMASK, atomic_write_json
+    from tasks_lib.arc.store import _UMASK, atomic_write_json
 
     path = tmp_path / "x.json"
     atomic_write_json(path, {"a": 1})

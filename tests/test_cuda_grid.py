@@ -46,7 +46,7 @@ def test_captured_decode_matches_eager_decode_and_the_full_forward(grid_res) -> 
 
 def test_graph_train_step_matches_the_fast_step(grid_res) -> None:
     from tasks_lib.config import TrainConfig
-    from tasks_lib.encoding import IGNORE, Encoded
+    from tasks_lib.arc.encoding import IGNORE, Encoded
     from tasks_lib.train_steps import make_step
 
     rng = random.Random(1)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks_lib.data import BUNDLED, DataError, GridError, load_challenges, parse_task, to_grid
+from tasks_lib.arc.data import BUNDLED, DataError, GridError, load_challenges, parse_task, to_grid
 
 GOOD = {"train": [{"input": [[1, 2], [3, 4]], "output": [[4, 3], [2, 1]]}], "test": [{"input": [[5, 6], [7, 8]]}]}
 
@@ -178,7 +178,7 @@ def test_bundled_sets_load_with_solutions(name: str) -> None:
 
 
 def test_write_kaggle_round_trips_through_load_challenges(tmp_path: Path) -> None:
-    from tasks_lib.data import write_kaggle
+    from tasks_lib.arc.data import write_kaggle
 
     tasks = load_challenges("arc1/eval", limit=3).tasks
     challenges, solutions = write_kaggle(tasks, tmp_path / "k")

@@ -25,7 +25,7 @@ from typing import Iterator
 import pytest
 
 from conftest import ROOT, fast_profile, kaggle_files
-from tasks_lib.data import Pair, Task
+from tasks_lib.arc.data import Pair, Task
 from tasks_lib.ui import card_key
 
 PREFECT = str(Path(sys.executable).parent / "prefect")

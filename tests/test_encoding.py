@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from tasks_lib.data import Grid, Pair, Task
-from tasks_lib.encoding import (
+from tasks_lib.arc.data import Grid, Pair, Task
+from tasks_lib.arc.encoding import (
     ARC_VOCAB,
     BOS,
     EOS,

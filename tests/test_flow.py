@@ -12,8 +12,8 @@ import pytest
 
 from conftest import fast_profile, kaggle_files
 from tasks_lib.config import load_profile
-from tasks_lib.data import Task
-from tasks_lib.scoring import score
+from tasks_lib.arc.data import Task
+from tasks_lib.arc.scoring import score
 from tasks_lib.submission import validate
 from tasks_lib.ui import STATES, final_message, final_name, subflow_name, task_state
 

@@ -24,8 +24,8 @@ from grid_checks import cells as _cells
 from grid_checks import objects as _objects
 from grid_checks import size as _size
 
-from tasks_lib.augment import Augmentation, apply_grid, invert_grid
-from tasks_lib.data import Grid, Task, load_challenges, to_grid
+from tasks_lib.arc.augment import Augmentation, apply_grid, invert_grid
+from tasks_lib.arc.data import Grid, Task, load_challenges, to_grid
 from tasks_lib.generate import FAMILIES, MAX_TASK_CELLS, generate_tasks, main, make_task, task_cells, task_tokens
 
 SEEDS = range(25)

@@ -41,7 +41,7 @@ from tasks_lib.bundle import (KAGGLE, MANIFEST, BundleError, Target, build_bundl
                               notebook_json, notebook_script)
 from tasks_lib.image import (IMAGE_FILE, Dist, ImageClosure, ImageError, ImageSpec, image_closure, installed_index,
                              walk_closure)
-from tasks_lib.data import load_challenges
+from tasks_lib.arc.data import load_challenges
 from flows.prefect_env import DATABASE_URL_NAMES, MEMORY_DATABASE, default_prefect_home, offline_defaults, temp_prefect_home
 
 NOTEBOOK = ROOT / "kaggle" / "notebook.py"

@@ -13,8 +13,8 @@ import pytest
 
 from tasks_lib import memory
 from tasks_lib.config import ModelConfig, SampleConfig, TrainConfig
-from tasks_lib.data import Task
-from tasks_lib.encoding import IGNORE, Encoded
+from tasks_lib.arc.data import Task
+from tasks_lib.arc.encoding import IGNORE, Encoded
 from tasks_lib.model import Resident, load_base
 from tasks_lib.sample import Decoded, _cached_views, engine_for, sample_task
 from tasks_lib.train import MAX_SKIPS, train_adapter, train_loop
@@ -118,7 +118,7 @@ def res() -> Resident:
 
 
 def _prompts(res: Resident, task: Task, views: int) -> list[list[int]]:
-    from tasks_lib.augment import apply_task, sample_augmentations
+    from tasks_lib.arc.augment import apply_task, sample_augmentations
 
     return [res.fmt.prompt(apply_task(aug, task), 0, 4096, reserve=64) for aug in sample_augmentations(0, views, len(task.train))]
 

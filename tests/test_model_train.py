@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tasks_lib.config import ModelConfig, TrainConfig
-from tasks_lib.data import Task
-from tasks_lib.encoding import encode_train
+from tasks_lib.arc.data import Task
+from tasks_lib.arc.encoding import encode_train
 from tasks_lib.model import ModelError, Resident, load_base, resident
 from tasks_lib.train import train_adapter
 from tasks_lib.train_steps import output_loss

@@ -13,8 +13,8 @@ import pytest
 from conftest import fast_profile, kaggle_files
 from tasks_lib import pipeline
 from tasks_lib.budget import SAMPLE_CAP, SAMPLE_MARGIN, TaskBudget
-from tasks_lib.data import Task
-from tasks_lib.encoding import answer_tokens
+from tasks_lib.arc.data import Task
+from tasks_lib.arc.encoding import answer_tokens
 from tasks_lib.run import Run, prepare
 
 

@@ -8,9 +8,9 @@ import random
 import pytest
 import torch
 
-from tasks_lib.data import Pair, Task
-from tasks_lib.encoding import Vocab, build_arc_tokenizer, encode_prompt, encode_train
-from tasks_lib.positions import GridAxes, OneAxis, from_config, start
+from tasks_lib.arc.data import Pair, Task
+from tasks_lib.arc.encoding import Vocab, build_arc_tokenizer, encode_prompt, encode_train
+from tasks_lib.arc.positions import GridAxes, OneAxis, from_config, start
 
 VOCAB = Vocab.from_tokenizer(build_arc_tokenizer())
 GRID = GridAxes(VOCAB.newline, VOCAB.input, VOCAB.output)

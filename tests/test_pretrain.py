@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from tasks_lib.config import ModelConfig
-from tasks_lib.data import load_challenges
-from tasks_lib.encoding import IGNORE, Encoded
+from tasks_lib.arc.data import load_challenges
+from tasks_lib.arc.encoding import IGNORE, Encoded
 from tasks_lib.checkpoint import COMPACT_STATE, export_model, load_checkpoint, shard_weights
 from tasks_lib.pretrain import (
     PretrainConfig,

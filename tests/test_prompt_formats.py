@@ -1,4 +1,4 @@
-"""Prompt formats (`tasks_lib.prompt_formats`): the project's own layout is unchanged; the chat format wraps every
+"""Prompt formats (`tasks_lib.arc.prompt_formats`): the project's own layout is unchanged; the chat format wraps every
 example in the tokenizer's chat template with grids cell by cell, gives the ids the tokenizer itself gives the
 rendered text (real Qwen tokenizer), keeps grid positions of an `arc_grid` model, and runs training, every sampling
 backend and scoring; a tokenizer that cannot serve a format is refused before the weights load."""
@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from tasks_lib.config import ConfigError, ModelConfig, SampleConfig, TrainConfig
-from tasks_lib.data import Pair, Task
-from tasks_lib.encoding import EncodingError, Vocab, build_arc_tokenizer, encode_prompt, encode_train, to_text
+from tasks_lib.arc.data import Pair, Task
+from tasks_lib.arc.encoding import EncodingError, Vocab, build_arc_tokenizer, encode_prompt, encode_train, to_text
 from tasks_lib.model import build_tiny_model, load_base
-from tasks_lib.positions import GridAxes
-from tasks_lib.prompt_formats import FORMATS, ArcFormat, ChatFormat, make
+from tasks_lib.arc.positions import GridAxes
+from tasks_lib.arc.prompt_formats import FORMATS, ArcFormat, ChatFormat, make
 
 transformers = pytest.importorskip("transformers")
 

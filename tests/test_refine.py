@@ -16,7 +16,7 @@ from conftest import fast_profile, kaggle_files
 from tasks_lib import pipeline, refine
 from tasks_lib.budget import SAMPLE_CAP, TaskBudget
 from tasks_lib.config import ScheduleConfig
-from tasks_lib.data import Task
+from tasks_lib.arc.data import Task
 from tasks_lib.run import Run, prepare
 
 

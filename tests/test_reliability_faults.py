@@ -37,10 +37,10 @@ from reliability_helpers import (
 from tasks_lib import solve
 from tasks_lib.budget import TaskBudget
 from tasks_lib.config import RunConfig
-from tasks_lib.data import Task
+from tasks_lib.arc.data import Task
 from tasks_lib.slots import LeaseError, SlotError, SlotPool, claim_gpus
 from tasks_lib.run import prepare
-from tasks_lib.store import RunDir, StoreError, atomic_write_json
+from tasks_lib.arc.store import RunDir, StoreError, atomic_write_json
 from tasks_lib.submission import fallback_entry
 
 THREE = {"valid_two_tasks.json": ["valid_a", "valid_b"], "unusual_valid.json": ["one_cell"]}
@@ -133,7 +133,7 @@ def test_worker_exits_when_its_run_is_killed(tmp_path: Path) -> None:
     """A run killed with SIGKILL leaves no worker behind (a hung one would keep its GPU)."""
     script = (
         "import sys, threading, time\n"
-        "from tasks_lib.data import Task\n"
+        "from tasks_lib.arc.data import Task\n"
         "from tasks_lib.slots import SlotPool\n"
         "pool = SlotPool([('cpu', {'ARC_TTT_INJECT': 'sample:hang:*'})], threads=1)\n"
         "threading.Thread(target=pool.call, args=(0, 'sample', 600), kwargs=dict(task=Task('t', (), (), ()), model=None,"

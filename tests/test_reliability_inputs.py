@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from reliability_helpers import DATA, cli_args, cli_env, corpus_tasks, fast_profile, reliability_model, run_cli, valid_submission
 
-from tasks_lib.data import DataError, load_challenges
-from tasks_lib.encoding import Vocab, build_arc_tokenizer, encode_prompt
-from tasks_lib.store import RunDir
+from tasks_lib.arc.data import DataError, load_challenges
+from tasks_lib.arc.encoding import Vocab, build_arc_tokenizer, encode_prompt
+from tasks_lib.arc.store import RunDir
 from tasks_lib.submission import fallback_entry
 
 # (case, challenges file, solutions file or None, what the one-line error must say besides the file name)

@@ -12,7 +12,7 @@ import pytest
 from conftest import fast_profile, kaggle_files
 from test_pipeline import Fake
 from tasks_lib import pipeline, report
-from tasks_lib.data import Task
+from tasks_lib.arc.data import Task
 from tasks_lib.run import prepare
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks_lib.data import load_challenges, to_grid
+from tasks_lib.arc.data import load_challenges, to_grid
 from tasks_lib.generate import MAX_TASK_CELLS
 from tasks_lib.pretrain import PretrainConfig, generated_tasks
 from tasks_lib.pretrain_data import GENERATED_PREFIX, training_tasks

@@ -12,7 +12,7 @@ import pytest
 from benchmarks.study import (RunSpec, collect, combine, combine_markdown, main, markdown, ordered_tasks, parse_variant, plan, run_tasks,
                               score_runs, write_profile)
 from tasks_lib import sweep_points
-from tasks_lib.data import load_challenges, write_kaggle
+from tasks_lib.arc.data import load_challenges, write_kaggle
 
 
 def test_variants_and_queue_order() -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tasks_lib.data import Task
-from tasks_lib.encoding import EncodingError, Vocab, build_arc_tokenizer, decode_grid, encode_prompt, encode_train
+from tasks_lib.arc.data import Task
+from tasks_lib.arc.encoding import EncodingError, Vocab, build_arc_tokenizer, decode_grid, encode_prompt, encode_train
 
 transformers = pytest.importorskip("transformers")
 

@@ -15,8 +15,8 @@ import pytest
 import torch
 
 from tasks_lib.config import ConfigError, ModelConfig, TrainConfig
-from tasks_lib.data import Task
-from tasks_lib.encoding import IGNORE, Encoded, EncodingError
+from tasks_lib.arc.data import Task
+from tasks_lib.arc.encoding import IGNORE, Encoded, EncodingError
 from tasks_lib.model import Resident, load_base
 from tasks_lib.train import TrainStats, rows_per_step, train_adapter, train_loop
 from tasks_lib.train_steps import LightMode, make_step, pack

@@ -9,8 +9,8 @@ from dataclasses import replace
 import pytest
 
 from tasks_lib.config import ConfigError, ModelConfig, TrainConfig
-from tasks_lib.data import Task
-from tasks_lib.encoding import IGNORE, Encoded
+from tasks_lib.arc.data import Task
+from tasks_lib.arc.encoding import IGNORE, Encoded
 from tasks_lib.model import Resident, load_base
 from tasks_lib.train import train_adapter
 from tasks_lib.train_steps import TrainStep, make_step

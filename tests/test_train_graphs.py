@@ -11,8 +11,8 @@ import random
 import pytest
 
 from tasks_lib.config import ConfigError, ModelConfig, TrainConfig
-from tasks_lib.data import Task
-from tasks_lib.encoding import IGNORE, Encoded
+from tasks_lib.arc.data import Task
+from tasks_lib.arc.encoding import IGNORE, Encoded
 from tasks_lib.model import Resident, load_base
 from tasks_lib.train import train_adapter
 from tasks_lib.train_graphs import CAPTURE_FAILED, StepGraphs, _failure, bucket_length

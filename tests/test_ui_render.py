@@ -17,8 +17,8 @@ from PIL import Image
 
 from tasks_lib import render, ui
 from tasks_lib import sweep_points as points
-from tasks_lib.data import Task
-from tasks_lib.store import RunDir
+from tasks_lib.arc.data import Task
+from tasks_lib.arc.store import RunDir
 
 
 def decode(data: bytes) -> Image.Image:
@@ -338,7 +338,7 @@ def test_without_a_ui_a_task_writes_its_pictures_and_makes_no_api_call(small_tas
     from types import SimpleNamespace
 
     import flows.common as common
-    from tasks_lib.store import RunDir
+    from tasks_lib.arc.store import RunDir
 
     async def no_call(*args, **kwargs):
         raise AssertionError("an artifact call without a UI")

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import random
 
-from tasks_lib.augment import Augmentation, apply_grid
-from tasks_lib.data import Grid
+from tasks_lib.arc.augment import Augmentation, apply_grid
+from tasks_lib.arc.data import Grid
 from tasks_lib.generators.grid import (COLOURS, Canvas, Cell, PairFn, Retry, blank, colours, dims, extent, freeze,
                                        noise, paint, place, rect, shape, side_range)
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import random
 
-from tasks_lib.augment import Augmentation, apply_grid
-from tasks_lib.data import Grid
+from tasks_lib.arc.augment import Augmentation, apply_grid
+from tasks_lib.arc.data import Grid
 from tasks_lib.generators.grid import (COLOURS, PairFn, Retry, bbox, blank, colours, crop, dims, freeze, noise,
                                        paint, shape, side_range)
 

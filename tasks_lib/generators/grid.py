@@ -1,7 +1,7 @@
 """Drawing helpers the generator families share: mutable canvases, random shapes, placement, objects.
 
 Contract: a canvas is a list of lists of ints 0-9 that a family draws on and then freezes into a
-`tasks_lib.data.Grid`. Every helper takes the `random.Random` it draws from, so a family is
+`tasks_lib.arc.data.Grid`. Every helper takes the `random.Random` it draws from, so a family is
 deterministic in its rng. A draw that cannot satisfy its constraints raises `Retry`; the caller
 (`tasks_lib.generate`) draws again, a bounded number of times.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from typing import Callable, Iterable, Sequence
 
-from tasks_lib.data import Grid
+from tasks_lib.arc.data import Grid
 
 Canvas = list[list[int]]
 Cell = tuple[int, int]

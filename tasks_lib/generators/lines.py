@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import random
 
-from tasks_lib.augment import Augmentation, apply_grid
-from tasks_lib.data import Grid
+from tasks_lib.arc.augment import Augmentation, apply_grid
+from tasks_lib.arc.data import Grid
 from tasks_lib.generators.grid import (COLOURS, Canvas, PairFn, Retry, bbox, blank, colours, dims, freeze, noise,
                                        paint, place, random_rects, shape, side_range)
 
@@ -239,7 +239,7 @@ def cross_lines(rng: random.Random) -> PairFn:
     return pair
 
 
-# dihedral transforms that turn the canonical "down" into each direction (see tasks_lib.augment)
+# dihedral transforms that turn the canonical "down" into each direction (see tasks_lib.arc.augment)
 TURNS = {"down": Augmentation(dihedral=0), "up": Augmentation(dihedral=1), "right": Augmentation(dihedral=4),
          "left": Augmentation(dihedral=6)}
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 
-from tasks_lib.data import Grid
+from tasks_lib.arc.data import Grid
 from tasks_lib.generators.grid import (COLOURS, PairFn, Retry, blank, colours, dims, freeze, noise, paint, place, shape,
                                        side_range)
 

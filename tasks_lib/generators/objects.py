@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 
-from tasks_lib.data import Grid
+from tasks_lib.arc.data import Grid
 from tasks_lib.generators.grid import (COLOURS, Canvas, Cell, PairFn, Retry, bbox, blank, colours, crop, dims,
                                        freeze, paint, place, random_rects, rect, shape, side_range)
 

@@ -13,7 +13,7 @@ import random
 from collections import Counter
 from typing import Callable
 
-from tasks_lib.data import Grid
+from tasks_lib.arc.data import Grid
 from tasks_lib.generators.grid import (COLOURS, Canvas, PairFn, Retry, blank, colours, dims, freeze, noise, paint,
                                        place, random_rects, shape, side_range)
 

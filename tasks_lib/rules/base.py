@@ -8,7 +8,7 @@ Contract:
   rule's pairs are deterministic in the rng's seed. `solve` is pure and may assume its input is in the task's
   style (every given input and every sampled one is). Either may return a canvas (lists); `Rule.pair` freezes.
 - `Registry` maps task id -> `Rule`; `add` and the `rule` decorator refuse a second rule for one task id.
-- The grid operations below take grids or canvases and return `tasks_lib.data.Grid` (tuples of tuples).
+- The grid operations below take grids or canvases and return `tasks_lib.arc.data.Grid` (tuples of tuples).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
-from tasks_lib.data import Grid
+from tasks_lib.arc.data import Grid
 from tasks_lib.generators.grid import Canvas, Retry, blank, components, freeze, thaw
 
 AnyGrid = Grid | Canvas

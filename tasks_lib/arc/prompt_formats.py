@@ -9,12 +9,12 @@ Contract:
   (`encoding.decode_grid`), sampling, DFS and scoring need nothing format-specific.
 - Every grid is written cell by cell from `Vocab` ids, with the input marker, newline and rows before an input grid
   (`I \\n rows`) and the output marker and newline before an answer (`O \\n rows`), so the grid position scheme
-  (`tasks_lib.positions.GridAxes`) places a cell at the same (line, column) in every format.
+  (`tasks_lib.arc.positions.GridAxes`) places a cell at the same (line, column) in every format.
 - `make(name, tokenizer, vocab)` builds the format `ModelConfig.prompt_format` names (`FORMATS`); it raises
   `EncodingError` before any work starts when the tokenizer cannot serve it.
 
 Formats:
-- `arc` (the default): the project's own layout (`tasks_lib.encoding`), `<bos> (I \\n in O \\n out <eos>)* I \\n test O \\n`.
+- `arc` (the default): the project's own layout (`tasks_lib.arc.encoding`), `<bos> (I \\n in O \\n out <eos>)* I \\n test O \\n`.
 - `chat`: every train pair is one user turn (`I \\n` + input grid) and one assistant turn (`O \\n` + output grid) of
   the tokenizer's own chat template (`apply_chat_template`), the test input the last user turn; the prompt is the
   rendered conversation cut where the test's answer grid starts, so it is exactly what the same conversation with
@@ -32,8 +32,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
-from tasks_lib.data import Grid, Task
-from tasks_lib.encoding import IGNORE, Encoded, EncodingError, Vocab, encode_prompt, encode_train
+from tasks_lib.arc.data import Grid, Task
+from tasks_lib.arc.encoding import IGNORE, Encoded, EncodingError, Vocab, encode_prompt, encode_train
 
 
 class PromptFormat(Protocol):
@@ -46,7 +46,7 @@ class PromptFormat(Protocol):
 
 @dataclass(frozen=True)
 class ArcFormat:
-    """The project's own layout (`tasks_lib.encoding`)."""
+    """The project's own layout (`tasks_lib.arc.encoding`)."""
 
     vocab: Vocab
     name: str = "arc"

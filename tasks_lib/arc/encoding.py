@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Sequence
 
-from tasks_lib.data import MAX_SIDE, Grid, Task
+from tasks_lib.arc.data import MAX_SIDE, Grid, Task
 
 DIGITS = tuple(str(d) for d in range(10))
 NEWLINE, IN, OUT = "\n", "I", "O"

@@ -18,7 +18,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from tasks_lib.data import MAX_SIDE, Grid, Pair, Task
+from tasks_lib.arc.data import MAX_SIDE, Grid, Pair, Task
 
 IDENTITY_COLOURS = tuple(range(10))
 

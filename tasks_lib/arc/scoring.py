@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
-from tasks_lib.data import grid_to_list
+from tasks_lib.arc.data import grid_to_list
 
 
 def correct(entries: Sequence[Mapping], solutions: Sequence) -> list[bool]:

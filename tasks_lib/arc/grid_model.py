@@ -3,7 +3,7 @@
 Contract:
 - Every layer, weight name and module is Llama's (`LlamaDecoderLayer`), so PEFT, the project's train steps, the
   decoding engine and LoRA merging treat it as a Llama model. Only the rotary embedding differs: each token has
-  three positions, (grid, line, column) from `tasks_lib.positions.GridAxes`, and the head dimension's frequency
+  three positions, (grid, line, column) from `tasks_lib.arc.positions.GridAxes`, and the head dimension's frequency
   pairs are dealt to the three axes in turn (pair i rotates by axis i mod 3), so every axis gets fast and slow
   frequencies. The rotary tables have Llama's shape (B, T, D), so attention is Llama's own.
 - `config.grid_tokens` names the newline and the two marker token ids; the positions follow from the ids alone,
@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from transformers import AutoConfig, AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM, LlamaModel
 
-from tasks_lib.positions import GridAxes, from_config
+from tasks_lib.arc.positions import GridAxes, from_config
 
 MODEL_TYPE = "arc_grid"
 
