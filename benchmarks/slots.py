@@ -4,7 +4,7 @@ Contract: `python -m benchmarks.slots <command>`; nothing is downloaded, every m
 random weights and the ARC tokenizer. The library is used as the pipeline uses it, never re-implemented.
 
 - `build DIR --shape S`: a Qwen2-shaped causal LM (`0.5b`, `7b`, or `debug` for CPU) saved with
-  `save_pretrained` next to the ARC tokenizer, so `tasks_lib.model.load_base` loads it.
+  `save_pretrained` next to the ARC tokenizer, so `tasks_lib.adapting.model.load_base` loads it.
 - `switch --shape S --switches N --json F`: one process, one model: seconds per task switch done by
   reloading (`load_base`: from_pretrained from warm disk + get_peft_model) against the resident slot
   (`Resident.reset` in place + a new AdamW), and of loading a saved adapter in place (the sample step's
@@ -123,8 +123,8 @@ def switch(shape_name: str, work: Path, switches: int) -> dict:
     """Task-switch seconds: reload vs resident reset (+ new AdamW) vs in-place adapter load."""
     import torch
 
-    from tasks_lib.model import load_base
-    from tasks_lib.train_steps import output_loss
+    from tasks_lib.adapting.model import load_base
+    from tasks_lib.adapting.train_steps import output_loss
 
     device = _device()
     model_dir = work / "models" / shape_name

@@ -2,7 +2,7 @@
 
 Contract: builds random-weight Qwen2-shaped models (the 16-token ARC vocabulary, bf16 on CUDA) with a
 LoRA adapter (rank 16, every linear layer of the decoder), wraps each in a `Resident` and times
-`tasks_lib.train_steps.make_step` (the pipeline's own step) at each sequence length. Row 1 is plain PEFT +
+`tasks_lib.adapting.train_steps.make_step` (the pipeline's own step) at each sequence length. Row 1 is plain PEFT +
 transformers (full logits, the model's loss), measured in the same run; each later row adds one
 change to the row above it (see ROWS). Sequences are random ids with labels on alternating spans
 (as prompts and output grids alternate in a task); the host-side augmentation and encoding of the
@@ -46,9 +46,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tasks_lib.config import ModelConfig, TrainConfig  # noqa: E402
 from tasks_lib.arc.encoding import IGNORE, Encoded, Vocab, build_arc_tokenizer  # noqa: E402
-from tasks_lib.model import Resident  # noqa: E402
-from tasks_lib.train_graphs import bucket_length  # noqa: E402
-from tasks_lib.train_steps import make_step  # noqa: E402
+from tasks_lib.adapting.model import Resident  # noqa: E402
+from tasks_lib.adapting.train_graphs import bucket_length  # noqa: E402
+from tasks_lib.adapting.train_steps import make_step  # noqa: E402
 
 SHAPES = {
     "tiny": dict(hidden=128, layers=2, heads=4, kv_heads=2, intermediate=384),  # CPU dry runs

@@ -9,7 +9,7 @@ Contract:
   moments int8, second moments uint8 in the log domain), `step` exact, shards of at most `shard_mib`, and
   `trainer_state.json`; the weights are the export's (bf16 by default). For a 15M-parameter model that is ~32 MB
   beside a 31 MB export.
-- `export_model(out, model, dtype, shard_mib)` writes a directory `tasks_lib.model.load_base` loads: `config.json`,
+- `export_model(out, model, dtype, shard_mib)` writes a directory `tasks_lib.adapting.model.load_base` loads: `config.json`,
   the weights in `dtype` (one file, or shards of at most `shard_mib` with `model.safetensors.index.json`, as
   `save_pretrained` writes them), the tokenizer; stale weight files of an earlier export are removed.
 - `write_loss_log(out, rows)` writes `loss.csv` and `loss.png`; `model_card(cfg, state, params)` the README.

@@ -72,7 +72,7 @@ class TrainConfig:
     loss_on_first: bool = True  # also train on the first pair's output (no in-context example before it)
     seed: int = 0
     scope: str = "task"  # task: a fresh adapter per task; shared: one adapter trained on every task of the run first (the baseline per-task training is measured against); none: no training, sample the base model
-    # The step (tasks_lib/train.py; measured in benchmarks/results/train_step.md).
+    # The step (tasks_lib/adapting/train.py; measured in benchmarks/results/train_step.md).
     step: str = "auto"  # auto: fast on CUDA, simple on CPU; fast falls back to simple for unsupported architectures
     compile: str = "auto"  # fast step: decoder layers and loss head compiled once per slot; auto: inductor on CUDA, off on CPU
     compile_scope: str = "layer"  # layer: one small graph reused by every layer (compiles in seconds); model: the whole forward and loss as one graph (least per-step overhead, longer compile; needs ce_chunk 0)
@@ -129,7 +129,7 @@ class SampleConfig:
     vllm_memory: float = 0.3  # vllm: fraction of the GPU its engine may take (the resident training model needs the rest)
     memory_gb: float = 0.0  # cached: memory (GB) the decode plan may use beyond what the process holds; 0: on CUDA what the process
     # may still allocate (its per-process cap or the card, minus what it holds), elsewhere no limit (all views as one batch).
-    # Views that do not fit in one batch are decoded in sequential groups (tasks_lib/memory.py): slower, every view still sampled
+    # Views that do not fit in one batch are decoded in sequential groups (tasks_lib/adapting/memory.py): slower, every view still sampled
 
     def __post_init__(self) -> None:
         _check(self.backend in ("hf", "cached", "dfs", "vllm"), "sample", "backend", self.backend, "hf|cached|dfs|vllm")

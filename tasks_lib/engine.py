@@ -1,7 +1,7 @@
 """Decoding engine: a KV cache it owns, prompts prefilled once and shared, batched steps, CUDA graphs.
 
 Contract:
-- `Engine(model)` wraps a causal LM of a family `tasks_lib.families.fast_path_blocker` accepts (Llama, Qwen2, Qwen3,
+- `Engine(model)` wraps a causal LM of a family `tasks_lib.adapting.families.fast_path_blocker` accepts (Llama, Qwen2, Qwen3,
   Mistral without a sliding window, arc_grid), plain or PEFT-wrapped, and raises `EngineError` with the blocker's
   reason for any other (`tasks_lib.plain_engine.PlainEngine` runs those). It calls
   the model's own projection, norm and MLP modules, so an unmerged LoRA adapter is applied and a merged one
@@ -35,7 +35,7 @@ Contract:
   and replaced parameter tensors (a new data pointer) drop every graph. A failed capture logs once and the engine
   runs eagerly from then on; "on" raises instead. "off" (or False), and any non-CUDA device, run eagerly.
 - Decode states (static buffers and graphs, up to `max_states` shapes) stay cached between calls; `cached_bytes()` is
-  what they hold and `release()` drops them (`tasks_lib.memory` plans around them).
+  what they hold and `release()` drops them (`tasks_lib.adapting.memory` plans around them).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ import torch.nn.functional as F
 
 from tasks_lib.decode_state import DecodeState as _State
 from tasks_lib.decode_state import Prefix
-from tasks_lib.families import fast_path_blocker
+from tasks_lib.adapting.families import fast_path_blocker
 from tasks_lib.arc.positions import for_model
 from tasks_lib.search import SearchStats, dfs
 

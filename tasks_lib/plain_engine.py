@@ -2,7 +2,7 @@
 
 Contract: `PlainEngine(model)` offers what `tasks_lib.engine.Engine` offers the samplers (`prefill`, `generate`,
 `dfs`, `score`, with the same arguments and results) for a model the engine refuses (a family outside
-`tasks_lib.families.FAST_FAMILIES`, sliding windows, soft-capped logits). Every number comes from the model's own
+`tasks_lib.adapting.families.FAST_FAMILIES`, sliding windows, soft-capped logits). Every number comes from the model's own
 forward (`model(input_ids=...)`), so whatever attention implementation, window or capping the model has is
 applied exactly as transformers applies it. It is the slow path: `generate` uses the model's own KV cache, one
 prompt at a time; `dfs` and `score` recompute the whole sequence at each call (no cache to rewind).

@@ -195,7 +195,7 @@ def parameter_count(cfg: PretrainConfig) -> int:
     import torch
     from transformers import AutoModelForCausalLM
 
-    from tasks_lib.model import register_architectures, tiny_config
+    from tasks_lib.adapting.model import register_architectures, tiny_config
 
     register_architectures()
     with torch.device("meta"):
@@ -328,7 +328,7 @@ class _Group:
 
 def _initial_weights(cfg: PretrainConfig, ckpt: Path) -> None:
     """The starting model at `ckpt`: random weights, or those of `cfg.init_from` (shape checked)."""
-    from tasks_lib.model import build_tiny_model, register_architectures
+    from tasks_lib.adapting.model import build_tiny_model, register_architectures
 
     if not cfg.init_from:
         build_tiny_model(ckpt, cfg.hidden, cfg.layers, cfg.heads, cfg.intermediate, cfg.max_tokens, cfg.seed, cfg.positions, cfg.rope_theta)
@@ -376,7 +376,7 @@ def _train(cfg: PretrainConfig, command: str, log: Callable[[str], None], starte
     import torch
     from transformers import AutoModelForCausalLM
 
-    from tasks_lib.model import register_architectures
+    from tasks_lib.adapting.model import register_architectures
 
     register_architectures()
     out = Path(cfg.out)
@@ -522,8 +522,8 @@ def step_time(model_dirs: Sequence[str], sizes: Sequence[int], steps: int = 3, t
     import torch
 
     from tasks_lib.config import ModelConfig, TrainConfig
-    from tasks_lib.model import load_base
-    from tasks_lib.train import train_adapter
+    from tasks_lib.adapting.model import load_base
+    from tasks_lib.adapting.train import train_adapter
 
     torch.set_num_threads(threads)
     vocab = Vocab.from_tokenizer(build_arc_tokenizer())

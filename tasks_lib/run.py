@@ -43,10 +43,10 @@ from tasks_lib.compute import training_compute
 from tasks_lib.config import RunConfig, load_profile
 from tasks_lib.arc.data import LoadResult, Task, load_challenges
 from tasks_lib.slots import Leases, SlotPool, claim_gpus, default_lock_dir, plan_devices
-from tasks_lib.model import ADAPTER_FILE, _validate_dir
+from tasks_lib.adapting.model import ADAPTER_FILE, _validate_dir
 from tasks_lib.arc.scoring import score
 from tasks_lib.arc.store import RunDir, atomic_write_json
-from tasks_lib.shared_adapter import SHARED_ID
+from tasks_lib.adapting.shared_adapter import SHARED_ID
 from tasks_lib.solve import Outcome, shared_step
 from tasks_lib.ui import progress_text, state_counts, task_state
 

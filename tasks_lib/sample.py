@@ -13,16 +13,16 @@ measure of what sampling costs).
 With `cfg.score_views > 0`, every distinct grid of a test input is then scored under that many augmented
 views (the identity first) with the task's adapter, and `Candidate.score` holds its mean log-probability
 over the views scored (the vote's `score` rules use it). With `cfg.merge_lora` on, the adapter is merged
-into the weights for the duration and the base weights restored exactly after (`tasks_lib.merge`).
+into the weights for the duration and the base weights restored exactly after (`tasks_lib.adapting.merge`).
 
 Backends are picked by name through `backend(name)`, which imports optional dependencies lazily:
 `hf` (transformers `generate`, one view at a time), `cached` and `dfs` (`tasks_lib.engine`: each prompt
 prefilled once, CUDA graphs on GPU; for a family the engine does not support, `tasks_lib.plain_engine` over the
 model's own forward, logged once), `vllm` (`tasks_lib.sample_vllm`). `cached` decodes all views and samples as one
 batch where they fit the memory the process may still use, else in sequential groups of views
-(`tasks_lib.memory.decode_plan`; `SampleStats.decode_groups`, and `groups_skipped` for groups the deadline left
+(`tasks_lib.adapting.memory.decode_plan`; `SampleStats.decode_groups`, and `groups_skipped` for groups the deadline left
 out); `dfs` searches one view's prompt at a time. After a call, an engine's cached decode states are released when
-they hold more than `tasks_lib.memory.STATE_KEEP_SHARE` of the device (`memory.trim_engines`).
+they hold more than `tasks_lib.adapting.memory.STATE_KEEP_SHARE` of the device (`memory.trim_engines`).
 """
 
 from __future__ import annotations
@@ -34,12 +34,12 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from tasks_lib import memory
+from tasks_lib.adapting import memory
 from tasks_lib.arc.augment import ScaleError, apply_grid, apply_task, invert_grid, sample_augmentations
 from tasks_lib.config import SampleConfig
 from tasks_lib.arc.data import Grid, Task
 from tasks_lib.arc.encoding import EncodingError, decode_grid, output_budget
-from tasks_lib.model import Resident
+from tasks_lib.adapting.model import Resident
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class SampleStats:
     seconds: float = 0.0
     stopped_by: str = "done"  # done | deadline (a view skipped, or the deadline passed while a batch decoded)
     tokens_decoded: int = 0  # answer tokens decoded, summed over test inputs and decode groups: a batch's longest completion, or max_new when a row stopped without eos
-    decode_groups: list[int] = dataclasses.field(default_factory=list)  # cached: views per sequential decode group (tasks_lib.memory), over test inputs
+    decode_groups: list[int] = dataclasses.field(default_factory=list)  # cached: views per sequential decode group (tasks_lib.adapting.memory), over test inputs
     groups_skipped: int = 0  # cached: decode groups not started before the deadline (their views are not sampled)
     scored_views: int = 0  # augmented scoring: views scored (summed over test inputs)
     score_seconds: float = 0.0
@@ -136,7 +136,7 @@ class Decoded(list):
 
 
 def _cached_views(res: Resident, prompts: list[list[int]], cfg: SampleConfig, max_new: int, deadline: float, adapter_dir: str | None) -> Decoded:
-    """Every view and sample, decoded in as few sequential groups as memory allows (`tasks_lib.memory.decode_plan`; one
+    """Every view and sample, decoded in as few sequential groups as memory allows (`tasks_lib.adapting.memory.decode_plan`; one
     group, all views as one batch, where no limit is known), each group's prompts prefilled once. A group that has not
     started by the deadline is skipped (the first always runs). A row cut off (by `max_new`, which bounds every
     answer, or by the deadline) comes back empty, so it counts as malformed rather than as a truncated grid."""
@@ -225,7 +225,7 @@ def score_candidates(res: Resident, task: Task, test_index: int, grids: list[Gri
 def sample_task(res: Resident, task: Task, cfg: SampleConfig, max_tokens: int, deadline: float,
                 adapter_dir: str | None = None) -> tuple[list[list[Candidate]], SampleStats]:
     """Candidates for every test input of `task` (see module doc)."""
-    from tasks_lib.merge import merged
+    from tasks_lib.adapting.merge import merged
 
     t0 = time.time()
     generate = backend(cfg.backend)

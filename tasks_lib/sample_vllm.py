@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tasks_lib.config import SampleConfig
-from tasks_lib.model import ADAPTER_FILE, Resident
+from tasks_lib.adapting.model import ADAPTER_FILE, Resident
 
 _ENGINES: dict[tuple[str, str], Any] = {}
 

@@ -2,7 +2,7 @@
 
 Contract: started as `python -m tasks_lib.worker` by `tasks_lib.slots.SlotPool` with the device already
 chosen through the environment (`CUDA_VISIBLE_DEVICES`, `ARC_TTT_DEVICE`, `ARC_TTT_THREADS`, and
-`ARC_TTT_MEMORY_GB`: a cap on its CUDA allocations, `tasks_lib.memory.cap_process`). It reads
+`ARC_TTT_MEMORY_GB`: a cap on its CUDA allocations, `tasks_lib.adapting.memory.cap_process`). It reads
 requests `(op, kwargs)` as length-prefixed pickle frames on stdin and answers `("ok", result)` or
 `("err", type name, message)` on its original stdout (Python's `sys.stdout` goes to stderr so stray
 prints cannot corrupt the channel). Ops:
@@ -13,7 +13,7 @@ prints cannot corrupt the channel). Ops:
   `resume`, load the one saved at `adapter_dir` instead: a refinement continues it), train until the
   deadline or step cap, save the adapter;
 - `train_shared(tasks, model, train, adapter_dir, deadline, seed, max_steps)`: the `shared` train scope: reset
-  the adapter, train it on every task of the run at once (tasks_lib/shared_adapter.py), save it;
+  the adapter, train it on every task of the run at once (tasks_lib/adapting/shared_adapter.py), save it;
 - `sample(task, model, sample, adapter_dir, deadline)`: use this task's adapter (loaded from
   `adapter_dir` if another task's is resident, or the base model when there is none), return candidates;
 - `exit`.
@@ -87,7 +87,7 @@ class Worker:
         self.device = device
 
     def _resident(self, model_cfg):
-        from tasks_lib.model import resident
+        from tasks_lib.adapting.model import resident
 
         return resident(model_cfg, self.device)
 
@@ -100,15 +100,15 @@ class Worker:
         t0 = time.time()
         graphs = 0
         if train is not None:
-            from tasks_lib.train import warm_up
+            from tasks_lib.adapting.train import warm_up
 
             graphs = warm_up(res, train)
         return {"device": self.device, "device_name": device_name(self.device), "loaded_now": loaded_now,
                 "load_seconds": res.load_seconds, "parameters": n, "warm_up_seconds": time.time() - t0, "graphs_compiled": graphs}
 
     def train(self, task, model, train, adapter_dir, deadline, seed, resume=False) -> dict:
-        from tasks_lib.model import ADAPTER_FILE
-        from tasks_lib.train import train_adapter
+        from tasks_lib.adapting.model import ADAPTER_FILE
+        from tasks_lib.adapting.train import train_adapter
 
         _inject("train", task.id)
         res, loaded_now = self._resident(model)
@@ -123,8 +123,8 @@ class Worker:
         return {**stats.to_dict(), "reset_seconds": reset_s, "loaded_now": loaded_now}
 
     def train_shared(self, tasks, model, train, adapter_dir, deadline, seed, max_steps) -> dict:
-        """Reset the adapter, train it on all `tasks` (tasks_lib/shared_adapter.py) and save it to `adapter_dir`."""
-        from tasks_lib.shared_adapter import SHARED_ID, train_shared
+        """Reset the adapter, train it on all `tasks` (tasks_lib/adapting/shared_adapter.py) and save it to `adapter_dir`."""
+        from tasks_lib.adapting.shared_adapter import SHARED_ID, train_shared
 
         res, loaded_now = self._resident(model)
         res.reset(seed, SHARED_ID)
@@ -133,7 +133,7 @@ class Worker:
         return {**stats, "loaded_now": loaded_now}
 
     def sample(self, task, model, sample, adapter_dir, deadline) -> dict:
-        from tasks_lib.model import ADAPTER_FILE
+        from tasks_lib.adapting.model import ADAPTER_FILE
         from tasks_lib.sample import sample_task
 
         _inject("sample", task.id)
@@ -192,7 +192,7 @@ def main() -> None:
     device = os.environ.get("ARC_TTT_DEVICE", "cpu")
     cap_gb = float(os.environ.get("ARC_TTT_MEMORY_GB", "0"))
     if cap_gb > 0:
-        from tasks_lib.memory import cap_process
+        from tasks_lib.adapting.memory import cap_process
 
         cap_process(device, cap_gb)
     serve(sys.stdin.buffer, channel_out, device)

@@ -30,7 +30,7 @@ TINY = dict(hidden=64, layers=2, heads=2, intermediate=128, max_positions=2048)
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random-weight Llama-shaped model with the ARC vocabulary, saved like any HF model."""
-    from tasks_lib.model import build_tiny_model
+    from tasks_lib.adapting.model import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("model") / "arc-tiny-test", **TINY)
 

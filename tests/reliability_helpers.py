@@ -27,7 +27,7 @@ SUBMIT = ROOT / "flows" / "submit.py"
 
 def reliability_model(factory: pytest.TempPathFactory) -> Path:
     """The smallest model the code accepts (head_dim 32), built once per session."""
-    from tasks_lib.model import build_tiny_model
+    from tasks_lib.adapting.model import build_tiny_model
 
     path = factory.getbasetemp() / "reliability-model"
     if not (path / "model.safetensors").exists():

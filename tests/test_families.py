@@ -1,5 +1,5 @@
 """Model families on CPU: a tiny random-weight model of each family, built from its transformers config class with
-the ARC tokenizer, trains (on the path `tasks_lib.families` picks for it, with one logged line naming why when it
+the ARC tokenizer, trains (on the path `tasks_lib.adapting.families` picks for it, with one logged line naming why when it
 falls back), samples through every engine backend, scores candidates, and merges and restores its adapter exactly.
 The fast paths are pinned to the model's own forward: the fast step's loss and the engine's log-probabilities."""
 
@@ -14,8 +14,8 @@ import pytest
 from tasks_lib.config import ModelConfig, SampleConfig, TrainConfig
 from tasks_lib.arc.data import Pair, Task
 from tasks_lib.arc.encoding import build_arc_tokenizer, encode_prompt, encode_train
-from tasks_lib.families import fast_path_blocker
-from tasks_lib.model import load_base
+from tasks_lib.adapting.families import fast_path_blocker
+from tasks_lib.adapting.model import load_base
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
@@ -67,12 +67,12 @@ def family(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 
 def test_train_step_takes_the_pinned_path_and_logs_why_once(family, caplog: pytest.LogCaptureFixture) -> None:
-    from tasks_lib.train_steps import make_step, reference_loss
+    from tasks_lib.adapting.train_steps import make_step, reference_loss
 
     name, res = family
     res.slot_state.pop("fast_step_blocker", None)
     cfg = TrainConfig(step="fast", compile="off", cuda_graphs="off", max_steps=2, warmup_steps=0)
-    with caplog.at_level(logging.WARNING, logger="tasks_lib.train_steps"):
+    with caplog.at_level(logging.WARNING, logger="tasks_lib.adapting.train_steps"):
         step = make_step(res, cfg)
         make_step(res, cfg)
     assert step.kind == FAMILIES[name][2]
@@ -119,7 +119,7 @@ def test_engine_matches_the_models_own_forward(family, caplog: pytest.LogCapture
 
 @pytest.mark.parametrize("backend", ["hf", "cached", "dfs"])
 def test_every_backend_samples_scores_and_restores_the_base(family, backend: str) -> None:
-    from tasks_lib.merge import lora_layers
+    from tasks_lib.adapting.merge import lora_layers
     from tasks_lib.sample import sample_task
 
     _, res = family

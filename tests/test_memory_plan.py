@@ -11,14 +11,14 @@ from types import SimpleNamespace
 
 import pytest
 
-from tasks_lib import memory
+from tasks_lib.adapting import memory
 from tasks_lib.config import ModelConfig, SampleConfig, TrainConfig
 from tasks_lib.arc.data import Task
 from tasks_lib.arc.encoding import IGNORE, Encoded
-from tasks_lib.model import Resident, load_base
+from tasks_lib.adapting.model import Resident, load_base
 from tasks_lib.sample import Decoded, _cached_views, engine_for, sample_task
-from tasks_lib.train import MAX_SKIPS, train_adapter, train_loop
-from tasks_lib.train_steps import LightMode
+from tasks_lib.adapting.train import MAX_SKIPS, train_adapter, train_loop
+from tasks_lib.adapting.train_steps import LightMode
 
 torch = pytest.importorskip("torch")
 
@@ -186,7 +186,7 @@ def fresh(model_cfg: ModelConfig) -> Resident:
 def _oom_layers(monkeypatch, min_tokens: int, times: int | None) -> dict:
     """Make the fast step's plain layer call run out of memory for sequences of at least `min_tokens` (the first
     `times` calls, or always), and count the checkpointed (light) layer calls."""
-    import tasks_lib.train_steps as ts
+    import tasks_lib.adapting.train_steps as ts
 
     seen = {"raised": 0, "ckpt": 0}
     plain, ckpt = ts._layer_call, ts._layer_call_checkpointed
@@ -222,7 +222,7 @@ def test_a_train_step_out_of_memory_goes_light_and_training_goes_on(fresh: Resid
 
 
 def test_a_length_that_runs_out_light_too_is_skipped_and_longer_ones_after_it(fresh: Resident, monkeypatch) -> None:
-    import tasks_lib.train_steps as ts
+    import tasks_lib.adapting.train_steps as ts
 
     real = ts._head_loss_checkpointed
 
@@ -253,7 +253,7 @@ def test_a_length_that_runs_out_light_too_is_skipped_and_longer_ones_after_it(fr
 
 
 def test_only_long_examples_left_stop_training_instead_of_spinning(fresh: Resident, monkeypatch) -> None:
-    import tasks_lib.train_steps as ts
+    import tasks_lib.adapting.train_steps as ts
 
     def always(*args):
         raise torch.OutOfMemoryError("CUDA out of memory (fake)")
@@ -266,7 +266,7 @@ def test_only_long_examples_left_stop_training_instead_of_spinning(fresh: Reside
 
 def test_worker_train_op_survives_a_step_out_of_memory(model_cfg: ModelConfig, small_tasks: list[Task], monkeypatch, tmp_path) -> None:
     """The slot worker's `train` op returns its stats and saves the adapter: the task is not failed."""
-    from tasks_lib import model as model_mod
+    from tasks_lib.adapting import model as model_mod
     from tasks_lib.worker import Worker
 
     _oom_layers(monkeypatch, 1, times=1)

@@ -74,7 +74,7 @@ def test_scheme_follows_the_config() -> None:
 def test_grid_model_loads_through_auto_classes_and_rejects_one_axis_positions(tmp_path) -> None:
     from transformers import AutoModelForCausalLM
 
-    from tasks_lib.model import build_tiny_model, register_architectures
+    from tasks_lib.adapting.model import build_tiny_model, register_architectures
 
     path = build_tiny_model(tmp_path / "g", hidden=64, layers=1, heads=2, intermediate=64, positions="grid")
     register_architectures()
@@ -92,7 +92,7 @@ def test_grid_model_loads_through_auto_classes_and_rejects_one_axis_positions(tm
 
 def test_vllm_backend_refuses_a_grid_model_before_starting(tmp_path) -> None:
     from tasks_lib.config import ModelConfig, SampleConfig
-    from tasks_lib.model import build_tiny_model, load_base
+    from tasks_lib.adapting.model import build_tiny_model, load_base
     from tasks_lib.sample_vllm import VllmUnsupported, engine
 
     path = build_tiny_model(tmp_path / "g", hidden=64, layers=1, heads=2, intermediate=64, positions="grid")
@@ -105,7 +105,7 @@ def test_grid_model_generate_uses_the_positions_of_the_whole_sequence(tmp_path) 
     """`generate` feeds one new token at a time after a cache: its positions come from the whole sequence."""
     from transformers import AutoModelForCausalLM
 
-    from tasks_lib.model import build_tiny_model, register_architectures
+    from tasks_lib.adapting.model import build_tiny_model, register_architectures
 
     path = build_tiny_model(tmp_path / "g", hidden=64, layers=2, heads=2, intermediate=128, positions="grid", seed=3)
     register_architectures()

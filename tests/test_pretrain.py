@@ -108,7 +108,7 @@ def test_config_rejects_bad_values() -> None:
 
 
 def test_pretrain_resumes_from_its_checkpoint_and_writes_a_loadable_model(tmp_path: Path) -> None:
-    from tasks_lib.model import load_base
+    from tasks_lib.adapting.model import load_base
 
     source = _write(tmp_path / "src.json", {f"t{i}": _task(i, size=3 + i % 3) for i in range(6)})
     out = tmp_path / "model"
@@ -153,7 +153,7 @@ def _weights(directory: Path) -> dict:
 def test_sharded_export_loads_and_replaces_a_one_file_export(tmp_path: Path, tiny_model: Path) -> None:
     from transformers import AutoModelForCausalLM
 
-    from tasks_lib.model import load_base
+    from tasks_lib.adapting.model import load_base
 
     model = AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.float32)
     out = tmp_path / "export"
@@ -173,7 +173,7 @@ def test_sharded_export_loads_and_replaces_a_one_file_export(tmp_path: Path, tin
 
 
 def test_two_gloo_processes_train_one_model_and_rank_0_alone_writes(tmp_path: Path) -> None:
-    from tasks_lib.model import load_base
+    from tasks_lib.adapting.model import load_base
 
     out = tmp_path / "model"
     cfg = config_from_dict({"out": str(out), "sources": [_sources(tmp_path)], "holdout": [], "max_steps": 3, "max_seconds": 0,
@@ -209,7 +209,7 @@ def test_init_from_starts_from_an_exported_model(tmp_path: Path) -> None:
     assert result.steps == 1  # a fresh schedule, not the first run's step count
     start, after = _weights(first), _weights(second)
     assert all(torch.allclose(start[k], after[k], atol=1e-2) for k in start)
-    from tasks_lib.model import build_tiny_model
+    from tasks_lib.adapting.model import build_tiny_model
 
     scratch = _weights(build_tiny_model(tmp_path / "scratch", 64, 2, 2, 128, 256, seed=7))  # what seed 7 alone would start from
     assert not all(torch.allclose(start[k], v, atol=1e-2) for k, v in scratch.items())
@@ -222,7 +222,7 @@ def test_ranks_draw_their_own_views_and_counts_match_the_model() -> None:
     cfg = PretrainConfig(out="x", **TINY)
     assert stream_seed(cfg, 5, 0, 1) == "0:5"  # one process: the seed a single-process run always had
     assert len({stream_seed(cfg, 5, r, 3) for r in range(3)}) == 3
-    from tasks_lib.model import tiny_config
+    from tasks_lib.adapting.model import tiny_config
     from transformers import LlamaForCausalLM
 
     model = LlamaForCausalLM(tiny_config(64, 2, 2, 128, 256))
@@ -230,7 +230,7 @@ def test_ranks_draw_their_own_views_and_counts_match_the_model() -> None:
 
 
 def test_wall_seconds_stops_the_call_with_a_usable_export(tmp_path: Path) -> None:
-    from tasks_lib.model import load_base
+    from tasks_lib.adapting.model import load_base
 
     out = tmp_path / "model"
     result = pretrain(config_from_dict({"out": str(out), "sources": [_sources(tmp_path)], "holdout": [], "max_steps": 1000, "max_seconds": 0,

@@ -12,7 +12,7 @@ import pytest
 from reliability_helpers import DATA, cli_args, cli_env, reliability_model
 
 from tasks_lib.config import ModelConfig
-from tasks_lib.model import ModelError, load_base
+from tasks_lib.adapting.model import ModelError, load_base
 from tasks_lib.run import check_inputs
 
 CHALLENGES = str(DATA / "valid_two_tasks.json")

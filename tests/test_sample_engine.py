@@ -11,8 +11,8 @@ import torch
 from tasks_lib.config import ModelConfig, SampleConfig
 from tasks_lib.arc.data import Pair, Task
 from tasks_lib.engine import COMPILES, Engine
-from tasks_lib.merge import MergeError, merged
-from tasks_lib.model import load_base
+from tasks_lib.adapting.merge import MergeError, merged
+from tasks_lib.adapting.model import load_base
 from tasks_lib.sample import backend, engine_for, sample_task
 
 
@@ -51,7 +51,7 @@ def gqa_model():
 @pytest.fixture(scope="module")
 def grid_res(tmp_path_factory):
     """A tiny arc_grid model (rotary positions over grid, line, column) with a non-trivial adapter."""
-    from tasks_lib.model import build_tiny_model
+    from tasks_lib.adapting.model import build_tiny_model
 
     path = build_tiny_model(tmp_path_factory.mktemp("grid") / "m", hidden=64, layers=2, heads=2, intermediate=128, positions="grid")
     torch.manual_seed(0)

@@ -15,7 +15,7 @@ import torch  # noqa: E402
 
 from tasks_lib.config import ModelConfig, SampleConfig  # noqa: E402
 from tasks_lib.engine import Engine  # noqa: E402
-from tasks_lib.model import build_tiny_model, load_base  # noqa: E402
+from tasks_lib.adapting.model import build_tiny_model, load_base  # noqa: E402
 from tasks_lib.sample_vllm import lora_request, sample_views  # noqa: E402
 
 

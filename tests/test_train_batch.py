@@ -17,9 +17,9 @@ import torch
 from tasks_lib.config import ConfigError, ModelConfig, TrainConfig
 from tasks_lib.arc.data import Task
 from tasks_lib.arc.encoding import IGNORE, Encoded, EncodingError
-from tasks_lib.model import Resident, load_base
-from tasks_lib.train import TrainStats, rows_per_step, train_adapter, train_loop
-from tasks_lib.train_steps import LightMode, make_step, pack
+from tasks_lib.adapting.model import Resident, load_base
+from tasks_lib.adapting.train import TrainStats, rows_per_step, train_adapter, train_loop
+from tasks_lib.adapting.train_steps import LightMode, make_step, pack
 
 STRATEGIES = {
     "reference": dict(),  # plain PEFT + transformers (make_step(reference=True))
@@ -130,7 +130,7 @@ def test_the_loop_trains_views_per_step_and_counts_tokens(model_cfg: ModelConfig
 def test_a_batch_out_of_memory_trains_fewer_views_a_step(model_cfg: ModelConfig, monkeypatch, caplog) -> None:
     """Batches of more than 2 views run out of memory: the loop halves the slot's cap on a step's padded tokens until
     they fit, trains every view it drew, and says so in the task's record."""
-    import tasks_lib.train_steps as ts
+    import tasks_lib.adapting.train_steps as ts
 
     r = load_base(model_cfg, "cpu")
     r.reset(0)

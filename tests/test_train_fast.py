@@ -11,9 +11,9 @@ import pytest
 from tasks_lib.config import ConfigError, ModelConfig, TrainConfig
 from tasks_lib.arc.data import Task
 from tasks_lib.arc.encoding import IGNORE, Encoded
-from tasks_lib.model import Resident, load_base
-from tasks_lib.train import train_adapter
-from tasks_lib.train_steps import TrainStep, make_step
+from tasks_lib.adapting.model import Resident, load_base
+from tasks_lib.adapting.train import train_adapter
+from tasks_lib.adapting.train_steps import TrainStep, make_step
 
 torch = pytest.importorskip("torch")
 
@@ -44,7 +44,7 @@ def _sequence(length: int, seed: int) -> Encoded:
 @pytest.fixture(scope="module")
 def grid_res(tmp_path_factory, model_cfg: ModelConfig) -> Resident:
     """A tiny arc_grid model (positions over grid, line and column), prepared as `res`."""
-    from tasks_lib.model import build_tiny_model
+    from tasks_lib.adapting.model import build_tiny_model
 
     path = build_tiny_model(tmp_path_factory.mktemp("grid") / "m", hidden=64, layers=2, heads=2, intermediate=128, positions="grid")
     return _live(load_base(replace(model_cfg, path=str(path)), "cpu"))
@@ -121,7 +121,7 @@ def test_warm_up_compiles_before_the_first_task_and_leaves_the_base_model(model_
     """The slot's load compiles the step (graphs > 0) and resets the adapter; the first task then builds none."""
     fresh = load_base(model_cfg, "cpu")
     cfg = TrainConfig(step="fast", compile="eager", max_steps=2)
-    from tasks_lib.train import warm_up
+    from tasks_lib.adapting.train import warm_up
 
     assert warm_up(fresh, cfg) > 0
     assert all(float(p.detach().abs().sum()) == 0.0 for n, p in fresh.model.named_parameters() if "lora_B" in n)

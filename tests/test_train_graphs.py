@@ -13,10 +13,10 @@ import pytest
 from tasks_lib.config import ConfigError, ModelConfig, TrainConfig
 from tasks_lib.arc.data import Task
 from tasks_lib.arc.encoding import IGNORE, Encoded
-from tasks_lib.model import Resident, load_base
-from tasks_lib.train import train_adapter
-from tasks_lib.train_graphs import CAPTURE_FAILED, StepGraphs, _failure, bucket_length
-from tasks_lib.train_steps import make_step
+from tasks_lib.adapting.model import Resident, load_base
+from tasks_lib.adapting.train import train_adapter
+from tasks_lib.adapting.train_graphs import CAPTURE_FAILED, StepGraphs, _failure, bucket_length
+from tasks_lib.adapting.train_steps import make_step
 
 torch = pytest.importorskip("torch")
 
@@ -122,7 +122,7 @@ def test_slot_state_is_reused_and_the_optimizer_reset_in_place(res: Resident) ->
 def _fake_failing_cuda(monkeypatch, calls: list) -> object:
     """torch.cuda as a CPU build can fake it: streams, a pool handle, and a capture whose exit raises as
     torch.cuda.graph does for an invalidated capture; the clean-up calls are recorded in `calls`."""
-    import tasks_lib.train_graphs as train_graphs
+    import tasks_lib.adapting.train_graphs as train_graphs
 
     class _Stream:
         def wait_stream(self, other: object) -> None:
@@ -243,7 +243,7 @@ def test_a_capture_does_not_count_as_the_step_time(res: Resident, small_tasks: l
     after the capturing step (seen on GPU: 1 step)."""
     import time
 
-    import tasks_lib.train as train
+    import tasks_lib.adapting.train as train
 
     class _CapturingStep:
         kind, count = "fast", 0

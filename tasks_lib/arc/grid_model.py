@@ -10,7 +10,7 @@ Contract:
   so `model(input_ids)` needs no position argument, and `generate` works: positions of new tokens come from the
   whole sequence (`prepare_inputs_for_generation`). Explicit `position_ids` must be (3, B, T).
 - `register()` makes `AutoConfig` / `AutoModelForCausalLM.from_pretrained` load `arc_grid` directories with no
-  remote code; importing `tasks_lib.model` calls it. Other programs (vLLM) do not know the type.
+  remote code; importing `tasks_lib.adapting.model` calls it. Other programs (vLLM) do not know the type.
 """
 
 from __future__ import annotations

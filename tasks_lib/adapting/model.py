@@ -124,7 +124,7 @@ def tiny_config(hidden: int, layers: int, heads: int, intermediate: int, max_pos
 
 def _validate_dir(path: Path) -> None:
     if not path.is_dir():
-        raise ModelError(f"{path}: model directory not found (build the default with `python -m tasks_lib.model build {path}`)")
+        raise ModelError(f"{path}: model directory not found (build the default with `python -m tasks_lib.adapting.model build {path}`)")
     config = path / "config.json"
     if not config.exists():
         raise ModelError(f"{path}: no config.json; expected a Hugging Face model directory")
@@ -325,10 +325,10 @@ def resident(cfg: ModelConfig, device: str) -> tuple[Resident, bool]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """`python -m tasks_lib.model build DIR [--hidden H --layers L --heads N]`: build the embedded model."""
+    """`python -m tasks_lib.adapting.model build DIR [--hidden H --layers L --heads N]`: build the embedded model."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m tasks_lib.model")
+    parser = argparse.ArgumentParser(prog="python -m tasks_lib.adapting.model")
     sub = parser.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("build", help="build a random-weight Llama-shaped model with the ARC vocabulary")
     b.add_argument("path")

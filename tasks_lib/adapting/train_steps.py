@@ -21,14 +21,14 @@ compute the same arithmetic:
   inputs uploaded without a host sync.
 - `GraphStep` (the fast forward with `cfg.cuda_graphs` on; auto: on for CUDA, whose replay, reset and tolerance checks
   passed on an H100, benchmarks/results/train_step.md, Run 4): the whole step replayed as one CUDA graph per length
-  bucket (`tasks_lib.train_graphs`): the sequence is padded at the end to a multiple of `cfg.graph_bucket` with
+  bucket (`tasks_lib.adapting.train_graphs`): the sequence is padded at the end to a multiple of `cfg.graph_bucket` with
   IGNORE labels, which under causal attention leaves the loss and gradients those of the unpadded sequence; the
   learning rate is a device tensor set per step as the warm-up schedule gives it. Buckets that recompute in backward
   (checkpointed layers or chunked cross-entropy) run the same body eagerly on the static buffers.
 
 Light mode (`LightMode`, per slot): a batch of several views that ran out of memory caps the padded tokens of later
 steps (fewer views per step); a single view's length that ran out trains with every layer recomputed and the
-cross-entropy in `LIGHT_CE_CHUNK` chunks, eagerly (fast and graph steps); `tasks_lib.train.train_loop` decides.
+cross-entropy in `LIGHT_CE_CHUNK` chunks, eagerly (fast and graph steps); `tasks_lib.adapting.train.train_loop` decides.
 """
 
 from __future__ import annotations
@@ -40,10 +40,10 @@ from typing import Any, Protocol, Sequence
 
 from tasks_lib.config import TrainConfig
 from tasks_lib.arc.encoding import IGNORE, Encoded, EncodingError
-from tasks_lib.families import fast_path_blocker
-from tasks_lib.model import Resident
+from tasks_lib.adapting.families import fast_path_blocker
+from tasks_lib.adapting.model import Resident
 from tasks_lib.arc.positions import from_config
-from tasks_lib.train_graphs import GRAD_CLIP, StepGraphs, bucket_length
+from tasks_lib.adapting.train_graphs import GRAD_CLIP, StepGraphs, bucket_length
 
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ LIGHT_CE_CHUNK = 512  # light mode: labelled positions per cross-entropy chunk (
 @dataclass
 class LightMode:
     """The slot's record of the training lengths that ran out of memory, kept in `res.slot_state` for the slot's life
-    (`LightMode.of(res)`), so later tasks do not run out at those lengths again. `tasks_lib.train.train_loop` sets it."""
+    (`LightMode.of(res)`), so later tasks do not run out at those lengths again. `tasks_lib.adapting.train.train_loop` sets it."""
 
     light_from: int = 0  # sequences at least this long (0: none) run light: every layer recomputed in backward, the
     # cross-entropy in LIGHT_CE_CHUNK chunks, no CUDA graph (the fast step; the simple step has no light mode)
@@ -161,7 +161,7 @@ def _forward_loss(decoder: Any, head: Any, ids, where, wanted, recompute: bool):
 
 
 def fast_supported(res: Resident) -> bool:
-    """True when the fast step computes exactly what the model's own forward does (`tasks_lib.families`). When it
+    """True when the fast step computes exactly what the model's own forward does (`tasks_lib.adapting.families`). When it
     does not, one line naming the reason is logged, once per resident model."""
     reason = fast_path_blocker(res.model.get_base_model().config)
     if reason is not None and "fast_step_blocker" not in res.slot_state:

@@ -6,7 +6,7 @@ attached to the adapter's parameters, a fused AdamW (capturable on CUDA) whose l
 whose state `reset()` zeroes in place per task, and per shape (views, length bucket) a static input buffer, the last
 loss and gradient norm, and the captured graph. `run(step, shape)` replays the shape's graph, capturing it at first
 use, or runs the same body eagerly (on the CPU, where a shape recomputes in backward, or once a capture failed in this
-slot). The body is `step.static_loss` (the fast forward, `tasks_lib.train_steps.GraphStep`), backward, clipping
+slot). The body is `step.static_loss` (the fast forward, `tasks_lib.adapting.train_steps.GraphStep`), backward, clipping
 to `GRAD_CLIP` and the AdamW step, reading only static buffers.
 
 A capture fails if an autograd graph of the adapter made on another stream is still alive (e.g. a caller's
@@ -17,7 +17,7 @@ captures nothing more and runs every shape eagerly on the static buffers.
 
 Memory: a captured graph keeps its body's peak in the graphs' private pool for the slot's life, where no eager step
 and no sampler can use it. So a shape is captured only when its body (the reserved growth over the eager warm-up)
-passes `tasks_lib.memory.capture_fits` against what the process may still allocate, and the warm-up's cached blocks
+passes `tasks_lib.adapting.memory.capture_fits` against what the process may still allocate, and the warm-up's cached blocks
 are released before the capture (the allocator cannot release them during one). A shape that does not fit, or whose
 capture runs out of memory, runs eagerly (`eager[shape]` says why); the slot goes on capturing other shapes.
 """
@@ -30,11 +30,11 @@ import time
 import warnings
 from typing import TYPE_CHECKING, Any
 
-from tasks_lib import memory
-from tasks_lib.model import Resident
+from tasks_lib.adapting import memory
+from tasks_lib.adapting.model import Resident
 
 if TYPE_CHECKING:
-    from tasks_lib.train_steps import GraphStep
+    from tasks_lib.adapting.train_steps import GraphStep
 
 Shape = tuple[int, int]  # a graph step's static shape: (views B, padded length L)
 GRAD_CLIP = 1.0  # every training step clips the adapter's gradient norm to this (the captured body too)

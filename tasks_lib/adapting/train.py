@@ -1,13 +1,13 @@
 """Test-time training of the LoRA adapter: the loop.
 
 Contract: `train_adapter(res, task, cfg, max_tokens, deadline)` resets nothing by itself (the caller resets the
-adapter), builds a fresh step (`tasks_lib.train_steps.make_step`: a new optimizer, or with CUDA graphs the slot's
+adapter), builds a fresh step (`tasks_lib.adapting.train_steps.make_step`: a new optimizer, or with CUDA graphs the slot's
 one with its state zeroed in place), and trains on new random augmentations of the task's train pairs, with the loss
 on output tokens only: each optimizer step takes `rows_per_step` views (`cfg.views_per_step`, fewer where
 `cfg.tokens_per_step` or the slot's memory cap says so, one at least). It stops at `cfg.max_steps` steps or before a
 step would end past `deadline` (a `time.time()` value), whichever comes first, and returns `TrainStats`. Only adapter
 weights change. `train_loop` is the same loop over any stream of examples (the shared adapter's,
-`tasks_lib/shared_adapter.py`); it reads the loss back every `cfg.sync_every` steps. `warm_up` compiles the fast step
+`tasks_lib/adapting/shared_adapter.py`); it reads the loss back every `cfg.sync_every` steps. `warm_up` compiles the fast step
 before any task's clock runs.
 A step that runs out of memory does not fail the training: the cached memory is freed, one line naming the reason and
 the shape is logged (and kept in `TrainStats.oom`), and the slot's `LightMode` changes. A batch of several views halves
@@ -16,8 +16,8 @@ view is retried light by the fast step (layers recomputed, small cross-entropy c
 one; a view that ran out light too (or any, for the simple step) is skipped with every one at least as long
 (`TrainStats.skipped`).
 
-The step strategies (simple, fast, CUDA graphs) are `tasks_lib/train_steps.py`; the graph state and capture
-plumbing `tasks_lib/train_graphs.py`.
+The step strategies (simple, fast, CUDA graphs) are `tasks_lib/adapting/train_steps.py`; the graph state and capture
+plumbing `tasks_lib/adapting/train_graphs.py`.
 """
 
 from __future__ import annotations
@@ -35,10 +35,10 @@ from tasks_lib.arc.augment import apply_task, max_scale, random_augmentation
 from tasks_lib.config import TrainConfig
 from tasks_lib.arc.data import Task
 from tasks_lib.arc.encoding import IGNORE, Encoded, EncodingError
-from tasks_lib.model import Resident
-from tasks_lib import memory
-from tasks_lib.train_graphs import bucket_length
-from tasks_lib.train_steps import LightMode, TrainStep, make_step
+from tasks_lib.adapting.model import Resident
+from tasks_lib.adapting import memory
+from tasks_lib.adapting.train_graphs import bucket_length
+from tasks_lib.adapting.train_steps import LightMode, TrainStep, make_step
 
 log = logging.getLogger(__name__)
 MAX_SKIPS = 16  # consecutive examples skipped for memory after which training stops (stopped_by "oom")
