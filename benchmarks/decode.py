@@ -45,7 +45,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tasks_lib.arc.encoding import ARC_VOCAB, Vocab, build_arc_tokenizer, encode_prompt, output_budget  # noqa: E402
-from tasks_lib.engine import COMPILE_MODES, COMPILES, Engine  # noqa: E402
+from tasks_lib.decoding.engine import COMPILE_MODES, COMPILES, Engine  # noqa: E402
 from tasks_lib.adapting.merge import merged  # noqa: E402
 
 SHAPES = {  # Qwen2.5 published configs: hidden, layers, heads, kv heads, intermediate

@@ -34,7 +34,7 @@ from tasks_lib.config import SampleConfig, TrainConfig, load_profile  # noqa: E4
 from tasks_lib.arc.data import load_challenges  # noqa: E402
 from tasks_lib.generate import generate_tasks  # noqa: E402
 from tasks_lib.adapting.model import load_base  # noqa: E402
-from tasks_lib.sample import score_candidates  # noqa: E402
+from tasks_lib.decoding.sample import score_candidates  # noqa: E402
 from tasks_lib.adapting.train import rows_per_step, task_examples  # noqa: E402
 from tasks_lib.adapting.train_steps import LightMode, make_step  # noqa: E402
 

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 from tasks_lib.arc.data import GridError, Task, grid_to_list, to_grid
 from tasks_lib.arc.store import atomic_write_json
-from tasks_lib.vote import fallback_grids
+from tasks_lib.decoding.vote import fallback_grids
 
 Submission = dict[str, list[dict[str, list[list[int]]]]]
 

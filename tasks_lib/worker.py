@@ -134,7 +134,7 @@ class Worker:
 
     def sample(self, task, model, sample, adapter_dir, deadline) -> dict:
         from tasks_lib.adapting.model import ADAPTER_FILE
-        from tasks_lib.sample import sample_task
+        from tasks_lib.decoding.sample import sample_task
 
         _inject("sample", task.id)
         res, loaded_now = self._resident(model)

@@ -28,7 +28,7 @@ def grid_res(tmp_path_factory):
 
 
 def test_captured_decode_matches_eager_decode_and_the_full_forward(grid_res) -> None:
-    from tasks_lib.engine import Engine
+    from tasks_lib.decoding.engine import Engine
 
     rng = random.Random(0)
     prompts = [[1] + [rng.randrange(3, 16) for _ in range(n)] for n in (40, 90)]

@@ -95,12 +95,12 @@ def test_train_step_takes_the_pinned_path_and_logs_why_once(family, caplog: pyte
 
 
 def test_engine_matches_the_models_own_forward(family, caplog: pytest.LogCaptureFixture) -> None:
-    from tasks_lib.sample import engine_for
+    from tasks_lib.decoding.sample import engine_for
 
     name, res = family
     for key in [k for k in res.slot_state if isinstance(k, tuple) and k[0] == "engine"] + ["engine_blocker"]:
         res.slot_state.pop(key, None)
-    with caplog.at_level(logging.WARNING, logger="tasks_lib.sample"):
+    with caplog.at_level(logging.WARNING, logger="tasks_lib.decoding.sample"):
         eng = engine_for(res, SampleConfig(backend="cached", cuda_graphs="off"))
         engine_for(res, SampleConfig(backend="dfs", cuda_graphs="off", merge_lora="cpu"))
     assert type(eng).__name__ == FAMILIES[name][3]
@@ -120,7 +120,7 @@ def test_engine_matches_the_models_own_forward(family, caplog: pytest.LogCapture
 @pytest.mark.parametrize("backend", ["hf", "cached", "dfs"])
 def test_every_backend_samples_scores_and_restores_the_base(family, backend: str) -> None:
     from tasks_lib.adapting.merge import lora_layers
-    from tasks_lib.sample import sample_task
+    from tasks_lib.decoding.sample import sample_task
 
     _, res = family
     before = [layer.get_base_layer().weight.detach().clone() for layer in lora_layers(res.model)]

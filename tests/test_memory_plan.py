@@ -16,7 +16,7 @@ from tasks_lib.config import ModelConfig, SampleConfig, TrainConfig
 from tasks_lib.arc.data import Task
 from tasks_lib.arc.encoding import IGNORE, Encoded
 from tasks_lib.adapting.model import Resident, load_base
-from tasks_lib.sample import Decoded, _cached_views, engine_for, sample_task
+from tasks_lib.decoding.sample import Decoded, _cached_views, engine_for, sample_task
 from tasks_lib.adapting.train import MAX_SKIPS, train_adapter, train_loop
 from tasks_lib.adapting.train_steps import LightMode
 
@@ -149,7 +149,7 @@ def test_groups_not_started_by_the_deadline_are_skipped_and_counted(res: Residen
 
 
 def test_score_pieces_bound_the_logits_and_give_the_same_numbers(res: Resident, small_tasks: list[Task], monkeypatch) -> None:
-    import tasks_lib.engine as engine
+    import tasks_lib.decoding.engine as engine
 
     eng = engine_for(res, SampleConfig(backend="cached"))
     prompt = _prompts(res, small_tasks[0], 1)[0]

@@ -134,7 +134,7 @@ def test_chat_format_keeps_grid_positions(grid_chat) -> None:
 def test_chat_format_trains_samples_and_scores_on_a_grid_model(grid_chat, backend: str) -> None:
     import torch
 
-    from tasks_lib.sample import engine_for, sample_task
+    from tasks_lib.decoding.sample import engine_for, sample_task
     from tasks_lib.adapting.train import train_adapter
 
     res = grid_chat

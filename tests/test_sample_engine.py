@@ -10,10 +10,10 @@ import torch
 
 from tasks_lib.config import ModelConfig, SampleConfig
 from tasks_lib.arc.data import Pair, Task
-from tasks_lib.engine import COMPILES, Engine
+from tasks_lib.decoding.engine import COMPILES, Engine
 from tasks_lib.adapting.merge import MergeError, merged
 from tasks_lib.adapting.model import load_base
-from tasks_lib.sample import backend, engine_for, sample_task
+from tasks_lib.decoding.sample import backend, engine_for, sample_task
 
 
 def _lora_nonzero(model: torch.nn.Module, seed: int) -> None:
@@ -180,7 +180,7 @@ class _Ticks:
 def test_a_batch_cut_by_the_deadline_keeps_the_rows_that_ended(res, monkeypatch: pytest.MonkeyPatch) -> None:
     """The engine reads the clock every 8 steps: with a deadline of 2.5 ticks the third read (after 24 steps) cuts the
     batch. Rows that reached eos by then come back whole (the same ids and log-probability as uncut); the others empty."""
-    import tasks_lib.engine as engine_mod
+    import tasks_lib.decoding.engine as engine_mod
 
     cfg = SampleConfig(backend="cached", samples_per_view=8, temperature=4.0, seed=5)
     prompts, eos = _prompts((25, 31), seed=21), res.vocab.eos
@@ -202,7 +202,7 @@ def test_a_batch_cut_by_the_deadline_keeps_the_rows_that_ended(res, monkeypatch:
 
 def test_sample_stats_count_the_tokens_decoded_and_a_deadline_passed_in_a_batch(res, monkeypatch: pytest.MonkeyPatch) -> None:
     """tokens_decoded per test input: the longest completion when every row ended, max_new when one did not."""
-    from tasks_lib import sample as sample_mod
+    from tasks_lib.decoding import sample as sample_mod
     from tasks_lib.arc.encoding import output_budget
 
     eos = res.vocab.eos

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from tasks_lib.search import dfs
+from tasks_lib.decoding.search import dfs
 
 EOS = 0
 VOCAB = 3

@@ -133,7 +133,7 @@ class Dims:
 
     @classmethod
     def of(cls, engine: Any) -> "Dims | None":
-        """The dims of a `tasks_lib.engine.Engine`; None for an engine without them (the plain engine)."""
+        """The dims of a `tasks_lib.decoding.engine.Engine`; None for an engine without them (the plain engine)."""
         if not hasattr(engine, "n_layers"):
             return None
         cfg = engine.lm.config

@@ -3,10 +3,10 @@
 Contract:
 - `Engine(model)` wraps a causal LM of a family `tasks_lib.adapting.families.fast_path_blocker` accepts (Llama, Qwen2, Qwen3,
   Mistral without a sliding window, arc_grid), plain or PEFT-wrapped, and raises `EngineError` with the blocker's
-  reason for any other (`tasks_lib.plain_engine.PlainEngine` runs those). It calls
+  reason for any other (`tasks_lib.decoding.plain_engine.PlainEngine` runs those). It calls
   the model's own projection, norm and MLP modules, so an unmerged LoRA adapter is applied and a merged one
   costs nothing extra. It knows nothing about tokenization or grids: it takes and returns token ids.
-- `prefill(prompts)` runs each prompt once and returns a `Prefix` (`tasks_lib.decode_state`): every prompt's per-layer
+- `prefill(prompts)` runs each prompt once and returns a `Prefix` (`tasks_lib.decoding.decode_state`): every prompt's per-layer
   K/V, padded to a common bucketed length (with a mask), and the next-token log-probabilities after each prompt. Each
   layer writes its K/V straight into the `Prefix`, and logits are computed for the last position only.
 - `generate(prefix, n, max_new, eos, temperature, greedy_first, deadline, seed)` decodes `n` continuations of
@@ -48,11 +48,11 @@ from typing import Any, Callable, Sequence
 import torch
 import torch.nn.functional as F
 
-from tasks_lib.decode_state import DecodeState as _State
-from tasks_lib.decode_state import Prefix
+from tasks_lib.decoding.decode_state import DecodeState as _State
+from tasks_lib.decoding.decode_state import Prefix
 from tasks_lib.adapting.families import fast_path_blocker
 from tasks_lib.arc.positions import for_model
-from tasks_lib.search import SearchStats, dfs
+from tasks_lib.decoding.search import SearchStats, dfs
 
 log = logging.getLogger(__name__)
 

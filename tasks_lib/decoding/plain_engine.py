@@ -1,6 +1,6 @@
 """The decode engine's interface over the model's own forward: any causal LM transformers can load.
 
-Contract: `PlainEngine(model)` offers what `tasks_lib.engine.Engine` offers the samplers (`prefill`, `generate`,
+Contract: `PlainEngine(model)` offers what `tasks_lib.decoding.engine.Engine` offers the samplers (`prefill`, `generate`,
 `dfs`, `score`, with the same arguments and results) for a model the engine refuses (a family outside
 `tasks_lib.adapting.families.FAST_FAMILIES`, sliding windows, soft-capped logits). Every number comes from the model's own
 forward (`model(input_ids=...)`), so whatever attention implementation, window or capping the model has is
@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 import torch
 
-from tasks_lib.search import SearchStats, dfs
+from tasks_lib.decoding.search import SearchStats, dfs
 
 
 @dataclass

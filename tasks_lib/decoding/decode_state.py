@@ -4,7 +4,7 @@ Contract: `Prefix` holds every prompt's per-layer K/V padded to a common length,
 of the first new token; `select(view)` is one prompt's. `DecodeState(engine, width, rows, pc, capacity)` allocates the
 buffers one decode shape reads and writes (CUDA graphs capture exactly these tensors); with `share=prefix` it reads
 that prefix's K/V in place instead of owning a copy. `load(prefix, rows_per_view)` fills them for a decode;
-`snapshot`/`restore` undo a step; `nbytes()` is what it holds. `tasks_lib.engine.Engine` owns both.
+`snapshot`/`restore` undo a step; `nbytes()` is what it holds. `tasks_lib.decoding.engine.Engine` owns both.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import torch
 
 if TYPE_CHECKING:
-    from tasks_lib.engine import Engine
+    from tasks_lib.decoding.engine import Engine
 
 
 @dataclass

@@ -16,9 +16,9 @@ over the views scored (the vote's `score` rules use it). With `cfg.merge_lora` o
 into the weights for the duration and the base weights restored exactly after (`tasks_lib.adapting.merge`).
 
 Backends are picked by name through `backend(name)`, which imports optional dependencies lazily:
-`hf` (transformers `generate`, one view at a time), `cached` and `dfs` (`tasks_lib.engine`: each prompt
-prefilled once, CUDA graphs on GPU; for a family the engine does not support, `tasks_lib.plain_engine` over the
-model's own forward, logged once), `vllm` (`tasks_lib.sample_vllm`). `cached` decodes all views and samples as one
+`hf` (transformers `generate`, one view at a time), `cached` and `dfs` (`tasks_lib.decoding.engine`: each prompt
+prefilled once, CUDA graphs on GPU; for a family the engine does not support, `tasks_lib.decoding.plain_engine` over the
+model's own forward, logged once), `vllm` (`tasks_lib.decoding.sample_vllm`). `cached` decodes all views and samples as one
 batch where they fit the memory the process may still use, else in sequential groups of views
 (`tasks_lib.adapting.memory.decode_plan`; `SampleStats.decode_groups`, and `groups_skipped` for groups the deadline left
 out); `dfs` searches one view's prompt at a time. After a call, an engine's cached decode states are released when
@@ -109,10 +109,10 @@ def _hf_views(res: Resident, prompts: list[list[int]], cfg: SampleConfig, max_ne
 
 
 def engine_for(res: Resident, cfg: SampleConfig) -> Any:
-    """The slot's decoding engine over its resident model (built once, kept in `res.slot_state`): `tasks_lib.engine.Engine`
-    for the families it supports, else `tasks_lib.plain_engine.PlainEngine` with one logged line naming why."""
-    from tasks_lib.engine import Engine, EngineError
-    from tasks_lib.plain_engine import PlainEngine
+    """The slot's decoding engine over its resident model (built once, kept in `res.slot_state`): `tasks_lib.decoding.engine.Engine`
+    for the families it supports, else `tasks_lib.decoding.plain_engine.PlainEngine` with one logged line naming why."""
+    from tasks_lib.decoding.engine import Engine, EngineError
+    from tasks_lib.decoding.plain_engine import PlainEngine
 
     key = ("engine", cfg.cuda_graphs, cfg.merge_lora != "off", cfg.compile)  # graphs captured merged must not run unmerged
     if key not in res.slot_state:
@@ -181,7 +181,7 @@ def _dfs_views(res: Resident, prompts: list[list[int]], cfg: SampleConfig, max_n
 
 
 def _vllm() -> ViewSampler:
-    from tasks_lib.sample_vllm import sample_views
+    from tasks_lib.decoding.sample_vllm import sample_views
 
     return sample_views
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from tasks_lib.arc.data import Grid
-from tasks_lib.sample import Candidate
+from tasks_lib.decoding.sample import Candidate
 
 
 @dataclass(frozen=True)
