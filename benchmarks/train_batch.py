@@ -1,7 +1,7 @@
 """Batched per-task training against batch 1, in one run: arithmetic per second, and learning per GPU-second.
 
 Contract: loads `--model` on CUDA (bf16, the `--profile`'s model and train settings: the product's step, CUDA graphs
-included) and, on tasks from the project's own generators (`tasks_lib.generate`; no ARC evaluation task is
+included) and, on tasks from the project's own generators (`tasks_lib.pretraining.generate`; no ARC evaluation task is
 touched), measures per `--views` value B (views per optimizer step):
 - throughput: `--steps` timed steps after a warm-up (graph capture kept out), trained tokens/s (the views' own
   tokens; every shape's CUDA graph captured before the clock starts), TFLOP/s at 6 x parameters x tokens, MFU against the bf16 matrix rate measured in the same run (an 8192^3
@@ -32,7 +32,7 @@ from benchmarks.train_step import matmul_tflops  # noqa: E402
 from tasks_lib.compute import PEAK_BF16, peak_flops  # noqa: E402
 from tasks_lib.config import SampleConfig, TrainConfig, load_profile  # noqa: E402
 from tasks_lib.arc.data import load_challenges  # noqa: E402
-from tasks_lib.generate import generate_tasks  # noqa: E402
+from tasks_lib.pretraining.generate import generate_tasks  # noqa: E402
 from tasks_lib.adapting.model import load_base  # noqa: E402
 from tasks_lib.decoding.sample import score_candidates  # noqa: E402
 from tasks_lib.adapting.train import rows_per_step, task_examples  # noqa: E402

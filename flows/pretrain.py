@@ -4,7 +4,7 @@
     python flows/pretrain.py --out /tmp/pre/arc-grid-15m --positions grid --rope-theta 1000 --generated 6000 --max-scale 2 --hidden 384 --layers 8 --heads 6 --intermediate 1152
     python flows/pretrain.py --out models/arc-grid-15m --max-seconds 1400 ...   (the same flags: continues from the export and its compact optimizer state)
 
-The work is `tasks_lib.pretrain`; a retry (or the same command again) resumes from the last checkpoint.
+The work is `tasks_lib.pretraining.pretrain`; a retry (or the same command again) resumes from the last checkpoint.
 Every PretrainConfig field is a flag (`--world-size`, `--init-from`, `--wall-seconds`, `--shard-mib`, ...).
 With `--world-size` > 1 the started processes log with print (rank 0 only), not through the run logger.
 """
@@ -22,7 +22,7 @@ from flows import prefect_env  # noqa: E402,F401  (offline Prefect defaults; mus
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from tasks_lib import pretrain as lib
+from tasks_lib.pretraining import pretrain as lib
 
 
 @task(name="pretrain", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
@@ -35,7 +35,7 @@ def pretrain_flow(config: dict, command: str = "") -> dict:
     """Train (or resume) the model described by `config` (PretrainConfig fields).
 
     Args:
-        config: PretrainConfig fields (tasks_lib/pretrain.py), e.g. {"out": "models/arc-base-pretrained"}.
+        config: PretrainConfig fields (tasks_lib/pretraining/pretrain.py), e.g. {"out": "models/arc-base-pretrained"}.
         command: The command line recorded with the model, for whoever reads it later.
     """
     return train(config, command)

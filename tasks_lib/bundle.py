@@ -57,7 +57,7 @@ LOCK = ROOT / "lock" / "cpu.txt"
 MANIFEST = "arc-ttt-bundle.json"
 REPO_PARTS = ("flows", "tasks_lib", "profiles", "kaggle", "pyproject.toml", "README.md")
 MODELS = ("arc-grid-15m", "arc-base-5m")  # folders of models/ the bundle ships by default
-# caches, and a model's compact pretraining optimizer state (tasks_lib/checkpoint.py: only pretraining reads it)
+# caches, and a model's compact pretraining optimizer state (tasks_lib/pretraining/checkpoint.py: only pretraining reads it)
 _SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "*.egg-info", "optimizer-*.safetensors", "trainer_state.json")
 
 

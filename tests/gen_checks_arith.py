@@ -1,4 +1,4 @@
-"""Rule checks for the counting and comparison families (`tasks_lib/generators/arith.py`), written from each
+"""Rule checks for the counting and comparison families (`tasks_lib/pretraining/generators/arith.py`), written from each
 family's description, not from its code: each check takes a task's (input, output) pairs, test pair last, and
 says whether every pair follows the rule and the train pairs pin the hidden part of it."""
 

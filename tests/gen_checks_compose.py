@@ -1,4 +1,4 @@
-"""Rule checks for the composition families (`tasks_lib/generators/composition.py`), written from each family's
+"""Rule checks for the composition families (`tasks_lib/pretraining/generators/composition.py`), written from each family's
 description, not from its code: each check takes a task's (input, output) pairs, test pair last, and says
 whether every pair follows the rule and the train pairs pin the hidden part of it."""
 

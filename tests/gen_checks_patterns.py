@@ -1,4 +1,4 @@
-"""Rule checks for the families of `tasks_lib.generators.patterns`, written from each family's description
+"""Rule checks for the families of `tasks_lib.pretraining.generators.patterns`, written from each family's description
 (not by calling the generator): each returns True when every (input, output) pair of a task follows the rule.
 `tests/test_generate.py` merges `PATTERN_CHECKS` into its `CHECKS`."""
 

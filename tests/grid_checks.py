@@ -1,6 +1,6 @@
 """Grid helpers that the generator rule checks share (`tests/test_generate.py`, `tests/gen_checks_*.py`).
 
-Written independently of `tasks_lib.generators`, so a check never reuses the code it checks. Cells are (row,
+Written independently of `tasks_lib.pretraining.generators`, so a check never reuses the code it checks. Cells are (row,
 column); `groups` visits start cells in row order, so a group's first cell is its top-left-most one.
 """
 

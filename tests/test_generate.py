@@ -26,7 +26,7 @@ from grid_checks import size as _size
 
 from tasks_lib.arc.augment import Augmentation, apply_grid, invert_grid
 from tasks_lib.arc.data import Grid, Task, load_challenges, to_grid
-from tasks_lib.generate import FAMILIES, MAX_TASK_CELLS, generate_tasks, main, make_task, task_cells, task_tokens
+from tasks_lib.pretraining.generate import FAMILIES, MAX_TASK_CELLS, generate_tasks, main, make_task, task_cells, task_tokens
 
 SEEDS = range(25)
 
@@ -638,7 +638,7 @@ def test_tasks_do_not_depend_on_the_hash_seed(tmp_path: Path) -> None:
     root = Path(__file__).resolve().parent.parent
     env = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": str(root)}
     count = 2 * len(FAMILIES)  # every family twice
-    subprocess.run([sys.executable, "-m", "tasks_lib.generate", "--count", str(count), "--seed", "4", "--out", str(tmp_path)],
+    subprocess.run([sys.executable, "-m", "tasks_lib.pretraining.generate", "--count", str(count), "--seed", "4", "--out", str(tmp_path)],
                    check=True, env=env, cwd=root, capture_output=True)
     loaded = load_challenges(tmp_path / "challenges.json", tmp_path / "solutions.json")
     assert loaded.tasks == generate_tasks(count, seed=4)

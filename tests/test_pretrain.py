@@ -14,8 +14,8 @@ import pytest
 from tasks_lib.config import ModelConfig
 from tasks_lib.arc.data import load_challenges
 from tasks_lib.arc.encoding import IGNORE, Encoded
-from tasks_lib.checkpoint import COMPACT_STATE, export_model, load_checkpoint, shard_weights
-from tasks_lib.pretrain import (
+from tasks_lib.pretraining.checkpoint import COMPACT_STATE, export_model, load_checkpoint, shard_weights
+from tasks_lib.pretraining.pretrain import (
     PretrainConfig,
     _optimizer,
     config_from_dict,
@@ -24,7 +24,7 @@ from tasks_lib.pretrain import (
     pretrain,
     stream_seed,
 )
-from tasks_lib.pretrain_data import PretrainError, collate, length_batches, task_pairs, training_tasks
+from tasks_lib.pretraining.pretrain_data import PretrainError, collate, length_batches, task_pairs, training_tasks
 
 torch = pytest.importorskip("torch")
 
@@ -247,7 +247,7 @@ def test_a_run_resumes_from_the_export_and_its_compact_optimizer_state_alone(tmp
 
     from transformers import AutoModelForCausalLM
 
-    from tasks_lib.checkpoint import load_compact
+    from tasks_lib.pretraining.checkpoint import load_compact
 
     out = tmp_path / "model"
     cfg = {"out": str(out), "sources": [_sources(tmp_path)], "holdout": [], "max_steps": 4, "max_seconds": 0, "positions": "grid",

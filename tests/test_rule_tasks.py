@@ -1,4 +1,4 @@
-"""Training tasks' own rules (`tasks_lib.rules`, `tasks_lib.rule_tasks`): every registered rule reproduces every
+"""Training tasks' own rules (`tasks_lib.pretraining.rules`, `tasks_lib.pretraining.rule_tasks`): every registered rule reproduces every
 given pair of its task and samples valid, varied, seed-determined pairs; only eligible training tasks have rules
 (no evaluation task, no ARC-AGI-2 copy of one); a wrong rule fails verification; fresh tasks meet their contract;
 coverage and the CLI report them; pretraining draws them as generated tasks only when asked."""
@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 
 from tasks_lib.arc.data import load_challenges, to_grid
-from tasks_lib.generate import MAX_TASK_CELLS
-from tasks_lib.pretrain import PretrainConfig, generated_tasks
-from tasks_lib.pretrain_data import GENERATED_PREFIX, training_tasks
-from tasks_lib.rule_tasks import (HOLDOUT, PREFIX, coverage, held_out_ids, main, make_task, rule_tasks,
+from tasks_lib.pretraining.generate import MAX_TASK_CELLS
+from tasks_lib.pretraining.pretrain import PretrainConfig, generated_tasks
+from tasks_lib.pretraining.pretrain_data import GENERATED_PREFIX, training_tasks
+from tasks_lib.pretraining.rule_tasks import (HOLDOUT, PREFIX, coverage, held_out_ids, main, make_task, rule_tasks,
                                   training_sets, verified_ids, verify)
-from tasks_lib.rules import RULES, Rule
-from tasks_lib.rules.base import Registry, flip_lr, freeze
+from tasks_lib.pretraining.rules import RULES, Rule
+from tasks_lib.pretraining.rules.base import Registry, flip_lr, freeze
 
 
 @pytest.mark.parametrize("task_id", sorted(RULES))
@@ -83,7 +83,7 @@ def _digest(tasks: list) -> str:
 
 
 def test_fresh_tasks_do_not_depend_on_the_process_hash_seed() -> None:
-    code = ("import hashlib; from tasks_lib.rule_tasks import make_task; from tasks_lib.rules import RULES; "
+    code = ("import hashlib; from tasks_lib.pretraining.rule_tasks import make_task; from tasks_lib.pretraining.rules import RULES; "
             "print(hashlib.sha256(repr([make_task(t, 5) for t in sorted(RULES)]).encode()).hexdigest())")
     root = Path(__file__).resolve().parent.parent
     env = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": str(root)}
