@@ -2,7 +2,7 @@
 
 Contract: `python -m benchmarks.budget_curve --challenges arc1/eval --limit 10 --order smallest --profile cpu
 --base 60 --scales 0.25,0.5,1,2 --out DIR` runs, for every scale and for refinement off and on, one whole run of
-`tasks_lib.pipeline.run_direct` (the submit flow's code path without Prefect; `--flow` runs `flows/submit.py`
+`tasks_lib.running.pipeline.run_direct` (the submit flow's code path without Prefect; `--flow` runs `flows/submit.py`
 itself in a subprocess instead) with `--time-budget = scale x base` and the profile's `schedule.refine` set, each
 into its own folder under `DIR/runs/`. It prints and writes (`DIR/budget_curve.md`, `DIR/budget_curve.json`,
 `DIR/budget_curve.png`, drawn with Pillow) per run: tasks solved, budget used (the run's wall seconds over its
@@ -137,7 +137,7 @@ def run_once(args: argparse.Namespace, profile: Path, budget: float, out: Path) 
         subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
         report = json.loads((out / "report.json").read_text())
     else:
-        from tasks_lib.pipeline import run_direct
+        from tasks_lib.running.pipeline import run_direct
 
         report = run_direct(args.challenges, out, str(profile), limit=args.limit, time_budget=budget, order=args.order)
     return report

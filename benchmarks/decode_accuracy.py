@@ -4,7 +4,7 @@ depth-first search + augmented scoring (and the other combinations).
     python benchmarks/decode_accuracy.py --tasks 8 --train-steps 32 --out runs/bench-decode-acc
 
 Takes the `--tasks` smallest tasks of `--challenges` (with solutions) and runs them once per strategy through the
-pipeline (`tasks_lib.pipeline.run_direct`, the submit flow's code path), with the profile's train settings capped
+pipeline (`tasks_lib.running.pipeline.run_direct`, the submit flow's code path), with the profile's train settings capped
 at `--train-steps` and a budget no deadline reaches: training is seeded, so every strategy samples an adapter
 trained the same way (the same weights on CPU; on GPU up to bf16 non-determinism). Prints, per strategy, test
 outputs solved (either attempt), how often the right grid was among the top-ranked candidates the record keeps,
@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tasks_lib.arc.data import load_challenges, write_kaggle  # noqa: E402
-from tasks_lib.pipeline import run_direct  # noqa: E402
-from tasks_lib.sweep_points import write_profile  # noqa: E402
+from tasks_lib.running.pipeline import run_direct  # noqa: E402
+from tasks_lib.running.sweep_points import write_profile  # noqa: E402
 
 STRATEGIES = {  # name: (sample overrides, vote rule)
     "sampling+count": ({"backend": "cached"}, "count"),

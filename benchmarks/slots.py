@@ -10,7 +10,7 @@ random weights and the ARC tokenizer. The library is used as the pipeline uses i
   (`Resident.reset` in place + a new AdamW), and of loading a saved adapter in place (the sample step's
   switch). Between two switches one untimed train step fills the adapter and the optimizer state.
 - `all --out DIR`: what the GPU call runs. Switch cost for the `--shapes`; then, over the same tasks and
-  profile, the pipeline's direct call (`tasks_lib.pipeline.run_direct`: the submit flow's code path without
+  profile, the pipeline's direct call (`tasks_lib.running.pipeline.run_direct`: the submit flow's code path without
   Prefect) for every `GPUSxSLOTS` config; then switch cost for the `--shapes-after`. Writes `results.json` (with the
   NVML samples) under `--out`, updated after each part so a cut-off run keeps what it finished.
 - `report results.json`: the markdown tables for `benchmarks/results/slots.md` (results saved before the pipeline
@@ -240,8 +240,8 @@ def part_of(report: dict) -> dict:
 
 
 def run_part(challenges: Path, solutions: Path, profile: Path, out: Path) -> dict:
-    """Every task through the pipeline's direct call (`tasks_lib.pipeline.run_direct`), as timing rows."""
-    from tasks_lib.pipeline import run_direct
+    """Every task through the pipeline's direct call (`tasks_lib.running.pipeline.run_direct`), as timing rows."""
+    from tasks_lib.running.pipeline import run_direct
 
     return part_of(run_direct(str(challenges), out, str(profile), str(solutions)))
 
@@ -406,7 +406,7 @@ def run_all(args: argparse.Namespace) -> dict:
         (out / "results.json").write_text(json.dumps(results, indent=1))
 
     sampler = UtilSampler().start()
-    from tasks_lib.slots import visible_gpu_count
+    from tasks_lib.running.slots import visible_gpu_count
 
     n_gpus = visible_gpu_count()
     device = "cuda" if n_gpus else "cpu"

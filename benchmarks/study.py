@@ -1,9 +1,9 @@
 """Studies: variants (no TTT, one shared adapter, per-task TTT, hyperparameters) x seeds at equal budget, on one
 host's GPUs, without a Prefect server.
 
-Contract: `python -m benchmarks.study run ...` turns every (variant, seed) into a sweep point (`tasks_lib.sweep_points`:
+Contract: `python -m benchmarks.study run ...` turns every (variant, seed) into a sweep point (`tasks_lib.running.sweep_points`:
 a profile YAML of its own, its task file, its run folder `--work`/runs/<variant>-s<seed>) and runs each point as
-`submit` would, through the pipeline's direct call (`tasks_lib.pipeline.run_direct`, in a subprocess:
+`submit` would, through the pipeline's direct call (`tasks_lib.running.pipeline.run_direct`, in a subprocess:
 `python -m benchmarks.study one`), several at once on disjoint GPUs (`CUDA_VISIBLE_DEVICES` per subprocess, GPU
 lease files per run), the rest queued. The planned points are also written to `--out`/points.json, with the
 parameters `flows/sweep.py` takes, so the same study runs on a Prefect work pool (the run folders and task files
@@ -51,7 +51,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tasks_lib import sweep_points  # noqa: E402
+from tasks_lib.running import sweep_points  # noqa: E402
 
 CATALOG: dict[str, dict] = {
     "per-task": {},  # the pipeline's normal mode: a fresh adapter per task
@@ -435,7 +435,7 @@ def combine_markdown(runs: list[dict], totals: dict) -> str:
 
 def run_one(args: argparse.Namespace) -> None:
     """One planned run in this process (the subprocess of a study): `submit`'s parameters, through the pipeline."""
-    from tasks_lib.pipeline import run_direct
+    from tasks_lib.running.pipeline import run_direct
 
     report = run_direct(**json.loads(args.parameters))
     print(json.dumps({k: report[k] for k in ("slots", "statuses", "shared", "score")}, indent=1))

@@ -5,7 +5,7 @@ included) and, on tasks from the project's own generators (`tasks_lib.pretrainin
 touched), measures per `--views` value B (views per optimizer step):
 - throughput: `--steps` timed steps after a warm-up (graph capture kept out), trained tokens/s (the views' own
   tokens; every shape's CUDA graph captured before the clock starts), TFLOP/s at 6 x parameters x tokens, MFU against the bf16 matrix rate measured in the same run (an 8192^3
-  product) and against `tasks_lib.compute.PEAK_BF16`, and the ratio to B = 1; for `--modes lora,full` (full: every
+  product) and against `tasks_lib.running.compute.PEAK_BF16`, and the ratio to B = 1; for `--modes lora,full` (full: every
   weight trains, fp32 master weights, bf16 autocast);
 - learning per GPU-second: on `--curve-tasks` tasks of `--curve-set` (default: generated; an ARC evaluation set is
   fine here: only an adapter trains on a task's own demonstrations, as at test time), a fresh adapter trains for `--curve-seconds` at
@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.train_step import matmul_tflops  # noqa: E402
-from tasks_lib.compute import PEAK_BF16, peak_flops  # noqa: E402
+from tasks_lib.running.compute import PEAK_BF16, peak_flops  # noqa: E402
 from tasks_lib.config import SampleConfig, TrainConfig, load_profile  # noqa: E402
 from tasks_lib.arc.data import load_challenges  # noqa: E402
 from tasks_lib.pretraining.generate import generate_tasks  # noqa: E402

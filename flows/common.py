@@ -1,7 +1,7 @@
 """Prefect glue shared by the flows: a task subflow's named final state and name, the run's final state, and the
 UI artifacts (progress, task cards, the per-task table, the run summary, the sweep table) with links between them.
 
-What the artifacts say is built in `tasks_lib.ui` and `tasks_lib.render`; this module only hands it to Prefect.
+What the artifacts say is built in `tasks_lib.reports.ui` and `tasks_lib.reports.render`; this module only hands it to Prefect.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from prefect.settings import PREFECT_UI_URL
 from prefect.states import Completed, Failed, State
 
 from tasks_lib.arc.data import Task
-from tasks_lib.render import candidates_image, task_panels, timeline_image, train_image, write_task_images
-from tasks_lib.run import Run
-from tasks_lib.ui import (STATE_MEANING, card_key, final_message, final_name, headline, progress_percent, progress_text, results_markdown, subflow_name,
+from tasks_lib.reports.render import candidates_image, task_panels, timeline_image, train_image, write_task_images
+from tasks_lib.running.run import Run
+from tasks_lib.reports.ui import (STATE_MEANING, card_key, final_message, final_name, headline, progress_percent, progress_text, results_markdown, subflow_name,
                           summary_markdown, task_line, task_markdown, task_state, timeline_path, timeline_rows)
 
 _PROGRESS: dict[str, UUID] = {}  # run id -> its progress artifact, set by start_progress

@@ -10,7 +10,7 @@
 The server runs in the foreground mode of `prefect server start` in its own session, writing to `server.log`
 (not `--background`, whose server writes to a pipe nobody reads once the command returns, and dies on its first
 warning). The worker writes to `worker-<name>.log`. Both take `PREFECT_API_URL`'s host and port; the host must be
-this machine (loopback or one of its addresses). Process handling lives in `tasks_lib/services.py`.
+this machine (loopback or one of its addresses). Process handling lives in `tasks_lib/running/services.py`.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from urllib.parse import urlparse
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python flows/control_room.py` runs from anywhere
 from flows import prefect_env  # noqa: E402,F401  (offline Prefect defaults; must come before prefect)
 
-from tasks_lib.services import Service, ServiceError, log_tail, running, start, stop, wait_until
+from tasks_lib.running.services import Service, ServiceError, log_tail, running, start, stop, wait_until
 
 PREFECT = str(Path(sys.executable).parent / "prefect")
 POOL = "arc-ttt"

@@ -1,5 +1,5 @@
 """Score a profile on a data set with known solutions: the submit pipeline as a subflow. `combine` adds up the
-reports of runs that each scored one chunk of a set (tasks_lib/report.py).
+reports of runs that each scored one chunk of a set (tasks_lib/reports/report.py).
 
     python flows/evaluate.py --challenges arc1/eval --limit 20 --profile cpu
     python flows/evaluate.py --challenges arc1/eval --skip 20 --limit 20 --profile cpu
@@ -18,9 +18,9 @@ from flows import prefect_env  # noqa: E402,F401  (offline Prefect defaults; mus
 from prefect import flow
 
 from flows.submit import Order, Profile, submit
-from tasks_lib import report
-from tasks_lib.run import check_inputs
-from tasks_lib.sweep_points import point_name
+from tasks_lib.reports import report
+from tasks_lib.running.run import check_inputs
+from tasks_lib.running.sweep_points import point_name
 
 
 def run_folder(challenges: str, profile: str, time_budget: float | None, model: str | None, skip: int, out: str | None) -> str:

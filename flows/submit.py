@@ -22,10 +22,10 @@ from prefect.states import State
 from pydantic import Field
 
 from flows.common import final_state, publish_report, publish_task, run_final_state, start_progress
-from tasks_lib import pipeline
-from tasks_lib.budget import TaskBudget
+from tasks_lib.running import pipeline
+from tasks_lib.running.budget import TaskBudget
 from tasks_lib.config import profile_names
-from tasks_lib.run import Run, check_inputs, prepare
+from tasks_lib.running.run import Run, check_inputs, prepare
 
 Order = Literal["file", "smallest"]
 Profile = (Annotated[Literal[profile_names()], Field(title="shipped profile")]  # type: ignore[valid-type]  (the UI offers these)
@@ -58,7 +58,7 @@ async def sample(task_id: str, slot: int, budget: TaskBudget) -> dict:
 
 @task(name="refine", task_run_name="refine / {task_id}", timeout_seconds=6 * 3600, **STEP)
 async def refine(task_id: str, slot: int, budget: TaskBudget, round_no: int) -> dict:
-    """A finished, unsure task: more training from its saved adapter and new views (tasks_lib/refine.py)."""
+    """A finished, unsure task: more training from its saved adapter and new views (tasks_lib/running/refine.py)."""
     return await pipeline.refine(RUN["current"], task_id, slot, budget, round_no)
 
 
@@ -80,7 +80,7 @@ def steps() -> pipeline.Steps:
 
 @flow(name="solve-task", flow_run_name="{task_id}")
 async def solve_task(task_id: str, slot: int) -> State:
-    """load-model -> train-adapter -> sample -> vote for one task, then its record (tasks_lib/pipeline.py). Ends in a
+    """load-model -> train-adapter -> sample -> vote for one task, then its record (tasks_lib/running/pipeline.py). Ends in a
     state named by the task's state word (Solved, Unsolved, Unscored, Fallback, or Failed); a later refinement
     of the task renames it (`publish`)."""
     SUBFLOWS[task_id] = str(flow_run.get_id())
@@ -88,7 +88,7 @@ async def solve_task(task_id: str, slot: int) -> State:
 
 
 def run_name() -> str:
-    """The run's name in the UI: its run id, the name of its `out` folder (`tasks_lib.run.prepare`)."""
+    """The run's name in the UI: its run id, the name of its `out` folder (`tasks_lib.running.run.prepare`)."""
     return Path(flow_run.parameters.get("out") or "runs/latest").resolve().name
 
 

@@ -20,7 +20,7 @@ from prefect import flow, get_run_logger
 from prefect.deployments import arun_deployment
 
 from flows.common import publish_sweep
-from tasks_lib.sweep_points import plan, rows, write_csv
+from tasks_lib.running.sweep_points import plan, rows, write_csv
 
 SUBMIT = "arc-ttt-submit/solve-and-submit"
 

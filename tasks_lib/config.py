@@ -179,14 +179,14 @@ RESERVE_SHARE = 0.1  # most of a run's total that its reserve may take (BudgetCo
 @dataclass(frozen=True)
 class ScheduleConfig:
     """How a run spends its budget: a first answer for every task (pass 1), then refinements of the unsure ones
-    (tasks_lib/refine.py) until the time is up."""
+    (tasks_lib/running/refine.py) until the time is up."""
 
     min_task_seconds: float = 0.0  # pass 1: the least share any task starts with while the run can give it to every task; 0: none
     overhead_seconds: float = 0.5  # a slot's time per task outside the task's own budget (record, publish, subflow);
     # replaced by the run's measured mean once a task has finished
     sample_seconds_per_token: float = 0.01  # sample-step seconds per answer token of a test input (all its views and samples
     # decoded as one batch); a claim leaves sampling this x the task's expected answer tokens (x1.2, at most 90% of the share;
-    # tasks_lib/budget.py). A guess until the run measures its own ratio (the first task that samples to the end); 0: no floor until then
+    # tasks_lib/running/budget.py). A guess until the run measures its own ratio (the first task that samples to the end); 0: no floor until then
     refine: bool = False  # after pass 1, spend the time left refining the unsure tasks
     first_pass_fraction: float = 1.0  # refine on: pass 1 plans to end by this fraction of the budget (the floor still holds)
     refine_rounds: int = 0  # most refinements per task; 0: no cap, unsure tasks are refined in rounds until the time is up

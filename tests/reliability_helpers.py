@@ -17,7 +17,7 @@ from typing import Any, Callable
 import pytest
 import yaml
 
-from tasks_lib import submission as sub_mod
+from tasks_lib.running import submission as sub_mod
 from tasks_lib.arc.data import load_challenges
 
 ROOT = Path(__file__).resolve().parent.parent

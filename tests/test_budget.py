@@ -9,7 +9,7 @@ from typing import Callable, Iterator
 
 import pytest
 
-from tasks_lib.budget import SAMPLE_CAP, SAMPLE_MARGIN, Budget, TaskBudget
+from tasks_lib.running.budget import SAMPLE_CAP, SAMPLE_MARGIN, Budget, TaskBudget
 
 
 class FakeClock:

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import ROOT, fast_profile
 from tasks_lib.arc.data import load_challenges
-from tasks_lib.submission import validate
+from tasks_lib.running.submission import validate
 
 pytestmark = pytest.mark.slow
 

@@ -1,10 +1,10 @@
-"""The run's training arithmetic (tasks_lib/compute.py): 6 x parameters x trained tokens, over the card's peak."""
+"""The run's training arithmetic (tasks_lib/running/compute.py): 6 x parameters x trained tokens, over the card's peak."""
 
 from __future__ import annotations
 
 import pytest
 
-from tasks_lib.compute import PEAK_BF16, peak_flops, trained, training_compute
+from tasks_lib.running.compute import PEAK_BF16, peak_flops, trained, training_compute
 
 
 def test_peak_by_card_name() -> None:

@@ -26,7 +26,7 @@ import pytest
 
 from conftest import ROOT, fast_profile, kaggle_files
 from tasks_lib.arc.data import Pair, Task
-from tasks_lib.ui import card_key
+from tasks_lib.reports.ui import card_key
 
 PREFECT = str(Path(sys.executable).parent / "prefect")
 POOL = "arc-ttt-test"

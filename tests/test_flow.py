@@ -14,8 +14,8 @@ from conftest import fast_profile, kaggle_files
 from tasks_lib.config import load_profile
 from tasks_lib.arc.data import Task
 from tasks_lib.arc.scoring import score
-from tasks_lib.submission import validate
-from tasks_lib.ui import STATES, final_message, final_name, subflow_name, task_state
+from tasks_lib.running.submission import validate
+from tasks_lib.reports.ui import STATES, final_message, final_name, subflow_name, task_state
 
 pytestmark = pytest.mark.slow
 
@@ -123,7 +123,7 @@ def test_the_flow_and_the_direct_call_give_the_same_answers(prefect_harness: Non
                                                            tmp_path: Path) -> None:
     """The same tasks, profile and seed through the Prefect flow and through `pipeline.run_direct`: one code path."""
     from flows.submit import submit
-    from tasks_lib.pipeline import run_direct
+    from tasks_lib.running.pipeline import run_direct
 
     challenges, solutions = kaggle_files(small_tasks[:2], tmp_path / "data")
     profile = fast_profile(tmp_path / "profile", model={"path": str(tiny_model)}, train={"seed": 7, "max_steps": 3},
@@ -144,7 +144,7 @@ def test_a_subflow_that_cannot_record_ends_failed_and_its_task_gets_fallbacks(pr
                                                                                small_tasks: list[Task], tmp_path: Path,
                                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     from flows import submit as submit_mod
-    from tasks_lib.run import Run
+    from tasks_lib.running.run import Run
 
     record = Run.record
 

@@ -119,7 +119,7 @@ def _run_notebook(python: Path, work: Path, env: dict[str, str], read_only: Path
 
 def _check_submission(path: Path, challenges: Path) -> dict:
     """The file is a complete, valid submission for `challenges` (checked with the project's own validator)."""
-    from tasks_lib.submission import validate
+    from tasks_lib.running.submission import validate
 
     sub = json.loads(path.read_text())
     validate(sub, load_challenges(str(challenges)).n_test)

@@ -91,10 +91,10 @@ def test_the_environment_is_the_lock() -> None:
 
 def test_imported_modules_come_from_locked_distributions() -> None:
     """What the project and its tests import maps to locked distributions (the standard library aside)."""
-    subprocess.run([sys.executable, "-c", "import flows.submit, flows.evaluate, tasks_lib.pipeline"], cwd=ROOT, check=True,
+    subprocess.run([sys.executable, "-c", "import flows.submit, flows.evaluate, tasks_lib.running.pipeline"], cwd=ROOT, check=True,
                    capture_output=True, timeout=300)
     import flows.submit  # noqa: F401
-    import tasks_lib.pipeline  # noqa: F401
+    import tasks_lib.running.pipeline  # noqa: F401
 
     owners = md.packages_distributions()
     pins = lock_pins(lock_env.LOCK)

@@ -267,7 +267,7 @@ def test_only_long_examples_left_stop_training_instead_of_spinning(fresh: Reside
 def test_worker_train_op_survives_a_step_out_of_memory(model_cfg: ModelConfig, small_tasks: list[Task], monkeypatch, tmp_path) -> None:
     """The slot worker's `train` op returns its stats and saves the adapter: the task is not failed."""
     from tasks_lib.adapting import model as model_mod
-    from tasks_lib.worker import Worker
+    from tasks_lib.running.worker import Worker
 
     _oom_layers(monkeypatch, 1, times=1)
     monkeypatch.setattr(model_mod, "_RESIDENT", {})  # this worker's resident model, not the other tests' process cache

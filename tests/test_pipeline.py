@@ -1,4 +1,4 @@
-"""The one pipeline (tasks_lib/pipeline.py) with fake steps, no workers: its failure policy (load, train, sample),
+"""The one pipeline (tasks_lib/running/pipeline.py) with fake steps, no workers: its failure policy (load, train, sample),
 what a task's record says about each, and the free-slot queue that is the only limit inside a run."""
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from conftest import fast_profile, kaggle_files
-from tasks_lib import pipeline
-from tasks_lib.budget import SAMPLE_CAP, SAMPLE_MARGIN, TaskBudget
+from tasks_lib.running import pipeline
+from tasks_lib.running.budget import SAMPLE_CAP, SAMPLE_MARGIN, TaskBudget
 from tasks_lib.arc.data import Task
 from tasks_lib.arc.encoding import answer_tokens
-from tasks_lib.run import Run, prepare
+from tasks_lib.running.run import Run, prepare
 
 
 def _run(tasks: list[Task], tiny_model: Path, folder: Path) -> Run:

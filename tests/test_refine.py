@@ -1,4 +1,4 @@
-"""Refinement passes (tasks_lib/refine.py, pipeline.refine_task) with fake steps, no workers: which task is
+"""Refinement passes (tasks_lib/running/refine.py, pipeline.refine_task) with fake steps, no workers: which task is
 refined, that its record, candidates and submission follow the vote over old and new candidates, that a
 refinement that fails or gets no time leaves the old record as it was, and that slots keep refining until
 the budget is spent."""
@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from conftest import fast_profile, kaggle_files
-from tasks_lib import pipeline, refine
-from tasks_lib.budget import SAMPLE_CAP, TaskBudget
+from tasks_lib.running import pipeline, refine
+from tasks_lib.running.budget import SAMPLE_CAP, TaskBudget
 from tasks_lib.config import ScheduleConfig
 from tasks_lib.arc.data import Task
-from tasks_lib.run import Run, prepare
+from tasks_lib.running.run import Run, prepare
 
 
 def _run(tasks: list[Task], tiny_model: Path, folder: Path, budget: float = 600, **schedule) -> Run:

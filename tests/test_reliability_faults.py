@@ -34,14 +34,14 @@ from reliability_helpers import (
     wait_for,
 )
 
-from tasks_lib import solve
-from tasks_lib.budget import TaskBudget
+from tasks_lib.running import solve
+from tasks_lib.running.budget import TaskBudget
 from tasks_lib.config import RunConfig
 from tasks_lib.arc.data import Task
-from tasks_lib.slots import LeaseError, SlotError, SlotPool, claim_gpus
-from tasks_lib.run import prepare
+from tasks_lib.running.slots import LeaseError, SlotError, SlotPool, claim_gpus
+from tasks_lib.running.run import prepare
 from tasks_lib.arc.store import RunDir, StoreError, atomic_write_json
-from tasks_lib.submission import fallback_entry
+from tasks_lib.running.submission import fallback_entry
 
 THREE = {"valid_two_tasks.json": ["valid_a", "valid_b"], "unusual_valid.json": ["one_cell"]}
 
@@ -134,7 +134,7 @@ def test_worker_exits_when_its_run_is_killed(tmp_path: Path) -> None:
     script = (
         "import sys, threading, time\n"
         "from tasks_lib.arc.data import Task\n"
-        "from tasks_lib.slots import SlotPool\n"
+        "from tasks_lib.running.slots import SlotPool\n"
         "pool = SlotPool([('cpu', {'ARC_TTT_INJECT': 'sample:hang:*'})], threads=1)\n"
         "threading.Thread(target=pool.call, args=(0, 'sample', 600), kwargs=dict(task=Task('t', (), (), ()), model=None,"
         " sample=None, adapter_dir='', deadline=0.0), daemon=True).start()\n"
@@ -182,7 +182,7 @@ def test_oom_in_sample_sheds_views_then_samples_then_gives_up() -> None:
 _HOLD = (
     "import sys\n"
     "from pathlib import Path\n"
-    "from tasks_lib.slots import LeaseError, claim_gpus\n"
+    "from tasks_lib.running.slots import LeaseError, claim_gpus\n"
     "try:\n"
     "    leases = claim_gpus((0, 1), 1, Path(sys.argv[1]))\n"
     "except LeaseError as err:\n"
@@ -291,7 +291,7 @@ def test_unwritable_output_dir_fails_before_anything_runs(tmp_path: Path, quick_
 
 
 def _workers(pid: int) -> list[int]:
-    return [c for c in children(pid) if b"tasks_lib.worker" in Path(f"/proc/{c}/cmdline").read_bytes()]
+    return [c for c in children(pid) if b"tasks_lib.running.worker" in Path(f"/proc/{c}/cmdline").read_bytes()]
 
 
 @pytest.mark.slow

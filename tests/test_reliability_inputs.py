@@ -17,7 +17,7 @@ from reliability_helpers import DATA, cli_args, cli_env, corpus_tasks, fast_prof
 from tasks_lib.arc.data import DataError, load_challenges
 from tasks_lib.arc.encoding import Vocab, build_arc_tokenizer, encode_prompt
 from tasks_lib.arc.store import RunDir
-from tasks_lib.submission import fallback_entry
+from tasks_lib.running.submission import fallback_entry
 
 # (case, challenges file, solutions file or None, what the one-line error must say besides the file name)
 FILE_ERRORS = [

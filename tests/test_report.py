@@ -1,4 +1,4 @@
-"""Chunked evaluation: `--skip`/`--limit` runs of one set, combined by tasks_lib/report.py (and
+"""Chunked evaluation: `--skip`/`--limit` runs of one set, combined by tasks_lib/reports/report.py (and
 `flows/evaluate.py combine`), add up to the run over the whole set; overlapping or mixed runs are refused."""
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ import pytest
 
 from conftest import fast_profile, kaggle_files
 from test_pipeline import Fake
-from tasks_lib import pipeline, report
+from tasks_lib.running import pipeline
+from tasks_lib.reports import report
 from tasks_lib.arc.data import Task
-from tasks_lib.run import prepare
+from tasks_lib.running.run import prepare
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Background services (tasks_lib/services.py): a log and a pid, SIGINT at its default even when the starter ignores
+"""Background services (tasks_lib/running/services.py): a log and a pid, SIGINT at its default even when the starter ignores
 it (why a Prefect worker ignored the README's `kill`), and a stop that ends the process and what it left behind."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tasks_lib import services
-from tasks_lib.services import Service
+from tasks_lib.running import services
+from tasks_lib.running.services import Service
 
 # Stops on SIGTERM only by sending itself SIGINT, as `prefect worker start` does (prefect.utilities.processutils).
 WORKER_LIKE = textwrap.dedent("""

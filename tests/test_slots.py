@@ -10,12 +10,12 @@ from typing import Iterator
 
 import pytest
 
-from tasks_lib import slots
-from tasks_lib.budget import Budget
+from tasks_lib.running import slots
+from tasks_lib.running.budget import Budget
 from tasks_lib.config import ModelConfig, RunConfig, SampleConfig, SlotConfig, TrainConfig
 from tasks_lib.arc.data import LoadResult, Task
-from tasks_lib.run import Run
-from tasks_lib.slots import LeaseError, SlotError, SlotPool, claim_gpus, physical_gpu_id, plan_devices, visible_gpu_count
+from tasks_lib.running.run import Run
+from tasks_lib.running.slots import LeaseError, SlotError, SlotPool, claim_gpus, physical_gpu_id, plan_devices, visible_gpu_count
 from tasks_lib.arc.store import RunDir
 
 HANG, OOM = "inject-hang", "inject-oom"
@@ -111,8 +111,8 @@ def test_cuda_without_a_gpu_is_a_lease_error() -> None:
 
 
 def test_asking_for_more_gpus_than_visible_uses_those_visible_and_says_so(monkeypatch, caplog: pytest.LogCaptureFixture) -> None:
-    monkeypatch.setattr("tasks_lib.slots.visible_gpu_count", lambda: 1)
-    with caplog.at_level("WARNING", logger="tasks_lib.slots"):
+    monkeypatch.setattr("tasks_lib.running.slots.visible_gpu_count", lambda: 1)
+    with caplog.at_level("WARNING", logger="tasks_lib.running.slots"):
         plan = plan_devices(SlotConfig(device="cuda", gpus=2))
     assert (plan.kind, plan.want) == ("cuda", 1)
     assert "slots.gpus=2 but 1 CUDA GPU(s) visible" in caplog.text

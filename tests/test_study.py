@@ -11,7 +11,7 @@ import pytest
 
 from benchmarks.study import (RunSpec, collect, combine, combine_markdown, main, markdown, ordered_tasks, parse_variant, plan, run_tasks,
                               score_runs, write_profile)
-from tasks_lib import sweep_points
+from tasks_lib.running import sweep_points
 from tasks_lib.arc.data import load_challenges, write_kaggle
 
 
@@ -126,7 +126,7 @@ def test_runs_side_by_side_split_the_host_cores_between_their_workers(tmp_path: 
 
 @pytest.mark.slow
 def test_a_study_runs_its_points_through_the_pipeline_and_writes_them_for_the_sweep_flow(tiny_model: Path, tmp_path: Path) -> None:
-    """Two variants x one seed on two CPU "GPUs": each point is a run of `tasks_lib.pipeline.run_direct`; the table
+    """Two variants x one seed on two CPU "GPUs": each point is a run of `tasks_lib.running.pipeline.run_direct`; the table
     reads their reports; points.json holds parameters `flows/sweep.py` takes."""
     out = tmp_path / "out"
     # refinement off: the cpu profile's refinements would add steps that depend on how unsure the tiny model is

@@ -1,4 +1,4 @@
-"""Train scopes through the pipeline's direct call on CPU with the tiny model (`tasks_lib.pipeline.run_direct`):
+"""Train scopes through the pipeline's direct call on CPU with the tiny model (`tasks_lib.running.pipeline.run_direct`):
 `shared` trains one adapter once and every task samples it; `none` trains nothing and samples the base model."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from conftest import fast_profile, kaggle_files
 from tasks_lib.config import ConfigError, TrainConfig
 from tasks_lib.arc.data import Task
 from tasks_lib.adapting.model import ADAPTER_FILE
-from tasks_lib.pipeline import run_direct
+from tasks_lib.running.pipeline import run_direct
 
 pytestmark = pytest.mark.slow
 

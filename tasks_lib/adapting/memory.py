@@ -175,7 +175,7 @@ def plan_groups(views: int, per_view: int, fixed: int, available: int | None, sa
 
     so the groups are as even as the fit allows (one decode shape, one CUDA-graph set, for all but the last).
     `available` None (no limit known): one group of every view. At least one view per group even when that one does
-    not fit: the sampler's out-of-memory retry (`tasks_lib.solve.sample_step`) is the last resort."""
+    not fit: the sampler's out-of-memory retry (`tasks_lib.running.solve.sample_step`) is the last resort."""
     if views < 1:
         return []
     if available is None:

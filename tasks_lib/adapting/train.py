@@ -238,7 +238,7 @@ def train_loop(res: Resident, cfg: TrainConfig, examples: Iterator[Encoded], max
                 before = step_time
                 read_back()
                 # A bucket's capture is the slot's one-off cost, not this task's: the step-time estimate skips it and
-                # the deadline moves by it (the run's budget absorbs it as tasks finish: tasks_lib/budget.py).
+                # the deadline moves by it (the run's budget absorbs it as tasks finish: tasks_lib/running/budget.py).
                 step_time = before
                 deadline += time.time() - started
             elif len(pending) >= cfg.sync_every or step_time == 0.0:

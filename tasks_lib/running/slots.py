@@ -11,7 +11,7 @@ Contract:
   `gpu-<id>.lock` with the id made file-name safe. So runs started under `CUDA_VISIBLE_DEVICES=0` and `=1` both
   see index 0 and still lease different GPUs. The same GPU named two ways (an integer in one run, its UUID in
   another) is not recognised as one GPU.
-- `SlotPool` starts one worker process (`python -m tasks_lib.worker`) per slot, pinned to its device
+- `SlotPool` starts one worker process (`python -m tasks_lib.running.worker`) per slot, pinned to its device
   through `CUDA_VISIBLE_DEVICES` set to the GPU's physical id (`Leases.ids`), which the worker sees as `cuda:0`.
   `call(slot, op, timeout, **kwargs)` is blocking and thread-safe per slot; a call that runs past `timeout` has
   its worker killed for real (SIGKILL), a worker that dies is noticed at once, and either way `SlotError` is
@@ -38,7 +38,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from tasks_lib.config import ROOT, SlotConfig
-from tasks_lib.worker import HEADER, write_frame
+from tasks_lib.running.worker import HEADER, write_frame
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +186,7 @@ class SlotPool:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             log = open(self.log_dir / f"{slot.name}.log", "ab")
         slot.proc = subprocess.Popen(
-            [sys.executable, "-m", "tasks_lib.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env, cwd=str(ROOT)
+            [sys.executable, "-m", "tasks_lib.running.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env, cwd=str(ROOT)
         )
         if log is not subprocess.DEVNULL:
             log.close()

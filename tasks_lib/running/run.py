@@ -37,18 +37,18 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from tasks_lib import submission as sub_mod
-from tasks_lib.budget import Budget
-from tasks_lib.compute import training_compute
+from tasks_lib.running import submission as sub_mod
+from tasks_lib.running.budget import Budget
+from tasks_lib.running.compute import training_compute
 from tasks_lib.config import RunConfig, load_profile
 from tasks_lib.arc.data import LoadResult, Task, load_challenges
-from tasks_lib.slots import Leases, SlotPool, claim_gpus, default_lock_dir, plan_devices
+from tasks_lib.running.slots import Leases, SlotPool, claim_gpus, default_lock_dir, plan_devices
 from tasks_lib.adapting.model import ADAPTER_FILE, _validate_dir
 from tasks_lib.arc.scoring import score
 from tasks_lib.arc.store import RunDir, atomic_write_json
 from tasks_lib.adapting.shared_adapter import SHARED_ID
-from tasks_lib.solve import Outcome, shared_step
-from tasks_lib.ui import progress_text, state_counts, task_state
+from tasks_lib.running.solve import Outcome, shared_step
+from tasks_lib.reports.ui import progress_text, state_counts, task_state
 
 
 @dataclass
@@ -165,7 +165,7 @@ class Run:
         }
 
     def compute_stats(self, tasks: list[dict], work_seconds: float) -> dict | None:
-        """The run's training arithmetic and its share of the cards' peak (`tasks_lib.compute`), from the first slot
+        """The run's training arithmetic and its share of the cards' peak (`tasks_lib.running.compute`), from the first slot
         that loaded (parameters, card) and the GPUs the slots held; None before any slot loaded."""
         loaded = next((x for x in self.slot_loads if "parameters" in x), None)
         if loaded is None:
@@ -221,7 +221,7 @@ def _pass1_score(submission: dict, tasks: list[dict], solutions: dict) -> dict:
 
 def _score_summary(scored: dict) -> dict:
     """What report.json keeps of `scoring.score`: the two scores, the outputs solved and in all, and how many tasks
-    were scored (what `per_task` averages over, so chunks' scores add up: tasks_lib/report.py)."""
+    were scored (what `per_task` averages over, so chunks' scores add up: tasks_lib/reports/report.py)."""
     return {**{k: scored[k] for k in ("kaggle", "per_task", "solved_outputs", "total_outputs")}, "scored_tasks": len(scored["tasks"])}
 
 

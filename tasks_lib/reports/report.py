@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from tasks_lib.arc.store import atomic_write_json
-from tasks_lib.ui import STATES
+from tasks_lib.reports.ui import STATES
 
 SAME = ("source", "model", "profile")  # what runs of one evaluation must share
 

@@ -1,6 +1,6 @@
 """The slot worker: a long-lived process that owns one device and keeps the base model resident.
 
-Contract: started as `python -m tasks_lib.worker` by `tasks_lib.slots.SlotPool` with the device already
+Contract: started as `python -m tasks_lib.running.worker` by `tasks_lib.running.slots.SlotPool` with the device already
 chosen through the environment (`CUDA_VISIBLE_DEVICES`, `ARC_TTT_DEVICE`, `ARC_TTT_THREADS`, and
 `ARC_TTT_MEMORY_GB`: a cap on its CUDA allocations, `tasks_lib.adapting.memory.cap_process`). It reads
 requests `(op, kwargs)` as length-prefixed pickle frames on stdin and answers `("ok", result)` or
@@ -93,7 +93,7 @@ class Worker:
 
     def load(self, model, train=None) -> dict:
         """Load the base model once; with `train`, also compile the training step (see train.warm_up)."""
-        from tasks_lib.compute import device_name
+        from tasks_lib.running.compute import device_name
 
         res, loaded_now = self._resident(model)
         n = sum(p.numel() for p in res.model.parameters())

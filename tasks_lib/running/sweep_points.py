@@ -5,7 +5,7 @@ Contract:
   `profile`, `time_budget`, `model`, `solutions`, `challenges`, and an optional `name`) into a run: a unique
   name and the full submit parameters, with its own output folder `<out>/<name>`. Unknown keys raise
   `ValueError` naming them, before anything is started. A run's parameters are those of `flows/submit.py`'s
-  `submit` flow and of `tasks_lib.pipeline.run_direct`: `flows/sweep.py` runs them as deployments on a
+  `submit` flow and of `tasks_lib.running.pipeline.run_direct`: `flows/sweep.py` runs them as deployments on a
   Prefect work pool, `benchmarks/study.py` runs them on one host's GPUs.
 - `write_profile(base, overrides, path)` writes a profile YAML: `base` (a profile name or path) with
   `overrides` (`{stage: {field: value}}`), validated; a point names it as its `profile`.

@@ -4,7 +4,7 @@ Contract:
 - `Steps` holds the steps as async callables. `local_steps(run)` runs each in a thread, with no Prefect;
   `flows/submit.py` supplies the same functions wrapped as Prefect tasks (retries, timeouts, names) and a
   publisher of UI artifacts. Every implementation calls `load`, `train`, `sample`, `vote` and `train_shared`
-  below, which hand the work to `tasks_lib.solve` and the run's slot pool.
+  below, which hand the work to `tasks_lib.running.solve` and the run's slot pool.
 - `solve_task(run, steps, task_id, slot)` is one task, start to record: it claims the task's budget, then
   loads the model, trains the adapter, samples and votes, records the result (`Run.record`: result.json,
   then submission.json) and publishes it. Failure policy, each failure adding `"<step>: <error>"` to the
@@ -23,7 +23,7 @@ Contract:
   whose `solve` raises (it could not even record) gets fallback attempts in the submission only, so a resumed
   run redoes it. `solve` defaults to `solve_task` (the flow passes its per-task subflow, which calls it).
 - Refinement (`schedule.refine` on and `Steps.refine` given): once no pass-1 task is waiting, a free slot
-  takes the most unsure finished task (`tasks_lib.refine.pick`) and runs `refine_task`: a block of the
+  takes the most unsure finished task (`tasks_lib.running.refine.pick`) and runs `refine_task`: a block of the
   time left (`Budget.claim_extra`, sized by `refine.plan`), the `refine` step (continue training from the
   saved adapter, sample new views), a vote over all the task's candidates (old and new), and a new record
   (result.json, candidates.json, submission.json, each atomic; the round's entry keeps its `slot` and its `span`,
@@ -55,13 +55,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tasks_lib import refine as refine_mod
-from tasks_lib import solve
-from tasks_lib.budget import TaskBudget
+from tasks_lib.running import refine as refine_mod
+from tasks_lib.running import solve
+from tasks_lib.running.budget import TaskBudget
 from tasks_lib.arc.encoding import answer_tokens
-from tasks_lib.run import Run, prepare
-from tasks_lib.solve import Outcome, fallback_result
-from tasks_lib.ui import task_line
+from tasks_lib.running.run import Run, prepare
+from tasks_lib.running.solve import Outcome, fallback_result
+from tasks_lib.reports.ui import task_line
 
 logger = logging.getLogger(__name__)
 

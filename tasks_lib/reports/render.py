@@ -9,7 +9,7 @@ Contract:
 - `train_image(task)` is one small PNG of the task's train pairs (input above output, one column per pair).
 - `candidates_image(top, solution)` draws the top candidates of one test input, each labelled with its votes.
 - `timeline_image(rows)` is a Gantt chart: a time axis in seconds, one labelled lane per slot, one bar per piece of
-  work (a task's pass 1, or a refinement round drawn lighter; colour = the state word from `tasks_lib.ui`) with
+  work (a task's pass 1, or a refinement round drawn lighter; colour = the state word from `tasks_lib.reports.ui`) with
   the task id on the bar where it fits, and a legend.
 """
 
@@ -36,7 +36,7 @@ BACKGROUND: RGB = (0xFF, 0xFF, 0xFF)
 GRID_LINE: RGB = (0x55, 0x55, 0x55)
 TEXT: RGB = (0x22, 0x22, 0x22)
 FRAMES: dict[str, RGB] = {"right": (0x2E, 0xCC, 0x40), "wrong": (0xE0, 0x20, 0x20), "unknown": (0xCC, 0xCC, 0xCC)}
-STATE_COLOURS: dict[str, RGB] = {  # one per word of tasks_lib.ui.STATES
+STATE_COLOURS: dict[str, RGB] = {  # one per word of tasks_lib.reports.ui.STATES
     "solved": (0x2E, 0xA0, 0x40), "unsolved": (0x4C, 0x7A, 0xB0), "unscored": (0x7F, 0xA8, 0xD8),
     "fallback": (0xF0, 0x9A, 0x20), "failed": (0xD0, 0x20, 0x20),
 }

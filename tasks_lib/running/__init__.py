@@ -1,0 +1,9 @@
+"""Running tasks: a run's preparation, budgets, GPU slots and their workers, the task loop, and the submission.
+
+Owns: the run (`run`: prepare, record, finish), the one task loop and its failure policy (`pipeline`), one task's
+steps (`solve`) and refinements (`refine`), budgets (`budget`), GPU leases and the slot pool (`slots`, parent side;
+`worker`, the slot process), the submission file (`submission`), the training arithmetic of report.json
+(`compute`), sweep points (`sweep_points`), and detached background services (`services`, for flows/control_room.py).
+May import: every other sub-package but `tasks_lib.pretraining` (the top floor of the library; only flows/,
+benchmarks/ and kaggle/ import it).
+"""
