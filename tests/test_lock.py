@@ -16,7 +16,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from conftest import ROOT
-from tasks_lib.bundle import lock_pins
+from kaggle.bundle import lock_pins
 
 _spec = importlib.util.spec_from_file_location("lock_env", ROOT / "lock" / "env.py")
 lock_env = importlib.util.module_from_spec(_spec)

@@ -4,7 +4,7 @@ Contract:
 - `build_bundle(out, target)` writes `out/` (which must not exist yet) with
   - `wheels/`: a wheel for every package that this project's dependencies need for `target`, except the
     distributions `kaggle/image.toml` says the image provides (torch, transformers, peft: never replaced, nor its
-    numpy: `IMAGE_ONLY`) and what only they need (their closure, `tasks_lib/image.py`, computed from package metadata: nvidia-*, triton, ...),
+    numpy: `IMAGE_ONLY`) and what only they need (their closure, `kaggle/image.py`, computed from package metadata: nvidia-*, triton, ...),
     plus this project's own wheel (`arc_ttt-*.whl`, whose requirements pull the rest). A closure member this
     project needs too (certifi, pydantic, ...) is bundled as a fallback: pip installs it only where the image lacks
     it or holds a version the project's requirements refuse (the GPU rehearsal met both: an image without pydantic,
@@ -49,7 +49,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from tasks_lib.config import ROOT
-from tasks_lib.image import IMAGE_FILE, ImageClosure, ImageError, ImageSpec, image_closure
+from kaggle.image import IMAGE_FILE, ImageClosure, ImageError, ImageSpec, image_closure
 
 NOTEBOOK_SCRIPT = ROOT / "kaggle" / "notebook.py"
 NOTEBOOK_PROFILE = "kaggle-4xl4"  # the notebook's default profile: its model must be in the bundle

@@ -53,7 +53,7 @@ class ImageError(RuntimeError):
 
 
 class MarkerTarget(Protocol):
-    """What the walk needs of a bundle target (tasks_lib.bundle.Target)."""
+    """What the walk needs of a bundle target (kaggle.bundle.Target)."""
 
     python_version: str
 
