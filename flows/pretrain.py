@@ -23,11 +23,12 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from tasks_lib.pretraining import pretrain as lib
+from tasks_lib.pretraining.config import add_config_arguments, config_from_dict
 
 
 @task(name="pretrain", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
 def train(config: dict, command: str) -> dict:
-    return dataclasses.asdict(lib.pretrain(lib.config_from_dict(config), command, log=get_run_logger().info))
+    return dataclasses.asdict(lib.pretrain(config_from_dict(config), command, log=get_run_logger().info))
 
 
 @flow(name="arc-ttt-pretrain", log_prints=True)
@@ -35,7 +36,7 @@ def pretrain_flow(config: dict, command: str = "") -> dict:
     """Train (or resume) the model described by `config` (PretrainConfig fields).
 
     Args:
-        config: PretrainConfig fields (tasks_lib/pretraining/pretrain.py), e.g. {"out": "models/arc-base-pretrained"}.
+        config: PretrainConfig fields (tasks_lib/pretraining/config.py), e.g. {"out": "models/arc-base-pretrained"}.
         command: The command line recorded with the model, for whoever reads it later.
     """
     return train(config, command)
@@ -43,9 +44,9 @@ def pretrain_flow(config: dict, command: str = "") -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="arc-ttt: pretrain the base model (resumable)")
-    lib.add_config_arguments(parser)
+    add_config_arguments(parser)
     args = parser.parse_args(argv)
-    config = dataclasses.asdict(lib.config_from_dict(vars(args)))
+    config = dataclasses.asdict(config_from_dict(vars(args)))
     print(pretrain_flow(config, "python flows/pretrain.py " + shlex.join(sys.argv[1:] if argv is None else argv)))
     return 0
 

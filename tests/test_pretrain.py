@@ -15,16 +15,9 @@ from tasks_lib.config import ModelConfig
 from tasks_lib.arc.data import load_challenges
 from tasks_lib.arc.encoding import IGNORE, Encoded
 from tasks_lib.pretraining.checkpoint import COMPACT_STATE, export_model, load_checkpoint, shard_weights
-from tasks_lib.pretraining.pretrain import (
-    PretrainConfig,
-    _optimizer,
-    config_from_dict,
-    lr_factor,
-    parameter_count,
-    pretrain,
-    stream_seed,
-)
-from tasks_lib.pretraining.pretrain_data import PretrainError, collate, length_batches, task_pairs, training_tasks
+from tasks_lib.pretraining.config import PretrainConfig, PretrainError, config_from_dict
+from tasks_lib.pretraining.pretrain import _optimizer, lr_factor, parameter_count, pretrain, stream_seed
+from tasks_lib.pretraining.pretrain_data import collate, length_batches, task_pairs, training_tasks
 
 torch = pytest.importorskip("torch")
 

@@ -21,13 +21,10 @@ import copy
 import csv
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tasks_lib.arc.encoding import build_arc_tokenizer
-from tasks_lib.pretraining.pretrain_data import PretrainError
-
-if TYPE_CHECKING:
-    from tasks_lib.pretraining.pretrain import PretrainConfig
+from tasks_lib.pretraining.config import PretrainConfig, PretrainError
 
 CHECKPOINT = "checkpoint"  # sub-folder of `out` with fp32 weights, optimizer state and state.json
 LOSS_CSV = "loss.csv"
@@ -243,7 +240,7 @@ def write_loss_log(out: Path, rows: list[dict]) -> None:
     plt.close(fig)
 
 
-def model_card(cfg: "PretrainConfig", state: dict, params: int) -> str:
+def model_card(cfg: PretrainConfig, state: dict, params: int) -> str:
     """The model card (README.md) from the config and the training state."""
     data = state["data"]
     excluded = {k: len(v) for k, v in data["excluded"].items()}

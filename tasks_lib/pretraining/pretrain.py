@@ -25,7 +25,8 @@ Contract:
 - `parameter_count(cfg)` counts a config's parameters without building its weights.
 - `step_time(model_dirs, sizes)` times the pipeline's per-task LoRA step of each model on real tasks.
 What a model solves is measured on the product path (`flows/evaluate.py`), not here.
-This module never imports Prefect; `flows/pretrain.py` wraps it.
+Its settings are `tasks_lib.pretraining.config`, its processes `tasks_lib.pretraining.group`. This module never
+imports Prefect; `flows/pretrain.py` wraps it.
 """
 
 from __future__ import annotations
@@ -34,11 +35,12 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass
-from datetime import timedelta
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from tasks_lib.arc.data import load_challenges
+from tasks_lib.arc.encoding import IGNORE, Vocab, build_arc_tokenizer, encode_train
 from tasks_lib.pretraining.checkpoint import (
     CHECKPOINT,
     COMPACT_STATE,
@@ -50,88 +52,9 @@ from tasks_lib.pretraining.checkpoint import (
     save_compact,
     write_loss_log,
 )
-from tasks_lib.arc.data import load_challenges
-from tasks_lib.arc.encoding import IGNORE, Vocab, build_arc_tokenizer, encode_train
-from tasks_lib.pretraining.pretrain_data import GENERATED_PREFIX, PretrainError, loader, training_tasks
-
-MULTICAST_OFF = {"NCCL_NVLS_ENABLE": "0", "TORCH_SYMM_MEM_DISABLE_MULTICAST": "1", "NVSHMEM_DISABLE_NVLS": "1"}  # NVLink multicast stays off
-
-
-@dataclass(frozen=True)
-class PretrainConfig:
-    out: str  # model directory to write (and resume from); relative paths are from the working directory
-    sources: tuple[str, ...] = ("arc1/train", "arc2/train")
-    holdout: tuple[str, ...] = ("arc1/eval", "arc2/eval")  # never trained on, matched by content
-    min_shared_cells: int = 9  # a shared grid larger than this excludes a task; smaller ones (e.g. 3x3) recur by chance
-    hidden: int = 256
-    layers: int = 6
-    heads: int = 4  # head_dim = hidden / heads; >= 32 keeps vLLM's CPU attention usable
-    intermediate: int = 768
-    positions: str = "grid"  # grid: rotary positions over (grid, line, column), model type arc_grid; 1d: plain Llama positions
-    rope_theta: float = 10000.0  # rotary base; grid axes span ~0-30 and the 1-D axis up to max_tokens
-    max_tokens: int = 8192  # longest training sequence; trailing pairs are dropped beyond it (also the RoPE range trained)
-    batch_tokens: int = 65536  # padded tokens per optimizer step; examples of similar length are batched together
-    lr: float = 1e-3  # peak; small models take large rates
-    min_lr_ratio: float = 0.1  # cosine decays to lr * this
-    warmup_steps: int = 50
-    weight_decay: float = 0.1  # on matrices only
-    max_steps: int = 0  # 0: no step cap, time decides
-    max_seconds: float = 300.0  # training seconds over all sessions; 0: no time cap, steps decide
-    session_seconds: float = 540.0  # this call stops (checkpointed) after this many seconds of training
-    checkpoint_seconds: float = 60.0
-    wall_seconds: float = 0.0  # this call stops (checkpointed) before this much wall time, setup and saves included; 0: no limit
-    log_every: int = 10  # steps between loss rows
-    keep_background: bool = True  # colour 0 stays fixed, as in the views the pipeline trains and samples on
-    max_scale: int = 1  # upscale half the examples by 2..max_scale where every grid stays within 30 cells; 1: off
-    generated: int = 0  # procedurally generated tasks added to the sources (tasks_lib.pretraining.generate); 0: none
-    generated_seed: int = 0
-    generated_fraction: float = 0.5  # share of examples drawn from the generated tasks (families and rules), when there are any
-    rule_tasks: int = 0  # fresh tasks per ARC training task with a verified rule (tasks_lib.pretraining.rule_tasks), seed generated_seed, drawn as generated tasks; 0: none
-    compact: bool = True  # also write the compact optimizer state beside the export at every checkpoint
-    bucket: int = 256  # examples drawn, sorted by length and cut into batches at a time
-    workers: int = 0  # DataLoader processes that build batches, per training process; 0: the training process does
-    export_dtype: str = "bfloat16"  # dtype of the shipped weights (halves the repository size; CPU loads upcast)
-    shard_mib: float = 15.0  # largest weights file of the export; device transfers cap a file at 16 MiB
-    world_size: int = 1  # data-parallel processes, one per GPU (NCCL), or CPU processes (gloo); batch_tokens is per process
-    threads: int = 0  # CPU threads per process; 0: 1 process alone keeps torch's default, N share the cores
-    init_from: str = ""  # an exported model directory whose weights start a fresh run (new optimizer and schedule)
-    device: str = "auto"  # auto: cuda when available
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        checks = [
-            (bool(self.out), "out", "a directory"),
-            (bool(self.sources), "sources", "at least one data set"),
-            (self.min_shared_cells >= 0, "min_shared_cells", ">= 0"),
-            (self.hidden % self.heads == 0 and self.hidden // self.heads >= 32, "heads", "hidden / heads an integer >= 32"),
-            (self.layers >= 1 and self.intermediate >= 1, "layers", "layers and intermediate >= 1"),
-            (self.max_tokens >= 64, "max_tokens", ">= 64"),
-            (self.positions in ("grid", "1d"), "positions", "grid|1d"),
-            (self.rope_theta > 1, "rope_theta", "> 1"),
-            (1 <= self.max_scale <= 30, "max_scale", "1-30"),
-            (self.generated >= 0 and 0 <= self.generated_fraction <= 1, "generated", "generated >= 0, generated_fraction in [0, 1]"),
-            (self.rule_tasks >= 0, "rule_tasks", ">= 0"),
-            (self.batch_tokens >= self.max_tokens, "batch_tokens", ">= max_tokens"),
-            (self.lr > 0 and 0 <= self.min_lr_ratio <= 1, "lr", "lr > 0, min_lr_ratio in [0, 1]"),
-            (self.warmup_steps >= 0 and self.weight_decay >= 0, "warmup_steps", "warmup_steps, weight_decay >= 0"),
-            (self.max_steps > 0 or self.max_seconds > 0, "max_steps", "max_steps or max_seconds > 0"),
-            (self.max_steps >= 0 and self.max_seconds >= 0, "max_seconds", ">= 0"),
-            (self.session_seconds > 0 and self.checkpoint_seconds > 0, "session_seconds", "session and checkpoint seconds > 0"),
-            (self.wall_seconds >= 0, "wall_seconds", ">= 0"),
-            (self.log_every >= 1 and self.bucket >= 1 and self.workers >= 0, "log_every", "log_every, bucket >= 1, workers >= 0"),
-            (self.export_dtype in ("float32", "bfloat16", "float16"), "export_dtype", "float32|bfloat16|float16"),
-            (self.device in ("auto", "cpu", "cuda"), "device", "auto|cpu|cuda"),
-            (self.shard_mib > 0, "shard_mib", "> 0"),
-            (self.world_size >= 1 and self.threads >= 0, "world_size", "world_size >= 1, threads >= 0"),
-        ]
-        for ok, name, want in checks:
-            if not ok:
-                raise ValueError(f"pretrain.{name}={getattr(self, name)!r}: expected {want}")
-
-    @property
-    def shape(self) -> dict:
-        return {"hidden": self.hidden, "layers": self.layers, "heads": self.heads, "intermediate": self.intermediate,
-                "positions": self.positions}
+from tasks_lib.pretraining.config import PretrainConfig, PretrainError, PretrainResult, add_config_arguments, config_from_dict
+from tasks_lib.pretraining.group import MULTICAST_OFF, Group, free_port
+from tasks_lib.pretraining.pretrain_data import GENERATED_PREFIX, loader, training_tasks
 
 
 def output_loss(model: Any, ids: Any, labels: Any) -> Any:
@@ -163,17 +86,6 @@ def _optimizer(model: Any, cfg: PretrainConfig) -> Any:
     rest = [p for n, p in named if not (p.ndim == 2 and "embed" not in n)]
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": rest, "weight_decay": 0.0}]
     return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.95), fused=torch.cuda.is_available() and next(model.parameters()).is_cuda)
-
-
-@dataclass
-class PretrainResult:
-    out: str
-    steps: int
-    tokens: int
-    final_loss: float | None
-    done: bool
-    params: int
-    seconds: float
 
 
 def _device(name: str) -> str:
@@ -227,14 +139,6 @@ def stream_seed(cfg: PretrainConfig, step: int, rank: int, world: int) -> str:
     return f"{cfg.seed}:{step}" if world == 1 else f"{cfg.seed}:{step}:rank{rank}"
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def pretrain(cfg: PretrainConfig, command: str = "", log: Callable[[str], None] = print) -> PretrainResult:
     """Train (or resume) the model at `cfg.out` until the session or the whole run is over (see module doc).
 
@@ -252,7 +156,7 @@ def pretrain(cfg: PretrainConfig, command: str = "", log: Callable[[str], None] 
     if _device(cfg.device) == "cuda" and torch.cuda.device_count() < cfg.world_size:
         raise PretrainError(f"world_size={cfg.world_size} but only {torch.cuda.device_count()} GPU(s) are visible")
     log(f"pretrain: starting {cfg.world_size} processes")
-    mp.spawn(_rank_main, args=(cfg, command, _free_port(), started), nprocs=cfg.world_size, join=True)
+    mp.spawn(_rank_main, args=(cfg, command, free_port(), started), nprocs=cfg.world_size, join=True)
     return _result(cfg, json.loads((Path(cfg.out) / CHECKPOINT / "state.json").read_text()))
 
 
@@ -264,66 +168,6 @@ def _rank_main(rank: int, cfg: PretrainConfig, command: str, port: int, started:
     os.environ.update({"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "RANK": str(rank), "LOCAL_RANK": str(rank),
                        "WORLD_SIZE": str(cfg.world_size)})
     _train(cfg, command, print, started)
-
-
-class _Group:
-    """The process group as this module uses it: broadcasts and sums of a few floats (on a CPU gloo group,
-    so no GPU sync), and a barrier. With one process every call is the identity."""
-
-    def __init__(self, device: str, threads: int, workers: int) -> None:
-        import torch
-        import torch.distributed as dist
-
-        self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = int(os.environ.get("RANK", "0"))
-        self.local = int(os.environ.get("LOCAL_RANK", str(self.rank)))
-        self.control = None
-        if self.world == 1:
-            if threads:
-                torch.set_num_threads(threads)
-            return
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        local_world = int(os.environ.get("LOCAL_WORLD_SIZE", str(self.world)))
-        torch.set_num_threads(threads or max(1, cores // local_world // (1 + workers)))  # DataLoader workers take 1 each
-        if device == "cuda":
-            torch.cuda.set_device(self.local)
-        dist.init_process_group("nccl" if device == "cuda" else "gloo", rank=self.rank, world_size=self.world,
-                                timeout=timedelta(minutes=10))
-        self.control = dist.new_group(backend="gloo") if device == "cuda" else dist.group.WORLD
-
-    def broadcast(self, values: list[float]) -> list[float]:
-        """Rank 0's `values` on every rank."""
-        if self.world == 1:
-            return values
-        import torch
-        import torch.distributed as dist
-
-        tensor = torch.tensor(values, dtype=torch.float64)
-        dist.broadcast(tensor, src=0, group=self.control)
-        return tensor.tolist()
-
-    def total(self, values: list[float]) -> list[float]:
-        """`values` summed over ranks."""
-        if self.world == 1:
-            return values
-        import torch
-        import torch.distributed as dist
-
-        tensor = torch.tensor(values, dtype=torch.float64)
-        dist.all_reduce(tensor, group=self.control)
-        return tensor.tolist()
-
-    def barrier(self) -> None:
-        if self.world > 1:
-            import torch.distributed as dist
-
-            dist.barrier(group=self.control)
-
-    def close(self) -> None:
-        if self.world > 1:
-            import torch.distributed as dist
-
-            dist.destroy_process_group()
 
 
 def _initial_weights(cfg: PretrainConfig, ckpt: Path) -> None:
@@ -351,7 +195,7 @@ def _initial_weights(cfg: PretrainConfig, ckpt: Path) -> None:
     build_arc_tokenizer().save_pretrained(ckpt)
 
 
-def _loss_module(model: Any, device: str, group: _Group) -> Callable[[Any, Any], Any]:
+def _loss_module(model: Any, device: str, group: Group) -> Callable[[Any, Any], Any]:
     """`output_loss` on `model`; with several processes through DistributedDataParallel, which
     averages the gradients during backward."""
     if group.world == 1:
@@ -382,7 +226,7 @@ def _train(cfg: PretrainConfig, command: str, log: Callable[[str], None], starte
     out = Path(cfg.out)
     ckpt = out / CHECKPOINT
     device = _device(cfg.device)
-    group = _Group(device, cfg.threads, cfg.workers)
+    group = Group(device, cfg.threads, cfg.workers)
     rank0 = group.rank == 0
     if not rank0:
         log = _quiet
@@ -542,32 +386,6 @@ def step_time(model_dirs: Sequence[str], sizes: Sequence[int], steps: int = 3, t
                          "seconds_per_step": round(stats.seconds / max(1, stats.steps), 3), "threads": threads})
             log(f"{name}: {tokens} tokens ({task.id}) {rows[-1]['seconds_per_step']} s/step over {stats.steps} steps, {threads} thread(s)")
     return rows
-
-
-def config_from_dict(values: dict) -> PretrainConfig:
-    """A PretrainConfig from JSON-like values (lists become tuples); unknown keys raise ValueError."""
-    unknown = sorted(set(values) - set(PretrainConfig.__dataclass_fields__))
-    if unknown:
-        raise ValueError(f"pretrain.{unknown[0]}: unknown field; expected one of {sorted(PretrainConfig.__dataclass_fields__)}")
-    return PretrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
-
-
-def add_config_arguments(parser: Any) -> None:
-    """One `--flag` per PretrainConfig field, defaults from the dataclass."""
-    import argparse
-
-    defaults = PretrainConfig(out="unused")
-    for f in PretrainConfig.__dataclass_fields__.values():
-        value = getattr(defaults, f.name)
-        flag = "--" + f.name.replace("_", "-")
-        if f.name == "out":
-            parser.add_argument(flag, required=True, help="model directory to write or resume")
-        elif isinstance(value, tuple):
-            parser.add_argument(flag, nargs="*", default=list(value))
-        elif isinstance(value, bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=value)
-        else:
-            parser.add_argument(flag, type=type(value), default=value)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -18,20 +18,15 @@ from __future__ import annotations
 
 import random
 from dataclasses import asdict, dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 from tasks_lib.arc.augment import apply_task, max_scale, random_augmentation
 from tasks_lib.arc.data import Grid, Pair, Task, load_challenges
 from tasks_lib.arc.encoding import IGNORE, Encoded, EncodingError, Vocab, build_arc_tokenizer, encode_train
+from tasks_lib.pretraining.config import PretrainConfig, PretrainError
 
-if TYPE_CHECKING:
-    from tasks_lib.pretraining.pretrain import PretrainConfig
 
 GENERATED_PREFIX = "gen-"  # ids of procedurally generated tasks (tasks_lib.pretraining.generate)
-
-
-class PretrainError(RuntimeError):
-    """A checkpoint or data source cannot be used."""
 
 
 def task_pairs(task: Task) -> tuple[Pair, ...]:
@@ -139,7 +134,7 @@ def collate(batch: Sequence[Encoded], pad: int) -> tuple[Any, Any]:
     return ids, labels
 
 
-def batch_stream(tasks: Sequence[Task], cfg: "PretrainConfig", seed: str) -> Iterator[tuple[Any, Any]]:
+def batch_stream(tasks: Sequence[Task], cfg: PretrainConfig, seed: str) -> Iterator[tuple[Any, Any]]:
     """Endless (ids, labels) batches of fresh augmentations, deterministic in `seed`."""
     vocab = Vocab.from_tokenizer(build_arc_tokenizer())
     rng = random.Random(seed)
@@ -152,7 +147,7 @@ def batch_stream(tasks: Sequence[Task], cfg: "PretrainConfig", seed: str) -> Ite
             yield collate(batch, vocab.pad)
 
 
-def loader(tasks: Sequence[Task], cfg: "PretrainConfig", seed: str) -> Iterator[tuple[Any, Any]]:
+def loader(tasks: Sequence[Task], cfg: PretrainConfig, seed: str) -> Iterator[tuple[Any, Any]]:
     """`batch_stream` in the training process, or spread over `cfg.workers` DataLoader processes."""
     if cfg.workers == 0:
         return batch_stream(tasks, cfg, seed)

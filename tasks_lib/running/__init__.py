@@ -4,6 +4,5 @@ Owns: the run (`run`: prepare, record, finish), the one task loop and its failur
 steps (`solve`) and refinements (`refine`), budgets (`budget`), GPU leases and the slot pool (`slots`, parent side;
 `worker`, the slot process), the submission file (`submission`), the training arithmetic of report.json
 (`compute`), sweep points (`sweep_points`), and detached background services (`services`, for flows/control_room.py).
-May import: every other sub-package but `tasks_lib.pretraining` (the top floor of the library; only flows/,
-benchmarks/ and kaggle/ import it).
+May import: every floor below (arc, config, adapting, reports, decoding), never `tasks_lib.pretraining` beside it.
 """
