@@ -12,7 +12,7 @@ linear layers, non-zero B so it changes the output) wrapped by PEFT as in the pi
 - `generate`: PEFT `model.generate`, greedy, the batch being copies of the prompt; per new token from the
   difference of two lengths, so the prefill cancels;
 - the engine, ms per decode step of a `--steps`-token sampled continuation of the shared prompt (the second of
-  two runs): `eager` (the reference step `_forward`, no graph, adapter unmerged, `--eager-steps` steps);
+  two runs): `eager` (the reference step `forward`, no graph, adapter unmerged, `--eager-steps` steps);
   `graph, merged` (the reference step in a CUDA graph, adapter merged: the best path before the fused step);
   `graph fused` (the fused single-token step `_decode` in a CUDA graph, unmerged) and `graph fused, merged`;
   with `--compile BACKEND`, also `fused + compiled + graphs, merged` (the fused step with its layer body under
@@ -45,7 +45,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tasks_lib.arc.encoding import ARC_VOCAB, Vocab, build_arc_tokenizer, encode_prompt, output_budget  # noqa: E402
-from tasks_lib.decoding.engine import COMPILE_MODES, COMPILES, Engine  # noqa: E402
+from tasks_lib.decoding.compiled import COMPILE_MODES, COMPILES  # noqa: E402
+from tasks_lib.decoding.engine import Engine  # noqa: E402
 from tasks_lib.adapting.merge import merged  # noqa: E402
 
 SHAPES = {  # Qwen2.5 published configs: hidden, layers, heads, kv heads, intermediate

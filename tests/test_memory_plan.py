@@ -149,7 +149,7 @@ def test_groups_not_started_by_the_deadline_are_skipped_and_counted(res: Residen
 
 
 def test_score_pieces_bound_the_logits_and_give_the_same_numbers(res: Resident, small_tasks: list[Task], monkeypatch) -> None:
-    import tasks_lib.decoding.engine as engine
+    import tasks_lib.decoding.teacher as teacher
 
     eng = engine_for(res, SampleConfig(backend="cached"))
     prompt = _prompts(res, small_tasks[0], 1)[0]
@@ -159,7 +159,7 @@ def test_score_pieces_bound_the_logits_and_give_the_same_numbers(res: Resident, 
     seen: list[int] = []
     hook = eng.lm.lm_head.register_forward_hook(lambda m, args, out: seen.append(out.numel() // V))
     try:
-        monkeypatch.setattr(engine, "LOGIT_ELEMENTS", 3 * V)  # at most 3 positions' logits at once
+        monkeypatch.setattr(teacher, "LOGIT_ELEMENTS", 3 * V)  # at most 3 positions' logits at once
         got = eng.score(eng.prefill([prompt]), 0, comps)
     finally:
         hook.remove()

@@ -10,7 +10,8 @@ import torch
 
 from tasks_lib.config import ModelConfig, SampleConfig
 from tasks_lib.arc.data import Pair, Task
-from tasks_lib.decoding.engine import COMPILES, Engine
+from tasks_lib.decoding.compiled import COMPILES
+from tasks_lib.decoding.engine import Engine
 from tasks_lib.adapting.merge import MergeError, merged
 from tasks_lib.adapting.model import load_base
 from tasks_lib.decoding.sample import backend, engine_for, sample_task
@@ -247,7 +248,7 @@ def test_sample_task_merged_matches_unmerged(res) -> None:
 
 @pytest.mark.parametrize("which", ["tiny", "gqa", "grid"])
 def test_fused_decode_step_matches_the_reference_step(which: str, res, gqa_model, grid_res) -> None:
-    """The single-token step (`_decode`, what a CUDA graph captures) against `_forward`: tokens, logits, DFS."""
+    """The single-token step (`_decode`, what a CUDA graph captures) against `forward`: tokens, logits, DFS."""
     model = _model(which, res, gqa_model, grid_res)
     fused, ref = Engine(model), Engine(model, fused=False)
     assert fused.fused and not ref.fused

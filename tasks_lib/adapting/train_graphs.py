@@ -28,13 +28,10 @@ import contextlib
 import logging
 import time
 import warnings
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from tasks_lib.adapting import memory
 from tasks_lib.adapting.model import Resident
-
-if TYPE_CHECKING:
-    from tasks_lib.adapting.train_steps import GraphStep
 
 Shape = tuple[int, int]  # a graph step's static shape: (views B, padded length L)
 GRAD_CLIP = 1.0  # every training step clips the adapter's gradient norm to this (the captured body too)
@@ -42,6 +39,16 @@ GRAPH_WARMUP = 2  # eager steps on a side stream before a capture (compiles, aut
 CAPTURE_FAILED = "step_graphs_capture_failed"  # res.slot_state key: why a capture failed; the slot captures nothing more
 
 log = logging.getLogger(__name__)
+
+
+class CapturedStep(Protocol):
+    """What the graph plumbing runs of a step (`tasks_lib.adapting.train_steps.GraphStep` is one)."""
+
+    def static_loss(self, ids: Any, targets: Any) -> Any:
+        """The loss of padded views read from static buffers: ids (B, L), targets (B*L,)."""
+
+    def capturable_at(self, shape: Shape) -> bool:
+        """Whether this shape may be captured as a CUDA graph (else its body runs eagerly)."""
 
 
 def bucket_length(tokens: int, bucket: int) -> int:
@@ -199,7 +206,7 @@ class StepGraphs:
         else:
             self.inputs[shape].copy_(host)
 
-    def body(self, step: "GraphStep", shape: Shape) -> None:
+    def body(self, step: CapturedStep, shape: Shape) -> None:
         """The captured work, reading only static buffers: zero grads, forward, loss, backward, clip, AdamW."""
         import torch
 
@@ -215,7 +222,7 @@ class StepGraphs:
         states = [self.opt.state[p] for p in self.params]
         return [p.data for p in self.params] + [s[k] for s in states for k in ("exp_avg", "exp_avg_sq", "step")]
 
-    def capture(self, step: "GraphStep", shape: Shape) -> bool:
+    def capture(self, step: CapturedStep, shape: Shape) -> bool:
         """Warm up on a side stream, then capture `body` for `shape`; weights and optimizer state are restored
         after the warm-up steps. On failure: clean up (`_abandon_capture`), log once, set `failed` here and for
         the slot (no later capture in it; graphs captured before are kept but not replayed), return False (the
@@ -268,7 +275,7 @@ class StepGraphs:
         self.capture_seconds[shape] = time.perf_counter() - t0
         return True
 
-    def run(self, step: "GraphStep", shape: Shape) -> None:
+    def run(self, step: CapturedStep, shape: Shape) -> None:
         """One step on the loaded buffer: the graph (captured at first use) when possible, else the same body eagerly."""
         if self.params[0].grad is not self.grads[0]:  # another step's optimizer set the gradients to None
             self.attach_grads()

@@ -4,18 +4,28 @@ Contract: `Prefix` holds every prompt's per-layer K/V padded to a common length,
 of the first new token; `select(view)` is one prompt's. `DecodeState(engine, width, rows, pc, capacity)` allocates the
 buffers one decode shape reads and writes (CUDA graphs capture exactly these tensors); with `share=prefix` it reads
 that prefix's K/V in place instead of owning a copy. `load(prefix, rows_per_view)` fills them for a decode;
-`snapshot`/`restore` undo a step; `nbytes()` is what it holds. `tasks_lib.decoding.engine.Engine` owns both.
+`snapshot`/`restore` undo a step; `nbytes()` is what it holds. `tasks_lib.decoding.engine.Engine` owns both;
+`Sizes` is what a state reads of it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import torch
 
-if TYPE_CHECKING:
-    from tasks_lib.decoding.engine import Engine
+
+class Sizes(Protocol):
+    """What a decode state is sized by: an `Engine` is one (this module knows no engine)."""
+
+    device: torch.device
+    dtype: torch.dtype
+    n_layers: int
+    n_kv: int
+    head_dim: int
+    vocab_size: int
+    scheme: Any  # the model's position scheme (`tasks_lib.arc.positions`): its `axes`
 
 
 @dataclass
@@ -44,7 +54,7 @@ class Prefix:
 class DecodeState:
     """Static buffers of one decode shape; CUDA graphs capture reads and writes of exactly these tensors."""
 
-    def __init__(self, eng: Engine, width: int, rows: int, pc: int, capacity: int, share: Prefix | None = None):
+    def __init__(self, eng: Sizes, width: int, rows: int, pc: int, capacity: int, share: Prefix | None = None):
         """`share`: read that prefix's K/V in place instead of static copies (for `score`, which captures no graph)."""
         dev, dt = eng.device, eng.dtype
         L, Hkv, D = eng.n_layers, eng.n_kv, eng.head_dim

@@ -16,18 +16,17 @@ Contract:
   Returns, per prompt, `n` pairs `(ids, logprob)` where logprob is the sum of the model's log-probabilities
   (temperature 1) of the ids.
 - `dfs(prefix, view, eos, threshold, max_len, max_candidates, deadline)` runs `search.dfs` on one prompt.
-- `score(prefix, view, completions)` returns the log-probability of each given completion after the prompt, in
-  pieces of rows and positions (attention scores under SCORE_ELEMENTS, logits under LOGIT_ELEMENTS), reading the
-  prompt's K/V in place.
+- `score(prefix, view, completions)` returns the log-probability of each given completion after the prompt
+  (`tasks_lib.decoding.teacher`: in pieces of rows and positions, reading the prompt's K/V in place).
 - `trace(prefix, view, tokens)` feeds `tokens` by decode steps (the DFS path) and returns the log-probabilities
   after each: a check of the decode step against `score` or another engine.
-- A single-token decode step runs `_decode`, the same transformer as the multi-token `_forward` with fewer kernels
+- A single-token decode step runs `_decode`, the same transformer as the multi-token `forward` with fewer kernels
   (fused RMSNorm, a folded rotation and scale, one bias add, the own-K/V product accumulated onto the prefix's);
-  `fused=False` uses `_forward` for it too. If the fused step raises, the engine logs once and uses `_forward`.
+  `fused=False` uses `forward` for it too. If the fused step raises, the engine logs once and uses `forward`.
 - `compile`: "off" (the default, until measured on a GPU) or a torch.compile backend ("inductor", "aot_eager",
   "eager") for the fused step's layer body `_decode_layer` (norm, projections, rotation, cache write, attention, MLP):
   one callable for every layer and every engine of the process (static shapes: one graph per rows, prefix length and
-  window; `COMPILES` counts them), called inside the step, so a CUDA graph captures its kernels as any others. A
+  window; `tasks_lib.decoding.compiled.COMPILES` counts them), called inside the step, so a CUDA graph captures its kernels as any others. A
   compile or compiled call that raises logs once and the uncompiled body runs from then on.
 - `graphs`: "auto" (or True/None) captures a decode step once per shape (rows, prefix length, own capacity bucket,
   own window) as a CUDA graph on CUDA and replays it; the static buffers and the model's parameters are what the
@@ -48,25 +47,20 @@ from typing import Any, Callable, Sequence
 import torch
 import torch.nn.functional as F
 
-from tasks_lib.decoding.decode_state import DecodeState as _State
-from tasks_lib.decoding.decode_state import Prefix
 from tasks_lib.adapting.families import fast_path_blocker
 from tasks_lib.arc.positions import for_model
+from tasks_lib.decoding import teacher
+from tasks_lib.decoding.compiled import COMPILE_ERRORS, COMPILE_MODES, compile_layer
+from tasks_lib.decoding.decode_state import DecodeState as _State
+from tasks_lib.decoding.decode_state import Prefix
 from tasks_lib.decoding.search import SearchStats, dfs
 
 log = logging.getLogger(__name__)
 
 PREFIX_BUCKET = 256  # prompt K/V is padded to a multiple of this on CUDA: fewer graph shapes, < 256 wasted slots
 WINDOW_BUCKET = 64  # attention over generated tokens reads a window of this granularity, not the whole buffer
-SCORE_ELEMENTS = 1 << 27  # cap on attention-score elements per scoring piece (512 MiB in float32)
-LOGIT_ELEMENTS = 1 << 25  # cap on vocabulary logits per scoring piece (128 MiB in float32; a 152k vocab: ~220 positions)
 GRAPH_MODES = ("auto", "on", "off")
 _STEP_ERRORS = (RuntimeError, TypeError, ValueError, AttributeError, IndexError)  # a failed fused step or capture
-COMPILE_MODES = ("off", "inductor", "aot_eager", "eager")
-_COMPILE_ERRORS = _STEP_ERRORS + (OSError, ImportError, AssertionError)  # also: no C++/Triton toolchain, a backend's own check
-RECOMPILE_LIMIT = 64  # dynamo's default (8) counts every decode shape; see `_compile_layer`
-COMPILES: dict[str, int] = {}  # graphs each torch.compile backend has built for the decode layer in this process
-_BACKENDS: dict[str, Any] = {}
 
 
 class EngineError(RuntimeError):
@@ -75,20 +69,6 @@ class EngineError(RuntimeError):
 
 def _round_up(x: int, m: int) -> int:
     return -(-x // m) * m
-
-
-def _counting_backend(name: str) -> Any:
-    """The torch.compile backend `name`, counting the graphs it builds into `COMPILES`; one object per name, so every
-    engine's compiled layer shares dynamo's cache (same guards, same kernels) instead of compiling its own."""
-    if name not in _BACKENDS:
-        inner = torch._dynamo.lookup_backend(name)
-
-        def counting(gm: torch.fx.GraphModule, example_inputs: list) -> Any:
-            COMPILES[name] = COMPILES.get(name, 0) + 1
-            return inner(gm, example_inputs)
-
-        _BACKENDS[name] = counting
-    return _BACKENDS[name]
 
 
 def _rotate_half(x: torch.Tensor) -> torch.Tensor:
@@ -143,15 +123,10 @@ class Engine:
         self._compiled_layer: Callable[..., torch.Tensor] | None = None if compile == "off" or not self.fused else self._compile_layer(compile)
 
     def _compile_layer(self, backend: str) -> Callable[..., torch.Tensor] | None:
-        """`_decode_layer` under torch.compile, one callable for every layer (the layer's modules are arguments, so
-        they are graph inputs, not constants); None (logged) if torch.compile refuses."""
-        # Shapes are static: each (rows, prefix length, window) is its own graph, and the window grows by
-        # WINDOW_BUCKET up to the capacity, so one run meets tens of shapes. Past dynamo's limit (8 by default)
-        # the layer would silently run uncompiled; the raised limit keeps those shapes compiled.
-        torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, RECOMPILE_LIMIT)
+        """`_decode_layer` under torch.compile (`compiled.compile_layer`); None (logged) if torch.compile refuses."""
         try:
-            return torch.compile(self._decode_layer, backend=_counting_backend(backend), dynamic=False, fullgraph=False)
-        except _COMPILE_ERRORS as err:
+            return compile_layer(self._decode_layer, backend)
+        except COMPILE_ERRORS as err:
             self._fall_back(f"torch.compile of the decode layer ({backend})", err)
             return None
 
@@ -209,7 +184,7 @@ class Engine:
         last_tok = torch.tensor([p[-1] for p in prompts], device=self.device)
         return Prefix(k, v, bias, lengths, logprobs, last_pos, last_tok, [list(p) for p in prompts])
 
-    def _forward(self, st: _State, tok: torch.Tensor, window: int, pos: torch.Tensor, head: bool = True) -> torch.Tensor:
+    def forward(self, st: _State, tok: torch.Tensor, window: int, pos: torch.Tensor, head: bool = True) -> torch.Tensor:
         """Feed `tok` (B, T) at completion slots t..t+T-1 of every row, at model positions `pos` (A, B, T);
         log-probs (B, T, V), or with `head=False` the final hidden states (B, T, E)."""
         B, T = tok.shape
@@ -284,13 +259,13 @@ class Engine:
         if self._compiled_layer is not None:
             try:
                 return self._compiled_layer(layer, *args)
-            except _COMPILE_ERRORS as err:
+            except COMPILE_ERRORS as err:
                 self._fall_back(f"the compiled decode layer ({self.compile})", err)
                 self._compiled_layer = None
         return self._decode_layer(layer, *args)
 
     def _decode(self, st: _State, window: int) -> torch.Tensor:
-        """`_forward` for one token per row (`st.tok` at completion position `t`) in fewer kernels; log-probs (B, V)."""
+        """`forward` for one token per row (`st.tok` at completion position `t`) in fewer kernels; log-probs (B, V)."""
         W = st.pre_bias.shape[0]
         half = self.head_dim // 2
         x = self.body.embed_tokens(st.tok[:, 0])  # (B, E)
@@ -310,8 +285,8 @@ class Engine:
         st.prev.copy_(tok)
 
     def _next_logprobs(self, st: _State, window: int) -> torch.Tensor:
-        """Log-probs (B, V) after feeding `st.tok` at slot `t` and position `st.pos`: the fused step, or `_forward`."""
-        return self._decode(st, window) if self.fused else self._forward(st, st.tok, window, st.pos[:, :, None])[:, 0]
+        """Log-probs (B, V) after feeding `st.tok` at slot `t` and position `st.pos`: the fused step, or `forward`."""
+        return self._decode(st, window) if self.fused else self.forward(st, st.tok, window, st.pos[:, :, None])[:, 0]
 
     def _sample_step(self, st: _State, window: int) -> None:
         """Choose each row's token from `st.lp`, record it, feed it, advance `t` (all on the device)."""
@@ -336,7 +311,7 @@ class Engine:
         log.warning(msg)
 
     def _eager(self, st: _State, kind: str, window: int) -> None:
-        """One step without a graph; a shape's first fused step is guarded (on failure: log, restore, `_forward`)."""
+        """One step without a graph; a shape's first fused step is guarded (on failure: log, restore, `forward`)."""
         fn = self._sample_step if kind == "sample" else self._feed_step
         if not self.fused or st.fused_ok:
             fn(st, window)
@@ -484,43 +459,9 @@ class Engine:
             out.append(st.lp[0].clone())
         return torch.stack(out)  # (T, V)
 
-    @torch.inference_mode()
     def score(self, prefix: Prefix, view: int, completions: Sequence[Sequence[int]]) -> list[float]:
-        """Sum of log-probabilities of each completion after prompt `view` (teacher forcing), in pieces of rows and
-        positions whose attention scores stay under SCORE_ELEMENTS and logits under LOGIT_ELEMENTS: the prompt's K/V
-        is read in place and a piece's fed positions write their own K/V for the next piece to attend to."""
-        if not completions or any(len(c) == 0 for c in completions):
-            raise ValueError("score needs non-empty completions")
-        one = prefix.select(view)
-        first = one.logprobs[0]  # (V,)
-        T = max(len(c) for c in completions)
-        pc = one.k.shape[3]
-        per_pos = self.n_heads * (pc + T)  # attention-score elements per row and fed position
-        span = max(1, min(T - 1, SCORE_ELEMENTS // per_pos, LOGIT_ELEMENTS // self.vocab_size))  # positions per piece
-        chunk = max(1, min(SCORE_ELEMENTS // (per_pos * span), LOGIT_ELEMENTS // (self.vocab_size * span)))  # rows
-        out: list[float] = []
-        for s in range(0, len(completions), chunk):
-            part = completions[s : s + chunk]
-            ids = torch.tensor([list(c) + [c[-1]] * (T - len(c)) for c in part], device=self.device)  # (B, T)
-            lens = torch.tensor([len(c) for c in part], device=self.device)  # (B,)
-            lp = first[ids[:, 0]]  # (B,)
-            if T > 1:
-                st = _State(self, 1, len(part), pc, T, share=one)
-                st.load(one, len(part))
-                prompt = torch.tensor(one.prompts[0], device=self.device).expand(len(part), -1)  # (B, P)
-                pos = self.scheme.of_ids(torch.cat([prompt, ids[:, :-1]], 1))[:, :, prompt.shape[1] :]  # (A, B, T-1)
-                tok_lp = torch.empty(len(part), T - 1, device=self.device)  # (B, T-1)
-                for a in range(0, T - 1, span):
-                    b = min(T - 1, a + span)
-                    st.t.fill_(a)
-                    x = self._forward(st, ids[:, a:b], T, pos[:, :, a:b], head=False)  # (B, b-a, E)
-                    logits = self.lm.lm_head(self.body.norm(x)).float()  # (B, b-a, V)
-                    tok_lp[:, a:b] = logits.gather(2, ids[:, a + 1 : b + 1, None])[..., 0] - logits.logsumexp(-1)
-                    del x, logits
-                keep = torch.arange(1, T, device=self.device)[None] < lens[:, None]  # (B, T-1)
-                lp = lp + (tok_lp * keep).sum(1)
-            out.extend(lp.tolist())
-        return out
+        """Sum of log-probabilities of each completion after prompt `view` (teacher forcing, `teacher.score`)."""
+        return teacher.score(self, prefix, view, completions)
 
     def cached_bytes(self) -> int:
         """Bytes the cached decode states hold (kept between calls so their CUDA graphs replay)."""
