@@ -31,9 +31,8 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from tasks_lib.config import load_profile, profile_path  # noqa: E402
+from tasks_lib.config import load_profile, profile_path
 
 
 def profile_with(profile: str, refine: bool, folder: Path) -> Path:

@@ -43,11 +43,10 @@ from typing import Any, Callable
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tasks_lib.arc.encoding import ARC_VOCAB, Vocab, build_arc_tokenizer, encode_prompt, output_budget  # noqa: E402
-from tasks_lib.decoding.compiled import COMPILE_MODES, COMPILES  # noqa: E402
-from tasks_lib.decoding.engine import Engine  # noqa: E402
-from tasks_lib.adapting.merge import merged  # noqa: E402
+from tasks_lib.adapting.merge import merged
+from tasks_lib.arc.encoding import ARC_VOCAB, Vocab, build_arc_tokenizer, encode_prompt, output_budget
+from tasks_lib.decoding.compiled import COMPILE_MODES, COMPILES
+from tasks_lib.decoding.engine import Engine
 
 SHAPES = {  # Qwen2.5 published configs: hidden, layers, heads, kv heads, intermediate
     "0.5b": (896, 24, 14, 2, 4864),

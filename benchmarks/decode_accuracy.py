@@ -18,10 +18,9 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tasks_lib.arc.data import load_challenges, write_kaggle  # noqa: E402
-from tasks_lib.running.pipeline import run_direct  # noqa: E402
-from tasks_lib.running.sweep_points import write_profile  # noqa: E402
+from tasks_lib.arc.data import load_challenges, write_kaggle
+from tasks_lib.running.pipeline import run_direct
+from tasks_lib.running.sweep_points import write_profile
 
 STRATEGIES = {  # name: (sample overrides, vote rule)
     "sampling+count": ({"backend": "cached"}, "count"),

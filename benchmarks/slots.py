@@ -40,12 +40,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
-from tasks_lib.config import load_profile  # noqa: E402
-from tasks_lib.arc.data import load_challenges, write_kaggle  # noqa: E402
-from tasks_lib.arc.encoding import output_budget  # noqa: E402
+from tasks_lib.arc.data import load_challenges, write_kaggle
+from tasks_lib.arc.encoding import output_budget
+from tasks_lib.config import load_profile
 
 
 @dataclass(frozen=True)

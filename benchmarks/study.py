@@ -48,10 +48,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
-from tasks_lib.running import sweep_points  # noqa: E402
+from tasks_lib.running import sweep_points
 
 CATALOG: dict[str, dict] = {
     "per-task": {},  # the pipeline's normal mode: a fresh adapter per task

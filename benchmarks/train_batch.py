@@ -29,14 +29,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.train_step import matmul_tflops  # noqa: E402
-from tasks_lib.running.compute import PEAK_BF16, peak_flops  # noqa: E402
-from tasks_lib.config import SampleConfig, TrainConfig, load_profile  # noqa: E402
-from tasks_lib.arc.data import load_challenges  # noqa: E402
-from tasks_lib.pretraining.generate import generate_tasks  # noqa: E402
 from tasks_lib.adapting.model import load_base  # noqa: E402
-from tasks_lib.decoding.sample import score_candidates  # noqa: E402
 from tasks_lib.adapting.train import rows_per_step, task_examples  # noqa: E402
 from tasks_lib.adapting.train_steps import LightMode, make_step  # noqa: E402
+from tasks_lib.arc.data import load_challenges  # noqa: E402
+from tasks_lib.config import SampleConfig, TrainConfig, load_profile  # noqa: E402
+from tasks_lib.decoding.sample import score_candidates  # noqa: E402
+from tasks_lib.pretraining.generate import generate_tasks  # noqa: E402
+from tasks_lib.running.compute import PEAK_BF16, peak_flops  # noqa: E402
 
 CURVE_POINTS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)  # seconds of training at which the answer's log-probability is read
 

@@ -35,20 +35,18 @@ import json
 import logging
 import os
 import random
-import sys
 import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tasks_lib.config import ModelConfig, TrainConfig  # noqa: E402
-from tasks_lib.arc.encoding import IGNORE, Encoded, Vocab, build_arc_tokenizer  # noqa: E402
-from tasks_lib.adapting.model import Resident  # noqa: E402
-from tasks_lib.adapting.train_graphs import bucket_length  # noqa: E402
-from tasks_lib.adapting.train_steps import make_step  # noqa: E402
+from tasks_lib.adapting.model import Resident
+from tasks_lib.adapting.train_graphs import bucket_length
+from tasks_lib.adapting.train_steps import make_step
+from tasks_lib.arc.encoding import IGNORE, Encoded, Vocab, build_arc_tokenizer
+from tasks_lib.config import ModelConfig, TrainConfig
 
 SHAPES = {
     "tiny": dict(hidden=128, layers=2, heads=4, kv_heads=2, intermediate=384),  # CPU dry runs

@@ -22,9 +22,9 @@ from prefect.states import State
 from pydantic import Field
 
 from flows.common import final_state, publish_report, publish_task, run_final_state, start_progress
+from tasks_lib.config import profile_names
 from tasks_lib.running import pipeline
 from tasks_lib.running.budget import TaskBudget
-from tasks_lib.config import profile_names
 from tasks_lib.running.run import Run, check_inputs, prepare
 
 Order = Literal["file", "smallest"]

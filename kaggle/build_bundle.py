@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runs from anywhere, without an install
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # kaggle/ is no installed package: the checkout first
 from kaggle.bundle import LOCK, MODELS, NOTEBOOK_SCRIPT, BundleError, Target, build_bundle, notebook_json  # noqa: E402
 from kaggle.image import IMAGE_FILE, ImageError, ImageSpec, image_closure  # noqa: E402
 

@@ -54,7 +54,6 @@ def canonical(name: str) -> str:
 
 def pack(bundle: Path, out: Path, tasks: str, n: int) -> Path:
     """`out/rehearsal.tar.xz` from `bundle` and the first `n` tasks of `tasks` (see module doc)."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from tasks_lib.arc.data import load_challenges, write_kaggle  # the project's environment, here only
 
     if not (bundle / "arc-ttt-bundle.json").is_file():

@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tasks_lib.config import ModelConfig  # noqa: E402
 from tasks_lib.arc.data import Task, load_challenges, write_kaggle  # noqa: E402
+from tasks_lib.config import ModelConfig  # noqa: E402
 
 # Smaller than the embedded default (hidden 128, 4 layers): head_dim 32 is the least the model allows.
 TINY = dict(hidden=64, layers=2, heads=2, intermediate=128, max_positions=2048)

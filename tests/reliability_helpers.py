@@ -17,8 +17,8 @@ from typing import Any, Callable
 import pytest
 import yaml
 
-from tasks_lib.running import submission as sub_mod
 from tasks_lib.arc.data import load_challenges
+from tasks_lib.running import submission as sub_mod
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"

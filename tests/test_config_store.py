@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tasks_lib.config import PROFILES_DIR, STAGES, ConfigError, RunConfig, load_profile
 from tasks_lib.arc.store import RunDir, StoreError, atomic_write_json, safe_name
+from tasks_lib.config import PROFILES_DIR, STAGES, ConfigError, RunConfig, load_profile
 
 
 def _profiles() -> list[str]:

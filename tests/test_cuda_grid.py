@@ -14,8 +14,8 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a C
 
 @pytest.fixture(scope="module")
 def grid_res(tmp_path_factory):
-    from tasks_lib.config import ModelConfig
     from tasks_lib.adapting.model import build_tiny_model, load_base
+    from tasks_lib.config import ModelConfig
 
     path = build_tiny_model(tmp_path_factory.mktemp("grid") / "m", hidden=128, layers=2, heads=4, intermediate=256, positions="grid")
     res = load_base(ModelConfig(path=str(path), dtype="float32", lora_rank=4), "cuda")
@@ -45,9 +45,9 @@ def test_captured_decode_matches_eager_decode_and_the_full_forward(grid_res) -> 
 
 
 def test_graph_train_step_matches_the_fast_step(grid_res) -> None:
-    from tasks_lib.config import TrainConfig
-    from tasks_lib.arc.encoding import IGNORE, Encoded
     from tasks_lib.adapting.train_steps import make_step
+    from tasks_lib.arc.encoding import IGNORE, Encoded
+    from tasks_lib.config import TrainConfig
 
     rng = random.Random(1)
     ids = [1] + [rng.randrange(3, 16) for _ in range(150)]

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from tasks_lib.config import ModelConfig, SampleConfig, TrainConfig
-from tasks_lib.arc.data import Pair, Task
-from tasks_lib.arc.encoding import build_arc_tokenizer, encode_prompt, encode_train
 from tasks_lib.adapting.families import fast_path_blocker
 from tasks_lib.adapting.model import load_base
+from tasks_lib.arc.data import Pair, Task
+from tasks_lib.arc.encoding import build_arc_tokenizer, encode_prompt, encode_train
+from tasks_lib.config import ModelConfig, SampleConfig, TrainConfig
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from conftest import fast_profile, kaggle_files
-from tasks_lib.config import load_profile
 from tasks_lib.arc.data import Task
 from tasks_lib.arc.scoring import score
-from tasks_lib.running.submission import validate
+from tasks_lib.config import load_profile
 from tasks_lib.reports.ui import STATES, final_message, final_name, subflow_name, task_state
+from tasks_lib.running.submission import validate
 
 pytestmark = pytest.mark.slow
 

@@ -12,13 +12,13 @@ from types import SimpleNamespace
 import pytest
 
 from tasks_lib.adapting import memory
-from tasks_lib.config import ModelConfig, SampleConfig, TrainConfig
-from tasks_lib.arc.data import Task
-from tasks_lib.arc.encoding import IGNORE, Encoded
 from tasks_lib.adapting.model import Resident, load_base
-from tasks_lib.decoding.sample import Decoded, _cached_views, engine_for, sample_task
 from tasks_lib.adapting.train import MAX_SKIPS, train_adapter, train_loop
 from tasks_lib.adapting.train_steps import LightMode
+from tasks_lib.arc.data import Task
+from tasks_lib.arc.encoding import IGNORE, Encoded
+from tasks_lib.config import ModelConfig, SampleConfig, TrainConfig
+from tasks_lib.decoding.sample import Decoded, _cached_views, engine_for, sample_task
 
 torch = pytest.importorskip("torch")
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from tasks_lib.config import ModelConfig, TrainConfig
-from tasks_lib.arc.data import Task
-from tasks_lib.arc.encoding import encode_train
 from tasks_lib.adapting.model import ModelError, Resident, load_base, resident
 from tasks_lib.adapting.train import train_adapter
 from tasks_lib.adapting.train_steps import output_loss
+from tasks_lib.arc.data import Task
+from tasks_lib.arc.encoding import encode_train
+from tasks_lib.config import ModelConfig, TrainConfig
 
 torch = pytest.importorskip("torch")
 

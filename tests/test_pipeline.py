@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from conftest import fast_profile, kaggle_files
-from tasks_lib.running import pipeline
-from tasks_lib.running.budget import SAMPLE_CAP, SAMPLE_MARGIN, TaskBudget
 from tasks_lib.arc.data import Task
 from tasks_lib.arc.encoding import answer_tokens
+from tasks_lib.running import pipeline
+from tasks_lib.running.budget import SAMPLE_CAP, SAMPLE_MARGIN, TaskBudget
 from tasks_lib.running.run import Run, prepare
 
 

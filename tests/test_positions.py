@@ -91,8 +91,8 @@ def test_grid_model_loads_through_auto_classes_and_rejects_one_axis_positions(tm
 
 
 def test_vllm_backend_refuses_a_grid_model_before_starting(tmp_path) -> None:
-    from tasks_lib.config import ModelConfig, SampleConfig
     from tasks_lib.adapting.model import build_tiny_model, load_base
+    from tasks_lib.config import ModelConfig, SampleConfig
     from tasks_lib.decoding.sample_vllm import VllmUnsupported, engine
 
     path = build_tiny_model(tmp_path / "g", hidden=64, layers=1, heads=2, intermediate=64, positions="grid")

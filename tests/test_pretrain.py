@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tasks_lib.config import ModelConfig
 from tasks_lib.arc.data import load_challenges
 from tasks_lib.arc.encoding import IGNORE, Encoded
+from tasks_lib.config import ModelConfig
 from tasks_lib.pretraining.checkpoint import COMPACT_STATE, export_model, load_checkpoint, shard_weights
 from tasks_lib.pretraining.config import PretrainConfig, PretrainError, config_from_dict
 from tasks_lib.pretraining.pretrain import _optimizer, lr_factor, parameter_count, pretrain, stream_seed

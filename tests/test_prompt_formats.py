@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from tasks_lib.config import ConfigError, ModelConfig, SampleConfig, TrainConfig
+from tasks_lib.adapting.model import build_tiny_model, load_base
 from tasks_lib.arc.data import Pair, Task
 from tasks_lib.arc.encoding import EncodingError, Vocab, build_arc_tokenizer, encode_prompt, encode_train, to_text
-from tasks_lib.adapting.model import build_tiny_model, load_base
 from tasks_lib.arc.positions import GridAxes
 from tasks_lib.arc.prompt_formats import FORMATS, ArcFormat, ChatFormat, make
+from tasks_lib.config import ConfigError, ModelConfig, SampleConfig, TrainConfig
 
 transformers = pytest.importorskip("transformers")
 
@@ -134,8 +134,8 @@ def test_chat_format_keeps_grid_positions(grid_chat) -> None:
 def test_chat_format_trains_samples_and_scores_on_a_grid_model(grid_chat, backend: str) -> None:
     import torch
 
-    from tasks_lib.decoding.sample import engine_for, sample_task
     from tasks_lib.adapting.train import train_adapter
+    from tasks_lib.decoding.sample import engine_for, sample_task
 
     res = grid_chat
     res.reset(0)

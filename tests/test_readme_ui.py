@@ -38,8 +38,8 @@ from typing import Iterator
 import pytest
 
 from conftest import ROOT, fast_profile, kaggle_files
-from tasks_lib.reports import ui
 from tasks_lib.arc.data import Task
+from tasks_lib.reports import ui
 from test_deploy_scaleout import SOLVED, constant_task, free_port, progress_updates
 
 README = ROOT / "README.md"

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from conftest import fast_profile, kaggle_files
+from tasks_lib.arc.data import Task
+from tasks_lib.config import ScheduleConfig
 from tasks_lib.running import pipeline, refine
 from tasks_lib.running.budget import SAMPLE_CAP, TaskBudget
-from tasks_lib.config import ScheduleConfig
-from tasks_lib.arc.data import Task
 from tasks_lib.running.run import Run, prepare
 
 

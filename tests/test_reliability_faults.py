@@ -34,13 +34,13 @@ from reliability_helpers import (
     wait_for,
 )
 
+from tasks_lib.arc.data import Task
+from tasks_lib.arc.store import RunDir, StoreError, atomic_write_json
+from tasks_lib.config import RunConfig
 from tasks_lib.running import solve
 from tasks_lib.running.budget import TaskBudget
-from tasks_lib.config import RunConfig
-from tasks_lib.arc.data import Task
-from tasks_lib.running.slots import LeaseError, SlotError, SlotPool, claim_gpus
 from tasks_lib.running.run import prepare
-from tasks_lib.arc.store import RunDir, StoreError, atomic_write_json
+from tasks_lib.running.slots import LeaseError, SlotError, SlotPool, claim_gpus
 from tasks_lib.running.submission import fallback_entry
 
 THREE = {"valid_two_tasks.json": ["valid_a", "valid_b"], "unusual_valid.json": ["one_cell"]}

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from reliability_helpers import DATA, cli_args, cli_env, reliability_model
 
-from tasks_lib.config import ModelConfig
 from tasks_lib.adapting.model import ModelError, load_base
+from tasks_lib.config import ModelConfig
 from tasks_lib.running.run import check_inputs
 
 CHALLENGES = str(DATA / "valid_two_tasks.json")

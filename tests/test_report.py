@@ -11,9 +11,9 @@ import pytest
 
 from conftest import fast_profile, kaggle_files
 from test_pipeline import Fake
-from tasks_lib.running import pipeline
-from tasks_lib.reports import report
 from tasks_lib.arc.data import Task
+from tasks_lib.reports import report
+from tasks_lib.running import pipeline
 from tasks_lib.running.run import prepare
 
 

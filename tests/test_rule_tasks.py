@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from tasks_lib.arc.data import load_challenges, to_grid
-from tasks_lib.pretraining.generate import MAX_TASK_CELLS
 from tasks_lib.pretraining.config import PretrainConfig
+from tasks_lib.pretraining.generate import MAX_TASK_CELLS
 from tasks_lib.pretraining.pretrain import generated_tasks
 from tasks_lib.pretraining.pretrain_data import GENERATED_PREFIX, training_tasks
 from tasks_lib.pretraining.rule_tasks import (HOLDOUT, PREFIX, coverage, held_out_ids, main, make_task, rule_tasks,

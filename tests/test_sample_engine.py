@@ -8,12 +8,12 @@ import os
 import pytest
 import torch
 
-from tasks_lib.config import ModelConfig, SampleConfig
-from tasks_lib.arc.data import Pair, Task
-from tasks_lib.decoding.compiled import COMPILES
-from tasks_lib.decoding.engine import Engine
 from tasks_lib.adapting.merge import MergeError, merged
 from tasks_lib.adapting.model import load_base
+from tasks_lib.arc.data import Pair, Task
+from tasks_lib.config import ModelConfig, SampleConfig
+from tasks_lib.decoding.compiled import COMPILES
+from tasks_lib.decoding.engine import Engine
 from tasks_lib.decoding.sample import backend, engine_for, sample_task
 
 
@@ -203,8 +203,8 @@ def test_a_batch_cut_by_the_deadline_keeps_the_rows_that_ended(res, monkeypatch:
 
 def test_sample_stats_count_the_tokens_decoded_and_a_deadline_passed_in_a_batch(res, monkeypatch: pytest.MonkeyPatch) -> None:
     """tokens_decoded per test input: the longest completion when every row ended, max_new when one did not."""
-    from tasks_lib.decoding import sample as sample_mod
     from tasks_lib.arc.encoding import output_budget
+    from tasks_lib.decoding import sample as sample_mod
 
     eos = res.vocab.eos
     ended = [*res.vocab.grid_ids(((1, 2), (3, 4))), eos]

@@ -13,9 +13,9 @@ os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")  # engine in this p
 
 import torch  # noqa: E402
 
+from tasks_lib.adapting.model import build_tiny_model, load_base  # noqa: E402
 from tasks_lib.config import ModelConfig, SampleConfig  # noqa: E402
 from tasks_lib.decoding.engine import Engine  # noqa: E402
-from tasks_lib.adapting.model import build_tiny_model, load_base  # noqa: E402
 from tasks_lib.decoding.sample_vllm import lora_request, sample_views  # noqa: E402
 
 

@@ -10,13 +10,13 @@ from typing import Iterator
 
 import pytest
 
+from tasks_lib.arc.data import LoadResult, Task
+from tasks_lib.arc.store import RunDir
+from tasks_lib.config import ModelConfig, RunConfig, SampleConfig, SlotConfig, TrainConfig
 from tasks_lib.running import slots
 from tasks_lib.running.budget import Budget
-from tasks_lib.config import ModelConfig, RunConfig, SampleConfig, SlotConfig, TrainConfig
-from tasks_lib.arc.data import LoadResult, Task
 from tasks_lib.running.run import Run
 from tasks_lib.running.slots import LeaseError, SlotError, SlotPool, claim_gpus, physical_gpu_id, plan_devices, visible_gpu_count
-from tasks_lib.arc.store import RunDir
 
 HANG, OOM = "inject-hang", "inject-oom"
 

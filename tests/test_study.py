@@ -11,8 +11,8 @@ import pytest
 
 from benchmarks.study import (RunSpec, collect, combine, combine_markdown, main, markdown, ordered_tasks, parse_variant, plan, run_tasks,
                               score_runs, write_profile)
-from tasks_lib.running import sweep_points
 from tasks_lib.arc.data import load_challenges, write_kaggle
+from tasks_lib.running import sweep_points
 
 
 def test_variants_and_queue_order() -> None:

@@ -14,12 +14,12 @@ import random
 import pytest
 import torch
 
-from tasks_lib.config import ConfigError, ModelConfig, TrainConfig
-from tasks_lib.arc.data import Task
-from tasks_lib.arc.encoding import IGNORE, Encoded, EncodingError
 from tasks_lib.adapting.model import Resident, load_base
 from tasks_lib.adapting.train import TrainStats, rows_per_step, train_adapter, train_loop
 from tasks_lib.adapting.train_steps import LightMode, make_step, pack
+from tasks_lib.arc.data import Task
+from tasks_lib.arc.encoding import IGNORE, Encoded, EncodingError
+from tasks_lib.config import ConfigError, ModelConfig, TrainConfig
 
 STRATEGIES = {
     "reference": dict(),  # plain PEFT + transformers (make_step(reference=True))

@@ -10,13 +10,13 @@ import random
 
 import pytest
 
-from tasks_lib.config import ConfigError, ModelConfig, TrainConfig
-from tasks_lib.arc.data import Task
-from tasks_lib.arc.encoding import IGNORE, Encoded
 from tasks_lib.adapting.model import Resident, load_base
 from tasks_lib.adapting.train import train_adapter
 from tasks_lib.adapting.train_graphs import CAPTURE_FAILED, StepGraphs, _failure, bucket_length
 from tasks_lib.adapting.train_steps import make_step
+from tasks_lib.arc.data import Task
+from tasks_lib.arc.encoding import IGNORE, Encoded
+from tasks_lib.config import ConfigError, ModelConfig, TrainConfig
 
 torch = pytest.importorskip("torch")
 

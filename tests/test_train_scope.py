@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from conftest import fast_profile, kaggle_files
-from tasks_lib.config import ConfigError, TrainConfig
-from tasks_lib.arc.data import Task
 from tasks_lib.adapting.model import ADAPTER_FILE
+from tasks_lib.arc.data import Task
+from tasks_lib.config import ConfigError, TrainConfig
 from tasks_lib.running.pipeline import run_direct
 
 pytestmark = pytest.mark.slow

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tasks_lib.reports import render, ui
-from tasks_lib.running import sweep_points as points
 from tasks_lib.arc.data import Task
 from tasks_lib.arc.store import RunDir
+from tasks_lib.reports import render, ui
+from tasks_lib.running import sweep_points as points
 
 
 def decode(data: bytes) -> Image.Image:

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from tasks_lib.arc.data import Pair, Task
-from tasks_lib.decoding.sample import Candidate
 from tasks_lib.arc.scoring import correct, score
-from tasks_lib.running.submission import SubmissionError, assemble, fallback_entry, validate, write
+from tasks_lib.decoding.sample import Candidate
 from tasks_lib.decoding.vote import attempts, fallback_grids, rank
+from tasks_lib.running.submission import SubmissionError, assemble, fallback_entry, validate, write
 
 A, B, C = ((1,),), ((2,),), ((3, 3),)
 

@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from tasks_lib.arc import prompt_formats
-from tasks_lib.config import ModelConfig
 from tasks_lib.arc.encoding import ARC_VOCAB, Vocab, build_arc_tokenizer
+from tasks_lib.config import ModelConfig
 
 ADAPTER = "default"
 POSITIONS = ("1d", "grid")

@@ -14,11 +14,11 @@ from __future__ import annotations
 import random
 from typing import Iterator
 
-from tasks_lib.config import TrainConfig
-from tasks_lib.arc.data import Task
-from tasks_lib.arc.encoding import Encoded, EncodingError
 from tasks_lib.adapting.model import Resident
 from tasks_lib.adapting.train import encode_view, train_loop
+from tasks_lib.arc.data import Task
+from tasks_lib.arc.encoding import Encoded, EncodingError
+from tasks_lib.config import TrainConfig
 
 SHARED_ID = "<shared>"  # the resident adapter's owner while it holds the shared adapter; never a task id
 

@@ -31,14 +31,14 @@ from collections import deque
 from dataclasses import asdict, dataclass
 from typing import Iterator
 
-from tasks_lib.arc.augment import apply_task, max_scale, random_augmentation
-from tasks_lib.config import TrainConfig
-from tasks_lib.arc.data import Task
-from tasks_lib.arc.encoding import IGNORE, Encoded, EncodingError
-from tasks_lib.adapting.model import Resident
 from tasks_lib.adapting import memory
+from tasks_lib.adapting.model import Resident
 from tasks_lib.adapting.train_graphs import bucket_length
 from tasks_lib.adapting.train_steps import LightMode, TrainStep, make_step
+from tasks_lib.arc.augment import apply_task, max_scale, random_augmentation
+from tasks_lib.arc.data import Task
+from tasks_lib.arc.encoding import IGNORE, Encoded, EncodingError
+from tasks_lib.config import TrainConfig
 
 log = logging.getLogger(__name__)
 MAX_SKIPS = 16  # consecutive examples skipped for memory after which training stops (stopped_by "oom")

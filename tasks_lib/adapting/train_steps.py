@@ -38,12 +38,12 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Protocol, Sequence
 
-from tasks_lib.config import TrainConfig
-from tasks_lib.arc.encoding import IGNORE, Encoded, EncodingError
 from tasks_lib.adapting.families import fast_path_blocker
 from tasks_lib.adapting.model import Resident
-from tasks_lib.arc.positions import from_config
 from tasks_lib.adapting.train_graphs import GRAD_CLIP, StepGraphs, bucket_length
+from tasks_lib.arc.encoding import IGNORE, Encoded, EncodingError
+from tasks_lib.arc.positions import from_config
+from tasks_lib.config import TrainConfig
 
 
 log = logging.getLogger(__name__)

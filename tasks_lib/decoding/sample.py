@@ -35,11 +35,11 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from tasks_lib.adapting import memory
+from tasks_lib.adapting.model import Resident
 from tasks_lib.arc.augment import ScaleError, apply_grid, apply_task, invert_grid, sample_augmentations
-from tasks_lib.config import SampleConfig
 from tasks_lib.arc.data import Grid, Task
 from tasks_lib.arc.encoding import EncodingError, decode_grid, output_budget
-from tasks_lib.adapting.model import Resident
+from tasks_lib.config import SampleConfig
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ import itertools
 from pathlib import Path
 from typing import Any
 
-from tasks_lib.config import SampleConfig
 from tasks_lib.adapting.model import ADAPTER_FILE, Resident
+from tasks_lib.config import SampleConfig
 
 _ENGINES: dict[tuple[str, str], Any] = {}
 

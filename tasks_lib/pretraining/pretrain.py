@@ -365,9 +365,9 @@ def step_time(model_dirs: Sequence[str], sizes: Sequence[int], steps: int = 3, t
     interleaved per size so a busy machine slows them alike. One warm-up step per model is not timed."""
     import torch
 
-    from tasks_lib.config import ModelConfig, TrainConfig
     from tasks_lib.adapting.model import load_base
     from tasks_lib.adapting.train import train_adapter
+    from tasks_lib.config import ModelConfig, TrainConfig
 
     torch.set_num_threads(threads)
     vocab = Vocab.from_tokenizer(build_arc_tokenizer())

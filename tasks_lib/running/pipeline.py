@@ -55,13 +55,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tasks_lib.arc.encoding import answer_tokens
+from tasks_lib.reports.ui import task_line
 from tasks_lib.running import refine as refine_mod
 from tasks_lib.running import solve
 from tasks_lib.running.budget import TaskBudget
-from tasks_lib.arc.encoding import answer_tokens
 from tasks_lib.running.run import Run, prepare
 from tasks_lib.running.solve import Outcome, fallback_result
-from tasks_lib.reports.ui import task_line
 
 logger = logging.getLogger(__name__)
 

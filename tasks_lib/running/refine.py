@@ -31,11 +31,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tasks_lib.running import solve
-from tasks_lib.running.budget import TaskBudget
-from tasks_lib.config import RunConfig, ScheduleConfig
 from tasks_lib.arc.data import Task
 from tasks_lib.arc.scoring import correct
+from tasks_lib.config import RunConfig, ScheduleConfig
+from tasks_lib.running import solve
+from tasks_lib.running.budget import TaskBudget
 from tasks_lib.running.slots import SlotPool
 
 VIEW_OFFSET = 64  # views per round are at most 64 (SampleConfig.views), so round r's views start at r * 64

@@ -37,18 +37,18 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from tasks_lib.adapting.model import ADAPTER_FILE, _validate_dir
+from tasks_lib.adapting.shared_adapter import SHARED_ID
+from tasks_lib.arc.data import LoadResult, Task, load_challenges
+from tasks_lib.arc.scoring import score
+from tasks_lib.arc.store import RunDir, atomic_write_json
+from tasks_lib.config import RunConfig, load_profile
+from tasks_lib.reports.ui import progress_text, state_counts, task_state
 from tasks_lib.running import submission as sub_mod
 from tasks_lib.running.budget import Budget
 from tasks_lib.running.compute import training_compute
-from tasks_lib.config import RunConfig, load_profile
-from tasks_lib.arc.data import LoadResult, Task, load_challenges
 from tasks_lib.running.slots import Leases, SlotPool, claim_gpus, default_lock_dir, plan_devices
-from tasks_lib.adapting.model import ADAPTER_FILE, _validate_dir
-from tasks_lib.arc.scoring import score
-from tasks_lib.arc.store import RunDir, atomic_write_json
-from tasks_lib.adapting.shared_adapter import SHARED_ID
 from tasks_lib.running.solve import Outcome, shared_step
-from tasks_lib.reports.ui import progress_text, state_counts, task_state
 
 
 @dataclass

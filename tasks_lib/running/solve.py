@@ -18,15 +18,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tasks_lib.running.budget import TaskBudget
-from tasks_lib.config import RunConfig, SampleConfig
-from tasks_lib.arc.data import Grid, Task, grid_to_list
 from tasks_lib.adapting.model import ADAPTER_FILE
-from tasks_lib.running.slots import SlotError, SlotPool
-from tasks_lib.decoding.sample import Candidate
 from tasks_lib.adapting.train import TrainStats
+from tasks_lib.arc.data import Grid, Task, grid_to_list
 from tasks_lib.arc.scoring import correct
+from tasks_lib.config import RunConfig, SampleConfig
+from tasks_lib.decoding.sample import Candidate
 from tasks_lib.decoding.vote import attempts, fallback_grids, rank
+from tasks_lib.running.budget import TaskBudget
+from tasks_lib.running.slots import SlotError, SlotPool
 
 
 
