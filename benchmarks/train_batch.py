@@ -11,9 +11,13 @@ touched), measures per `--views` value B (views per optimizer step):
   fine here: only an adapter trains on a task's own demonstrations, as at test time), a fresh adapter trains for `--curve-seconds` at
   B = 1 and at each other B, and the mean log-probability of each task's true test output (identity view,
   `sample.score_candidates`) is read at fixed points of training time (the reads are not timed).
+- where the time goes: for each `--trace` value B, `--trace-steps` steps of the same step run eagerly
+  (`cuda_graphs: off`, so that each kernel is seen) under `torch.profiler`; the ops with the most self time on the
+  device (on the CPU without CUDA) go to `trace-<mode>-<B>.txt` in --out, and the shares of matrix products,
+  attention and everything else are printed and kept in results.json's `traces`.
 Prints a table last (ratios against B = 1 of the same run) and writes results.json to --out.
 
-Usage: python benchmarks/train_batch.py [--views 1,4,16,64] [--modes lora,full] [--steps 20] [--out DIR]
+Usage: python benchmarks/train_batch.py [--views 1,4,16,64] [--modes lora,full] [--steps 20] [--trace 16] [--out DIR]
 """
 
 from __future__ import annotations
@@ -82,6 +86,50 @@ def throughput(res, tasks, cfg: TrainConfig, views: int, steps: int, max_tokens:
             "tokens_per_second": tokens / seconds, "step_ms": 1e3 * seconds / steps}
 
 
+MATMUL_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::matmul", "aten::linear")  # matrix products
+ATTENTION_MARKS = ("attention", "flash", "sdpa", "efficient")  # attention kernels and ops, by name
+
+
+def trace(res, tasks, cfg: TrainConfig, views: int, steps: int, max_tokens: int, out: Path, mode: str) -> dict:
+    """`steps` eager steps at `views` views under torch.profiler (after two warm-up steps): the top ops by self time
+    on the device (CPU where no CUDA) written to `out`, and the shares of matrix products, attention and the rest."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    cfg = replace(cfg, views_per_step=views, cuda_graphs="off")
+    cuda = res.device.startswith("cuda")
+    res.reset(0)
+    step = make_step(res, cfg)
+    streams = [task_examples(res, t, cfg, max_tokens) for t in tasks]
+    res.model.train()
+
+    def one(i: int) -> None:
+        stream = streams[i % len(streams)]
+        first = next(stream)
+        step([first] + [next(stream) for _ in range(rows_per_step(cfg, LightMode.of(res), len(first.ids), 1) - 1)])
+
+    try:
+        for i in range(2):
+            one(i)
+        _sync(res)
+        activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+        with profile(activities=activities) as prof:
+            for i in range(steps):
+                one(i)
+            _sync(res)
+    finally:
+        step.close()
+        res.model.eval()
+    key = "self_device_time_total" if cuda else "self_cpu_time_total"
+    events = prof.key_averages()
+    total = sum(getattr(e, key) for e in events) or 1.0
+    matmul = sum(getattr(e, key) for e in events if e.key in MATMUL_OPS or "gemm" in e.key.lower())
+    attention = sum(getattr(e, key) for e in events if any(m in e.key.lower() for m in ATTENTION_MARKS))
+    (out / f"trace-{mode}-{views}.txt").write_text(events.table(sort_by=key, row_limit=30))
+    return {"mode": mode, "views": views, "steps": steps, "clock": key, "seconds": total / 1e6,
+            "matmul_share": matmul / total, "attention_share": attention / total, "other_share": 1 - (matmul + attention) / total}
+
+
 def curve(res, task, cfg: TrainConfig, views: int, seconds: float, max_tokens: int) -> list[tuple[float, float, int]]:
     """(train seconds, log-probability of the true test output, steps) at each CURVE_POINTS mark up to `seconds`."""
     import torch
@@ -128,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=32, help="timed steps (after two untimed rounds over the tasks)")
     p.add_argument("--tokens-per-step", type=int, default=0, help="train.tokens_per_step (0: views alone decide)")
     p.add_argument("--tasks", type=int, default=16, help="generated tasks the throughput rows draw views from")
+    p.add_argument("--trace", default="", help="views values whose eager step is profiled (e.g. 16); empty: none")
+    p.add_argument("--trace-steps", type=int, default=8)
     p.add_argument("--curve-tasks", type=int, default=6)
     p.add_argument("--curve-seconds", type=float, default=8.0)
     p.add_argument("--curve-views", default="1,16")
@@ -144,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     name = torch.cuda.get_device_name() if args.device == "cuda" else "cpu"
     peak = matmul_tflops(args.device) * 1e12  # nan off CUDA
     results: dict = {"device": name, "matmul_tflops": peak / 1e12, "table_peak_tflops": (peak_flops(name) or 0) / 1e12,
-                     "profile": args.profile, "model": model_cfg.path, "rows": [], "curves": []}
+                     "profile": args.profile, "model": model_cfg.path, "rows": [], "curves": [], "traces": []}
     tasks = generate_tasks(args.tasks, seed=7)
     rng = random.Random(0)
     for mode in args.modes.split(","):
@@ -160,6 +210,10 @@ def main(argv: list[str] | None = None) -> int:
             results["rows"].append(row)
             print(json.dumps(row), flush=True)
             (out / "results.json").write_text(json.dumps(results, indent=1))
+            if str(v) in args.trace.split(","):
+                results["traces"].append(trace(res, tasks, tcfg, v, args.trace_steps, mcfg.max_tokens, out, mode))
+                print(json.dumps(results["traces"][-1]), flush=True)
+                (out / "results.json").write_text(json.dumps(results, indent=1))
         if mode == "lora":
             pool = generate_tasks(args.curve_tasks * 3, seed=11) if args.curve_set == "generated" else \
                 [t for t in load_challenges(args.curve_set).tasks if len(t.test_outputs) == 1]
@@ -180,6 +234,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {r['mode']} | {r['views']} | {r['step_ms']:.1f} | {r['tokens_per_second']:,.0f} | {r['tflops']:.1f} | "
               f"{r['mfu_measured']:.1%} | {r['tokens_per_second'] / base['tokens_per_second']:.1f} | "
               f"{1 - r['tokens'] / r['padded_tokens']:.1%} |")
+    for t in results["traces"]:
+        print(f"trace {t['mode']} {t['views']} views (eager, {t['clock']}): matrix products {t['matmul_share']:.0%}, "
+              f"attention {t['attention_share']:.0%}, the rest {t['other_share']:.0%} (trace-{t['mode']}-{t['views']}.txt)")
     if results["curves"]:
         print("\nmean log p(true test output) after t s of training (identity view), per views/step:")
         for v in sorted({c["views"] for c in results["curves"]}):

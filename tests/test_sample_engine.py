@@ -201,6 +201,48 @@ def test_a_batch_cut_by_the_deadline_keeps_the_rows_that_ended(res, monkeypatch:
     assert kept and dropped, (kept, dropped)
 
 
+def test_a_late_first_group_decodes_until_one_row_ends(res, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deadline already passed: the engine alone cuts the batch at its first clock read (8 steps, rows longer than
+    that come back empty); the cached backend's first group runs on until a row has ended, so the test input gets an
+    answer of its own. The rows it keeps are those of the uncut run."""
+    import tasks_lib.decoding.engine as engine_mod
+
+    cfg = SampleConfig(backend="cached", samples_per_view=4, temperature=1.0, seed=7)
+    prompts, eos = _prompts((25, 31), seed=23), res.vocab.eos
+    eng = engine_for(res, cfg)
+    full = eng.generate(eng.prefill(prompts), 4, 64, eos, cfg.temperature, greedy_first=True, seed=cfg.seed)
+    ends = sorted(len(ids) for view in full for ids, _ in view if ids[-1:] == [eos])
+    assert ends[0] > 8 and ends[-1] > 16, f"the check needs no row ending by the first clock read, and some after 16: {ends}"
+    monkeypatch.setattr(engine_mod, "time", _Ticks())
+    cut = eng.generate(eng.prefill(prompts), 4, 64, eos, cfg.temperature, greedy_first=True, deadline=0.5, seed=cfg.seed)
+    assert all(ids[-1:] != [eos] for view in cut for ids, _ in view), "min_ended=0: the deadline cuts at once"
+    late = backend("cached")(res, prompts, cfg, 64, 0.5, None)
+    ended = [(v, k) for v, view in enumerate(late) for k, (ids, _, _) in enumerate(view) if ids]
+    assert ended, "the first group keeps decoding until a row ends"
+    for v, k in ended:
+        assert late[v][k][0] == full[v][k][0]
+    assert len(ended) < len(ends), "rows that had not ended when the first one did are still cut"
+
+
+def test_the_plain_engine_also_ends_a_row_before_the_deadline_cuts(gqa_model, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PlainEngine (families the fused engine does not run): past the deadline, `min_ended=1` decodes the first prompt
+    until one of its rows reaches eos, and starts no further prompt; `min_ended=0` stops after the first token."""
+    import tasks_lib.decoding.plain_engine as plain_mod
+    from tasks_lib.decoding.plain_engine import PlainEngine
+
+    eng, eos = PlainEngine(gqa_model), 8
+    prefix = eng.prefill([[1, 5, 6, 7], [1, 8, 9]])
+    full = eng.generate(prefix, 4, 40, eos, temperature=1.0, seed=3)
+    first_end = min(len(ids) for ids, _ in full[0] if ids[-1:] == [eos])
+    assert first_end > 1, "the check needs the first prompt's rows to end after the first token"
+    monkeypatch.setattr(plain_mod, "time", _Ticks())
+    cut = eng.generate(prefix, 4, 40, eos, temperature=1.0, deadline=0.5, seed=3)
+    assert len(cut) == 1 and all(len(ids) == 1 for ids, _ in cut[0])
+    late = eng.generate(prefix, 4, 40, eos, temperature=1.0, deadline=0.5, seed=3, min_ended=1)
+    assert len(late) == 1 and any(ids[-1:] == [eos] for ids, _ in late[0])
+    assert max(len(ids) for ids, _ in late[0]) == first_end
+
+
 def test_sample_stats_count_the_tokens_decoded_and_a_deadline_passed_in_a_batch(res, monkeypatch: pytest.MonkeyPatch) -> None:
     """tokens_decoded per test input: the longest completion when every row ended, max_new when one did not."""
     from tasks_lib.arc.encoding import output_budget

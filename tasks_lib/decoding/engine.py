@@ -9,10 +9,11 @@ Contract:
 - `prefill(prompts)` runs each prompt once and returns a `Prefix` (`tasks_lib.decoding.decode_state`): every prompt's per-layer
   K/V, padded to a common bucketed length (with a mask), and the next-token log-probabilities after each prompt. Each
   layer writes its K/V straight into the `Prefix`, and logits are computed for the last position only.
-- `generate(prefix, n, max_new, eos, temperature, greedy_first, deadline, seed)` decodes `n` continuations of
-  every prompt in one batch. Each prompt's K/V is read once per step for all its `n` rows; the generated K/V
+- `generate(prefix, n, max_new, eos, temperature, greedy_first, deadline, seed, min_ended)` decodes `n` continuations
+  of every prompt in one batch. Each prompt's K/V is read once per step for all its `n` rows; the generated K/V
   lives in one static buffer. A row stops at `eos` (kept in its ids) or at `max_new` tokens; the loop ends
-  when every row has stopped or the deadline passes (unfinished rows then come back without `eos`).
+  when every row has stopped, or when the deadline has passed and at least `min_ended` rows have reached `eos`
+  (unfinished rows then come back without `eos`).
   Returns, per prompt, `n` pairs `(ids, logprob)` where logprob is the sum of the model's log-probabilities
   (temperature 1) of the ids.
 - `dfs(prefix, view, eos, threshold, max_len, max_candidates, deadline)` runs `search.dfs` on one prompt.
@@ -384,7 +385,7 @@ class Engine:
 
     @torch.inference_mode()
     def generate(self, prefix: Prefix, n: int, max_new: int, eos: int, temperature: float = 1.0, greedy_first: bool = True,
-                 deadline: float = math.inf, seed: int = 0) -> list[list[tuple[list[int], float]]]:
+                 deadline: float = math.inf, seed: int = 0, min_ended: int = 0) -> list[list[tuple[list[int], float]]]:
         """`n` continuations of every prompt in `prefix` (see module doc)."""
         if n < 1 or max_new < 1 or temperature <= 0:
             raise ValueError(f"generate: need n >= 1, max_new >= 1, temperature > 0; got {n}, {max_new}, {temperature}")
@@ -408,7 +409,7 @@ class Engine:
                 st.noise.exponential_(generator=gen)
             self._run(st, "sample", self._window(t + 1, st.out.shape[1]))
             steps = t + 1
-            if t % 8 == 7 and (bool(st.done.all()) or time.time() >= deadline):
+            if t % 8 == 7 and (bool(st.done.all()) or (time.time() >= deadline and (min_ended == 0 or int(st.done.sum()) >= min_ended))):
                 break
         out, total, done = st.out[:, :steps].tolist(), st.total.tolist(), st.done.tolist()
         results: list[list[tuple[list[int], float]]] = [[] for _ in range(W)]

@@ -54,15 +54,17 @@ class PlainEngine:
 
     @torch.inference_mode()
     def generate(self, prefix: PlainPrefix, n: int, max_new: int, eos: int, temperature: float = 1.0, greedy_first: bool = True,
-                 deadline: float = math.inf, seed: int = 0) -> list[list[tuple[list[int], float]]]:
+                 deadline: float = math.inf, seed: int = 0, min_ended: int = 0) -> list[list[tuple[list[int], float]]]:
         """`n` continuations of every prompt (row 0 greedy when `greedy_first`), each `(ids, sum of log-probs at
-        temperature 1)`; a row stops at `eos` (kept) or `max_new`; prompts not started by `deadline` are left out."""
+        temperature 1)`; a row stops at `eos` (kept) or `max_new`; prompts not started by `deadline` are left out, and
+        the deadline cuts a prompt's rows only once `min_ended` rows of the call have reached `eos`."""
         if n < 1 or max_new < 1 or temperature <= 0:
             raise ValueError(f"generate: need n >= 1, max_new >= 1, temperature > 0; got {n}, {max_new}, {temperature}")
         gen = torch.Generator(device=self.device).manual_seed(seed)
         results: list[list[tuple[list[int], float]]] = []
+        ended = 0  # rows of this call that reached eos
         for w, prompt in enumerate(prefix.prompts):
-            if w > 0 and time.time() >= deadline:
+            if w > 0 and time.time() >= deadline and ended >= min_ended:
                 break
             ids = torch.tensor([prompt] * n, device=self.device)  # (n, P)
             out = self.model(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=True)
@@ -81,11 +83,12 @@ class PlainEngine:
                     if not done[r]:
                         rows[r].append(v)
                 done |= tok == eos
-                if bool(done.all()) or time.time() >= deadline or t == max_new - 1:
+                if bool(done.all()) or t == max_new - 1 or (time.time() >= deadline and ended + int(done.sum()) >= min_ended):
                     break
                 mask = torch.cat([mask, torch.ones_like(mask[:, :1])], 1)
                 out = self.model(input_ids=tok[:, None], attention_mask=mask, past_key_values=cache, use_cache=True)
                 cache, lp = out.past_key_values, torch.log_softmax(out.logits[:, -1].float(), dim=-1)
+            ended += int(done.sum())
             results.append(list(zip(rows, total.tolist())))
         return results
 
