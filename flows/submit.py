@@ -25,6 +25,7 @@ from flows.common import final_state, publish_report, publish_task, run_final_st
 from tasks_lib import pipeline
 from tasks_lib.budget import TaskBudget
 from tasks_lib.config import profile_names
+from tasks_lib.records import TaskResult
 from tasks_lib.run import Run, check_inputs, prepare
 
 Order = Literal["file", "smallest"]
@@ -67,9 +68,9 @@ async def vote(task_id: str, candidates: list | None) -> list[dict]:
     return await pipeline.vote(RUN["current"], task_id, candidates)
 
 
-async def publish(result: dict) -> None:
+async def publish(result: TaskResult) -> None:
     """The task's pictures, card and subflow name; after a refinement its subflow's state too (flows/common.py)."""
-    await publish_task(RUN["current"], result, SUBFLOWS.get(result["task_id"]))
+    await publish_task(RUN["current"], result, SUBFLOWS.get(result.task_id))
 
 
 def steps() -> pipeline.Steps:

@@ -40,6 +40,7 @@ from tasks_lib.config import SampleConfig
 from tasks_lib.data import Grid, Task
 from tasks_lib.encoding import EncodingError, decode_grid, output_budget
 from tasks_lib.model import Resident
+from tasks_lib.records import Candidate  # noqa: F401  (the sampler's output; tasks_lib/records.py)
 
 log = logging.getLogger(__name__)
 
@@ -47,18 +48,6 @@ Completion = tuple[list[int], float, bool]  # generated ids, sum of log-probabil
 # A backend takes (res, one prompt per view, config, max new tokens, deadline, adapter dir) and returns
 # the completions of each view it started, in view order (fewer lists than prompts when the deadline passed).
 ViewSampler = Callable[[Resident, list[list[int]], SampleConfig, int, float, "str | None"], list[list[Completion]]]
-
-
-@dataclass(frozen=True)
-class Candidate:
-    grid: Grid
-    view: int
-    logprob: float
-    greedy: bool
-    score: float | None = None  # mean log-probability over the augmented scoring views, when scored
-
-    def to_dict(self) -> dict:
-        return {"grid": [list(r) for r in self.grid], "view": self.view, "logprob": self.logprob, "greedy": self.greedy, "score": self.score}
 
 
 @dataclass
