@@ -7,7 +7,7 @@ import math
 import pytest
 
 from tasks_lib.config import ConfigError, RunConfig, SampleConfig, VoteConfig
-from tasks_lib.sample import Candidate
+from tasks_lib.records import Candidate
 from tasks_lib.vote import rank
 
 A, B, C = ((1,),), ((2,),), ((3, 3),)
