@@ -211,7 +211,7 @@ def profile_row(res: Resident, cfg: TrainConfig, reference: bool, tokens: int, l
 
 def _graphs_of(res: Resident) -> Any:
     """The slot's `StepGraphs` (None before the first graph step)."""
-    return res.slot_state.get("step_graphs")
+    return res.slot_state.step_graphs
 
 
 def check_steps(res: Resident, fast_cfg: TrainConfig, graph_cfg: TrainConfig, tokens: int) -> dict:
@@ -221,7 +221,7 @@ def check_steps(res: Resident, fast_cfg: TrainConfig, graph_cfg: TrainConfig, to
     gradients before clipping)."""
     import torch
 
-    res.slot_state.pop("step_graphs", None)
+    res.slot_state.step_graphs = None
     res.reset(1)
     with torch.no_grad():
         for name, p in res.model.named_parameters():
@@ -479,8 +479,8 @@ def main(argv: list[str] | None = None) -> None:
                     graphs = _graphs_of(res)
                     if cfg.cuda_graphs != "off" and graphs is not None and graphs.failed:
                         result.note = f"capture failed, ran eagerly: {graphs.failed}"
-                    elif cfg.cuda_graphs != "off" and "step_graphs_error" in res.slot_state:
-                        result.note = f"no graph step, ran the fast step: {res.slot_state['step_graphs_error']}"
+                    elif cfg.cuda_graphs != "off" and res.slot_state.step_graphs_error is not None:
+                        result.note = f"no graph step, ran the fast step: {res.slot_state.step_graphs_error}"
                     gc.collect()
                     if device == "cuda":
                         torch.cuda.empty_cache()

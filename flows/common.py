@@ -22,6 +22,7 @@ from prefect.settings import PREFECT_UI_URL
 from prefect.states import Completed, Failed, State
 
 from tasks_lib.arc.data import Task
+from tasks_lib.arc.records import TaskResult
 from tasks_lib.reports.render import candidates_image, task_panels, timeline_image, train_image, write_task_images
 from tasks_lib.running.run import Run
 from tasks_lib.reports.ui import (STATE_MEANING, card_key, final_message, final_name, headline, progress_percent, progress_text, results_markdown, subflow_name,
@@ -43,7 +44,7 @@ def ui_visible() -> bool:
     return ui_url("") is not None
 
 
-def final_state(result: dict) -> State:
+def final_state(result: TaskResult) -> State:
     """A solve-task subflow's final state, named by the task's state word: `Failed` for failed, otherwise a
     `Completed` state named Solved, Unsolved, Unscored or Fallback. Its data is the word."""
     word = task_state(result)
@@ -72,32 +73,32 @@ async def start_progress(run: Run) -> None:
     _PROGRESS[run.run_id] = await acreate_progress_artifact(_percent(run), key="run-progress", description=run.progress())
 
 
-def _pictures(run: Run, result: dict) -> tuple[Task, list[bytes]] | None:
+def _pictures(run: Run, result: TaskResult) -> tuple[Task, list[bytes]] | None:
     """A task's test panels, written under the run dir (what the run folder keeps for users without the UI), with its
     task; None for a task with no valid record to draw (invalid)."""
-    task = run.tasks.get(result["task_id"])
+    task = run.tasks.get(result.task_id)
     if task is None:
         return None
-    panels = task_panels(task, result)
+    panels = task_panels(task, result.to_json())  # render draws the JSON forms
     write_task_images(run.dir.task_dir(task.id), panels)
     return task, panels
 
 
-def _card(task: Task, result: dict, panels: list[bytes]) -> str:
+def _card(task: Task, result: TaskResult, panels: list[bytes]) -> str:
     """A task's card (markdown) around its test panels."""
     solutions = task.test_outputs if task.has_solutions else [None] * len(task.test_inputs)
-    candidates = [candidates_image(c["top"], solutions[i] if i < len(solutions) else None)
-                  for i, c in enumerate(result.get("candidates", []))]
+    candidates = [candidates_image([r.to_json() for r in c.top], solutions[i] if i < len(solutions) else None)
+                  for i, c in enumerate(result.candidates)]
     return task_markdown(task, result, panels, train_image(task), candidates)
 
 
-async def publish_task(run: Run, result: dict, subflow: UUID | str | None) -> None:
+async def publish_task(run: Run, result: TaskResult, subflow: UUID | str | None) -> None:
     """After a task is recorded (pass 1 or a refinement): its pictures under the run dir, and where a UI can show
     them (`ui_visible`) its card, put on the task's own subflow under the key `card_key` (a refinement adds a new
     version: the latest is the one readers see), the subflow named by its state (`label_subflow`), and the progress
     moved. The slot takes its next work only after this, so a run without a UI makes no API call here. The record
     is already safe on disk, so a failure here is logged and the run goes on."""
-    tid = result["task_id"]
+    tid = result.task_id
     visible = ui_visible() and subflow is not None
     link = ui_url(f"runs/flow-run/{subflow}") if visible else None  # the subflow; the card once it exists
     try:
@@ -118,12 +119,12 @@ async def publish_task(run: Run, result: dict, subflow: UUID | str | None) -> No
         _LINKS.setdefault(run.run_id, {})[tid] = link
 
 
-async def label_subflow(subflow: UUID, result: dict) -> None:
+async def label_subflow(subflow: UUID, result: TaskResult) -> None:
     """Name the task's subflow by its state (`subflow_name`); after a refinement also set its final state to the
     task's newest word, so the run's graph and list follow the newest record."""
     async with get_client() as client:
         await client.update_flow_run(subflow, name=subflow_name(result))
-        if result.get("refinements"):
+        if result.refinements:
             word = final_state(result)
             await client.set_flow_run_state(subflow, State(type=word.type, name=word.name, message=word.message), force=True)
 

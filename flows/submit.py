@@ -10,6 +10,7 @@ import asyncio
 import signal
 import sys
 from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Literal
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python flows/submit.py` runs from anywhere
@@ -22,69 +23,63 @@ from prefect.states import State
 from pydantic import Field
 
 from flows.common import final_state, publish_report, publish_task, run_final_state, start_progress
+from tasks_lib.arc.records import TaskResult
 from tasks_lib.config import profile_names
 from tasks_lib.running import pipeline
-from tasks_lib.running.budget import TaskBudget
 from tasks_lib.running.run import Run, check_inputs, prepare
+from tasks_lib.running.solve import Voted
 
 Order = Literal["file", "smallest"]
 Profile = (Annotated[Literal[profile_names()], Field(title="shipped profile")]  # type: ignore[valid-type]  (the UI offers these)
            | Annotated[str, Field(title="YAML path")])
 STEP = dict(cache_policy=NO_CACHE, retries=1, retry_delay_seconds=1)
-RUN: dict[str, Run] = {}  # the live run, by flow-run-independent key; subflows look it up here
-SUBFLOWS: dict[str, str] = {}  # task id -> its solve-task subflow run id: where its card lives, what a refinement renames
+def bound_steps(run: Run) -> tuple[pipeline.Steps, Callable[[str, int], Awaitable[State]]]:
+    """The pipeline's steps as Prefect tasks bound to `run` (logging to the current flow run), and the per-task
+    subflow that calls them: each submit run builds its own, so no run lives in module state."""
+    subflows: dict[str, str] = {}  # task id -> its solve-task subflow run id: where its card lives, what a refinement renames
 
+    @task(name="load-model", task_run_name="load-model / slot {slot}", timeout_seconds=3600, **STEP)
+    async def load_model(slot: int) -> dict:
+        return await pipeline.load(run, slot)
 
-@task(name="load-model", task_run_name="load-model / slot {slot}", timeout_seconds=3600, **STEP)
-async def load_model(slot: int) -> dict:
-    return await pipeline.load(RUN["current"], slot)
+    @task(name="train-adapter", task_run_name="train / {task_id}", timeout_seconds=6 * 3600, **STEP)
+    async def train_adapter(task_id: str, slot: int, budget: TaskBudget) -> dict:
+        return await pipeline.train(run, task_id, slot, budget)
 
+    @task(name="train-shared-adapter", task_run_name="train-shared / slot {slot}", timeout_seconds=6 * 3600, **STEP)
+    async def train_shared_adapter(slot: int) -> dict | None:
+        """Train scope shared: one adapter on every task of the run, before any task starts (pipeline.train_shared)."""
+        return await pipeline.train_shared(run, slot)
 
-@task(name="train-adapter", task_run_name="train / {task_id}", timeout_seconds=6 * 3600, **STEP)
-async def train_adapter(task_id: str, slot: int, budget: TaskBudget) -> dict:
-    return await pipeline.train(RUN["current"], task_id, slot, budget)
+    @task(name="sample", task_run_name="sample / {task_id}", timeout_seconds=6 * 3600, **STEP)
+    async def sample(task_id: str, slot: int, budget: TaskBudget) -> dict:
+        return await pipeline.sample(run, task_id, slot, budget)
 
+    @task(name="refine", task_run_name="refine / {task_id}", timeout_seconds=6 * 3600, **STEP)
+    async def refine(task_id: str, slot: int, budget: TaskBudget, round_no: int) -> dict:
+        """A finished, unsure task: more training from its saved adapter and new views (tasks_lib/running/refine.py)."""
+        return await pipeline.refine(run, task_id, slot, budget, round_no)
 
-@task(name="train-shared-adapter", task_run_name="train-shared / slot {slot}", timeout_seconds=6 * 3600, **STEP)
-async def train_shared_adapter(slot: int) -> dict | None:
-    """Train scope shared: one adapter on every task of the run, before any task starts (Run.train_shared)."""
-    return await pipeline.train_shared(RUN["current"], slot)
+    @task(name="vote", task_run_name="vote / {task_id}", cache_policy=NO_CACHE, timeout_seconds=600)
+    async def vote(task_id: str, candidates: list | None) -> Voted:
+        return await pipeline.vote(run, task_id, candidates)
 
+    async def publish(result: TaskResult) -> None:
+        """The task's pictures, card and subflow name; after a refinement its subflow's state too (flows/common.py)."""
+        await publish_task(run, result, subflows.get(result.task_id))
 
-@task(name="sample", task_run_name="sample / {task_id}", timeout_seconds=6 * 3600, **STEP)
-async def sample(task_id: str, slot: int, budget: TaskBudget) -> dict:
-    return await pipeline.sample(RUN["current"], task_id, slot, budget)
+    steps = pipeline.Steps(load=load_model, train=train_adapter, sample=sample, vote=vote, train_shared=train_shared_adapter,
+                           publish=publish, refine=refine, log=lambda msg: get_run_logger().info(msg))
 
+    @flow(name="solve-task", flow_run_name="{task_id}")
+    async def solve_task(task_id: str, slot: int) -> State:
+        """load-model -> train-adapter -> sample -> vote for one task, then its record (tasks_lib/running/pipeline.py). Ends in a
+        state named by the task's state word (Solved, Unsolved, Unscored, Fallback, or Failed); a later refinement
+        of the task renames it (`publish`)."""
+        subflows[task_id] = str(flow_run.get_id())
+        return final_state(await pipeline.solve_task(run, steps, task_id, slot))
 
-@task(name="refine", task_run_name="refine / {task_id}", timeout_seconds=6 * 3600, **STEP)
-async def refine(task_id: str, slot: int, budget: TaskBudget, round_no: int) -> dict:
-    """A finished, unsure task: more training from its saved adapter and new views (tasks_lib/running/refine.py)."""
-    return await pipeline.refine(RUN["current"], task_id, slot, budget, round_no)
-
-
-@task(name="vote", task_run_name="vote / {task_id}", cache_policy=NO_CACHE, timeout_seconds=600)
-async def vote(task_id: str, candidates: list | None) -> list[dict]:
-    return await pipeline.vote(RUN["current"], task_id, candidates)
-
-
-async def publish(result: dict) -> None:
-    """The task's pictures, card and subflow name; after a refinement its subflow's state too (flows/common.py)."""
-    await publish_task(RUN["current"], result, SUBFLOWS.get(result["task_id"]))
-
-
-def steps() -> pipeline.Steps:
-    """The pipeline's steps as this flow's Prefect tasks, logging to the current flow run."""
-    return pipeline.Steps(load=load_model, train=train_adapter, sample=sample, vote=vote, train_shared=train_shared_adapter,
-                          publish=publish, refine=refine, log=lambda msg: get_run_logger().info(msg))
-
-
-@flow(name="solve-task", flow_run_name="{task_id}")
-async def solve_task(task_id: str, slot: int) -> State:
-    """load-model -> train-adapter -> sample -> vote for one task, then its record (tasks_lib/running/pipeline.py). Ends in a
-    state named by the task's state word (Solved, Unsolved, Unscored, Fallback, or Failed); a later refinement
-    of the task renames it (`publish`)."""
-    SUBFLOWS[task_id] = str(flow_run.get_id())
-    return final_state(await pipeline.solve_task(RUN["current"], steps(), task_id, slot))
+    return steps, solve_task
 
 
 def run_name() -> str:
@@ -111,15 +106,20 @@ async def submit(challenges: str = "arc1/eval", out: str = "runs/latest", profil
         order: file: tasks as the file lists them; smallest: smallest tasks first.
         skip: Skip the first N tasks in `order`, then take `limit` (runs a set in chunks).
     """
-    run = RUN["current"] = prepare(challenges, out, profile, solutions, limit, time_budget, model, order, skip)
+    run = prepare(challenges, out, profile, solutions, limit, time_budget, model, order, skip)
     get_run_logger().info(f"{len(run.data.n_test)} tasks ({len(run.todo)} to do, {len(run.resumed)} resumed, "
                           f"{len(run.data.invalid)} invalid); {run.progress()}")
     await start_progress(run)
+    steps, solve_task = bound_steps(run)
     run.open_slots()
     try:
-        await pipeline.solve_all(run, steps(), solve=lambda task_id, slot: solve_task(task_id, slot, return_state=True))
-    finally:
-        run.close()
+        try:
+            await pipeline.solve_all(run, steps, solve=lambda task_id, slot: solve_task(task_id, slot, return_state=True))
+        finally:
+            run.close()
+    except (TerminationSignal, asyncio.CancelledError):  # SIGTERM (Kaggle's time-up; the loop cancels the flow): workers
+        run.finish()                                       # are gone; report what finished, then main says so
+        raise
     report = run.finish()
     await publish_report(run, report, out)
     return run_final_state(report)
@@ -150,9 +150,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except TerminationSignal as stop:  # SIGTERM (Kaggle's time-up) during the flow: workers are gone, finished work is kept
-        run = RUN.get("current")
-        if run is not None:
-            run.finish()
         print(f"stopped by signal {stop.signal}: {args.out}/submission.json holds every task finished so far", file=sys.stderr)
         return 128 + stop.signal
     print(f"submission: {args.out}/submission.json  report: {args.out}/report.json")

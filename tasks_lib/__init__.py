@@ -8,7 +8,7 @@ The floor plan, from the ground up (each sub-package's own docstring says what i
     floor 3   adapting/     the model and its adapter, test-time training and its step strategies
               reports/      what a run shows: the state word, cards, tables, pictures, combined reports
     floor 2   config.py     stage configs and profiles
-    floor 1   arc/          tasks and grids, encodings, views, positions, scoring, the run folder
+    floor 1   arc/          tasks and grids, encodings, views, positions, scoring, task records, the run folder
 
 The rule: a module imports modules of its own sub-package and of lower floors, never one of a sibling on its floor
 or of a floor above, and no modules import each other in a circle. It counts every import: at the top of a module,

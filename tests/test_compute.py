@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from tasks_lib.arc.records import RefinementEntry, TaskResult
 from tasks_lib.running.compute import PEAK_BF16, peak_flops, trained, training_compute
+
+
+def _task(tid: str, train: dict | None, refinements: tuple = (), status: str = "ok") -> TaskResult:
+    return TaskResult(tid, status, (), train=train, refinements=refinements)
 
 
 def test_peak_by_card_name() -> None:
@@ -15,13 +20,13 @@ def test_peak_by_card_name() -> None:
 
 def test_pass_one_and_refinements_count_resumed_tasks_do_not() -> None:
     tasks = [
-        {"train": {"tokens": 1000, "seconds": 2.0}, "refinements": [{"train_tokens": 500, "train_seconds": 1.0}, {"steps": 0}]},
-        {"train": {"tokens": 3000, "seconds": 4.0}},
-        {"train": None, "status": "failed"},
-        {"train": {"tokens": 9999, "seconds": 9.0}, "resumed": True},
+        _task("a", {"tokens": 1000, "seconds": 2.0}, (RefinementEntry(1, 5.0, 3, 4, train_tokens=500, train_seconds=1.0), RefinementEntry(2, 5.0, 0, 4))),
+        _task("b", {"tokens": 3000, "seconds": 4.0}),
+        _task("c", None, status="failed"),
+        _task("d", {"tokens": 9999, "seconds": 9.0}),
     ]
     assert trained(tasks[0]) == (1500, 3.0)
-    c = training_compute(tasks, parameters=15_000_000, work_seconds=10.0, gpus=1, device_name="NVIDIA H100 80GB HBM3")
+    c = training_compute(tasks, parameters=15_000_000, work_seconds=10.0, gpus=1, device_name="NVIDIA H100 80GB HBM3", resumed={"d"})
     assert c.trained_tokens == 4500 and c.train_seconds == 7.0
     assert c.flops == 6 * 15e6 * 4500
     assert c.train_tflops_per_slot == pytest.approx(6 * 15e6 * 4500 / 7.0 / 1e12, abs=1e-3)
@@ -29,5 +34,5 @@ def test_pass_one_and_refinements_count_resumed_tasks_do_not() -> None:
 
 
 def test_no_mfu_off_the_gpu() -> None:
-    c = training_compute([{"train": {"tokens": 1000, "seconds": 2.0}}], parameters=10**9, work_seconds=5.0, gpus=0, device_name="cpu")
+    c = training_compute([_task("a", {"tokens": 1000, "seconds": 2.0})], parameters=10**9, work_seconds=5.0, gpus=0, device_name="cpu")
     assert c.mfu is None and c.peak_tflops is None and c.train_tflops_per_slot == 3.0

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tasks_lib.arc.records import TaskResult
 from tasks_lib.arc.store import RunDir, StoreError, atomic_write_json, safe_name
 from tasks_lib.config import PROFILES_DIR, STAGES, ConfigError, RunConfig, load_profile
 
@@ -131,7 +132,7 @@ def _result(tid: str) -> dict:
 )
 def test_a_broken_result_is_ignored(tmp_path: Path, content: str) -> None:
     run = RunDir(tmp_path)
-    run.write_result(_result("t2"))
+    run.write_result(TaskResult.from_json(_result("t2")))
     run.result_path("t1").parent.mkdir(parents=True)
     run.result_path("t1").write_text(content)
     assert run.read_result("t1") is None

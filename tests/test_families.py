@@ -70,7 +70,7 @@ def test_train_step_takes_the_pinned_path_and_logs_why_once(family, caplog: pyte
     from tasks_lib.adapting.train_steps import make_step, reference_loss
 
     name, res = family
-    res.slot_state.pop("fast_step_blocker", None)
+    res.slot_state.fast_step_blocker = None
     cfg = TrainConfig(step="fast", compile="off", cuda_graphs="off", max_steps=2, warmup_steps=0)
     with caplog.at_level(logging.WARNING, logger="tasks_lib.adapting.train_steps"):
         step = make_step(res, cfg)
@@ -98,8 +98,8 @@ def test_engine_matches_the_models_own_forward(family, caplog: pytest.LogCapture
     from tasks_lib.decoding.sample import engine_for
 
     name, res = family
-    for key in [k for k in res.slot_state if isinstance(k, tuple) and k[0] == "engine"] + ["engine_blocker"]:
-        res.slot_state.pop(key, None)
+    res.slot_state.engines.clear()
+    res.slot_state.engine_blocker = None
     with caplog.at_level(logging.WARNING, logger="tasks_lib.decoding.sample"):
         eng = engine_for(res, SampleConfig(backend="cached", cuda_graphs="off"))
         engine_for(res, SampleConfig(backend="dfs", cuda_graphs="off", merge_lora="cpu"))

@@ -150,7 +150,7 @@ def test_a_subflow_that_cannot_record_ends_failed_and_its_task_gets_fallbacks(pr
 
     def broken_record(run, result, persist=True, candidates=None):  # the task's own record breaks; the parent's fallback still records
         if persist:
-            raise RuntimeError(f"record broke on {result['task_id']}")
+            raise RuntimeError(f"record broke on {result.task_id}")
         return record(run, result, persist=persist, candidates=candidates)
 
     monkeypatch.setattr(Run, "record", broken_record)

@@ -13,15 +13,20 @@ import pytest
 from conftest import fast_profile, kaggle_files
 from tasks_lib.arc.data import Task
 from tasks_lib.arc.encoding import answer_tokens
+from tasks_lib.arc.records import Candidate, TaskResult
 from tasks_lib.running import pipeline
 from tasks_lib.running.budget import SAMPLE_CAP, SAMPLE_MARGIN, TaskBudget
 from tasks_lib.running.run import Run, prepare
+from tasks_lib.running.slots import SlotPool
+from tasks_lib.running.solve import Voted
 
 
 def _run(tasks: list[Task], tiny_model: Path, folder: Path) -> Run:
     challenges, solutions = kaggle_files(tasks, folder / "data")
     profile = fast_profile(folder / "profile", model={"path": str(tiny_model)})
-    return prepare(str(challenges), folder / "out", str(profile), str(solutions), time_budget=600)
+    run = prepare(str(challenges), folder / "out", str(profile), str(solutions), time_budget=600)
+    run.open_slots(SlotPool([("cpu", {})]))  # one slot's budget; the fake steps start no worker
+    return run
 
 
 class Fake:
@@ -61,17 +66,17 @@ class Fake:
         async def sample(task_id: str, slot: int, budget: TaskBudget) -> dict:
             self._check("sample", task_id)
             task = run.tasks[task_id]
-            cands = [[{"grid": [list(r) for r in out], "view": 0, "logprob": -1.0, "greedy": True}] for out in task.test_outputs]
+            cands = [[Candidate(tuple(map(tuple, out)), 0, -1.0, True)] for out in task.test_outputs]
             return {"candidates": cands, "wall_seconds": 0.0}
 
-        async def vote(task_id: str, candidates: list | None) -> list[dict]:
+        async def vote(task_id: str, candidates: list | None) -> Voted:
             return await pipeline.vote(run, task_id, candidates)
 
         async def shared(slot: int) -> None:
             return None
 
         async def publish(result: dict) -> None:
-            self.calls.append(("publish", result["task_id"]))
+            self.calls.append(("publish", result.task_id))
 
         return pipeline.Steps(load, train, sample, vote, shared, publish)
 
@@ -84,10 +89,10 @@ def test_a_task_whose_steps_succeed_is_recorded_ok_with_its_spans(tiny_model: Pa
     run = _run(small_tasks[:1], tiny_model, tmp_path)
     fake = Fake()
     result = _solve(run, fake, small_tasks[0])
-    assert result["status"] == "ok" and result["error"] is None and all(result["correct"])
-    assert list(result["timings"]) == list(result["spans"]) == ["load", "train", "sample", "vote"]
-    assert all(a <= b for a, b in result["spans"].values())
-    assert json.loads(run.dir.result_path(small_tasks[0].id).read_text()) == result
+    assert result.status == "ok" and result.error is None and all(result.correct)
+    assert list(result.timings) == list(result.spans) == ["load", "train", "sample", "vote"]
+    assert all(a <= b for a, b in result.spans.values())
+    assert json.loads(run.dir.result_path(small_tasks[0].id).read_text()) == result.to_json()
     assert fake.calls[-1] == ("publish", small_tasks[0].id)
 
 
@@ -95,27 +100,27 @@ def test_a_load_failure_is_recorded_as_load_and_nothing_more_runs(tiny_model: Pa
     run = _run(small_tasks[:1], tiny_model, tmp_path)
     fake = Fake({"load": "*"})
     result = _solve(run, fake, small_tasks[0])
-    assert result["status"] == "failed" and result["error"] == "load: RuntimeError: load broke"
+    assert result.status == "failed" and result.error == "load: RuntimeError: load broke"
     assert [c for c, _ in fake.calls] == ["load", "publish"], "no train or sample after a failed load"
-    assert result["train"] is None and result["sample"] is None and result["steps"] == 0
-    assert len(result["attempts"]) == len(small_tasks[0].test_inputs), "fallback attempts"
+    assert result.train is None and result.sample is None and result.steps == 0
+    assert len(result.attempts) == len(small_tasks[0].test_inputs), "fallback attempts"
 
 
 def test_a_train_failure_still_samples(tiny_model: Path, small_tasks: list[Task], tmp_path: Path) -> None:
     run = _run(small_tasks[:1], tiny_model, tmp_path)
     fake = Fake({"train": "*"})
     result = _solve(run, fake, small_tasks[0])
-    assert result["status"] == "failed" and result["error"] == "train: RuntimeError: train broke"
+    assert result.status == "failed" and result.error == "train: RuntimeError: train broke"
     assert ("sample", small_tasks[0].id) in fake.calls
-    assert all(result["correct"]), "the sampled candidates were voted"
+    assert all(result.correct), "the sampled candidates were voted"
 
 
 def test_a_sample_failure_gets_fallback_attempts(tiny_model: Path, small_tasks: list[Task], tmp_path: Path) -> None:
     run = _run(small_tasks[:1], tiny_model, tmp_path)
     result = _solve(run, Fake({"sample": "*"}), small_tasks[0])
-    assert result["status"] == "failed" and result["error"] == "sample: RuntimeError: sample broke"
-    assert result["steps"] == 3 and result["sample"] is None
-    assert [c["n"] for c in result["candidates"]] == [0] * len(small_tasks[0].test_inputs)
+    assert result.status == "failed" and result.error == "sample: RuntimeError: sample broke"
+    assert result.steps == 3 and result.sample is None
+    assert [c.n for c in result.candidates] == [0] * len(small_tasks[0].test_inputs)
 
 
 def test_tasks_run_largest_first_at_most_one_per_slot(tiny_model: Path, arc1_eval: list[Task], tmp_path: Path) -> None:
@@ -127,7 +132,7 @@ def test_tasks_run_largest_first_at_most_one_per_slot(tiny_model: Path, arc1_eva
     trained = [t for c, t in fake.calls if c == "train"]
     assert trained[:2] == [t.id for t in run.todo[:2]] and run.todo[0].cells >= run.todo[-1].cells
     assert [c for c, _ in fake.calls[:2]] == ["load", "load"], "every slot loads before any task starts"
-    assert sorted(run.results) == sorted(t.id for t in tasks) and all(r["status"] == "ok" for r in run.results.values())
+    assert sorted(run.results) == sorted(t.id for t in tasks) and all(r.status == "ok" for r in run.results.values())
 
 
 def test_a_task_that_cannot_record_gets_fallbacks_in_the_submission_only(tiny_model: Path, small_tasks: list[Task],
@@ -139,9 +144,9 @@ def test_a_task_that_cannot_record_gets_fallbacks_in_the_submission_only(tiny_mo
 
     asyncio.run(pipeline.solve_all(run, Fake().steps(run), solve=broken, slots=1))
     for task in small_tasks[:2]:
-        assert run.results[task.id]["status"] == "failed" and "subflow crashed" in run.results[task.id]["error"]
+        assert run.results[task.id].status == "failed" and "subflow crashed" in run.results[task.id].error
         assert not run.dir.result_path(task.id).exists(), "redone on resume"
-    assert json.loads(run.dir.submission.read_text())[small_tasks[0].id] == run.results[small_tasks[0].id]["attempts"]
+    assert json.loads(run.dir.submission.read_text())[small_tasks[0].id] == [a.to_json() for a in run.results[small_tasks[0].id].attempts]
 
 
 def test_the_measured_sample_cost_reaches_the_next_tasks_claim(tiny_model: Path, small_tasks: list[Task], tmp_path: Path) -> None:
@@ -170,7 +175,7 @@ def test_the_measured_sample_cost_reaches_the_next_tasks_claim(tiny_model: Path,
     need = SAMPLE_MARGIN * 10.0 * answer_tokens(run.tasks[second.task_id])
     assert 0.4 * second.seconds < need < SAMPLE_CAP * second.seconds, "the measure decides task two's split"
     assert second.deadline - second.train_deadline == pytest.approx(need)
-    assert run.results[second.task_id]["train_budget_seconds"] == round(second.train_deadline - second.start, 3), "the record shows the split"
+    assert run.results[second.task_id].train_budget_seconds == round(second.train_deadline - second.start, 3), "the record shows the split"
 
 
 @pytest.mark.slow

@@ -14,20 +14,25 @@ import pytest
 
 from conftest import fast_profile, kaggle_files
 from tasks_lib.arc.data import Task
+from tasks_lib.arc.records import Candidate, Ranked, TaskResult, TestCandidates
 from tasks_lib.config import ScheduleConfig
 from tasks_lib.running import pipeline, refine
 from tasks_lib.running.budget import SAMPLE_CAP, TaskBudget
 from tasks_lib.running.run import Run, prepare
+from tasks_lib.running.slots import SlotPool
+from tasks_lib.running.solve import Voted
 
 
 def _run(tasks: list[Task], tiny_model: Path, folder: Path, budget: float = 600, **schedule) -> Run:
     challenges, solutions = kaggle_files(tasks, folder / "data")
     profile = fast_profile(folder / "profile", model={"path": str(tiny_model)}, schedule={"refine": True, **schedule})
-    return prepare(str(challenges), folder / "out", str(profile), str(solutions), time_budget=budget)
+    run = prepare(str(challenges), folder / "out", str(profile), str(solutions), time_budget=budget)
+    run.open_slots(SlotPool([("cpu", {})]))  # one slot's budget; the fake steps start no worker
+    return run
 
 
 def _cands(grids: list, view0: int = 0) -> list[dict]:
-    return [{"grid": [list(r) for r in g], "view": view0 + i, "logprob": -1.0, "greedy": True} for i, g in enumerate(grids)]
+    return [Candidate(tuple(map(tuple, g)), view0 + i, -1.0, True) for i, g in enumerate(grids)]
 
 
 def _wrong(grid) -> tuple:
@@ -56,7 +61,7 @@ class Fake:
             return {"candidates": [_cands([_wrong(o), o] if self.pass1_right else [_wrong(o), _wrong(_wrong(o))]) for o in outs],
                     "stats": {"views_done": 2}}
 
-        async def vote(task_id: str, candidates: list | None) -> list[dict]:
+        async def vote(task_id: str, candidates: list | None) -> Voted:
             return await pipeline.vote(run, task_id, candidates)
 
         async def refine_step(task_id: str, slot: int, budget: TaskBudget, round: int) -> dict:
@@ -75,13 +80,17 @@ class Fake:
 
 
 def test_margin_and_pick_prefer_the_least_refined_then_least_sure_task() -> None:
-    sure = {"status": "ok", "candidates": [{"n": 4, "top": [{"votes": 4, "views": [0, 1, 2, 3]}]}]}
-    split = {"status": "ok", "candidates": [{"n": 4, "top": [{"votes": 2, "views": [0, 1]}, {"votes": 2, "views": [2, 3]}]}]}
-    lean = {"status": "ok", "candidates": [{"n": 4, "top": [{"votes": 3, "views": [0, 1, 2]}, {"votes": 1, "views": [3]}]}]}
-    empty = {"status": "ok", "candidates": [{"n": 0, "top": []}]}
+    def rec(status: str, *top: tuple[int, list[int]], n: int = 4) -> TaskResult:
+        ranked = tuple(Ranked(((0,),), votes, -1.0, tuple(views)) for votes, views in top)
+        return TaskResult("t", status, (), candidates=(TestCandidates(n, ranked),))
+
+    sure = rec("ok", (4, [0, 1, 2, 3]))
+    split = rec("ok", (2, [0, 1]), (2, [2, 3]))
+    lean = rec("ok", (3, [0, 1, 2]), (1, [3]))
+    empty = rec("ok", n=0)
     assert (refine.margin(sure), refine.margin(split), refine.margin(lean), refine.margin(empty)) == (1.0, 0.0, 0.5, 0.0)
     cfg = ScheduleConfig(refine=True, refine_rounds=2)
-    results = {"sure": sure, "split": split, "lean": lean, "failed": {**split, "status": "failed"}}
+    results = {"sure": sure, "split": split, "lean": lean, "failed": split.replace(status="failed")}
     assert refine.pick(results, set(), {}, cfg) == "split"
     assert refine.pick(results, {"split"}, {}, cfg) == "lean", "a running task is not picked"
     assert refine.pick(results, set(), {"split": 2}, cfg) == "lean", "a task out of rounds is not picked"
@@ -94,7 +103,7 @@ def test_margin_and_pick_prefer_the_least_refined_then_least_sure_task() -> None
 
 def test_plan_moves_seeds_and_sizes_itself_from_the_tasks_own_times(tiny_model: Path, tmp_path: Path, small_tasks: list[Task]) -> None:
     run = _run(small_tasks[:1], tiny_model, tmp_path, refine_steps=10, refine_views=4)
-    result = {"timings": {"train": 6.0, "sample": 2.0}, "train": {"steps": 3}, "sample": {"stats": {"views_done": 2}}}
+    result = TaskResult("t", "ok", (), timings={"train": 6.0, "sample": 2.0}, train={"steps": 3}, sample={"stats": {"views_done": 2}})
     p = refine.plan(result, run.cfg, 2, overhead=0.5)
     assert (p.steps, p.views) == (10, 4)
     assert p.cfg.train.seed == run.cfg.train.seed + 2 and p.cfg.sample.seed == run.cfg.sample.seed + 2 and p.cfg.train.warmup_steps == 0
@@ -109,17 +118,17 @@ def test_refinement_votes_over_old_and_new_candidates_and_rewrites_the_record(ti
     asyncio.run(pipeline.solve_all(run, fake.steps(run), slots=1))
     assert [(t, r) for t, r, _ in fake.refined] == [(task.id, 1)], "one round, as the profile allows"
     result = run.results[task.id]
-    assert all(result["correct"]), "the new right candidates outvote the wrong one"
-    assert result["steps"] == 3 + 5 and len(result["refinements"]) == 1
-    assert result["budget_seconds"] == round(run.results[task.id]["refinements"][0]["budget_seconds"] + fake.pass1_budget, 3)
-    assert [c["n"] for c in result["candidates"]] == [4] * len(task.test_inputs), "old and new candidates voted together"
-    assert json.loads(run.dir.result_path(task.id).read_text()) == result
+    assert all(result.correct), "the new right candidates outvote the wrong one"
+    assert result.steps == 3 + 5 and len(result.refinements) == 1
+    assert result.budget_seconds == round(run.results[task.id].refinements[0].budget_seconds + fake.pass1_budget, 3)
+    assert [c.n for c in result.candidates] == [4] * len(task.test_inputs), "old and new candidates voted together"
+    assert json.loads(run.dir.result_path(task.id).read_text()) == result.to_json()
     assert [len(c) for c in run.dir.read_candidates(task.id)] == [4] * len(task.test_inputs)
     submission = json.loads(run.dir.submission.read_text())
-    assert submission[task.id] == result["attempts"]
-    assert result["pass1"]["attempts"] != result["attempts"] and result["refinements"][0]["correct"] == result["correct"]
-    entry, pass1_end = result["refinements"][0], max(end for _, end in result["spans"].values())
-    assert entry["slot"] == 0 and pass1_end <= entry["span"][0] <= entry["span"][1], "the round's slot and when it ran (the timeline)"
+    assert submission[task.id] == [a.to_json() for a in result.attempts]
+    assert result.pass1.attempts != result.attempts and result.refinements[0].correct == result.correct
+    entry, pass1_end = result.refinements[0], max(end for _, end in result.spans.values())
+    assert entry.slot == 0 and pass1_end <= entry.span[0] <= entry.span[1], "the round's slot and when it ran (the timeline)"
 
 
 def test_the_report_keeps_what_pass_one_alone_scored(tiny_model: Path, small_tasks: list[Task], tmp_path: Path) -> None:
@@ -127,7 +136,7 @@ def test_the_report_keeps_what_pass_one_alone_scored(tiny_model: Path, small_tas
     fake = Fake(right=2, pass1_right=False)
     asyncio.run(pipeline.solve_all(run, fake.steps(run), slots=1))
     n = sum(len(t.test_inputs) for t in small_tasks[:2])
-    assert all(r["pass1"]["correct"] == [False] * len(r["correct"]) for r in run.results.values())
+    assert all(r.pass1.correct == (False,) * len(r.correct) for r in run.results.values())
     report = run.finish()
     assert (report["score"]["solved_outputs"], report["score_pass1"]["solved_outputs"]) == (n, 0)
     assert report["score_pass1"]["total_outputs"] == n
@@ -143,8 +152,8 @@ def test_a_failed_refinement_keeps_the_old_record(tiny_model: Path, small_tasks:
     submission = run.dir.submission.read_text()
     assert asyncio.run(pipeline.refine_task(run, steps, task.id, 0, 1)) is None
     assert run.dir.result_path(task.id).read_text() == before and run.dir.submission.read_text() == submission
-    assert run.refine_failures == [{"task_id": task.id, "round": 1, "error": "RuntimeError: refine broke"}]
-    assert "refinements" not in run.results[task.id]
+    assert run.stats.refine_failures == [{"task_id": task.id, "round": 1, "error": "RuntimeError: refine broke"}]
+    assert not run.results[task.id].refinements
 
 
 def test_no_refinement_starts_without_time_for_it(tiny_model: Path, small_tasks: list[Task], tmp_path: Path) -> None:
@@ -153,7 +162,7 @@ def test_no_refinement_starts_without_time_for_it(tiny_model: Path, small_tasks:
     fake = Fake()
     steps = fake.steps(run)
     asyncio.run(pipeline.solve_task(run, steps, task.id, 0))
-    run.results[task.id]["timings"] = {"train": 1e6, "sample": 1e6}  # one step and one view cost more than the run has
+    run.results[task.id] = run.results[task.id].replace(timings={"train": 1e6, "sample": 1e6})  # one step and one view cost more than the run has
     assert asyncio.run(pipeline.refine_task(run, steps, task.id, 0, 1)) is None and fake.refined == []
 
 
@@ -164,12 +173,12 @@ def test_slots_keep_refining_unsure_tasks_until_rounds_or_time_run_out(tiny_mode
     asyncio.run(pipeline.solve_all(run, fake.steps(run), slots=2))
     rounds = {t.id: sorted(r for tid, r, _ in fake.refined if tid == t.id) for t in tasks}
     assert rounds == {t.id: [1, 2, 3] for t in tasks}
-    assert all(len(run.results[t.id]["refinements"]) == 3 for t in tasks)
+    assert all(len(run.results[t.id].refinements) == 3 for t in tasks)
     assert all(b.deadline <= run.budget.end for _, _, b in fake.refined)
     off = _run(tasks, tiny_model, tmp_path / "off", refine=False)
     fake_off = Fake()
     asyncio.run(pipeline.solve_all(off, fake_off.steps(off), slots=2))
-    assert fake_off.refined == [] and all("refinements" not in r for r in off.results.values()), "the profile switch turns it off"
+    assert fake_off.refined == [] and all(not r.refinements for r in off.results.values()), "the profile switch turns it off"
 
 
 @pytest.mark.slow

@@ -35,6 +35,7 @@ from reliability_helpers import (
 )
 
 from tasks_lib.arc.data import Task
+from tasks_lib.arc.records import TaskResult
 from tasks_lib.arc.store import RunDir, StoreError, atomic_write_json
 from tasks_lib.config import RunConfig
 from tasks_lib.running import solve
@@ -244,7 +245,7 @@ def quick_profile(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_corrupt_result_on_resume_is_redone(case: str, tmp_path: Path, quick_profile: Path) -> None:
     challenges = corpus_tasks(tmp_path / "c.json", {"valid_two_tasks.json": ["valid_a", "valid_b"]})
     out = tmp_path / "out"
-    RunDir(out).write_result({**_GOOD, "task_id": "valid_b"})
+    RunDir(out).write_result(TaskResult.from_json({**_GOOD, "task_id": "valid_b"}))
     path = RunDir(out).result_path("valid_a")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(CORRUPT_RESULTS[case])
@@ -258,13 +259,13 @@ def test_failures_while_stopping_are_not_recorded_as_finished(tmp_path: Path, qu
     challenges = corpus_tasks(tmp_path / "c.json", {"valid_two_tasks.json": ["valid_a", "valid_b"]})
     run = prepare(str(challenges), tmp_path / "out", str(quick_profile))
     lost = {**_GOOD, "task_id": "valid_b", "status": "failed", "error": "infrastructure"}
-    run.record(lost, persist=False)
+    run.record(TaskResult.from_json(lost), persist=False)
     run.pool = SlotPool([("cpu", {})])
     run.pool.close()
-    run.record({**lost, "task_id": "valid_a", "error": "died: worker killed while stopping"})
+    run.record(TaskResult.from_json({**lost, "task_id": "valid_a", "error": "died: worker killed while stopping"}))
     assert RunDir(run.dir.root).finished(["valid_a", "valid_b"]) == {}
     assert json.loads(run.dir.submission.read_text())["valid_a"] == _GOOD["attempts"], "the submission still has it"
-    run.record({**_GOOD, "status": "ok"})
+    run.record(TaskResult.from_json({**_GOOD, "status": "ok"}))
     assert list(RunDir(run.dir.root).finished(["valid_a", "valid_b"])) == ["valid_a"], "a success is always kept"
 
 

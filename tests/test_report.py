@@ -15,6 +15,7 @@ from tasks_lib.arc.data import Task
 from tasks_lib.reports import report
 from tasks_lib.running import pipeline
 from tasks_lib.running.run import prepare
+from tasks_lib.running.slots import SlotPool
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +30,7 @@ def chunked(tiny_model: Path, arc1_eval: list[Task], multi_test_task: Task, tmp_
     runs = {}
     for name, skip, limit in (("whole", 0, None), ("chunk-0", 0, 1), ("chunk-1", 1, None)):
         run = prepare(str(challenges), folder / name, str(profile), str(solutions), limit=limit, time_budget=600, skip=skip)
+        run.open_slots(SlotPool([("cpu", {})]))  # one slot's budget; the fake steps start no worker
         fake = Fake(fail={"sample": small[2].id})  # one unsolved task, so the per-task score is not all or nothing
         asyncio.run(pipeline.solve_all(run, fake.steps(run), slots=1))
         runs[name] = (folder / name, run.finish())

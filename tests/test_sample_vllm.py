@@ -32,14 +32,14 @@ def res(tmp_path_factory: pytest.TempPathFactory):
                 p.copy_(torch.randn(p.shape, generator=g) * 0.05)
     r.save_adapter(root / "adapter")
     r.task_id = "task-a"
-    r.slot_state["adapter_dir"] = str(root / "adapter")
+    r.adapter_dir = str(root / "adapter")  # the tests' own note on the fixture
     return r
 
 
 def test_vllm_greedy_matches_the_engine_and_samples_n(res) -> None:
     prompts = [[1, 13, 14, 3, 4, 13, 15, 14], [1, 13, 14, 5, 6, 7, 13, 15, 14]]
     cfg = SampleConfig(backend="vllm", samples_per_view=3, temperature=1.0)
-    out = sample_views(res, prompts, cfg, 6, math.inf, res.slot_state["adapter_dir"])
+    out = sample_views(res, prompts, cfg, 6, math.inf, res.adapter_dir)
     assert [len(v) for v in out] == [3, 3] and [[c[2] for c in v] for v in out] == [[True, False, False]] * 2
     eng = Engine(res.model)
     ours = eng.generate(eng.prefill(prompts), 1, 6, res.vocab.eos)
@@ -52,12 +52,12 @@ def test_vllm_greedy_matches_the_engine_and_samples_n(res) -> None:
 
 
 def test_each_task_gets_a_fresh_adapter_name_and_id(res) -> None:
-    first = lora_request(res, res.slot_state["adapter_dir"])
-    assert first.lora_int_id >= 1 and lora_request(res, res.slot_state["adapter_dir"]).lora_int_id == first.lora_int_id
+    first = lora_request(res, res.adapter_dir)
+    assert first.lora_int_id >= 1 and lora_request(res, res.adapter_dir).lora_int_id == first.lora_int_id
     res.task_id = "task-b"
     try:
-        second = lora_request(res, res.slot_state["adapter_dir"])
+        second = lora_request(res, res.adapter_dir)
     finally:
         res.task_id = "task-a"
     assert second.lora_int_id > first.lora_int_id and second.lora_name != first.lora_name
-    assert lora_request(res, None) is None and lora_request(res, str(Path(res.slot_state["adapter_dir"]) / "missing")) is None
+    assert lora_request(res, None) is None and lora_request(res, str(Path(res.adapter_dir) / "missing")) is None

@@ -83,11 +83,12 @@ def test_a_run_under_visible_devices_gives_its_workers_that_physical_gpu(tmp_pat
     monkeypatch.setattr(slots, "visible_gpu_count", lambda: 1)
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
     cfg = RunConfig().replace({"slots": {"device": "cuda", "slots_per_device": 2, "lock_dir": str(tmp_path / "locks")}})
-    run = Run(cfg, LoadResult(tasks=[], source="none"), RunDir(tmp_path / "out"), Budget(60.0, 0.0, 1, {}), [], {}, [])
+    run = Run(cfg, LoadResult(tasks=[], source="none"), RunDir(tmp_path / "out"), None, [], {}, [])
     pool = run.open_slots()
     try:
         assert [s.env["CUDA_VISIBLE_DEVICES"] for s in pool.slots] == ["1", "1"]
         assert [s.device for s in pool.slots] == ["cuda:0", "cuda:0"]
+        assert run.budget.slots == 2 and run.budget.start == run.started, "the budget is built knowing its slots"
         assert (tmp_path / "locks" / "gpu-1.lock").exists() and not (tmp_path / "locks" / "gpu-0.lock").exists()
     finally:
         run.close()

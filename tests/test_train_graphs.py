@@ -12,7 +12,7 @@ import pytest
 
 from tasks_lib.adapting.model import Resident, load_base
 from tasks_lib.adapting.train import train_adapter
-from tasks_lib.adapting.train_graphs import CAPTURE_FAILED, StepGraphs, _failure, bucket_length
+from tasks_lib.adapting.train_graphs import StepGraphs, _failure, bucket_length
 from tasks_lib.adapting.train_steps import make_step
 from tasks_lib.arc.data import Task
 from tasks_lib.arc.encoding import IGNORE, Encoded
@@ -182,7 +182,7 @@ def test_failed_capture_is_cleaned_up_and_the_slot_runs_eagerly(model_cfg: Model
     assert loss == pytest.approx(want_loss, rel=1e-6)
     assert all(torch.allclose(a, b, rtol=1e-6, atol=1e-8) for a, b in zip(got, want))
     assert calls == [("capture", (0, 7)), "capture_end", ("end_pool", 0, (0, 7)), ("set_stream", True), "release_generator", "synchronize"]
-    assert res.slot_state[CAPTURE_FAILED] == graphs.failed
+    assert res.slot_state.capture_failed == graphs.failed
     float(step(_sequence(200, seed=8)))  # another bucket: no capture attempted
     later = make_step(res, TrainConfig(**dict(GRAPHS, weight_decay=0.1)))  # a new graph state in the same slot
     assert later.graphs is not graphs and later.graphs.failed == graphs.failed
@@ -211,7 +211,7 @@ def test_graph_state_that_cannot_be_built_falls_back_to_the_fast_step(model_cfg:
 
     monkeypatch.setattr(StepGraphs, "__init__", _broken)
     step = make_step(res, TrainConfig(**GRAPHS))
-    assert step.graphs is None and step.kind == "fast" and "not supported" in res.slot_state["step_graphs_error"]
+    assert step.graphs is None and step.kind == "fast" and "not supported" in res.slot_state.step_graphs_error
     assert "unavailable" in caplog.text
     float(step(_sequence(80, seed=9)))
 

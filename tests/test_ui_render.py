@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from tasks_lib.arc.data import Task
+from tasks_lib.arc.records import TaskResult
 from tasks_lib.arc.store import RunDir
 from tasks_lib.reports import render, ui
 from tasks_lib.running import sweep_points as points
@@ -353,6 +354,7 @@ def test_without_a_ui_a_task_writes_its_pictures_and_makes_no_api_call(small_tas
     monkeypatch.setattr(common.MarkdownArtifact, "acreate", no_call)
     monkeypatch.setitem(common._PROGRESS, "no-ui", "progress-id")  # even a run that has a progress artifact
     asyncio.run(common.start_progress(run))
-    asyncio.run(common.publish_task(run, {"task_id": task.id, "attempts": [{"attempt_1": grid, "attempt_2": grid}]},
+    record = TaskResult.from_json({"task_id": task.id, "status": "ok", "attempts": [{"attempt_1": grid, "attempt_2": grid}]})
+    asyncio.run(common.publish_task(run, record,
                                     "0b0e3a0e-0000-4000-8000-000000000000"))
     assert (tmp_path / "tasks" / task.id / "test-0.png").stat().st_size > 0

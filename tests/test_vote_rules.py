@@ -6,8 +6,8 @@ import math
 
 import pytest
 
+from tasks_lib.arc.records import Candidate
 from tasks_lib.config import ConfigError, RunConfig, SampleConfig, VoteConfig
-from tasks_lib.decoding.sample import Candidate
 from tasks_lib.decoding.vote import rank
 
 A, B, C = ((1,),), ((2,),), ((3, 3),)

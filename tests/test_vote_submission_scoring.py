@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tasks_lib.arc.data import Pair, Task
+from tasks_lib.arc.records import Candidate, TaskResult
 from tasks_lib.arc.scoring import correct, score
-from tasks_lib.decoding.sample import Candidate
 from tasks_lib.decoding.vote import attempts, fallback_grids, rank
 from tasks_lib.running.submission import SubmissionError, assemble, fallback_entry, validate, write
 
@@ -58,7 +58,8 @@ def _task(tid: str, n_test: int) -> Task:
 def test_assemble_uses_results_and_falls_back_elsewhere() -> None:
     n_test = {"done": 1, "todo": 2, "unparsed": 1}
     tasks = {"done": _task("done", 1), "todo": _task("todo", 2)}
-    results = {"done": {"attempts": [{"attempt_1": [[5]], "attempt_2": [[6]]}]}, "todo": {"attempts": []}}
+    results = {"done": TaskResult.from_json({"task_id": "done", "status": "ok", "attempts": [{"attempt_1": [[5]], "attempt_2": [[6]]}]}),
+               "todo": TaskResult("todo", "ok", ())}
     sub = assemble(n_test, tasks, results)
     assert list(sub) == list(n_test)
     assert sub["done"] == [{"attempt_1": [[5]], "attempt_2": [[6]]}]

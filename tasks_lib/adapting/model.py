@@ -181,6 +181,19 @@ def lora_a_init(shape: tuple[int, ...], generator: Any) -> Any:
 
 
 @dataclass
+class SlotState:
+    """What a slot keeps between tasks, shared by sampling and training; each field has one writer."""
+
+    engines: dict[tuple, Any] = field(default_factory=dict)  # sample.engine_for: the decode engine per (graphs, merged, compile)
+    engine_blocker: str | None = None  # sample.engine_for: why the decode engine is not supported (logged once)
+    train_light: Any = None  # train_steps.LightMode: the training lengths that ran out of memory
+    fast_step_blocker: str | None = None  # train_steps: why the fast step is not used (logged once)
+    step_graphs: Any = None  # train_graphs.StepGraphs: the CUDA-graph step's buffers, optimizer and graphs
+    step_graphs_error: str | None = None  # train_steps: why the CUDA-graph step is unavailable (logged once)
+    capture_failed: str = ""  # train_graphs: why a capture failed; the slot captures nothing more
+
+
+@dataclass
 class Resident:
     """A base model with a LoRA adapter, resident on one device."""
 
@@ -192,7 +205,7 @@ class Resident:
     load_seconds: float
     task_id: str | None = None  # whose adapter weights are loaded now
     fmt: Any = None  # the prompt format (tasks_lib.arc.prompt_formats) every encoding goes through; None: the project's own
-    slot_state: dict = field(default_factory=dict)  # what the slot keeps across tasks: its engines, CUDA-graph step state, logged fallbacks
+    slot_state: SlotState = field(default_factory=SlotState)  # what the slot keeps across tasks (SlotState)
     compiles: int = 0  # graphs built by `compiled` functions so far (first compiles and recompiles)
     _compiled: dict = field(default_factory=dict, repr=False)
     _a_init: tuple = field(default=(None, []), repr=False)  # (seed, A weights drawn for it): every task resets with one seed

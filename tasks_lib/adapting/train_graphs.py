@@ -36,7 +36,6 @@ from tasks_lib.adapting.model import Resident
 Shape = tuple[int, int]  # a graph step's static shape: (views B, padded length L)
 GRAD_CLIP = 1.0  # every training step clips the adapter's gradient norm to this (the captured body too)
 GRAPH_WARMUP = 2  # eager steps on a side stream before a capture (compiles, autotuning, cuBLAS workspaces)
-CAPTURE_FAILED = "step_graphs_capture_failed"  # res.slot_state key: why a capture failed; the slot captures nothing more
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +144,7 @@ class StepGraphs:
         import torch
 
         self.key = key
-        self.slot = res.slot_state  # the slot's dict: a capture failure is recorded there for every later StepGraphs
+        self.slot = res.slot_state  # the slot's state: a capture failure is recorded there for every later StepGraphs
         self.params = res.trainable_parameters()
         self.capturable = capturable
         self.lr = torch.zeros((), dtype=torch.float32, device=res.device)  # () read by the captured AdamW
@@ -163,18 +162,18 @@ class StepGraphs:
         self.graphs: dict[Shape, Any] = {}  # (B, L) -> torch.cuda.CUDAGraph
         self.capture_seconds: dict[Shape, float] = {}  # (B, L) -> warm-up + capture wall time
         self.pool: Any = None  # the graphs' shared memory pool (a graph_pool_handle), made at the first capture
-        self.failed: str = res.slot_state.get(CAPTURE_FAILED, "")  # why a capture failed in this slot: eager from then on
+        self.failed: str = res.slot_state.capture_failed  # why a capture failed in this slot: eager from then on
         self.eager: dict[Shape, str] = {}  # (B, L) -> why it is not captured (its body too large for memory): eager
 
     @classmethod
     def for_slot(cls, res: Resident, key: tuple, weight_decay: float, capturable: bool) -> "StepGraphs":
         """The slot's graphs for `key` (rebuilt, dropping old graphs, when the key or the parameters changed)."""
-        have = res.slot_state.get("step_graphs")
+        have = res.slot_state.step_graphs
         params = res.trainable_parameters()
         same = have is not None and have.key == key and len(have.params) == len(params) and all(a is b for a, b in zip(have.params, params))
         if not same:
-            res.slot_state["step_graphs"] = cls(res, key, weight_decay, capturable)
-        return res.slot_state["step_graphs"]
+            res.slot_state.step_graphs = cls(res, key, weight_decay, capturable)
+        return res.slot_state.step_graphs
 
     def attach_grads(self) -> None:
         for p, g in zip(self.params, self.grads):
@@ -265,7 +264,7 @@ class StepGraphs:
                 memory.free_cached(str(device))
                 return False
             self.failed = _failure(err)
-            self.slot[CAPTURE_FAILED] = self.failed
+            self.slot.capture_failed = self.failed
             log.warning("CUDA graph capture of the training step failed at %s (views, tokens); this slot runs it eagerly from now on: %s", shape, self.failed)
             _abandon_capture(graph, self.pool, ambient, device)
             return False

@@ -70,7 +70,9 @@ class LightMode:
 
     @classmethod
     def of(cls, res: Resident) -> "LightMode":
-        return res.slot_state.setdefault("train_light", cls())
+        if res.slot_state.train_light is None:
+            res.slot_state.train_light = cls()
+        return res.slot_state.train_light
 
 
 Batch = Encoded | Sequence[Encoded]  # what a step trains on: one view, or several in one update
@@ -164,8 +166,8 @@ def fast_supported(res: Resident) -> bool:
     """True when the fast step computes exactly what the model's own forward does (`tasks_lib.adapting.families`). When it
     does not, one line naming the reason is logged, once per resident model."""
     reason = fast_path_blocker(res.model.get_base_model().config)
-    if reason is not None and "fast_step_blocker" not in res.slot_state:
-        res.slot_state["fast_step_blocker"] = reason
+    if reason is not None and res.slot_state.fast_step_blocker is None:
+        res.slot_state.fast_step_blocker = reason
         log.warning("fast train step not supported, using the simple step: %s", reason)
     return reason is None
 
@@ -395,12 +397,12 @@ def make_step(res: Resident, cfg: TrainConfig, reference: bool = False) -> Train
         return EagerStep(res, cfg, reference=reference)
     forward = FastForward(res, cfg)
     use_graphs = cfg.cuda_graphs == "on" or (cfg.cuda_graphs == "auto" and cuda)
-    if use_graphs and "step_graphs_error" not in res.slot_state:
+    if use_graphs and res.slot_state.step_graphs_error is None:
         try:
             graphs = StepGraphs.for_slot(res, forward.key, cfg.weight_decay, capturable=cuda)
         except Exception as err:  # e.g. no capturable fused AdamW in this torch: the fast step without graphs
-            res.slot_state["step_graphs_error"] = f"{type(err).__name__}: {str(err)[:300]}"
-            log.warning("CUDA-graph training step unavailable, using the fast step: %s", res.slot_state["step_graphs_error"])
+            res.slot_state.step_graphs_error = f"{type(err).__name__}: {str(err)[:300]}"
+            log.warning("CUDA-graph training step unavailable, using the fast step: %s", res.slot_state.step_graphs_error)
         else:
             return GraphStep(res, cfg, graphs, forward)
     return EagerStep(res, cfg, forward)

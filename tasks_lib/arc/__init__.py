@@ -1,7 +1,8 @@
-"""ARC itself: tasks and grids, their text encodings, augmentations, token positions, scoring, and the run folder.
+"""ARC itself: tasks and grids, their text encodings, augmentations, token positions, scoring, a task's records, the run folder.
 
 Owns: loading and validating tasks (`data`), grid <-> tokens (`encoding`), prompt formats (`prompt_formats`), the
 views (`augment`), token positions and the `arc_grid` model type (`positions`, `grid_model`), pass@2 scoring
-(`scoring`), and the run folder's atomic files (`store`).
+(`scoring`), the records a task leaves in the run folder (`records`: its result, candidates and refinements, with
+their JSON forms), and the run folder's atomic files (`store`).
 May import: nothing else of tasks_lib (the ground floor).
 """

@@ -6,8 +6,10 @@ Contract:
   sampled, per test input: what a refinement votes over again) and `<out>/tasks/<task-id>/adapter/` (safetensors).
 - Every JSON file is written atomically (temp file in the same folder, fsync, rename): a reader
   or a crash never sees half a file.
-- `RunDir.finished()` returns the results a previous run completed; a `result.json` that is not
-  valid JSON or lacks required fields is ignored (and the task redone), never trusted.
+- `RunDir.finished()` returns the results (`records.TaskResult`) a previous run completed; a `result.json` that is
+  not valid JSON or not a valid record (`TaskResult.from_json` raises `RecordError`) is ignored, with a warning
+  naming the file and the field, and the task redone: never trusted.
+- `write_candidates`/`read_candidates` keep a task's `records.Candidate`s, per test input.
 - `RunDir(out).check_writable()` fails with `StoreError` naming the folder before any work starts.
 """
 
@@ -15,13 +17,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import tempfile
 from pathlib import Path
 from typing import Any
 
-RESULT_FIELDS = ("task_id", "status", "attempts")
+from tasks_lib.arc.records import CANDIDATES_FILE, RESULT_FILE, Candidate, RecordError, TaskResult, candidates_json
+from tasks_lib.arc.records import read_candidates as candidates_from_json
+
+log = logging.getLogger(__name__)
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -72,7 +78,7 @@ class RunDir:
         return self.root / "tasks" / safe_name(task_id)
 
     def result_path(self, task_id: str) -> Path:
-        return self.task_dir(task_id) / "result.json"
+        return self.task_dir(task_id) / RESULT_FILE
 
     def adapter_dir(self, task_id: str) -> Path:
         return self.task_dir(task_id) / "adapter"
@@ -87,34 +93,38 @@ class RunDir:
             raise StoreError(f"{self.root}: output directory is not writable ({err.strerror or err})") from None
 
     def candidates_path(self, task_id: str) -> Path:
-        return self.task_dir(task_id) / "candidates.json"
+        return self.task_dir(task_id) / CANDIDATES_FILE
 
-    def write_candidates(self, task_id: str, candidates: list[list[dict]]) -> None:
-        atomic_write_json(self.candidates_path(task_id), candidates)
+    def write_candidates(self, task_id: str, candidates: list[list[Candidate]]) -> None:
+        atomic_write_json(self.candidates_path(task_id), candidates_json(candidates))
 
-    def read_candidates(self, task_id: str) -> list[list[dict]] | None:
-        """The task's saved candidates, or None if absent or unreadable."""
+    def read_candidates(self, task_id: str) -> list[list[Candidate]] | None:
+        """The task's saved candidates, or None if absent or unreadable (a malformed file is logged)."""
+        path = self.candidates_path(task_id)
         try:
-            data = json.loads(self.candidates_path(task_id).read_text())
+            return candidates_from_json(json.loads(path.read_text()), str(path))
+        except RecordError as err:
+            log.warning("ignored: %s", err)
+            return None
         except (OSError, ValueError):
             return None
-        return data if isinstance(data, list) and all(isinstance(c, list) for c in data) else None
 
-    def write_result(self, result: dict) -> None:
-        atomic_write_json(self.result_path(result["task_id"]), result)
+    def write_result(self, result: TaskResult) -> None:
+        atomic_write_json(self.result_path(result.task_id), result.to_json())
 
-    def read_result(self, task_id: str) -> dict | None:
-        """A finished task's result, or None if absent, unreadable or incomplete."""
+    def read_result(self, task_id: str) -> TaskResult | None:
+        """A finished task's result, or None if absent, unreadable or not a valid record (logged, with the field)."""
         path = self.result_path(task_id)
         try:
             data = json.loads(path.read_text())
         except (OSError, ValueError):
             return None
-        if not isinstance(data, dict) or any(k not in data for k in RESULT_FIELDS) or data["task_id"] != task_id:
+        try:
+            result = TaskResult.from_json(data, str(path))
+        except RecordError as err:
+            log.warning("ignored, the task is redone: %s", err)
             return None
-        if not isinstance(data["attempts"], list) or not all(isinstance(a, dict) and "attempt_1" in a and "attempt_2" in a for a in data["attempts"]):
-            return None
-        return data
+        return result if result.task_id == task_id else None
 
-    def finished(self, task_ids: list[str]) -> dict[str, dict]:
+    def finished(self, task_ids: list[str]) -> dict[str, TaskResult]:
         return {tid: r for tid in task_ids if (r := self.read_result(tid)) is not None}

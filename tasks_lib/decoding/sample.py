@@ -40,6 +40,7 @@ from tasks_lib.arc.augment import ScaleError, apply_grid, apply_task, invert_gri
 from tasks_lib.arc.data import Grid, Task
 from tasks_lib.arc.encoding import EncodingError, decode_grid, output_budget
 from tasks_lib.config import SampleConfig
+from tasks_lib.arc.records import Candidate  # noqa: F401  (the sampler's output; tasks_lib/arc/records.py)
 
 log = logging.getLogger(__name__)
 
@@ -51,18 +52,6 @@ FIRST_GROUP_ENDS = 1
 # A backend takes (res, one prompt per view, config, max new tokens, deadline, adapter dir) and returns
 # the completions of each view it started, in view order (fewer lists than prompts when the deadline passed).
 ViewSampler = Callable[[Resident, list[list[int]], SampleConfig, int, float, "str | None"], list[list[Completion]]]
-
-
-@dataclass(frozen=True)
-class Candidate:
-    grid: Grid
-    view: int
-    logprob: float
-    greedy: bool
-    score: float | None = None  # mean log-probability over the augmented scoring views, when scored
-
-    def to_dict(self) -> dict:
-        return {"grid": [list(r) for r in self.grid], "view": self.view, "logprob": self.logprob, "greedy": self.greedy, "score": self.score}
 
 
 @dataclass
@@ -113,21 +102,22 @@ def _hf_views(res: Resident, prompts: list[list[int]], cfg: SampleConfig, max_ne
 
 
 def engine_for(res: Resident, cfg: SampleConfig) -> Any:
-    """The slot's decoding engine over its resident model (built once, kept in `res.slot_state`): `tasks_lib.decoding.engine.Engine`
+    """The slot's decoding engine over its resident model (built once, kept in `res.slot_state.engines`): `tasks_lib.decoding.engine.Engine`
     for the families it supports, else `tasks_lib.decoding.plain_engine.PlainEngine` with one logged line naming why."""
     from tasks_lib.decoding.engine import Engine, EngineError
     from tasks_lib.decoding.plain_engine import PlainEngine
 
     key = ("engine", cfg.cuda_graphs, cfg.merge_lora != "off", cfg.compile)  # graphs captured merged must not run unmerged
-    if key not in res.slot_state:
+    state = res.slot_state
+    if key not in state.engines:
         try:
-            res.slot_state[key] = Engine(res.model, graphs=cfg.cuda_graphs, compile=cfg.compile)
+            state.engines[key] = Engine(res.model, graphs=cfg.cuda_graphs, compile=cfg.compile)
         except EngineError as err:
-            if "engine_blocker" not in res.slot_state:
-                res.slot_state["engine_blocker"] = str(err)
+            if state.engine_blocker is None:
+                state.engine_blocker = str(err)
                 log.warning("decode engine not supported, using the plain engine (the model's own forward): %s", err)
-            res.slot_state[key] = PlainEngine(res.model)
-    return res.slot_state[key]
+            state.engines[key] = PlainEngine(res.model)
+    return state.engines[key]
 
 
 class Decoded(list):
@@ -291,7 +281,7 @@ def sample_task(res: Resident, task: Task, cfg: SampleConfig, max_tokens: int, d
                 stats.scored_views += n
                 per_test[i] = [dataclasses.replace(c, score=scores.get(c.grid)) for c in cands]
             stats.score_seconds = time.time() - ts
-    memory.trim_engines(res.slot_state.values(), res.device, int(cfg.memory_gb * 1e9))  # large cached decode states would take the next task's room
+    memory.trim_engines(res.slot_state.engines.values(), res.device, int(cfg.memory_gb * 1e9))  # large cached decode states would take the next task's room
     stats.views_done = min(done_per_test, default=0)
     stats.seconds = time.time() - t0
     return per_test, stats

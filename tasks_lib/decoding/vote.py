@@ -16,24 +16,10 @@ sensible guesses that need no model: the test input itself, and a train output w
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Sequence
 
 from tasks_lib.arc.data import Grid
-from tasks_lib.decoding.sample import Candidate
-
-
-@dataclass(frozen=True)
-class Ranked:
-    grid: Grid
-    votes: int
-    mean_logprob: float
-    views: tuple[int, ...]
-    score: float | None = None  # augmented score, when the candidates were scored
-
-    def to_dict(self) -> dict:
-        return {"grid": [list(r) for r in self.grid], "votes": self.votes, "mean_logprob": round(self.mean_logprob, 4), "views": list(self.views),
-                "score": None if self.score is None else round(self.score, 4)}
+from tasks_lib.arc.records import Candidate, Ranked
 
 
 def _score(cs: Sequence[Candidate]) -> float | None:

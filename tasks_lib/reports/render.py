@@ -96,8 +96,8 @@ def labelled_row(items: Sequence[tuple[str, Image.Image]]) -> Image.Image:
     return out
 
 
-def _verdict(grid: list[list[int]], solution: Sequence[Sequence[int]] | None) -> str:
-    return "unknown" if solution is None else ("right" if [list(r) for r in solution] == grid else "wrong")
+def _verdict(grid: Sequence[Sequence[int]], solution: Sequence[Sequence[int]] | None) -> str:
+    return "unknown" if solution is None else ("right" if [list(r) for r in solution] == [list(r) for r in grid] else "wrong")
 
 
 def task_panels(task: Task, result: dict) -> list[bytes]:

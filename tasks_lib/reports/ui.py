@@ -1,6 +1,7 @@
 """What a researcher reads about a run, as plain data: the word for each task's outcome, the progress line,
 the task cards, the per-task table and the run summary (markdown strings); `flows/common.py` hands them to
-Prefect. No Prefect here, so all of it is testable directly.
+Prefect. No Prefect here, so all of it is testable directly. A task's result is a `records.TaskResult`; every
+function here also takes its JSON form (a report.json `tasks` entry), read through `records.as_result`.
 
 Contract:
 - `task_state(result)` is THE word for a task's outcome, one of `STATES`; the flow's subflow state, the
@@ -40,6 +41,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from tasks_lib.arc.data import Task
+from tasks_lib.arc.records import TaskResult, as_result
+
+Result = TaskResult | Mapping  # a record, or its JSON form (report.json's `tasks` entries)
 
 STATES = ("solved", "unsolved", "unscored", "fallback", "failed")
 STATE_MEANING = {
@@ -82,26 +86,22 @@ def data_uri(png_bytes: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png_bytes).decode("ascii")
 
 
-def _answered(result: dict) -> list[bool]:
-    """Per test input: did the model give at least one candidate?"""
-    return [c.get("n", 0) > 0 for c in result.get("candidates", [])]
-
-
-def task_state(result: dict) -> str:
+def task_state(result: Result) -> str:
     """The one word for a task's outcome (see the module docstring); a task solved despite a failed step is
     `solved` (its card and row still show the error)."""
-    correct = result.get("correct")
+    result = as_result(result)
+    correct = result.correct
     if correct and all(correct):
         return "solved"
-    if result.get("status") in ("failed", "invalid"):
+    if result.status in ("failed", "invalid"):
         return "failed"
-    answered = _answered(result)
-    if result.get("status") == "not-run" or not answered or not all(answered):
+    answered = result.answered
+    if result.status == "not-run" or not answered or not all(answered):
         return "fallback"
     return "unscored" if correct is None else "unsolved"
 
 
-def state_counts(results: Iterable[dict]) -> dict[str, int]:
+def state_counts(results: Iterable[Result]) -> dict[str, int]:
     """How many tasks ended in each state, in `STATES` order, zeros left out."""
     words = [task_state(r) for r in results]
     return {s: words.count(s) for s in STATES if s in words}
@@ -117,19 +117,20 @@ def _grid_word(grid: Sequence[Sequence[int]], task: Task | None) -> str:
     return f"a {len(g)}x{len(g[0])} grid of {'0' if all(v == 0 for r in g for v in r) else 'colours'}"
 
 
-def fallback_reason(task: Task | None, result: dict) -> str | None:
+def fallback_reason(task: Task | None, result: Result) -> str | None:
     """Why some attempts of a task are model-free guesses (the test inputs the model gave no candidate for), naming
     the guesses; None when the model answered every test input. A `fallback` task always has one; a task can also
     be `solved` or `failed` with guesses."""
-    answered = _answered(result)
-    if result.get("status") != "not-run" and answered and all(answered):
+    result = as_result(result)
+    answered = result.answered
+    if result.status != "not-run" and answered and all(answered):
         return None
-    if result.get("status") == "not-run":
+    if result.status == "not-run":
         return "the run ended before this task started, so its attempts are model-free guesses"
-    missing = [i for i, ok in enumerate(answered) if not ok] or list(range(len(result.get("attempts", []))))
-    stats = (result.get("sample") or {}).get("stats") or {}
+    missing = [i for i, ok in enumerate(answered) if not ok] or list(range(len(result.attempts)))
+    stats = result.sample_stats
     generated, malformed = stats.get("generated", 0), stats.get("malformed", 0)
-    if not result.get("sample"):
+    if not result.sample:
         why = "sampling did not run"
     elif generated == 0:
         why = "sampling generated nothing" + (" before its deadline" if stats.get("stopped_by") == "deadline" else "")
@@ -137,32 +138,32 @@ def fallback_reason(task: Task | None, result: dict) -> str | None:
         why = f"all {generated} samples were malformed (not a grid)"
     else:
         why = f"none of the {generated - malformed} well-formed samples was for this test input"
-    attempts = result.get("attempts", [])
+    attempts = result.attempts
     guesses = []
     for i in missing:
         if i < len(attempts):
             a = attempts[i]
-            guesses.append(f"test {i}: {_grid_word(a['attempt_1'], task)}, then {_grid_word(a['attempt_2'], task)}")
+            guesses.append(f"test {i}: {_grid_word(a.attempt_1, task)}, then {_grid_word(a.attempt_2, task)}")
     return f"{why}, so the attempts are model-free guesses ({'; '.join(guesses)})"
 
 
-def refinement_counts(results: Iterable[dict]) -> tuple[int, int, int]:
+def refinement_counts(results: Iterable[Result]) -> tuple[int, int, int]:
     """(refinement rounds done, tasks refined, tasks solved now whose pass-1 answer was not right)."""
     rounds = refined = gained = 0
-    for r in results:
-        n = len(r.get("refinements") or [])
+    for r in map(as_result, results):
+        n = len(r.refinements)
         rounds += n
         refined += n > 0
-        first = (r.get("pass1") or {}).get("correct")
+        first = r.pass1.correct if r.pass1 else None
         gained += n > 0 and task_state(r) == "solved" and not (first and all(first))
     return rounds, refined, gained
 
 
-def progress_text(results: Iterable[dict], total: int, seconds_left: float | None = None, wall_seconds: float | None = None) -> str:
+def progress_text(results: Iterable[Result], total: int, seconds_left: float | None = None, wall_seconds: float | None = None) -> str:
     """'3/10 tasks done, 1 solved (2 unsolved); 420 s left in the budget' while live (`seconds_left`), or
     '...; finished in 512 s' once the run ended (`wall_seconds`). Once refinement ran it says so:
     '10/10 tasks done, 4 solved (6 unsolved); refinement: 12 rounds on 6 tasks, 1 solved by it; 40 s left ...'."""
-    results = list(results)
+    results = [as_result(r) for r in results]
     others = ", ".join(f"{n} {s}" for s, n in state_counts(results).items() if s != "solved")
     solved = sum(task_state(r) == "solved" for r in results)
     line = f"{len(results)}/{total} tasks done, {solved} solved" + (f" ({others})" if others else "")
@@ -176,27 +177,27 @@ def progress_text(results: Iterable[dict], total: int, seconds_left: float | Non
     return line
 
 
-def _correct(result: dict) -> str:
-    return "" if result.get("correct") is None else f"{sum(result['correct'])}/{len(result['correct'])}"
+def _correct(result: TaskResult) -> str:
+    return "" if result.correct is None else f"{sum(result.correct)}/{len(result.correct)}"
 
 
 def _seconds(v: float | None) -> str:
     return "-" if v is None else f"{v:.1f} s"
 
 
-def task_line(result: dict) -> str:
+def task_line(result: Result) -> str:
     """A task's log line: its state, steps, seconds used of its budget, correct count, error."""
-    used, budget = result.get("used_seconds"), result.get("budget_seconds")
-    parts = [f"{result.get('steps', 0)} steps", f"{_seconds(used)} of {_seconds(budget)}"]
-    if result.get("correct") is not None:
+    result = as_result(result)
+    parts = [f"{result.steps} steps", f"{_seconds(result.used_seconds)} of {_seconds(result.budget_seconds)}"]
+    if result.correct is not None:
         parts.append(f"correct {_correct(result)}")
-    if result.get("error"):
-        parts.append(f"error: {result['error']}")
-    return f"{result['task_id']}: {task_state(result)} ({', '.join(parts)})"
+    if result.error:
+        parts.append(f"error: {result.error}")
+    return f"{result.task_id}: {task_state(result)} ({', '.join(parts)})"
 
 
-def _training(result: dict) -> str | None:
-    train = result.get("train")
+def _training(result: TaskResult) -> str | None:
+    train = result.train
     if not train:
         return None
     steps, seconds = train.get("steps", 0), train.get("seconds", 0.0)
@@ -207,25 +208,25 @@ def _training(result: dict) -> str | None:
     return f"training: {steps} steps in {seconds:.1f} s ({seconds / steps:.3f} s/step){loss}; stopped because {stopped}"
 
 
-def _refinement_lines(result: dict) -> list[str]:
+def _refinement_lines(result: TaskResult) -> list[str]:
     """All training of a refined task (pass 1 and every round), then one line per round."""
-    rounds = result.get("refinements") or []
+    rounds = result.refinements
     if not rounds:
         return []
-    first = (result.get("train") or {}).get("steps", 0)
-    added = sum(e.get("steps") or 0 for e in rounds)
+    first = (result.train or {}).get("steps", 0)
+    added = sum(e.steps for e in rounds)
     lines = [f"training in all: {first + added} steps (pass 1: {first}; {len(rounds)} refinement round{'s' if len(rounds) != 1 else ''}: {added})"]
     for e in rounds:
-        seconds = sum((e.get("timings") or {}).values())
-        correct = f"; correct {sum(e['correct'])}/{len(e['correct'])} after it" if e.get("correct") is not None else ""
-        errors = f"; errors: {'; '.join(e['errors'])}" if e.get("errors") else ""
-        lines.append(f"refinement {e['round']}: slot {e.get('slot', '?')}, {seconds:.1f} s of {e.get('budget_seconds', 0):.1f} s, "
-                     f"+{e.get('steps') or 0} steps, {e.get('views', 0)} views, {e.get('new_candidates', 0)} new candidates{correct}{errors}")
+        seconds = sum(e.timings.values())
+        correct = f"; correct {sum(e.correct)}/{len(e.correct)} after it" if e.correct is not None else ""
+        errors = f"; errors: {'; '.join(e.errors)}" if e.errors else ""
+        lines.append(f"refinement {e.round}: slot {'?' if e.slot is None else e.slot}, {seconds:.1f} s of {e.budget_seconds:.1f} s, "
+                     f"+{e.steps} steps, {e.views} views, {e.new_candidates} new candidates{correct}{errors}")
     return lines
 
 
-def _sampling(result: dict) -> str | None:
-    sample = result.get("sample")
+def _sampling(result: TaskResult) -> str | None:
+    sample = result.sample
     if not sample:
         return None
     s = sample.get("stats") or {}
@@ -236,45 +237,46 @@ def _sampling(result: dict) -> str | None:
     return text
 
 
-def _candidate_table(result: dict, i: int, task: Task) -> list[str]:
-    top = result["candidates"][i]["top"] if i < len(result.get("candidates", [])) else []
+def _candidate_table(result: TaskResult, i: int, task: Task) -> list[str]:
+    top = result.candidates[i].top if i < len(result.candidates) else ()
     if not top:
         return []
-    attempts = result["attempts"][i] if i < len(result.get("attempts", [])) else {}
-    solution = [list(r) for r in task.test_outputs[i]] if task.has_solutions else None
+    attempts = result.attempts[i] if i < len(result.attempts) else None
+    solution = tuple(tuple(r) for r in task.test_outputs[i]) if task.has_solutions else None
     lines = ["| # | votes | mean log-prob | score | views | size | picked | right |", "|---|---|---|---|---|---|---|---|"]
     for rank, c in enumerate(top, 1):
-        picked = "attempt 1" if c["grid"] == attempts.get("attempt_1") else ("attempt 2" if c["grid"] == attempts.get("attempt_2") else "")
-        right = "" if solution is None else ("yes" if c["grid"] == solution else "no")
-        score = "" if c.get("score") is None else f"{c['score']:.3f}"
-        size = f"{len(c['grid'])}x{len(c['grid'][0])}"
-        lines.append(f"| {rank} | {c['votes']} | {c['mean_logprob']:.3f} | {score} | {len(c.get('views', []))} | {size} | {picked} | {right} |")
+        picked = "" if attempts is None else "attempt 1" if c.grid == attempts.attempt_1 else ("attempt 2" if c.grid == attempts.attempt_2 else "")
+        right = "" if solution is None else ("yes" if c.grid == solution else "no")
+        score = "" if c.score is None else f"{c.score:.3f}"
+        size = f"{len(c.grid)}x{len(c.grid[0])}"
+        lines.append(f"| {rank} | {c.votes} | {c.mean_logprob:.3f} | {score} | {len(c.views)} | {size} | {picked} | {right} |")
     return lines
 
 
-def task_markdown(task: Task, result: dict, panels: Sequence[bytes], train_png: bytes | None = None,
+def task_markdown(task: Task, result: Result, panels: Sequence[bytes], train_png: bytes | None = None,
                   candidate_pngs: Sequence[bytes | None] = ()) -> str:
     """A task's card: its state and why, budget and timings, training and sampling in numbers (pass 1, then all
     training and each refinement round where the task was refined), its train pairs,
     and per test input the labelled picture (input, attempts, solution), the top candidates drawn with their
     votes and their table. Pictures are embedded as data URIs."""
+    result = as_result(result)
     state = task_state(result)
-    correct = f", correct {_correct(result)}" if result.get("correct") is not None else ""
-    timings = result.get("timings") or {}
+    correct = f", correct {_correct(result)}" if result.correct is not None else ""
+    timings = result.timings
     lines = [
         f"## Task `{task.id}`: **{state}**{correct}",
         f"*{STATE_MEANING[state]}*\n",
-        f"- slot {result.get('slot')}, budget {_seconds(result.get('budget_seconds'))}, used {_seconds(result.get('used_seconds'))}"
+        f"- slot {result.slot}, budget {_seconds(result.budget_seconds)}, used {_seconds(result.used_seconds)}"
         + (" (" + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()) + ")" if timings else ""),
     ]
-    pass1 = [line.replace("training:", "training (pass 1):", 1) if result.get("refinements") else line
+    pass1 = [line.replace("training:", "training (pass 1):", 1) if result.refinements else line
              for line in (_training(result), _sampling(result)) if line]
     lines += [f"- {line}" for line in (*pass1, *_refinement_lines(result))]
     reason = fallback_reason(task, result)
     if reason:
         lines.append(f"- **fallback attempts**: {reason}")
-    if result.get("error"):
-        lines.append(f"- **error**: `{result['error']}`")
+    if result.error:
+        lines.append(f"- **error**: `{result.error}`")
     if train_png is not None:
         lines.append(f"\n### Train pairs ({len(task.train)}, input above output)\n\n![train pairs of {task.id}]({data_uri(train_png)})\n")
     for i, data in enumerate(panels):
@@ -300,34 +302,34 @@ def results_markdown(report: dict, links: Mapping[str, str] | None = None) -> st
     links = links or {}
     lines = ["| task | state | slot | budget (s) | used (s) | steps | candidates | correct | error |",
              "|---|---|---|---|---|---|---|---|---|"]
-    for t in report["tasks"]:
-        cells = [_linked(t["task_id"], links), task_state(t), t.get("slot"), t.get("budget_seconds"), t.get("used_seconds"),
-                 t.get("steps", 0), sum(c["n"] for c in t.get("candidates", [])), _correct(t), t.get("error")]
+    for t in map(as_result, report["tasks"]):
+        cells = [_linked(t.task_id, links), task_state(t), t.slot, t.budget_seconds, t.used_seconds,
+                 t.steps, sum(c.n for c in t.candidates), _correct(t), t.error]
         lines.append("| " + " | ".join(c if i == 0 else _cell(c) for i, c in enumerate(cells)) + " |")
     return "\n".join(lines)
 
 
-def _state_after(result: dict, correct: list[bool] | None) -> str:
+def _state_after(result: TaskResult, correct: tuple[bool, ...] | None) -> str:
     """The task's state word as it stood with `correct` (pass 1's, or one refinement round's)."""
-    return task_state({**result, "correct": correct}) if result.get("correct") is not None else task_state(result)
+    return task_state(result.replace(correct=correct)) if result.correct is not None else task_state(result)
 
 
-def work_pieces(result: dict) -> list[dict]:
+def work_pieces(result: Result) -> list[dict]:
     """Every piece of work a task's record says it did, as {work, slot, start, end, state} (absolute seconds):
     pass 1 from its first step's start to its last step's end (`spans`), then each refinement (its `slot` and
     `span`), each coloured by the state the task had once that piece ended. A record without spans (written before
     they were kept) yields no pass-1 piece."""
+    result = as_result(result)
     pieces = []
-    spans = [s for s in (result.get("spans") or {}).values() if s]
-    pass1 = result.get("pass1") or {}
-    if spans and result.get("slot") is not None:
-        first = pass1.get("correct") if "correct" in pass1 else result.get("correct")
-        pieces.append({"work": "pass 1", "slot": result["slot"], "start": min(s[0] for s in spans), "end": max(s[1] for s in spans),
+    spans = list(result.spans.values())
+    if spans and result.slot is not None:
+        first = result.pass1.correct if result.pass1 else result.correct
+        pieces.append({"work": "pass 1", "slot": result.slot, "start": min(s[0] for s in spans), "end": max(s[1] for s in spans),
                        "state": _state_after(result, first)})
-    for entry in result.get("refinements") or []:
-        if entry.get("span") and entry.get("slot") is not None:
-            pieces.append({"work": f"refine {entry['round']}", "slot": entry["slot"], "start": entry["span"][0], "end": entry["span"][1],
-                           "state": _state_after(result, entry.get("correct", result.get("correct")))})
+    for entry in result.refinements:
+        if entry.span and entry.slot is not None:
+            pieces.append({"work": f"refine {entry.round}", "slot": entry.slot, "start": entry.span[0], "end": entry.span[1],
+                           "state": _state_after(result, entry.correct if entry.correct is not None else result.correct)})
     return pieces
 
 
@@ -351,7 +353,7 @@ def summary_markdown(report: dict, out: str, timeline: Sequence[dict], timeline_
     score, cfg = report.get("score"), report.get("config") or {}
     budget = cfg.get("budget") or {}
     counts = state_counts(report["tasks"])
-    solved = [t["task_id"] for t in report["tasks"] if task_state(t) == "solved"]
+    solved = [as_result(t).task_id for t in report["tasks"] if task_state(t) == "solved"]
     lines = [
         f"# arc-ttt run `{report['run_id']}`",
         f"- folder: `{out}`",
@@ -393,10 +395,11 @@ def headline(report: dict) -> str:
 STATE_MARK = {"solved": "✔", "unsolved": "✘", "unscored": "●", "fallback": "◌", "failed": "!"}
 
 
-def subflow_name(result: dict) -> str:
+def subflow_name(result: Result) -> str:
     """'<task-id> ✔ solved': the id, its state's mark and word."""
+    result = as_result(result)
     word = task_state(result)
-    return f"{result['task_id']} {STATE_MARK[word]} {word}"
+    return f"{result.task_id} {STATE_MARK[word]} {word}"
 
 
 def final_message(report: dict) -> str:

@@ -104,13 +104,14 @@ class Budget:
         overhead: float = 0.0,
         first_pass_fraction: float = 1.0,
         sample_cost: float = 0.0,
+        start: float | None = None,
     ):
         if slots < 1:
             raise ValueError(f"slots must be >= 1, got {slots}")
         if any(w <= 0 for w in weights.values()):
             raise ValueError("task weights must be > 0")
         self.clock = clock
-        self.start = clock()
+        self.start = clock() if start is None else start  # the run's start (`start`) when it began before the budget
         self.end = self.start + total_seconds - reserve_seconds
         self.slots = slots
         self.train_fraction = train_fraction

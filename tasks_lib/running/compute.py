@@ -1,8 +1,8 @@
 """How much arithmetic a run's per-task training did, and what share of the cards' bf16 peak that was.
 
-Contract: `training_compute(tasks, parameters, work_seconds, gpus, device_name)` reads the task records of a run
-(`report.json`'s `tasks`: each with `train` and optionally `refinements`) and returns a `Compute` record, kept in
-report.json as `compute`:
+Contract: `training_compute(tasks, parameters, work_seconds, gpus, device_name, resumed)` reads the task records of a
+run (`records.TaskResult`s: `train` and `refinements`; the tasks in `resumed` trained in an earlier run and count
+nothing) and returns a `Compute` record, kept in report.json as `compute`:
 
     FLOPs        = 6 x N x T        N: the model's parameters (base and adapter, as the slot loaded them),
                                     T: the trained views' own tokens (padding not counted), pass 1 and refinements;
@@ -18,7 +18,9 @@ then the record has no MFU). LoRA trains fewer weights than N, but its forward a
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Iterable
+
+from tasks_lib.arc.records import TaskResult
+from typing import Collection, Iterable
 
 # Dense bf16 matrix rate, FLOP/s. H100 and H200: an 8192^3 bf16 product through torch measured 769-798 TFLOP/s on the
 # lent machines (the device tool's KINDS.md), below the 989 of the datasheet; the figure here is that measurement, so
@@ -62,21 +64,22 @@ class Compute:
         return asdict(self)
 
 
-def trained(task: dict) -> tuple[int, float]:
+def trained(task: TaskResult) -> tuple[int, float]:
     """(tokens, seconds) a task record trained, pass 1 and every refinement."""
-    train = task.get("train") or {}
+    train = task.train or {}
     tokens, seconds = int(train.get("tokens") or 0), float(train.get("seconds") or 0.0)
-    for entry in task.get("refinements") or []:
-        tokens += int(entry.get("train_tokens") or 0)
-        seconds += float(entry.get("train_seconds") or 0.0)
+    for entry in task.refinements:
+        tokens += entry.train_tokens
+        seconds += entry.train_seconds
     return tokens, seconds
 
 
-def training_compute(tasks: Iterable[dict], parameters: int, work_seconds: float, gpus: int, device_name: str | None) -> Compute:
+def training_compute(tasks: Iterable[TaskResult], parameters: int, work_seconds: float, gpus: int, device_name: str | None,
+                     resumed: Collection[str] = ()) -> Compute:
     """The run's `Compute` from its task records (module doc); tasks resumed from an earlier run count nothing."""
     tokens = seconds = 0.0
     for task in tasks:
-        if task.get("resumed"):
+        if task.task_id in resumed:
             continue
         t, s = trained(task)
         tokens, seconds = tokens + t, seconds + s

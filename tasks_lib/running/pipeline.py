@@ -17,7 +17,8 @@ Contract:
   Each step's wall time goes in `timings` and its start and end in `spans`.
 - `solve_all(run, steps, solve=None, slots=None)` loads the model on every slot at once (what each load
   returned, or its error, goes in `report.json` as `slot_loads`), trains the shared
-  adapter (train scope shared), then runs every task to do in the run's order (largest first) on the first
+  adapter (train scope shared: `train_shared`, one adapter on every task still to do within `Budget.claim_shared`,
+  saved to `shared/adapter/` and linked as each task's adapter; one already on disk is reused), then runs every task to do in the run's order (largest first) on the first
   free slot, one task per slot at a time: one loop per slot, each taking the next task, is the only limit inside
   a run. A task
   whose `solve` raises (it could not even record) gets fallback attempts in the submission only, so a resumed
@@ -34,13 +35,16 @@ Contract:
   with nothing to refine waits while other tasks still run (they may become refinable) and stops when none
   do, or when the time left cannot pay for a refinement.
 - Overhead: for each pass-1 task the slot's wall time beyond what the task held of its budget is measured
-  (`Budget.note_overhead`, `Run.overheads`): the budget reserves it for the tasks still waiting. Each slot's
+  (`Budget.note_overhead`, `RunStats.overheads`): the budget reserves it for the tasks still waiting. Each slot's
   first task is told as `startup`: its time before the claim holds the slot's start-up (its first subflow
   start), which the budget keeps out of the per-task mean.
 - Sampling cost: every claim (pass 1 and refinement) gives the budget the task's expected answer tokens
   (`encoding.answer_tokens`), and every sample step that ran to the end gives it its wall seconds and the
   tokens it decoded (`solve.sample_measure`, `Budget.note_sample`), so the next claims leave sampling the time
   their answers need.
+- Records and measurements: every task record is a `records.TaskResult`; what the loop measures (slot loads, the
+  shared adapter's stats, overheads, failed refinements, when work started) goes in `run.stats` (`run.RunStats`),
+  the one object the pipeline fills and `Run.finish` reports.
 - `run_direct(...)` is a whole run without Prefect (prepare, slots, `solve_all`, report), returning the report.
 """
 
@@ -48,6 +52,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import shutil
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -55,13 +61,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tasks_lib.adapting.model import ADAPTER_FILE
+from tasks_lib.adapting.shared_adapter import SHARED_ID
 from tasks_lib.arc.encoding import answer_tokens
+from tasks_lib.arc.records import Candidate, TaskResult
 from tasks_lib.reports.ui import task_line
 from tasks_lib.running import refine as refine_mod
 from tasks_lib.running import solve
 from tasks_lib.running.budget import TaskBudget
 from tasks_lib.running.run import Run, prepare
-from tasks_lib.running.solve import Outcome, fallback_result
+from tasks_lib.running.solve import Outcome, Voted, fallback_result
 
 logger = logging.getLogger(__name__)
 
@@ -81,14 +90,41 @@ async def sample(run: Run, task_id: str, slot: int, budget: TaskBudget) -> dict:
     return await asyncio.to_thread(solve.sample_step, run.pool, slot, run.tasks[task_id], run.cfg, budget, str(run.dir.adapter_dir(task_id)))
 
 
-async def vote(run: Run, task_id: str, candidates: list | None) -> list[dict]:
+async def vote(run: Run, task_id: str, candidates: list[list[Candidate]] | None) -> Voted:
     """The two attempts per test input (fallbacks where candidates are missing)."""
     return solve.vote_step(run.tasks[task_id], candidates, run.cfg.vote.rule)
 
 
+def _train_shared(run: Run, slot: int) -> dict | None:
+    """Scope shared: train the run's one adapter within the budget's shared block (`Budget.claim_shared`), save it to
+    `shared/adapter/` and link it as every pending task's `tasks/<id>/adapter`; an adapter already there (resume) is
+    reused. None for other scopes or nothing to do. Its stats go in `run.stats.shared` (report.json `shared`)."""
+    if run.cfg.train.scope != "shared" or not run.todo:
+        return None
+    if (run.shared_dir / ADAPTER_FILE).exists():
+        stats = {"resumed": True}
+    else:
+        budget = run.budget.claim_shared(SHARED_ID)
+        try:
+            stats = {**solve.shared_step(run.pool, slot, run.todo, run.cfg, budget, str(run.shared_dir)),
+                     "budget_seconds": round(budget.seconds, 3), "slot": slot}
+        finally:
+            run.budget.release(budget.task_id)
+    for task in run.todo:
+        link = run.dir.adapter_dir(task.id)
+        if link.is_symlink():
+            link.unlink()
+        elif link.exists():
+            shutil.rmtree(link)
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(os.path.relpath(run.shared_dir, link.parent), target_is_directory=True)
+    run.stats.shared = stats
+    return stats
+
+
 async def train_shared(run: Run, slot: int) -> dict | None:
-    """Train scope shared: the run's one adapter (`Run.train_shared`); None for the other scopes."""
-    return await asyncio.to_thread(run.train_shared, slot)
+    """Train scope shared: the run's one adapter, before any task starts (`_train_shared`); None for the other scopes."""
+    return await asyncio.to_thread(_train_shared, run, slot)
 
 
 async def refine(run: Run, task_id: str, slot: int, budget: TaskBudget, round_no: int) -> dict:
@@ -104,9 +140,9 @@ class Steps:
     load: Callable[[int], Awaitable[dict]]
     train: Callable[[str, int, TaskBudget], Awaitable[dict]]
     sample: Callable[[str, int, TaskBudget], Awaitable[dict]]
-    vote: Callable[[str, list | None], Awaitable[list[dict]]]
+    vote: Callable[[str, list | None], Awaitable[Voted]]
     train_shared: Callable[[int], Awaitable[dict | None]]
-    publish: Callable[[dict], Awaitable[None]]  # after a task is recorded (UI cards); must not raise
+    publish: Callable[[TaskResult], Awaitable[None]]  # after a task is recorded (UI cards); must not raise
     refine: Callable[[str, int, TaskBudget, int], Awaitable[dict]] | None = None  # None: no refinement passes
     log: Callable[[str], None] = logger.info
 
@@ -114,7 +150,7 @@ class Steps:
 def local_steps(run: Run) -> Steps:
     """The steps without Prefect: what benchmarks, studies and tests call."""
 
-    async def publish(result: dict) -> None:
+    async def publish(result: TaskResult) -> None:
         return None
 
     return Steps(load=lambda slot: load(run, slot),
@@ -147,7 +183,7 @@ async def _timed(outcome: Outcome, name: str, call: Awaitable[Any]) -> Any:
         outcome.spans[name] = (t0, t1)
 
 
-async def solve_task(run: Run, steps: Steps, task_id: str, slot: int) -> dict:
+async def solve_task(run: Run, steps: Steps, task_id: str, slot: int) -> TaskResult:
     """One task on `slot`: budget, load, train, sample, vote, record, publish (failure policy: module doc)."""
     task = run.tasks[task_id]
     budget = run.budget.claim(task_id, answer_tokens(task))
@@ -159,7 +195,7 @@ async def solve_task(run: Run, steps: Steps, task_id: str, slot: int) -> dict:
             outcome.sample = await _timed(outcome, "sample", steps.sample(task_id, slot, budget))
             _note_sample(run, outcome.sample)
         candidates = outcome.sample["candidates"] if outcome.sample else None
-        outcome.voted = await _timed(outcome, "vote", steps.vote(task_id, candidates))
+        outcome.voted = await _timed(outcome, "vote", steps.vote(task_id, candidates)) or Voted()
     finally:
         run.budget.release(task_id)
     result = outcome.record()
@@ -169,13 +205,13 @@ async def solve_task(run: Run, steps: Steps, task_id: str, slot: int) -> dict:
     return result
 
 
-async def refine_task(run: Run, steps: Steps, task_id: str, slot: int, round_no: int) -> dict | None:
+async def refine_task(run: Run, steps: Steps, task_id: str, slot: int, round_no: int) -> TaskResult | None:
     """Refinement `round` of a finished task on `slot` (module doc); its new record, or None when it recorded
     nothing (no time for it, or it failed: the old record stands)."""
     old = run.results[task_id]
     before = run.dir.read_candidates(task_id)  # every candidate the task has so far, per test input
     if before is None:
-        run.refine_failures.append({"task_id": task_id, "round": round_no, "error": "no candidates.json to vote again over"})
+        run.stats.refine_failures.append({"task_id": task_id, "round": round_no, "error": "no candidates.json to vote again over"})
         return None
     p = refine_mod.plan(old, run.cfg, round_no, run.budget.overhead)
     key = f"{task_id}#refine-{round_no}"
@@ -188,7 +224,7 @@ async def refine_task(run: Run, steps: Steps, task_id: str, slot: int, round_no:
     try:
         out = await steps.refine(task_id, slot, budget, round_no)
     except Exception as err:  # the old record stands
-        run.refine_failures.append({"task_id": task_id, "round": round_no, "error": f"{type(err).__name__}: {err}"})
+        run.stats.refine_failures.append({"task_id": task_id, "round": round_no, "error": f"{type(err).__name__}: {err}"})
         steps.log(f"{task_id}: refinement {round_no} failed ({type(err).__name__}: {err}); its answer is unchanged")
         return None
     finally:
@@ -200,8 +236,8 @@ async def refine_task(run: Run, steps: Steps, task_id: str, slot: int, round_no:
     t1 = time.time()
     result = refine_mod.merged(old, run.tasks[task_id], p, budget, out, candidates, run.cfg.vote.rule, timings)
     timings["vote"] = time.time() - t1
-    result["refinements"][-1].update(timings={k: round(v, 3) for k, v in timings.items()}, slot=slot,
-                                     span=[round(t0, 3), round(time.time(), 3)])
+    result = result.with_last_round(timings={k: round(v, 3) for k, v in timings.items()}, slot=slot,
+                                    span=(round(t0, 3), round(time.time(), 3)))
     run.record(result, candidates=candidates)
     await steps.publish(result)
     steps.log(f"refine {round_no}: {task_line(result)} | {run.progress()}")
@@ -217,7 +253,7 @@ async def solve_all(run: Run, steps: Steps, solve: Callable[[str, int], Awaitabl
     if not run.todo:
         return
     loads = await asyncio.gather(*(steps.load(s) for s in range(n)), return_exceptions=True)  # before any task's budget starts
-    run.slot_loads = [x if isinstance(x, dict) else {"error": f"{type(x).__name__}: {x}"} for x in loads]
+    run.stats.slot_loads = [x if isinstance(x, dict) else {"error": f"{type(x).__name__}: {x}"} for x in loads]
     if run.cfg.train.scope == "shared":
         try:
             shared = await steps.train_shared(0)
@@ -235,8 +271,8 @@ async def solve_all(run: Run, steps: Steps, solve: Callable[[str, int], Awaitabl
         startup = slot not in started
         started.add(slot)
         busy.add(task_id)
-        if run.work_started is None:
-            run.work_started = time.time()
+        if run.stats.work_started is None:
+            run.stats.work_started = time.time()
         t0 = time.time()
         try:
             ended = await solve(task_id, slot)
@@ -251,7 +287,7 @@ async def solve_all(run: Run, steps: Steps, solve: Callable[[str, int], Awaitabl
         held = run.budget.held.get(task_id)
         if held is not None:  # the slot's time outside the task's claim: before it (subflow start) and after (record, publish, end)
             before, after = held[0] - t0, time.time() - held[1]
-            run.overheads[task_id] = (round(before, 3), round(after, 3))
+            run.stats.overheads[task_id] = (round(before, 3), round(after, 3))
             run.budget.note_overhead(before + after, startup=startup)  # a start-up is paid once per slot (budget doc)
         if solve is not default:  # the task logged in its own run; the run's log gets its line too (what `--watch` shows)
             steps.log(f"{task_line(run.results[task_id])} | {run.progress()}")

@@ -1,7 +1,7 @@
 """Refinement: after every task has a first answer, more work for the unsure ones while the budget lasts.
 
 Contract:
-- `margin(result)`: how sure a task's answer is, from what its `result.json` holds: the smallest, over its
+- `margin(result)`: how sure a task's answer is, from its record (`records.TaskResult`): the smallest, over its
   test inputs, of (votes of the top grid - votes of the second) / candidates; 0 for a test input with no
   candidates, 1 when every candidate agrees.
 - `pick(results, busy, rounds, cfg)`: the task to refine next: status `ok`, not running, fewer than
@@ -23,19 +23,21 @@ Contract:
   all its candidates, old and new; steps, seconds used and budget summed over pass 1 and the refinements; the
   pass-1 record's fields otherwise (`train`, `sample`, `timings`); `refinements` listing each round; and
   `pass1` (the first pass's attempts, and whether they were correct when solutions are known), kept from the
-  first refinement on so that one run shows what refinement added.
+  first refinement on so that one run shows what refinement added. Records are `records.TaskResult`s, the round a
+  `records.RefinementEntry`.
   The caller records it only when the refinement succeeded, so a failed one leaves the old record as it was.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from tasks_lib.arc.data import Task
+from tasks_lib.arc.records import Candidate, Pass1, RefinementEntry, TaskResult
 from tasks_lib.arc.scoring import correct
 from tasks_lib.config import RunConfig, ScheduleConfig
 from tasks_lib.running import solve
-from tasks_lib.running.budget import TaskBudget
 from tasks_lib.running.slots import SlotPool
 
 VIEW_OFFSET = 64  # views per round are at most 64 (SampleConfig.views), so round r's views start at r * 64
@@ -43,28 +45,27 @@ MIN_STEPS = 5  # a refinement with time for fewer train steps (and one view) is 
 SLACK = 1.2  # a refinement's block is its estimate times this: the worker's own deadline checks stop it early
 
 
-def margin(result: dict) -> float:
+def margin(result: TaskResult) -> float:
     """The smallest vote margin over the task's test inputs (see module doc)."""
     margins = []
-    for c in result.get("candidates") or []:
-        top, n = c.get("top") or [], c.get("n") or 0
-        if n <= 0 or not top:
+    for c in result.candidates:
+        if c.n <= 0 or not c.top:
             margins.append(0.0)
             continue
-        second = top[1]["votes"] if len(top) > 1 else 0
-        margins.append((top[0]["votes"] - second) / n)
+        second = c.top[1].votes if len(c.top) > 1 else 0
+        margins.append((c.top[0].votes - second) / c.n)
     return min(margins, default=0.0)
 
 
-def _agreement(result: dict) -> int:
+def _agreement(result: TaskResult) -> int:
     """Views behind the top grid, summed over test inputs (more: surer)."""
-    return sum(len((c.get("top") or [{}])[0].get("views", [])) for c in result.get("candidates") or [])
+    return sum(len(c.top[0].views) for c in result.candidates if c.top)
 
 
-def pick(results: dict[str, dict], busy: set[str], rounds: dict[str, int], cfg: ScheduleConfig) -> str | None:
+def pick(results: dict[str, TaskResult], busy: set[str], rounds: dict[str, int], cfg: ScheduleConfig) -> str | None:
     """The unsure task to refine next: fewest refinements, then least sure (module doc); or None."""
     eligible = [(rounds.get(tid, 0), margin(r), _agreement(r), tid) for tid, r in results.items()
-                if r.get("status") == "ok" and tid not in busy and (cfg.refine_rounds == 0 or rounds.get(tid, 0) < cfg.refine_rounds)]
+                if r.status == "ok" and tid not in busy and (cfg.refine_rounds == 0 or rounds.get(tid, 0) < cfg.refine_rounds)]
     eligible = [e for e in eligible if e[1] < cfg.sure_margin]
     return min(eligible)[3] if eligible else None
 
@@ -80,15 +81,15 @@ class Plan:
     cfg: RunConfig  # the run's config with this round's train and sample settings
 
 
-def plan(result: dict, cfg: RunConfig, round_no: int, overhead: float = 0.0) -> Plan:
+def plan(result: TaskResult, cfg: RunConfig, round_no: int, overhead: float = 0.0) -> Plan:
     """Refinement `round` of the task whose record is `result` (module doc)."""
     s = cfg.schedule
     steps = (s.refine_steps or cfg.train.max_steps) if cfg.train.scope == "task" else 0
     views = s.refine_views or cfg.sample.views
-    timings = result.get("timings") or {}
-    done_steps = (result.get("train") or {}).get("steps") or 0  # pass 1's train record, which refinements keep
+    timings = result.timings
+    done_steps = (result.train or {}).get("steps") or 0  # pass 1's train record, which refinements keep
     step_s = timings.get("train", 0.0) / max(1, done_steps) if steps else 0.0
-    views_done = ((result.get("sample") or {}).get("stats") or {}).get("views_done") or cfg.sample.views
+    views_done = result.sample_stats.get("views_done") or cfg.sample.views
     view_s = timings.get("sample", 0.0) / max(1, views_done)
     train_s, sample_s = steps * step_s, views * view_s
     seconds = SLACK * (train_s + sample_s) + overhead
@@ -110,32 +111,30 @@ def refine_step(pool: SlotPool, slot: int, task: Task, budget: TaskBudget, adapt
             errors.append(f"refine-train: {type(err).__name__}: {err}")
     sample = solve.sample_step(pool, slot, task, p.cfg, budget, adapter_dir)
     offset = p.round * VIEW_OFFSET
-    sample["candidates"] = [[{**c, "view": c["view"] + offset} for c in cands] for cands in sample["candidates"]]
+    sample["candidates"] = [[dataclasses.replace(c, view=c.view + offset) for c in cands] for cands in sample["candidates"]]
     return {"train": train, "sample": sample, "errors": errors}
 
 
-def merged(old: dict, task: Task, p: Plan, budget: TaskBudget, out: dict, candidates: list[list[dict]], rule: str,
-           timings: dict[str, float]) -> dict:
+def merged(old: TaskResult, task: Task, p: Plan, budget: TaskBudget, out: dict, candidates: list[list[Candidate]], rule: str,
+           timings: dict[str, float]) -> TaskResult:
     """The task's record after refinement `p.round`: attempts voted over `candidates` (old and new)."""
     voted = solve.vote_step(task, candidates, rule)
     train = out.get("train") or {}
     added = train.get("steps", 0)
-    entry = {"round": p.round, "budget_seconds": round(budget.seconds, 3), "steps": added, "views": p.views,
-             "train_tokens": train.get("tokens", 0), "train_seconds": train.get("seconds", 0.0),  # the run's compute (compute.py)
-             "new_candidates": sum(len(c) for c in out["sample"]["candidates"]),
-             "stopped_by": [train.get("stopped_by"), (out["sample"].get("stats") or {}).get("stopped_by")],
-             "timings": {k: round(v, 3) for k, v in timings.items()}, "errors": out.get("errors") or []}
-    result = {
-        **old,
-        "steps": (old.get("steps") or 0) + added,
-        "budget_seconds": round((old.get("budget_seconds") or 0.0) + budget.seconds, 3),  # pass 1's share and every block
-        "used_seconds": round((old.get("used_seconds") or 0.0) + sum(timings.values()), 3),
-        "attempts": [{"attempt_1": v["attempt_1"], "attempt_2": v["attempt_2"]} for v in voted],
-        "candidates": [{"n": v["n_candidates"], "top": v["ranked"]} for v in voted],
-        "refinements": [*(old.get("refinements") or []), entry],
-        "pass1": old.get("pass1") or {"attempts": old.get("attempts"), "correct": old.get("correct")},
-    }
-    if task.has_solutions:
-        result["correct"] = correct(result["attempts"], task.test_outputs)
-        entry["correct"] = result["correct"]
-    return result
+    now = solve.correct_of(task, voted.attempts)
+    entry = RefinementEntry(
+        round=p.round, budget_seconds=round(budget.seconds, 3), steps=added, views=p.views,
+        train_tokens=train.get("tokens", 0), train_seconds=train.get("seconds", 0.0),  # the run's compute (compute.py)
+        new_candidates=sum(len(c) for c in out["sample"]["candidates"]),
+        stopped_by=(train.get("stopped_by"), (out["sample"].get("stats") or {}).get("stopped_by")),
+        timings={k: round(v, 3) for k, v in timings.items()}, errors=tuple(out.get("errors") or ()), correct=now)
+    return old.replace(
+        steps=old.steps + added,
+        budget_seconds=round((old.budget_seconds or 0.0) + budget.seconds, 3),  # pass 1's share and every block
+        used_seconds=round((old.used_seconds or 0.0) + sum(timings.values()), 3),
+        attempts=voted.attempts,
+        candidates=voted.candidates,
+        correct=now if task.has_solutions else old.correct,
+        refinements=(*old.refinements, entry),
+        pass1=old.pass1 or Pass1(old.attempts, old.correct),
+    )

@@ -4,17 +4,18 @@ Contract:
 - `prepare(...)` validates everything a run needs before any training starts (profile, model
   directory, challenges file, output folder) and raises `DataError`/`ConfigError`/`StoreError`/
   `ModelError` with a one-line message naming the problem. It loads finished results from an earlier
-  run with the same output folder (resume), orders the remaining tasks largest first, sets up the
-  budget, and writes a complete fallback `submission.json` at once. The run id is the output folder's name.
-- `Run.record(result, candidates=None)` writes `tasks/<id>/candidates.json` (when given) and
+  run with the same output folder (resume), orders the remaining tasks largest first, and writes a complete
+  fallback `submission.json` at once. The run id is the output folder's name.
+- `Run.results` holds each finished task's `records.TaskResult`. `Run.record(result, candidates=None)` writes `tasks/<id>/candidates.json` (when given) and
   `tasks/<id>/result.json`, then rewrites `submission.json` atomically,
   so a valid, complete submission is on disk at every moment. A failure that is not the task's own (its
   subflow could not run, or the run is stopping) is only put in the submission, so a resumed run redoes it.
-- `Run.open_slots()` leases devices and starts the slot pool; `Run.close()` stops it.
-- `Run.train_shared(slot)` (train scope shared, after the slots load, before any task starts) trains one
-  adapter on every task still to do within the budget's shared block (`Budget.claim_shared`), saves it to
-  `shared/adapter/` and links it as each of those tasks' `tasks/<id>/adapter`; a shared adapter already on
-  disk (resume) is reused. Its stats go in `report.json` as `shared`.
+- `Run.open_slots(pool=None)` leases devices and starts the slot pool (or takes `pool`, e.g. a test's), then builds
+  the run's `Budget` for that many slots, counted from the run's start (`Run.started`): the budget exists once the
+  slots are known, never patched. `Run.close()` stops the pool.
+- `Run.stats` (`RunStats`) is what the pipeline measured while it ran the tasks (the shared adapter's training,
+  each slot's first load, the overhead per task, failed refinements, when work started): `tasks_lib/running/pipeline.py`
+  fills it, `finish` reports it. The run holds state and records; the orchestration is the pipeline's.
 - `Run.finish()` writes `report.json` (start time, slots, the GPU of each (`cpu` for CPU slots) and what its
   first load returned, per-task status, state word (`ui.task_state`), budget, timings and spans, steps,
   candidates, attempts, refinements, correctness and the score when solutions are known (`kaggle`, `per_task`,
@@ -29,7 +30,6 @@ Contract:
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 import time
 import uuid
@@ -37,9 +37,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from tasks_lib.adapting.model import ADAPTER_FILE, _validate_dir
-from tasks_lib.adapting.shared_adapter import SHARED_ID
+from tasks_lib.adapting.model import _validate_dir
 from tasks_lib.arc.data import LoadResult, Task, load_challenges
+from tasks_lib.arc.records import Attempts, Candidate, TaskResult
 from tasks_lib.arc.scoring import score
 from tasks_lib.arc.store import RunDir, atomic_write_json
 from tasks_lib.config import RunConfig, load_profile
@@ -48,7 +48,18 @@ from tasks_lib.running import submission as sub_mod
 from tasks_lib.running.budget import Budget
 from tasks_lib.running.compute import training_compute
 from tasks_lib.running.slots import Leases, SlotPool, claim_gpus, default_lock_dir, plan_devices
-from tasks_lib.running.solve import Outcome, shared_step
+from tasks_lib.running.solve import Outcome
+
+
+@dataclass
+class RunStats:
+    """What the pipeline measures while it runs the tasks (tasks_lib/running/pipeline.py fills it; `Run.finish` reports it)."""
+
+    shared: dict | None = None  # scope shared: the shared adapter's training stats (report.json `shared`)
+    slot_loads: list[dict] = field(default_factory=list)  # what each slot's first load returned, or its error
+    overheads: dict[str, tuple[float, float]] = field(default_factory=dict)  # task id -> slot seconds before and after its claim
+    refine_failures: list[dict] = field(default_factory=list)  # refinements that recorded nothing, and why
+    work_started: float | None = None  # when the first task claimed its budget (after the slots loaded)
 
 
 @dataclass
@@ -56,19 +67,15 @@ class Run:
     cfg: RunConfig
     data: LoadResult
     dir: RunDir
-    budget: Budget
+    budget: Budget | None  # built by open_slots, once the slots are known
     todo: list[Task]
-    results: dict[str, dict]
+    results: dict[str, TaskResult]
     resumed: list[str]
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])  # `prepare` names it after the run folder
     started: float = field(default_factory=time.time)
     pool: SlotPool | None = None
     leases: Leases | None = None
-    shared: dict | None = None  # scope shared: the shared adapter's training stats
-    slot_loads: list[dict] = field(default_factory=list)  # what each slot's first load returned (pipeline.solve_all)
-    overheads: dict[str, tuple[float, float]] = field(default_factory=dict)  # task id -> slot seconds before and after its claim (pipeline.solve_all)
-    refine_failures: list[dict] = field(default_factory=list)  # refinements that recorded nothing, and why
-    work_started: float | None = None  # when the first task claimed its budget (after the slots loaded)
+    stats: RunStats = field(default_factory=RunStats)  # filled by the pipeline
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @cached_property
@@ -76,45 +83,27 @@ class Run:
         """Valid tasks by id (built once: every step and every submission rewrite looks tasks up)."""
         return {t.id: t for t in self.data.tasks}
 
-    def open_slots(self) -> SlotPool:
-        """Lease GPUs (or use CPU slots) and start one worker per slot."""
-        lock_dir = default_lock_dir(self.cfg.slots)
-        plan = plan_devices(self.cfg.slots)
-        if plan.kind == "cuda":
-            self.leases = claim_gpus(plan.indices, plan.want, lock_dir)
-        gpus = self.leases.ids if self.leases else []  # physical ids: the workers' CUDA_VISIBLE_DEVICES
-        self.pool = SlotPool.for_run(self.cfg.slots, gpus, log_dir=self.dir.root / "logs")
-        self.budget.slots = len(self.pool)
-        return self.pool
+    def open_slots(self, pool: SlotPool | None = None) -> SlotPool:
+        """Lease GPUs (or use CPU slots) and start one worker per slot (or use `pool`); then the budget over them."""
+        if pool is None:
+            lock_dir = default_lock_dir(self.cfg.slots)
+            plan = plan_devices(self.cfg.slots)
+            if plan.kind == "cuda":
+                self.leases = claim_gpus(plan.indices, plan.want, lock_dir)
+            gpus = self.leases.ids if self.leases else []  # physical ids: the workers' CUDA_VISIBLE_DEVICES
+            pool = SlotPool.for_run(self.cfg.slots, gpus, log_dir=self.dir.root / "logs")
+        self.pool = pool
+        self.budget = make_budget(self.cfg, self.todo, len(pool), self.started)
+        return pool
+
+    @property
+    def ends_at(self) -> float:
+        """When the run's time is up (its start + total - reserve): the budget's end."""
+        return self.started + self.cfg.budget.total_seconds - self.cfg.budget.reserve_seconds
 
     @property
     def shared_dir(self) -> Path:
         return self.dir.root / "shared" / "adapter"
-
-    def train_shared(self, slot: int = 0) -> dict | None:
-        """Scope shared: train the run's one adapter and link it as every pending task's adapter (None for
-        other scopes or nothing to do)."""
-        if self.cfg.train.scope != "shared" or not self.todo:
-            return None
-        if (self.shared_dir / ADAPTER_FILE).exists():
-            stats = {"resumed": True}
-        else:
-            budget = self.budget.claim_shared(SHARED_ID)
-            try:
-                stats = {**shared_step(self.pool, slot, self.todo, self.cfg, budget, str(self.shared_dir)),
-                         "budget_seconds": round(budget.seconds, 3), "slot": slot}
-            finally:
-                self.budget.release(budget.task_id)
-        for task in self.todo:
-            link = self.dir.adapter_dir(task.id)
-            if link.is_symlink():
-                link.unlink()
-            elif link.exists():
-                shutil.rmtree(link)
-            link.parent.mkdir(parents=True, exist_ok=True)
-            link.symlink_to(os.path.relpath(self.shared_dir, link.parent), target_is_directory=True)
-        self.shared = stats
-        return stats
 
     def close(self) -> None:
         if self.pool is not None:
@@ -125,53 +114,55 @@ class Run:
     def submission(self) -> dict:
         return sub_mod.assemble(self.data.n_test, self.tasks, self.results)
 
-    def record(self, result: dict, persist: bool = True, candidates: list[list[dict]] | None = None) -> None:
+    def record(self, result: TaskResult, persist: bool = True, candidates: list[list[Candidate]] | None = None) -> None:
         """Rewrite the submission with one task's result, and persist the result (and its candidates, when
         given) unless `persist` is off or the task failed after the slots were closed (the run is stopping):
         such a task is redone on resume."""
         stopping = self.pool is not None and self.pool.closed
         with self._lock:
-            if persist and not (stopping and result["status"] != "ok"):
+            if persist and not (stopping and result.status != "ok"):
                 if candidates is not None:
-                    self.dir.write_candidates(result["task_id"], candidates)
+                    self.dir.write_candidates(result.task_id, candidates)
                 self.dir.write_result(result)
-            self.results[result["task_id"]] = result
+            self.results[result.task_id] = result
             sub_mod.write(self.dir.submission, self.submission(), self.data.n_test)
 
     def progress(self) -> str:
         """Tasks done and solved so far, and the time left in the budget (`ui.progress_text`)."""
-        return progress_text(list(self.results.values()), len(self.data.n_test), seconds_left=self.budget.time_left())
+        left = self.budget.time_left() if self.budget else max(0.0, self.ends_at - time.time())
+        return progress_text(list(self.results.values()), len(self.data.n_test), seconds_left=left)
 
-    def schedule_stats(self, tasks: list[dict]) -> dict:
+    def schedule_stats(self, tasks: list[TaskResult]) -> dict:
         """How the run spent its slots: overhead per task (measured), refinements, and the busy fraction (the
         tasks' own step time, pass 1 and refinements, over slots x the time from the first claim to now)."""
         slots = len(self.pool) if self.pool else 0
-        start = self.work_started or self.started
+        start = self.stats.work_started or self.started
         span = max(1e-9, time.time() - start)
-        used = sum(t.get("used_seconds") or 0.0 for t in tasks if t.get("status") != "invalid" and not t.get("resumed"))
-        overheads = [a + b for a, b in self.overheads.values()]
-        last = max((released for _, released in self.budget.held.values()), default=None)  # the last claim's release
+        used = sum(t.used_seconds or 0.0 for t in tasks if t.status != "invalid" and t.task_id not in self.resumed)
+        overheads = [a + b for a, b in self.stats.overheads.values()]
+        budget = self.budget
+        last = max((released for _, released in budget.held.values()), default=None) if budget else None  # the last claim's release
         return {
             "overhead_mean_seconds": round(sum(overheads) / len(overheads), 3) if overheads else None,
             "overhead_max_seconds": round(max(overheads), 3) if overheads else None,
-            "overhead_per_task": {tid: {"before": a, "after": b} for tid, (a, b) in self.overheads.items()},
-            "sample_seconds_per_token": round(self.budget.sample_cost, 6),  # measured once a task sampled to the end, else the guess
-            "refinements": sum(len(t.get("refinements") or []) for t in tasks),
-            "refine_failures": self.refine_failures,
+            "overhead_per_task": {tid: {"before": a, "after": b} for tid, (a, b) in self.stats.overheads.items()},
+            "sample_seconds_per_token": round(budget.sample_cost, 6) if budget else None,  # measured once a task sampled to the end, else the guess
+            "refinements": sum(len(t.refinements) for t in tasks),
+            "refine_failures": self.stats.refine_failures,
             "work_seconds": round(span, 3),
             "busy_fraction": round(used / (slots * span), 4) if slots else None,
-            "budget_end_in": round(self.budget.end - time.time(), 3),
+            "budget_end_in": round(self.ends_at - time.time(), 3),
             "tail_seconds": None if last is None else round(time.time() - last, 3),
         }
 
-    def compute_stats(self, tasks: list[dict], work_seconds: float) -> dict | None:
+    def compute_stats(self, tasks: list[TaskResult], work_seconds: float) -> dict | None:
         """The run's training arithmetic and its share of the cards' peak (`tasks_lib.running.compute`), from the first slot
         that loaded (parameters, card) and the GPUs the slots held; None before any slot loaded."""
-        loaded = next((x for x in self.slot_loads if "parameters" in x), None)
+        loaded = next((x for x in self.stats.slot_loads if "parameters" in x), None)
         if loaded is None:
             return None
         gpus = len({d for d in (s.env.get("CUDA_VISIBLE_DEVICES") for s in self.pool.slots) if d}) if self.pool else 0
-        return training_compute(tasks, loaded["parameters"], work_seconds, gpus, loaded.get("device_name")).to_dict()
+        return training_compute(tasks, loaded["parameters"], work_seconds, gpus, loaded.get("device_name"), set(self.resumed)).to_dict()
 
     def finish(self) -> dict:
         """Write the final submission and report.json; return the report."""
@@ -179,15 +170,11 @@ class Run:
         sub_mod.write(self.dir.submission, submission, self.data.n_test)
         solutions = {t.id: t.test_outputs for t in self.data.tasks if t.has_solutions}
         scored = score(submission, solutions) if solutions else None
-        tasks = []
-        for tid in self.data.n_test:
-            r = self.results.get(tid)
-            if r is None:
-                r = {"task_id": tid, "status": "not-run", "attempts": submission[tid]}
-            tasks.append({**r, "state": task_state(r), "resumed": tid in self.resumed})
+        tasks = [self.results.get(tid) or TaskResult(tid, "not-run", tuple(Attempts.from_json(a) for a in submission[tid]))
+                 for tid in self.data.n_test]
         statuses: dict[str, int] = {}
         for t in tasks:
-            statuses[t["status"]] = statuses.get(t["status"], 0) + 1
+            statuses[t.status] = statuses.get(t.status, 0) + 1
         schedule = self.schedule_stats(tasks)
         report = {
             "run_id": self.run_id,
@@ -200,22 +187,32 @@ class Run:
             "devices": [s.env.get("CUDA_VISIBLE_DEVICES") or "cpu" for s in self.pool.slots] if self.pool else [],
             "statuses": statuses,
             "states": state_counts(tasks),
-            "shared": self.shared,
-            "slot_loads": self.slot_loads,
+            "shared": self.stats.shared,
+            "slot_loads": self.stats.slot_loads,
             "schedule": schedule,
             "compute": self.compute_stats(tasks, schedule["work_seconds"]),
             "warnings": self.data.warnings,
             "score": None if scored is None else _score_summary(scored),
             "score_pass1": None if scored is None else _pass1_score(submission, tasks, solutions),
-            "tasks": tasks,
+            "tasks": [{**t.to_json(), "state": task_state(t), "resumed": t.task_id in self.resumed} for t in tasks],
         }
         atomic_write_json(self.dir.report, report)
         return report
 
 
-def _pass1_score(submission: dict, tasks: list[dict], solutions: dict) -> dict:
+def make_budget(cfg: RunConfig, todo: list[Task], slots: int, start: float) -> Budget:
+    """The run's budget over `slots` slots from `start`: the tasks to do weighted by size (`budget.size_weighted`), the
+    schedule's floor, overhead guess, first-pass share and sampling-cost guess."""
+    weights = {t.id: (float(t.cells) if cfg.budget.size_weighted else 1.0) for t in todo}
+    s = cfg.schedule
+    return Budget(cfg.budget.total_seconds, cfg.budget.reserve_seconds, slots, weights, cfg.budget.train_fraction,
+                  min_share=s.min_task_seconds, overhead=s.overhead_seconds,
+                  first_pass_fraction=s.first_pass_fraction if s.refine else 1.0, sample_cost=s.sample_seconds_per_token, start=start)
+
+
+def _pass1_score(submission: dict, tasks: list[TaskResult], solutions: dict) -> dict:
     """The score the submission had before any refinement: each refined task's `pass1` attempts in its place."""
-    first = {**submission, **{t["task_id"]: t["pass1"]["attempts"] for t in tasks if (t.get("pass1") or {}).get("attempts")}}
+    first = {**submission, **{t.task_id: [a.to_json() for a in t.pass1.attempts] for t in tasks if t.pass1 and t.pass1.attempts}}
     return _score_summary(score(first, solutions))
 
 
@@ -267,22 +264,17 @@ def prepare(
         "config": cfg.to_dict(), "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "pid": os.getpid(),
     })
     finished = run_dir.finished(list(data.n_test))
-    results: dict[str, dict] = {}
+    results: dict[str, TaskResult] = {}
     for tid, r in finished.items():
-        if len(r["attempts"]) == data.n_test[tid]:
+        if len(r.attempts) == data.n_test[tid]:
             results[tid] = r
     for tid, reason in data.invalid.items():
         if tid not in results:
             placeholder = Task(tid, (), (), ())
-            results[tid] = {**Outcome(placeholder, errors=[reason], status="invalid").record(),
-                            "attempts": sub_mod.fallback_entry(None, data.n_test[tid])}
+            fallbacks = tuple(Attempts.from_json(a) for a in sub_mod.fallback_entry(None, data.n_test[tid]))
+            results[tid] = Outcome(placeholder, errors=[reason], status="invalid").record().replace(attempts=fallbacks)
             run_dir.write_result(results[tid])
     todo = sorted((t for t in data.tasks if t.id not in results), key=lambda t: -t.cells)
-    weights = {t.id: (float(t.cells) if cfg.budget.size_weighted else 1.0) for t in todo}
-    s = cfg.schedule
-    budget = Budget(cfg.budget.total_seconds, cfg.budget.reserve_seconds, 1, weights, cfg.budget.train_fraction,
-                    min_share=s.min_task_seconds, overhead=s.overhead_seconds,
-                    first_pass_fraction=s.first_pass_fraction if s.refine else 1.0, sample_cost=s.sample_seconds_per_token)
-    run = Run(cfg, data, run_dir, budget, todo, results, resumed=[tid for tid in finished if tid in results], run_id=run_dir.root.resolve().name)
+    run = Run(cfg, data, run_dir, None, todo, results, resumed=[tid for tid in finished if tid in results], run_id=run_dir.root.resolve().name)
     sub_mod.write(run_dir.submission, run.submission(), data.n_test)
     return run

@@ -5,9 +5,10 @@ Contract: each step takes the slot pool, the slot index and plain values, and re
 (JSON-ready). `shared_step` trains the run's one adapter (train scope shared) before any task starts;
 with scope shared or none, `train_step` trains nothing and returns `untrained`'s record. A step's worker
 is given `deadline + grace` seconds before it is killed (`SlotError` kind `timeout`). `sample_step` retries an out-of-memory failure with lighter settings (half the
-views, then one sample per view) before giving up. `vote_step` never fails: with no candidates the
-attempts are fallbacks. `Outcome.record()` is the record written to `tasks/<id>/result.json`;
-`fallback_result` is the record of a task that could not run. `sample_measure` reads a sample step's record for
+views, then one sample per view) before giving up; its `candidates` are `records.Candidate` lists, per test input.
+`vote_step` never fails: with no candidates the attempts are fallbacks; it returns a `Voted` (attempts and ranked
+candidates per test input). `Outcome.record()` is the task's `records.TaskResult` (written to
+`tasks/<id>/result.json`); `fallback_result` is the record of a task that could not run. `sample_measure` reads a sample step's record for
 the budget's measure of sampling cost (`Budget.note_sample`).
 """
 
@@ -20,12 +21,11 @@ from pathlib import Path
 
 from tasks_lib.adapting.model import ADAPTER_FILE
 from tasks_lib.adapting.train import TrainStats
-from tasks_lib.arc.data import Grid, Task, grid_to_list
+from tasks_lib.arc.data import Grid, Task
+from tasks_lib.arc.records import Attempts, Candidate, TaskResult, TestCandidates
 from tasks_lib.arc.scoring import correct
 from tasks_lib.config import RunConfig, SampleConfig
-from tasks_lib.decoding.sample import Candidate
 from tasks_lib.decoding.vote import attempts, fallback_grids, rank
-from tasks_lib.running.budget import TaskBudget
 from tasks_lib.running.slots import SlotError, SlotPool
 
 
@@ -61,7 +61,7 @@ def shared_step(pool: SlotPool, slot: int, tasks: list[Task], cfg: RunConfig, bu
 
 def untrained(scope: str, adapter_dir: str) -> dict:
     """The train record of a task that trains nothing itself: scope none samples the base model; scope shared
-    samples the run's shared adapter, which `Run.train_shared` linked at `adapter_dir` (the sample step loads it)."""
+    samples the run's shared adapter, which `pipeline._train_shared` linked at `adapter_dir` (the sample step loads it)."""
     if scope == "shared" and not (Path(adapter_dir) / ADAPTER_FILE).exists():
         raise FileNotFoundError(f"scope shared: no shared adapter at {adapter_dir} (its training failed or did not run)")
     adapter = str(Path(adapter_dir).resolve()) if scope == "shared" else None
@@ -125,25 +125,25 @@ def sample_measure(sample: dict | None) -> tuple[float, int] | None:
     return float(sample["wall_seconds"]), int(tokens)
 
 
-def _candidates(raw: list[dict]) -> list[Candidate]:
-    return [Candidate(tuple(tuple(r) for r in c["grid"]), c["view"], c["logprob"], c["greedy"], c.get("score")) for c in raw]
+@dataclass(frozen=True)
+class Voted:
+    """A vote's outcome, per test input: the two attempts, and the candidate count with the top 8 ranked grids."""
+
+    attempts: tuple[Attempts, ...] = ()
+    candidates: tuple[TestCandidates, ...] = ()
 
 
-def vote_step(task: Task, candidates: list[list[dict]] | None, rule: str) -> list[dict]:
+def vote_step(task: Task, candidates: list[list[Candidate]] | None, rule: str) -> Voted:
     """Per test input: ranked candidates and the two attempts (fallbacks fill any gap)."""
-    out = []
+    chosen_all, tops = [], []
     train_outputs = [p.output for p in task.train]
     for i, test_input in enumerate(task.test_inputs):
-        cands = _candidates(candidates[i]) if candidates and i < len(candidates) else []
+        cands = candidates[i] if candidates and i < len(candidates) else []
         ranked = rank(cands, rule)
         chosen: list[Grid] = attempts(ranked, fallback_grids(test_input, train_outputs))
-        out.append({
-            "attempt_1": grid_to_list(chosen[0]),
-            "attempt_2": grid_to_list(chosen[1]),
-            "ranked": [r.to_dict() for r in ranked[:8]],
-            "n_candidates": len(cands),
-        })
-    return out
+        chosen_all.append(Attempts(chosen[0], chosen[1]))
+        tops.append(TestCandidates(len(cands), tuple(r.rounded() for r in ranked[:8])))
+    return Voted(tuple(chosen_all), tuple(tops))
 
 
 @dataclass
@@ -158,32 +158,37 @@ class Outcome:
     spans: dict[str, tuple[float, float]] = field(default_factory=dict)  # step -> (start, end), time.time() values
     train: dict | None = None
     sample: dict | None = None
-    voted: list[dict] = field(default_factory=list)
+    voted: Voted = field(default_factory=Voted)
     errors: list[str] = field(default_factory=list)
     status: str = ""
 
-    def record(self) -> dict:
-        result = {
-            "task_id": self.task.id,
-            "status": self.status or ("failed" if self.errors else "ok"),
-            "error": "; ".join(self.errors) or None,
-            "slot": self.slot,
-            "budget_seconds": None if self.budget is None else round(self.budget.seconds, 3),
-            "train_budget_seconds": None if self.budget is None else round(self.budget.train_deadline - self.budget.start, 3),  # pass 1's split
-            "used_seconds": round(sum(self.timings.values()), 3),
-            "timings": {k: round(v, 3) for k, v in self.timings.items()},
-            "spans": {k: [round(a, 3), round(b, 3)] for k, (a, b) in self.spans.items()},
-            "steps": (self.train or {}).get("steps", 0),
-            "train": self.train,
-            "sample": None if self.sample is None else {k: v for k, v in self.sample.items() if k != "candidates"},
-            "attempts": [{"attempt_1": v["attempt_1"], "attempt_2": v["attempt_2"]} for v in self.voted],
-            "candidates": [{"n": v["n_candidates"], "top": v["ranked"]} for v in self.voted],
-        }
-        if self.task.has_solutions:
-            result["correct"] = correct(result["attempts"], self.task.test_outputs)
-        return result
+    def record(self) -> TaskResult:
+        return TaskResult(
+            task_id=self.task.id,
+            status=self.status or ("failed" if self.errors else "ok"),
+            error="; ".join(self.errors) or None,
+            slot=self.slot,
+            budget_seconds=None if self.budget is None else round(self.budget.seconds, 3),
+            train_budget_seconds=None if self.budget is None else round(self.budget.train_deadline - self.budget.start, 3),  # pass 1's split
+            used_seconds=round(sum(self.timings.values()), 3),
+            timings={k: round(v, 3) for k, v in self.timings.items()},
+            spans={k: (round(a, 3), round(b, 3)) for k, (a, b) in self.spans.items()},
+            steps=(self.train or {}).get("steps", 0),
+            train=self.train,
+            sample=None if self.sample is None else {k: v for k, v in self.sample.items() if k != "candidates"},
+            attempts=self.voted.attempts,
+            candidates=self.voted.candidates,
+            correct=correct_of(self.task, self.voted.attempts),
+        )
 
 
-def fallback_result(task: Task, error: str) -> dict:
+def correct_of(task: Task, chosen: tuple[Attempts, ...]) -> tuple[bool, ...] | None:
+    """Per test input, whether one of its attempts is the solution; None when solutions are unknown."""
+    if not task.has_solutions:
+        return None
+    return tuple(correct([a.to_json() for a in chosen], task.test_outputs))
+
+
+def fallback_result(task: Task, error: str) -> TaskResult:
     """A failed task's record: fallback attempts and the reason."""
     return Outcome(task, voted=vote_step(task, None, "count"), errors=[error]).record()

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from tasks_lib.arc.data import GridError, Task, grid_to_list, to_grid
+from tasks_lib.arc.records import TaskResult
 from tasks_lib.arc.store import atomic_write_json
 from tasks_lib.decoding.vote import fallback_grids
 
@@ -34,13 +35,13 @@ def fallback_entry(task: Task | None, n_test: int) -> list[dict]:
     return entries
 
 
-def assemble(n_test: Mapping[str, int], tasks: Mapping[str, Task], results: Mapping[str, dict]) -> Submission:
+def assemble(n_test: Mapping[str, int], tasks: Mapping[str, Task], results: Mapping[str, TaskResult]) -> Submission:
     """Finished results where they exist, fallbacks everywhere else; keys in `n_test` order."""
     sub: Submission = {}
     for tid, n in n_test.items():
         result = results.get(tid)
-        if result is not None and len(result.get("attempts", [])) == n:
-            sub[tid] = [{"attempt_1": a["attempt_1"], "attempt_2": a["attempt_2"]} for a in result["attempts"]]
+        if result is not None and len(result.attempts) == n:
+            sub[tid] = [a.to_json() for a in result.attempts]
         else:
             sub[tid] = fallback_entry(tasks.get(tid), n)
     return sub

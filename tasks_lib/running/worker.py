@@ -147,7 +147,7 @@ class Worker:
             switched = True
         per_test, stats = sample_task(res, task, sample, model.max_tokens, deadline, adapter_dir or None)
         return {
-            "candidates": [[c.to_dict() for c in cands] for cands in per_test],
+            "candidates": per_test,  # records.Candidate lists, per test input
             "stats": vars(stats),
             "loaded_now": loaded_now,
             "adapter_switched": switched,

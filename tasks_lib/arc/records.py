@@ -1,0 +1,364 @@
+"""The records a task leaves behind: its result, its candidates and its refinement rounds, as typed values with
+their JSON forms. Every producer (the task's steps, refinement, the run) builds them and every consumer (the run's
+submission and report, resume, the UI, the benchmarks) reads them through the attributes here, never by string keys.
+
+Contract:
+- `Candidate`: one sampled grid (`candidates.json` holds them, per test input: what a refinement votes over again);
+  `Ranked`: one distinct grid after the vote, with its votes; `TestCandidates`: one test input's candidate count and
+  its top ranked grids; `Attempts`: one test input's two attempts (the submission's entry).
+- `RefinementEntry`: one refinement round of a task; `Pass1`: the first pass's attempts (and correctness), kept
+  from the first refinement on.
+- `TaskResult`: everything `tasks/<id>/result.json` holds, one field per key. `train` and `sample` stay the step
+  records the worker returned (TrainStats / SampleStats fields plus the step's own, e.g. `wall_seconds`,
+  `degraded`), as JSON-ready dicts: their schema is the worker's, and the run only passes them on.
+- Every record has `to_json()` (the exact keys the files have held since refinement existed: `correct`,
+  `refinements` and `pass1` only when set) and `from_json(data, where="")`, which round-trip:
+  `X.from_json(x.to_json()) == x`. `from_json` reads files written by earlier code (a result.json from before
+  spans, the train budget split or refinement existed: the missing keys take their defaults) and keeps keys it
+  does not know in `extra` (written back by `to_json`, so nothing on disk is lost; report.json adds `state` and
+  `resumed` per task this way). Bad input raises `RecordError` naming `where` (the file, or the task id) and the
+  field: `tasks/a1/result.json: attempts[0].attempt_2: missing`.
+- `read_candidates(data, where)` / `candidates_json(candidates)`: candidates.json's list per test input.
+- Shared names: `RESULT_FILE`, `CANDIDATES_FILE` (a task's files in its folder).
+
+Only the standard library here: the records are what processes and files share, so they depend on nothing else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+Grid = tuple[tuple[int, ...], ...]  # the same alias as tasks_lib.arc.data.Grid
+RESULT_FILE = "result.json"
+CANDIDATES_FILE = "candidates.json"
+
+
+class RecordError(ValueError):
+    """A record's JSON form is malformed: the message names where (file or task id) and the field."""
+
+
+def _where(where: str, path: str) -> str:
+    return f"{where}: {path}" if where else path
+
+
+def _get(data: Any, key: str, where: str, path: str, default: Any = ..., kind: type | tuple[type, ...] | None = None) -> Any:
+    """`data[key]` checked: missing (without a default) or of the wrong type raises RecordError naming the field."""
+    if not isinstance(data, Mapping):
+        raise RecordError(f"{_where(where, path or 'record')}: expected a JSON object, got {type(data).__name__}")
+    name = f"{path}.{key}" if path else key
+    if key not in data:
+        if default is ...:
+            raise RecordError(f"{_where(where, name)}: missing")
+        return default
+    value = data[key]
+    if kind is not None and value is not None and not isinstance(value, kind):
+        raise RecordError(f"{_where(where, name)}: expected {_kind(kind)}, got {type(value).__name__}")
+    if kind is not None and value is None and default is ...:
+        raise RecordError(f"{_where(where, name)}: expected {_kind(kind)}, got null")
+    return value
+
+
+def _kind(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    names = {"int": "an integer", "float": "a number", "str": "a string", "list": "a list", "dict": "an object", "bool": "true or false"}
+    return " or ".join(dict.fromkeys(names.get(k.__name__, k.__name__) for k in kinds))
+
+
+def _list(data: Any, key: str, where: str, path: str, default: Any = ...) -> list:
+    value = _get(data, key, where, path, default, list)
+    return [] if value is None else value
+
+
+def _grid(value: Any, where: str, path: str) -> Grid:
+    if not isinstance(value, list) or not value or not all(isinstance(r, list) and all(isinstance(v, int) for v in r) for r in value):
+        raise RecordError(f"{_where(where, path)}: expected a grid (a non-empty list of lists of integers)")
+    return tuple(tuple(int(v) for v in r) for r in value)
+
+
+def _grid_json(grid: Grid) -> list[list[int]]:
+    return [list(r) for r in grid]
+
+
+_NUMBER = (int, float)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One sampled grid: the view it came from, its log-probability, greedy or sampled, its augmented score."""
+
+    grid: Grid
+    view: int
+    logprob: float
+    greedy: bool
+    score: float | None = None  # mean log-probability over the augmented scoring views, when scored
+
+    def to_json(self) -> dict:
+        return {"grid": _grid_json(self.grid), "view": self.view, "logprob": self.logprob, "greedy": self.greedy, "score": self.score}
+
+    to_dict = to_json  # the name the sampler's callers used
+
+    @classmethod
+    def from_json(cls, data: Any, where: str = "", path: str = "") -> Candidate:
+        return cls(_grid(_get(data, "grid", where, path), where, f"{path}.grid" if path else "grid"),
+                   int(_get(data, "view", where, path, kind=int)), float(_get(data, "logprob", where, path, kind=_NUMBER)),
+                   bool(_get(data, "greedy", where, path, kind=bool)), _opt_float(_get(data, "score", where, path, None, _NUMBER)))
+
+
+def _opt_float(v: Any) -> float | None:
+    return None if v is None else float(v)
+
+
+def read_candidates(data: Any, where: str = "") -> list[list[Candidate]]:
+    """candidates.json's content: per test input, its candidates."""
+    if not isinstance(data, list) or not all(isinstance(c, list) for c in data):
+        raise RecordError(f"{_where(where, 'candidates')}: expected a list (per test input) of lists")
+    return [[Candidate.from_json(c, where, f"[{i}][{j}]") for j, c in enumerate(cs)] for i, cs in enumerate(data)]
+
+
+def candidates_json(candidates: Sequence[Sequence[Candidate]]) -> list[list[dict]]:
+    return [[c.to_json() for c in cs] for cs in candidates]
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """One distinct grid after the vote: its votes, mean log-probability, the views that gave it, its score."""
+
+    grid: Grid
+    votes: int
+    mean_logprob: float
+    views: tuple[int, ...]
+    score: float | None = None  # augmented score, when the candidates were scored
+
+    def rounded(self) -> Ranked:
+        """As the record keeps it (4 decimals): what `to_json` writes, so the record and its file agree."""
+        return dataclasses.replace(self, mean_logprob=round(self.mean_logprob, 4), score=None if self.score is None else round(self.score, 4))
+
+    def to_json(self) -> dict:
+        return {"grid": _grid_json(self.grid), "votes": self.votes, "mean_logprob": round(self.mean_logprob, 4), "views": list(self.views),
+                "score": None if self.score is None else round(self.score, 4)}
+
+    to_dict = to_json
+
+    @classmethod
+    def from_json(cls, data: Any, where: str = "", path: str = "") -> Ranked:
+        return cls(_grid(_get(data, "grid", where, path), where, f"{path}.grid"), int(_get(data, "votes", where, path, kind=int)),
+                   float(_get(data, "mean_logprob", where, path, kind=_NUMBER)),
+                   tuple(int(v) for v in _list(data, "views", where, path, [])), _opt_float(_get(data, "score", where, path, None, _NUMBER)))
+
+
+@dataclass(frozen=True)
+class TestCandidates:
+    """One test input's vote: how many candidates it had and its top ranked grids (at most 8 kept)."""
+
+    __test__ = False  # not a pytest class
+    n: int
+    top: tuple[Ranked, ...] = ()
+
+    def to_json(self) -> dict:
+        return {"n": self.n, "top": [r.to_json() for r in self.top]}
+
+    @classmethod
+    def from_json(cls, data: Any, where: str = "", path: str = "") -> TestCandidates:
+        return cls(int(_get(data, "n", where, path, 0, int) or 0),
+                   tuple(Ranked.from_json(r, where, f"{path}.top[{j}]") for j, r in enumerate(_list(data, "top", where, path, []))))
+
+
+@dataclass(frozen=True)
+class Attempts:
+    """One test input's two attempts: its entry in submission.json."""
+
+    attempt_1: Grid
+    attempt_2: Grid
+
+    def to_json(self) -> dict:
+        return {"attempt_1": _grid_json(self.attempt_1), "attempt_2": _grid_json(self.attempt_2)}
+
+    @classmethod
+    def from_json(cls, data: Any, where: str = "", path: str = "") -> Attempts:
+        return cls(_grid(_get(data, "attempt_1", where, path), where, f"{path}.attempt_1"),
+                   _grid(_get(data, "attempt_2", where, path), where, f"{path}.attempt_2"))
+
+
+def _attempts(data: Any, key: str, where: str, path: str = "", default: Any = ...) -> tuple[Attempts, ...]:
+    name = f"{path}.{key}" if path else key
+    return tuple(Attempts.from_json(a, where, f"{name}[{i}]") for i, a in enumerate(_list(data, key, where, path, default)))
+
+
+def _bools(value: Any, where: str, path: str) -> tuple[bool, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, bool) for v in value):
+        raise RecordError(f"{_where(where, path)}: expected a list of true/false")
+    return tuple(value)
+
+
+def _span(value: Any, where: str, path: str) -> tuple[float, float]:
+    if not isinstance(value, list) or len(value) != 2 or not all(isinstance(v, _NUMBER) for v in value):
+        raise RecordError(f"{_where(where, path)}: expected [start, end] in seconds")
+    return float(value[0]), float(value[1])
+
+
+def _seconds(data: Any, key: str, where: str, path: str = "") -> dict[str, float]:
+    value = _get(data, key, where, path, {}, dict) or {}
+    name = f"{path}.{key}" if path else key
+    if not all(isinstance(v, _NUMBER) for v in value.values()):
+        raise RecordError(f"{_where(where, name)}: expected seconds per step")
+    return {k: float(v) for k, v in value.items()}
+
+
+@dataclass(frozen=True)
+class RefinementEntry:
+    """One refinement round of a task (tasks_lib/running/refine.py): its block, what it added and what it cost."""
+
+    round: int
+    budget_seconds: float
+    steps: int  # train steps added
+    views: int
+    train_tokens: int = 0  # the run's compute (tasks_lib/running/compute.py)
+    train_seconds: float = 0.0
+    new_candidates: int = 0
+    stopped_by: tuple[str | None, str | None] = (None, None)  # (training, sampling)
+    timings: dict[str, float] = field(default_factory=dict)  # refine, vote -> wall seconds
+    errors: tuple[str, ...] = ()
+    correct: tuple[bool, ...] | None = None  # after this round, when solutions are known
+    slot: int | None = None
+    span: tuple[float, float] | None = None  # start and end of its refine step and vote (time.time() values)
+
+    def to_json(self) -> dict:
+        out = {"round": self.round, "budget_seconds": self.budget_seconds, "steps": self.steps, "views": self.views,
+               "train_tokens": self.train_tokens, "train_seconds": self.train_seconds, "new_candidates": self.new_candidates,
+               "stopped_by": list(self.stopped_by), "timings": dict(self.timings), "errors": list(self.errors)}
+        if self.correct is not None:
+            out["correct"] = list(self.correct)
+        if self.slot is not None:
+            out["slot"] = self.slot
+        if self.span is not None:
+            out["span"] = list(self.span)
+        return out
+
+    @classmethod
+    def from_json(cls, data: Any, where: str = "", path: str = "") -> RefinementEntry:
+        stopped = _list(data, "stopped_by", where, path, [None, None])
+        span = _get(data, "span", where, path, None)
+        return cls(int(_get(data, "round", where, path, kind=int)), float(_get(data, "budget_seconds", where, path, 0.0, _NUMBER) or 0.0),
+                   int(_get(data, "steps", where, path, 0, int) or 0), int(_get(data, "views", where, path, 0, int) or 0),
+                   int(_get(data, "train_tokens", where, path, 0, int) or 0), float(_get(data, "train_seconds", where, path, 0.0, _NUMBER) or 0.0),
+                   int(_get(data, "new_candidates", where, path, 0, int) or 0), (tuple(stopped) + (None, None))[:2],
+                   _seconds(data, "timings", where, path), tuple(str(e) for e in _list(data, "errors", where, path, [])),
+                   _bools(_get(data, "correct", where, path, None), where, f"{path}.correct"), _get(data, "slot", where, path, None, int),
+                   None if span is None else _span(span, where, f"{path}.span"))
+
+
+@dataclass(frozen=True)
+class Pass1:
+    """The first pass's answers of a refined task (and whether they were right, when solutions are known)."""
+
+    attempts: tuple[Attempts, ...]
+    correct: tuple[bool, ...] | None = None
+
+    def to_json(self) -> dict:
+        return {"attempts": [a.to_json() for a in self.attempts], "correct": None if self.correct is None else list(self.correct)}
+
+    @classmethod
+    def from_json(cls, data: Any, where: str = "", path: str = "pass1") -> Pass1:
+        return cls(_attempts(data, "attempts", where, path, []), _bools(_get(data, "correct", where, path, None), where, f"{path}.correct"))
+
+
+_KEYS = ("task_id", "status", "error", "slot", "budget_seconds", "train_budget_seconds", "used_seconds", "timings", "spans", "steps",
+         "train", "sample", "attempts", "candidates", "correct", "refinements", "pass1")
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """A task's record: `tasks/<id>/result.json`, the task's entry in report.json, what the submission takes its attempts
+    from and what a resumed run trusts. Status `ok` (no step failed), `failed` (its `error` says why), `invalid` (the
+    task failed validation) or `not-run` (report.json only: the run ended before the task started)."""
+
+    task_id: str
+    status: str
+    attempts: tuple[Attempts, ...]
+    error: str | None = None
+    slot: int | None = None
+    budget_seconds: float | None = None  # pass 1's share, plus every refinement's block
+    train_budget_seconds: float | None = None  # pass 1's train part of its share
+    used_seconds: float | None = None  # wall seconds of its steps, pass 1 and refinements (None: it never ran)
+    timings: dict[str, float] = field(default_factory=dict)  # pass 1's step -> wall seconds
+    spans: dict[str, tuple[float, float]] = field(default_factory=dict)  # pass 1's step -> (start, end), time.time() values
+    steps: int = 0  # train steps, pass 1 and refinements
+    train: dict | None = None  # pass 1's train step record (the worker's TrainStats fields and the step's own)
+    sample: dict | None = None  # pass 1's sample step record (the worker's, `stats` a SampleStats), candidates left out
+    candidates: tuple[TestCandidates, ...] = ()  # per test input
+    correct: tuple[bool, ...] | None = None  # per test input, when solutions are known
+    refinements: tuple[RefinementEntry, ...] = ()
+    pass1: Pass1 | None = None  # kept from the first refinement on
+    extra: dict[str, Any] = field(default_factory=dict)  # keys this code does not know, kept as they were
+
+    @property
+    def answered(self) -> list[bool]:
+        """Per test input: did the model give at least one candidate?"""
+        return [c.n > 0 for c in self.candidates]
+
+    @property
+    def sample_stats(self) -> dict:
+        """The sample step's stats (SampleStats fields), {} when it did not run."""
+        return (self.sample or {}).get("stats") or {}
+
+    def replace(self, **changes: Any) -> TaskResult:
+        return dataclasses.replace(self, **changes)
+
+    def with_last_round(self, **changes: Any) -> TaskResult:
+        """The record with its latest refinement entry changed (e.g. its slot and span, known once the round ended)."""
+        return self.replace(refinements=(*self.refinements[:-1], dataclasses.replace(self.refinements[-1], **changes)))
+
+    def to_json(self) -> dict:
+        out = {
+            "task_id": self.task_id, "status": self.status, "error": self.error, "slot": self.slot,
+            "budget_seconds": self.budget_seconds, "train_budget_seconds": self.train_budget_seconds, "used_seconds": self.used_seconds,
+            "timings": dict(self.timings), "spans": {k: list(v) for k, v in self.spans.items()}, "steps": self.steps,
+            "train": self.train, "sample": self.sample, "attempts": [a.to_json() for a in self.attempts],
+            "candidates": [c.to_json() for c in self.candidates],
+        }
+        if self.correct is not None:
+            out["correct"] = list(self.correct)
+        if self.refinements:
+            out["refinements"] = [e.to_json() for e in self.refinements]
+        if self.pass1 is not None:
+            out["pass1"] = self.pass1.to_json()
+        return {**out, **self.extra}
+
+    @classmethod
+    def from_json(cls, data: Any, where: str = "") -> TaskResult:
+        """The record `data` (a result.json's content, or a report.json task) holds; `where` names it in errors (module doc)."""
+        if not isinstance(data, Mapping):
+            raise RecordError(f"{where or 'result'}: expected a JSON object, got {type(data).__name__}")
+        task_id = _get(data, "task_id", where, "", kind=str)
+        where = where or f"task {task_id}"
+        spans = _get(data, "spans", where, "", {}, dict) or {}
+        pass1 = _get(data, "pass1", where, "", None, dict)
+        return cls(
+            task_id=task_id,
+            status=_get(data, "status", where, "", kind=str),
+            attempts=_attempts(data, "attempts", where),
+            error=_get(data, "error", where, "", None, str),
+            slot=_get(data, "slot", where, "", None, int),
+            budget_seconds=_opt_float(_get(data, "budget_seconds", where, "", None, _NUMBER)),
+            train_budget_seconds=_opt_float(_get(data, "train_budget_seconds", where, "", None, _NUMBER)),
+            used_seconds=_opt_float(_get(data, "used_seconds", where, "", None, _NUMBER)),
+            timings=_seconds(data, "timings", where),
+            spans={k: _span(v, where, f"spans.{k}") for k, v in spans.items()},
+            steps=int(_get(data, "steps", where, "", 0, int) or 0),
+            train=_get(data, "train", where, "", None, dict),
+            sample=_get(data, "sample", where, "", None, dict),
+            candidates=tuple(TestCandidates.from_json(c, where, f"candidates[{i}]") for i, c in enumerate(_list(data, "candidates", where, "", []))),
+            correct=_bools(_get(data, "correct", where, "", None), where, "correct"),
+            refinements=tuple(RefinementEntry.from_json(e, where, f"refinements[{i}]") for i, e in enumerate(_list(data, "refinements", where, "", []))),
+            pass1=None if pass1 is None else Pass1.from_json(pass1, where),
+            extra={k: v for k, v in data.items() if k not in _KEYS},
+        )
+
+
+def as_result(value: TaskResult | Mapping) -> TaskResult:
+    """A TaskResult as it is, or one read from its JSON form (a report.json task entry)."""
+    return value if isinstance(value, TaskResult) else TaskResult.from_json(value)

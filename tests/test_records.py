@@ -1,0 +1,109 @@
+"""The task records (tasks_lib/arc/records.py): every record round-trips through its JSON form, result.json files written
+by earlier code still load (resume), and a malformed one is refused with the file and the field named."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from tasks_lib.arc.records import (Attempts, Candidate, Pass1, Ranked, RecordError, RefinementEntry, TaskResult, TestCandidates,
+                               candidates_json, read_candidates)
+from tasks_lib.arc.store import RunDir
+
+G1, G2 = ((1, 2), (3, 4)), ((0,),)
+
+# A result.json as the code wrote it before spans, the train budget split and refinement existed (solve.task_result,
+# before commit 8e82ff7), scored: every key the old record had, none of the later ones.
+OLD_RESULT = """{
+ "task_id": "007bbfb7", "status": "ok", "error": null, "slot": 0, "budget_seconds": 41.2, "used_seconds": 39.871,
+ "timings": {"load": 0.002, "train": 24.5, "sample": 15.3, "vote": 0.069}, "steps": 12,
+ "train": {"steps": 12, "seconds": 24.4, "first_loss": 1.9, "last_loss": 0.4, "stopped_by": "deadline", "wall_seconds": 24.5},
+ "sample": {"stats": {"generated": 8, "malformed": 1, "views_done": 4, "seconds": 15.1, "stopped_by": "done"}, "degraded": [], "wall_seconds": 15.3},
+ "attempts": [{"attempt_1": [[1, 2], [3, 4]], "attempt_2": [[0]]}],
+ "candidates": [{"n": 7, "top": [{"grid": [[1, 2], [3, 4]], "votes": 5, "mean_logprob": -0.25, "views": [0, 1, 2, 3, 5]},
+                                {"grid": [[0]], "votes": 2, "mean_logprob": -3.5, "views": [4, 6], "score": null}]}],
+ "correct": [true]
+}"""
+
+
+def _refined() -> TaskResult:
+    first = (Attempts(G2, G1),)
+    return TaskResult(
+        "t1", "ok", (Attempts(G1, G2),), slot=1, budget_seconds=50.5, train_budget_seconds=20.0, used_seconds=44.25,
+        timings={"load": 0.5, "train": 20.0, "sample": 10.0, "vote": 0.1}, spans={"load": (100.0, 100.5), "vote": (130.5, 130.6)},
+        steps=15, train={"steps": 10, "tokens": 900, "stopped_by": "steps"}, sample={"stats": {"views_done": 4}, "degraded": []},
+        candidates=(TestCandidates(6, (Ranked(G1, 4, -0.1234, (0, 1, 64, 65), 0.5), Ranked(G2, 2, -2.0, (2, 3)))),),
+        correct=(True,),
+        refinements=(RefinementEntry(1, 12.0, 5, 4, 450, 2.5, 4, ("steps", "done"), {"refine": 8.0, "vote": 0.1}, (), (True,), 0, (131.0, 139.1)),),
+        pass1=Pass1(first, (False,)),
+    )
+
+
+def test_every_record_round_trips_through_its_json_form() -> None:
+    record = _refined()
+    text = json.dumps(record.to_json())
+    assert TaskResult.from_json(json.loads(text)) == record
+    assert list(record.to_json())[-3:] == ["correct", "refinements", "pass1"], "the keys in the order the files had them"
+    unscored = TaskResult("t2", "failed", (Attempts(G1, G1),), error="sample: boom")
+    assert "correct" not in unscored.to_json() and "refinements" not in unscored.to_json() and "pass1" not in unscored.to_json()
+    assert TaskResult.from_json(unscored.to_json()) == unscored
+    cands = [[Candidate(G1, 0, -0.5, True), Candidate(G2, 65, -4.0, False, -1.5)], []]
+    assert read_candidates(json.loads(json.dumps(candidates_json(cands)))) == cands
+    for r in (Ranked(G1, 3, -0.12345678, (1, 2), -0.98765432).rounded(), Pass1((Attempts(G1, G2),))):
+        assert type(r).from_json(r.to_json()) == r
+
+
+def test_a_result_written_before_refinement_existed_still_loads_and_keeps_its_content(tmp_path: Path) -> None:
+    data = json.loads(OLD_RESULT)
+    record = TaskResult.from_json(data, "old/result.json")
+    assert (record.task_id, record.status, record.steps, record.correct) == ("007bbfb7", "ok", 12, (True,))
+    assert record.spans == {} and record.train_budget_seconds is None and record.refinements == () and record.pass1 is None
+    assert record.candidates[0].top[0] == Ranked(G1, 5, -0.25, (0, 1, 2, 3, 5)), "a ranked grid without a score"
+    assert record.attempts == (Attempts(G1, G2),)
+    written = record.to_json()
+    assert {k: v for k, v in written.items() if k not in ("spans", "train_budget_seconds")} == {
+        **data, "candidates": [{"n": 7, "top": [{**t, "score": t.get("score")} for t in data["candidates"][0]["top"]]}]}
+    # resume: the run folder's reader takes it as a finished task
+    run = RunDir(tmp_path)
+    run.result_path("007bbfb7").parent.mkdir(parents=True)
+    run.result_path("007bbfb7").write_text(OLD_RESULT)
+    assert run.finished(["007bbfb7"]) == {"007bbfb7": record}
+
+
+def test_keys_it_does_not_know_are_kept() -> None:
+    data = {"task_id": "t", "status": "ok", "attempts": [], "state": "fallback", "resumed": True}
+    record = TaskResult.from_json(data)
+    assert record.extra == {"state": "fallback", "resumed": True} and TaskResult.from_json(record.to_json()) == record
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d.pop("status"), "old/result.json: status: missing"),
+    (lambda d: d["attempts"][0].pop("attempt_2"), "old/result.json: attempts[0].attempt_2: missing"),
+    (lambda d: d.update(attempts="none"), "old/result.json: attempts: expected a list, got str"),
+    (lambda d: d["candidates"][0]["top"][1].update(votes="2"), "old/result.json: candidates[0].top[1].votes: expected an integer, got str"),
+    (lambda d: d["attempts"][0].update(attempt_1=[]), "old/result.json: attempts[0].attempt_1: expected a grid"),
+    (lambda d: d.update(correct=[1]), "old/result.json: correct: expected a list of true/false"),
+    (lambda d: d.update(refinements=[{"steps": 3}]), "old/result.json: refinements[0].round: missing"),
+])
+def test_bad_input_names_the_file_and_the_field(change, message: str) -> None:
+    data = json.loads(OLD_RESULT)
+    change(data)
+    with pytest.raises(RecordError) as err:
+        TaskResult.from_json(data, "old/result.json")
+    assert str(err.value).startswith(message)
+
+
+def test_without_a_file_name_the_error_names_the_task(caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
+    data = json.loads(OLD_RESULT)
+    data["timings"] = {"train": "long"}
+    with pytest.raises(RecordError, match="^task 007bbfb7: timings: expected seconds per step"):
+        TaskResult.from_json(data)
+    run = RunDir(tmp_path)  # resume ignores it (the task is redone) and says why
+    run.result_path("007bbfb7").parent.mkdir(parents=True)
+    run.result_path("007bbfb7").write_text(json.dumps(data))
+    with caplog.at_level(logging.WARNING):
+        assert run.read_result("007bbfb7") is None
+    assert "result.json: timings: expected seconds per step" in caplog.text
