@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from tasks_lib.arc.records import RefinementEntry, TaskResult
+from tasks_lib.arc.records import RefinementEntry, TaskResult, TrainRecord
 from tasks_lib.running.compute import PEAK_BF16, peak_flops, trained, training_compute
 
 
 def _task(tid: str, train: dict | None, refinements: tuple = (), status: str = "ok") -> TaskResult:
-    return TaskResult(tid, status, (), train=train, refinements=refinements)
+    return TaskResult(tid, status, (), train=None if train is None else TrainRecord.from_json(train), refinements=refinements)
 
 
 def test_peak_by_card_name() -> None:

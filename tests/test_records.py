@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tasks_lib.arc.records import (Attempts, Candidate, Pass1, Ranked, RecordError, RefinementEntry, TaskResult, TestCandidates,
-                               candidates_json, read_candidates)
+from tasks_lib.arc.records import (Attempts, Candidate, Pass1, Ranked, RecordError, RefinementEntry, SampleRecord, SampleStatsRecord,
+                                   TaskResult, TestCandidates, TrainRecord, candidates_json, read_candidates)
 from tasks_lib.arc.store import RunDir
 
 G1, G2 = ((1, 2), (3, 4)), ((0,),)
@@ -34,7 +34,9 @@ def _refined() -> TaskResult:
     return TaskResult(
         "t1", "ok", (Attempts(G1, G2),), slot=1, budget_seconds=50.5, train_budget_seconds=20.0, used_seconds=44.25,
         timings={"load": 0.5, "train": 20.0, "sample": 10.0, "vote": 0.1}, spans={"load": (100.0, 100.5), "vote": (130.5, 130.6)},
-        steps=15, train={"steps": 10, "tokens": 900, "stopped_by": "steps"}, sample={"stats": {"views_done": 4}, "degraded": []},
+        steps=15, train=TrainRecord(10, 4.5, 900, 40, 1200, 2.0, 0.5, "steps", "fast", oom=("step 3: 1x900, light",), reset_seconds=0.1,
+                                     loaded_now=False, wall_seconds=5.0),
+        sample=SampleRecord(SampleStatsRecord(12, 1, 4, 3.0, "done", 300, (2, 2)), ({"views": 2, "samples_per_view": 1},), True, False, 3.5),
         candidates=(TestCandidates(6, (Ranked(G1, 4, -0.1234, (0, 1, 64, 65), 0.5), Ranked(G2, 2, -2.0, (2, 3)))),),
         correct=(True,),
         refinements=(RefinementEntry(1, 12.0, 5, 4, 450, 2.5, 4, ("steps", "done"), {"refine": 8.0, "vote": 0.1}, (), (True,), 0, (131.0, 139.1)),),
@@ -63,14 +65,44 @@ def test_a_result_written_before_refinement_existed_still_loads_and_keeps_its_co
     assert record.spans == {} and record.train_budget_seconds is None and record.refinements == () and record.pass1 is None
     assert record.candidates[0].top[0] == Ranked(G1, 5, -0.25, (0, 1, 2, 3, 5)), "a ranked grid without a score"
     assert record.attempts == (Attempts(G1, G2),)
+    assert (record.train.steps, record.train.tokens, record.train.first_loss, record.train.wall_seconds) == (12, 0, 1.9, 24.5)
+    assert (record.sample.stats.views_done, record.sample.stats.tokens_decoded, record.sample.wall_seconds) == (4, 0, 15.3)
     written = record.to_json()
-    assert {k: v for k, v in written.items() if k not in ("spans", "train_budget_seconds")} == {
-        **data, "candidates": [{"n": 7, "top": [{**t, "score": t.get("score")} for t in data["candidates"][0]["top"]]}]}
+    steps = ("train", "sample")
+    assert {k: v for k, v in written.items() if k not in ("spans", "train_budget_seconds", *steps)} == {
+        **{k: v for k, v in data.items() if k not in steps}, "candidates": [{"n": 7, "top": [{**t, "score": t.get("score")} for t in data["candidates"][0]["top"]]}]}
+    for step in steps:  # the step records keep every key the old file had, and add the newer ones at their defaults
+        assert _flat(written[step]).items() >= _flat(data[step]).items()
+    assert TaskResult.from_json(written) == record
     # resume: the run folder's reader takes it as a finished task
     run = RunDir(tmp_path)
     run.result_path("007bbfb7").parent.mkdir(parents=True)
     run.result_path("007bbfb7").write_text(OLD_RESULT)
     assert run.finished(["007bbfb7"]) == {"007bbfb7": record}
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    return {k: v for key, value in d.items() for k, v in (_flat(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": value}).items()}
+
+
+def test_step_records_read_the_workers_output_and_round_trip() -> None:
+    """The steps' dicts as the worker and the run return them (TrainStats.to_dict() plus the step's keys; a sample
+    step's output with its candidates) become their records; every field round-trips, unknown keys are kept."""
+    train_out = {"steps": 8, "seconds": 6.0, "tokens": 700, "views": 32, "padded_tokens": 900, "first_loss": 2.5, "last_loss": 0.75,
+                 "stopped_by": "deadline", "step_kind": "fast", "compiles": 0, "graphs": True, "captures": 0, "oom": [], "skipped": 0,
+                 "reset_seconds": 0.01, "loaded_now": False, "wall_seconds": 6.2, "tasks": 3}
+    train = TrainRecord.from_json(train_out)
+    assert (train.stopped_by, train.graphs, train.wall_seconds, train.extra) == ("deadline", True, 6.2, {"tasks": 3})
+    assert train.to_json() == train_out and TrainRecord.from_json(train.to_json()) == train
+    untrained = TrainRecord(stopped_by="shared", scope="shared", adapter="/runs/r/shared", wall_seconds=0.0)
+    assert TrainRecord.from_json(untrained.to_json()) == untrained and "loaded_now" not in untrained.to_json()
+    sample_out = {"candidates": [[]], "stats": {"generated": 5, "malformed": 1, "views_done": 2, "seconds": 1.5, "stopped_by": "done",
+                  "tokens_decoded": 40, "decode_groups": [2], "groups_skipped": 0, "scored_views": 0, "score_seconds": 0.0},
+                  "loaded_now": True, "adapter_switched": True, "degraded": [{"views": 4, "samples_per_view": 1}], "wall_seconds": 1.7}
+    sample = SampleRecord.from_json(sample_out)
+    assert (sample.stats.tokens_decoded, sample.stats.decode_groups, sample.degraded[0]["views"]) == (40, (2,), 4)
+    assert sample.to_json() == {k: v for k, v in sample_out.items() if k != "candidates"}, "the candidates are not the record's"
+    assert SampleRecord.from_json(sample.to_json()) == sample
 
 
 def test_keys_it_does_not_know_are_kept() -> None:
@@ -87,6 +119,9 @@ def test_keys_it_does_not_know_are_kept() -> None:
     (lambda d: d["attempts"][0].update(attempt_1=[]), "old/result.json: attempts[0].attempt_1: expected a grid"),
     (lambda d: d.update(correct=[1]), "old/result.json: correct: expected a list of true/false"),
     (lambda d: d.update(refinements=[{"steps": 3}]), "old/result.json: refinements[0].round: missing"),
+    (lambda d: d["train"].update(steps="12"), "old/result.json: train.steps: expected an integer, got str"),
+    (lambda d: d["sample"]["stats"].update(views_done=None, seconds="15"), "old/result.json: sample.stats.seconds: expected an integer or a number, got str"),
+    (lambda d: d["sample"].update(degraded=[4]), "old/result.json: sample.degraded: expected a list of objects"),
 ])
 def test_bad_input_names_the_file_and_the_field(change, message: str) -> None:
     data = json.loads(OLD_RESULT)

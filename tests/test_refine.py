@@ -14,7 +14,7 @@ import pytest
 
 from conftest import fast_profile, kaggle_files
 from tasks_lib.arc.data import Task
-from tasks_lib.arc.records import Candidate, Ranked, TaskResult, TestCandidates
+from tasks_lib.arc.records import Candidate, Ranked, SampleRecord, SampleStatsRecord, TaskResult, TestCandidates, TrainRecord
 from tasks_lib.config import ScheduleConfig
 from tasks_lib.running import pipeline, refine
 from tasks_lib.running.budget import SAMPLE_CAP, TaskBudget
@@ -103,7 +103,8 @@ def test_margin_and_pick_prefer_the_least_refined_then_least_sure_task() -> None
 
 def test_plan_moves_seeds_and_sizes_itself_from_the_tasks_own_times(tiny_model: Path, tmp_path: Path, small_tasks: list[Task]) -> None:
     run = _run(small_tasks[:1], tiny_model, tmp_path, refine_steps=10, refine_views=4)
-    result = TaskResult("t", "ok", (), timings={"train": 6.0, "sample": 2.0}, train={"steps": 3}, sample={"stats": {"views_done": 2}})
+    result = TaskResult("t", "ok", (), timings={"train": 6.0, "sample": 2.0}, train=TrainRecord(steps=3),
+                        sample=SampleRecord(SampleStatsRecord(views_done=2)))
     p = refine.plan(result, run.cfg, 2, overhead=0.5)
     assert (p.steps, p.views) == (10, 4)
     assert p.cfg.train.seed == run.cfg.train.seed + 2 and p.cfg.sample.seed == run.cfg.sample.seed + 2 and p.cfg.train.warmup_steps == 0

@@ -8,9 +8,13 @@ Contract:
   its top ranked grids; `Attempts`: one test input's two attempts (the submission's entry).
 - `RefinementEntry`: one refinement round of a task; `Pass1`: the first pass's attempts (and correctness), kept
   from the first refinement on.
-- `TaskResult`: everything `tasks/<id>/result.json` holds, one field per key. `train` and `sample` stay the step
-  records the worker returned (TrainStats / SampleStats fields plus the step's own, e.g. `wall_seconds`,
-  `degraded`), as JSON-ready dicts: their schema is the worker's, and the run only passes them on.
+- `TrainRecord` / `SampleRecord` (its `stats` a `SampleStatsRecord`): pass 1's train and sample steps as result.json
+  keeps them: the worker's TrainStats / SampleStats fields plus the step's own (`wall_seconds`, `loaded_now`,
+  `degraded`, `adapter_switched`, ...). The steps return the worker's dicts (they cross a process boundary and this
+  floor imports neither adapting/ nor decoding/); `from_json` turns one into its record where it is kept or read
+  (solve.Outcome.record, refine, the budget's sampling measure). Their `to_json` writes every known field, so a record
+  read from an old file gains the newer keys at their defaults.
+- `TaskResult`: everything `tasks/<id>/result.json` holds, one field per key.
 - Every record has `to_json()` (the exact keys the files have held since refinement existed: `correct`,
   `refinements` and `pass1` only when set) and `from_json(data, where="")`, which round-trip:
   `X.from_json(x.to_json()) == x`. `from_json` reads files written by earlier code (a result.json from before
@@ -266,6 +270,142 @@ class Pass1:
         return cls(_attempts(data, "attempts", where, path, []), _bools(_get(data, "correct", where, path, None), where, f"{path}.correct"))
 
 
+def _fields(cls: type, data: Any, where: str, path: str, kinds: Mapping[str, Any]) -> dict[str, Any]:
+    """The dataclass fields of `cls` read from `data` by name: absent ones take their defaults, present ones are
+    checked against `kinds` (a type, or None: any JSON value) and null keeps the default."""
+    out = {}
+    for f in dataclasses.fields(cls):
+        if f.name == "extra" or f.name not in kinds:
+            continue
+        value = _get(data, f.name, where, path, None, kinds[f.name])
+        if value is not None:
+            out[f.name] = value
+    return out
+
+
+_OPT_NUMBER = {"first_loss", "last_loss", "reset_seconds", "wall_seconds"}
+
+
+@dataclass(frozen=True)
+class TrainRecord:
+    """A task's train step as result.json keeps it (`train`): the worker's TrainStats fields
+    (tasks_lib/adapting/train.py, which converts into this record's JSON form) and the step's own keys."""
+
+    steps: int = 0  # optimizer steps
+    seconds: float = 0.0  # the loop's own seconds
+    tokens: int = 0  # the trained views' own tokens (the run's compute)
+    views: int = 0
+    padded_tokens: int = 0
+    first_loss: float | None = None
+    last_loss: float | None = None
+    stopped_by: str = "steps"  # steps | deadline | no-data | oom, or the scope (none | shared) of a task that trained nothing itself
+    step_kind: str = ""  # simple | fast
+    compiles: int = 0
+    graphs: bool = False
+    captures: int = 0
+    oom: tuple[str, ...] = ()
+    skipped: int = 0
+    reset_seconds: float | None = None  # the step's own: adapter reset or load
+    loaded_now: bool | None = None  # the step loaded the base model
+    wall_seconds: float | None = None  # the step's wall time, as the run saw it
+    scope: str | None = None  # untrained tasks only: none | shared
+    adapter: str | None = None  # scope shared: the shared adapter's folder
+    extra: dict[str, Any] = field(default_factory=dict)  # keys this code does not know, kept as they were
+
+    _KINDS = {"steps": int, "seconds": _NUMBER, "tokens": int, "views": int, "padded_tokens": int, "first_loss": _NUMBER,
+              "last_loss": _NUMBER, "stopped_by": str, "step_kind": str, "compiles": int, "graphs": bool, "captures": int,
+              "oom": list, "skipped": int, "reset_seconds": _NUMBER, "loaded_now": bool, "wall_seconds": _NUMBER, "scope": str,
+              "adapter": str}
+    _OPTIONAL = ("reset_seconds", "loaded_now", "wall_seconds", "scope", "adapter")  # written only when set, as the steps did
+
+    def to_json(self) -> dict:
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
+        out["oom"] = list(self.oom)
+        for k in self._OPTIONAL:
+            if out[k] is None:
+                del out[k]
+        return {**out, **self.extra}
+
+    @classmethod
+    def from_json(cls, data: Any, where: str = "", path: str = "train") -> TrainRecord:
+        got = _fields(cls, data, where, path, cls._KINDS)
+        for k in ("seconds", *_OPT_NUMBER):
+            if k in got:
+                got[k] = float(got[k])
+        if "oom" in got:
+            got["oom"] = tuple(str(x) for x in got["oom"])
+        return cls(**got, extra={k: v for k, v in data.items() if k not in cls._KINDS})
+
+
+@dataclass(frozen=True)
+class SampleStatsRecord:
+    """The sample step's `stats`: the worker's SampleStats fields (tasks_lib/decoding/sample.py)."""
+
+    generated: int = 0
+    malformed: int = 0
+    views_done: int = 0
+    seconds: float = 0.0
+    stopped_by: str = "done"  # done | deadline
+    tokens_decoded: int = 0
+    decode_groups: tuple[int, ...] = ()
+    groups_skipped: int = 0
+    scored_views: int = 0
+    score_seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    _KINDS = {"generated": int, "malformed": int, "views_done": int, "seconds": _NUMBER, "stopped_by": str, "tokens_decoded": int,
+              "decode_groups": list, "groups_skipped": int, "scored_views": int, "score_seconds": _NUMBER}
+
+    def to_json(self) -> dict:
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
+        return {**out, "decode_groups": list(self.decode_groups), **self.extra}
+
+    @classmethod
+    def from_json(cls, data: Any, where: str = "", path: str = "sample.stats") -> SampleStatsRecord:
+        got = _fields(cls, data, where, path, cls._KINDS)
+        for k in ("seconds", "score_seconds"):
+            if k in got:
+                got[k] = float(got[k])
+        if "decode_groups" in got:
+            got["decode_groups"] = tuple(int(x) for x in got["decode_groups"])
+        return cls(**got, extra={k: v for k, v in data.items() if k not in cls._KINDS})
+
+
+@dataclass(frozen=True)
+class SampleRecord:
+    """A task's sample step as result.json keeps it (`sample`, its candidates left out: candidates.json holds them):
+    the worker's stats, the lighter settings it fell back to, and the step's own keys."""
+
+    stats: SampleStatsRecord = field(default_factory=SampleStatsRecord)
+    degraded: tuple[dict, ...] = ()  # {views, samples_per_view} per out-of-memory fallback
+    loaded_now: bool | None = None
+    adapter_switched: bool | None = None
+    wall_seconds: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    _KINDS = {"stats": dict, "degraded": list, "loaded_now": bool, "adapter_switched": bool, "wall_seconds": _NUMBER}
+
+    def to_json(self) -> dict:
+        out: dict[str, Any] = {"stats": self.stats.to_json(), "degraded": [dict(d) for d in self.degraded]}
+        for k in ("loaded_now", "adapter_switched", "wall_seconds"):
+            if getattr(self, k) is not None:
+                out[k] = getattr(self, k)
+        return {**out, **self.extra}
+
+    @classmethod
+    def from_json(cls, data: Any, where: str = "", path: str = "sample") -> SampleRecord:
+        """The step's record; a step's output with its `candidates` is read without them (they are not the record's)."""
+        got = _fields(cls, data, where, path, cls._KINDS)
+        got["stats"] = SampleStatsRecord.from_json(got.get("stats") or {}, where, f"{path}.stats")
+        if "degraded" in got:
+            if not all(isinstance(d, Mapping) for d in got["degraded"]):
+                raise RecordError(f"{_where(where, path + '.degraded')}: expected a list of objects")
+            got["degraded"] = tuple(dict(d) for d in got["degraded"])
+        if "wall_seconds" in got:
+            got["wall_seconds"] = float(got["wall_seconds"])
+        return cls(**got, extra={k: v for k, v in data.items() if k not in cls._KINDS and k != "candidates"})
+
+
 _KEYS = ("task_id", "status", "error", "slot", "budget_seconds", "train_budget_seconds", "used_seconds", "timings", "spans", "steps",
          "train", "sample", "attempts", "candidates", "correct", "refinements", "pass1")
 
@@ -287,8 +427,8 @@ class TaskResult:
     timings: dict[str, float] = field(default_factory=dict)  # pass 1's step -> wall seconds
     spans: dict[str, tuple[float, float]] = field(default_factory=dict)  # pass 1's step -> (start, end), time.time() values
     steps: int = 0  # train steps, pass 1 and refinements
-    train: dict | None = None  # pass 1's train step record (the worker's TrainStats fields and the step's own)
-    sample: dict | None = None  # pass 1's sample step record (the worker's, `stats` a SampleStats), candidates left out
+    train: TrainRecord | None = None  # pass 1's train step
+    sample: SampleRecord | None = None  # pass 1's sample step, candidates left out
     candidates: tuple[TestCandidates, ...] = ()  # per test input
     correct: tuple[bool, ...] | None = None  # per test input, when solutions are known
     refinements: tuple[RefinementEntry, ...] = ()
@@ -301,9 +441,9 @@ class TaskResult:
         return [c.n > 0 for c in self.candidates]
 
     @property
-    def sample_stats(self) -> dict:
-        """The sample step's stats (SampleStats fields), {} when it did not run."""
-        return (self.sample or {}).get("stats") or {}
+    def sample_stats(self) -> SampleStatsRecord:
+        """The sample step's stats, all defaults (nothing generated) when it did not run."""
+        return SampleStatsRecord() if self.sample is None else self.sample.stats
 
     def replace(self, **changes: Any) -> TaskResult:
         return dataclasses.replace(self, **changes)
@@ -317,7 +457,8 @@ class TaskResult:
             "task_id": self.task_id, "status": self.status, "error": self.error, "slot": self.slot,
             "budget_seconds": self.budget_seconds, "train_budget_seconds": self.train_budget_seconds, "used_seconds": self.used_seconds,
             "timings": dict(self.timings), "spans": {k: list(v) for k, v in self.spans.items()}, "steps": self.steps,
-            "train": self.train, "sample": self.sample, "attempts": [a.to_json() for a in self.attempts],
+            "train": None if self.train is None else self.train.to_json(),
+            "sample": None if self.sample is None else self.sample.to_json(), "attempts": [a.to_json() for a in self.attempts],
             "candidates": [c.to_json() for c in self.candidates],
         }
         if self.correct is not None:
@@ -337,6 +478,7 @@ class TaskResult:
         where = where or f"task {task_id}"
         spans = _get(data, "spans", where, "", {}, dict) or {}
         pass1 = _get(data, "pass1", where, "", None, dict)
+        train, sample = _get(data, "train", where, "", None, dict), _get(data, "sample", where, "", None, dict)
         return cls(
             task_id=task_id,
             status=_get(data, "status", where, "", kind=str),
@@ -349,8 +491,8 @@ class TaskResult:
             timings=_seconds(data, "timings", where),
             spans={k: _span(v, where, f"spans.{k}") for k, v in spans.items()},
             steps=int(_get(data, "steps", where, "", 0, int) or 0),
-            train=_get(data, "train", where, "", None, dict),
-            sample=_get(data, "sample", where, "", None, dict),
+            train=None if train is None else TrainRecord.from_json(train, where),
+            sample=None if sample is None else SampleRecord.from_json(sample, where),
             candidates=tuple(TestCandidates.from_json(c, where, f"candidates[{i}]") for i, c in enumerate(_list(data, "candidates", where, "", []))),
             correct=_bools(_get(data, "correct", where, "", None), where, "correct"),
             refinements=tuple(RefinementEntry.from_json(e, where, f"refinements[{i}]") for i, e in enumerate(_list(data, "refinements", where, "", []))),

@@ -129,11 +129,11 @@ def fallback_reason(task: Task | None, result: Result) -> str | None:
         return "the run ended before this task started, so its attempts are model-free guesses"
     missing = [i for i, ok in enumerate(answered) if not ok] or list(range(len(result.attempts)))
     stats = result.sample_stats
-    generated, malformed = stats.get("generated", 0), stats.get("malformed", 0)
-    if not result.sample:
+    generated, malformed = stats.generated, stats.malformed
+    if result.sample is None:
         why = "sampling did not run"
     elif generated == 0:
-        why = "sampling generated nothing" + (" before its deadline" if stats.get("stopped_by") == "deadline" else "")
+        why = "sampling generated nothing" + (" before its deadline" if stats.stopped_by == "deadline" else "")
     elif malformed >= generated:
         why = f"all {generated} samples were malformed (not a grid)"
     else:
@@ -198,13 +198,13 @@ def task_line(result: Result) -> str:
 
 def _training(result: TaskResult) -> str | None:
     train = result.train
-    if not train:
+    if train is None:
         return None
-    steps, seconds = train.get("steps", 0), train.get("seconds", 0.0)
-    stopped = STOPPED_BY.get(train.get("stopped_by", ""), train.get("stopped_by", "?"))
+    steps, seconds = train.steps, train.seconds
+    stopped = STOPPED_BY.get(train.stopped_by, train.stopped_by)
     if not steps:
         return f"training: no steps; stopped because {stopped}"
-    loss = "" if train.get("first_loss") is None else f", loss {train['first_loss']:.3f} → {train['last_loss']:.3f}"
+    loss = "" if train.first_loss is None or train.last_loss is None else f", loss {train.first_loss:.3f} → {train.last_loss:.3f}"
     return f"training: {steps} steps in {seconds:.1f} s ({seconds / steps:.3f} s/step){loss}; stopped because {stopped}"
 
 
@@ -213,7 +213,7 @@ def _refinement_lines(result: TaskResult) -> list[str]:
     rounds = result.refinements
     if not rounds:
         return []
-    first = (result.train or {}).get("steps", 0)
+    first = 0 if result.train is None else result.train.steps
     added = sum(e.steps for e in rounds)
     lines = [f"training in all: {first + added} steps (pass 1: {first}; {len(rounds)} refinement round{'s' if len(rounds) != 1 else ''}: {added})"]
     for e in rounds:
@@ -227,13 +227,13 @@ def _refinement_lines(result: TaskResult) -> list[str]:
 
 def _sampling(result: TaskResult) -> str | None:
     sample = result.sample
-    if not sample:
+    if sample is None:
         return None
-    s = sample.get("stats") or {}
-    text = (f"sampling: {s.get('generated', 0)} samples from {s.get('views_done', 0)} views, {s.get('malformed', 0)} malformed, "
-            f"in {s.get('seconds', 0.0):.1f} s; {'stopped at its deadline' if s.get('stopped_by') == 'deadline' else 'all views done'}")
-    if sample.get("degraded"):
-        text += f" (lighter settings after running out of memory: {sample['degraded']})"
+    s = sample.stats
+    text = (f"sampling: {s.generated} samples from {s.views_done} views, {s.malformed} malformed, "
+            f"in {s.seconds:.1f} s; {'stopped at its deadline' if s.stopped_by == 'deadline' else 'all views done'}")
+    if sample.degraded:
+        text += f" (lighter settings after running out of memory: {list(sample.degraded)})"
     return text
 
 

@@ -66,8 +66,7 @@ class Compute:
 
 def trained(task: TaskResult) -> tuple[int, float]:
     """(tokens, seconds) a task record trained, pass 1 and every refinement."""
-    train = task.train or {}
-    tokens, seconds = int(train.get("tokens") or 0), float(train.get("seconds") or 0.0)
+    tokens, seconds = (0, 0.0) if task.train is None else (task.train.tokens, task.train.seconds)
     for entry in task.refinements:
         tokens += entry.train_tokens
         seconds += entry.train_seconds

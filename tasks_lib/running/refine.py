@@ -34,7 +34,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from tasks_lib.arc.data import Task
-from tasks_lib.arc.records import Candidate, Pass1, RefinementEntry, TaskResult
+from tasks_lib.arc.records import Candidate, Pass1, RefinementEntry, SampleRecord, TaskResult, TrainRecord
 from tasks_lib.arc.scoring import correct
 from tasks_lib.config import RunConfig, ScheduleConfig
 from tasks_lib.running import solve
@@ -87,9 +87,9 @@ def plan(result: TaskResult, cfg: RunConfig, round_no: int, overhead: float = 0.
     steps = (s.refine_steps or cfg.train.max_steps) if cfg.train.scope == "task" else 0
     views = s.refine_views or cfg.sample.views
     timings = result.timings
-    done_steps = (result.train or {}).get("steps") or 0  # pass 1's train record, which refinements keep
+    done_steps = 0 if result.train is None else result.train.steps  # pass 1's train record, which refinements keep
     step_s = timings.get("train", 0.0) / max(1, done_steps) if steps else 0.0
-    views_done = result.sample_stats.get("views_done") or cfg.sample.views
+    views_done = result.sample_stats.views_done or cfg.sample.views
     view_s = timings.get("sample", 0.0) / max(1, views_done)
     train_s, sample_s = steps * step_s, views * view_s
     seconds = SLACK * (train_s + sample_s) + overhead
@@ -119,14 +119,15 @@ def merged(old: TaskResult, task: Task, p: Plan, budget: TaskBudget, out: dict, 
            timings: dict[str, float]) -> TaskResult:
     """The task's record after refinement `p.round`: attempts voted over `candidates` (old and new)."""
     voted = solve.vote_step(task, candidates, rule)
-    train = out.get("train") or {}
-    added = train.get("steps", 0)
+    train = TrainRecord.from_json(out.get("train") or {}, task.id, "refine.train")
+    sample = SampleRecord.from_json(out["sample"], task.id, "refine.sample")
+    added = train.steps
     now = solve.correct_of(task, voted.attempts)
     entry = RefinementEntry(
         round=p.round, budget_seconds=round(budget.seconds, 3), steps=added, views=p.views,
-        train_tokens=train.get("tokens", 0), train_seconds=train.get("seconds", 0.0),  # the run's compute (compute.py)
+        train_tokens=train.tokens, train_seconds=train.seconds,  # the run's compute (compute.py)
         new_candidates=sum(len(c) for c in out["sample"]["candidates"]),
-        stopped_by=(train.get("stopped_by"), (out["sample"].get("stats") or {}).get("stopped_by")),
+        stopped_by=(train.stopped_by if out.get("train") else None, sample.stats.stopped_by if "stats" in out["sample"] else None),
         timings={k: round(v, 3) for k, v in timings.items()}, errors=tuple(out.get("errors") or ()), correct=now)
     return old.replace(
         steps=old.steps + added,

@@ -8,7 +8,7 @@ is given `deadline + grace` seconds before it is killed (`SlotError` kind `timeo
 views, then one sample per view) before giving up; its `candidates` are `records.Candidate` lists, per test input.
 `vote_step` never fails: with no candidates the attempts are fallbacks; it returns a `Voted` (attempts and ranked
 candidates per test input). `Outcome.record()` is the task's `records.TaskResult` (written to
-`tasks/<id>/result.json`); `fallback_result` is the record of a task that could not run. `sample_measure` reads a sample step's record for
+`tasks/<id>/result.json`), its steps' dicts read into their `TrainRecord` / `SampleRecord` there; `fallback_result` is the record of a task that could not run. `sample_measure` reads a sample step's record for
 the budget's measure of sampling cost (`Budget.note_sample`).
 """
 
@@ -20,9 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tasks_lib.adapting.model import ADAPTER_FILE
-from tasks_lib.adapting.train import TrainStats
 from tasks_lib.arc.data import Grid, Task
-from tasks_lib.arc.records import Attempts, Candidate, TaskResult, TestCandidates
+from tasks_lib.arc.records import Attempts, Candidate, SampleRecord, TaskResult, TestCandidates, TrainRecord
 from tasks_lib.arc.scoring import correct
 from tasks_lib.config import RunConfig, SampleConfig
 from tasks_lib.decoding.vote import attempts, fallback_grids, rank
@@ -65,7 +64,7 @@ def untrained(scope: str, adapter_dir: str) -> dict:
     if scope == "shared" and not (Path(adapter_dir) / ADAPTER_FILE).exists():
         raise FileNotFoundError(f"scope shared: no shared adapter at {adapter_dir} (its training failed or did not run)")
     adapter = str(Path(adapter_dir).resolve()) if scope == "shared" else None
-    return {**TrainStats(stopped_by=scope).to_dict(), "scope": scope, "adapter": adapter, "wall_seconds": 0.0}
+    return TrainRecord(stopped_by=scope, scope=scope, adapter=adapter, wall_seconds=0.0).to_json()
 
 
 def train_step(pool: SlotPool, slot: int, task: Task, cfg: RunConfig, budget: TaskBudget, adapter_dir: str,
@@ -116,13 +115,15 @@ def sample_step(pool: SlotPool, slot: int, task: Task, cfg: RunConfig, budget: T
 
 
 def sample_measure(sample: dict | None) -> tuple[float, int] | None:
-    """What a sample step's record says sampling cost: (its wall seconds, the answer tokens it decoded) when it
+    """What a sample step's output (read as its `SampleRecord`) says sampling cost: (its wall seconds, the answer tokens it decoded) when it
     ran to the end; None otherwise (a sample cut by its deadline took the time it had, not the time it needed)."""
-    stats = (sample or {}).get("stats") or {}
-    tokens = stats.get("tokens_decoded") or 0
-    if stats.get("stopped_by") != "done" or tokens <= 0 or "wall_seconds" not in (sample or {}):
+    if sample is None:
         return None
-    return float(sample["wall_seconds"]), int(tokens)
+    record = SampleRecord.from_json(sample)
+    tokens = record.stats.tokens_decoded
+    if record.stats.stopped_by != "done" or tokens <= 0 or record.wall_seconds is None:
+        return None
+    return record.wall_seconds, tokens
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,7 @@ class Outcome:
     status: str = ""
 
     def record(self) -> TaskResult:
+        train = None if self.train is None else TrainRecord.from_json(self.train, self.task.id)
         return TaskResult(
             task_id=self.task.id,
             status=self.status or ("failed" if self.errors else "ok"),
@@ -173,9 +175,9 @@ class Outcome:
             used_seconds=round(sum(self.timings.values()), 3),
             timings={k: round(v, 3) for k, v in self.timings.items()},
             spans={k: (round(a, 3), round(b, 3)) for k, (a, b) in self.spans.items()},
-            steps=(self.train or {}).get("steps", 0),
-            train=self.train,
-            sample=None if self.sample is None else {k: v for k, v in self.sample.items() if k != "candidates"},
+            steps=0 if self.train is None else train.steps,
+            train=train,
+            sample=None if self.sample is None else SampleRecord.from_json(self.sample, self.task.id),
             attempts=self.voted.attempts,
             candidates=self.voted.candidates,
             correct=correct_of(self.task, self.voted.attempts),
