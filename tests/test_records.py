@@ -11,6 +11,7 @@ import pytest
 
 from tasks_lib.arc.records import (Attempts, Candidate, Pass1, Ranked, RecordError, RefinementEntry, SampleRecord, SampleStatsRecord,
                                    TaskResult, TestCandidates, TrainRecord, candidates_json, read_candidates)
+from tasks_lib.arc.run_record import Report, ReportTask, Score, as_report, read_report
 from tasks_lib.arc.store import RunDir
 
 G1, G2 = ((1, 2), (3, 4)), ((0,),)
@@ -96,6 +97,7 @@ def test_step_records_read_the_workers_output_and_round_trip() -> None:
     assert train.to_json() == train_out and TrainRecord.from_json(train.to_json()) == train
     untrained = TrainRecord(stopped_by="shared", scope="shared", adapter="/runs/r/shared", wall_seconds=0.0)
     assert TrainRecord.from_json(untrained.to_json()) == untrained and "loaded_now" not in untrained.to_json()
+    assert TrainRecord(stopped_by="none", scope="none").to_json()["adapter"] is None, "scope none: the base model, adapter null"
     sample_out = {"candidates": [[]], "stats": {"generated": 5, "malformed": 1, "views_done": 2, "seconds": 1.5, "stopped_by": "done",
                   "tokens_decoded": 40, "decode_groups": [2], "groups_skipped": 0, "scored_views": 0, "score_seconds": 0.0},
                   "loaded_now": True, "adapter_switched": True, "degraded": [{"views": 4, "samples_per_view": 1}], "wall_seconds": 1.7}
@@ -142,3 +144,62 @@ def test_without_a_file_name_the_error_names_the_task(caplog: pytest.LogCaptureF
     with caplog.at_level(logging.WARNING):
         assert run.read_result("007bbfb7") is None
     assert "result.json: timings: expected seconds per step" in caplog.text
+
+
+# A report.json as the run wrote it before `started`, per-task `state`/`resumed`, `states`, the schedule, the score's
+# `scored_tasks`, `score_pass1` and the run's compute existed (Run.finish before commit 3b83393), its task the old result.
+OLD_REPORT = """{
+ "run_id": "20261120-101500-ab12", "source": "arc1/eval", "profile": "profiles/cpu.yaml",
+ "config": {"model": {"path": "/models/arc-base-5m"}, "budget": {"total_seconds": 600.0, "reserve_seconds": 20.0}},
+ "wall_seconds": 41.5, "slots": 1, "statuses": {"ok": 1},
+ "score": {"kaggle": 1.0, "per_task": 1.0, "solved_outputs": 1, "total_outputs": 1},
+ "tasks": [%s]
+}""" % OLD_RESULT
+
+
+def _report() -> Report:
+    return Report(
+        "r1", (ReportTask(_refined(), "solved", False), ReportTask(TaskResult("t2", "not-run", (Attempts(G1, G1),)), "fallback", True)),
+        source="arc1/eval", profile="cpu", config={"model": {"path": "/m"}, "budget": {"total_seconds": 60.0, "reserve_seconds": 5.0}},
+        started=100.0, wall_seconds=50.25, slots=2, devices=("0", "cpu"), statuses={"ok": 1, "not-run": 1},
+        states={"solved": 1, "fallback": 1}, shared=TrainRecord(steps=4, scope="shared"), slot_loads=({"slot": 0, "parameters": 5},),
+        schedule={"refinements": 1, "work_seconds": 40.0}, compute={"tokens": 900}, warnings=("t3: skipped",),
+        score=Score(0.5, 0.5, 1, 2, 2), score_pass1=Score(0.0, 0.0, 0, 2, 2))
+
+
+def test_a_report_round_trips_and_keeps_each_tasks_state_and_resumed_flag() -> None:
+    r = _report()
+    data = json.loads(json.dumps(r.to_json()))
+    assert list(data) == ["run_id", "source", "profile", "config", "started", "wall_seconds", "slots", "devices", "statuses", "states",
+                          "shared", "slot_loads", "schedule", "compute", "warnings", "score", "score_pass1", "tasks"]
+    assert (data["tasks"][1]["state"], data["tasks"][1]["resumed"], data["tasks"][0]["task_id"]) == ("fallback", True, "t1")
+    back = Report.from_json(data, "r1/report.json")
+    assert back == r and back.tasks[0].result.extra == {}, "state and resumed are the entry's, not the task record's extra keys"
+    assert (back.model_path, back.budget_seconds, back.reserve_seconds, back.refinements) == ("/m", 60.0, 5.0, 1)
+    assert as_report(data) == r and as_report(r) is r
+
+
+def test_a_report_written_before_states_and_resume_existed_still_loads(tmp_path: Path) -> None:
+    (tmp_path / "report.json").write_text(OLD_REPORT)
+    r = read_report(tmp_path)
+    assert (r.run_id, r.slots, r.states, r.schedule, r.score_pass1, r.started, r.refinements) == ("20261120-101500-ab12", 1, None, None, None, None, 0)
+    assert r.score == Score(1.0, 1.0, 1, 1) and r.model_path == "/models/arc-base-5m"
+    assert r.tasks == (ReportTask(TaskResult.from_json(json.loads(OLD_RESULT)), None, False),)
+    assert Report.from_json(r.to_json()) == r
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d.pop("run_id"), "r/report.json: run_id: missing"),
+    (lambda d: d["tasks"][0]["attempts"][0].pop("attempt_2"), "r/report.json: task 007bbfb7: attempts[0].attempt_2: missing"),
+    (lambda d: d["tasks"][0].update(resumed="no"), "r/report.json: task 007bbfb7: resumed: expected true or false, got str"),
+    (lambda d: d["tasks"][0]["train"].update(steps=1.5), "r/report.json: task 007bbfb7: train.steps: expected an integer, got float"),
+    (lambda d: d["tasks"][0].pop("task_id"), "r/report.json: tasks[0]: task_id: missing"),
+    (lambda d: d["score"].pop("kaggle"), "r/report.json: score.kaggle: missing"),
+    (lambda d: d.update(states={"solved": "1"}), "r/report.json: states: expected a count per word"),
+])
+def test_a_bad_report_names_the_file_the_task_and_the_field(change, message: str) -> None:
+    data = json.loads(OLD_REPORT)
+    change(data)
+    with pytest.raises(RecordError) as err:
+        Report.from_json(data, "r/report.json")
+    assert str(err.value).startswith(message)

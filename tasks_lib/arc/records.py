@@ -19,8 +19,8 @@ Contract:
   `refinements` and `pass1` only when set) and `from_json(data, where="")`, which round-trip:
   `X.from_json(x.to_json()) == x`. `from_json` reads files written by earlier code (a result.json from before
   spans, the train budget split or refinement existed: the missing keys take their defaults) and keeps keys it
-  does not know in `extra` (written back by `to_json`, so nothing on disk is lost; report.json adds `state` and
-  `resumed` per task this way). Bad input raises `RecordError` naming `where` (the file, or the task id) and the
+  does not know in `extra` (written back by `to_json`, so nothing on disk is lost; a report.json task entry read
+  here keeps its `state` and `resumed` this way, which `run_record.ReportTask` reads as its own fields). Bad input raises `RecordError` naming `where` (the file, or the task id) and the
   field: `tasks/a1/result.json: attempts[0].attempt_2: missing`.
 - `read_candidates(data, where)` / `candidates_json(candidates)`: candidates.json's list per test input.
 - Shared names: `RESULT_FILE`, `CANDIDATES_FILE` (a task's files in its folder).
@@ -322,7 +322,7 @@ class TrainRecord:
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
         out["oom"] = list(self.oom)
         for k in self._OPTIONAL:
-            if out[k] is None:
+            if out[k] is None and not (k == "adapter" and self.scope is not None):  # an untrained task's adapter: null
                 del out[k]
         return {**out, **self.extra}
 
