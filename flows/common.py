@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from uuid import UUID
 
 from prefect import get_client, get_run_logger
@@ -23,6 +24,7 @@ from prefect.states import Completed, Failed, State
 
 from tasks_lib.arc.data import Task
 from tasks_lib.arc.records import TaskResult
+from tasks_lib.arc.run_record import Report, as_report
 from tasks_lib.reports.render import candidates_image, task_panels, timeline_image, train_image, write_task_images
 from tasks_lib.running.run import Run
 from tasks_lib.reports.ui import (STATE_MEANING, card_key, final_message, final_name, headline, progress_percent, progress_text, results_markdown, subflow_name,
@@ -54,11 +56,12 @@ def final_state(result: TaskResult) -> State:
     return Completed(name=word.capitalize(), message=f"{message}: {STATE_MEANING[word]}", data=word)
 
 
-def run_final_state(report: dict) -> State:
+def run_final_state(report: Report | Mapping) -> State:
     """The submit run's final state: of type Completed, named by the tasks solved and the score (`final_name`: the
     run list shows it on the badge beside the run's name, its run id), its message `final_message`, its data the
-    score."""
-    return Completed(name=final_name(report), message=final_message(report), data=report.get("score"))
+    score (its JSON form)."""
+    report = as_report(report)
+    return Completed(name=final_name(report), message=final_message(report), data=None if report.score is None else report.score.to_json())
 
 
 def _percent(run: Run, finished: bool = False) -> float:
@@ -129,7 +132,7 @@ async def label_subflow(subflow: UUID, result: TaskResult) -> None:
             await client.set_flow_run_state(subflow, State(type=word.type, name=word.name, message=word.message), force=True)
 
 
-async def publish_report(run: Run, report: dict, out: str) -> None:
+async def publish_report(run: Run, report: Report, out: str) -> None:
     """At the end: the per-task table and the run card with the score and the timeline (also `out/timeline.png`),
     task ids linked to their cards; the progress says what the run did; the log says the score and where the
     files and the summary are (what `prefect deployment run --watch` ends with)."""
@@ -142,11 +145,11 @@ async def publish_report(run: Run, report: dict, out: str) -> None:
         await asyncio.to_thread(timeline_path(out).write_bytes, picture)
     summary = await acreate_markdown_artifact(summary_markdown(report, out, timeline, picture, links), key="run-summary",
                                               description=f"arc-ttt run {headline(report)}")
-    done = progress_text(run.results.values(), len(run.data.n_test), wall_seconds=report["wall_seconds"])
+    done = progress_text(run.results.values(), len(run.data.n_test), wall_seconds=report.wall_seconds)
     if run.run_id in _PROGRESS:
         await aupdate_progress_artifact(_PROGRESS.pop(run.run_id), _percent(run, finished=True), description=done)
-    logger, score = get_run_logger(), report.get("score")
-    logger.info(f"finished: {done}" + (f"; score (Kaggle) {score['kaggle']:.3f} ({score['solved_outputs']}/{score['total_outputs']} test outputs)"
+    logger, score = get_run_logger(), report.score
+    logger.info(f"finished: {done}" + (f"; score (Kaggle) {score.kaggle:.3f} ({score.solved_outputs}/{score.total_outputs} test outputs)"
                                         if score else ""))
     logger.info(f"files: {out}/submission.json, {out}/report.json; summary: {ui_url(f'artifacts/artifact/{summary}') or 'artifact run-summary'}")
 

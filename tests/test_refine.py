@@ -139,8 +139,8 @@ def test_the_report_keeps_what_pass_one_alone_scored(tiny_model: Path, small_tas
     n = sum(len(t.test_inputs) for t in small_tasks[:2])
     assert all(r.pass1.correct == (False,) * len(r.correct) for r in run.results.values())
     report = run.finish()
-    assert (report["score"]["solved_outputs"], report["score_pass1"]["solved_outputs"]) == (n, 0)
-    assert report["score_pass1"]["total_outputs"] == n
+    assert (report.score.solved_outputs, report.score_pass1.solved_outputs) == (n, 0)
+    assert report.score_pass1.total_outputs == n
 
 
 def test_a_failed_refinement_keeps_the_old_record(tiny_model: Path, small_tasks: list[Task], tmp_path: Path) -> None:

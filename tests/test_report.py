@@ -39,17 +39,17 @@ def chunked(tiny_model: Path, arc1_eval: list[Task], multi_test_task: Task, tmp_
 
 def test_chunks_cover_the_set_once_and_add_up_to_the_whole_run(chunked: dict) -> None:
     whole = chunked["whole"][1]
-    ids = [[t["task_id"] for t in chunked[c][1]["tasks"]] for c in ("chunk-0", "chunk-1")]
-    assert len(ids[0]) == 1 and len(ids[1]) == 4 and sorted(ids[0] + ids[1]) == sorted(t["task_id"] for t in whole["tasks"])
+    ids = [[t.task_id for t in chunked[c][1].tasks] for c in ("chunk-0", "chunk-1")]
+    assert len(ids[0]) == 1 and len(ids[1]) == 4 and sorted(ids[0] + ids[1]) == sorted(t.task_id for t in whole.tasks)
     total = report.combine([report.load(chunked[c][0]) for c in ("chunk-0", "chunk-1")])["total"]
-    score = whole["score"]
-    assert 0 < score["per_task"] < 1 and score["per_task"] != score["kaggle"], "the fakes make the two scores differ"
+    score = whole.score
+    assert 0 < score.per_task < 1 and score.per_task != score.kaggle, "the fakes make the two scores differ"
     assert (total["tasks"], total["solved_outputs"], total["total_outputs"], total["states"]) == (
-        len(whole["tasks"]), score["solved_outputs"], score["total_outputs"], whole["states"])
-    assert total["kaggle"] == pytest.approx(score["kaggle"])
-    assert total["per_task"] == pytest.approx(score["per_task"]), "per-task score weighted by each chunk's tasks"
-    assert total["pass1_solved_outputs"] == whole["score_pass1"]["solved_outputs"]
-    assert total["wall_seconds"] == pytest.approx(sum(chunked[c][1]["wall_seconds"] for c in ("chunk-0", "chunk-1")), abs=0.02)
+        len(whole.tasks), score.solved_outputs, score.total_outputs, whole.states)
+    assert total["kaggle"] == pytest.approx(score.kaggle)
+    assert total["per_task"] == pytest.approx(score.per_task), "per-task score weighted by each chunk's tasks"
+    assert total["pass1_solved_outputs"] == whole.score_pass1.solved_outputs
+    assert total["wall_seconds"] == pytest.approx(sum(chunked[c][1].wall_seconds for c in ("chunk-0", "chunk-1")), abs=0.02)
 
 
 def test_overlapping_or_mixed_reports_are_refused(chunked: dict, tmp_path: Path) -> None:
@@ -79,10 +79,10 @@ def test_evaluate_combine_prints_the_table_and_writes_json(chunked: dict, tmp_pa
     out = tmp_path / "combined.json"
     assert main(["combine", str(chunked["chunk-0"][0]), str(chunked["chunk-1"][0]), "--out", str(out)]) == 0
     printed = capsys.readouterr().out.splitlines()
-    score = chunked["whole"][1]["score"]
+    score = chunked["whole"][1].score
     assert printed[0].split()[:3] == ["run", "source", "model"] and len(printed) == 5
-    assert printed[3].startswith("total") and f"{score['solved_outputs']}/{score['total_outputs']}" in printed[3]
-    assert printed[4].startswith(f"score: {score['kaggle']:.3f}") and f"per task {score['per_task']:.3f}" in printed[4]
+    assert printed[3].startswith("total") and f"{score.solved_outputs}/{score.total_outputs}" in printed[3]
+    assert printed[4].startswith(f"score: {score.kaggle:.3f}") and f"per task {score.per_task:.3f}" in printed[4]
     assert json.loads(out.read_text())["total"]["tasks"] == 5
     assert main(["combine", str(chunked["whole"][0]), str(chunked["chunk-0"][0])]) == 2
     assert "also in" in capsys.readouterr().err

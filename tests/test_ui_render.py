@@ -293,9 +293,11 @@ def test_refinement_shows_in_the_progress_the_card_the_subflow_name_and_the_fina
     assert "- refinement 2: slot 0, 10.0 s of 12.0 s, +30 steps" in card and "correct 2/2 after it" in card
     assert ui.subflow_name(refined) == f"{task.id} ✔ solved" and ui.subflow_name(others[0]) == f"{task.id} ✘ unsolved"
     assert ui.card_key("Run_1", task.id) == f"task-{task.id}-run-1"
-    report = {"tasks": [refined, *others], "score": {"kaggle": 0.4}, "score_pass1": {"kaggle": 0.3}}
+    report = {**report_of([refined, *others]), "score": {"kaggle": 0.4, "per_task": 0.4, "solved_outputs": 2, "total_outputs": 5},
+              "score_pass1": {"kaggle": 0.3, "per_task": 0.3, "solved_outputs": 1, "total_outputs": 5}}
     assert ui.final_message(report) == "2/3 solved, score 0.400 (pass 1 0.300)" and ui.final_name(report) == "2/3 solved, 0.400"
-    assert ui.final_message({"tasks": others, "score": None}) == "1/2 solved" == ui.final_name({"tasks": others, "score": None})
+    unscored = {**report_of(others), "score": None}
+    assert ui.final_message(unscored) == "1/2 solved" == ui.final_name(unscored)
 
 
 def test_sweep_plan_gives_each_point_its_own_folder_and_rejects_unknown_keys(tmp_path: Path) -> None:
@@ -311,11 +313,14 @@ def test_sweep_plan_gives_each_point_its_own_folder_and_rejects_unknown_keys(tmp
 def test_sweep_rows_read_reports_and_mark_missing_ones(tmp_path: Path) -> None:
     runs = points.plan([{"name": "a"}, {"name": "b"}], "arc1/eval", 2, str(tmp_path))
     (tmp_path / "a").mkdir()
-    (tmp_path / "a" / "report.json").write_text(json.dumps(report_of([{"task_id": "t", "status": "ok"}])))
+    (tmp_path / "a" / "report.json").write_text(json.dumps(report_of([{"task_id": "t", "status": "ok", "attempts": []}])))
     runs[0]["worker"] = "host-a"
     table = points.rows(runs)
     assert table[0]["kaggle"] == 0.5 and table[0]["worker"] == "host-a" and table[0]["status"] == "ok: 1"
     assert table[1]["status"] == "missing"
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "report.json").write_text(json.dumps(report_of([{"task_id": "t", "status": "ok"}])))
+    assert points.rows(runs)[1]["status"] == f"unreadable: {tmp_path}/b/report.json: task t: attempts: missing"
     points.write_csv(table, tmp_path / "sweep.csv")
     lines = (tmp_path / "sweep.csv").read_text().splitlines()
     assert lines[0].startswith("name,profile,time_budget,model,worker,state,status") and len(lines) == 3

@@ -1,12 +1,14 @@
 """Reports: several runs' `report.json` read as one evaluation (a large set run as chunks, `--skip`/`--limit`).
 
 Contract:
-- `load(path)` reads a run folder's `report.json` (or a `report.json` path) and returns its summary row:
+- `load(path)` reads a run folder's `report.json` (or a `report.json` path) as its `run_record.Report` and returns
+  its summary row:
   `path`, `source`, `model` (`config.model.path`), `profile`, `budget_seconds` (`config.budget.total_seconds`),
   `tasks`, `states` (tasks per state word, `ui.STATES` order), `solved_outputs`, `total_outputs`, `scored_tasks`,
   `per_task`, `pass1_solved_outputs` (from `score_pass1`, None when the report has none), `wall_seconds`, and
-  `task_ids`. A file that is missing, not JSON, or lacks a field, or a run without a score (no solutions), raises
-  `ReportError` naming the file and the field.
+  `task_ids`. A file that is missing, not JSON, or lacks a field (or one this needs: a report from before
+  `scored_tasks` or `states` were kept), or a run without a score (no solutions), raises `ReportError` naming the
+  file and the field.
 - `combine(rows, allow_mixed=False)` checks the runs belong together and adds them up: `{"runs": rows (without
   task ids), "total": {tasks, states, solved_outputs, total_outputs, kaggle, per_task, pass1_solved_outputs,
   budget_seconds, wall_seconds}}`. `kaggle` is solved over all outputs; `per_task` is each run's per-task score
@@ -19,10 +21,11 @@ Contract:
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
+from tasks_lib.arc.records import RecordError
+from tasks_lib.arc.run_record import REPORT_FILE, read_report
 from tasks_lib.arc.store import atomic_write_json
 from tasks_lib.reports.ui import STATES
 
@@ -33,53 +36,34 @@ class ReportError(ValueError):
     """A report cannot be read, or reports do not add up to one evaluation."""
 
 
-def _field(data: dict, path: Path, *keys: str) -> Any:
-    value: Any = data
-    for i, key in enumerate(keys):
-        if not isinstance(value, dict) or key not in value:
-            raise ReportError(f"{path}: missing field {'.'.join(keys[: i + 1])}")
-        value = value[key]
-    return value
-
-
 def load(path: str | Path) -> dict:
-    """The summary row of one run's report.json (`path`: the run folder or the file)."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "report.json"
+    """The summary row of one run's report.json (`path`: the run folder or the file), read as its `Report`."""
     try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ReportError(f"{path}: no such run folder or report file") from None
-    except json.JSONDecodeError as err:
-        raise ReportError(f"{path}: not valid JSON ({err})") from None
-    except OSError as err:
-        raise ReportError(f"{path}: cannot read ({err.strerror})") from None
-    if not isinstance(data, dict):
-        raise ReportError(f"{path}: expected a JSON object, got {type(data).__name__}")
-    score = _field(data, path, "score")
-    if score is None:
-        raise ReportError(f"{path}: the run has no score (its data set had no solutions)")
-    pass1 = data.get("score_pass1")
-    tasks = _field(data, path, "tasks")
-    if not isinstance(tasks, list):
-        raise ReportError(f"{path}: field tasks must be a list")
-    states = _field(data, path, "states")
+        r = read_report(path)
+    except RecordError as err:
+        raise ReportError(str(err)) from None
+    where = str(Path(path) / REPORT_FILE if Path(path).is_dir() else Path(path))
+    if r.score is None:
+        raise ReportError(f"{where}: the run has no score (its data set had no solutions)")
+    missing = next((f for f, v in (("score.scored_tasks", r.score.scored_tasks), ("states", r.states), ("config.model.path", r.model_path),
+                                   ("config.budget.total_seconds", r.budget_seconds)) if v is None), None)
+    if missing:  # written before these were kept: its chunk cannot be added up with others
+        raise ReportError(f"{where}: missing field {missing}")
     return {
-        "path": str(path),
-        "source": _field(data, path, "source"),
-        "model": _field(data, path, "config", "model", "path"),
-        "profile": _field(data, path, "profile"),
-        "budget_seconds": _field(data, path, "config", "budget", "total_seconds"),
-        "tasks": len(tasks),
-        "states": {s: states[s] for s in STATES if states.get(s)},
-        "solved_outputs": _field(data, path, "score", "solved_outputs"),
-        "total_outputs": _field(data, path, "score", "total_outputs"),
-        "scored_tasks": _field(data, path, "score", "scored_tasks"),
-        "per_task": _field(data, path, "score", "per_task"),
-        "pass1_solved_outputs": pass1.get("solved_outputs") if isinstance(pass1, dict) else None,
-        "wall_seconds": _field(data, path, "wall_seconds"),
-        "task_ids": [_field(t, path, "task_id") for t in tasks],
+        "path": where,
+        "source": r.source,
+        "model": r.model_path,
+        "profile": r.profile,
+        "budget_seconds": r.budget_seconds,
+        "tasks": len(r.tasks),
+        "states": {s: r.states[s] for s in STATES if r.states.get(s)},
+        "solved_outputs": r.score.solved_outputs,
+        "total_outputs": r.score.total_outputs,
+        "scored_tasks": r.score.scored_tasks,
+        "per_task": r.score.per_task,
+        "pass1_solved_outputs": None if r.score_pass1 is None else r.score_pass1.solved_outputs,
+        "wall_seconds": r.wall_seconds,
+        "task_ids": [t.task_id for t in r.tasks],
     }
 
 

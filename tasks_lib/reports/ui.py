@@ -1,7 +1,8 @@
 """What a researcher reads about a run, as plain data: the word for each task's outcome, the progress line,
 the task cards, the per-task table and the run summary (markdown strings); `flows/common.py` hands them to
 Prefect. No Prefect here, so all of it is testable directly. A task's result is a `records.TaskResult`; every
-function here also takes its JSON form (a report.json `tasks` entry), read through `records.as_result`.
+function here also takes its JSON form (a report.json `tasks` entry), read through `records.as_result`; a run's
+report likewise is a `run_record.Report` or report.json's content, read through `run_record.as_report`.
 
 Contract:
 - `task_state(result)` is THE word for a task's outcome, one of `STATES`; the flow's subflow state, the
@@ -42,6 +43,7 @@ from pathlib import Path
 
 from tasks_lib.arc.data import Task
 from tasks_lib.arc.records import TaskResult, as_result
+from tasks_lib.arc.run_record import Report, as_report
 
 Result = TaskResult | Mapping  # a record, or its JSON form (report.json's `tasks` entries)
 
@@ -297,12 +299,12 @@ def _cell(v: object) -> str:
     return "" if v is None else str(v).replace("|", "\\|").replace("\n", " ")
 
 
-def results_markdown(report: dict, links: Mapping[str, str] | None = None) -> str:
+def results_markdown(report: Report | Mapping, links: Mapping[str, str] | None = None) -> str:
     """The per-task table: task (linked), state, slot, budget, seconds used, steps, candidates, correct, error."""
-    links = links or {}
+    links, report = links or {}, as_report(report)
     lines = ["| task | state | slot | budget (s) | used (s) | steps | candidates | correct | error |",
              "|---|---|---|---|---|---|---|---|---|"]
-    for t in map(as_result, report["tasks"]):
+    for t in report.results:
         cells = [_linked(t.task_id, links), task_state(t), t.slot, t.budget_seconds, t.used_seconds,
                  t.steps, sum(c.n for c in t.candidates), _correct(t), t.error]
         lines.append("| " + " | ".join(c if i == 0 else _cell(c) for i, c in enumerate(cells)) + " |")
@@ -333,43 +335,42 @@ def work_pieces(result: Result) -> list[dict]:
     return pieces
 
 
-def timeline_rows(report: dict, started: float) -> list[dict]:
+def timeline_rows(report: Report | Mapping, started: float) -> list[dict]:
     """What each slot did when: one row per piece of work (`work_pieces`) of every task this run worked on, in seconds
     since `started`, with the task id; resumed and never-run tasks are left out."""
     rows = []
-    for t in report["tasks"]:
-        if t.get("resumed"):
+    for t in as_report(report).tasks:
+        if t.resumed:
             continue
-        for piece in work_pieces(t):
-            rows.append({**piece, "task": t["task_id"], "start": max(0.0, piece["start"] - started), "end": max(0.0, piece["end"] - started)})
+        for piece in work_pieces(t.result):
+            rows.append({**piece, "task": t.task_id, "start": max(0.0, piece["start"] - started), "end": max(0.0, piece["end"] - started)})
     return sorted(rows, key=lambda r: (r["slot"], r["start"]))
 
 
-def summary_markdown(report: dict, out: str, timeline: Sequence[dict], timeline_png: bytes | None,
+def summary_markdown(report: Report | Mapping, out: str, timeline: Sequence[dict], timeline_png: bytes | None,
                      links: Mapping[str, str] | None = None) -> str:
     """The run's card: run id and folder, model, profile, budget, states, solved task ids (linked), score (and what
     refinement added to pass 1's), files, and the timeline (picture and table)."""
-    links = links or {}
-    score, cfg = report.get("score"), report.get("config") or {}
-    budget = cfg.get("budget") or {}
-    counts = state_counts(report["tasks"])
-    solved = [as_result(t).task_id for t in report["tasks"] if task_state(t) == "solved"]
+    links, report = links or {}, as_report(report)
+    score, results = report.score, report.results
+    counts = state_counts(results)
+    solved = [t.task_id for t in results if task_state(t) == "solved"]
     lines = [
-        f"# arc-ttt run `{report['run_id']}`",
+        f"# arc-ttt run `{report.run_id}`",
         f"- folder: `{out}`",
-        f"- data: `{report['source']}`, {len(report['tasks'])} tasks; model `{(cfg.get('model') or {}).get('path', '?')}`; "
-        f"profile `{report['profile']}`; {report['slots']} slot(s)",
-        f"- budget: {budget.get('total_seconds', 0):.0f} s ({budget.get('reserve_seconds', 0):.0f} s reserve); "
-        f"wall time {report['wall_seconds']:.0f} s",
+        f"- data: `{report.source}`, {len(results)} tasks; model `{report.model_path or '?'}`; "
+        f"profile `{report.profile}`; {report.slots} slot(s)",
+        f"- budget: {report.budget_seconds or 0:.0f} s ({report.reserve_seconds or 0:.0f} s reserve); "
+        f"wall time {report.wall_seconds:.0f} s",
         f"- states: {', '.join(f'{n} {s}' for s, n in counts.items())}",
     ]
     if score:
-        lines.append(f"- **score (Kaggle): {score['kaggle']:.3f}** ({score['solved_outputs']}/{score['total_outputs']} test outputs), "
-                     f"per task {score['per_task']:.3f}")
-    first, sched = report.get("score_pass1"), report.get("schedule") or {}
-    if first and sched.get("refinements"):
-        lines.append(f"- refinement: {sched['refinements']} refinement(s); pass 1 alone scored {first['solved_outputs']}/"
-                     f"{first['total_outputs']}, so refinement added {score['solved_outputs'] - first['solved_outputs']} test output(s)")
+        lines.append(f"- **score (Kaggle): {score.kaggle:.3f}** ({score.solved_outputs}/{score.total_outputs} test outputs), "
+                     f"per task {score.per_task:.3f}")
+    first = report.score_pass1
+    if score and first and report.refinements:
+        lines.append(f"- refinement: {report.refinements} refinement(s); pass 1 alone scored {first.solved_outputs}/"
+                     f"{first.total_outputs}, so refinement added {score.solved_outputs - first.solved_outputs} test output(s)")
     lines.append(f"- solved ({len(solved)}): " + (", ".join(_linked(t, links) for t in solved) if solved else "none"))
     lines.append(f"- files: `{out}/submission.json`, `{out}/report.json`, pictures in `{out}/tasks/<task-id>/test-<i>.png` "
                  f"and `{out}/timeline.png`")
@@ -385,11 +386,16 @@ def summary_markdown(report: dict, out: str, timeline: Sequence[dict], timeline_
     return "\n".join(lines)
 
 
-def headline(report: dict) -> str:
+def _solved(report: Report) -> str:
+    """'2/4 solved'."""
+    return f"{sum(task_state(t) == 'solved' for t in report.results)}/{len(report.tasks)} solved"
+
+
+def headline(report: Report | Mapping) -> str:
     """The run in one line: its id, tasks solved and the Kaggle score when scored ('r1: 2/4 solved, score 0.500')."""
-    solved = sum(task_state(t) == "solved" for t in report["tasks"])
-    score = report.get("score")
-    return f"{report['run_id']}: {solved}/{len(report['tasks'])} solved" + (f", score {score['kaggle']:.3f}" if score else "")
+    report = as_report(report)
+    score = report.score
+    return f"{report.run_id}: {_solved(report)}" + (f", score {score.kaggle:.3f}" if score else "")
 
 
 STATE_MARK = {"solved": "✔", "unsolved": "✘", "unscored": "●", "fallback": "◌", "failed": "!"}
@@ -402,24 +408,23 @@ def subflow_name(result: Result) -> str:
     return f"{result.task_id} {STATE_MARK[word]} {word}"
 
 
-def final_message(report: dict) -> str:
+def final_message(report: Report | Mapping) -> str:
     """The run's final state message: tasks solved of all, the score when scored, what pass 1 alone had when
     refinement changed it ('4/10 solved, score 0.400 (pass 1 0.300)')."""
-    solved = sum(task_state(t) == "solved" for t in report["tasks"])
-    score, first = report.get("score"), report.get("score_pass1")
-    text = f"{solved}/{len(report['tasks'])} solved"
+    report = as_report(report)
+    score, first = report.score, report.score_pass1
+    text = _solved(report)
     if score:
-        text += f", score {score['kaggle']:.3f}"
-        if first and first["kaggle"] != score["kaggle"]:
-            text += f" (pass 1 {first['kaggle']:.3f})"
+        text += f", score {score.kaggle:.3f}"
+        if first and first.kaggle != score.kaggle:
+            text += f" (pass 1 {first.kaggle:.3f})"
     return text
 
 
-def final_name(report: dict) -> str:
+def final_name(report: Report | Mapping) -> str:
     """The run's final state name, what the run list's badge shows: '4/10 solved, 0.400' ('4/10 solved' unscored)."""
-    solved = sum(task_state(t) == "solved" for t in report["tasks"])
-    score = report.get("score")
-    return f"{solved}/{len(report['tasks'])} solved" + (f", {score['kaggle']:.3f}" if score else "")
+    report = as_report(report)
+    return _solved(report) + (f", {report.score.kaggle:.3f}" if report.score else "")
 
 
 def timeline_path(out: str | Path) -> Path:

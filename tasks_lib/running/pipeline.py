@@ -321,11 +321,12 @@ async def solve_all(run: Run, steps: Steps, solve: Callable[[str, int], Awaitabl
 
 def run_direct(challenges: str, out: str | Path, profile: str = "cpu", solutions: str | None = None, limit: int | None = None,
                time_budget: float | None = None, model: str | None = None, order: str = "file", skip: int = 0) -> dict:
-    """A whole run without Prefect, with `flows/submit.py`'s parameters; returns report.json's content."""
+    """A whole run without Prefect, with `flows/submit.py`'s parameters; returns report.json's content (its JSON form:
+    `run_record.as_report` reads it)."""
     run = prepare(challenges, out, profile, solutions, limit, time_budget, model, order, skip)
     run.open_slots()
     try:
         asyncio.run(solve_all(run, local_steps(run)))
     finally:
         run.close()
-    return run.finish()
+    return run.finish().to_json()

@@ -39,7 +39,8 @@ from pathlib import Path
 
 from tasks_lib.adapting.model import _validate_dir
 from tasks_lib.arc.data import LoadResult, Task, load_challenges
-from tasks_lib.arc.records import Attempts, Candidate, TaskResult
+from tasks_lib.arc.records import Attempts, Candidate, TaskResult, TrainRecord
+from tasks_lib.arc.run_record import Report, ReportTask, Score
 from tasks_lib.arc.scoring import score
 from tasks_lib.arc.store import RunDir, atomic_write_json
 from tasks_lib.config import RunConfig, load_profile
@@ -164,8 +165,8 @@ class Run:
         gpus = len({d for d in (s.env.get("CUDA_VISIBLE_DEVICES") for s in self.pool.slots) if d}) if self.pool else 0
         return training_compute(tasks, loaded["parameters"], work_seconds, gpus, loaded.get("device_name"), set(self.resumed)).to_dict()
 
-    def finish(self) -> dict:
-        """Write the final submission and report.json; return the report."""
+    def finish(self) -> Report:
+        """Write the final submission and report.json; return its record."""
         submission = self.submission()
         sub_mod.write(self.dir.submission, submission, self.data.n_test)
         solutions = {t.id: t.test_outputs for t in self.data.tasks if t.has_solutions}
@@ -176,27 +177,27 @@ class Run:
         for t in tasks:
             statuses[t.status] = statuses.get(t.status, 0) + 1
         schedule = self.schedule_stats(tasks)
-        report = {
-            "run_id": self.run_id,
-            "source": self.data.source,
-            "profile": self.cfg.profile,
-            "config": self.cfg.to_dict(),
-            "started": round(self.started, 3),
-            "wall_seconds": round(time.time() - self.started, 2),
-            "slots": len(self.pool) if self.pool else 0,
-            "devices": [s.env.get("CUDA_VISIBLE_DEVICES") or "cpu" for s in self.pool.slots] if self.pool else [],
-            "statuses": statuses,
-            "states": state_counts(tasks),
-            "shared": self.stats.shared,
-            "slot_loads": self.stats.slot_loads,
-            "schedule": schedule,
-            "compute": self.compute_stats(tasks, schedule["work_seconds"]),
-            "warnings": self.data.warnings,
-            "score": None if scored is None else _score_summary(scored),
-            "score_pass1": None if scored is None else _pass1_score(submission, tasks, solutions),
-            "tasks": [{**t.to_json(), "state": task_state(t), "resumed": t.task_id in self.resumed} for t in tasks],
-        }
-        atomic_write_json(self.dir.report, report)
+        report = Report(
+            run_id=self.run_id,
+            source=self.data.source,
+            profile=self.cfg.profile,
+            config=self.cfg.to_dict(),
+            started=round(self.started, 3),
+            wall_seconds=round(time.time() - self.started, 2),
+            slots=len(self.pool) if self.pool else 0,
+            devices=tuple(s.env.get("CUDA_VISIBLE_DEVICES") or "cpu" for s in self.pool.slots) if self.pool else (),
+            statuses=statuses,
+            states=state_counts(tasks),
+            shared=None if self.stats.shared is None else TrainRecord.from_json(self.stats.shared, "shared adapter"),
+            slot_loads=tuple(self.stats.slot_loads),
+            schedule=schedule,
+            compute=self.compute_stats(tasks, schedule["work_seconds"]),
+            warnings=tuple(self.data.warnings),
+            score=None if scored is None else _score_summary(scored),
+            score_pass1=None if scored is None else _pass1_score(submission, tasks, solutions),
+            tasks=tuple(ReportTask(t, task_state(t), t.task_id in self.resumed) for t in tasks),
+        )
+        atomic_write_json(self.dir.report, report.to_json())
         return report
 
 
@@ -210,16 +211,16 @@ def make_budget(cfg: RunConfig, todo: list[Task], slots: int, start: float) -> B
                   first_pass_fraction=s.first_pass_fraction if s.refine else 1.0, sample_cost=s.sample_seconds_per_token, start=start)
 
 
-def _pass1_score(submission: dict, tasks: list[TaskResult], solutions: dict) -> dict:
+def _pass1_score(submission: dict, tasks: list[TaskResult], solutions: dict) -> Score:
     """The score the submission had before any refinement: each refined task's `pass1` attempts in its place."""
     first = {**submission, **{t.task_id: [a.to_json() for a in t.pass1.attempts] for t in tasks if t.pass1 and t.pass1.attempts}}
     return _score_summary(score(first, solutions))
 
 
-def _score_summary(scored: dict) -> dict:
+def _score_summary(scored: dict) -> Score:
     """What report.json keeps of `scoring.score`: the two scores, the outputs solved and in all, and how many tasks
     were scored (what `per_task` averages over, so chunks' scores add up: tasks_lib/reports/report.py)."""
-    return {**{k: scored[k] for k in ("kaggle", "per_task", "solved_outputs", "total_outputs")}, "scored_tasks": len(scored["tasks"])}
+    return Score(scored["kaggle"], scored["per_task"], scored["solved_outputs"], scored["total_outputs"], len(scored["tasks"]))
 
 
 def _config(profile: str, time_budget: float | None, model: str | None) -> RunConfig:
