@@ -32,6 +32,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 
+from tasks_lib.arc.run_record import Report, as_report, read_report
 from tasks_lib.config import load_profile, profile_path
 
 
@@ -48,14 +49,14 @@ def profile_with(profile: str, refine: bool, folder: Path) -> Path:
     return path
 
 
-def slot_gaps(report: dict) -> list[float]:
+def slot_gaps(report: Report) -> list[float]:
     """Per slot, the seconds between one task's last step and the next task's first (pass-1 records' spans)."""
     by_slot: dict[int, list[tuple[float, float]]] = {}
-    for t in report["tasks"]:
-        spans = [s for s in (t.get("spans") or {}).values()]
-        if t.get("slot") is None or not spans:
+    for t in report.results:
+        spans = list(t.spans.values())
+        if t.slot is None or not spans:
             continue
-        by_slot.setdefault(t["slot"], []).append((min(a for a, _ in spans), max(b for _, b in spans)))
+        by_slot.setdefault(t.slot, []).append((min(a for a, _ in spans), max(b for _, b in spans)))
     gaps = []
     for spans in by_slot.values():
         spans.sort()
@@ -86,32 +87,30 @@ class GpuBusy:
         return round(sum(samples) / (100 * len(samples)), 4) if samples else None
 
 
-def outputs_solved(score: dict | None) -> int | None:
-    return None if not score else score.get("solved_outputs")
-
-
-def summarize(report: dict, budget: float, wall: float, gpu_busy: float | None = None) -> dict:
-    """One run's row (see module doc)."""
-    tasks = report["tasks"]
+def summarize(report: Report | dict, budget: float, wall: float, gpu_busy: float | None = None) -> dict:
+    """One run's row (see module doc); `report` a `Report` or report.json's content."""
+    report = as_report(report)
+    results = report.results
     gaps = slot_gaps(report)
-    schedule = report.get("schedule") or {}
+    schedule = report.schedule or {}  # Run.schedule_stats: the run's own dict
+    score, first = report.score, report.score_pass1
     return {
-        "solved": sum(1 for t in tasks if t.get("state") == "solved"),
-        "tasks": len(tasks),
+        "solved": sum(1 for t in report.tasks if t.state == "solved"),
+        "tasks": len(results),
         "budget": budget,
         "wall_seconds": round(wall, 1),
-        "budget_used": round(report["wall_seconds"] / budget, 3),
+        "budget_used": round(report.wall_seconds / budget, 3),
         "busy_fraction": schedule.get("busy_fraction"),
         "gpu_busy": gpu_busy,
         "slot_gap_seconds": round(sum(gaps) / len(gaps), 3) if gaps else None,
         "overhead_seconds": schedule.get("overhead_mean_seconds"),
         "tail_seconds": schedule.get("tail_seconds"),
-        "outputs_pass1": outputs_solved(report.get("score_pass1")),
-        "outputs": outputs_solved(report.get("score")),
-        "total_outputs": (report.get("score") or {}).get("total_outputs"),
-        "refinements": sum(len(t.get("refinements") or []) for t in tasks),
-        "steps": sum(t.get("steps") or 0 for t in tasks),
-        "min_budget_seconds": min((t["budget_seconds"] for t in tasks if t.get("budget_seconds") is not None), default=None),
+        "outputs_pass1": None if first is None else first.solved_outputs,
+        "outputs": None if score is None else score.solved_outputs,
+        "total_outputs": None if score is None else score.total_outputs,
+        "refinements": sum(len(t.refinements) for t in results),
+        "steps": sum(t.steps for t in results),
+        "min_budget_seconds": min((t.budget_seconds for t in results if t.budget_seconds is not None), default=None),
     }
 
 
@@ -126,7 +125,7 @@ def one_run(args: argparse.Namespace, profile: Path, budget: float, out: Path) -
     return summarize(report, budget, time.time() - t0, busy)
 
 
-def run_once(args: argparse.Namespace, profile: Path, budget: float, out: Path) -> dict:
+def run_once(args: argparse.Namespace, profile: Path, budget: float, out: Path) -> Report:
     """One whole run of the product path; its report."""
     if args.flow:
         cmd = [sys.executable, str(ROOT / "flows" / "submit.py"), "--challenges", args.challenges, "--order", args.order,
@@ -134,12 +133,10 @@ def run_once(args: argparse.Namespace, profile: Path, budget: float, out: Path) 
         if args.limit:
             cmd += ["--limit", str(args.limit)]
         subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
-        report = json.loads((out / "report.json").read_text())
-    else:
-        from tasks_lib.running.pipeline import run_direct
+        return read_report(out)
+    from tasks_lib.running.pipeline import run_direct
 
-        report = run_direct(args.challenges, out, str(profile), limit=args.limit, time_budget=budget, order=args.order)
-    return report
+    return as_report(run_direct(args.challenges, out, str(profile), limit=args.limit, time_budget=budget, order=args.order))
 
 
 def table(rows: list[dict]) -> str:

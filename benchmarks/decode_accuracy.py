@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 
 from tasks_lib.arc.data import load_challenges, write_kaggle
+from tasks_lib.arc.records import TestCandidates
+from tasks_lib.arc.run_record import Report, as_report
 from tasks_lib.running.pipeline import run_direct
 from tasks_lib.running.sweep_points import write_profile
 
@@ -30,17 +32,17 @@ STRATEGIES = {  # name: (sample overrides, vote rule)
 }
 
 
-def totals(report: dict, outputs: dict[str, list]) -> dict:
+def totals(report: Report | dict, outputs: dict[str, list]) -> dict:
     """Solved test outputs, right grids among the kept candidates, candidates and sampling seconds of one run."""
     tot = {"solved": 0, "in_candidates": 0, "outputs": 0, "candidates": 0, "seconds": 0.0}
-    for t in report["tasks"]:
-        tot["seconds"] += t["timings"].get("sample", 0.0)
-        for i, want in enumerate(outputs[t["task_id"]]):
-            cands = t["candidates"][i] if i < len(t["candidates"]) else {"n": 0, "top": []}
-            tot["solved"] += bool(t.get("correct") and t["correct"][i])
-            tot["in_candidates"] += any(c["grid"] == want for c in cands["top"])
+    for t in as_report(report).results:
+        tot["seconds"] += t.timings.get("sample", 0.0)
+        for i, want in enumerate(outputs[t.task_id]):
+            cands = t.candidates[i] if i < len(t.candidates) else TestCandidates(0)
+            tot["solved"] += bool(t.correct and t.correct[i])
+            tot["in_candidates"] += any(c.grid == tuple(tuple(r) for r in want) for c in cands.top)
             tot["outputs"] += 1
-            tot["candidates"] += cands["n"]
+            tot["candidates"] += cands.n
     return tot
 
 

@@ -42,6 +42,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 
 from tasks_lib.arc.data import load_challenges, write_kaggle
+from tasks_lib.arc.run_record import Report, as_report
 from tasks_lib.arc.encoding import output_budget
 from tasks_lib.config import load_profile
 
@@ -216,25 +217,29 @@ def write_profile(path: Path, model: str, device: str, gpus: int, slots_per_devi
     return path
 
 
-def part_of(report: dict) -> dict:
-    """A run's report.json as timing rows: one per task this run solved, with its slot, GPU, the start and end of
-    each step (the record's `spans`), its train steps and samples; the window runs from the first task's start
-    (every slot has loaded the model by then) to the last task's end."""
+def part_of(report: Report | dict) -> dict:
+    """A run's report.json (its `Report`, or its content) as timing rows: one per task this run solved, with its slot,
+    GPU, the start and end of each step (the record's `spans`), its train steps and samples; the window runs from the
+    first task's start (every slot has loaded the model by then) to the last task's end."""
+    report = as_report(report)
     rows = []
-    for t in report["tasks"]:
-        if t.get("resumed") or not t.get("spans"):
+    for entry in report.tasks:
+        t = entry.result
+        if entry.resumed or not t.spans:
             continue
-        spans, train, sample = t["spans"], t.get("train") or {}, t.get("sample") or {}
-        row = {"task": t["task_id"], "slot": t["slot"], "gpu": report["devices"][t["slot"]],
-               "start": min(a for a, _ in spans.values()), "end": max(b for _, b in spans.values()), **t["timings"]}
+        spans = t.spans
+        row = {"task": t.task_id, "slot": t.slot, "gpu": report.devices[t.slot],
+               "start": min(a for a, _ in spans.values()), "end": max(b for _, b in spans.values()), **t.timings}
         row.update({f"{step}_start": spans[step][0] for step in ("train", "sample") if step in spans})
-        rows.append({**row, "train_steps": t["steps"], "train_stopped_by": train.get("stopped_by"),
-                     "generated": (sample.get("stats") or {}).get("generated", 0),
-                     "sample_stopped_by": (sample.get("stats") or {}).get("stopped_by"),
-                     "status": "ok" if t["status"] == "ok" else f"{t['status']}: {t.get('error')}"})
-    start = min((r["start"] for r in rows), default=report["started"])
-    return {"preload_seconds": start - report["started"], "start": start, "end": max((r["end"] for r in rows), default=start),
-            "rows": rows, "score": report["score"], "slots": report["slots"], "shared": report["shared"]}
+        rows.append({**row, "train_steps": t.steps, "train_stopped_by": None if t.train is None else t.train.stopped_by,
+                     "generated": t.sample_stats.generated,
+                     "sample_stopped_by": None if t.sample is None else t.sample.stats.stopped_by,
+                     "status": "ok" if t.status == "ok" else f"{t.status}: {t.error}"})
+    started = report.started or 0.0
+    start = min((r["start"] for r in rows), default=started)
+    return {"preload_seconds": start - started, "start": start, "end": max((r["end"] for r in rows), default=start),
+            "rows": rows, "score": None if report.score is None else report.score.to_json(), "slots": report.slots,
+            "shared": None if report.shared is None else report.shared.to_json()}
 
 
 def run_part(challenges: Path, solutions: Path, profile: Path, out: Path) -> dict:

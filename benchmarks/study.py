@@ -49,6 +49,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
+from tasks_lib.arc.records import TaskResult
+from tasks_lib.arc.run_record import REPORT_FILE, as_report, read_report
+from tasks_lib.arc.store import RunDir
 from tasks_lib.running import sweep_points
 
 CATALOG: dict[str, dict] = {
@@ -173,27 +176,22 @@ def run_tasks(spec: RunSpec, tasks: list) -> list:
     return tasks[spec.start:spec.start + spec.tasks]
 
 
-def _task_entry(r: dict) -> dict:
-    timings = r.get("timings") or {}
-    return {"status": r.get("status"), "correct": r.get("correct"), "steps": r.get("steps", 0),
-            "train_s": timings.get("train"), "sample_s": timings.get("sample"), "used_s": r.get("used_seconds"),
-            "budget_s": r.get("budget_seconds")}
+def _task_entry(r: TaskResult) -> dict:
+    return {"status": r.status, "correct": None if r.correct is None else list(r.correct), "steps": r.steps,
+            "train_s": r.timings.get("train"), "sample_s": r.timings.get("sample"), "used_s": r.used_seconds,
+            "budget_s": r.budget_seconds}
 
 
 def collect(spec: RunSpec, run_dir: Path, status: str, wall: float, task_ids: list[str], log: Path) -> dict:
     """One run's record from its report.json in `run_dir`, or, for a run cut off, from the task results it wrote."""
-    report_path = run_dir / "report.json"
     shared = None
-    if report_path.exists():
-        report = json.loads(report_path.read_text())
-        results = {t["task_id"]: t for t in report["tasks"]}
-        shared = report.get("shared")
+    if (run_dir / REPORT_FILE).exists():
+        report = read_report(run_dir)
+        results = {t.task_id: t.result for t in report.tasks}
+        shared = report.shared
     else:
-        results = {}
-        for p in (run_dir / "tasks").glob("*/result.json"):
-            r = json.loads(p.read_text())
-            results[r["task_id"]] = r
-    per_task = {tid: _task_entry(results[tid]) for tid in task_ids if tid in results and results[tid].get("correct") is not None}
+        results = RunDir(run_dir).finished(task_ids)
+    per_task = {tid: _task_entry(results[tid]) for tid in task_ids if tid in results and results[tid].correct is not None}
     solved_outputs = sum(sum(e["correct"]) for e in per_task.values())
     total_outputs = sum(len(e["correct"]) for e in per_task.values())
     steps = [e["steps"] for e in per_task.values()]
@@ -204,8 +202,8 @@ def collect(spec: RunSpec, run_dir: Path, status: str, wall: float, task_ids: li
         "tasks_done": len(per_task),
         "solved_outputs": solved_outputs,
         "tasks_solved": sum(1 for e in per_task.values() if e["correct"] and all(e["correct"])),
-        "shared": shared,
-        "train_steps_per_task": (shared["steps"] / spec.tasks if shared and shared.get("steps") else (statistics.mean(steps) if steps else 0.0)),
+        "shared": None if shared is None else shared.to_json(),
+        "train_steps_per_task": (shared.steps / spec.tasks if shared and shared.steps else (statistics.mean(steps) if steps else 0.0)),
         "per_task": per_task,
     }
     record["done_outputs"] = total_outputs
@@ -435,8 +433,9 @@ def run_one(args: argparse.Namespace) -> None:
     """One planned run in this process (the subprocess of a study): `submit`'s parameters, through the pipeline."""
     from tasks_lib.running.pipeline import run_direct
 
-    report = run_direct(**json.loads(args.parameters))
-    print(json.dumps({k: report[k] for k in ("slots", "statuses", "shared", "score")}, indent=1))
+    r = as_report(run_direct(**json.loads(args.parameters)))
+    print(json.dumps({"slots": r.slots, "statuses": r.statuses, "shared": None if r.shared is None else r.shared.to_json(),
+                      "score": None if r.score is None else r.score.to_json()}, indent=1))
 
 
 def main(argv: list[str] | None = None) -> None:

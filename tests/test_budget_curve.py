@@ -9,21 +9,19 @@ from pathlib import Path
 
 import benchmarks.budget_curve as curve
 from benchmarks.budget_curve import GpuBusy, summarize, table
+from tasks_lib.arc.records import RefinementEntry, TaskResult
+from tasks_lib.arc.run_record import Report, ReportTask, Score
 
 
-def _report() -> dict:
-    return {
-        "wall_seconds": 95.0,
-        "schedule": {"busy_fraction": 0.93, "overhead_mean_seconds": 0.4, "tail_seconds": 3.2},
-        "score": {"solved_outputs": 5, "total_outputs": 12},
-        "score_pass1": {"solved_outputs": 4, "total_outputs": 12},
-        "tasks": [
-            {"task_id": "a", "state": "solved", "slot": 0, "steps": 30, "budget_seconds": 9.0, "refinements": [{}],
-             "spans": {"train": (0.0, 5.0), "sample": (5.0, 6.0)}},
-            {"task_id": "b", "state": "unsolved", "slot": 0, "steps": 20, "budget_seconds": 7.5,
-             "spans": {"train": (6.5, 9.0)}},
-        ],
-    }
+def _report() -> Report:
+    def task(tid: str, state: str, steps: int, budget: float, spans: dict, refinements: tuple = ()) -> ReportTask:
+        return ReportTask(TaskResult(tid, "ok", (), slot=0, steps=steps, budget_seconds=budget, spans=spans, refinements=refinements), state)
+
+    return Report(
+        "r1", (task("a", "solved", 30, 9.0, {"train": (0.0, 5.0), "sample": (5.0, 6.0)}, (RefinementEntry(1, 3.0, 10, 4),)),
+               task("b", "unsolved", 20, 7.5, {"train": (6.5, 9.0)})),
+        wall_seconds=95.0, schedule={"busy_fraction": 0.93, "overhead_mean_seconds": 0.4, "tail_seconds": 3.2},
+        score=Score(5 / 12, 0.5, 5, 12), score_pass1=Score(4 / 12, 0.4, 4, 12))
 
 
 def test_a_row_says_budget_used_tail_overhead_and_what_refinement_added() -> None:

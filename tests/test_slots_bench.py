@@ -62,11 +62,11 @@ def test_steady_state_starts_when_every_slot_has_finished_its_first_task_and_cou
 def test_timing_rows_come_from_the_records_spans_and_skip_resumed_tasks():
     def task(tid: str, slot: int, t0: float, status: str = "ok") -> dict:
         spans = {"load": [t0, t0 + 1], "train": [t0 + 1, t0 + 3], "sample": [t0 + 3, t0 + 4], "vote": [t0 + 4, t0 + 4.5]}
-        return {"task_id": tid, "slot": slot, "status": status, "error": None if status == "ok" else "sample: boom", "steps": 8,
+        return {"task_id": tid, "slot": slot, "status": status, "attempts": [], "error": None if status == "ok" else "sample: boom", "steps": 8,
                 "spans": spans, "timings": {k: b - a for k, (a, b) in spans.items()}, "train": {"stopped_by": "steps"},
                 "sample": {"stats": {"generated": 5, "stopped_by": "done"}}}
 
-    report_ = {"started": 90.0, "slots": 2, "devices": ["3", "5"], "score": None, "shared": None,
+    report_ = {"run_id": "r1", "started": 90.0, "slots": 2, "devices": ["3", "5"], "score": None, "shared": None,
                "tasks": [task("a", 0, 100.0), task("b", 1, 101.0, "failed"), task("c", 0, 104.5), {**task("d", 1, 0.0), "resumed": True}]}
     part = part_of(report_)
     assert [(r["task"], r["gpu"]) for r in part["rows"]] == [("a", "3"), ("b", "5"), ("c", "3")]

@@ -30,7 +30,7 @@ def test_variants_and_queue_order() -> None:
 
 def _result(tid: str, correct: list[bool], steps: int) -> dict:
     return {"task_id": tid, "status": "ok", "correct": correct, "steps": steps, "timings": {"train": 1.0, "sample": 2.0},
-            "used_seconds": 3.0, "budget_seconds": 4.0}
+            "used_seconds": 3.0, "budget_seconds": 4.0, "attempts": [{"attempt_1": [[0]], "attempt_2": [[1]]}] * len(correct)}
 
 
 def test_a_cut_off_run_keeps_its_finished_tasks_and_the_table_pairs_them(tmp_path: Path) -> None:

@@ -9,18 +9,20 @@ Contract:
   Prefect work pool, `benchmarks/study.py` runs them on one host's GPUs.
 - `write_profile(base, overrides, path)` writes a profile YAML: `base` (a profile name or path) with
   `overrides` (`{stage: {field: value}}`), validated; a point names it as its `profile`.
-- `rows(runs)` reads each run's `report.json` (a shared folder when runs ran on several hosts) into one
-  row per run: parameters, score, statuses, wall time, and which worker ran it; a missing report is a
-  row with status `missing`. `write_csv(rows, path)` writes them.
+- `rows(runs)` reads each run's `report.json` (a shared folder when runs ran on several hosts; `run_record.read_report`)
+  into one row per run: parameters, score, statuses, wall time, and which worker ran it; a missing report is a
+  row with status `missing`, a malformed one `unreadable: <file: field: what>`. `write_csv(rows, path)` writes them.
 """
 
 from __future__ import annotations
 
 import csv
-import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
+
+from tasks_lib.arc.records import RecordError
+from tasks_lib.arc.run_record import read_report
 
 VARIED = ("profile", "time_budget", "model", "solutions", "challenges")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -60,14 +62,15 @@ def rows(runs: Sequence[dict]) -> list[dict]:
         row = {"name": run["name"], "profile": p.get("profile", ""), "time_budget": p.get("time_budget", ""),
                "model": p.get("model", ""), "worker": run.get("worker", ""), "state": run.get("state", "")}
         try:
-            report = json.loads((Path(p["out"]) / "report.json").read_text())
-        except (OSError, ValueError):
-            table.append({**row, "status": "missing", "kaggle": "", "per_task": "", "tasks": "", "wall_s": ""})
+            report = read_report(p["out"])
+        except RecordError as err:  # missing, or not JSON, or not a report (the message names the field)
+            status = "missing" if isinstance(err.__cause__, FileNotFoundError) else f"unreadable: {err}"
+            table.append({**row, "status": status, "kaggle": "", "per_task": "", "tasks": "", "wall_s": ""})
             continue
-        score = report.get("score") or {}
-        table.append({**row, "status": ", ".join(f"{k}: {v}" for k, v in sorted(report["statuses"].items())),
-                      "kaggle": score.get("kaggle", ""), "per_task": score.get("per_task", ""),
-                      "tasks": len(report["tasks"]), "wall_s": report["wall_seconds"]})
+        score = report.score
+        table.append({**row, "status": ", ".join(f"{k}: {v}" for k, v in sorted(report.statuses.items())),
+                      "kaggle": "" if score is None else score.kaggle, "per_task": "" if score is None else score.per_task,
+                      "tasks": len(report.tasks), "wall_s": report.wall_seconds})
     return table
 
 
