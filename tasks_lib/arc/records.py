@@ -328,13 +328,19 @@ class TrainRecord:
 
     @classmethod
     def from_json(cls, data: Any, where: str = "", path: str = "train") -> TrainRecord:
-        got = _fields(cls, data, where, path, cls._KINDS)
-        for k in ("seconds", *_OPT_NUMBER):
-            if k in got:
-                got[k] = float(got[k])
-        if "oom" in got:
-            got["oom"] = tuple(str(x) for x in got["oom"])
+        got = _coerced(_fields(cls, data, where, path, cls._KINDS), ("seconds", *_OPT_NUMBER), {"oom": str})
         return cls(**got, extra={k: v for k, v in data.items() if k not in cls._KINDS})
+
+
+def _coerced(got: dict, floats: Sequence[str], tuples: Mapping[str, type]) -> dict:
+    """`got` (checked fields) with the named numbers as floats and the named lists as tuples of their item type."""
+    for k in floats:
+        if k in got and got[k] is not None:
+            got[k] = float(got[k])
+    for k, item in tuples.items():
+        if k in got:
+            got[k] = tuple(item(x) for x in got[k])
+    return got
 
 
 @dataclass(frozen=True)
@@ -362,12 +368,7 @@ class SampleStatsRecord:
 
     @classmethod
     def from_json(cls, data: Any, where: str = "", path: str = "sample.stats") -> SampleStatsRecord:
-        got = _fields(cls, data, where, path, cls._KINDS)
-        for k in ("seconds", "score_seconds"):
-            if k in got:
-                got[k] = float(got[k])
-        if "decode_groups" in got:
-            got["decode_groups"] = tuple(int(x) for x in got["decode_groups"])
+        got = _coerced(_fields(cls, data, where, path, cls._KINDS), ("seconds", "score_seconds"), {"decode_groups": int})
         return cls(**got, extra={k: v for k, v in data.items() if k not in cls._KINDS})
 
 
