@@ -52,6 +52,12 @@ def _sync(res) -> None:
         torch.cuda.synchronize()
 
 
+def next_batch(res, stream, cfg: TrainConfig, bucket: int) -> list:
+    """The next step's views from `stream`, as many as the product's loop would take (`rows_per_step`)."""
+    first = next(stream)
+    return [first] + [next(stream) for _ in range(rows_per_step(cfg, LightMode.of(res), len(first.ids), bucket) - 1)]
+
+
 def throughput(res, tasks, cfg: TrainConfig, views: int, steps: int, max_tokens: int) -> dict:
     """Tokens/s of the product's step at `views` views a step; step i trains views of task i (round-robin), as a slot
     trains one task's views at a time. Untimed first: two rounds over the tasks, so that every shape's graph is captured
@@ -66,9 +72,7 @@ def throughput(res, tasks, cfg: TrainConfig, views: int, steps: int, max_tokens:
     warm = 2 * len(tasks)
     try:
         for i in range(warm + steps):
-            stream = streams[i % len(streams)]
-            first = next(stream)
-            batch = [first] + [next(stream) for _ in range(rows_per_step(cfg, LightMode.of(res), len(first.ids), bucket) - 1)]
+            batch = next_batch(res, streams[i % len(streams)], cfg, bucket)
             if i == warm:
                 _sync(res)
                 t0 = time.perf_counter()
@@ -104,9 +108,7 @@ def trace(res, tasks, cfg: TrainConfig, views: int, steps: int, max_tokens: int,
     res.model.train()
 
     def one(i: int) -> None:
-        stream = streams[i % len(streams)]
-        first = next(stream)
-        step([first] + [next(stream) for _ in range(rows_per_step(cfg, LightMode.of(res), len(first.ids), 1) - 1)])
+        step(next_batch(res, streams[i % len(streams)], cfg, 1))
 
     try:
         for i in range(2):
@@ -148,9 +150,7 @@ def curve(res, task, cfg: TrainConfig, views: int, seconds: float, max_tokens: i
             _sync(res)
             t0 = time.perf_counter()
             while trained + (time.perf_counter() - t0) < marks[0]:
-                first = next(stream)
-                batch = [first] + [next(stream) for _ in range(rows_per_step(cfg, LightMode.of(res), len(first.ids), bucket) - 1)]
-                step(batch)
+                step(next_batch(res, stream, cfg, bucket))
                 steps += 1
                 _sync(res)
             trained += time.perf_counter() - t0
