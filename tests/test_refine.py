@@ -132,6 +132,41 @@ def test_refinement_votes_over_old_and_new_candidates_and_rewrites_the_record(ti
     assert entry.slot == 0 and pass1_end <= entry.span[0] <= entry.span[1], "the round's slot and when it ran (the timeline)"
 
 
+def test_a_refinement_cannot_vote_pass_ones_right_first_answer_out(tiny_model: Path, small_tasks: list[Task], tmp_path: Path) -> None:
+    run = _run(small_tasks[:1], tiny_model, tmp_path, refine_rounds=2, sure_margin=1.0)
+    task = small_tasks[0]
+
+    class Outvoting(Fake):
+        """Pass 1 answers right first (two right votes, one wrong); every refinement adds two other wrong grids
+        three times each, so the vote alone would drop the right answer from both attempts."""
+
+        def steps(self, run: Run) -> pipeline.Steps:
+            steps = super().steps(run)
+
+            async def sample(task_id: str, slot: int, budget: TaskBudget) -> dict:
+                outs = run.tasks[task_id].test_outputs
+                return {"candidates": [_cands([o, o, _wrong(o)]) for o in outs], "stats": {"views_done": 3}}
+
+            async def refine_step(task_id: str, slot: int, budget: TaskBudget, round: int) -> dict:
+                self.refined.append((task_id, round, budget))
+                outs = run.tasks[task_id].test_outputs
+                grids = [[_wrong(_wrong(o))] * 3 + [_wrong(_wrong(_wrong(o)))] * 3 for o in outs]
+                return {"train": {"steps": 5}, "errors": [],
+                        "sample": {"candidates": [_cands(g, 64 * round) for g in grids], "stats": {"stopped_by": "done"}}}
+
+            return dataclasses.replace(steps, sample=sample, refine=refine_step)
+
+    fake = Outvoting()
+    asyncio.run(pipeline.solve_all(run, fake.steps(run), slots=1))
+    result = run.results[task.id]
+    assert [r for _, r, _ in fake.refined] == [1, 2]
+    assert all(result.pass1.correct) and all(result.correct), "pass 1's first answer stays in the submission"
+    assert [a.attempt_2 for a in result.attempts] == [a.attempt_1 for a in result.pass1.attempts]
+    n = len(task.test_inputs)
+    assert [e.held for e in result.refinements] == [tuple(range(n))] * 2, "each round says where the guard held"
+    assert json.loads(run.dir.result_path(task.id).read_text())["refinements"][0]["held"] == list(range(n))
+
+
 def test_the_report_keeps_what_pass_one_alone_scored(tiny_model: Path, small_tasks: list[Task], tmp_path: Path) -> None:
     run = _run(small_tasks[:2], tiny_model, tmp_path, refine_rounds=1)
     fake = Fake(right=2, pass1_right=False)

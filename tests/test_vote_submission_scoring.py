@@ -45,6 +45,15 @@ def test_attempts_fill_from_fallbacks_and_are_always_two_distinct() -> None:
         attempts([], [A, A])
 
 
+def test_a_kept_grid_holds_the_second_attempt_only_while_it_is_a_candidate() -> None:
+    d = ((4,),)
+    ranked = rank([_cand(B, 0, -1), _cand(B, 1, -1), _cand(C, 2, -1), _cand(C, 3, -2), _cand(A, 4, -3)])
+    assert attempts(ranked, [d]) == [B, C]
+    assert attempts(ranked, [d], keep=A) == [B, A], "outvoted but still a candidate: held as the second attempt"
+    assert attempts(ranked, [d], keep=B) == [B, C], "already in the top two: nothing moves"
+    assert attempts(ranked, [d], keep=d) == [B, C], "a grid no view sampled (a fallback) is not held"
+
+
 def test_fallbacks_prefer_a_common_train_output_then_the_test_input() -> None:
     assert fallback_grids(B, [A, A])[:2] == [A, B]
     assert fallback_grids(B, [A, C])[:2] == [B, ((0,),)]

@@ -229,6 +229,7 @@ class RefinementEntry:
     correct: tuple[bool, ...] | None = None  # after this round, when solutions are known
     slot: int | None = None
     span: tuple[float, float] | None = None  # start and end of its refine step and vote (time.time() values)
+    held: tuple[int, ...] = ()  # test inputs whose second attempt is pass 1's first answer, held against the vote
 
     def to_json(self) -> dict:
         out = {"round": self.round, "budget_seconds": self.budget_seconds, "steps": self.steps, "views": self.views,
@@ -240,6 +241,8 @@ class RefinementEntry:
             out["slot"] = self.slot
         if self.span is not None:
             out["span"] = list(self.span)
+        if self.held:
+            out["held"] = list(self.held)
         return out
 
     @classmethod
@@ -252,7 +255,8 @@ class RefinementEntry:
                    int(_get(data, "new_candidates", where, path, 0, int) or 0), (tuple(stopped) + (None, None))[:2],
                    _seconds(data, "timings", where, path), tuple(str(e) for e in _list(data, "errors", where, path, [])),
                    _bools(_get(data, "correct", where, path, None), where, f"{path}.correct"), _get(data, "slot", where, path, None, int),
-                   None if span is None else _span(span, where, f"{path}.span"))
+                   None if span is None else _span(span, where, f"{path}.span"),
+                   tuple(int(i) for i in _list(data, "held", where, path, [])))
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,9 @@ Contract: `rank(candidates, rule)` groups identical grids and orders them best f
 - `count_score`: log(vote share) + augmented score, i.e. the sampling frequency taken as one more expert
   beside the scoring views (both are log-probabilities of the same grid, so they add without a weight);
   ties by votes; unscored grids come last.
-`attempts(ranked, fallbacks)` returns exactly two grids, filling from `fallbacks`
-when fewer than two distinct candidates exist. `fallback_grids(test_input, train_outputs)` gives
+`attempts(ranked, fallbacks, keep)` returns exactly two grids, filling from `fallbacks`
+when fewer than two distinct candidates exist; a `keep` grid that is among the ranked candidates but not in the
+top two takes the second attempt (refinement's guard: pass 1's first answer is never voted out of the submission). `fallback_grids(test_input, train_outputs)` gives
 sensible guesses that need no model: the test input itself, and a train output when all agree.
 """
 
@@ -65,12 +66,17 @@ def fallback_grids(test_input: Grid | None, train_outputs: Sequence[Grid] = ()) 
     return seen
 
 
-def attempts(ranked: Sequence[Ranked], fallbacks: Sequence[Grid]) -> list[Grid]:
-    """Exactly two distinct grids: the top of `ranked`, then `fallbacks` as needed."""
+def attempts(ranked: Sequence[Ranked], fallbacks: Sequence[Grid], keep: Grid | None = None) -> list[Grid]:
+    """Exactly two distinct grids: the top of `ranked`, then `fallbacks` as needed; `keep`, when it is a ranked
+    grid outside the top two, replaces the second."""
     chosen: list[Grid] = []
     for g in [r.grid for r in ranked] + list(fallbacks):
         if g not in chosen:
             chosen.append(g)
         if len(chosen) == 2:
-            return chosen
-    raise ValueError("attempts: need at least two distinct grids among candidates and fallbacks")
+            break
+    else:
+        raise ValueError("attempts: need at least two distinct grids among candidates and fallbacks")
+    if keep is not None and keep not in chosen and any(r.grid == keep for r in ranked):
+        chosen[1] = keep
+    return chosen

@@ -20,7 +20,10 @@ Contract:
 - `refine_step(pool, slot, task, cfg, budget, adapter_dir, plan)`: the worker calls (continue training, then
   sample). A failed train still samples (what the resident adapter holds); a failed sample raises.
 - `merged(old, task, plan, budget, out, all_candidates, rule, timings)`: the task's new record: the vote over
-  all its candidates, old and new; steps, seconds used and budget summed over pass 1 and the refinements; the
+  all its candidates, old and new, with pass 1's first answer held as the second attempt wherever the new vote
+  would drop it while it is still a candidate (`vote.attempts`' `keep`; the round's `held` lists those test
+  inputs): more candidates can outvote a right pass-1 answer (7b80bb43 lost its answer after two rounds,
+  `docs/journal.md`, session 9), and this way a refinement can add an answer but never take pass 1's best away; steps, seconds used and budget summed over pass 1 and the refinements; the
   pass-1 record's fields otherwise (`train`, `sample`, `timings`); `refinements` listing each round; and
   `pass1` (the first pass's attempts, and whether they were correct when solutions are known), kept from the
   first refinement on so that one run shows what refinement added. Records are `records.TaskResult`s, the round a
@@ -118,7 +121,11 @@ def refine_step(pool: SlotPool, slot: int, task: Task, budget: TaskBudget, adapt
 def merged(old: TaskResult, task: Task, p: Plan, budget: TaskBudget, out: dict, candidates: list[list[Candidate]], rule: str,
            timings: dict[str, float]) -> TaskResult:
     """The task's record after refinement `p.round`: attempts voted over `candidates` (old and new)."""
-    voted = solve.vote_step(task, candidates, rule)
+    first = old.pass1 or Pass1(old.attempts, old.correct)
+    keep = [a.attempt_1 for a in first.attempts]
+    voted = solve.vote_step(task, candidates, rule, keep)
+    held = tuple(i for i, (a, c) in enumerate(zip(voted.attempts, voted.candidates))
+                 if i < len(keep) and a.attempt_2 == keep[i] and keep[i] not in [r.grid for r in c.top[:2]])
     train = TrainRecord.from_json(out.get("train") or {}, task.id, "refine.train")
     sample = SampleRecord.from_json(out["sample"], task.id, "refine.sample")
     added = train.steps
@@ -128,7 +135,7 @@ def merged(old: TaskResult, task: Task, p: Plan, budget: TaskBudget, out: dict, 
         train_tokens=train.tokens, train_seconds=train.seconds,  # the run's compute (compute.py)
         new_candidates=sum(len(c) for c in out["sample"]["candidates"]),
         stopped_by=(train.stopped_by if out.get("train") else None, sample.stats.stopped_by if "stats" in out["sample"] else None),
-        timings={k: round(v, 3) for k, v in timings.items()}, errors=tuple(out.get("errors") or ()), correct=now)
+        timings={k: round(v, 3) for k, v in timings.items()}, errors=tuple(out.get("errors") or ()), correct=now, held=held)
     return old.replace(
         steps=old.steps + added,
         budget_seconds=round((old.budget_seconds or 0.0) + budget.seconds, 3),  # pass 1's share and every block
@@ -137,5 +144,5 @@ def merged(old: TaskResult, task: Task, p: Plan, budget: TaskBudget, out: dict, 
         candidates=voted.candidates,
         correct=now if task.has_solutions else old.correct,
         refinements=(*old.refinements, entry),
-        pass1=old.pass1 or Pass1(old.attempts, old.correct),
+        pass1=first,
     )

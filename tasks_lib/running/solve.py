@@ -18,6 +18,7 @@ import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 from tasks_lib.adapting.model import ADAPTER_FILE
 from tasks_lib.arc.data import Grid, Task
@@ -134,14 +135,15 @@ class Voted:
     candidates: tuple[TestCandidates, ...] = ()
 
 
-def vote_step(task: Task, candidates: list[list[Candidate]] | None, rule: str) -> Voted:
-    """Per test input: ranked candidates and the two attempts (fallbacks fill any gap)."""
+def vote_step(task: Task, candidates: list[list[Candidate]] | None, rule: str, keep: Sequence[Grid | None] = ()) -> Voted:
+    """Per test input: ranked candidates and the two attempts (fallbacks fill any gap; `keep[i]`, a grid to hold
+    in test input i's attempts while it is still a candidate: `vote.attempts`)."""
     chosen_all, tops = [], []
     train_outputs = [p.output for p in task.train]
     for i, test_input in enumerate(task.test_inputs):
         cands = candidates[i] if candidates and i < len(candidates) else []
         ranked = rank(cands, rule)
-        chosen: list[Grid] = attempts(ranked, fallback_grids(test_input, train_outputs))
+        chosen: list[Grid] = attempts(ranked, fallback_grids(test_input, train_outputs), keep[i] if i < len(keep) else None)
         chosen_all.append(Attempts(chosen[0], chosen[1]))
         tops.append(TestCandidates(len(cands), tuple(r.rounded() for r in ranked[:8])))
     return Voted(tuple(chosen_all), tuple(tops))
