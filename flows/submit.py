@@ -26,6 +26,7 @@ from flows.common import final_state, publish_report, publish_task, run_final_st
 from tasks_lib.arc.records import TaskResult
 from tasks_lib.config import profile_names
 from tasks_lib.running import pipeline
+from tasks_lib.running.budget import TaskBudget
 from tasks_lib.running.run import Run, check_inputs, prepare
 from tasks_lib.running.solve import Voted
 

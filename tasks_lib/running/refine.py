@@ -41,6 +41,7 @@ from tasks_lib.arc.records import Candidate, Pass1, RefinementEntry, SampleRecor
 from tasks_lib.arc.scoring import correct
 from tasks_lib.config import RunConfig, ScheduleConfig
 from tasks_lib.running import solve
+from tasks_lib.running.budget import TaskBudget
 from tasks_lib.running.slots import SlotPool
 
 VIEW_OFFSET = 64  # views per round are at most 64 (SampleConfig.views), so round r's views start at r * 64

@@ -26,6 +26,7 @@ from tasks_lib.arc.records import Attempts, Candidate, SampleRecord, TaskResult,
 from tasks_lib.arc.scoring import correct
 from tasks_lib.config import RunConfig, SampleConfig
 from tasks_lib.decoding.vote import attempts, fallback_grids, rank
+from tasks_lib.running.budget import TaskBudget
 from tasks_lib.running.slots import SlotError, SlotPool
 
 
