@@ -173,6 +173,7 @@ class BudgetConfig:
         return {"total_seconds": float(total_seconds), "reserve_seconds": min(self.reserve_seconds, total_seconds * RESERVE_SHARE)}
 
 
+REFINE_KINDS = ("continue", "fresh", "transduce")  # ScheduleConfig.refine_kind (tasks_lib/running/refine.py)
 RESERVE_SHARE = 0.1  # most of a run's total that its reserve may take (BudgetConfig.for_total)
 
 
@@ -194,6 +195,10 @@ class ScheduleConfig:
     refine_steps: int = 0  # train steps a refinement adds from the saved adapter; 0: train.max_steps
     refine_views: int = 0  # views a refinement samples (a new seed, so new views); 0: sample.views
     sure_margin: float = 1.0  # a task whose vote margin (top minus second, over all candidates) reaches this on every test input is left alone
+    refine_kind: str = "continue"  # continue: more steps from the task's saved adapter; fresh: a new adapter trained from the
+    # base model under the round's seed, its candidates pooled into the vote (independent trainings); transduce: continue,
+    # with each test input whose top grid holds transduce_share of its votes added as one more demonstration
+    transduce_share: float = 0.5  # refine_kind transduce: the vote share that makes a test input's top grid a demonstration
 
     def __post_init__(self) -> None:
         _check(self.min_task_seconds >= 0, "schedule", "min_task_seconds", self.min_task_seconds, ">= 0")
@@ -204,6 +209,8 @@ class ScheduleConfig:
         _check(self.refine_steps >= 0, "schedule", "refine_steps", self.refine_steps, ">= 0")
         _check(0 <= self.refine_views <= 64, "schedule", "refine_views", self.refine_views, "0-64")
         _check(0 < self.sure_margin <= 1, "schedule", "sure_margin", self.sure_margin, "in (0, 1]")
+        _check(self.refine_kind in REFINE_KINDS, "schedule", "refine_kind", self.refine_kind, "|".join(REFINE_KINDS))
+        _check(0 < self.transduce_share <= 1, "schedule", "transduce_share", self.transduce_share, "in (0, 1]")
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import time
 from pathlib import Path
 
 import pytest
 
 from conftest import fast_profile, kaggle_files
-from tasks_lib.arc.data import Task
+from tasks_lib.arc.data import Pair, Task
 from tasks_lib.arc.records import Candidate, Ranked, SampleRecord, SampleStatsRecord, TaskResult, TestCandidates, TrainRecord
 from tasks_lib.config import ScheduleConfig
 from tasks_lib.running import pipeline, refine
@@ -109,6 +110,43 @@ def test_plan_moves_seeds_and_sizes_itself_from_the_tasks_own_times(tiny_model: 
     assert (p.steps, p.views) == (10, 4)
     assert p.cfg.train.seed == run.cfg.train.seed + 2 and p.cfg.sample.seed == run.cfg.sample.seed + 2 and p.cfg.train.warmup_steps == 0
     assert p.seconds == refine.SLACK * (10 * 2.0 + 4 * 1.0) + 0.5 and p.train_fraction == 20 / 24 and p.least == refine.MIN_STEPS * 2.0 + 1.0
+
+
+class RecordingPool:
+    """A slot pool whose one live worker records each call and answers train with 2 steps and sample with nothing."""
+
+    def __init__(self) -> None:
+        self.slots = [type("Slot", (), {"proc": object()})()]
+        self.calls: list[tuple[str, dict]] = []
+
+    def call(self, slot: int, op: str, timeout: float, **args) -> dict:
+        self.calls.append((op, args))
+        return {"steps": 2} if op == "train" else {"candidates": [[] for _ in args["task"].test_inputs], "stats": {"stopped_by": "done"}}
+
+
+@pytest.mark.parametrize("kind", ["continue", "fresh", "transduce"])
+def test_each_refine_kind_trains_as_it_says_and_never_shows_the_worker_test_outputs(kind: str, tiny_model: Path, tmp_path: Path,
+                                                                                   small_tasks: list[Task]) -> None:
+    task = next(t for t in small_tasks if len(t.test_inputs) == 1)
+    run = _run([task], tiny_model, tmp_path, refine_steps=10, refine_kind=kind, transduce_share=0.6)
+    out = task.test_outputs[0]
+    sure = TestCandidates(4, (Ranked(out, 3, -1.0, (0, 1, 2)), Ranked(_wrong(out), 1, -2.0, (3,))))
+    result = TaskResult(task.id, "ok", (), candidates=(sure,), timings={"train": 6.0, "sample": 2.0}, train=TrainRecord(steps=3),
+                        sample=SampleRecord(SampleStatsRecord(views_done=2)))
+    p = refine.plan(result, run.cfg, 1, test_inputs=task.test_inputs)
+    assert p.kind == kind and p.cfg.train.warmup_steps == (run.cfg.train.warmup_steps if kind == "fresh" else 0)
+    assert p.demonstrations == ((Pair(task.test_inputs[0], out),) if kind == "transduce" else ())
+    pool = RecordingPool()
+    now = time.time()
+    budget = TaskBudget(task.id, 10.0, now, now + 10, now + 5)
+    refine.refine_step(pool, 0, task, budget, str(tmp_path / "adapter"), p)
+    (op, train), (_, sample) = pool.calls
+    assert op == "train" and train.get("resume", False) == (kind != "fresh"), "fresh starts a new adapter; the others continue"
+    assert train["task"].test_outputs == () and train["task"].train[:len(task.train)] == task.train
+    assert train["task"].train[len(task.train):] == p.demonstrations, "transduce adds the sure test answer as a demonstration"
+    assert sample["task"] == task, "sampling sees the task as given"
+    unsure = dataclasses.replace(result, candidates=(TestCandidates(4, (Ranked(out, 2, -1.0, (0, 1)), Ranked(_wrong(out), 2, -2.0, (2, 3)))),))
+    assert refine.plan(unsure, run.cfg, 1, test_inputs=task.test_inputs).demonstrations == (), "below transduce_share: nothing added"
 
 
 def test_refinement_votes_over_old_and_new_candidates_and_rewrites_the_record(tiny_model: Path, small_tasks: list[Task],
@@ -269,6 +307,8 @@ def test_a_bad_schedule_value_is_an_error_naming_the_field() -> None:
         RunConfig().replace({"schedule": {"refine": "yes"}})
     with pytest.raises(ConfigError, match=r"schedule.sample_seconds_per_token=-0.01: expected >= 0"):
         RunConfig().replace({"schedule": {"sample_seconds_per_token": -0.01}})
+    with pytest.raises(ConfigError, match=r"schedule.refine_kind='again': expected continue\|fresh\|transduce"):
+        RunConfig().replace({"schedule": {"refine_kind": "again"}})
 
 
 def test_a_task_without_its_candidates_on_disk_is_not_refined(tiny_model: Path, small_tasks: list[Task], tmp_path: Path) -> None:

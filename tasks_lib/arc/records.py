@@ -230,6 +230,8 @@ class RefinementEntry:
     slot: int | None = None
     span: tuple[float, float] | None = None  # start and end of its refine step and vote (time.time() values)
     held: tuple[int, ...] = ()  # test inputs whose second attempt is pass 1's first answer, held against the vote
+    kind: str = "continue"  # schedule.refine_kind: continue, fresh or transduce
+    demonstrations: int = 0  # transduce: test inputs whose top grid was trained on as a demonstration
 
     def to_json(self) -> dict:
         out = {"round": self.round, "budget_seconds": self.budget_seconds, "steps": self.steps, "views": self.views,
@@ -243,6 +245,10 @@ class RefinementEntry:
             out["span"] = list(self.span)
         if self.held:
             out["held"] = list(self.held)
+        if self.kind != "continue":
+            out["kind"] = self.kind
+        if self.demonstrations:
+            out["demonstrations"] = self.demonstrations
         return out
 
     @classmethod
@@ -256,7 +262,8 @@ class RefinementEntry:
                    _seconds(data, "timings", where, path), tuple(str(e) for e in _list(data, "errors", where, path, [])),
                    _bools(_get(data, "correct", where, path, None), where, f"{path}.correct"), _get(data, "slot", where, path, None, int),
                    None if span is None else _span(span, where, f"{path}.span"),
-                   tuple(int(i) for i in _list(data, "held", where, path, [])))
+                   tuple(int(i) for i in _list(data, "held", where, path, [])),
+                   str(_get(data, "kind", where, path, "continue", str)), int(_get(data, "demonstrations", where, path, 0, int) or 0))
 
 
 @dataclass(frozen=True)

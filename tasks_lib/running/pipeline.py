@@ -129,7 +129,7 @@ async def train_shared(run: Run, slot: int) -> dict | None:
 
 async def refine(run: Run, task_id: str, slot: int, budget: TaskBudget, round_no: int) -> dict:
     """Refinement `round` of a finished task on `slot` (`refine.refine_step`): more training, new views."""
-    p = refine_mod.plan(run.results[task_id], run.cfg, round_no, run.budget.overhead)
+    p = refine_mod.plan(run.results[task_id], run.cfg, round_no, run.budget.overhead, run.tasks[task_id].test_inputs)
     return await asyncio.to_thread(refine_mod.refine_step, run.pool, slot, run.tasks[task_id], budget, str(run.dir.adapter_dir(task_id)), p)
 
 
@@ -213,7 +213,7 @@ async def refine_task(run: Run, steps: Steps, task_id: str, slot: int, round_no:
     if before is None:
         run.stats.refine_failures.append({"task_id": task_id, "round": round_no, "error": "no candidates.json to vote again over"})
         return None
-    p = refine_mod.plan(old, run.cfg, round_no, run.budget.overhead)
+    p = refine_mod.plan(old, run.cfg, round_no, run.budget.overhead, run.tasks[task_id].test_inputs)
     key = f"{task_id}#refine-{round_no}"
     budget = run.budget.claim_extra(key, p.seconds, p.train_fraction, answer_tokens(run.tasks[task_id]))
     if budget.seconds < p.least:

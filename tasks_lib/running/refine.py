@@ -11,14 +11,19 @@ Contract:
   None when no task qualifies. Rounds come first because a task whose margin stays 0 would otherwise take
   every refinement: on the CPU demo with no cap, two tasks took 44 of 54 refinements and a task that two
   rounds solve got none (`docs/journal.md`, session 8).
-- `plan(result, cfg, round, overhead)`: what refinement `round` (1, 2, ...) does and what it should cost:
-  `refine_steps` more train steps from the task's saved adapter (train seed moved by the round, no warm-up;
-  scope task only), `refine_views` views sampled under a sample seed moved by the round (so new views),
+- `plan(result, cfg, round, overhead, test_inputs)`: what refinement `round` (1, 2, ...) does and what it should cost:
+  `refine_steps` more train steps (train seed moved by the round; scope task only) of the round's kind
+  (`schedule.refine_kind`): `continue` from the task's saved adapter, no warm-up; `fresh`, a new adapter from the
+  base model with the profile's warm-up (an independent training whose candidates join the vote); `transduce`,
+  continue on the task with `demonstrations` added: each test input whose top grid holds at least
+  `transduce_share` of its votes, paired with that grid (none qualifying: as `continue`).
+  Then `refine_views` views sampled under a sample seed moved by the round (so new views, of the task as given),
   their candidates' view indices offset by `round * 64` (no two rounds share an index), its seconds
   estimated from the task's own pass-1 step and view times, and the least block worth starting it with
   (`MIN_STEPS` steps and one view).
-- `refine_step(pool, slot, task, cfg, budget, adapter_dir, plan)`: the worker calls (continue training, then
-  sample). A failed train still samples (what the resident adapter holds); a failed sample raises.
+- `refine_step(pool, slot, task, cfg, budget, adapter_dir, plan)`: the worker calls (train as planned, then
+  sample). A failed train still samples (what the resident adapter holds); a failed sample raises. The worker
+  never sees a task's test outputs: a transduce round trains on the task's demonstrations and the planned ones.
 - `merged(old, task, plan, budget, out, all_candidates, rule, timings)`: the task's new record: the vote over
   all its candidates, old and new, with pass 1's first answer held as the second attempt wherever the new vote
   would drop it while it is still a candidate (`vote.attempts`' `keep`; the round's `held` lists those test
@@ -36,7 +41,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from tasks_lib.arc.data import Task
+from tasks_lib.arc.data import Pair, Task
 from tasks_lib.arc.records import Candidate, Pass1, RefinementEntry, SampleRecord, TaskResult, TrainRecord
 from tasks_lib.arc.scoring import correct
 from tasks_lib.config import RunConfig, ScheduleConfig
@@ -83,10 +88,12 @@ class Plan:
     train_fraction: float  # of the block, for training
     least: float  # below this the refinement is not worth starting (MIN_STEPS steps and one view, or all of it)
     cfg: RunConfig  # the run's config with this round's train and sample settings
+    kind: str = "continue"  # schedule.refine_kind
+    demonstrations: tuple[Pair, ...] = ()  # transduce: (test input, its top grid) pairs trained on beside the task's own
 
 
-def plan(result: TaskResult, cfg: RunConfig, round_no: int, overhead: float = 0.0) -> Plan:
-    """Refinement `round` of the task whose record is `result` (module doc)."""
+def plan(result: TaskResult, cfg: RunConfig, round_no: int, overhead: float = 0.0, test_inputs: tuple = ()) -> Plan:
+    """Refinement `round` of the task whose record is `result` and whose test inputs are `test_inputs` (module doc)."""
     s = cfg.schedule
     steps = (s.refine_steps or cfg.train.max_steps) if cfg.train.scope == "task" else 0
     views = s.refine_views or cfg.sample.views
@@ -97,20 +104,31 @@ def plan(result: TaskResult, cfg: RunConfig, round_no: int, overhead: float = 0.
     view_s = timings.get("sample", 0.0) / max(1, views_done)
     train_s, sample_s = steps * step_s, views * view_s
     seconds = SLACK * (train_s + sample_s) + overhead
+    kind = s.refine_kind
     rcfg = cfg.replace({
-        "train": {"max_steps": steps, "seed": cfg.train.seed + round_no, "warmup_steps": 0},
+        "train": {"max_steps": steps, "seed": cfg.train.seed + round_no,
+                  "warmup_steps": cfg.train.warmup_steps if kind == "fresh" else 0},
         "sample": {"views": views, "seed": cfg.sample.seed + round_no},
     })
     least = min(seconds, MIN_STEPS * step_s + view_s)
-    return Plan(round_no, steps, views, seconds, train_s / (train_s + sample_s) if train_s + sample_s > 0 else 0.5, least, rcfg)
+    demos = demonstrations(result, test_inputs, s.transduce_share) if kind == "transduce" and steps else ()
+    return Plan(round_no, steps, views, seconds, train_s / (train_s + sample_s) if train_s + sample_s > 0 else 0.5, least, rcfg,
+                kind, demos)
+
+
+def demonstrations(result: TaskResult, test_inputs: tuple, share: float) -> tuple[Pair, ...]:
+    """(test input, top grid) for each test input whose top grid holds at least `share` of its votes."""
+    return tuple(Pair(x, c.top[0].grid) for x, c in zip(test_inputs, result.candidates)
+                 if c.n > 0 and c.top and c.top[0].votes / c.n >= share)
 
 
 def refine_step(pool: SlotPool, slot: int, task: Task, budget: TaskBudget, adapter_dir: str, p: Plan) -> dict:
-    """Continue training from the saved adapter, then sample new views; candidates' views offset by the round."""
+    """Train as `p` says (module doc), then sample new views; candidates' views offset by the round."""
     train, errors = None, []
     if p.steps > 0:
+        taught = Task(task.id, task.train + p.demonstrations, task.test_inputs)  # never the test outputs
         try:
-            train = solve.train_step(pool, slot, task, p.cfg, budget, adapter_dir, resume=True)
+            train = solve.train_step(pool, slot, taught, p.cfg, budget, adapter_dir, resume=p.kind != "fresh")
         except Exception as err:  # the resident adapter (or the saved one) still samples
             errors.append(f"refine-train: {type(err).__name__}: {err}")
     sample = solve.sample_step(pool, slot, task, p.cfg, budget, adapter_dir)
@@ -136,7 +154,8 @@ def merged(old: TaskResult, task: Task, p: Plan, budget: TaskBudget, out: dict, 
         train_tokens=train.tokens, train_seconds=train.seconds,  # the run's compute (compute.py)
         new_candidates=sum(len(c) for c in out["sample"]["candidates"]),
         stopped_by=(train.stopped_by if out.get("train") else None, sample.stats.stopped_by if "stats" in out["sample"] else None),
-        timings={k: round(v, 3) for k, v in timings.items()}, errors=tuple(out.get("errors") or ()), correct=now, held=held)
+        timings={k: round(v, 3) for k, v in timings.items()}, errors=tuple(out.get("errors") or ()), correct=now, held=held,
+        kind=p.kind, demonstrations=len(p.demonstrations))
     return old.replace(
         steps=old.steps + added,
         budget_seconds=round((old.budget_seconds or 0.0) + budget.seconds, 3),  # pass 1's share and every block
