@@ -17,7 +17,7 @@ from collections.abc import Callable
 from tasks_lib.arc.augment import Augmentation, apply_grid
 from tasks_lib.arc.data import Grid
 from tasks_lib.pretraining.generators.grid import (COLOURS, Canvas, Cell, PairFn, Retry, bbox, blank, colours, dims, extent,
-                                       freeze, noise, paint, place, rect, shape, side_range)
+                                       freeze, noise, outline, paint, place, rect, shape, side_range)
 
 STEPS4 = ((1, 0), (-1, 0), (0, 1), (0, -1))
 
@@ -368,7 +368,7 @@ def recolour_inside_frame(rng: random.Random) -> PairFn:
         for box, (y0, x0) in zip(boxes, corners):
             fh, fw = extent(box)
             c = r.choice(frame_colours)
-            ring = [(y, x) for y, x in box if y in (0, fh - 1) or x in (0, fw - 1)]
+            ring = outline(fh, fw)
             paint(inp, ring, c, (y0, x0))
             paint(out, ring, c, (y0, x0))
             inner = [shape(r, r.randint(1, min(2, fh - 4)), r.randint(1, min(2, fw - 4)))

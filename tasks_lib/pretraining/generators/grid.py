@@ -163,6 +163,11 @@ def rect(h: int, w: int) -> list[Cell]:
     return [(y, x) for y in range(h) for x in range(w)]
 
 
+def outline(h: int, w: int) -> list[Cell]:
+    """The rim cells of an h x w rectangle at (0, 0), in reading order."""
+    return [(y, x) for y, x in rect(h, w) if y in (0, h - 1) or x in (0, w - 1)]
+
+
 def random_rects(rng: random.Random, n: int, lo: int, hi_h: int, hi_w: int) -> list[list[Cell]]:
     """n solid rectangles with sides in [lo, hi] (hi clipped to at least lo)."""
     return [rect(rng.randint(lo, max(lo, hi_h)), rng.randint(lo, max(lo, hi_w))) for _ in range(n)]

@@ -11,7 +11,7 @@ import random
 
 from tasks_lib.arc.data import Grid
 from tasks_lib.pretraining.generators.grid import (COLOURS, Canvas, Cell, PairFn, Retry, bbox, blank, colours, crop, dims,
-                                       freeze, paint, place, random_rects, rect, shape, side_range)
+                                       freeze, outline, paint, place, random_rects, rect, shape, side_range)
 
 
 def _sized_shape(rng: random.Random, n: int) -> list[Cell]:
@@ -220,7 +220,7 @@ def recolour_holes(rng: random.Random) -> PairFn:
         for _ in range(r.randint(2, 5)):
             if r.random() < 0.5:
                 bh, bw = r.randint(3, 5), r.randint(3, 5)
-                ring = [(y, x) for y in range(bh) for x in range(bw) if y in (0, bh - 1) or x in (0, bw - 1)]
+                ring = outline(bh, bw)
                 # an extra cell inside touches the ring, so the shape stays one object; it may fill the hole
                 inner = [(y, x) for y, x in set(rect(bh, bw)) - set(ring) if y in (1, bh - 2) or x in (1, bw - 2)]
                 shapes.append(ring + r.sample(sorted(inner), r.randint(0, 1)))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 
-from tasks_lib.pretraining.generators.grid import bbox, crop, paint, place, rect, shape
+from tasks_lib.pretraining.generators.grid import bbox, crop, outline, paint, place, rect, shape
 from tasks_lib.pretraining.rules.base import (Grid, Registry, blank, cells_of, components, counts, flip_lr, outside, pick,
                                   random_grid, recolour, require, thaw, transpose)
 
@@ -361,7 +361,7 @@ def _outlines_on(bg: int, colour: int):
         shapes = []
         for _ in range(rng.randint(2, 4)):
             bh, bw = rng.randint(3, 5), rng.randint(3, 5)
-            cells = [(r, c) for r, c in rect(bh, bw) if r in (0, bh - 1) or c in (0, bw - 1)]
+            cells = outline(bh, bw)
             if rng.random() < 0.4:
                 cells.remove(rng.choice(cells))
             shapes.append(cells)

@@ -10,15 +10,11 @@ from __future__ import annotations
 
 import random
 
-from tasks_lib.pretraining.generators.grid import bbox, crop, paint, place, rect, shape
+from tasks_lib.pretraining.generators.grid import bbox, crop, outline, paint, place, rect, shape
 from tasks_lib.pretraining.rules.base import (Grid, Registry, blank, cells_of, components, counts, pick, require, sub, thaw,
                                   transpose)
 
 RULES = Registry()
-
-
-def _hollow(h: int, w: int) -> list[tuple[int, int]]:
-    return [(r, c) for r, c in rect(h, w) if r in (0, h - 1) or c in (0, w - 1)]
 
 
 def _rank_bars(g: Grid) -> Grid:
@@ -221,7 +217,7 @@ def _dashed_box(rng: random.Random):
     bh, bw = rng.randint(5, h - 1), rng.randint(5, w - 1)
     top, left = rng.randint(0, h - bh), rng.randint(0, w - bw)
     g = blank(h, w)
-    for r, c in _hollow(bh, bw):
+    for r, c in outline(bh, bw):
         if rng.random() < 0.7 or (r in (0, bh - 1) and c in (0, bw - 1)):
             g[top + r][left + c] = 1
     return g
@@ -248,7 +244,7 @@ def _frames_and_dots(rng: random.Random):
     h, w = rng.randint(12, 16), rng.randint(12, 16)
     frame, dot = pick(rng, 2)
     g = blank(h, w)
-    boxes = [_hollow(rng.randint(4, 7), rng.randint(4, 7)) for _ in range(2)]
+    boxes = [outline(rng.randint(4, 7), rng.randint(4, 7)) for _ in range(2)]
     spots = place(rng, h, w, boxes, gap=1)
     inside = []
     for cells, at in zip(boxes, spots):

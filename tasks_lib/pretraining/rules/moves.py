@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 
-from tasks_lib.pretraining.generators.grid import bbox, paint, place, rect, shape
+from tasks_lib.pretraining.generators.grid import bbox, outline, paint, place, rect, shape
 from tasks_lib.pretraining.rules.base import (Grid, Registry, blank, cells_of, components, flip_lr, pick, random_grid, require,
                                   sub, thaw)
 
@@ -378,7 +378,7 @@ def _box_with_gap(rng: random.Random):
     g = blank(10, 10)
     bh, bw = rng.randint(4, 7), rng.randint(4, 7)
     top, left = rng.randint(1, 9 - bh), rng.randint(1, 9 - bw)
-    wall = [(r, c) for r, c in rect(bh, bw) if r in (0, bh - 1) or c in (0, bw - 1)]
+    wall = outline(bh, bw)
     gap = rng.choice([(r, c) for r, c in wall if (r in (0, bh - 1)) != (c in (0, bw - 1))])
     paint(g, [p for p in wall if p != gap], 5, (top, left))
     return g

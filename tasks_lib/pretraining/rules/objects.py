@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 
-from tasks_lib.pretraining.generators.grid import bbox, crop, paint, place, rect, shape
+from tasks_lib.pretraining.generators.grid import bbox, crop, outline, paint, place, rect, shape
 from tasks_lib.pretraining.rules.base import (Grid, Registry, blank, cells_of, components, counts, freeze, outside, pick,
                                   random_grid, require, sub, thaw, transpose, upscale)
 
@@ -33,7 +33,7 @@ def _outlines(colour: int, lo: int, hi: int, n: tuple[int, int], holes: float):
         boxes = [rect(rng.randint(3, min(7, h)), rng.randint(3, min(7, w))) for _ in range(rng.randint(*n))]
         for cells, at in zip(boxes, place(rng, h, w, boxes, gap=1)):
             bh, bw = max(r for r, _ in cells) + 1, max(c for _, c in cells) + 1
-            wall = [(r, c) for r, c in cells if r in (0, bh - 1) or c in (0, bw - 1)]
+            wall = outline(bh, bw)
             if rng.random() < holes:
                 wall.remove(rng.choice([(r, c) for r, c in wall if (r in (0, bh - 1)) != (c in (0, bw - 1))]))
             paint(g, wall, colour, at)

@@ -9,15 +9,11 @@ from __future__ import annotations
 
 import random
 
-from tasks_lib.pretraining.generators.grid import bbox, crop, paint, place, rect, shape
+from tasks_lib.pretraining.generators.grid import bbox, crop, outline, paint, place, rect, shape
 from tasks_lib.pretraining.rules.base import (Grid, Registry, blank, cells_of, components, counts, flip_lr, outside, pick,
                                   random_grid, require, sub, thaw)
 
 RULES = Registry()
-
-
-def _hollow(h: int, w: int) -> list[tuple[int, int]]:
-    return [(r, c) for r, c in rect(h, w) if r in (0, h - 1) or c in (0, w - 1)]
 
 
 def _size_two_up(g: Grid) -> Grid:
@@ -57,7 +53,7 @@ def _outlines_and_bits(colour: int, lo: int, hi: int, open_ok: bool):
         shapes = []
         for _ in range(rng.randint(2, 5)):
             if rng.random() < 0.65:
-                cells = _hollow(rng.randint(3, 5), rng.randint(3, 5))
+                cells = outline(rng.randint(3, 5), rng.randint(3, 5))
                 if open_ok and rng.random() < 0.3:
                     cells.remove(rng.choice(cells))
             elif open_ok:
@@ -188,7 +184,7 @@ def _two_outlines(rng: random.Random):
     g = blank(10, 10)
     sizes = [(rng.randint(3, 6), rng.randint(3, 6)) for _ in range(2)]
     require(sizes[0][0] * sizes[0][1] != sizes[1][0] * sizes[1][1], "equal areas")
-    shapes = [_hollow(*s) for s in sizes]
+    shapes = [outline(*s) for s in sizes]
     for cells, at, colour in zip(shapes, place(rng, 10, 10, shapes, gap=0), pick(rng, 2)):
         paint(g, cells, colour, at)
     return g
@@ -305,7 +301,7 @@ def _fill_by_hole(g: Grid) -> Grid:
 
 def _square_outlines(rng: random.Random):
     g = blank(12, 12)
-    shapes = [_hollow(k, k) for k in rng.sample((3, 4, 5), rng.randint(2, 3))]
+    shapes = [outline(k, k) for k in rng.sample((3, 4, 5), rng.randint(2, 3))]
     for cells, at in zip(shapes, place(rng, 12, 12, shapes, gap=1)):
         paint(g, cells, 5, at)
     return g
