@@ -108,6 +108,15 @@ def paint(canvas: Canvas, cells: Iterable[Cell], colour: int, at: Cell = (0, 0))
         canvas[at[0] + r][at[1] + c] = colour
 
 
+def scatter(rng: random.Random, h: int, w: int, shapes: Sequence[Sequence[Cell]], colour: int, gap: int = 1,
+            bg: int = 0) -> Canvas:
+    """An h x w canvas of `bg` with the shapes placed `gap` cells apart (see `place`), all in `colour`."""
+    canvas = blank(h, w, bg)
+    for cells, at in zip(shapes, place(rng, h, w, shapes, gap=gap)):
+        paint(canvas, cells, colour, at)
+    return canvas
+
+
 def components(grid: Grid | Canvas, bg: int = 0, diagonal: bool = True) -> list[list[Cell]]:
     """Connected same-colour groups of non-background cells, in reading order of their first cell."""
     h, w = size(grid)

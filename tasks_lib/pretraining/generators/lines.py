@@ -11,7 +11,7 @@ import random
 from tasks_lib.arc.augment import Augmentation, apply_grid
 from tasks_lib.arc.data import Grid
 from tasks_lib.pretraining.generators.grid import (COLOURS, Canvas, PairFn, Retry, bbox, blank, colours, dims, freeze, noise,
-                                       outline, paint, place, random_rects, shape, side_range)
+                                       outline, paint, place, random_rects, scatter, shape, side_range)
 
 DIRECTIONS = {"down": (1, 0), "up": (-1, 0), "right": (0, 1), "left": (0, -1)}
 DIAGONALS = ((1, 1), (1, -1), (-1, 1), (-1, -1))
@@ -131,7 +131,6 @@ def fill_enclosed(rng: random.Random) -> PairFn:
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
         h, w = dims(r, lo, hi)
-        inp = blank(h, w)
         boxes = [(r.randint(3, min(7, h)), r.randint(3, min(7, w))) for _ in range(r.randint(1, 4))]
         rings = []
         for bh, bw in boxes:
@@ -139,8 +138,7 @@ def fill_enclosed(rng: random.Random) -> PairFn:
             if r.random() < 0.25:  # an open ring: its inside leaks out and stays background
                 ring.remove(r.choice([c for c in ring if c not in ((0, 0), (0, bw - 1), (bh - 1, 0), (bh - 1, bw - 1))]))
             rings.append(ring)
-        for ring, at in zip(rings, place(r, h, w, rings)):
-            paint(inp, ring, wall, at)
+        inp = scatter(r, h, w, rings, wall)
         reach = _outside_reach(inp)
         out = [[fill if v == 0 and (y, x) not in reach else v for x, v in enumerate(row)] for y, row in enumerate(inp)]
         return freeze(inp), freeze(out)

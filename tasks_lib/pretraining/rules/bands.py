@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 
-from tasks_lib.pretraining.generators.grid import bbox, crop, outline, paint, place, rect, shape
+from tasks_lib.pretraining.generators.grid import bbox, crop, outline, paint, place, rect, scatter, shape
 from tasks_lib.pretraining.rules.base import (Grid, Registry, blank, cells_of, components, counts, pick, require, thaw, transpose,
                                   upscale)
 
@@ -98,11 +98,8 @@ def _inside_by_parity(g: Grid) -> Grid:
 
 def _square_outlines(rng: random.Random):
     n = rng.randint(10, 20)
-    g = blank(n, n)
     boxes = [outline(k, k) for k in (rng.randint(3, 8) for _ in range(rng.randint(2, 4)))]
-    for cells, at in zip(boxes, place(rng, n, n, boxes, gap=1)):
-        paint(g, cells, 1, at)
-    return g
+    return scatter(rng, n, n, boxes, 1)
 
 
 RULES.add("868de0fa", _inside_by_parity, _square_outlines)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 
-from tasks_lib.pretraining.generators.grid import bbox, crop, outline, paint, place, rect, shape
+from tasks_lib.pretraining.generators.grid import bbox, crop, outline, paint, place, rect, scatter, shape
 from tasks_lib.pretraining.rules.base import (Grid, Registry, blank, cells_of, components, counts, pick, require, sub, thaw,
                                   transpose)
 
@@ -26,13 +26,10 @@ def _rank_bars(g: Grid) -> Grid:
 
 
 def _three_bars(rng: random.Random):
-    g = blank(10, 10)
     lengths = rng.sample(range(1, 7), 3)
     vertical = rng.random() < 0.5
     bars = [rect(n, 1) if vertical else rect(1, n) for n in lengths]
-    for cells, at in zip(bars, place(rng, 10, 10, bars, gap=1)):
-        paint(g, cells, 5, at)
-    return g
+    return scatter(rng, 10, 10, bars, 5)
 
 
 RULES.add("ea32f347", _rank_bars, _three_bars)
@@ -76,12 +73,9 @@ def _outline_pairs(g: Grid) -> Grid:
 
 def _pairs_and_singles(rng: random.Random):
     h, w = rng.randint(10, 15), rng.randint(10, 18)
-    g = blank(h, w)
     pieces = [rect(2, 1) if rng.random() < 0.5 else rect(1, 2) for _ in range(rng.randint(1, 3))]
     pieces += [[(0, 0)]] * rng.randint(2, 6)
-    for cells, at in zip(pieces, place(rng, h, w, pieces, gap=1)):
-        paint(g, cells, 2, at)
-    return g
+    return scatter(rng, h, w, pieces, 2)
 
 
 RULES.add("b27ca6d3", _outline_pairs, _pairs_and_singles)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 
-from tasks_lib.pretraining.generators.grid import bbox, crop, outline, paint, place, rect, shape
+from tasks_lib.pretraining.generators.grid import bbox, crop, outline, paint, place, rect, scatter, shape
 from tasks_lib.pretraining.rules.base import (Grid, Registry, blank, cells_of, components, counts, freeze, outside, pick,
                                   random_grid, require, sub, thaw, transpose, upscale)
 
@@ -113,15 +113,12 @@ def _corner(g: Grid) -> Grid:
 
 
 def _ells(rng: random.Random):
-    g = blank(7, 7)
     shapes = []
     for _ in range(rng.randint(2, 4)):
         cells = rect(2, 2)
         cells.remove(rng.choice(cells))
         shapes.append(cells)
-    for cells, at in zip(shapes, place(rng, 7, 7, shapes, gap=1)):
-        paint(g, cells, 8, at)
-    return g
+    return scatter(rng, 7, 7, shapes, 8)
 
 
 RULES.add("3aa6fb7a", _corner, _ells)
@@ -139,11 +136,8 @@ def _by_size(colours: dict[int, int], diagonal: bool):
 def _shapes(h: tuple[int, int], sizes: tuple[int, ...], n: tuple[int, int], colour: int):
     def sample(rng: random.Random):
         hh = rng.randint(*h)
-        g = blank(hh, hh)
         shapes = [shape(rng, 3, 3, rng.choice(sizes)) for _ in range(rng.randint(*n))]
-        for cells, at in zip(shapes, place(rng, hh, hh, shapes, gap=1)):
-            paint(g, cells, colour, at)
-        return g
+        return scatter(rng, hh, hh, shapes, colour)
     return sample
 
 

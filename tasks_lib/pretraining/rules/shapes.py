@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 
-from tasks_lib.pretraining.generators.grid import bbox, crop, outline, paint, place, rect, shape
+from tasks_lib.pretraining.generators.grid import bbox, crop, outline, paint, place, rect, scatter, shape
 from tasks_lib.pretraining.rules.base import (Grid, Registry, blank, cells_of, components, counts, flip_lr, outside, pick,
                                   random_grid, require, sub, thaw)
 
@@ -49,7 +49,6 @@ def _outlines_and_bits(colour: int, lo: int, hi: int, open_ok: bool):
     """Sampler: hollow rectangles (some broken open), and short bars, `gap` 1 apart."""
     def sample(rng: random.Random):
         h, w = rng.randint(lo, hi), rng.randint(lo, hi)
-        g = blank(h, w)
         shapes = []
         for _ in range(rng.randint(2, 5)):
             if rng.random() < 0.65:
@@ -62,9 +61,7 @@ def _outlines_and_bits(colour: int, lo: int, hi: int, open_ok: bool):
                 continue
             shapes.append(cells)
         require(bool(shapes), "nothing drawn")
-        for cells, at in zip(shapes, place(rng, h, w, shapes, gap=1)):
-            paint(g, cells, colour, at)
-        return g
+        return scatter(rng, h, w, shapes, colour)
     return sample
 
 
@@ -95,12 +92,9 @@ def _drop_noise(g: Grid) -> Grid:
 def _blocks_and_noise(rng: random.Random):
     h, w = rng.randint(10, 17), rng.randint(10, 17)
     colour = rng.randint(1, 9)
-    g = blank(h, w)
     blocks = [rect(rng.randint(2, 5), rng.randint(2, 5)) for _ in range(rng.randint(2, 4))]
     dots = [[(0, 0)]] * rng.randint(3, 8)
-    for cells, at in zip(blocks + dots, place(rng, h, w, blocks + dots, gap=1)):
-        paint(g, cells, colour, at)
-    return g
+    return scatter(rng, h, w, blocks + dots, colour)
 
 
 RULES.add("7f4411dc", _drop_noise, _blocks_and_noise)
@@ -300,11 +294,8 @@ def _fill_by_hole(g: Grid) -> Grid:
 
 
 def _square_outlines(rng: random.Random):
-    g = blank(12, 12)
     shapes = [outline(k, k) for k in rng.sample((3, 4, 5), rng.randint(2, 3))]
-    for cells, at in zip(shapes, place(rng, 12, 12, shapes, gap=1)):
-        paint(g, cells, 5, at)
-    return g
+    return scatter(rng, 12, 12, shapes, 5)
 
 
 RULES.add("c0f76784", _fill_by_hole, _square_outlines)
