@@ -177,6 +177,13 @@ def outline(h: int, w: int) -> list[Cell]:
     return [(y, x) for y, x in rect(h, w) if y in (0, h - 1) or x in (0, w - 1)]
 
 
+def ell(rng: random.Random) -> list[Cell]:
+    """An L of three cells: a 2x2 square less one random cell."""
+    cells = rect(2, 2)
+    cells.remove(rng.choice(cells))
+    return cells
+
+
 def random_rects(rng: random.Random, n: int, lo: int, hi_h: int, hi_w: int) -> list[list[Cell]]:
     """n solid rectangles with sides in [lo, hi] (hi clipped to at least lo)."""
     return [rect(rng.randint(lo, max(lo, hi_h)), rng.randint(lo, max(lo, hi_w))) for _ in range(n)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 
-from tasks_lib.pretraining.generators.grid import bbox, outline, paint, place, rect, scatter, shape
+from tasks_lib.pretraining.generators.grid import bbox, ell, outline, paint, place, rect, scatter, shape
 from tasks_lib.pretraining.rules.base import (Grid, Registry, blank, cells_of, components, flip_lr, pick, random_grid, require,
                                   sub, thaw)
 
@@ -234,12 +234,7 @@ def _corner_rays(g: Grid) -> Grid:
 
 def _ells(rng: random.Random):
     colour = rng.randint(1, 9)
-    shapes = []
-    for _ in range(rng.randint(1, 3)):
-        cells = rect(2, 2)
-        cells.remove(rng.choice(cells))
-        shapes.append(cells)
-    return scatter(rng, 10, 10, shapes, colour, gap=2)
+    return scatter(rng, 10, 10, [ell(rng) for _ in range(rng.randint(1, 3))], colour, gap=2)
 
 
 RULES.add("6e19193c", _corner_rays, _ells)

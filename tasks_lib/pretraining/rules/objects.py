@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 
-from tasks_lib.pretraining.generators.grid import bbox, crop, outline, paint, place, rect, scatter, shape
+from tasks_lib.pretraining.generators.grid import bbox, crop, ell, outline, paint, place, rect, scatter, shape
 from tasks_lib.pretraining.rules.base import (Grid, Registry, blank, cells_of, components, counts, freeze, outside, pick,
                                   random_grid, require, sub, thaw, transpose, upscale)
 
@@ -113,12 +113,7 @@ def _corner(g: Grid) -> Grid:
 
 
 def _ells(rng: random.Random):
-    shapes = []
-    for _ in range(rng.randint(2, 4)):
-        cells = rect(2, 2)
-        cells.remove(rng.choice(cells))
-        shapes.append(cells)
-    return scatter(rng, 7, 7, shapes, 8)
+    return scatter(rng, 7, 7, [ell(rng) for _ in range(rng.randint(2, 4))], 8)
 
 
 RULES.add("3aa6fb7a", _corner, _ells)
