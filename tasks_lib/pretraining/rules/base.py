@@ -114,6 +114,16 @@ def cells_of(g: AnyGrid, colour: int | None = None, bg: int = 0) -> list[tuple[i
             if (v == colour if colour is not None else v != bg)]
 
 
+def elbow(start: tuple[int, int], end: tuple[int, int], column_first: bool) -> list[tuple[int, int]]:
+    """The cells of the L-shaped path from `start` along its column (or, not `column_first`, its row) to `end`'s
+    row (column), then on to `end`; both ends left out, the corner in. The ends differ in row and column."""
+    (r0, c0), (r1, c1) = start, end
+    if not column_first:
+        return [(r, c) for c, r in elbow((c0, r0), (c1, r1), True)]
+    dr, dc = (1 if r1 > r0 else -1), (1 if c1 > c0 else -1)
+    return [(r, c0) for r in range(r0 + dr, r1 + dr, dr)] + [(r1, c) for c in range(c0 + dc, c1, dc)]
+
+
 def rays_to_box(g: AnyGrid, box: tuple[int, int, int, int], skip: set[tuple[int, int]], bg: int = 0) -> Grid:
     """Each non-`bg` cell outside `skip` that lies in the rows or columns of `box` (top, left, bottom, right) draws a
     line of its colour from itself up to the box's edge."""

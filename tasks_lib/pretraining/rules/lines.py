@@ -11,7 +11,8 @@ import random
 from collections import Counter
 
 from tasks_lib.pretraining.generators.grid import paint, place, rect
-from tasks_lib.pretraining.rules.base import (Grid, Registry, blank, cells_of, components, counts, pick, random_grid, require, thaw)
+from tasks_lib.pretraining.rules.base import (Grid, Registry, blank, cells_of, components, counts, elbow, pick, random_grid, require,
+                                  thaw)
 
 RULES = Registry()
 
@@ -124,14 +125,8 @@ RULES.add("23581191", _cross_lines, _two_points(8, 7, 9, 9))
 
 def _elbow(g: Grid) -> Grid:
     """d4a91cb9: a path of 4 runs from the 8 along its column to the 2's row, then along that row to the 2."""
-    (r8, c8), (r2, c2) = cells_of(g, 8)[0], cells_of(g, 2)[0]
     out = thaw(g)
-    step = 1 if r2 > r8 else -1
-    for r in range(r8 + step, r2 + step, step):
-        out[r][c8] = 4
-    step = 1 if c2 > c8 else -1
-    for c in range(c8, c2, step):
-        out[r2][c] = 4
+    paint(out, elbow(cells_of(g, 8)[0], cells_of(g, 2)[0], column_first=True), 4)
     return out
 
 
