@@ -200,6 +200,18 @@ def punch_holes(rng: random.Random, g: Canvas, period: tuple[int, int], holes: i
     return g
 
 
+def two_cells(first: int, second: int, rows: tuple[int, int], cols: tuple[int, int]) -> Sample:
+    """Sampler: a blank grid (height drawn from `rows`, width from `cols`) holding one cell of `first` and one of
+    `second`, in different rows and columns."""
+    def sample(rng: random.Random) -> Canvas:
+        h, w = rng.randint(*rows), rng.randint(*cols)
+        (r0, r1), (c0, c1) = rng.sample(range(h), 2), rng.sample(range(w), 2)
+        g = blank(h, w)
+        g[r0][c0], g[r1][c1] = first, second
+        return g
+    return sample
+
+
 def random_grid(rng: random.Random, h: int, w: int, palette: Sequence[int], density: float = 1.0, bg: int = 0) -> Canvas:
     """Each cell a random palette colour with probability `density`, else `bg`."""
     return [[rng.choice(palette) if rng.random() < density else bg for _ in range(w)] for _ in range(h)]

@@ -12,7 +12,7 @@ from collections import Counter
 
 from tasks_lib.pretraining.generators.grid import paint, place, rect
 from tasks_lib.pretraining.rules.base import (Grid, Registry, blank, cells_of, components, counts, elbow, pick, random_grid, require,
-                                  thaw)
+                                  thaw, two_cells)
 
 RULES = Registry()
 
@@ -110,17 +110,7 @@ def _cross_lines(g: Grid) -> Grid:
     return out
 
 
-def _two_points(first: int, second: int, lo: int, hi: int):
-    def sample(rng: random.Random):
-        h, w = rng.randint(lo, hi), rng.randint(lo, hi)
-        (r0, r1), (c0, c1) = rng.sample(range(h), 2), rng.sample(range(w), 2)
-        g = blank(h, w)
-        g[r0][c0], g[r1][c1] = first, second
-        return g
-    return sample
-
-
-RULES.add("23581191", _cross_lines, _two_points(8, 7, 9, 9))
+RULES.add("23581191", _cross_lines, two_cells(8, 7, (9, 9), (9, 9)))
 
 
 def _elbow(g: Grid) -> Grid:
@@ -130,7 +120,7 @@ def _elbow(g: Grid) -> Grid:
     return out
 
 
-RULES.add("d4a91cb9", _elbow, _two_points(8, 2, 8, 12))
+RULES.add("d4a91cb9", _elbow, two_cells(8, 2, (8, 12), (8, 12)))
 
 
 def _stairs(g: Grid) -> Grid:

@@ -13,7 +13,7 @@ from collections import Counter
 
 from tasks_lib.pretraining.generators.grid import paint
 from tasks_lib.pretraining.rules.base import (Grid, Registry, blank, cells_of, components, elbow, pick, rays_to_box, require,
-                                  thaw, transpose)
+                                  thaw, transpose, two_cells)
 
 RULES = Registry()
 
@@ -64,15 +64,7 @@ def _elbow_row_first(g: Grid) -> Grid:
     return out
 
 
-def _two_and_three(rng: random.Random):
-    h, w = rng.randint(8, 15), rng.randint(8, 16)
-    g = blank(h, w)
-    (r2, r3), (c2, c3) = rng.sample(range(h), 2), rng.sample(range(w), 2)
-    g[r2][c2], g[r3][c3] = 2, 3
-    return g
-
-
-RULES.add("a2fd1cf0", _elbow_row_first, _two_and_three)
+RULES.add("a2fd1cf0", _elbow_row_first, two_cells(2, 3, (8, 15), (8, 16)))
 
 _REGION_COLOURS = {(0, 1): 2, (1, 0): 4, (1, 1): 6, (1, 2): 3, (2, 1): 1}
 
