@@ -212,6 +212,14 @@ def two_cells(first: int, second: int, rows: tuple[int, int], cols: tuple[int, i
     return sample
 
 
+def stripe_line(rng: random.Random, n: int, widths: tuple[int, int]) -> list[int]:
+    """One line of n runs of colours 1-9, no two neighbouring runs alike, each run's width drawn from `widths`."""
+    colours = [rng.randint(1, 9) for _ in range(n)]
+    require(all(a != b for a, b in zip(colours, colours[1:])), "equal neighbours")
+    lengths = [rng.randint(*widths) for _ in range(n)]
+    return [c for c, k in zip(colours, lengths) for _ in range(k)]
+
+
 def random_grid(rng: random.Random, h: int, w: int, palette: Sequence[int], density: float = 1.0, bg: int = 0) -> Canvas:
     """Each cell a random palette colour with probability `density`, else `bg`."""
     return [[rng.choice(palette) if rng.random() < density else bg for _ in range(w)] for _ in range(h)]

@@ -11,7 +11,7 @@ import random
 
 from tasks_lib.pretraining.generators.grid import bbox, crop, ell, outline, paint, place, rect, scatter, shape
 from tasks_lib.pretraining.rules.base import (Grid, Registry, blank, cells_of, components, counts, freeze, outside, pick,
-                                  random_grid, require, sub, thaw, transpose, upscale)
+                                  random_grid, require, stripe_line, sub, thaw, transpose, upscale)
 
 RULES = Registry()
 RING = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx)
@@ -275,11 +275,7 @@ def _dedup_runs(g: Grid) -> Grid:
 
 
 def _stripes(rng: random.Random):
-    n = rng.randint(2, 5)
-    colours = [rng.randint(1, 9) for _ in range(n)]
-    require(all(a != b for a, b in zip(colours, colours[1:])), "equal neighbours")
-    widths = [rng.randint(1, 2) for _ in range(n)]
-    line = [c for c, k in zip(colours, widths) for _ in range(k)]
+    line = stripe_line(rng, rng.randint(2, 5), (1, 2))
     g = [line for _ in range(rng.randint(1, 4))]
     return transpose(g) if rng.random() < 0.5 else freeze(g)
 
