@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
 from tasks_lib.arc.data import Grid
-from tasks_lib.pretraining.generators.grid import Canvas, Retry, blank, components, freeze, thaw
+from tasks_lib.pretraining.generators.grid import Canvas, Retry, blank, components, freeze, noise, thaw
 
 AnyGrid = Grid | Canvas
 Solve = Callable[[Grid], AnyGrid]
@@ -221,8 +221,8 @@ def stripe_line(rng: random.Random, n: int, widths: tuple[int, int]) -> list[int
 
 
 def random_grid(rng: random.Random, h: int, w: int, palette: Sequence[int], density: float = 1.0, bg: int = 0) -> Canvas:
-    """Each cell a random palette colour with probability `density`, else `bg`."""
-    return [[rng.choice(palette) if rng.random() < density else bg for _ in range(w)] for _ in range(h)]
+    """Each cell a random palette colour with probability `density`, else `bg`: `grid.noise`, dense by default."""
+    return noise(rng, h, w, palette, density, bg)
 
 
 def pick(rng: random.Random, n: int, pool: Sequence[int] = tuple(range(1, 10))) -> list[int]:
