@@ -15,7 +15,7 @@ import random
 from tasks_lib.arc.augment import Augmentation, apply_grid
 from tasks_lib.arc.data import Grid
 from tasks_lib.pretraining.generators.grid import (COLOURS, Canvas, Cell, PairFn, Retry, blank, colours, dims, extent, freeze,
-                                       noise, paint, place, rect, shape, side_range)
+                                       noise, paint, place, rect, scene, shape, side_range)
 
 
 def _transpose(canvas: Canvas) -> Canvas:
@@ -94,17 +94,6 @@ def fuller_half(rng: random.Random) -> PairFn:
     return pair
 
 
-def _scatter(r: random.Random, h: int, w: int, shapes: list[list[Cell]],
-             palette: list[int]) -> tuple[Canvas, list[int]]:
-    """The shapes placed apart in random palette colours; returns the canvas and each shape's colour."""
-    canvas = blank(h, w)
-    picked = []
-    for cells, at in zip(shapes, place(r, h, w, shapes)):
-        picked.append(r.choice(palette))
-        paint(canvas, cells, picked[-1], at)
-    return canvas, picked
-
-
 def unique_shape(rng: random.Random) -> PairFn:
     """Objects in mixed colours: every shape but one appears two or three times; the output is the object whose
     shape appears once, cut out to its bounding box."""
@@ -116,8 +105,8 @@ def unique_shape(rng: random.Random) -> PairFn:
         odd, *common = _distinct_shapes(r, r.randint(2, 3), 3, 3, 6)
         shapes = [odd] + [cells for cells in common for _ in range(r.randint(2, 3))]
         order = r.sample(range(len(shapes)), len(shapes))
-        inp, picked = _scatter(r, h, w, [shapes[k] for k in order], palette)
-        return freeze(inp), freeze(_drawn(odd, picked[order.index(0)]))
+        inp, objects = scene(r, h, w, [shapes[k] for k in order], palette)
+        return freeze(inp), freeze(_drawn(odd, objects[order.index(0)][1]))
     return pair
 
 
@@ -133,7 +122,7 @@ def most_common_shape(rng: random.Random) -> PairFn:
         top, *rest = _distinct_shapes(r, r.randint(2, 3), 3, 2, 6)
         counts = [r.randint(1, 3) for _ in rest]
         shapes = [top] * (max(counts) + r.randint(1, 2)) + [cells for cells, n in zip(rest, counts) for _ in range(n)]
-        inp, _ = _scatter(r, h, w, r.sample(shapes, len(shapes)), palette)
+        inp, _ = scene(r, h, w, r.sample(shapes, len(shapes)), palette)
         return freeze(inp), freeze(_drawn(top, mark))
     return pair
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from tasks_lib.arc.augment import Augmentation, apply_grid
 from tasks_lib.arc.data import Grid
 from tasks_lib.pretraining.generators.grid import (COLOURS, Canvas, Cell, PairFn, Retry, bbox, blank, colours, dims, extent,
-                                       freeze, noise, outline, paint, place, rect, shape, side_range)
+                                       freeze, noise, outline, paint, place, rect, scene, shape, side_range)
 
 STEPS4 = ((1, 0), (-1, 0), (0, 1), (0, -1))
 
@@ -262,14 +262,7 @@ def take_colour_of_extreme(rng: random.Random) -> PairFn:
     def pair(r: random.Random) -> tuple[Grid, Grid]:
         h, w = dims(r, lo, hi)
         sizes = r.sample(range(1, 13), r.randint(3, 5))
-        shapes = [shape(r, min(n, 4), min(n, 4), n) for n in sizes]
-        inp = blank(h, w)
-        objects = []
-        for cells, (y0, x0) in zip(shapes, place(r, h, w, shapes)):
-            c = r.choice(palette)
-            absolute = [(y0 + y, x0 + x) for y, x in cells]
-            paint(inp, absolute, c)
-            objects.append((absolute, c))
+        inp, objects = scene(r, h, w, [shape(r, min(n, 4), min(n, 4), n) for n in sizes], palette)
         small = min(objects, key=lambda o: len(o[0]))
         large = max(objects, key=lambda o: len(o[0]))
         if small[1] == large[1]:

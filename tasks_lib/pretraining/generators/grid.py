@@ -117,6 +117,20 @@ def scatter(rng: random.Random, h: int, w: int, shapes: Sequence[Sequence[Cell]]
     return canvas
 
 
+def scene(rng: random.Random, h: int, w: int, shapes: Sequence[Sequence[Cell]],
+          palette: Sequence[int]) -> tuple[Canvas, list[tuple[list[Cell], int]]]:
+    """The shapes placed apart (see `place`), each in a random palette colour; returns the canvas and, in the
+    order of `shapes`, each object's cells on the canvas and its colour."""
+    canvas = blank(h, w)
+    objects = []
+    for cells, (y0, x0) in zip(shapes, place(rng, h, w, shapes)):
+        c = rng.choice(palette)
+        absolute = [(y0 + y, x0 + x) for y, x in cells]
+        paint(canvas, absolute, c)
+        objects.append((absolute, c))
+    return canvas, objects
+
+
 def components(grid: Grid | Canvas, bg: int = 0, diagonal: bool = True) -> list[list[Cell]]:
     """Connected same-colour groups of non-background cells, in reading order of their first cell."""
     h, w = size(grid)
