@@ -12,18 +12,13 @@ from __future__ import annotations
 
 import random
 
-from tasks_lib.arc.augment import Augmentation, apply_grid
 from tasks_lib.arc.data import Grid
 from tasks_lib.pretraining.generators.grid import (COLOURS, Canvas, Cell, PairFn, Retry, blank, colours, dims, extent, freeze,
-                                       noise, paint, place, rect, scene, shape, side_range)
+                                       noise, paint, place, rect, scene, shape, side_range, turn)
 
 
 def _transpose(canvas: Canvas) -> Canvas:
     return [list(col) for col in zip(*canvas)]
-
-
-def _turned(turn: Augmentation, canvas: Canvas) -> Grid:
-    return apply_grid(turn, freeze(canvas))
 
 
 def _distinct_shapes(rng: random.Random, n: int, box: int, lo_cells: int, hi_cells: int) -> list[list[Cell]]:
@@ -187,7 +182,7 @@ def grow_staircase(rng: random.Random) -> PairFn:
     """The first two or three columns of a staircase stand on the bottom row (a start height and a fixed step);
     the output continues the staircase to the far edge, columns capped at the top. The whole picture is turned
     by a fixed rotation or flip, so the staircase may grow from any edge."""
-    turn = Augmentation(dihedral=rng.randint(0, 7))
+    k = rng.randint(0, 7)  # the task's fixed rotation or flip
     lo, hi = side_range(rng, 5, 20)
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
@@ -202,7 +197,7 @@ def grow_staircase(rng: random.Random) -> PairFn:
             canvas = blank(h, w)
             for x in range(columns):
                 paint(canvas, [(h - 1 - y, x) for y in range(heights[x])], c)
-            return _turned(turn, canvas)
+            return turn(k, canvas)
         return draw(shown), draw(w)
     return pair
 
@@ -247,7 +242,7 @@ def legend_recolour(rng: random.Random) -> PairFn:
     of one fixed colour each copy a legend shape, and each takes the colour of the legend shape it copies. The
     whole picture is turned by a fixed rotation or flip, so the legend may stand on any side."""
     grey, divider = colours(rng, 2)
-    turn = Augmentation(dihedral=rng.randint(0, 7))
+    k = rng.randint(0, 7)  # the task's fixed rotation or flip
     lo, hi = side_range(rng, 10, 30)
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
@@ -267,7 +262,7 @@ def legend_recolour(rng: random.Random) -> PairFn:
             paint(field_in, cells, grey, at)
             paint(field_out, cells, keys[shapes.index(cells)], at)
         top = legend + [[divider] * w]
-        return _turned(turn, top + field_in), _turned(turn, top + field_out)
+        return turn(k, top + field_in), turn(k, top + field_out)
     return pair
 
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import random
 
-from tasks_lib.arc.augment import Augmentation, apply_grid
 from tasks_lib.arc.data import Grid
 from tasks_lib.pretraining.generators.grid import (COLOURS, PairFn, Retry, bbox, blank, colours, crop, dims, freeze, noise,
-                                       paint, shape, side_range)
+                                       paint, shape, side_range, turn)
 
 
 def _picture(rng: random.Random, h: int, w: int, palette: list[int], bg: int = 0) -> Grid:
@@ -22,13 +21,13 @@ def _picture(rng: random.Random, h: int, w: int, palette: list[int], bg: int = 0
 
 def dihedral(rng: random.Random) -> PairFn:
     """Rotate or flip the whole grid by one of the 7 non-identity dihedral transforms."""
-    aug = Augmentation(dihedral=rng.randint(1, 7))
+    k = rng.randint(1, 7)
     lo, hi = side_range(rng, 2, 30)
     palette = colours(rng, rng.randint(1, 4))
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
         g = _picture(r, *dims(r, lo, hi), palette)
-        return g, apply_grid(aug, g)
+        return g, turn(k, g)
     return pair
 
 

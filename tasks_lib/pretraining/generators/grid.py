@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 from typing import Callable, Iterable, Sequence
 
+from tasks_lib.arc.augment import Augmentation, apply_grid
 from tasks_lib.arc.data import Grid
 
 Canvas = list[list[int]]
@@ -39,6 +40,11 @@ def thaw(grid: Grid) -> Canvas:
 
 def size(grid: Grid | Canvas) -> tuple[int, int]:
     return len(grid), len(grid[0])
+
+
+def turn(k: int, grid: Grid | Canvas) -> Grid:
+    """The grid under dihedral transform k of `tasks_lib.arc.augment` (0 is the identity, 4 the transpose)."""
+    return apply_grid(Augmentation(dihedral=k), freeze(grid))
 
 
 def colours(rng: random.Random, n: int, exclude: Iterable[int] = (0,)) -> list[int]:

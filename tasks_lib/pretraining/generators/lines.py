@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import random
 
-from tasks_lib.arc.augment import Augmentation, apply_grid
 from tasks_lib.arc.data import Grid
 from tasks_lib.pretraining.generators.grid import (COLOURS, Canvas, PairFn, Retry, bbox, blank, colours, dims, freeze, noise,
-                                       outline, paint, place, random_rects, scatter, shape, side_range)
+                                       outline, paint, place, random_rects, scatter, shape, side_range, turn)
 
 DIRECTIONS = {"down": (1, 0), "up": (-1, 0), "right": (0, 1), "left": (0, -1)}
 DIAGONALS = ((1, 1), (1, -1), (-1, 1), (-1, -1))
@@ -238,17 +237,12 @@ def cross_lines(rng: random.Random) -> PairFn:
 
 
 # dihedral transforms that turn the canonical "down" into each direction (see tasks_lib.arc.augment)
-TURNS = {"down": Augmentation(dihedral=0), "up": Augmentation(dihedral=1), "right": Augmentation(dihedral=4),
-         "left": Augmentation(dihedral=6)}
-
-
-def _turned(aug: Augmentation, inp: Canvas, out: Canvas) -> tuple[Grid, Grid]:
-    return apply_grid(aug, freeze(inp)), apply_grid(aug, freeze(out))
+TURNS = {"down": 0, "up": 1, "right": 4, "left": 6}
 
 
 def slide_objects(rng: random.Random) -> PairFn:
     """Every object slides in one fixed direction, as a rigid piece, until it touches the border."""
-    turn = TURNS[rng.choice(tuple(TURNS))]
+    k = TURNS[rng.choice(tuple(TURNS))]
     palette = colours(rng, rng.randint(1, 3))
     lo, hi = side_range(rng, 5, 24)
 
@@ -267,14 +261,14 @@ def slide_objects(rng: random.Random) -> PairFn:
                 paint(out, cells, c, (h - bh, x))
                 x += bw
             x += 1
-        return _turned(turn, inp, out)
+        return turn(k, inp), turn(k, out)
     return pair
 
 
 def ray_to_wall(rng: random.Random) -> PairFn:
     """Seed pixels shoot a line in one fixed direction that stops at the first non-background cell
     (a wall segment) or at the border."""
-    turn = TURNS[rng.choice(tuple(TURNS))]
+    k = TURNS[rng.choice(tuple(TURNS))]
     seed_colour, wall_colour = colours(rng, 2)
     lo, hi = side_range(rng, 6, 24)
 
@@ -295,7 +289,7 @@ def ray_to_wall(rng: random.Random) -> PairFn:
             while y < h and inp[y][x] == 0:
                 out[y][x] = seed_colour
                 y += 1
-        return _turned(turn, inp, out)
+        return turn(k, inp), turn(k, out)
     return pair
 
 

@@ -15,10 +15,9 @@ from __future__ import annotations
 import random
 from itertools import pairwise
 
-from tasks_lib.arc.augment import Augmentation, apply_grid
 from tasks_lib.arc.data import Grid
 from tasks_lib.pretraining.generators.grid import (COLOURS, Canvas, Cell, PairFn, Retry, blank, colours, components, dims, extent,
-                                       freeze, noise, paint, place, rect, shape, side_range)
+                                       freeze, noise, paint, place, rect, shape, side_range, turn)
 
 STEPS4 = ((1, 0), (-1, 0), (0, 1), (0, -1))
 
@@ -314,7 +313,7 @@ def fill_between_lines(rng: random.Random) -> PairFn:
         if any(y not in ys and all(inp[y]) for y in range(h)):
             raise Retry("a full row of pixels would read as a line")
         if r.random() < 0.5:  # lines down the grid
-            return apply_grid(Augmentation(dihedral=4), freeze(inp)), apply_grid(Augmentation(dihedral=4), freeze(out))
+            return turn(4, inp), turn(4, out)
         return freeze(inp), freeze(out)
     return pair
 
@@ -376,8 +375,7 @@ def stack_objects(rng: random.Random) -> PairFn:
             paint(inp, cells, c)
         for cells, c in _fall(objects, h):
             paint(out, cells, c)
-        view = Augmentation(dihedral=k)
-        return apply_grid(view, freeze(inp)), apply_grid(view, freeze(out))
+        return turn(k, inp), turn(k, out)
     return pair
 
 
@@ -468,8 +466,8 @@ def anchor_to_line(rng: random.Random) -> PairFn:
             paint(out, cells, c, (y1, x0))
             inp[y0 + ay][x0 + ax] = anchor
             out[y1 + ay][x0 + ax] = anchor
-        view = Augmentation(dihedral=r.choice((0, 4)))
-        return apply_grid(view, freeze(inp)), apply_grid(view, freeze(out))
+        k = r.choice((0, 4))
+        return turn(k, inp), turn(k, out)
     return pair
 
 
