@@ -17,7 +17,7 @@ from itertools import pairwise
 
 from tasks_lib.arc.data import Grid
 from tasks_lib.pretraining.generators.grid import (COLOURS, Canvas, Cell, PairFn, Retry, blank, colours, components, dims, extent,
-                                       freeze, noise, paint, place, rect, shape, side_range, turn)
+                                       freeze, noise, paint, place, rect, scene, shape, side_range, turn)
 
 STEPS4 = ((1, 0), (-1, 0), (0, 1), (0, -1))
 
@@ -264,9 +264,7 @@ def recolour_interior(rng: random.Random) -> PairFn:
     def pair(r: random.Random) -> tuple[Grid, Grid]:
         h, w = dims(r, lo, hi)
         shapes = [_blob(r, min(7, h, w)) for _ in range(r.randint(1, max(1, min(4, h * w // 40))))]
-        inp = blank(h, w)
-        for cells, (y0, x0) in zip(shapes, place(r, h, w, shapes)):
-            paint(inp, cells, r.choice(palette), (y0, x0))
+        inp, _ = scene(r, h, w, shapes, palette)
         out = _copy(inp)
         for y in range(1, h - 1):
             for x in range(1, w - 1):
@@ -367,12 +365,8 @@ def stack_objects(rng: random.Random) -> PairFn:
     def pair(r: random.Random) -> tuple[Grid, Grid]:
         h, w = dims(r, lo, hi)
         shapes = [shape(r, r.randint(1, 3), r.randint(1, 3)) for _ in range(r.randint(2, max(2, h * w // 20)))]
-        objects = []
-        for cells, (y0, x0) in zip(shapes, place(r, h, w, shapes)):
-            objects.append(([(y0 + y, x0 + x) for y, x in cells], r.choice(palette)))
-        inp, out = blank(h, w), blank(h, w)
-        for cells, c in objects:
-            paint(inp, cells, c)
+        inp, objects = scene(r, h, w, shapes, palette)
+        out = blank(h, w)
         for cells, c in _fall(objects, h):
             paint(out, cells, c)
         return turn(k, inp), turn(k, out)
