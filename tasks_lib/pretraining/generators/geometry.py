@@ -11,7 +11,7 @@ import random
 
 from tasks_lib.arc.data import Grid
 from tasks_lib.pretraining.generators.grid import (COLOURS, PairFn, Retry, bbox, blank, colours, crop, dims, freeze, noise,
-                                       paint, shape, side_range, turn)
+                                       paint, shape, side_range, tiled, turn)
 
 
 def _picture(rng: random.Random, h: int, w: int, palette: list[int], bg: int = 0) -> Grid:
@@ -206,7 +206,7 @@ def pattern_extend(rng: random.Random) -> PairFn:
         ph, pw = r.randint(1, 4), r.randint(1, 4)
         motif = noise(r, ph, pw, palette, 1.0)
         h, w = r.randint(max(3, 2 * ph), 14), r.randint(max(3, 2 * pw), 14)
-        out = [[motif[y % ph][x % pw] for x in range(w)] for y in range(h)]
+        out = tiled(motif, h, w)
         # at least one and a half periods stay visible so the motif can be read off
         keep_h = r.randint(min(h - 1, ph + (ph + 1) // 2), h - 1) if direction != "right" else h
         keep_w = r.randint(min(w - 1, pw + (pw + 1) // 2), w - 1) if direction != "down" else w

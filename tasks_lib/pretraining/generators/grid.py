@@ -60,6 +60,12 @@ def noise(rng: random.Random, h: int, w: int, palette: Sequence[int], density: f
     return [[rng.choice(palette) if rng.random() < density else bg for _ in range(w)] for _ in range(h)]
 
 
+def tiled(tile: Grid | Canvas, h: int, w: int) -> Canvas:
+    """An h x w canvas covered by repeats of `tile` from the top-left corner (the last ones may be cut off)."""
+    th, tw = len(tile), len(tile[0])
+    return [[tile[y % th][x % tw] for x in range(w)] for y in range(h)]
+
+
 def shape(rng: random.Random, max_h: int, max_w: int, n_cells: int | None = None) -> list[Cell]:
     """A 4-connected random shape inside a max_h x max_w box, normalised to start at (0, 0)."""
     area = max_h * max_w

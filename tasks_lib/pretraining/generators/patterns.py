@@ -11,11 +11,11 @@ from __future__ import annotations
 import operator
 import random
 from collections import Counter
-from typing import Callable
+from typing import Callable, Sequence
 
 from tasks_lib.arc.data import Grid
 from tasks_lib.pretraining.generators.grid import (COLOURS, Canvas, PairFn, Retry, blank, colours, dims, freeze, noise, paint,
-                                       place, random_rects, shape, side_range)
+                                       place, random_rects, shape, side_range, tiled)
 
 
 def _turn(canvas: Canvas, k: int) -> Canvas:
@@ -56,7 +56,7 @@ def periodic_patch(rng: random.Random) -> PairFn:
         if len({v for row in tile for v in row}) < 2:
             raise Retry("a one-colour mosaic")
         h, w = dims(r, lo, hi)
-        full = [[tile[y % ph][x % pw] for x in range(w)] for y in range(h)]
+        full = tiled(tile, h, w)
         mh, mw = r.randint(2, min(6, h - 2)), r.randint(2, min(6, w - 2))
         y0, x0 = r.randint(0, h - mh), r.randint(0, w - mw)
         hidden = {(y0 + y, x0 + x) for y in range(mh) for x in range(mw)}
@@ -114,7 +114,7 @@ def repair_mosaic(rng: random.Random) -> PairFn:
             ph, pw = pw, ph
         tile = noise(r, ph, pw, palette, 1.0)
         h, w = dims(r, lo, hi)
-        full = [[tile[y % ph][x % pw] for x in range(w)] for y in range(h)]
+        full = tiled(tile, h, w)
         places = r.sample([(y, x) for y in range(ph) for x in range(pw)], r.randint(1, min(4, ph * pw)))
         inp = [row[:] for row in full]
         for py, px in places:
@@ -132,7 +132,7 @@ def repair_mosaic(rng: random.Random) -> PairFn:
     return pair
 
 
-def _least_period(lines: list[tuple[int, ...]]) -> int:
+def _least_period(lines: Sequence[tuple[int, ...]]) -> int:
     """The smallest p with lines[i] == lines[i + p] for every i."""
     return next(p for p in range(1, len(lines) + 1) if all(lines[i] == lines[i + p] for i in range(len(lines) - p)))
 
@@ -147,7 +147,7 @@ def minimal_tile(rng: random.Random) -> PairFn:
         tile = noise(r, ph, pw, palette, 1.0)
         h = r.randint(max(lo, 2 * ph), max(hi, 2 * ph))
         w = r.randint(max(lo, 2 * pw), max(hi, 2 * pw))
-        g = [tuple(tile[y % ph][x % pw] for x in range(w)) for y in range(h)]
+        g = freeze(tiled(tile, h, w))
         a, b = _least_period(g), _least_period(list(zip(*g)))
         if a * b == 1 or 2 * a > h or 2 * b > w:
             raise Retry("a one-cell tile, or too few repeats to read the tile off")
