@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 
 from tasks_lib.arc.data import Grid
 from tasks_lib.pretraining.generators.grid import (COLOURS, Canvas, PairFn, Retry, blank, colours, dims, freeze, noise, paint,
-                                       place, random_rects, shape, side_range, tiled)
+                                       place, random_rects, shape, side_range, size, tiled)
 
 
 def _turn(canvas: Canvas, k: int) -> Canvas:
@@ -41,6 +41,14 @@ def _fill_by_period(canvas: Canvas, hidden: set[tuple[int, int]], ph: int, pw: i
     return fill
 
 
+def _mosaic_tile(r: random.Random, palette: list[int]) -> Canvas:
+    """A mosaic's tile: 1-4 by 2-4 cells (either way round), each a random palette colour."""
+    ph, pw = r.randint(1, 4), r.randint(2, 4)
+    if r.random() < 0.5:
+        ph, pw = pw, ph
+    return noise(r, ph, pw, palette, 1.0)
+
+
 def periodic_patch(rng: random.Random) -> PairFn:
     """A periodic mosaic covers the grid but a rectangle of it is painted over in a mask colour; the
     output is what the mask hides."""
@@ -49,10 +57,7 @@ def periodic_patch(rng: random.Random) -> PairFn:
     lo, hi = side_range(rng, 8, 30)
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
-        ph, pw = r.randint(1, 4), r.randint(2, 4)
-        if r.random() < 0.5:
-            ph, pw = pw, ph
-        tile = noise(r, ph, pw, palette, 1.0)
+        tile = _mosaic_tile(r, palette)
         if len({v for row in tile for v in row}) < 2:
             raise Retry("a one-colour mosaic")
         h, w = dims(r, lo, hi)
@@ -67,7 +72,7 @@ def periodic_patch(rng: random.Random) -> PairFn:
                 fill = _fill_by_period(full, hidden, a, b)
                 if fill is not None and fill != truth:
                     raise Retry("two periods fill the mask differently")
-        if _fill_by_period(full, hidden, ph, pw) is None:
+        if _fill_by_period(full, hidden, *size(tile)) is None:
             raise Retry("the mask hides a part of the tile seen nowhere else")
         inp = [row[:] for row in full]
         paint(inp, hidden, mask)
@@ -109,12 +114,10 @@ def repair_mosaic(rng: random.Random) -> PairFn:
     lo, hi = side_range(rng, 12, 30)
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
-        ph, pw = r.randint(1, 4), r.randint(2, 4)
-        if r.random() < 0.5:
-            ph, pw = pw, ph
-        tile = noise(r, ph, pw, palette, 1.0)
+        tile = _mosaic_tile(r, palette)
         h, w = dims(r, lo, hi)
         full = tiled(tile, h, w)
+        ph, pw = size(tile)
         places = r.sample([(y, x) for y in range(ph) for x in range(pw)], r.randint(1, min(4, ph * pw)))
         inp = [row[:] for row in full]
         for py, px in places:
