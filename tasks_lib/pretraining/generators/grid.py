@@ -169,6 +169,21 @@ def components(grid: Grid | Canvas, bg: int = 0, diagonal: bool = True) -> list[
     return groups
 
 
+def outside(g: Grid | Canvas, bg: int = 0) -> set[Cell]:
+    """Background cells that reach the border through background (4-connected)."""
+    h, w = len(g), len(g[0])
+    stack = [(r, c) for r in range(h) for c in range(w) if (r in (0, h - 1) or c in (0, w - 1)) and g[r][c] == bg]
+    seen = set(stack)
+    while stack:
+        r, c = stack.pop()
+        for dr, dc in ((0, 1), (1, 0), (0, -1), (-1, 0)):
+            n = (r + dr, c + dc)
+            if 0 <= n[0] < h and 0 <= n[1] < w and n not in seen and g[n[0]][n[1]] == bg:
+                seen.add(n)
+                stack.append(n)
+    return seen
+
+
 def bbox(cells: Iterable[Cell]) -> tuple[int, int, int, int]:
     """(top, left, bottom, right), inclusive."""
     cells = list(cells)

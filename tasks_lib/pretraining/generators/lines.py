@@ -9,8 +9,8 @@ from __future__ import annotations
 import random
 
 from tasks_lib.arc.data import Grid
-from tasks_lib.pretraining.generators.grid import (COLOURS, Canvas, PairFn, Retry, bbox, blank, colours, dims, freeze, noise,
-                                       outline, paint, place, random_rects, scatter, shape, side_range, turn)
+from tasks_lib.pretraining.generators.grid import (COLOURS, PairFn, Retry, bbox, blank, colours, dims, freeze, noise,
+                                       outline, outside, paint, place, random_rects, scatter, shape, side_range, turn)
 
 DIRECTIONS = {"down": (1, 0), "up": (-1, 0), "right": (0, 1), "left": (0, -1)}
 DIAGONALS = ((1, 1), (1, -1), (-1, 1), (-1, -1))
@@ -107,21 +107,6 @@ def connect_pairs(rng: random.Random) -> PairFn:
     return pair
 
 
-def _outside_reach(canvas: Canvas) -> set[tuple[int, int]]:
-    """Background cells 4-connected to the border."""
-    h, w = len(canvas), len(canvas[0])
-    stack = [(y, x) for y in range(h) for x in range(w) if (y in (0, h - 1) or x in (0, w - 1)) and canvas[y][x] == 0]
-    seen = set(stack)
-    while stack:
-        y, x = stack.pop()
-        for dy, dx in ((0, 1), (1, 0), (0, -1), (-1, 0)):
-            ny, nx = y + dy, x + dx
-            if 0 <= ny < h and 0 <= nx < w and canvas[ny][nx] == 0 and (ny, nx) not in seen:
-                seen.add((ny, nx))
-                stack.append((ny, nx))
-    return seen
-
-
 def fill_enclosed(rng: random.Random) -> PairFn:
     """Background cells that cannot reach the border (4-connected) are filled with a fixed colour."""
     fill = rng.choice(COLOURS)
@@ -138,7 +123,7 @@ def fill_enclosed(rng: random.Random) -> PairFn:
                 ring.remove(r.choice([c for c in ring if c not in ((0, 0), (0, bw - 1), (bh - 1, 0), (bh - 1, bw - 1))]))
             rings.append(ring)
         inp = scatter(r, h, w, rings, wall)
-        reach = _outside_reach(inp)
+        reach = outside(inp)
         out = [[fill if v == 0 and (y, x) not in reach else v for x, v in enumerate(row)] for y, row in enumerate(inp)]
         return freeze(inp), freeze(out)
     return pair

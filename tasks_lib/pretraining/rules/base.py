@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
 from tasks_lib.arc.data import Grid
-from tasks_lib.pretraining.generators.grid import Canvas, Retry, blank, components, freeze, noise, thaw
+from tasks_lib.pretraining.generators.grid import Canvas, Retry, blank, components, freeze, noise, outside, thaw
 
 AnyGrid = Grid | Canvas
 Solve = Callable[[Grid], AnyGrid]
 Sample = Callable[[random.Random], AnyGrid]
 
-__all__ = ["AnyGrid", "Canvas", "Grid", "Registry", "Retry", "Rule", "blank", "components", "freeze", "thaw"]
+__all__ = ["AnyGrid", "Canvas", "Grid", "Registry", "Retry", "Rule", "blank", "components", "freeze", "outside", "thaw"]
 
 
 @dataclass(frozen=True)
@@ -147,21 +147,6 @@ def counts(g: AnyGrid) -> Counter:
 
 def palette_of(g: AnyGrid, bg: int | None = 0) -> set[int]:
     return {v for row in g for v in row if v != bg}
-
-
-def outside(g: AnyGrid, bg: int = 0) -> set[tuple[int, int]]:
-    """Background cells that reach the border through background (4-connected)."""
-    h, w = len(g), len(g[0])
-    stack = [(r, c) for r in range(h) for c in range(w) if (r in (0, h - 1) or c in (0, w - 1)) and g[r][c] == bg]
-    seen = set(stack)
-    while stack:
-        r, c = stack.pop()
-        for dr, dc in ((0, 1), (1, 0), (0, -1), (-1, 0)):
-            n = (r + dr, c + dc)
-            if 0 <= n[0] < h and 0 <= n[1] < w and n not in seen and g[n[0]][n[1]] == bg:
-                seen.add(n)
-                stack.append(n)
-    return seen
 
 
 def tile_period(g: AnyGrid, hole: int = 0) -> tuple[int, int]:
