@@ -15,10 +15,8 @@ import random
 from collections.abc import Callable
 
 from tasks_lib.arc.data import Grid
-from tasks_lib.pretraining.generators.grid import (COLOURS, Cell, PairFn, Retry, bbox, blank, colours, dims, extent, freeze,
-                                       noise, outline, paint, place, rect, scene, shape, side_range, turn)
-
-STEPS4 = ((1, 0), (-1, 0), (0, 1), (0, -1))
+from tasks_lib.pretraining.generators.grid import (COLOURS, Cell, PairFn, Retry, STEPS4, bbox, blank, colours, dims, extent,
+                                       freeze, noise, outline, paint, place, rect, scene, shape, side_range, turn)
 
 
 def _cycle(rng: random.Random, options: list) -> Callable[[], object]:

@@ -20,6 +20,7 @@ PairFn = Callable[[random.Random], tuple[Grid, Grid]]  # draws one (input, outpu
 Family = Callable[[random.Random], PairFn]  # draws a task's hidden rule, returns its pair drawer
 
 COLOURS = tuple(range(1, 10))  # non-background colours; 0 is the background unless a family says otherwise
+STEPS4 = ((1, 0), (-1, 0), (0, 1), (0, -1))  # the four edge neighbours' offsets
 
 
 class Retry(Exception):

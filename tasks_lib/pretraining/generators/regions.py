@@ -16,10 +16,8 @@ import random
 from itertools import pairwise
 
 from tasks_lib.arc.data import Grid
-from tasks_lib.pretraining.generators.grid import (COLOURS, Canvas, Cell, PairFn, Retry, blank, colours, components, dims, extent,
-                                       freeze, noise, paint, place, rect, scene, shape, side_range, turn)
-
-STEPS4 = ((1, 0), (-1, 0), (0, 1), (0, -1))
+from tasks_lib.pretraining.generators.grid import (COLOURS, Canvas, Cell, PairFn, Retry, STEPS4, blank, colours, components, dims,
+                                       extent, freeze, noise, paint, place, rect, scene, shape, side_range, turn)
 
 
 def _copy(canvas: Canvas) -> Canvas:
