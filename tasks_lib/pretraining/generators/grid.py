@@ -35,7 +35,8 @@ def freeze(canvas: Canvas) -> Grid:
     return tuple(tuple(row) for row in canvas)
 
 
-def thaw(grid: Grid) -> Canvas:
+def thaw(grid: Grid | Canvas) -> Canvas:
+    """A fresh mutable copy."""
     return [list(row) for row in grid]
 
 
