@@ -122,12 +122,15 @@ def paint(canvas: Canvas, cells: Iterable[Cell], colour: int, at: Cell = (0, 0))
         canvas[at[0] + r][at[1] + c] = colour
 
 
-def scatter(rng: random.Random, h: int, w: int, shapes: Sequence[Sequence[Cell]], colour: int, gap: int = 1,
-            bg: int = 0) -> Canvas:
-    """An h x w canvas of `bg` with the shapes placed `gap` cells apart (see `place`), all in `colour`."""
+def scatter(rng: random.Random, h: int, w: int, shapes: Sequence[Sequence[Cell]], colour: int | None = None,
+            gap: int = 1, bg: int = 0) -> Canvas:
+    """An h x w canvas of `bg` with the shapes placed `gap` cells apart (see `place`), all in `colour`; when
+    `colour` is None, each in a colour of its own (`colours`, drawn after the places)."""
     canvas = blank(h, w, bg)
-    for cells, at in zip(shapes, place(rng, h, w, shapes, gap=gap)):
-        paint(canvas, cells, colour, at)
+    offsets = place(rng, h, w, shapes, gap=gap)
+    fills = colours(rng, len(shapes)) if colour is None else [colour] * len(shapes)
+    for cells, at, c in zip(shapes, offsets, fills):
+        paint(canvas, cells, c, at)
     return canvas
 
 

@@ -48,11 +48,8 @@ def _hollow_out(g: Grid) -> Grid:
 
 def _solid_boxes(rng: random.Random):
     h, w = rng.randint(7, 18), rng.randint(7, 16)
-    g = blank(h, w)
     boxes = [rect(rng.randint(3, 6), rng.randint(3, 8)) for _ in range(rng.randint(1, 4))]
-    for cells, at, colour in zip(boxes, place(rng, h, w, boxes, gap=1), pick(rng, len(boxes))):
-        paint(g, cells, colour, at)
-    return g
+    return scatter(rng, h, w, boxes)
 
 
 RULES.add("4347f46a", _hollow_out, _solid_boxes)
@@ -92,15 +89,12 @@ def _box_with_hole(g: Grid) -> Grid:
 
 def _boxes_one_holed(rng: random.Random):
     h, w = rng.randint(13, 16), rng.randint(13, 17)
-    g = blank(h, w)
     boxes = [rect(rng.randint(2, 4), rng.randint(2, 5)) for _ in range(rng.randint(4, 6))]
     boxes[0] = [p for p in rect(rng.randint(3, 5), rng.randint(3, 5))]
     bh, bw = max(r for r, _ in boxes[0]) + 1, max(c for _, c in boxes[0]) + 1
     hole = (rng.randint(1, bh - 2), rng.randint(1, bw - 2))
     boxes[0] = [p for p in boxes[0] if p != hole]
-    for cells, at, colour in zip(boxes, place(rng, h, w, boxes, gap=1), pick(rng, len(boxes))):
-        paint(g, cells, colour, at)
-    return g
+    return scatter(rng, h, w, boxes)
 
 
 RULES.add("b9b7f026", _box_with_hole, _boxes_one_holed)
@@ -183,11 +177,8 @@ def _comb_bars(g: Grid) -> Grid:
 
 def _thick_bars(rng: random.Random):
     h, w = rng.randint(7, 10), rng.randint(12, 30)
-    g = blank(h, w)
     bars = [rect(3, 2 * rng.randint(2, 7) + 1) for _ in range(2)]
-    for cells, at, colour in zip(bars, place(rng, h, w, bars, gap=1), pick(rng, 2)):
-        paint(g, cells, colour, at)
-    return g
+    return scatter(rng, h, w, bars)
 
 
 RULES.add("3bdb4ada", _comb_bars, _thick_bars)

@@ -175,13 +175,10 @@ def _largest_outline_colour(g: Grid) -> Grid:
 
 
 def _two_outlines(rng: random.Random):
-    g = blank(10, 10)
     sizes = [(rng.randint(3, 6), rng.randint(3, 6)) for _ in range(2)]
     require(sizes[0][0] * sizes[0][1] != sizes[1][0] * sizes[1][1], "equal areas")
     shapes = [outline(*s) for s in sizes]
-    for cells, at, colour in zip(shapes, place(rng, 10, 10, shapes, gap=0), pick(rng, 2)):
-        paint(g, cells, colour, at)
-    return g
+    return scatter(rng, 10, 10, shapes, gap=0)
 
 
 RULES.add("445eab21", _largest_outline_colour, _two_outlines)
@@ -366,12 +363,9 @@ def _colours_by_size(g: Grid) -> Grid:
 
 
 def _three_shapes(rng: random.Random):
-    g = blank(12, 12)
     shapes = [shape(rng, rng.randint(2, 4), rng.randint(2, 4)) for _ in range(3)]
     require(len({len(s) for s in shapes}) == 3, "equal sizes")
-    for cells, at, colour in zip(shapes, place(rng, 12, 12, shapes, gap=1), pick(rng, 3)):
-        paint(g, cells, colour, at)
-    return g
+    return scatter(rng, 12, 12, shapes)
 
 
 RULES.add("f8ff0b80", _colours_by_size, _three_shapes)
@@ -411,13 +405,10 @@ def _smallest_rect(g: Grid) -> Grid:
 
 def _rects(rng: random.Random):
     h, w = rng.randint(10, 20), rng.randint(10, 20)
-    g = blank(h, w)
     shapes = [rect(rng.randint(2, 6), rng.randint(2, 6)) for _ in range(rng.randint(2, 4))]
     areas = sorted(len(s) for s in shapes)
     require(areas[0] < areas[1], "no unique smallest")
-    for cells, at, colour in zip(shapes, place(rng, h, w, shapes, gap=1), pick(rng, len(shapes))):
-        paint(g, cells, colour, at)
-    return g
+    return scatter(rng, h, w, shapes)
 
 
 RULES.add("23b5c85d", _smallest_rect, _rects)
@@ -433,7 +424,6 @@ def _symmetric_one(g: Grid) -> Grid:
 
 
 def _one_symmetric(rng: random.Random):
-    g = blank(10, 10)
     shapes = []
     for k in range(3):
         cells = shape(rng, rng.randint(2, 3), rng.randint(2, 4))
@@ -441,8 +431,7 @@ def _one_symmetric(rng: random.Random):
             w = max(c for _, c in cells) + 1
             cells = sorted(set(cells) | {(r, w - 1 - c) for r, c in cells})
         shapes.append(cells)
-    for cells, at, colour in zip(shapes, place(rng, 10, 10, shapes, gap=1), pick(rng, 3)):
-        paint(g, cells, colour, at)
+    g = scatter(rng, 10, 10, shapes)
     blocks = [_crop_colour(g, v) for v in counts(g) if v]
     require(sum(b == flip_lr(b) for b in blocks) == 1, "not exactly one symmetric shape")
     return g

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 
-from tasks_lib.pretraining.generators.grid import bbox, outline, paint, place, rect
+from tasks_lib.pretraining.generators.grid import bbox, outline, paint, place, rect, scatter
 from tasks_lib.pretraining.rules.base import (Grid, Registry, blank, cells_of, components, pick, random_grid, rays_to_box, require,
                                   thaw, transpose)
 
@@ -95,7 +95,6 @@ def _fill_rows_between(g: Grid) -> Grid:
 
 
 def _vees(rng: random.Random):
-    g = blank(10, 10)
     shapes = []
     for _ in range(rng.randint(1, 2)):
         arm = rng.randint(1, 3)
@@ -107,9 +106,7 @@ def _vees(rng: random.Random):
             top = min(r for r, _ in cells)
             cells = [(r - top, c) for r, c in cells]
         shapes.append(cells)
-    for cells, at, colour in zip(shapes, place(rng, 10, 10, shapes, gap=1), pick(rng, len(shapes))):
-        paint(g, cells, colour, at)
-    return g
+    return scatter(rng, 10, 10, shapes)
 
 
 RULES.add("22168020", _fill_rows_between, _vees)
