@@ -1,7 +1,8 @@
-"""Drawing helpers the generator families share: mutable canvases, random shapes, placement, objects.
+"""Drawing helpers the generator families and the training tasks' rules (`tasks_lib.pretraining.rules`) share:
+mutable canvases, random shapes, placement, objects, dihedral views, tilings.
 
 Contract: a canvas is a list of lists of ints 0-9 that a family draws on and then freezes into a
-`tasks_lib.arc.data.Grid`. Every helper takes the `random.Random` it draws from, so a family is
+`tasks_lib.arc.data.Grid`. Every helper that draws takes the `random.Random` it draws from, so a family is
 deterministic in its rng. A draw that cannot satisfy its constraints raises `Retry`; the caller
 (`tasks_lib.pretraining.generate`) draws again, a bounded number of times.
 """
