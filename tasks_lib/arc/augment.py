@@ -39,24 +39,16 @@ def _flip_cols(g: Grid) -> Grid:  # mirror left-right
     return tuple(tuple(reversed(r)) for r in g)
 
 
-def _dihedral(g: Grid, k: int) -> Grid:
-    """k in 0..7: bit 0 flips rows, bit 1 flips columns, bit 2 transposes first."""
-    if k & 4:
-        g = _transpose(g)
-    if k & 1:
-        g = _flip_rows(g)
-    if k & 2:
-        g = _flip_cols(g)
-    return g
+_DIHEDRAL_STEPS = ((4, _transpose), (1, _flip_rows), (2, _flip_cols))  # (bit of k, step), in the order applied
 
 
-def _dihedral_inverse(g: Grid, k: int) -> Grid:
-    if k & 2:
-        g = _flip_cols(g)
-    if k & 1:
-        g = _flip_rows(g)
-    if k & 4:
-        g = _transpose(g)
+def _dihedral(g: Grid, k: int, inverse: bool = False) -> Grid:
+    """k in 0..7: bit 0 flips rows, bit 1 flips columns, bit 2 transposes first. Each step is its own inverse, so
+    `inverse` undoes k by taking the same steps in reverse order."""
+    steps = reversed(_DIHEDRAL_STEPS) if inverse else _DIHEDRAL_STEPS
+    for bit, step in steps:
+        if k & bit:
+            g = step(g)
     return g
 
 
@@ -116,7 +108,7 @@ def invert_grid(aug: Augmentation, grid: Grid) -> Grid:
     for src, dst in enumerate(aug.colours):
         inv[dst] = src
     g = tuple(tuple(inv[v] for v in row) for row in grid)
-    return _dihedral_inverse(g, aug.dihedral)
+    return _dihedral(g, aug.dihedral, inverse=True)
 
 
 def max_scale(task: Task) -> int:

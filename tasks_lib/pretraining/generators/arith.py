@@ -12,18 +12,13 @@ from __future__ import annotations
 
 import random
 
-from tasks_lib.arc.augment import Augmentation, apply_grid
 from tasks_lib.arc.data import Grid
 from tasks_lib.pretraining.generators.grid import (COLOURS, Canvas, Cell, PairFn, Retry, blank, colours, dims, extent, freeze,
-                                       noise, paint, place, rect, shape, side_range)
+                                       noise, paint, place, rect, scene, shape, side_range, turn)
 
 
 def _transpose(canvas: Canvas) -> Canvas:
     return [list(col) for col in zip(*canvas)]
-
-
-def _turned(turn: Augmentation, canvas: Canvas) -> Grid:
-    return apply_grid(turn, freeze(canvas))
 
 
 def _distinct_shapes(rng: random.Random, n: int, box: int, lo_cells: int, hi_cells: int) -> list[list[Cell]]:
@@ -94,17 +89,6 @@ def fuller_half(rng: random.Random) -> PairFn:
     return pair
 
 
-def _scatter(r: random.Random, h: int, w: int, shapes: list[list[Cell]],
-             palette: list[int]) -> tuple[Canvas, list[int]]:
-    """The shapes placed apart in random palette colours; returns the canvas and each shape's colour."""
-    canvas = blank(h, w)
-    picked = []
-    for cells, at in zip(shapes, place(r, h, w, shapes)):
-        picked.append(r.choice(palette))
-        paint(canvas, cells, picked[-1], at)
-    return canvas, picked
-
-
 def unique_shape(rng: random.Random) -> PairFn:
     """Objects in mixed colours: every shape but one appears two or three times; the output is the object whose
     shape appears once, cut out to its bounding box."""
@@ -116,8 +100,8 @@ def unique_shape(rng: random.Random) -> PairFn:
         odd, *common = _distinct_shapes(r, r.randint(2, 3), 3, 3, 6)
         shapes = [odd] + [cells for cells in common for _ in range(r.randint(2, 3))]
         order = r.sample(range(len(shapes)), len(shapes))
-        inp, picked = _scatter(r, h, w, [shapes[k] for k in order], palette)
-        return freeze(inp), freeze(_drawn(odd, picked[order.index(0)]))
+        inp, objects = scene(r, h, w, [shapes[k] for k in order], palette)
+        return freeze(inp), freeze(_drawn(odd, objects[order.index(0)][1]))
     return pair
 
 
@@ -133,7 +117,7 @@ def most_common_shape(rng: random.Random) -> PairFn:
         top, *rest = _distinct_shapes(r, r.randint(2, 3), 3, 2, 6)
         counts = [r.randint(1, 3) for _ in rest]
         shapes = [top] * (max(counts) + r.randint(1, 2)) + [cells for cells, n in zip(rest, counts) for _ in range(n)]
-        inp, _ = _scatter(r, h, w, r.sample(shapes, len(shapes)), palette)
+        inp, _ = scene(r, h, w, r.sample(shapes, len(shapes)), palette)
         return freeze(inp), freeze(_drawn(top, mark))
     return pair
 
@@ -198,7 +182,7 @@ def grow_staircase(rng: random.Random) -> PairFn:
     """The first two or three columns of a staircase stand on the bottom row (a start height and a fixed step);
     the output continues the staircase to the far edge, columns capped at the top. The whole picture is turned
     by a fixed rotation or flip, so the staircase may grow from any edge."""
-    turn = Augmentation(dihedral=rng.randint(0, 7))
+    k = rng.randint(0, 7)  # the task's fixed rotation or flip
     lo, hi = side_range(rng, 5, 20)
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
@@ -213,7 +197,7 @@ def grow_staircase(rng: random.Random) -> PairFn:
             canvas = blank(h, w)
             for x in range(columns):
                 paint(canvas, [(h - 1 - y, x) for y in range(heights[x])], c)
-            return _turned(turn, canvas)
+            return turn(k, canvas)
         return draw(shown), draw(w)
     return pair
 
@@ -258,7 +242,7 @@ def legend_recolour(rng: random.Random) -> PairFn:
     of one fixed colour each copy a legend shape, and each takes the colour of the legend shape it copies. The
     whole picture is turned by a fixed rotation or flip, so the legend may stand on any side."""
     grey, divider = colours(rng, 2)
-    turn = Augmentation(dihedral=rng.randint(0, 7))
+    k = rng.randint(0, 7)  # the task's fixed rotation or flip
     lo, hi = side_range(rng, 10, 30)
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
@@ -278,7 +262,7 @@ def legend_recolour(rng: random.Random) -> PairFn:
             paint(field_in, cells, grey, at)
             paint(field_out, cells, keys[shapes.index(cells)], at)
         top = legend + [[divider] * w]
-        return _turned(turn, top + field_in), _turned(turn, top + field_out)
+        return turn(k, top + field_in), turn(k, top + field_out)
     return pair
 
 

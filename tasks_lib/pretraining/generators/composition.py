@@ -14,17 +14,9 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from tasks_lib.arc.augment import Augmentation, apply_grid
 from tasks_lib.arc.data import Grid
-from tasks_lib.pretraining.generators.grid import (COLOURS, Canvas, Cell, PairFn, Retry, bbox, blank, colours, dims, extent,
-                                       freeze, noise, paint, place, rect, shape, side_range)
-
-STEPS4 = ((1, 0), (-1, 0), (0, 1), (0, -1))
-
-
-def _turn(k: int, grid: Grid | Canvas) -> Grid:
-    """The grid under dihedral transform k (0 is the identity)."""
-    return apply_grid(Augmentation(dihedral=k), freeze([list(row) for row in grid]))
+from tasks_lib.pretraining.generators.grid import (COLOURS, Cell, PairFn, Retry, STEPS4, bbox, blank, colours, dims, extent,
+                                       freeze, noise, outline, paint, place, rect, scene, shape, side_range, turn)
 
 
 def _cycle(rng: random.Random, options: list) -> Callable[[], object]:
@@ -75,7 +67,7 @@ def move_until_touch(rng: random.Random) -> PairFn:
         if not moved:
             raise Retry("nothing moves")
         k = r.choice((0, 1))  # the wall runs across (0) or, transposed, down the grid
-        return _turn(4 * k, inp), _turn(4 * k, out)
+        return turn(4 * k, inp), turn(4 * k, out)
     return pair
 
 
@@ -146,7 +138,7 @@ def recolour_by_key(rng: random.Random) -> PairFn:
             paint(out, cells, key_of[level[0]] if level else base, (y0, x0 + 2))
         if True not in kinds:
             raise Retry("no object is level with a key")
-        return _turn(k, inp), _turn(k, out)
+        return turn(k, inp), turn(k, out)
     return pair
 
 
@@ -229,10 +221,10 @@ def cue_transform(rng: random.Random) -> PairFn:
         h, w = dims(r, lo, hi)
         cue = next_cue()
         picture = freeze(noise(r, h, w, palette, r.uniform(0.4, 0.8)))
-        views = {_turn(k, picture) for k in range(8)}
+        views = {turn(k, picture) for k in range(8)}
         if len(views) < 8:
             raise Retry("picture has a symmetry, so its transform is ambiguous")
-        return freeze([[cue] * w, *picture]), _turn(turns[cue], picture)
+        return freeze([[cue] * w, *picture]), turn(turns[cue], picture)
     return pair
 
 
@@ -262,14 +254,7 @@ def take_colour_of_extreme(rng: random.Random) -> PairFn:
     def pair(r: random.Random) -> tuple[Grid, Grid]:
         h, w = dims(r, lo, hi)
         sizes = r.sample(range(1, 13), r.randint(3, 5))
-        shapes = [shape(r, min(n, 4), min(n, 4), n) for n in sizes]
-        inp = blank(h, w)
-        objects = []
-        for cells, (y0, x0) in zip(shapes, place(r, h, w, shapes)):
-            c = r.choice(palette)
-            absolute = [(y0 + y, x0 + x) for y, x in cells]
-            paint(inp, absolute, c)
-            objects.append((absolute, c))
+        inp, objects = scene(r, h, w, [shape(r, min(n, 4), min(n, 4), n) for n in sizes], palette)
         small = min(objects, key=lambda o: len(o[0]))
         large = max(objects, key=lambda o: len(o[0]))
         if small[1] == large[1]:
@@ -326,7 +311,7 @@ def turn_and_recolour(rng: random.Random) -> PairFn:
         if not set(sources) <= {v for row in grid for v in row}:
             raise Retry("a mapped colour is missing")
         recoloured = [[mapping.get(v, v) for v in row] for row in grid]
-        return freeze(grid), _turn(k, recoloured)
+        return freeze(grid), turn(k, recoloured)
     return pair
 
 
@@ -368,7 +353,7 @@ def recolour_inside_frame(rng: random.Random) -> PairFn:
         for box, (y0, x0) in zip(boxes, corners):
             fh, fw = extent(box)
             c = r.choice(frame_colours)
-            ring = [(y, x) for y, x in box if y in (0, fh - 1) or x in (0, fw - 1)]
+            ring = outline(fh, fw)
             paint(inp, ring, c, (y0, x0))
             paint(out, ring, c, (y0, x0))
             inner = [shape(r, r.randint(1, min(2, fh - 4)), r.randint(1, min(2, fw - 4)))

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import random
 
-from tasks_lib.arc.augment import Augmentation, apply_grid
 from tasks_lib.arc.data import Grid
 from tasks_lib.pretraining.generators.grid import (COLOURS, PairFn, Retry, bbox, blank, colours, crop, dims, freeze, noise,
-                                       paint, shape, side_range)
+                                       paint, shape, side_range, tiled, turn)
 
 
 def _picture(rng: random.Random, h: int, w: int, palette: list[int], bg: int = 0) -> Grid:
@@ -22,13 +21,13 @@ def _picture(rng: random.Random, h: int, w: int, palette: list[int], bg: int = 0
 
 def dihedral(rng: random.Random) -> PairFn:
     """Rotate or flip the whole grid by one of the 7 non-identity dihedral transforms."""
-    aug = Augmentation(dihedral=rng.randint(1, 7))
+    k = rng.randint(1, 7)
     lo, hi = side_range(rng, 2, 30)
     palette = colours(rng, rng.randint(1, 4))
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
         g = _picture(r, *dims(r, lo, hi), palette)
-        return g, apply_grid(aug, g)
+        return g, turn(k, g)
     return pair
 
 
@@ -207,7 +206,7 @@ def pattern_extend(rng: random.Random) -> PairFn:
         ph, pw = r.randint(1, 4), r.randint(1, 4)
         motif = noise(r, ph, pw, palette, 1.0)
         h, w = r.randint(max(3, 2 * ph), 14), r.randint(max(3, 2 * pw), 14)
-        out = [[motif[y % ph][x % pw] for x in range(w)] for y in range(h)]
+        out = tiled(motif, h, w)
         # at least one and a half periods stay visible so the motif can be read off
         keep_h = r.randint(min(h - 1, ph + (ph + 1) // 2), h - 1) if direction != "right" else h
         keep_w = r.randint(min(w - 1, pw + (pw + 1) // 2), w - 1) if direction != "down" else w

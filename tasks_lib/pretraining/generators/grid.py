@@ -1,7 +1,8 @@
-"""Drawing helpers the generator families share: mutable canvases, random shapes, placement, objects.
+"""Drawing helpers the generator families and the training tasks' rules (`tasks_lib.pretraining.rules`) share:
+mutable canvases, random shapes, placement, objects, dihedral views, tilings.
 
 Contract: a canvas is a list of lists of ints 0-9 that a family draws on and then freezes into a
-`tasks_lib.arc.data.Grid`. Every helper takes the `random.Random` it draws from, so a family is
+`tasks_lib.arc.data.Grid`. Every helper that draws takes the `random.Random` it draws from, so a family is
 deterministic in its rng. A draw that cannot satisfy its constraints raises `Retry`; the caller
 (`tasks_lib.pretraining.generate`) draws again, a bounded number of times.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import random
 from typing import Callable, Iterable, Sequence
 
+from tasks_lib.arc.augment import Augmentation, apply_grid
 from tasks_lib.arc.data import Grid
 
 Canvas = list[list[int]]
@@ -19,6 +21,7 @@ PairFn = Callable[[random.Random], tuple[Grid, Grid]]  # draws one (input, outpu
 Family = Callable[[random.Random], PairFn]  # draws a task's hidden rule, returns its pair drawer
 
 COLOURS = tuple(range(1, 10))  # non-background colours; 0 is the background unless a family says otherwise
+STEPS4 = ((1, 0), (-1, 0), (0, 1), (0, -1))  # the four edge neighbours' offsets
 
 
 class Retry(Exception):
@@ -33,12 +36,18 @@ def freeze(canvas: Canvas) -> Grid:
     return tuple(tuple(row) for row in canvas)
 
 
-def thaw(grid: Grid) -> Canvas:
+def thaw(grid: Grid | Canvas) -> Canvas:
+    """A fresh mutable copy."""
     return [list(row) for row in grid]
 
 
 def size(grid: Grid | Canvas) -> tuple[int, int]:
     return len(grid), len(grid[0])
+
+
+def turn(k: int, grid: Grid | Canvas) -> Grid:
+    """The grid under dihedral transform k of `tasks_lib.arc.augment` (0 is the identity, 4 the transpose)."""
+    return apply_grid(Augmentation(dihedral=k), freeze(grid))
 
 
 def colours(rng: random.Random, n: int, exclude: Iterable[int] = (0,)) -> list[int]:
@@ -52,6 +61,12 @@ def colours(rng: random.Random, n: int, exclude: Iterable[int] = (0,)) -> list[i
 def noise(rng: random.Random, h: int, w: int, palette: Sequence[int], density: float, bg: int = 0) -> Canvas:
     """A canvas where each cell is a random palette colour with probability `density`, else `bg`."""
     return [[rng.choice(palette) if rng.random() < density else bg for _ in range(w)] for _ in range(h)]
+
+
+def tiled(tile: Grid | Canvas, h: int, w: int) -> Canvas:
+    """An h x w canvas covered by repeats of `tile` from the top-left corner (the last ones may be cut off)."""
+    th, tw = len(tile), len(tile[0])
+    return [[tile[y % th][x % tw] for x in range(w)] for y in range(h)]
 
 
 def shape(rng: random.Random, max_h: int, max_w: int, n_cells: int | None = None) -> list[Cell]:
@@ -108,6 +123,32 @@ def paint(canvas: Canvas, cells: Iterable[Cell], colour: int, at: Cell = (0, 0))
         canvas[at[0] + r][at[1] + c] = colour
 
 
+def scatter(rng: random.Random, h: int, w: int, shapes: Sequence[Sequence[Cell]], colour: int | None = None,
+            gap: int = 1, bg: int = 0) -> Canvas:
+    """An h x w canvas of `bg` with the shapes placed `gap` cells apart (see `place`), all in `colour`; when
+    `colour` is None, each in a colour of its own (`colours`, drawn after the places)."""
+    canvas = blank(h, w, bg)
+    offsets = place(rng, h, w, shapes, gap=gap)
+    fills = colours(rng, len(shapes)) if colour is None else [colour] * len(shapes)
+    for cells, at, c in zip(shapes, offsets, fills):
+        paint(canvas, cells, c, at)
+    return canvas
+
+
+def scene(rng: random.Random, h: int, w: int, shapes: Sequence[Sequence[Cell]],
+          palette: Sequence[int]) -> tuple[Canvas, list[tuple[list[Cell], int]]]:
+    """The shapes placed apart (see `place`), each in a random palette colour; returns the canvas and, in the
+    order of `shapes`, each object's cells on the canvas and its colour."""
+    canvas = blank(h, w)
+    objects = []
+    for cells, (y0, x0) in zip(shapes, place(rng, h, w, shapes)):
+        c = rng.choice(palette)
+        absolute = [(y0 + y, x0 + x) for y, x in cells]
+        paint(canvas, absolute, c)
+        objects.append((absolute, c))
+    return canvas, objects
+
+
 def components(grid: Grid | Canvas, bg: int = 0, diagonal: bool = True) -> list[list[Cell]]:
     """Connected same-colour groups of non-background cells, in reading order of their first cell."""
     h, w = size(grid)
@@ -132,6 +173,21 @@ def components(grid: Grid | Canvas, bg: int = 0, diagonal: bool = True) -> list[
                         stack.append((nr, nc))
             groups.append(sorted(group))
     return groups
+
+
+def outside(g: Grid | Canvas, bg: int = 0) -> set[Cell]:
+    """Background cells that reach the border through background (4-connected)."""
+    h, w = len(g), len(g[0])
+    stack = [(r, c) for r in range(h) for c in range(w) if (r in (0, h - 1) or c in (0, w - 1)) and g[r][c] == bg]
+    seen = set(stack)
+    while stack:
+        r, c = stack.pop()
+        for dr, dc in ((0, 1), (1, 0), (0, -1), (-1, 0)):
+            n = (r + dr, c + dc)
+            if 0 <= n[0] < h and 0 <= n[1] < w and n not in seen and g[n[0]][n[1]] == bg:
+                seen.add(n)
+                stack.append(n)
+    return seen
 
 
 def bbox(cells: Iterable[Cell]) -> tuple[int, int, int, int]:
@@ -161,6 +217,18 @@ def side_range(rng: random.Random, lo: int = 3, top: int = 30) -> tuple[int, int
 def rect(h: int, w: int) -> list[Cell]:
     """The cells of a solid h x w rectangle at (0, 0)."""
     return [(y, x) for y in range(h) for x in range(w)]
+
+
+def outline(h: int, w: int) -> list[Cell]:
+    """The rim cells of an h x w rectangle at (0, 0), in reading order."""
+    return [(y, x) for y, x in rect(h, w) if y in (0, h - 1) or x in (0, w - 1)]
+
+
+def ell(rng: random.Random) -> list[Cell]:
+    """An L of three cells: a 2x2 square less one random cell."""
+    cells = rect(2, 2)
+    cells.remove(rng.choice(cells))
+    return cells
 
 
 def random_rects(rng: random.Random, n: int, lo: int, hi_h: int, hi_w: int) -> list[list[Cell]]:

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import random
 
-from tasks_lib.arc.augment import Augmentation, apply_grid
 from tasks_lib.arc.data import Grid
-from tasks_lib.pretraining.generators.grid import (COLOURS, Canvas, PairFn, Retry, bbox, blank, colours, dims, freeze, noise,
-                                       paint, place, random_rects, shape, side_range)
+from tasks_lib.pretraining.generators.grid import (COLOURS, PairFn, Retry, bbox, blank, colours, dims, freeze, noise,
+                                       outline, outside, paint, place, random_rects, scatter, shape, side_range, turn)
 
 DIRECTIONS = {"down": (1, 0), "up": (-1, 0), "right": (0, 1), "left": (0, -1)}
 DIAGONALS = ((1, 1), (1, -1), (-1, 1), (-1, -1))
@@ -108,21 +107,6 @@ def connect_pairs(rng: random.Random) -> PairFn:
     return pair
 
 
-def _outside_reach(canvas: Canvas) -> set[tuple[int, int]]:
-    """Background cells 4-connected to the border."""
-    h, w = len(canvas), len(canvas[0])
-    stack = [(y, x) for y in range(h) for x in range(w) if (y in (0, h - 1) or x in (0, w - 1)) and canvas[y][x] == 0]
-    seen = set(stack)
-    while stack:
-        y, x = stack.pop()
-        for dy, dx in ((0, 1), (1, 0), (0, -1), (-1, 0)):
-            ny, nx = y + dy, x + dx
-            if 0 <= ny < h and 0 <= nx < w and canvas[ny][nx] == 0 and (ny, nx) not in seen:
-                seen.add((ny, nx))
-                stack.append((ny, nx))
-    return seen
-
-
 def fill_enclosed(rng: random.Random) -> PairFn:
     """Background cells that cannot reach the border (4-connected) are filled with a fixed colour."""
     fill = rng.choice(COLOURS)
@@ -131,17 +115,15 @@ def fill_enclosed(rng: random.Random) -> PairFn:
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
         h, w = dims(r, lo, hi)
-        inp = blank(h, w)
         boxes = [(r.randint(3, min(7, h)), r.randint(3, min(7, w))) for _ in range(r.randint(1, 4))]
         rings = []
         for bh, bw in boxes:
-            ring = [(y, x) for y in range(bh) for x in range(bw) if y in (0, bh - 1) or x in (0, bw - 1)]
+            ring = outline(bh, bw)
             if r.random() < 0.25:  # an open ring: its inside leaks out and stays background
                 ring.remove(r.choice([c for c in ring if c not in ((0, 0), (0, bw - 1), (bh - 1, 0), (bh - 1, bw - 1))]))
             rings.append(ring)
-        for ring, at in zip(rings, place(r, h, w, rings)):
-            paint(inp, ring, wall, at)
-        reach = _outside_reach(inp)
+        inp = scatter(r, h, w, rings, wall)
+        reach = outside(inp)
         out = [[fill if v == 0 and (y, x) not in reach else v for x, v in enumerate(row)] for y, row in enumerate(inp)]
         return freeze(inp), freeze(out)
     return pair
@@ -240,17 +222,12 @@ def cross_lines(rng: random.Random) -> PairFn:
 
 
 # dihedral transforms that turn the canonical "down" into each direction (see tasks_lib.arc.augment)
-TURNS = {"down": Augmentation(dihedral=0), "up": Augmentation(dihedral=1), "right": Augmentation(dihedral=4),
-         "left": Augmentation(dihedral=6)}
-
-
-def _turned(aug: Augmentation, inp: Canvas, out: Canvas) -> tuple[Grid, Grid]:
-    return apply_grid(aug, freeze(inp)), apply_grid(aug, freeze(out))
+TURNS = {"down": 0, "up": 1, "right": 4, "left": 6}
 
 
 def slide_objects(rng: random.Random) -> PairFn:
     """Every object slides in one fixed direction, as a rigid piece, until it touches the border."""
-    turn = TURNS[rng.choice(tuple(TURNS))]
+    k = TURNS[rng.choice(tuple(TURNS))]
     palette = colours(rng, rng.randint(1, 3))
     lo, hi = side_range(rng, 5, 24)
 
@@ -269,14 +246,14 @@ def slide_objects(rng: random.Random) -> PairFn:
                 paint(out, cells, c, (h - bh, x))
                 x += bw
             x += 1
-        return _turned(turn, inp, out)
+        return turn(k, inp), turn(k, out)
     return pair
 
 
 def ray_to_wall(rng: random.Random) -> PairFn:
     """Seed pixels shoot a line in one fixed direction that stops at the first non-background cell
     (a wall segment) or at the border."""
-    turn = TURNS[rng.choice(tuple(TURNS))]
+    k = TURNS[rng.choice(tuple(TURNS))]
     seed_colour, wall_colour = colours(rng, 2)
     lo, hi = side_range(rng, 6, 24)
 
@@ -297,7 +274,7 @@ def ray_to_wall(rng: random.Random) -> PairFn:
             while y < h and inp[y][x] == 0:
                 out[y][x] = seed_colour
                 y += 1
-        return _turned(turn, inp, out)
+        return turn(k, inp), turn(k, out)
     return pair
 
 

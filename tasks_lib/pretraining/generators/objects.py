@@ -11,7 +11,7 @@ import random
 
 from tasks_lib.arc.data import Grid
 from tasks_lib.pretraining.generators.grid import (COLOURS, Canvas, Cell, PairFn, Retry, bbox, blank, colours, crop, dims,
-                                       freeze, paint, place, random_rects, rect, shape, side_range)
+                                       freeze, outline, paint, place, random_rects, rect, scene, shape, side_range)
 
 
 def _sized_shape(rng: random.Random, n: int) -> list[Cell]:
@@ -19,18 +19,10 @@ def _sized_shape(rng: random.Random, n: int) -> list[Cell]:
     return shape(rng, side, side, n)
 
 
-def _scene(rng: random.Random, h: int, w: int, sizes: list[int],
-           palette: list[int]) -> tuple[Canvas, list[tuple[list[Cell], int]]]:
-    """Objects of the given sizes in random palette colours; returns the canvas and (cells, colour) each."""
-    shapes = [_sized_shape(rng, n) for n in sizes]
-    canvas = blank(h, w)
-    objects = []
-    for cells, (y0, x0) in zip(shapes, place(rng, h, w, shapes)):
-        c = rng.choice(palette)
-        absolute = [(y0 + y, x0 + x) for y, x in cells]
-        paint(canvas, absolute, c)
-        objects.append((absolute, c))
-    return canvas, objects
+def _sized_scene(rng: random.Random, h: int, w: int, sizes: list[int],
+                 palette: list[int]) -> tuple[Canvas, list[tuple[list[Cell], int]]]:
+    """Objects of the given sizes in random palette colours (see `grid.scene`)."""
+    return scene(rng, h, w, [_sized_shape(rng, n) for n in sizes], palette)
 
 
 def recolour_by_size(rng: random.Random) -> PairFn:
@@ -43,7 +35,7 @@ def recolour_by_size(rng: random.Random) -> PairFn:
     def pair(r: random.Random) -> tuple[Grid, Grid]:
         h, w = dims(r, lo, hi)
         sizes = list(range(1, k + 1)) + [r.randint(1, k) for _ in range(r.randint(0, 2))]  # every size in every pair
-        inp, objects = _scene(r, h, w, r.sample(sizes, len(sizes)), [src])
+        inp, objects = _sized_scene(r, h, w, r.sample(sizes, len(sizes)), [src])
         out = blank(h, w)
         for cells, _ in objects:
             paint(out, cells, by_size[len(cells)])
@@ -64,7 +56,7 @@ def recolour_extreme(rng: random.Random) -> PairFn:
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
         h, w = dims(r, lo, hi)
-        inp, objects = _scene(r, h, w, _distinct_sizes(r), palette)
+        inp, objects = _sized_scene(r, h, w, _distinct_sizes(r), palette)
         out = [row[:] for row in inp]
         paint(out, pick(objects, key=lambda o: len(o[0]))[0], mark)
         return freeze(inp), freeze(out)
@@ -79,7 +71,7 @@ def keep_extreme(rng: random.Random) -> PairFn:
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
         h, w = dims(r, lo, hi)
-        inp, objects = _scene(r, h, w, _distinct_sizes(r), palette)
+        inp, objects = _sized_scene(r, h, w, _distinct_sizes(r), palette)
         out = blank(h, w)
         cells, c = pick(objects, key=lambda o: len(o[0]))
         paint(out, cells, c)
@@ -101,7 +93,7 @@ def crop_extreme(rng: random.Random) -> PairFn:
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
         h, w = dims(r, lo, hi)
-        inp, objects = _scene(r, h, w, _distinct_sizes(r, 2, 12), palette)
+        inp, objects = _sized_scene(r, h, w, _distinct_sizes(r, 2, 12), palette)
         cells, c = pick(objects, key=lambda o: len(o[0]))
         return freeze(inp), _crop_object(h, w, cells, c)
     return pair
@@ -115,7 +107,7 @@ def crop_odd_colour(rng: random.Random) -> PairFn:
         h, w = dims(r, lo, hi)
         common, odd = colours(r, 2)
         sizes = [r.randint(2, 9) for _ in range(r.randint(3, 5))]
-        inp, objects = _scene(r, h, w, sizes, [common])
+        inp, objects = _sized_scene(r, h, w, sizes, [common])
         cells, _ = objects[0]
         paint(inp, cells, odd)
         return freeze(inp), _crop_object(h, w, cells, odd)
@@ -129,7 +121,7 @@ def denoise(rng: random.Random) -> PairFn:
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
         h, w = dims(r, lo, hi)
-        out, objects = _scene(r, h, w, [r.randint(3, 12) for _ in range(r.randint(1, 4))], palette)
+        out, objects = _sized_scene(r, h, w, [r.randint(3, 12) for _ in range(r.randint(1, 4))], palette)
         taken = {cell for cells, _ in objects for cell in cells}
         specks = [[(0, 0)] for _ in range(r.randint(1, max(1, h * w // 12)))]
         inp = [row[:] for row in out]
@@ -220,7 +212,7 @@ def recolour_holes(rng: random.Random) -> PairFn:
         for _ in range(r.randint(2, 5)):
             if r.random() < 0.5:
                 bh, bw = r.randint(3, 5), r.randint(3, 5)
-                ring = [(y, x) for y in range(bh) for x in range(bw) if y in (0, bh - 1) or x in (0, bw - 1)]
+                ring = outline(bh, bw)
                 # an extra cell inside touches the ring, so the shape stays one object; it may fill the hole
                 inner = [(y, x) for y, x in set(rect(bh, bw)) - set(ring) if y in (1, bh - 2) or x in (1, bw - 2)]
                 shapes.append(ring + r.sample(sorted(inner), r.randint(0, 1)))

@@ -11,11 +11,11 @@ from __future__ import annotations
 import operator
 import random
 from collections import Counter
-from typing import Callable
+from typing import Callable, Sequence
 
 from tasks_lib.arc.data import Grid
 from tasks_lib.pretraining.generators.grid import (COLOURS, Canvas, PairFn, Retry, blank, colours, dims, freeze, noise, paint,
-                                       place, random_rects, shape, side_range)
+                                       place, random_rects, shape, side_range, size, tiled)
 
 
 def _turn(canvas: Canvas, k: int) -> Canvas:
@@ -41,6 +41,14 @@ def _fill_by_period(canvas: Canvas, hidden: set[tuple[int, int]], ph: int, pw: i
     return fill
 
 
+def _mosaic_tile(r: random.Random, palette: list[int]) -> Canvas:
+    """A mosaic's tile: 1-4 by 2-4 cells (either way round), each a random palette colour."""
+    ph, pw = r.randint(1, 4), r.randint(2, 4)
+    if r.random() < 0.5:
+        ph, pw = pw, ph
+    return noise(r, ph, pw, palette, 1.0)
+
+
 def periodic_patch(rng: random.Random) -> PairFn:
     """A periodic mosaic covers the grid but a rectangle of it is painted over in a mask colour; the
     output is what the mask hides."""
@@ -49,14 +57,11 @@ def periodic_patch(rng: random.Random) -> PairFn:
     lo, hi = side_range(rng, 8, 30)
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
-        ph, pw = r.randint(1, 4), r.randint(2, 4)
-        if r.random() < 0.5:
-            ph, pw = pw, ph
-        tile = noise(r, ph, pw, palette, 1.0)
+        tile = _mosaic_tile(r, palette)
         if len({v for row in tile for v in row}) < 2:
             raise Retry("a one-colour mosaic")
         h, w = dims(r, lo, hi)
-        full = [[tile[y % ph][x % pw] for x in range(w)] for y in range(h)]
+        full = tiled(tile, h, w)
         mh, mw = r.randint(2, min(6, h - 2)), r.randint(2, min(6, w - 2))
         y0, x0 = r.randint(0, h - mh), r.randint(0, w - mw)
         hidden = {(y0 + y, x0 + x) for y in range(mh) for x in range(mw)}
@@ -67,7 +72,7 @@ def periodic_patch(rng: random.Random) -> PairFn:
                 fill = _fill_by_period(full, hidden, a, b)
                 if fill is not None and fill != truth:
                     raise Retry("two periods fill the mask differently")
-        if _fill_by_period(full, hidden, ph, pw) is None:
+        if _fill_by_period(full, hidden, *size(tile)) is None:
             raise Retry("the mask hides a part of the tile seen nowhere else")
         inp = [row[:] for row in full]
         paint(inp, hidden, mask)
@@ -109,12 +114,10 @@ def repair_mosaic(rng: random.Random) -> PairFn:
     lo, hi = side_range(rng, 12, 30)
 
     def pair(r: random.Random) -> tuple[Grid, Grid]:
-        ph, pw = r.randint(1, 4), r.randint(2, 4)
-        if r.random() < 0.5:
-            ph, pw = pw, ph
-        tile = noise(r, ph, pw, palette, 1.0)
+        tile = _mosaic_tile(r, palette)
         h, w = dims(r, lo, hi)
-        full = [[tile[y % ph][x % pw] for x in range(w)] for y in range(h)]
+        full = tiled(tile, h, w)
+        ph, pw = size(tile)
         places = r.sample([(y, x) for y in range(ph) for x in range(pw)], r.randint(1, min(4, ph * pw)))
         inp = [row[:] for row in full]
         for py, px in places:
@@ -132,7 +135,7 @@ def repair_mosaic(rng: random.Random) -> PairFn:
     return pair
 
 
-def _least_period(lines: list[tuple[int, ...]]) -> int:
+def _least_period(lines: Sequence[tuple[int, ...]]) -> int:
     """The smallest p with lines[i] == lines[i + p] for every i."""
     return next(p for p in range(1, len(lines) + 1) if all(lines[i] == lines[i + p] for i in range(len(lines) - p)))
 
@@ -147,7 +150,7 @@ def minimal_tile(rng: random.Random) -> PairFn:
         tile = noise(r, ph, pw, palette, 1.0)
         h = r.randint(max(lo, 2 * ph), max(hi, 2 * ph))
         w = r.randint(max(lo, 2 * pw), max(hi, 2 * pw))
-        g = [tuple(tile[y % ph][x % pw] for x in range(w)) for y in range(h)]
+        g = freeze(tiled(tile, h, w))
         a, b = _least_period(g), _least_period(list(zip(*g)))
         if a * b == 1 or 2 * a > h or 2 * b > w:
             raise Retry("a one-cell tile, or too few repeats to read the tile off")

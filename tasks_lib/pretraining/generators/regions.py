@@ -15,16 +15,9 @@ from __future__ import annotations
 import random
 from itertools import pairwise
 
-from tasks_lib.arc.augment import Augmentation, apply_grid
 from tasks_lib.arc.data import Grid
-from tasks_lib.pretraining.generators.grid import (COLOURS, Canvas, Cell, PairFn, Retry, blank, colours, components, dims, extent,
-                                       freeze, noise, paint, place, rect, shape, side_range)
-
-STEPS4 = ((1, 0), (-1, 0), (0, 1), (0, -1))
-
-
-def _copy(canvas: Canvas) -> Canvas:
-    return [row[:] for row in canvas]
+from tasks_lib.pretraining.generators.grid import (COLOURS, Canvas, Cell, PairFn, Retry, STEPS4, blank, colours, components, dims,
+                                       extent, freeze, noise, paint, place, rect, scene, shape, side_range, thaw, turn)
 
 
 def _line_positions(r: random.Random, n: int) -> list[int]:
@@ -68,7 +61,7 @@ def flood_rooms(rng: random.Random) -> PairFn:
         rooms = _rooms(inp, wall)
         if len(rooms) < 2:
             raise Retry("one room only")
-        out = _copy(inp)
+        out = thaw(inp)
         for k in r.sample(range(len(rooms)), r.randint(1, len(rooms) - 1)):
             c = r.choice(palette)
             paint(inp, r.sample(rooms[k], r.randint(1, min(2, len(rooms[k])))), c)
@@ -90,7 +83,7 @@ def rooms_by_size(rng: random.Random) -> PairFn:
         rooms = sorted(_rooms(inp, wall), key=len)
         if len(rooms) < 3 or len(rooms[0]) == len(rooms[1]) or len(rooms[-1]) == len(rooms[-2]):
             raise Retry("fewer than three rooms, or a tie for largest or smallest")
-        out = _copy(inp)
+        out = thaw(inp)
         paint(out, rooms[-1], big)
         paint(out, rooms[0], small)
         return freeze(inp), freeze(out)
@@ -118,7 +111,7 @@ def rooms_by_seed_count(rng: random.Random) -> PairFn:
         counts.update(zip(r.sample(roomy, k), range(1, k + 1)))
         if 0 not in counts.values():
             raise Retry("no empty room")
-        out = _copy(inp)
+        out = thaw(inp)
         for n, room in enumerate(rooms):
             if not counts[n]:
                 continue
@@ -167,7 +160,7 @@ def free_route(rng: random.Random) -> PairFn:
             inp[y][x] = obstacle
         paint(inp, chosen, 0)
         paint(inp, [a, b], mark)
-        out = _copy(inp)
+        out = thaw(inp)
         paint(out, chosen, path)
         return freeze(inp), freeze(out)
     return pair
@@ -208,7 +201,7 @@ def maze_path(rng: random.Random) -> PairFn:
                 if 0 <= n[0] < h and 0 <= n[1] < w and inp[n[0]][n[1]] == 0 and n not in back:
                     back[n] = (y, x)
                     todo.append(n)
-        out = _copy(inp)
+        out = thaw(inp)
         at = back[b]
         while at != a:
             out[at[0]][at[1]] = path
@@ -265,10 +258,8 @@ def recolour_interior(rng: random.Random) -> PairFn:
     def pair(r: random.Random) -> tuple[Grid, Grid]:
         h, w = dims(r, lo, hi)
         shapes = [_blob(r, min(7, h, w)) for _ in range(r.randint(1, max(1, min(4, h * w // 40))))]
-        inp = blank(h, w)
-        for cells, (y0, x0) in zip(shapes, place(r, h, w, shapes)):
-            paint(inp, cells, r.choice(palette), (y0, x0))
-        out = _copy(inp)
+        inp, _ = scene(r, h, w, shapes, palette)
+        out = thaw(inp)
         for y in range(1, h - 1):
             for x in range(1, w - 1):
                 v = inp[y][x]
@@ -299,7 +290,7 @@ def fill_between_lines(rng: random.Random) -> PairFn:
         line_colours = [r.choice(palette) for _ in ys]
         for y, c in zip(ys, line_colours):
             inp[y] = [c] * w
-        out = _copy(inp)
+        out = thaw(inp)
         same = diff = 0
         for (y1, c1), (y2, c2) in pairwise(zip(ys, line_colours)):
             same += c1 == c2
@@ -314,7 +305,7 @@ def fill_between_lines(rng: random.Random) -> PairFn:
         if any(y not in ys and all(inp[y]) for y in range(h)):
             raise Retry("a full row of pixels would read as a line")
         if r.random() < 0.5:  # lines down the grid
-            return apply_grid(Augmentation(dihedral=4), freeze(inp)), apply_grid(Augmentation(dihedral=4), freeze(out))
+            return turn(4, inp), turn(4, out)
         return freeze(inp), freeze(out)
     return pair
 
@@ -368,16 +359,11 @@ def stack_objects(rng: random.Random) -> PairFn:
     def pair(r: random.Random) -> tuple[Grid, Grid]:
         h, w = dims(r, lo, hi)
         shapes = [shape(r, r.randint(1, 3), r.randint(1, 3)) for _ in range(r.randint(2, max(2, h * w // 20)))]
-        objects = []
-        for cells, (y0, x0) in zip(shapes, place(r, h, w, shapes)):
-            objects.append(([(y0 + y, x0 + x) for y, x in cells], r.choice(palette)))
-        inp, out = blank(h, w), blank(h, w)
-        for cells, c in objects:
-            paint(inp, cells, c)
+        inp, objects = scene(r, h, w, shapes, palette)
+        out = blank(h, w)
         for cells, c in _fall(objects, h):
             paint(out, cells, c)
-        view = Augmentation(dihedral=k)
-        return apply_grid(view, freeze(inp)), apply_grid(view, freeze(out))
+        return turn(k, inp), turn(k, out)
     return pair
 
 
@@ -420,7 +406,7 @@ def region_borders(rng: random.Random) -> PairFn:
         h, w = dims(r, lo, hi)
         centres = [(r.randrange(h), r.randrange(w), r.choice(palette)) for _ in range(r.randint(2, 6))]
         inp = [[min(centres, key=lambda c: abs(c[0] - y) + abs(c[1] - x))[2] for x in range(w)] for y in range(h)]
-        out = _copy(inp)
+        out = thaw(inp)
         for y in range(h):
             for x in range(w):
                 if any(0 <= y + dy < h and 0 <= x + dx < w and inp[y + dy][x + dx] != inp[y][x] for dy, dx in STEPS4):
@@ -468,8 +454,8 @@ def anchor_to_line(rng: random.Random) -> PairFn:
             paint(out, cells, c, (y1, x0))
             inp[y0 + ay][x0 + ax] = anchor
             out[y1 + ay][x0 + ax] = anchor
-        view = Augmentation(dihedral=r.choice((0, 4)))
-        return apply_grid(view, freeze(inp)), apply_grid(view, freeze(out))
+        k = r.choice((0, 4))
+        return turn(k, inp), turn(k, out)
     return pair
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 
-from tasks_lib.pretraining.generators.grid import bbox, crop, paint, place, rect, shape
+from tasks_lib.pretraining.generators.grid import bbox, crop, paint, place, rect, scatter, shape
 from tasks_lib.pretraining.rules.base import (Grid, Registry, blank, cells_of, components, counts, flip_lr, flip_ud, hcat, pick,
                                   random_grid, require, sub, thaw, transpose, vcat)
 
@@ -338,13 +338,10 @@ def _assemble_corners(g: Grid) -> Grid:
 
 
 def _four_corners(rng: random.Random):
-    g = blank(13, 13)
     shapes = []
     for missing in ((1, 1), (1, 0), (0, 1), (0, 0)):
         shapes.append([p for p in rect(2, 2) if p != missing])
-    for cells, at, colour in zip(shapes, place(rng, 13, 13, shapes, gap=1), pick(rng, 4)):
-        paint(g, cells, colour, at)
-    return g
+    return scatter(rng, 13, 13, shapes)
 
 
 RULES.add("a61ba2ce", _assemble_corners, _four_corners)

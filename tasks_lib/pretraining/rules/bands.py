@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 
-from tasks_lib.pretraining.generators.grid import bbox, crop, paint, place, rect, shape
+from tasks_lib.pretraining.generators.grid import bbox, crop, outline, paint, place, rect, scatter, shape
 from tasks_lib.pretraining.rules.base import (Grid, Registry, blank, cells_of, components, counts, pick, require, thaw, transpose,
                                   upscale)
 
@@ -98,12 +98,8 @@ def _inside_by_parity(g: Grid) -> Grid:
 
 def _square_outlines(rng: random.Random):
     n = rng.randint(10, 20)
-    g = blank(n, n)
-    boxes = [[(r, c) for r, c in rect(k, k) if r in (0, k - 1) or c in (0, k - 1)]
-             for k in (rng.randint(3, 8) for _ in range(rng.randint(2, 4)))]
-    for cells, at in zip(boxes, place(rng, n, n, boxes, gap=1)):
-        paint(g, cells, 1, at)
-    return g
+    boxes = [outline(k, k) for k in (rng.randint(3, 8) for _ in range(rng.randint(2, 4)))]
+    return scatter(rng, n, n, boxes, 1)
 
 
 RULES.add("868de0fa", _inside_by_parity, _square_outlines)
@@ -152,9 +148,9 @@ def _frame_and_piece(rng: random.Random):
     colour = pick(rng, 1, (1, 3, 4, 5, 6, 7, 8, 9))[0]
     cells = shape(rng, 3, 3)
     require(max(r for r, _ in cells) == 2 and max(c for _, c in cells) == 2, "not 3x3")
-    outline = [(r, c) for r, c in rect(side, side) if r in (0, side - 1) or c in (0, side - 1)]
+    rim = outline(side, side)
     at_frame, at_piece = place(rng, h, w, [rect(side, side), rect(3, 3)], gap=1)
-    paint(g, outline, 2, at_frame)
+    paint(g, rim, 2, at_frame)
     paint(g, cells, colour, at_piece)
     return g
 

@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
 from tasks_lib.arc.data import Grid
-from tasks_lib.pretraining.generators.grid import Canvas, Retry, blank, components, freeze, thaw
+from tasks_lib.pretraining.generators.grid import Canvas, Retry, blank, components, freeze, noise, outside, thaw
 
 AnyGrid = Grid | Canvas
 Solve = Callable[[Grid], AnyGrid]
 Sample = Callable[[random.Random], AnyGrid]
 
-__all__ = ["AnyGrid", "Canvas", "Grid", "Registry", "Retry", "Rule", "blank", "components", "freeze", "thaw"]
+__all__ = ["AnyGrid", "Canvas", "Grid", "Registry", "Retry", "Rule", "blank", "components", "freeze", "outside", "thaw"]
 
 
 @dataclass(frozen=True)
@@ -114,6 +114,16 @@ def cells_of(g: AnyGrid, colour: int | None = None, bg: int = 0) -> list[tuple[i
             if (v == colour if colour is not None else v != bg)]
 
 
+def elbow(start: tuple[int, int], end: tuple[int, int], column_first: bool) -> list[tuple[int, int]]:
+    """The cells of the L-shaped path from `start` along its column (or, not `column_first`, its row) to `end`'s
+    row (column), then on to `end`; both ends left out, the corner in. The ends differ in row and column."""
+    (r0, c0), (r1, c1) = start, end
+    if not column_first:
+        return [(r, c) for c, r in elbow((c0, r0), (c1, r1), True)]
+    dr, dc = (1 if r1 > r0 else -1), (1 if c1 > c0 else -1)
+    return [(r, c0) for r in range(r0 + dr, r1 + dr, dr)] + [(r1, c) for c in range(c0 + dc, c1, dc)]
+
+
 def rays_to_box(g: AnyGrid, box: tuple[int, int, int, int], skip: set[tuple[int, int]], bg: int = 0) -> Grid:
     """Each non-`bg` cell outside `skip` that lies in the rows or columns of `box` (top, left, bottom, right) draws a
     line of its colour from itself up to the box's edge."""
@@ -137,21 +147,6 @@ def counts(g: AnyGrid) -> Counter:
 
 def palette_of(g: AnyGrid, bg: int | None = 0) -> set[int]:
     return {v for row in g for v in row if v != bg}
-
-
-def outside(g: AnyGrid, bg: int = 0) -> set[tuple[int, int]]:
-    """Background cells that reach the border through background (4-connected)."""
-    h, w = len(g), len(g[0])
-    stack = [(r, c) for r in range(h) for c in range(w) if (r in (0, h - 1) or c in (0, w - 1)) and g[r][c] == bg]
-    seen = set(stack)
-    while stack:
-        r, c = stack.pop()
-        for dr, dc in ((0, 1), (1, 0), (0, -1), (-1, 0)):
-            n = (r + dr, c + dc)
-            if 0 <= n[0] < h and 0 <= n[1] < w and n not in seen and g[n[0]][n[1]] == bg:
-                seen.add(n)
-                stack.append(n)
-    return seen
 
 
 def tile_period(g: AnyGrid, hole: int = 0) -> tuple[int, int]:
@@ -190,9 +185,29 @@ def punch_holes(rng: random.Random, g: Canvas, period: tuple[int, int], holes: i
     return g
 
 
+def two_cells(first: int, second: int, rows: tuple[int, int], cols: tuple[int, int]) -> Sample:
+    """Sampler: a blank grid (height drawn from `rows`, width from `cols`) holding one cell of `first` and one of
+    `second`, in different rows and columns."""
+    def sample(rng: random.Random) -> Canvas:
+        h, w = rng.randint(*rows), rng.randint(*cols)
+        (r0, r1), (c0, c1) = rng.sample(range(h), 2), rng.sample(range(w), 2)
+        g = blank(h, w)
+        g[r0][c0], g[r1][c1] = first, second
+        return g
+    return sample
+
+
+def stripe_line(rng: random.Random, n: int, widths: tuple[int, int]) -> list[int]:
+    """One line of n runs of colours 1-9, no two neighbouring runs alike, each run's width drawn from `widths`."""
+    colours = [rng.randint(1, 9) for _ in range(n)]
+    require(all(a != b for a, b in zip(colours, colours[1:])), "equal neighbours")
+    lengths = [rng.randint(*widths) for _ in range(n)]
+    return [c for c, k in zip(colours, lengths) for _ in range(k)]
+
+
 def random_grid(rng: random.Random, h: int, w: int, palette: Sequence[int], density: float = 1.0, bg: int = 0) -> Canvas:
-    """Each cell a random palette colour with probability `density`, else `bg`."""
-    return [[rng.choice(palette) if rng.random() < density else bg for _ in range(w)] for _ in range(h)]
+    """Each cell a random palette colour with probability `density`, else `bg`: `grid.noise`, dense by default."""
+    return noise(rng, h, w, palette, density, bg)
 
 
 def pick(rng: random.Random, n: int, pool: Sequence[int] = tuple(range(1, 10))) -> list[int]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 
-from tasks_lib.pretraining.generators.grid import bbox, crop, paint, place, rect, shape
+from tasks_lib.pretraining.generators.grid import bbox, crop, paint, place, rect, scatter, shape
 from tasks_lib.pretraining.rules.base import (Grid, Registry, blank, cells_of, components, flip_lr, flip_ud, hcat, pick, punch_holes,
                                   require, thaw, tile_period, vcat)
 
@@ -154,15 +154,12 @@ def _odd_shape_out(g: Grid) -> Grid:
 
 
 def _two_alike(rng: random.Random):
-    g = blank(10, 10)
     a = shape(rng, rng.randint(2, 4), rng.randint(2, 4))
     b = shape(rng, rng.randint(2, 4), rng.randint(2, 4))
     require(a != b, "the odd shape is not odd")
     shapes = [a, a, b]
     rng.shuffle(shapes)
-    for cells, at in zip(shapes, place(rng, 10, 10, shapes, gap=1)):
-        paint(g, cells, 8, at)
-    return g
+    return scatter(rng, 10, 10, shapes, 8)
 
 
 RULES.add("b230c067", _odd_shape_out, _two_alike)
@@ -205,10 +202,8 @@ def _bridge_boxes(g: Grid) -> Grid:
 
 
 def _boxes(rng: random.Random):
-    g = blank(10, 10)
     boxes = [rect(rng.randint(2, 4), rng.randint(2, 3)) for _ in range(rng.randint(3, 5))]
-    for cells, at in zip(boxes, place(rng, 10, 10, boxes, gap=1)):
-        paint(g, cells, 2, at)
+    g = scatter(rng, 10, 10, boxes, 2)
     require(any(c > 0 and row[c] == 0 and 2 in row[:c] and 2 in row[c:] for row in g for c in range(10)), "nothing to bridge")
     return g
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 
-from tasks_lib.pretraining.generators.grid import bbox, crop, paint, place, shape
+from tasks_lib.pretraining.generators.grid import bbox, crop, paint, place, scatter, shape
 from tasks_lib.pretraining.rules.base import Grid, Registry, Retry, blank, components, counts, pick, require, sub
 
 RULES = Registry()
@@ -52,14 +52,11 @@ def _largest_colours(g: Grid) -> Grid:
 
 
 def _objects_some_tied(rng: random.Random):
-    g = blank(10, 10)
     k = rng.randint(2, 4)
     size = rng.randint(3, 6)
     sizes = [size] * rng.randint(1, k) + [rng.randint(1, size - 1) for _ in range(k)]
     shapes = [shape(rng, 4, 3, n) for n in sizes[:k]]
-    for cells, at, colour in zip(shapes, place(rng, 10, 10, shapes, gap=1), pick(rng, k)):
-        paint(g, cells, colour, at)
-    return g
+    return scatter(rng, 10, 10, shapes)
 
 
 RULES.add("a3325580", _largest_colours, _objects_some_tied)

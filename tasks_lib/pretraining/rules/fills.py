@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 
-from tasks_lib.pretraining.generators.grid import bbox, crop, paint, place, rect, shape
+from tasks_lib.pretraining.generators.grid import bbox, crop, outline, paint, place, rect, scatter, shape
 from tasks_lib.pretraining.rules.base import (Grid, Registry, blank, cells_of, components, counts, flip_lr, outside, pick,
                                   random_grid, recolour, require, thaw, transpose)
 
@@ -253,11 +253,8 @@ def _fill_box(colour: int, each: bool):
 def _shapes_in(colour: int, box: tuple[int, int], count: tuple[int, int], hw: tuple[int, int]):
     def sample(rng: random.Random):
         h, w = rng.randint(*hw), rng.randint(*hw)
-        g = blank(h, w)
         shapes = [shape(rng, rng.randint(*box), rng.randint(*box)) for _ in range(rng.randint(*count))]
-        for cells, at in zip(shapes, place(rng, h, w, shapes, gap=1)):
-            paint(g, cells, colour, at)
-        return g
+        return scatter(rng, h, w, shapes, colour)
     return sample
 
 
@@ -331,11 +328,8 @@ def _holes_by_size(g: Grid) -> Grid:
 
 
 def _holed_field(rng: random.Random):
-    g = blank(10, 10, 5)
     shapes = [shape(rng, 2, 3, rng.randint(1, 3)) for _ in range(rng.randint(6, 14))]
-    for cells, at in zip(shapes, place(rng, 10, 10, shapes, gap=1)):
-        paint(g, cells, 0, at)
-    return g
+    return scatter(rng, 10, 10, shapes, 0, bg=5)
 
 
 RULES.add("e8593010", _holes_by_size, _holed_field)
@@ -357,17 +351,14 @@ def _loops_on(bg: int, colour: int, new: int):
 def _outlines_on(bg: int, colour: int):
     def sample(rng: random.Random):
         h, w = rng.randint(9, 14), rng.randint(9, 14)
-        g = blank(h, w, bg)
         shapes = []
         for _ in range(rng.randint(2, 4)):
             bh, bw = rng.randint(3, 5), rng.randint(3, 5)
-            cells = [(r, c) for r, c in rect(bh, bw) if r in (0, bh - 1) or c in (0, bw - 1)]
+            cells = outline(bh, bw)
             if rng.random() < 0.4:
                 cells.remove(rng.choice(cells))
             shapes.append(cells)
-        for cells, at in zip(shapes, place(rng, h, w, shapes, gap=1)):
-            paint(g, cells, colour, at)
-        return g
+        return scatter(rng, h, w, shapes, colour, bg=bg)
     return sample
 
 
@@ -383,12 +374,9 @@ def _six_cells(g: Grid) -> Grid:
 
 
 def _sized_shapes(rng: random.Random):
-    g = blank(10, 10)
     shapes = [shape(rng, 3, 4, rng.choice((3, 4, 5, 6, 6, 7, 8))) for _ in range(rng.randint(3, 6))]
     require(any(len(s) == 6 for s in shapes), "no shape of six")
-    for cells, at in zip(shapes, place(rng, 10, 10, shapes, gap=1)):
-        paint(g, cells, 5, at)
-    return g
+    return scatter(rng, 10, 10, shapes, 5)
 
 
 RULES.add("d2abd087", _six_cells, _sized_shapes)

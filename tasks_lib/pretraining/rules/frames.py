@@ -10,15 +10,11 @@ from __future__ import annotations
 
 import random
 
-from tasks_lib.pretraining.generators.grid import bbox, crop, paint, place, rect, shape
+from tasks_lib.pretraining.generators.grid import bbox, crop, outline, paint, place, rect, scatter, shape
 from tasks_lib.pretraining.rules.base import (Grid, Registry, blank, cells_of, components, counts, pick, require, sub, thaw,
                                   transpose)
 
 RULES = Registry()
-
-
-def _hollow(h: int, w: int) -> list[tuple[int, int]]:
-    return [(r, c) for r, c in rect(h, w) if r in (0, h - 1) or c in (0, w - 1)]
 
 
 def _rank_bars(g: Grid) -> Grid:
@@ -30,13 +26,10 @@ def _rank_bars(g: Grid) -> Grid:
 
 
 def _three_bars(rng: random.Random):
-    g = blank(10, 10)
     lengths = rng.sample(range(1, 7), 3)
     vertical = rng.random() < 0.5
     bars = [rect(n, 1) if vertical else rect(1, n) for n in lengths]
-    for cells, at in zip(bars, place(rng, 10, 10, bars, gap=1)):
-        paint(g, cells, 5, at)
-    return g
+    return scatter(rng, 10, 10, bars, 5)
 
 
 RULES.add("ea32f347", _rank_bars, _three_bars)
@@ -55,11 +48,8 @@ def _hollow_out(g: Grid) -> Grid:
 
 def _solid_boxes(rng: random.Random):
     h, w = rng.randint(7, 18), rng.randint(7, 16)
-    g = blank(h, w)
     boxes = [rect(rng.randint(3, 6), rng.randint(3, 8)) for _ in range(rng.randint(1, 4))]
-    for cells, at, colour in zip(boxes, place(rng, h, w, boxes, gap=1), pick(rng, len(boxes))):
-        paint(g, cells, colour, at)
-    return g
+    return scatter(rng, h, w, boxes)
 
 
 RULES.add("4347f46a", _hollow_out, _solid_boxes)
@@ -80,12 +70,9 @@ def _outline_pairs(g: Grid) -> Grid:
 
 def _pairs_and_singles(rng: random.Random):
     h, w = rng.randint(10, 15), rng.randint(10, 18)
-    g = blank(h, w)
     pieces = [rect(2, 1) if rng.random() < 0.5 else rect(1, 2) for _ in range(rng.randint(1, 3))]
     pieces += [[(0, 0)]] * rng.randint(2, 6)
-    for cells, at in zip(pieces, place(rng, h, w, pieces, gap=1)):
-        paint(g, cells, 2, at)
-    return g
+    return scatter(rng, h, w, pieces, 2)
 
 
 RULES.add("b27ca6d3", _outline_pairs, _pairs_and_singles)
@@ -102,15 +89,12 @@ def _box_with_hole(g: Grid) -> Grid:
 
 def _boxes_one_holed(rng: random.Random):
     h, w = rng.randint(13, 16), rng.randint(13, 17)
-    g = blank(h, w)
     boxes = [rect(rng.randint(2, 4), rng.randint(2, 5)) for _ in range(rng.randint(4, 6))]
     boxes[0] = [p for p in rect(rng.randint(3, 5), rng.randint(3, 5))]
     bh, bw = max(r for r, _ in boxes[0]) + 1, max(c for _, c in boxes[0]) + 1
     hole = (rng.randint(1, bh - 2), rng.randint(1, bw - 2))
     boxes[0] = [p for p in boxes[0] if p != hole]
-    for cells, at, colour in zip(boxes, place(rng, h, w, boxes, gap=1), pick(rng, len(boxes))):
-        paint(g, cells, colour, at)
-    return g
+    return scatter(rng, h, w, boxes)
 
 
 RULES.add("b9b7f026", _box_with_hole, _boxes_one_holed)
@@ -193,11 +177,8 @@ def _comb_bars(g: Grid) -> Grid:
 
 def _thick_bars(rng: random.Random):
     h, w = rng.randint(7, 10), rng.randint(12, 30)
-    g = blank(h, w)
     bars = [rect(3, 2 * rng.randint(2, 7) + 1) for _ in range(2)]
-    for cells, at, colour in zip(bars, place(rng, h, w, bars, gap=1), pick(rng, 2)):
-        paint(g, cells, colour, at)
-    return g
+    return scatter(rng, h, w, bars)
 
 
 RULES.add("3bdb4ada", _comb_bars, _thick_bars)
@@ -221,7 +202,7 @@ def _dashed_box(rng: random.Random):
     bh, bw = rng.randint(5, h - 1), rng.randint(5, w - 1)
     top, left = rng.randint(0, h - bh), rng.randint(0, w - bw)
     g = blank(h, w)
-    for r, c in _hollow(bh, bw):
+    for r, c in outline(bh, bw):
         if rng.random() < 0.7 or (r in (0, bh - 1) and c in (0, bw - 1)):
             g[top + r][left + c] = 1
     return g
@@ -248,7 +229,7 @@ def _frames_and_dots(rng: random.Random):
     h, w = rng.randint(12, 16), rng.randint(12, 16)
     frame, dot = pick(rng, 2)
     g = blank(h, w)
-    boxes = [_hollow(rng.randint(4, 7), rng.randint(4, 7)) for _ in range(2)]
+    boxes = [outline(rng.randint(4, 7), rng.randint(4, 7)) for _ in range(2)]
     spots = place(rng, h, w, boxes, gap=1)
     inside = []
     for cells, at in zip(boxes, spots):

@@ -11,7 +11,8 @@ import random
 from collections import Counter
 
 from tasks_lib.pretraining.generators.grid import paint, place, rect
-from tasks_lib.pretraining.rules.base import (Grid, Registry, blank, cells_of, components, counts, pick, random_grid, require, thaw)
+from tasks_lib.pretraining.rules.base import (Grid, Registry, blank, cells_of, components, counts, elbow, pick, random_grid, require,
+                                  thaw, two_cells)
 
 RULES = Registry()
 
@@ -109,33 +110,17 @@ def _cross_lines(g: Grid) -> Grid:
     return out
 
 
-def _two_points(first: int, second: int, lo: int, hi: int):
-    def sample(rng: random.Random):
-        h, w = rng.randint(lo, hi), rng.randint(lo, hi)
-        (r0, r1), (c0, c1) = rng.sample(range(h), 2), rng.sample(range(w), 2)
-        g = blank(h, w)
-        g[r0][c0], g[r1][c1] = first, second
-        return g
-    return sample
-
-
-RULES.add("23581191", _cross_lines, _two_points(8, 7, 9, 9))
+RULES.add("23581191", _cross_lines, two_cells(8, 7, (9, 9), (9, 9)))
 
 
 def _elbow(g: Grid) -> Grid:
     """d4a91cb9: a path of 4 runs from the 8 along its column to the 2's row, then along that row to the 2."""
-    (r8, c8), (r2, c2) = cells_of(g, 8)[0], cells_of(g, 2)[0]
     out = thaw(g)
-    step = 1 if r2 > r8 else -1
-    for r in range(r8 + step, r2 + step, step):
-        out[r][c8] = 4
-    step = 1 if c2 > c8 else -1
-    for c in range(c8, c2, step):
-        out[r2][c] = 4
+    paint(out, elbow(cells_of(g, 8)[0], cells_of(g, 2)[0], column_first=True), 4)
     return out
 
 
-RULES.add("d4a91cb9", _elbow, _two_points(8, 2, 8, 12))
+RULES.add("d4a91cb9", _elbow, two_cells(8, 2, (8, 12), (8, 12)))
 
 
 def _stairs(g: Grid) -> Grid:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import random
 from collections import Counter
 
-from tasks_lib.pretraining.rules.base import (Grid, Registry, blank, cells_of, components, pick, rays_to_box, require, thaw,
-                                  transpose)
+from tasks_lib.pretraining.generators.grid import paint
+from tasks_lib.pretraining.rules.base import (Grid, Registry, blank, cells_of, components, elbow, pick, rays_to_box, require,
+                                  thaw, transpose, two_cells)
 
 RULES = Registry()
 
@@ -58,26 +59,12 @@ RULES.add("253bf280", _link_aligned(8, 3), _aligned_ends(8, 7, 13, (0, 1)))
 
 def _elbow_row_first(g: Grid) -> Grid:
     """a2fd1cf0: a path of 8 runs from the 2 along its row to the 3's column, then along that column to the 3."""
-    (r2, c2), (r3, c3) = cells_of(g, 2)[0], cells_of(g, 3)[0]
     out = thaw(g)
-    step = 1 if c3 > c2 else -1
-    for c in range(c2 + step, c3 + step, step):
-        out[r2][c] = 8
-    step = 1 if r3 > r2 else -1
-    for r in range(r2 + step, r3, step):
-        out[r][c3] = 8
+    paint(out, elbow(cells_of(g, 2)[0], cells_of(g, 3)[0], column_first=False), 8)
     return out
 
 
-def _two_and_three(rng: random.Random):
-    h, w = rng.randint(8, 15), rng.randint(8, 16)
-    g = blank(h, w)
-    (r2, r3), (c2, c3) = rng.sample(range(h), 2), rng.sample(range(w), 2)
-    g[r2][c2], g[r3][c3] = 2, 3
-    return g
-
-
-RULES.add("a2fd1cf0", _elbow_row_first, _two_and_three)
+RULES.add("a2fd1cf0", _elbow_row_first, two_cells(2, 3, (8, 15), (8, 16)))
 
 _REGION_COLOURS = {(0, 1): 2, (1, 0): 4, (1, 1): 6, (1, 2): 3, (2, 1): 1}
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 
-from tasks_lib.pretraining.generators.grid import bbox, paint, place, rect, shape
+from tasks_lib.pretraining.generators.grid import bbox, ell, outline, paint, place, rect, scatter, shape
 from tasks_lib.pretraining.rules.base import (Grid, Registry, blank, cells_of, components, flip_lr, pick, random_grid, require,
                                   sub, thaw)
 
@@ -209,12 +209,9 @@ def _ring_to_plus(g: Grid) -> Grid:
 
 
 def _rings_and_bits(rng: random.Random):
-    g = blank(10, 10)
     ring = [(r, c) for r in range(3) for c in range(3) if (r, c) != (1, 1)]
     shapes = [ring] * rng.randint(1, 3) + [shape(rng, 3, 3, rng.randint(2, 5)) for _ in range(rng.randint(1, 3))]
-    for cells, at in zip(shapes, place(rng, 10, 10, shapes, gap=1)):
-        paint(g, cells, 1, at)
-    return g
+    return scatter(rng, 10, 10, shapes, 1)
 
 
 RULES.add("6c434453", _ring_to_plus, _rings_and_bits)
@@ -236,16 +233,8 @@ def _corner_rays(g: Grid) -> Grid:
 
 
 def _ells(rng: random.Random):
-    g = blank(10, 10)
     colour = rng.randint(1, 9)
-    shapes = []
-    for _ in range(rng.randint(1, 3)):
-        cells = rect(2, 2)
-        cells.remove(rng.choice(cells))
-        shapes.append(cells)
-    for cells, at in zip(shapes, place(rng, 10, 10, shapes, gap=2)):
-        paint(g, cells, colour, at)
-    return g
+    return scatter(rng, 10, 10, [ell(rng) for _ in range(rng.randint(1, 3))], colour, gap=2)
 
 
 RULES.add("6e19193c", _corner_rays, _ells)
@@ -325,11 +314,8 @@ def _paint_rects(corner: int | None, edge: int | None, inside: int):
 
 
 def _rects_of_five(rng: random.Random):
-    g = blank(10, 10)
     shapes = [rect(rng.randint(3, 6), rng.randint(3, 6)) for _ in range(rng.randint(1, 3))]
-    for cells, at in zip(shapes, place(rng, 10, 10, shapes, gap=1)):
-        paint(g, cells, 5, at)
-    return g
+    return scatter(rng, 10, 10, shapes, 5)
 
 
 RULES.add("b6afb2da", _paint_rects(1, 4, 2), _rects_of_five)
@@ -378,7 +364,7 @@ def _box_with_gap(rng: random.Random):
     g = blank(10, 10)
     bh, bw = rng.randint(4, 7), rng.randint(4, 7)
     top, left = rng.randint(1, 9 - bh), rng.randint(1, 9 - bw)
-    wall = [(r, c) for r, c in rect(bh, bw) if r in (0, bh - 1) or c in (0, bw - 1)]
+    wall = outline(bh, bw)
     gap = rng.choice([(r, c) for r, c in wall if (r in (0, bh - 1)) != (c in (0, bw - 1))])
     paint(g, [p for p in wall if p != gap], 5, (top, left))
     return g

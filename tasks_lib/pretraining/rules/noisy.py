@@ -12,8 +12,8 @@ import random
 from collections import Counter
 
 from tasks_lib.pretraining.generators.grid import bbox, crop, place, rect
-from tasks_lib.pretraining.rules.base import (Grid, Registry, blank, cells_of, counts, pick, random_grid, require, sub, thaw,
-                                  transpose, upscale)
+from tasks_lib.pretraining.rules.base import (Grid, Registry, blank, cells_of, counts, pick, random_grid, require, stripe_line,
+                                  sub, thaw, transpose, upscale)
 
 RULES = Registry()
 
@@ -32,11 +32,7 @@ def _clean_stripes(g: Grid) -> Grid:
 
 
 def _noisy_stripes(rng: random.Random):
-    n = rng.randint(3, 5)
-    colours = [rng.randint(1, 9) for _ in range(n)]
-    require(all(a != b for a, b in zip(colours, colours[1:])), "equal neighbours")
-    widths = [rng.randint(2, 5) for _ in range(n)]
-    line = [c for c, k in zip(colours, widths) for _ in range(k)]
+    line = stripe_line(rng, rng.randint(3, 5), (2, 5))
     depth = rng.randint(max(8, len(line) // 2), 15)
     g = [[v if rng.random() > 0.15 else rng.randint(1, 9) for v in line] for _ in range(depth)]
     return transpose(g) if rng.random() < 0.5 else g

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import random
 
-from tasks_lib.pretraining.generators.grid import bbox, crop, paint, place, rect, shape
+from tasks_lib.pretraining.generators.grid import bbox, crop, ell, outline, paint, place, rect, scatter, shape
 from tasks_lib.pretraining.rules.base import (Grid, Registry, blank, cells_of, components, counts, freeze, outside, pick,
-                                  random_grid, require, sub, thaw, transpose, upscale)
+                                  random_grid, require, stripe_line, sub, thaw, transpose, upscale)
 
 RULES = Registry()
 RING = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx)
@@ -33,7 +33,7 @@ def _outlines(colour: int, lo: int, hi: int, n: tuple[int, int], holes: float):
         boxes = [rect(rng.randint(3, min(7, h)), rng.randint(3, min(7, w))) for _ in range(rng.randint(*n))]
         for cells, at in zip(boxes, place(rng, h, w, boxes, gap=1)):
             bh, bw = max(r for r, _ in cells) + 1, max(c for _, c in cells) + 1
-            wall = [(r, c) for r, c in cells if r in (0, bh - 1) or c in (0, bw - 1)]
+            wall = outline(bh, bw)
             if rng.random() < holes:
                 wall.remove(rng.choice([(r, c) for r, c in wall if (r in (0, bh - 1)) != (c in (0, bw - 1))]))
             paint(g, wall, colour, at)
@@ -113,15 +113,7 @@ def _corner(g: Grid) -> Grid:
 
 
 def _ells(rng: random.Random):
-    g = blank(7, 7)
-    shapes = []
-    for _ in range(rng.randint(2, 4)):
-        cells = rect(2, 2)
-        cells.remove(rng.choice(cells))
-        shapes.append(cells)
-    for cells, at in zip(shapes, place(rng, 7, 7, shapes, gap=1)):
-        paint(g, cells, 8, at)
-    return g
+    return scatter(rng, 7, 7, [ell(rng) for _ in range(rng.randint(2, 4))], 8)
 
 
 RULES.add("3aa6fb7a", _corner, _ells)
@@ -139,11 +131,8 @@ def _by_size(colours: dict[int, int], diagonal: bool):
 def _shapes(h: tuple[int, int], sizes: tuple[int, ...], n: tuple[int, int], colour: int):
     def sample(rng: random.Random):
         hh = rng.randint(*h)
-        g = blank(hh, hh)
         shapes = [shape(rng, 3, 3, rng.choice(sizes)) for _ in range(rng.randint(*n))]
-        for cells, at in zip(shapes, place(rng, hh, hh, shapes, gap=1)):
-            paint(g, cells, colour, at)
-        return g
+        return scatter(rng, hh, hh, shapes, colour)
     return sample
 
 
@@ -286,11 +275,7 @@ def _dedup_runs(g: Grid) -> Grid:
 
 
 def _stripes(rng: random.Random):
-    n = rng.randint(2, 5)
-    colours = [rng.randint(1, 9) for _ in range(n)]
-    require(all(a != b for a, b in zip(colours, colours[1:])), "equal neighbours")
-    widths = [rng.randint(1, 2) for _ in range(n)]
-    line = [c for c, k in zip(colours, widths) for _ in range(k)]
+    line = stripe_line(rng, rng.randint(2, 5), (1, 2))
     g = [line for _ in range(rng.randint(1, 4))]
     return transpose(g) if rng.random() < 0.5 else freeze(g)
 

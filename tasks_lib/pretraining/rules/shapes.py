@@ -9,15 +9,11 @@ from __future__ import annotations
 
 import random
 
-from tasks_lib.pretraining.generators.grid import bbox, crop, paint, place, rect, shape
+from tasks_lib.pretraining.generators.grid import bbox, crop, outline, paint, place, rect, scatter, shape
 from tasks_lib.pretraining.rules.base import (Grid, Registry, blank, cells_of, components, counts, flip_lr, outside, pick,
                                   random_grid, require, sub, thaw)
 
 RULES = Registry()
-
-
-def _hollow(h: int, w: int) -> list[tuple[int, int]]:
-    return [(r, c) for r, c in rect(h, w) if r in (0, h - 1) or c in (0, w - 1)]
 
 
 def _size_two_up(g: Grid) -> Grid:
@@ -53,11 +49,10 @@ def _outlines_and_bits(colour: int, lo: int, hi: int, open_ok: bool):
     """Sampler: hollow rectangles (some broken open), and short bars, `gap` 1 apart."""
     def sample(rng: random.Random):
         h, w = rng.randint(lo, hi), rng.randint(lo, hi)
-        g = blank(h, w)
         shapes = []
         for _ in range(rng.randint(2, 5)):
             if rng.random() < 0.65:
-                cells = _hollow(rng.randint(3, 5), rng.randint(3, 5))
+                cells = outline(rng.randint(3, 5), rng.randint(3, 5))
                 if open_ok and rng.random() < 0.3:
                     cells.remove(rng.choice(cells))
             elif open_ok:
@@ -66,9 +61,7 @@ def _outlines_and_bits(colour: int, lo: int, hi: int, open_ok: bool):
                 continue
             shapes.append(cells)
         require(bool(shapes), "nothing drawn")
-        for cells, at in zip(shapes, place(rng, h, w, shapes, gap=1)):
-            paint(g, cells, colour, at)
-        return g
+        return scatter(rng, h, w, shapes, colour)
     return sample
 
 
@@ -99,12 +92,9 @@ def _drop_noise(g: Grid) -> Grid:
 def _blocks_and_noise(rng: random.Random):
     h, w = rng.randint(10, 17), rng.randint(10, 17)
     colour = rng.randint(1, 9)
-    g = blank(h, w)
     blocks = [rect(rng.randint(2, 5), rng.randint(2, 5)) for _ in range(rng.randint(2, 4))]
     dots = [[(0, 0)]] * rng.randint(3, 8)
-    for cells, at in zip(blocks + dots, place(rng, h, w, blocks + dots, gap=1)):
-        paint(g, cells, colour, at)
-    return g
+    return scatter(rng, h, w, blocks + dots, colour)
 
 
 RULES.add("7f4411dc", _drop_noise, _blocks_and_noise)
@@ -185,13 +175,10 @@ def _largest_outline_colour(g: Grid) -> Grid:
 
 
 def _two_outlines(rng: random.Random):
-    g = blank(10, 10)
     sizes = [(rng.randint(3, 6), rng.randint(3, 6)) for _ in range(2)]
     require(sizes[0][0] * sizes[0][1] != sizes[1][0] * sizes[1][1], "equal areas")
-    shapes = [_hollow(*s) for s in sizes]
-    for cells, at, colour in zip(shapes, place(rng, 10, 10, shapes, gap=0), pick(rng, 2)):
-        paint(g, cells, colour, at)
-    return g
+    shapes = [outline(*s) for s in sizes]
+    return scatter(rng, 10, 10, shapes, gap=0)
 
 
 RULES.add("445eab21", _largest_outline_colour, _two_outlines)
@@ -304,11 +291,8 @@ def _fill_by_hole(g: Grid) -> Grid:
 
 
 def _square_outlines(rng: random.Random):
-    g = blank(12, 12)
-    shapes = [_hollow(k, k) for k in rng.sample((3, 4, 5), rng.randint(2, 3))]
-    for cells, at in zip(shapes, place(rng, 12, 12, shapes, gap=1)):
-        paint(g, cells, 5, at)
-    return g
+    shapes = [outline(k, k) for k in rng.sample((3, 4, 5), rng.randint(2, 3))]
+    return scatter(rng, 12, 12, shapes, 5)
 
 
 RULES.add("c0f76784", _fill_by_hole, _square_outlines)
@@ -379,12 +363,9 @@ def _colours_by_size(g: Grid) -> Grid:
 
 
 def _three_shapes(rng: random.Random):
-    g = blank(12, 12)
     shapes = [shape(rng, rng.randint(2, 4), rng.randint(2, 4)) for _ in range(3)]
     require(len({len(s) for s in shapes}) == 3, "equal sizes")
-    for cells, at, colour in zip(shapes, place(rng, 12, 12, shapes, gap=1), pick(rng, 3)):
-        paint(g, cells, colour, at)
-    return g
+    return scatter(rng, 12, 12, shapes)
 
 
 RULES.add("f8ff0b80", _colours_by_size, _three_shapes)
@@ -424,13 +405,10 @@ def _smallest_rect(g: Grid) -> Grid:
 
 def _rects(rng: random.Random):
     h, w = rng.randint(10, 20), rng.randint(10, 20)
-    g = blank(h, w)
     shapes = [rect(rng.randint(2, 6), rng.randint(2, 6)) for _ in range(rng.randint(2, 4))]
     areas = sorted(len(s) for s in shapes)
     require(areas[0] < areas[1], "no unique smallest")
-    for cells, at, colour in zip(shapes, place(rng, h, w, shapes, gap=1), pick(rng, len(shapes))):
-        paint(g, cells, colour, at)
-    return g
+    return scatter(rng, h, w, shapes)
 
 
 RULES.add("23b5c85d", _smallest_rect, _rects)
@@ -446,7 +424,6 @@ def _symmetric_one(g: Grid) -> Grid:
 
 
 def _one_symmetric(rng: random.Random):
-    g = blank(10, 10)
     shapes = []
     for k in range(3):
         cells = shape(rng, rng.randint(2, 3), rng.randint(2, 4))
@@ -454,8 +431,7 @@ def _one_symmetric(rng: random.Random):
             w = max(c for _, c in cells) + 1
             cells = sorted(set(cells) | {(r, w - 1 - c) for r, c in cells})
         shapes.append(cells)
-    for cells, at, colour in zip(shapes, place(rng, 10, 10, shapes, gap=1), pick(rng, 3)):
-        paint(g, cells, colour, at)
+    g = scatter(rng, 10, 10, shapes)
     blocks = [_crop_colour(g, v) for v in counts(g) if v]
     require(sum(b == flip_lr(b) for b in blocks) == 1, "not exactly one symmetric shape")
     return g

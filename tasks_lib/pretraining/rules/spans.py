@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 
-from tasks_lib.pretraining.generators.grid import bbox, paint, place, rect
+from tasks_lib.pretraining.generators.grid import bbox, outline, paint, place, rect, scatter
 from tasks_lib.pretraining.rules.base import (Grid, Registry, blank, cells_of, components, pick, random_grid, rays_to_box, require,
                                   thaw, transpose)
 
@@ -95,7 +95,6 @@ def _fill_rows_between(g: Grid) -> Grid:
 
 
 def _vees(rng: random.Random):
-    g = blank(10, 10)
     shapes = []
     for _ in range(rng.randint(1, 2)):
         arm = rng.randint(1, 3)
@@ -107,9 +106,7 @@ def _vees(rng: random.Random):
             top = min(r for r, _ in cells)
             cells = [(r - top, c) for r, c in cells]
         shapes.append(cells)
-    for cells, at, colour in zip(shapes, place(rng, 10, 10, shapes, gap=1), pick(rng, len(shapes))):
-        paint(g, cells, colour, at)
-    return g
+    return scatter(rng, 10, 10, shapes)
 
 
 RULES.add("22168020", _fill_rows_between, _vees)
@@ -230,7 +227,7 @@ def _box_with_corners(rng: random.Random):
     bh, bw = rng.randint(4, 6), rng.randint(4, 6)
     top, left = rng.randint(1, 9 - bh), rng.randint(1, 9 - bw)
     frame, *inner = pick(rng, 5)
-    paint(g, [(r, c) for r, c in rect(bh, bw) if r in (0, bh - 1) or c in (0, bw - 1)], frame, (top, left))
+    paint(g, outline(bh, bw), frame, (top, left))
     for (r, c), colour in zip(((1, 1), (1, bw - 2), (bh - 2, 1), (bh - 2, bw - 2)), inner):
         g[top + r][left + c] = colour
     return g
