@@ -274,6 +274,7 @@ def test_wsd_sessions_each_end_decayed_and_the_next_rewarms_from_the_export_alon
            "decay_fraction": 0.5, "session_seconds": 600.0, "shard_mib": 0.1, **TINY}
     first = pretrain(config_from_dict({**cfg, "max_steps": 4}), "first", log=lambda _: None)
     assert (first.steps, first.done) == (4, True)
+    (out / "README.md").write_text((out / "README.md").read_text() + "\n## What it solves\nnotes by hand\n")
     shutil.rmtree(out / "checkpoint")  # another machine: the export and its compact state travel alone
     second = pretrain(config_from_dict({**cfg, "max_steps": 10}), "second", log=lambda _: None)
     assert second.steps == 10
@@ -290,6 +291,7 @@ def test_wsd_sessions_each_end_decayed_and_the_next_rewarms_from_the_export_alon
     assert state["gpu_seconds"] == pytest.approx(state["train_seconds"]) == pytest.approx(sum(s["seconds"] for s in state["sessions"]))
     card = (out / "README.md").read_text()
     assert "warm-up, stable, decay (wsd)" in card and "process-hours" in card and card.count("wsd, ended decayed") == 2
+    assert card.rstrip().endswith("## What it solves\nnotes by hand")  # the hand-written section stays, once
     assert [int(r.split(",")[0]) for r in (out / "loss.csv").read_text().splitlines()[1:]] == list(range(1, 11))  # both sessions
 
 

@@ -18,7 +18,8 @@ Contract:
   None where a state from before schedules were recorded does not say) and `lr_end`. Both loaders return it through
   `upgrade_state`, so a state written before these keys existed resumes as a cosine-era run.
 - `write_loss_log(out, rows, starts)` writes `loss.csv` and `loss.png` (loss and lr over all sessions, a line where
-  each later session began); `model_card(cfg, state, params)` the README.
+  each later session began); `model_card(cfg, state, params, notes)` the README, with the hand-written sections of
+  the one it replaces (`hand_written`) kept at the end.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ WEIGHTS_INDEX = "model.safetensors.index.json"  # the tensor -> shard map of a s
 COMPACT_PREFIX = "optimizer-"  # shards of the compact optimizer state, beside the export
 COMPACT_STATE = "trainer_state.json"
 QUANT_BLOCK = 256  # values per quantisation block of the compact optimizer state
+CARD_SECTIONS = ("Data", "Size", "Training", "Commands that made it")  # the `## ` sections model_card writes
 
 
 def _optimizer_tensors(opt: Any) -> tuple[dict, list]:
@@ -283,14 +285,33 @@ def write_loss_log(out: Path, rows: list[dict], starts: list[int] = ()) -> None:
     plt.close(fig)
 
 
+def hand_written(card: str) -> str:
+    """The `## ` sections of an earlier card that `model_card` does not write (notes added by hand: where the
+    model was made, what it solves), in order; empty when there are none."""
+    kept, keep, code = [], False, False
+    for line in card.splitlines():
+        if line.startswith("```"):
+            code = not code
+        elif code:
+            pass  # a `# comment` in a code block is no heading
+        elif line.startswith("## "):
+            keep = line[3:].strip() not in CARD_SECTIONS
+        elif line.startswith("# "):
+            keep = False
+        if keep:
+            kept.append(line)
+    return "\n".join(kept).strip()
+
+
 def _session_line(s: dict) -> str:
     decayed = {True: "ended decayed", False: "ended before its decay's end", None: "decay not recorded"}[s.get("decayed")]
     return (f"- `{s['command']}` ({s['device']}, {s.get('processes', 1)} process(es), {s['steps']} steps, {s['seconds']:.0f} s of "
             f"training, {s.get('schedule', 'cosine')}, {decayed})")
 
 
-def model_card(cfg: PretrainConfig, state: dict, params: int) -> str:
-    """The model card (README.md) from the config (schedule resolved) and the training state."""
+def model_card(cfg: PretrainConfig, state: dict, params: int, notes: str = "") -> str:
+    """The model card (README.md) from the config (schedule resolved) and the training state; `notes`
+    (`hand_written` sections of the card it replaces) go at the end."""
     data = state["data"]
     excluded = {k: len(v) for k, v in data["excluded"].items()}
     sessions = "\n".join(_session_line(s) for s in state["sessions"])
@@ -311,7 +332,7 @@ def model_card(cfg: PretrainConfig, state: dict, params: int) -> str:
                   "generated tasks" if rules else "")
     scale = (f", and in half the views an upscaling by {'2' if cfg.max_scale == 2 else f'2..{cfg.max_scale}'} where every grid stays within 30 cells"
              if cfg.max_scale > 1 else "")
-    return f"""# {Path(cfg.out).name}
+    card = f"""# {Path(cfg.out).name}
 
 A {params / 1e6:.2f}M-parameter Llama-shaped causal LM with the 16-token ARC vocabulary
 (`tasks_lib.arc.encoding`), {positions}, pretrained {origin} by `tasks_lib/pretraining/pretrain.py` (every weight trained,
@@ -347,3 +368,4 @@ sequences up to {cfg.max_tokens} tokens; {params:,} parameters; weights stored a
 One line per session: device, processes, steps, training seconds, schedule, and whether it ended decayed.
 {sessions}
 """
+    return card + (f"\n{notes}\n" if notes else "")

@@ -51,6 +51,7 @@ from tasks_lib.pretraining.checkpoint import (
     CHECKPOINT,
     COMPACT_STATE,
     export_model,
+    hand_written,
     load_checkpoint,
     load_compact,
     model_card,
@@ -378,7 +379,8 @@ def _save_all(cfg: PretrainConfig, out: Path, ckpt: Path, model: Any, opt: Any, 
     if cfg.compact:
         save_compact(out, opt, state, cfg.shard_mib)
     write_loss_log(out, state["loss"], session_starts(state["sessions"]))
-    (out / "README.md").write_text(model_card(cfg, state, params))
+    card = out / "README.md"
+    card.write_text(model_card(cfg, state, params, hand_written(card.read_text()) if card.exists() else ""))
 
 
 def _result(cfg: PretrainConfig, state: dict) -> PretrainResult:
