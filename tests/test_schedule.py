@@ -56,11 +56,14 @@ def test_session_budget_and_the_decayed_flag() -> None:
     cfg = PretrainConfig(**{**WSD, "max_seconds": 450.0, "max_steps": 1000})
     assert session_budget(cfg, Clock(600, 440.0, 100, 40.0)) == (500, 50.0)  # steps and seconds left when it began
     assert session_budget(PretrainConfig(**WSD), Clock(600, 440.0, 100, 40.0)) == (math.inf, 100.0)
-    assert not ended_decayed(cfg, Clock(600, 449.0, 100, 49.0))  # cut (wall_seconds) inside its decay
-    assert ended_decayed(cfg, Clock(600, 450.0, 100, 50.0))
+    in_decay = Clock(599, 449.0, 99, 49.0)  # the last step began in the decay window (the last 10 s)
+    assert not ended_decayed(cfg, Clock(600, 449.5, 100, 49.5), in_decay)  # cut (wall_seconds) inside its decay
+    assert ended_decayed(cfg, Clock(600, 450.0, 100, 50.0), in_decay)
+    assert not ended_decayed(cfg, Clock(600, 450.0, 100, 50.0), Clock(599, 430.0, 99, 30.0))  # one long step jumped its decay
+    assert not ended_decayed(cfg, Clock(500, 400.0, 0, 0.0), None)  # took no step
     assert session_progress(cfg, Clock(600, 450.0, 0, 0.0)) == math.inf  # nothing left to spend
     cosine = PretrainConfig(**{**WSD, "schedule": "cosine", "max_seconds": 450.0})
-    assert not ended_decayed(cosine, Clock(600, 440.0, 100, 440.0)) and ended_decayed(cosine, Clock(600, 450.0, 100, 450.0))
+    assert not ended_decayed(cosine, Clock(600, 440.0, 100, 440.0), in_decay) and ended_decayed(cosine, Clock(600, 450.0, 100, 450.0), in_decay)
 
 
 def test_auto_keeps_a_resumed_runs_schedule_and_gives_a_fresh_run_wsd() -> None:

@@ -281,6 +281,7 @@ def _train(cfg: PretrainConfig, command: str, log: Callable[[str], None], starte
     window_tokens = 0
     window_start = time.time()
     save_seconds = 5.0  # wall time kept for the last save: twice the longest save so far, at least this
+    last: Clock | None = None  # where the run stood when this session's last step began
 
     def add_pending() -> None:
         """Add every rank's new token counts to the state (a collective: all ranks call it together)."""
@@ -299,7 +300,7 @@ def _train(cfg: PretrainConfig, command: str, log: Callable[[str], None], starte
         progress = run_progress(cfg, now)
         if progress >= 1.0 or stop:
             state["done"] = progress >= 1.0
-            session["decayed"] = ended_decayed(cfg, now) if session["steps"] else _previous_decayed(state["sessions"])
+            session["decayed"] = ended_decayed(cfg, now, last) if session["steps"] else _previous_decayed(state["sessions"])
             break
         if save:
             saving = time.time()
@@ -316,6 +317,7 @@ def _train(cfg: PretrainConfig, command: str, log: Callable[[str], None], starte
         ids, labels = ids.to(device, non_blocking=True), labels.to(device, non_blocking=True)
         for g in opt.param_groups:
             g["lr"] = cfg.lr * lr_factor(cfg, now)
+        last = now
         with autocast:
             loss = loss_of(ids, labels)
         opt.zero_grad(set_to_none=True)
@@ -347,7 +349,8 @@ def _train(cfg: PretrainConfig, command: str, log: Callable[[str], None], starte
         _save_all(cfg, out, ckpt, model, opt, state, params)
         log(f"pretrain: {'done' if state['done'] else 'paused'} at step {state['step']}, {state['tokens']:,} tokens, "
             f"final loss {state['final_loss']}, session {time.time() - session_start:.0f} s, "
-            f"{'ended decayed' if session['decayed'] else 'not decayed'}, {state['gpu_seconds'] / 3600:.3f} GPU-hours in all")
+            f"{'ended decayed' if session['decayed'] else 'not decayed'}, {state['gpu_seconds'] / 3600:.3f} "
+            f"{'GPU' if device == 'cuda' else 'process'}-hours in all")
     group.barrier()  # the others wait for rank 0's last save
     group.close()
     return _result(cfg, state)

@@ -120,12 +120,15 @@ def lr_factor(cfg: PretrainConfig, clock: Clock) -> float:
     raise ValueError(f"pretrain.schedule={cfg.schedule!r}: resolve it first (expected one of {SCHEDULES})")
 
 
-def ended_decayed(cfg: PretrainConfig, clock: Clock) -> bool:
-    """Whether a session that stops at `clock` ran its decay to the end: under wsd it spent its whole budget (a
-    `wall_seconds` cut stops it short), under cosine the run reached its end."""
+def ended_decayed(cfg: PretrainConfig, end: Clock, last: Clock | None) -> bool:
+    """Whether a session that stops at `end`, its last step taken at `last` (None: it took none), ran its decay to
+    the end: under wsd it spent its whole budget (a `wall_seconds` cut stops it short) and its last step was in
+    the decay window (a session of a few steps may have none there); under cosine the run reached its end."""
+    if last is None:
+        return False
     if cfg.schedule == "wsd":
-        return session_progress(cfg, clock) >= 1 - TOLERANCE
-    return run_progress(cfg, clock) >= 1 - TOLERANCE
+        return session_progress(cfg, end) >= 1 - TOLERANCE and session_progress(cfg, last) >= 1 - cfg.decay_fraction
+    return run_progress(cfg, end) >= 1 - TOLERANCE
 
 
 def describe(cfg: PretrainConfig) -> str:
