@@ -24,8 +24,8 @@ Contract:
   rank), one per GPU over NCCL, or on the CPU over gloo. Gradients are averaged every step; each rank
   draws its own random views (seeded by rank); rank 0's clock decides the learning rate, checkpoints and the stop
   for every rank (its training seconds are broadcast each step, so no rank waits alone in a collective, and every
-  rank computes the same lr from them);
-  only rank 0 logs and writes. NVLink multicast stays off (`MULTICAST_OFF` is set unless already set).
+  rank computes the same lr from them); only rank 0 logs and writes. NVLink multicast stays off (`MULTICAST_OFF`
+  is set unless already set).
 - Every checkpoint also refreshes the model directory at `out` (`tasks_lib.pretraining.checkpoint.export_model`: config,
   weights in `export_dtype` in shards of at most `shard_mib`, tokenizer, `loss.csv`, `loss.png`, model card).
 - `parameter_count(cfg)` counts a config's parameters without building its weights.
