@@ -60,6 +60,7 @@ def test_session_budget_and_the_decayed_flag() -> None:
     assert not ended_decayed(cfg, Clock(600, 449.5, 100, 49.5), in_decay)  # cut (wall_seconds) inside its decay
     assert ended_decayed(cfg, Clock(600, 450.0, 100, 50.0), in_decay)
     assert not ended_decayed(cfg, Clock(600, 450.0, 100, 50.0), Clock(599, 430.0, 99, 30.0))  # one long step jumped its decay
+    assert not ended_decayed(cfg, Clock(600, 450.0, 100, 50.0), Clock(599, 440.0, 99, 40.0))  # its last step: the window's edge, at the peak
     assert not ended_decayed(cfg, Clock(500, 400.0, 0, 0.0), None)  # took no step
     assert session_progress(cfg, Clock(600, 450.0, 0, 0.0)) == math.inf  # nothing left to spend
     cosine = PretrainConfig(**{**WSD, "schedule": "cosine", "max_seconds": 450.0})

@@ -127,7 +127,7 @@ def ended_decayed(cfg: PretrainConfig, end: Clock, last: Clock | None) -> bool:
     if last is None:
         return False
     if cfg.schedule == "wsd":
-        return session_progress(cfg, end) >= 1 - TOLERANCE and session_progress(cfg, last) >= 1 - cfg.decay_fraction
+        return session_progress(cfg, end) >= 1 - TOLERANCE and session_progress(cfg, last) > 1 - cfg.decay_fraction
     return run_progress(cfg, end) >= 1 - TOLERANCE
 
 
