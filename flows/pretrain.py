@@ -8,8 +8,8 @@
 
 The work is `tasks_lib.pretraining.pretrain`; a retry (or the same command again) resumes from the last checkpoint.
 With `--schedule wsd` every call is a session that warms up from the lr the last one ended at, holds the peak and
-decays over its last `--decay-fraction` of `--session-seconds`, so each export is decayed and the next call carries
-on from it; `--max-seconds 0` leaves the run uncapped, so every call adds its session. `--schedule auto` (the
+decays over its last `--decay-fraction` of `--session-seconds` (or less where `--wall-seconds` leaves less), so each
+export is decayed and the next call carries on from it; `--max-seconds 0` leaves the run uncapped, so every call adds its session. `--schedule auto` (the
 default) keeps the schedule a resumed run recorded (cosine for the sessions before schedules were recorded).
 Every PretrainConfig field is a flag (`--world-size`, `--init-from`, `--wall-seconds`, `--shard-mib`, ...).
 With `--world-size` > 1 the started processes log with print (rank 0 only), not through the run logger.

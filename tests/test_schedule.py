@@ -36,6 +36,10 @@ MID_DECAY = 0.1 + 0.9 * (1 - math.sqrt(0.5))  # halfway through the decay window
         ({"max_seconds": 450.0}, Clock(600, 440.0, 100, 40.0, 1.0), 1.0),
         ({"max_seconds": 450.0}, Clock(600, 445.0, 100, 45.0, 1.0), MID_DECAY),
         ({"max_seconds": 450.0}, Clock(600, 450.0, 100, 50.0, 1.0), 0.1),
+        # the wall clock caps the session: 10 s of wall time left after 40 s of training, so its decay is the last 10 of 50 s
+        ({}, Clock(140, 40.0, 140, 40.0, 1.0, wall_left=10.0), 1.0),
+        ({}, Clock(145, 45.0, 145, 45.0, 1.0, wall_left=5.0), MID_DECAY),
+        ({}, Clock(150, 50.0, 150, 50.0, 1.0, wall_left=0.0), 0.1),  # the wall cut stops it here: decayed
         # steps cap the session: 200 - 100 steps left, decay over the last 20 of them
         ({"max_steps": 200}, Clock(190, 10.0, 90, 10.0, 1.0), MID_DECAY),
         # a session shorter than its warm-up plus decay still ends at the floor (the lower ramp wins)
@@ -62,6 +66,8 @@ def test_session_budget_and_the_decayed_flag() -> None:
     assert not ended_decayed(cfg, Clock(600, 450.0, 100, 50.0), Clock(599, 430.0, 99, 30.0))  # one long step jumped its decay
     assert not ended_decayed(cfg, Clock(600, 450.0, 100, 50.0), Clock(599, 440.0, 99, 40.0))  # its last step: the window's edge, at the peak
     assert not ended_decayed(cfg, Clock(500, 400.0, 0, 0.0), None)  # took no step
+    walled = PretrainConfig(**WSD)  # sessions of 100 s, cut by the wall after 50
+    assert ended_decayed(walled, Clock(150, 50.0, 150, 50.0, 1.0, wall_left=0.0), Clock(149, 49.7, 149, 49.7, 1.0, wall_left=0.3))
     assert session_progress(cfg, Clock(600, 450.0, 0, 0.0)) == math.inf  # nothing left to spend
     cosine = PretrainConfig(**{**WSD, "schedule": "cosine", "max_seconds": 450.0})
     assert not ended_decayed(cosine, Clock(600, 440.0, 100, 440.0), in_decay) and ended_decayed(cosine, Clock(600, 450.0, 100, 450.0), in_decay)

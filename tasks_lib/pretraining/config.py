@@ -40,7 +40,7 @@ class PretrainConfig:
     max_seconds: float = 300.0  # training seconds over all sessions; 0: no time cap (cosine: steps decide; wsd: every session adds on)
     session_seconds: float = 540.0  # this call stops (checkpointed) after this many seconds of training; wsd decays by then
     checkpoint_seconds: float = 60.0
-    wall_seconds: float = 0.0  # this call stops (checkpointed) before this much wall time, setup and saves included; 0: no limit
+    wall_seconds: float = 0.0  # this call stops (checkpointed) before this much wall time, setup and saves included (wsd decays by then); 0: no limit
     log_every: int = 10  # steps between loss rows
     keep_background: bool = True  # colour 0 stays fixed, as in the views the pipeline trains and samples on
     max_scale: int = 1  # upscale half the examples by 2..max_scale where every grid stays within 30 cells; 1: off

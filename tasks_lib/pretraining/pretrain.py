@@ -15,17 +15,18 @@ Contract:
   whose progress = max(steps / max_steps, train seconds / max_seconds) is summed over sessions (a run split into
   sessions of at most `session_seconds`, e.g. 10-minute GPU leases, ends where one long run would), or `wsd`, a run
   that keeps going: each session warms up from the lr the previous one ended at, holds the peak, and decays over
-  the last `decay_fraction` of its own training budget, so every session's last export is decayed and a larger
-  (or no) `max_seconds` extends the run. `schedule` auto keeps a resumed run's recorded schedule and gives a fresh
-  run wsd. The state records per session whether it ended decayed, and the run's training seconds and GPU-seconds
-  (training seconds x processes) over all sessions. `init_from` starts a new run (no checkpoint at `out` yet) from
-  an exported model directory's weights, with a fresh optimizer and schedule.
+  the last `decay_fraction` of its own training budget (`session_seconds`, or less where `max_seconds` or
+  `wall_seconds` leave less), so every session's last export is decayed and a larger (or no) `max_seconds` extends
+  the run. `schedule` auto keeps a resumed run's recorded schedule and gives a fresh run wsd. The state records
+  per session whether it ended decayed, and the run's training seconds and GPU-seconds (training seconds x
+  processes) over all sessions. `init_from` starts a new run (no checkpoint at `out` yet) from an exported model
+  directory's weights, with a fresh optimizer and schedule.
 - Data parallel: `world_size` N > 1 runs N processes (one command: it starts them; or one per torchrun
   rank), one per GPU over NCCL, or on the CPU over gloo. Gradients are averaged every step; each rank
   draws its own random views (seeded by rank); rank 0's clock decides the learning rate, checkpoints and the stop
-  for every rank (its training seconds are broadcast each step, so no rank waits alone in a collective, and every
-  rank computes the same lr from them); only rank 0 logs and writes. NVLink multicast stays off (`MULTICAST_OFF`
-  is set unless already set).
+  for every rank (its training seconds and wall time left are broadcast each step, so no rank waits alone in a
+  collective, and every rank computes the same lr from them); only rank 0 logs and writes. NVLink multicast stays
+  off (`MULTICAST_OFF` is set unless already set).
 - Every checkpoint also refreshes the model directory at `out` (`tasks_lib.pretraining.checkpoint.export_model`: config,
   weights in `export_dtype` in shards of at most `shard_mib`, tokenizer, `loss.csv`, `loss.png`, model card).
 - `parameter_count(cfg)` counts a config's parameters without building its weights.
@@ -292,13 +293,12 @@ def _train(cfg: PretrainConfig, command: str, log: Callable[[str], None], starte
 
     while True:
         # rank 0's clock decides for everyone, so every rank runs the same steps with the same lr
-        out_of_wall = bool(cfg.wall_seconds) and time.time() - started + save_seconds >= cfg.wall_seconds
-        train_seconds, session_seconds, stop, save = group.broadcast([state["train_seconds"], session["seconds"],
-                                                                      float(session["seconds"] >= cfg.session_seconds or out_of_wall),
-                                                                      float(time.time() - last_ckpt >= cfg.checkpoint_seconds)])
-        now = Clock(state["step"], train_seconds, session["steps"], session_seconds, start_factor)
+        wall_left = cfg.wall_seconds - (time.time() - started) - save_seconds if cfg.wall_seconds else math.inf
+        train_seconds, session_seconds, wall_left, save = group.broadcast([state["train_seconds"], session["seconds"], wall_left,
+                                                                           float(time.time() - last_ckpt >= cfg.checkpoint_seconds)])
+        now = Clock(state["step"], train_seconds, session["steps"], session_seconds, start_factor, wall_left)
         progress = run_progress(cfg, now)
-        if progress >= 1.0 or stop:
+        if progress >= 1.0 or session_seconds >= cfg.session_seconds or wall_left <= 0:
             state["done"] = progress >= 1.0
             session["decayed"] = ended_decayed(cfg, now, last) if session["steps"] else _previous_decayed(state["sessions"])
             break

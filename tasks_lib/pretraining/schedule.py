@@ -11,21 +11,26 @@ cosine: one planned run that sessions split (a run cut into sessions ends where 
 wsd (warm-up, stable, decay): a run that keeps going. Every session ends decayed, so each export is usable, and
 the next session warms up again from where it ended; a larger `max_seconds` (or 0: no cap) extends the run:
 
-    budget_steps   = max_steps - start_step                           # inf when max_steps = 0
-    budget_seconds = min(session_seconds, max_seconds - start_seconds)    # session_seconds when max_seconds = 0
-    q      = max(k / budget_steps, s / budget_seconds)    # k steps and s training seconds into this session
+    budget_steps   = max_steps - start_step                    # inf when max_steps = 0
+    budget_seconds = min(session_seconds,                      # k steps and s training seconds into this session
+                         max_seconds - start_seconds,          # left out when max_seconds = 0
+                         s + wall_left)                        # inf when wall_seconds = 0
+    q      = max(k / budget_steps, s / budget_seconds)
     warm   = min(1, f0 + (1 - f0) * (k + 1) / W)          # f0: lr / peak where the previous session ended, 0 when fresh
     x      = clamp((q - (1 - d)) / d, 0, 1)               # d = decay_fraction: the last d of this session's budget
     factor = min(warm, m + (1 - m) * (1 - sqrt(x)))
 
-start_step and start_seconds are the run's totals when the session began. Warming up from f0 rather than from 0
+start_step and start_seconds are the run's totals when the session began; wall_left is the wall time the call has
+left before `wall_seconds`, less the reserve for its last save, read before each step. Steps and training seconds
+advance together with the wall clock, so s + wall_left only shrinks (by the time saves and setup take): q never goes
+back, and a call whose setup took long trains less but still ends decayed, at the moment the wall cut stops it.
+Only a crash (or a save slower than its reserve) ends a session before its decay's end, and `ended_decayed` says so.
+Warming up from f0 rather than from 0
 keeps the lr continuous across sessions: after a decayed session it climbs from the floor back to the peak, after
 a session cut in its stable phase (f0 = 1) there is no warm-up, and after a cosine session it climbs from where
 the cosine stood. The decay is 1-sqrt, not linear: at the same length it ends at a lower loss than a linear decay
 and matches a full cosine with a 20% decay window (Hägele et al. 2024, "Scaling Laws and Compute-Optimal Training
 Beyond Fixed Training Durations"). The `min` of the two ramps ends a session too short for both at or below the floor.
-A wall-time cut (`wall_seconds`) is not part of the budget: it stops a session wherever it is, and `ended_decayed`
-says so.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ class Clock:
     session_steps: int = 0  # of them, this session's
     session_seconds: float = 0.0
     start_factor: float = 0.0  # lr / peak lr the previous session ended at; 0 for a fresh run
+    wall_left: float = math.inf  # wall seconds the call has left to train (wall_seconds less time spent and the last save's reserve)
 
     @property
     def start_step(self) -> int:
@@ -79,10 +85,12 @@ def run_progress(cfg: PretrainConfig, clock: Clock) -> float:
 
 
 def session_budget(cfg: PretrainConfig, clock: Clock) -> tuple[float, float]:
-    """(steps, training seconds) this session may spend: the run's caps less what earlier sessions spent, and
-    `session_seconds`; inf steps when there is no step cap."""
+    """(steps, training seconds) this session may spend: the run's caps less what earlier sessions spent,
+    `session_seconds`, and what it spent plus the wall time it has left; inf steps when there is no step cap."""
     steps = cfg.max_steps - clock.start_step if cfg.max_steps else math.inf
-    seconds = min(cfg.session_seconds, cfg.max_seconds - clock.start_seconds) if cfg.max_seconds else cfg.session_seconds
+    seconds = min(cfg.session_seconds, clock.session_seconds + clock.wall_left)
+    if cfg.max_seconds:
+        seconds = min(seconds, cfg.max_seconds - clock.start_seconds)
     return steps, seconds
 
 
@@ -122,8 +130,8 @@ def lr_factor(cfg: PretrainConfig, clock: Clock) -> float:
 
 def ended_decayed(cfg: PretrainConfig, end: Clock, last: Clock | None) -> bool:
     """Whether a session that stops at `end`, its last step taken at `last` (None: it took none), ran its decay to
-    the end: under wsd it spent its whole budget (a `wall_seconds` cut stops it short) and its last step was in
-    the decay window (a session of a few steps may have none there); under cosine the run reached its end."""
+    the end: under wsd it spent its whole budget (a crash stops it short) and its last step was in the decay
+    window (a session of a few steps may have none there); under cosine the run reached its end."""
     if last is None:
         return False
     if cfg.schedule == "wsd":
