@@ -11,26 +11,28 @@ cosine: one planned run that sessions split (a run cut into sessions ends where 
 wsd (warm-up, stable, decay): a run that keeps going. Every session ends decayed, so each export is usable, and
 the next session warms up again from where it ended; a larger `max_seconds` (or 0: no cap) extends the run:
 
-    budget_steps   = max_steps - start_step                    # inf when max_steps = 0
-    budget_seconds = min(session_seconds,                      # k steps and s training seconds into this session
-                         max_seconds - start_seconds,          # left out when max_seconds = 0
-                         s + wall_left)                        # inf when wall_seconds = 0
-    q      = max(k / budget_steps, s / budget_seconds)
+    budget_steps   = max_steps - start_step               # inf when max_steps = 0
+    budget_seconds = min(session_seconds,
+                         max_seconds - start_seconds,     # left out when max_seconds = 0
+                         s + wall_left)                   # inf when wall_seconds = 0
+    q      = max(k / budget_steps, s / budget_seconds)    # k steps and s training seconds into this session
     warm   = min(1, f0 + (1 - f0) * (k + 1) / W)          # f0: lr / peak where the previous session ended, 0 when fresh
     x      = clamp((q - (1 - d)) / d, 0, 1)               # d = decay_fraction: the last d of this session's budget
     factor = min(warm, m + (1 - m) * (1 - sqrt(x)))
 
 start_step and start_seconds are the run's totals when the session began; wall_left is the wall time the call has
-left before `wall_seconds`, less the reserve for its last save, read before each step. Steps and training seconds
-advance together with the wall clock, so s + wall_left only shrinks (by the time saves and setup take): q never goes
-back, and a call whose setup took long trains less but still ends decayed, at the moment the wall cut stops it.
-Only a crash (or a save slower than its reserve) ends a session before its decay's end, and `ended_decayed` says so.
-Warming up from f0 rather than from 0
-keeps the lr continuous across sessions: after a decayed session it climbs from the floor back to the peak, after
-a session cut in its stable phase (f0 = 1) there is no warm-up, and after a cosine session it climbs from where
-the cosine stood. The decay is 1-sqrt, not linear: at the same length it ends at a lower loss than a linear decay
-and matches a full cosine with a 20% decay window (Hägele et al. 2024, "Scaling Laws and Compute-Optimal Training
-Beyond Fixed Training Durations"). The `min` of the two ramps ends a session too short for both at or below the floor.
+left before `wall_seconds`, less the reserve for its last save, read before each step. Training seconds advance no
+faster than the wall clock, so s + wall_left only shrinks (by the time checkpoints take, or when the reserve grows):
+q never goes back, and a call whose setup took long trains less but still ends decayed, at the moment the wall cut
+stops it. Only a crash (or a save slower than its reserve) ends a session before its decay's end, and
+`ended_decayed` says so.
+
+Warming up from f0 rather than from 0 keeps the lr continuous across sessions: after a decayed session it climbs
+from the floor back to the peak, after a session cut in its stable phase (f0 = 1) there is no warm-up, and after a
+cosine session it climbs from where the cosine stood. The decay is 1-sqrt, not linear: at the same length it ends
+at a lower loss than a linear decay and matches a full cosine with a 20% decay window (Hägele et al. 2024, "Scaling
+Laws and Compute-Optimal Training Beyond Fixed Training Durations"). The `min` of the two ramps ends a session too
+short for both at or below the floor.
 """
 
 from __future__ import annotations
