@@ -2,9 +2,15 @@
 
     python flows/pretrain.py --out /tmp/pre/small --positions 1d --max-seconds 270 --workers 6
     python flows/pretrain.py --out /tmp/pre/arc-grid-15m --positions grid --rope-theta 1000 --generated 6000 --max-scale 2 --hidden 384 --layers 8 --heads 6 --intermediate 1152
-    python flows/pretrain.py --out models/arc-grid-15m --max-seconds 1400 ...   (the same flags: continues from the export and its compact optimizer state)
+    mkdir -p /tmp/pre && cp -r models/arc-grid-15m /tmp/pre/ && python flows/pretrain.py --out /tmp/pre/arc-grid-15m --schedule wsd --max-seconds 0 \
+        --session-seconds 400 --positions grid --rope-theta 1000 --hidden 384 --layers 8 --heads 6 --intermediate 1152 \
+        --generated 12000 --generated-seed 1 --max-scale 2   (continues the shipped model from its export and compact optimizer state)
 
 The work is `tasks_lib.pretraining.pretrain`; a retry (or the same command again) resumes from the last checkpoint.
+With `--schedule wsd` every call is a session that warms up from the lr the last one ended at, holds the peak and
+decays over its last `--decay-fraction` of `--session-seconds` (or less where `--wall-seconds` leaves less), so each
+export is decayed and the next call carries on from it; `--max-seconds 0` leaves the run uncapped, so every call adds its session. `--schedule auto` (the
+default) keeps the schedule a resumed run recorded (cosine for the sessions before schedules were recorded).
 Every PretrainConfig field is a flag (`--world-size`, `--init-from`, `--wall-seconds`, `--shard-mib`, ...).
 With `--world-size` > 1 the started processes log with print (rank 0 only), not through the run logger.
 """

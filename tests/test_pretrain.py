@@ -1,7 +1,8 @@
 """Pretraining: the held-out set stays unseen (by content, not only id), batches respect their token
 budget, a checkpoint resumes exactly where it stopped, the written directory (one file or shards) loads as
-a base model, two gloo processes train one model with rank 0 alone writing, and init_from starts from
-an exported model's weights."""
+a base model, two gloo processes train one model with rank 0 alone writing, init_from starts from
+an exported model's weights, wsd sessions each end decayed and the next re-warms (from the export alone), and a
+state from before schedules were recorded still resumes."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from tasks_lib.arc.encoding import IGNORE, Encoded
 from tasks_lib.config import ModelConfig
 from tasks_lib.pretraining.checkpoint import COMPACT_STATE, export_model, load_checkpoint, shard_weights
 from tasks_lib.pretraining.config import PretrainConfig, PretrainError, config_from_dict
-from tasks_lib.pretraining.pretrain import _optimizer, lr_factor, parameter_count, pretrain, stream_seed
+from tasks_lib.pretraining.pretrain import _optimizer, parameter_count, pretrain, stream_seed
 from tasks_lib.pretraining.pretrain_data import collate, length_batches, task_pairs, training_tasks
 
 torch = pytest.importorskip("torch")
@@ -81,14 +82,6 @@ def test_length_batches_stay_within_budget_and_keep_every_example() -> None:
     width = max(len(e.ids) for e in batches[0])
     assert ids.shape == labels.shape == (len(batches[0]), width)
     assert bool((labels[ids == 0] == IGNORE).all())  # padding never carries a label
-
-
-def test_lr_schedule_warms_up_then_decays_to_the_floor() -> None:
-    cfg = PretrainConfig(out="x", warmup_steps=10, min_lr_ratio=0.1)
-    assert lr_factor(0, 0.0, cfg) == pytest.approx(0.1)
-    assert lr_factor(9, 0.0, cfg) == pytest.approx(1.0)
-    assert lr_factor(100, 0.5, cfg) == pytest.approx(0.55)
-    assert lr_factor(100, 1.0, cfg) == pytest.approx(0.1)
 
 
 def test_config_rejects_bad_values() -> None:
@@ -230,6 +223,7 @@ def test_wall_seconds_stops_the_call_with_a_usable_export(tmp_path: Path) -> Non
                                         "wall_seconds": 0.5, **TINY}), "walled", log=lambda _: None)
     assert not result.done and result.steps < 1000  # the reserve for the last save stops it at once
     assert "Finished: no" in (out / "README.md").read_text()
+    assert json.loads((out / "checkpoint" / "state.json").read_text())["sessions"][-1]["decayed"] is False  # cut before its decay
     load_base(ModelConfig(path=str(out), dtype="float32", lora_rank=4, max_tokens=256), "cpu")
 
 
@@ -268,3 +262,70 @@ def test_a_run_resumes_from_the_export_and_its_compact_optimizer_state_alone(tmp
     with pytest.raises(PretrainError, match="shape"):  # the positions are part of the shape
         shutil.rmtree(out / "checkpoint")
         pretrain(config_from_dict({**cfg, "positions": "1d", "max_steps": 5}), "third", log=lambda _: None)
+
+
+def test_wsd_sessions_each_end_decayed_and_the_next_rewarms_from_the_export_alone(tmp_path: Path) -> None:
+    """Two wsd sessions capped by steps (deterministic): the first ends decayed; the second resumes from the exported
+    directory alone (compact state), warms up from the lr the first ended at, holds the peak and decays again."""
+    import shutil
+
+    out = tmp_path / "model"
+    cfg = {"out": str(out), "sources": [_sources(tmp_path)], "holdout": [], "schedule": "wsd", "max_seconds": 0, "warmup_steps": 2,
+           "decay_fraction": 0.5, "session_seconds": 600.0, "shard_mib": 0.1, **TINY}
+    first = pretrain(config_from_dict({**cfg, "max_steps": 4}), "first", log=lambda _: None)
+    assert (first.steps, first.done) == (4, True)
+    (out / "README.md").write_text((out / "README.md").read_text() + "\n## What it solves\nnotes by hand\n")
+    shutil.rmtree(out / "checkpoint")  # another machine: the export and its compact state travel alone
+    second = pretrain(config_from_dict({**cfg, "max_steps": 10}), "second", log=lambda _: None)
+    assert second.steps == 10
+
+    state = json.loads((out / COMPACT_STATE).read_text())
+    lrs = [r["lr"] / 1e-3 for r in state["loss"]]  # one row per step (log_every 1), as factors of the peak (rows round to 1e-8)
+    assert lrs[:4] == pytest.approx([0.5, 1, 1, 0.1 + 0.9 * (1 - 0.5**0.5)], abs=1e-5)  # warm-up, stable, decay (last half)
+    later = lrs[4:]
+    assert later[0] == pytest.approx(lrs[3] + (1 - lrs[3]) / 2, abs=1e-5)  # warm-up from where the first session ended
+    assert later[1:4] == pytest.approx([1, 1, 1], abs=1e-5)  # stable: the last half of its 6 steps decays
+    assert later[3] > later[4] > later[5] > 0.1  # decay
+    assert [s["decayed"] for s in state["sessions"]] == [True, True] and [s["schedule"] for s in state["sessions"]] == ["wsd", "wsd"]
+    assert state["sessions"][1]["lr_end"] == pytest.approx(later[-1] * 1e-3, abs=1e-8)
+    assert state["gpu_seconds"] == pytest.approx(state["train_seconds"]) == pytest.approx(sum(s["seconds"] for s in state["sessions"]))
+    card = (out / "README.md").read_text()
+    assert "warm-up, stable, decay (wsd)" in card and "process-hours" in card and card.count("wsd, ended decayed") == 2
+    assert card.rstrip().endswith("## What it solves\nnotes by hand")  # the hand-written section stays, once
+    assert [int(r.split(",")[0]) for r in (out / "loss.csv").read_text().splitlines()[1:]] == list(range(1, 11))  # both sessions
+
+
+def test_a_state_from_before_schedules_resumes_as_cosine_or_rewarms_into_wsd(tmp_path: Path) -> None:
+    """trainer_state.json without the schedule keys (the shipped model's): `auto` resumes its cosine unchanged,
+    `wsd` warms up from the lr the cosine reached; the sessions and GPU-seconds are filled in."""
+    import shutil
+
+    from tasks_lib.pretraining.checkpoint import upgrade_state
+
+    out = tmp_path / "model"
+    cfg = {"out": str(out), "sources": [_sources(tmp_path)], "holdout": [], "max_seconds": 0, "warmup_steps": 1, "shard_mib": 0.1, **TINY}
+    pretrain(config_from_dict({**cfg, "schedule": "cosine", "max_steps": 2}), "old", log=lambda _: None)
+    shutil.rmtree(out / "checkpoint")
+    old = json.loads((out / COMPACT_STATE).read_text())
+    del old["gpu_seconds"], old["config"]["schedule"], old["config"]["decay_fraction"]
+    for s in old["sessions"]:
+        del s["schedule"], s["decayed"], s["lr_end"]
+    old["sessions"] = [{**old["sessions"][0], "processes": 2}, {**old["sessions"][0], "steps": 0}]  # two old sessions
+    (out / COMPACT_STATE).write_text(json.dumps(old))
+    upgraded = upgrade_state({k: v for k, v in old.items() if k not in ("param_groups", "optimizer_files")})
+    assert [(s["schedule"], s["decayed"]) for s in upgraded["sessions"]] == [("cosine", None), ("cosine", True)]  # done: the cosine ended
+    assert upgraded["gpu_seconds"] == pytest.approx(3 * old["sessions"][0]["seconds"])
+    ended = old["param_groups"][0]["lr"]  # the cosine's last step, halfway down (0.55e-3)
+
+    keep = tmp_path / "copy"
+    shutil.copytree(out, keep)
+    cosine = pretrain(config_from_dict({**cfg, "max_steps": 3}), "auto", log=lambda _: None)  # schedule auto
+    state = json.loads((out / COMPACT_STATE).read_text())
+    assert cosine.steps == 3 and state["config"]["schedule"] == "cosine" and state["sessions"][-1]["schedule"] == "cosine"
+
+    shutil.rmtree(out)
+    keep.rename(out)
+    pretrain(config_from_dict({**cfg, "schedule": "wsd", "warmup_steps": 2, "max_steps": 6}), "wsd", log=lambda _: None)
+    rows = json.loads((out / COMPACT_STATE).read_text())["loss"][2:]
+    assert ended == pytest.approx(0.55e-3) and rows[0]["lr"] == pytest.approx(ended + (1e-3 - ended) / 2, abs=1e-8)  # no jump from the cosine's end to the peak
+    assert max(r["lr"] for r in rows) == pytest.approx(1e-3, abs=1e-8)

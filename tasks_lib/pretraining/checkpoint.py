@@ -12,7 +12,14 @@ Contract:
 - `export_model(out, model, dtype, shard_mib)` writes a directory `tasks_lib.adapting.model.load_base` loads: `config.json`,
   the weights in `dtype` (one file, or shards of at most `shard_mib` with `model.safetensors.index.json`, as
   `save_pretrained` writes them), the tokenizer; stale weight files of an earlier export are removed.
-- `write_loss_log(out, rows)` writes `loss.csv` and `loss.png`; `model_card(cfg, state, params)` the README.
+- The training state (`state.json`, `trainer_state.json`) holds the run's totals (`step`, `tokens`, `train_seconds`,
+  `gpu_seconds`: training seconds x processes, summed over sessions), its loss rows, and one record per session:
+  command, device, processes, steps, training seconds, schedule, `decayed` (whether it ran its decay to the end;
+  None where a state from before schedules were recorded does not say) and `lr_end`. Both loaders return it through
+  `upgrade_state`, so a state written before these keys existed resumes as a cosine-era run.
+- `write_loss_log(out, rows, starts)` writes `loss.csv` and `loss.png` (loss and lr over all sessions, a line where
+  each later session began); `model_card(cfg, state, params, notes)` the README, with the hand-written sections of
+  the one it replaces (`hand_written`) kept at the end.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from typing import Any
 
 from tasks_lib.arc.encoding import build_arc_tokenizer
 from tasks_lib.pretraining.config import PretrainConfig, PretrainError
+from tasks_lib.pretraining.schedule import describe
 
 CHECKPOINT = "checkpoint"  # sub-folder of `out` with fp32 weights, optimizer state and state.json
 LOSS_CSV = "loss.csv"
@@ -33,6 +41,7 @@ WEIGHTS_INDEX = "model.safetensors.index.json"  # the tensor -> shard map of a s
 COMPACT_PREFIX = "optimizer-"  # shards of the compact optimizer state, beside the export
 COMPACT_STATE = "trainer_state.json"
 QUANT_BLOCK = 256  # values per quantisation block of the compact optimizer state
+CARD_SECTIONS = ("Data", "Size", "Training", "Commands that made it")  # the `## ` sections model_card writes
 
 
 def _optimizer_tensors(opt: Any) -> tuple[dict, list]:
@@ -66,8 +75,25 @@ def save_checkpoint(ckpt: Path, model: Any, opt: Any, state: dict) -> None:
         (ckpt / f"{name}.tmp").replace(ckpt / name)
 
 
+def upgrade_state(saved: dict) -> dict:
+    """`saved` with the keys a state from before schedules were recorded lacks: its sessions ran the cosine, the
+    last of them decayed only if the run reached its end (`done`), and whether an earlier one did is not recorded
+    (None: a stretched cosine may have reached its end then); `gpu_seconds` from the sessions' seconds x processes."""
+    state = dict(saved)
+    sessions = [dict(s) for s in state.get("sessions", [])]
+    for i, s in enumerate(sessions):
+        s.setdefault("processes", 1)
+        s.setdefault("schedule", "cosine")
+        if "decayed" not in s:
+            s["decayed"] = bool(state.get("done")) if i == len(sessions) - 1 else None
+    state["sessions"] = sessions
+    state.setdefault("gpu_seconds", sum(s["seconds"] * s["processes"] for s in sessions))
+    return state
+
+
 def load_checkpoint(ckpt: Path, model: Any, opt: Any) -> dict:
-    """Restore weights and optimizer state in place; returns the saved state (without param groups)."""
+    """Restore weights and optimizer state in place; returns the saved state (without param groups, upgraded:
+    `upgrade_state`)."""
     from safetensors.torch import load_file
 
     device = next(model.parameters()).device
@@ -77,7 +103,7 @@ def load_checkpoint(ckpt: Path, model: Any, opt: Any) -> dict:
         _load_optimizer(opt, load_file(str(ckpt / "optimizer.safetensors")), state.pop("param_groups"), device)
     except (OSError, json.JSONDecodeError, KeyError, RuntimeError) as err:
         raise PretrainError(f"{ckpt}: cannot resume from this checkpoint ({type(err).__name__}: {err})") from None
-    return state
+    return upgrade_state(state)
 
 
 def _quantize_signed(x: Any) -> tuple[Any, Any]:
@@ -142,7 +168,7 @@ def save_compact(out: Path, opt: Any, state: dict, shard_mib: float) -> None:
 
 def load_compact(out: Path, model: Any, opt: Any) -> dict:
     """Restore the optimizer written by `save_compact` (the model's weights are already loaded from the export
-    at `out`); returns the saved training state."""
+    at `out`); returns the saved training state (upgraded: `upgrade_state`)."""
     import torch
     from safetensors.torch import load_file
 
@@ -161,7 +187,7 @@ def load_compact(out: Path, model: Any, opt: Any) -> dict:
     except (OSError, json.JSONDecodeError, KeyError, RuntimeError) as err:
         raise PretrainError(f"{out}: cannot resume from its compact optimizer state ({type(err).__name__}: {err})") from None
     del torch
-    return state
+    return upgrade_state(state)
 
 
 # ---------------------------------------------------------------- model directory and card
@@ -214,8 +240,19 @@ def export_model(out: Path, model: Any, dtype: str, shard_mib: float = 15.0) -> 
     build_arc_tokenizer().save_pretrained(out)
 
 
-def write_loss_log(out: Path, rows: list[dict]) -> None:
-    """`loss.csv` (one row per logged step) and `loss.png` when matplotlib is installed."""
+def session_starts(sessions: list[dict]) -> list[int]:
+    """The run's step count where each session after the first began (sessions that took no step left out)."""
+    starts, step = [], 0
+    for s in sessions:
+        if step and s["steps"] and step not in starts:
+            starts.append(step)
+        step += s["steps"]
+    return starts
+
+
+def write_loss_log(out: Path, rows: list[dict], starts: list[int] = ()) -> None:
+    """`loss.csv` (one row per logged step) and, when matplotlib is installed, `loss.png`: the loss, the lr on a
+    second axis, and a dotted line where each session of `starts` (steps) began."""
     if not rows:
         return
     with (out / LOSS_CSV).open("w", newline="") as fh:
@@ -229,9 +266,17 @@ def write_loss_log(out: Path, rows: list[dict]) -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         return
+    tokens = [r["tokens"] / 1e6 for r in rows]
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.plot([r["tokens"] / 1e6 for r in rows], [r["loss"] for r in rows])
-    ax.set_xlabel("tokens seen (millions)")
+    ax.plot(tokens, [r["loss"] for r in rows], label="loss")
+    lr = ax.twinx()
+    lr.plot(tokens, [r["lr"] for r in rows], color="tab:gray", linewidth=0.8, label="lr")
+    lr.set_ylabel("learning rate")
+    for step in starts:  # tokens of the last row before the session began
+        before = [r["tokens"] for r in rows if r["step"] <= step]
+        if before:
+            ax.axvline(before[-1] / 1e6, color="tab:red", linestyle=":", linewidth=0.8)
+    ax.set_xlabel("tokens seen (millions)" + ("; dotted: a session began" if starts else ""))
     ax.set_ylabel("output-token loss")
     ax.set_yscale("log")
     ax.grid(alpha=0.3)
@@ -240,16 +285,44 @@ def write_loss_log(out: Path, rows: list[dict]) -> None:
     plt.close(fig)
 
 
-def model_card(cfg: PretrainConfig, state: dict, params: int) -> str:
-    """The model card (README.md) from the config and the training state."""
+def hand_written(card: str) -> str:
+    """The `## ` sections of an earlier card that `model_card` does not write (notes added by hand: where the
+    model was made, what it solves), in order; empty when there are none."""
+    kept, keep, code = [], False, False
+    for line in card.splitlines():
+        if line.startswith("```"):
+            code = not code
+        elif code:
+            pass  # a `# comment` in a code block is no heading
+        elif line.startswith("## "):
+            keep = line[3:].strip() not in CARD_SECTIONS
+        elif line.startswith("# "):
+            keep = False
+        if keep:
+            kept.append(line)
+    return "\n".join(kept).strip()
+
+
+def _session_line(s: dict) -> str:
+    decayed = {True: "ended decayed", False: "ended before its decay's end", None: "decay not recorded"}[s.get("decayed")]
+    return (f"- `{s['command']}` ({s['device']}, {s.get('processes', 1)} process(es), {s['steps']} steps, {s['seconds']:.0f} s of "
+            f"training, {s.get('schedule', 'cosine')}, {decayed})")
+
+
+def model_card(cfg: PretrainConfig, state: dict, params: int, notes: str = "") -> str:
+    """The model card (README.md) from the config (schedule resolved) and the training state; `notes`
+    (`hand_written` sections of the card it replaces) go at the end."""
     data = state["data"]
     excluded = {k: len(v) for k, v in data["excluded"].items()}
-    sessions = "\n".join(f"- `{s['command']}` ({s['device']}, {s.get('processes', 1)} process(es), {s['steps']} steps, {s['seconds']:.0f} s)"
-                         for s in state["sessions"])
+    sessions = "\n".join(_session_line(s) for s in state["sessions"])
     final = state.get("final_loss")
     start = state.get("init_from")
     origin = f"from the weights of `{start}` (fresh optimizer and schedule)" if start else "from random weights"
     procs = sorted({s.get("processes", 1) for s in state["sessions"]})
+    on_cpu = any(s["device"].endswith("cpu") for s in state["sessions"])
+    hours = state.get("gpu_seconds", 0.0) / 3600
+    compute = f"{hours:.3f} {'process' if on_cpu else 'GPU'}-hours"
+    n = len(state["sessions"])
     positions = ("rotary positions over (grid, line, column) of every token (model type `arc_grid`, "
                  f"rope theta {cfg.rope_theta:g})" if cfg.positions == "grid" else f"1-D rotary positions (rope theta {cfg.rope_theta:g})")
     generated = (f"; {cfg.generated} procedurally generated tasks (`tasks_lib.pretraining.generate`, seed {cfg.generated_seed}), drawn for "
@@ -259,7 +332,7 @@ def model_card(cfg: PretrainConfig, state: dict, params: int) -> str:
                   "generated tasks" if rules else "")
     scale = (f", and in half the views an upscaling by {'2' if cfg.max_scale == 2 else f'2..{cfg.max_scale}'} where every grid stays within 30 cells"
              if cfg.max_scale > 1 else "")
-    return f"""# {Path(cfg.out).name}
+    card = f"""# {Path(cfg.out).name}
 
 A {params / 1e6:.2f}M-parameter Llama-shaped causal LM with the 16-token ARC vocabulary
 (`tasks_lib.arc.encoding`), {positions}, pretrained {origin} by `tasks_lib/pretraining/pretrain.py` (every weight trained,
@@ -280,14 +353,19 @@ hidden {cfg.hidden}, {cfg.layers} layers, {cfg.heads} heads (head_dim {cfg.hidde
 sequences up to {cfg.max_tokens} tokens; {params:,} parameters; weights stored as {cfg.export_dtype}.
 
 ## Training
-- AdamW (betas 0.9/0.95, weight decay {cfg.weight_decay} on matrices), peak lr {cfg.lr}, {cfg.warmup_steps} warm-up
-  steps, cosine to {cfg.lr * cfg.min_lr_ratio:g}; about {cfg.batch_tokens} padded tokens per step and process, bf16 autocast on GPU.
+- AdamW (betas 0.9/0.95, weight decay {cfg.weight_decay} on matrices); about {cfg.batch_tokens} padded tokens per step and process,
+  bf16 autocast on GPU.
+- Schedule (the latest session's; each session's is named below): {describe(cfg)}.
 - Data-parallel processes (GPUs on CUDA; gradients averaged every step, each with its own random views): {", ".join(map(str, procs))}.
 - Steps: {state["step"]}; tokens seen, summed over processes: {state["tokens"]:,} ({state["label_tokens"]:,} of them output tokens with loss);
   training time {state["train_seconds"]:.0f} s.
-- Final loss (mean of the last logged rows): {"n/a" if final is None else f"{final:.4f}"}. Curve: `loss.csv`, `loss.png`.
+- Pretraining compute: {compute} of training (training seconds x processes, summed over {n} session(s)).
+- Final loss (mean of the last logged rows): {"n/a" if final is None else f"{final:.4f}"}. Curve over all sessions: `loss.csv`, `loss.png`
+  (lr on the second axis, a dotted line where each later session began).
 - Finished: {"yes" if state["done"] else "no (resume with the same command)"}.
 
 ## Commands that made it
+One line per session: device, processes, steps, training seconds, schedule, and whether it ended decayed.
 {sessions}
 """
+    return card + (f"\n{notes}\n" if notes else "")

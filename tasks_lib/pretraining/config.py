@@ -27,14 +27,20 @@ class PretrainConfig:
     max_tokens: int = 8192  # longest training sequence; trailing pairs are dropped beyond it (also the RoPE range trained)
     batch_tokens: int = 65536  # padded tokens per optimizer step; examples of similar length are batched together
     lr: float = 1e-3  # peak; small models take large rates
-    min_lr_ratio: float = 0.1  # cosine decays to lr * this
-    warmup_steps: int = 50
+    min_lr_ratio: float = 0.1  # the schedules decay to lr * this
+    # auto: a resumed run keeps the schedule its checkpoint recorded (cosine for a checkpoint from before schedules were
+    # recorded, so an existing run's command resumes unchanged) and a fresh run gets wsd, the one that can be extended;
+    # cosine: one planned run (max_steps / max_seconds) that sessions split; wsd: every session warms up, holds the peak
+    # and ends decayed, so each export is usable and compute adds up across sessions (tasks_lib.pretraining.schedule)
+    schedule: str = "auto"
+    decay_fraction: float = 0.2  # wsd: the last share of each session's training budget that decays (1-sqrt); 20% matches a cosine
+    warmup_steps: int = 50  # cosine: the run's first steps; wsd: each session's first steps, from the lr the previous one ended at
     weight_decay: float = 0.1  # on matrices only
     max_steps: int = 0  # 0: no step cap, time decides
-    max_seconds: float = 300.0  # training seconds over all sessions; 0: no time cap, steps decide
-    session_seconds: float = 540.0  # this call stops (checkpointed) after this many seconds of training
+    max_seconds: float = 300.0  # training seconds over all sessions; 0: no time cap (cosine: steps decide; wsd: every session adds on)
+    session_seconds: float = 540.0  # this call stops (checkpointed) after this many seconds of training; wsd decays by then
     checkpoint_seconds: float = 60.0
-    wall_seconds: float = 0.0  # this call stops (checkpointed) before this much wall time, setup and saves included; 0: no limit
+    wall_seconds: float = 0.0  # this call stops (checkpointed) before this much wall time, setup and saves included (wsd decays by then); 0: no limit
     log_every: int = 10  # steps between loss rows
     keep_background: bool = True  # colour 0 stays fixed, as in the views the pipeline trains and samples on
     max_scale: int = 1  # upscale half the examples by 2..max_scale where every grid stays within 30 cells; 1: off
@@ -69,7 +75,9 @@ class PretrainConfig:
             (self.batch_tokens >= self.max_tokens, "batch_tokens", ">= max_tokens"),
             (self.lr > 0 and 0 <= self.min_lr_ratio <= 1, "lr", "lr > 0, min_lr_ratio in [0, 1]"),
             (self.warmup_steps >= 0 and self.weight_decay >= 0, "warmup_steps", "warmup_steps, weight_decay >= 0"),
-            (self.max_steps > 0 or self.max_seconds > 0, "max_steps", "max_steps or max_seconds > 0"),
+            (self.schedule in ("auto", "cosine", "wsd"), "schedule", "auto|cosine|wsd"),
+            (0 < self.decay_fraction <= 1, "decay_fraction", "in (0, 1]"),
+            (self.max_steps > 0 or self.max_seconds > 0 or self.schedule != "cosine", "max_steps", "max_steps or max_seconds > 0 (the cosine's horizon)"),
             (self.max_steps >= 0 and self.max_seconds >= 0, "max_seconds", ">= 0"),
             (self.session_seconds > 0 and self.checkpoint_seconds > 0, "session_seconds", "session and checkpoint seconds > 0"),
             (self.wall_seconds >= 0, "wall_seconds", ">= 0"),

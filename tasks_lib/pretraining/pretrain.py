@@ -11,15 +11,22 @@ Contract:
   `checkpoint_seconds` and when the session ends, and a later call with the same `out` carries on where it
   stopped. Beside the export it also writes a compact optimizer state (`tasks_lib.pretraining.checkpoint.save_compact`), so a
   run whose full checkpoint stayed on another machine resumes from the exported directory alone (weights at the
-  export's precision). The learning-rate schedule follows progress = max(steps / max_steps, train seconds /
-  max_seconds) summed over sessions, so a run split into sessions of at most `session_seconds` (e.g. 10-minute GPU
-  leases) ends where one long run would. `init_from` starts a new run (no checkpoint at `out` yet) from an
-  exported model directory's weights, with a fresh optimizer and schedule.
+  export's precision). The learning-rate schedule (`tasks_lib.pretraining.schedule`) is `cosine`, one planned run
+  whose progress = max(steps / max_steps, train seconds / max_seconds) is summed over sessions (a run split into
+  sessions of at most `session_seconds`, e.g. 10-minute GPU leases, ends where one long run would), or `wsd`, a run
+  that keeps going: each session warms up from the lr the previous one ended at, holds the peak, and decays over
+  the last `decay_fraction` of its own training budget (`session_seconds`, or less where `max_seconds` or
+  `wall_seconds` leave less), so every session's last export is decayed and a larger (or no) `max_seconds` extends
+  the run. `schedule` auto keeps a resumed run's recorded schedule and gives a fresh run wsd. The state records
+  per session whether it ended decayed, and the run's training seconds and GPU-seconds (training seconds x
+  processes) over all sessions. `init_from` starts a new run (no checkpoint at `out` yet) from an exported model
+  directory's weights, with a fresh optimizer and schedule.
 - Data parallel: `world_size` N > 1 runs N processes (one command: it starts them; or one per torchrun
   rank), one per GPU over NCCL, or on the CPU over gloo. Gradients are averaged every step; each rank
-  draws its own random views (seeded by rank); rank 0's clock and step count decide the learning rate,
-  checkpoints and the stop for every rank (broadcast each step, so no rank waits alone in a collective);
-  only rank 0 logs and writes. NVLink multicast stays off (`MULTICAST_OFF` is set unless already set).
+  draws its own random views (seeded by rank); rank 0's clock decides the learning rate, checkpoints and the stop
+  for every rank (its training seconds and wall time left are broadcast each step, so no rank waits alone in a
+  collective, and every rank computes the same lr from them); only rank 0 logs and writes. NVLink multicast stays
+  off (`MULTICAST_OFF` is set unless already set).
 - Every checkpoint also refreshes the model directory at `out` (`tasks_lib.pretraining.checkpoint.export_model`: config,
   weights in `export_dtype` in shards of at most `shard_mib`, tokenizer, `loss.csv`, `loss.png`, model card).
 - `parameter_count(cfg)` counts a config's parameters without building its weights.
@@ -35,7 +42,7 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -45,16 +52,19 @@ from tasks_lib.pretraining.checkpoint import (
     CHECKPOINT,
     COMPACT_STATE,
     export_model,
+    hand_written,
     load_checkpoint,
     load_compact,
     model_card,
     save_checkpoint,
     save_compact,
+    session_starts,
     write_loss_log,
 )
 from tasks_lib.pretraining.config import PretrainConfig, PretrainError, PretrainResult, add_config_arguments, config_from_dict
 from tasks_lib.pretraining.group import MULTICAST_OFF, Group, free_port
 from tasks_lib.pretraining.pretrain_data import GENERATED_PREFIX, loader, training_tasks
+from tasks_lib.pretraining.schedule import Clock, ended_decayed, lr_factor, resolve, run_progress, session_progress
 
 
 def output_loss(model: Any, ids: Any, labels: Any) -> Any:
@@ -69,13 +79,6 @@ def output_loss(model: Any, ids: Any, labels: Any) -> Any:
     picked = hidden[:, :-1][mask]  # (N, H)
     logits = model.get_output_embeddings()(picked).float()  # (N, V)
     return F.cross_entropy(logits, targets[mask])
-
-
-def lr_factor(step: int, progress: float, cfg: PretrainConfig) -> float:
-    """Linear warm-up over `warmup_steps`, then cosine from 1 to `min_lr_ratio` as progress goes 0 -> 1."""
-    warm = min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps else 1.0
-    cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-    return warm * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * cosine)
 
 
 def _optimizer(model: Any, cfg: PretrainConfig) -> Any:
@@ -243,23 +246,29 @@ def _train(cfg: PretrainConfig, command: str, log: Callable[[str], None], starte
     model.config.use_cache = False
     params = sum(p.numel() for p in model.parameters())
     opt = _optimizer(model, cfg)
-    state: dict[str, Any] = {"step": 0, "tokens": 0, "label_tokens": 0, "train_seconds": 0.0, "done": False, "sessions": [], "loss": [],
-                             "config": asdict(cfg), "data": report.to_dict(), "final_loss": None, "params": params,
-                             "init_from": cfg.init_from}
-    if resume:
-        saved = load_checkpoint(ckpt, model, opt) if full else load_compact(out, model, opt)
+    saved = (load_checkpoint(ckpt, model, opt) if full else load_compact(out, model, opt)) if resume else None
+    cfg = _with_schedule(cfg, saved)
+    state: dict[str, Any] = {"step": 0, "tokens": 0, "label_tokens": 0, "train_seconds": 0.0, "gpu_seconds": 0.0, "done": False,
+                             "sessions": [], "loss": [], "config": asdict(cfg), "data": report.to_dict(), "final_loss": None,
+                             "params": params, "init_from": cfg.init_from}
+    start_factor = 0.0  # lr / peak where the previous session ended: 0 for a fresh run
+    if saved is not None:
         old = saved["config"]
         if {k: old.get(k, "1d" if k == "positions" else None) for k in cfg.shape} != cfg.shape:
             raise PretrainError(f"{out}: checkpoint shape {({k: old.get(k) for k in cfg.shape})} differs from the config's {cfg.shape}")
-        state.update({k: saved[k] for k in ("step", "tokens", "label_tokens", "train_seconds", "sessions", "loss", "final_loss")})
+        state.update({k: saved[k] for k in ("step", "tokens", "label_tokens", "train_seconds", "gpu_seconds", "sessions", "loss", "final_loss")})
         state["init_from"] = saved.get("init_from", "")
+        start_factor = min(1.0, opt.param_groups[0]["lr"] / cfg.lr)  # the optimizer saved the lr of the run's last step
+    for g in opt.param_groups:
+        g["lr"] = cfg.lr * start_factor  # where the run stands, as a save before this session's first step records it
     name = _describe_device(device)
     session = {"command": command, "device": f"{group.world}x {name}" if group.world > 1 else name, "processes": group.world,
-               "steps": 0, "seconds": 0.0}
+               "steps": 0, "seconds": 0.0, "schedule": cfg.schedule, "decayed": False, "lr_end": cfg.lr * start_factor}
     state["sessions"].append(session)
     start = f"resuming at step {state['step']}{'' if full else ' from the compact state'}" if resume else (f"from {cfg.init_from}" if cfg.init_from else "from scratch")
     log(f"pretrain: {len(tasks)} tasks {report.per_source}, excluded {({k: len(v) for k, v in report.excluded.items()})}, "
-        f"{params / 1e6:.2f}M params on {session['device']} ({group.world} process(es)), {start}")
+        f"{params / 1e6:.2f}M params on {session['device']} ({group.world} process(es)), {start}, schedule {cfg.schedule}"
+        f"{f' from lr {cfg.lr * start_factor:.2e}' if resume and cfg.schedule == 'wsd' else ''}")
     batches = loader(tasks, cfg, stream_seed(cfg, state["step"], group.rank, group.world))
     loss_of = _loss_module(model, device, group)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device == "cuda" else torch.autocast("cpu", enabled=False)
@@ -273,6 +282,7 @@ def _train(cfg: PretrainConfig, command: str, log: Callable[[str], None], starte
     window_tokens = 0
     window_start = time.time()
     save_seconds = 5.0  # wall time kept for the last save: twice the longest save so far, at least this
+    last: Clock | None = None  # where the run stood when this session's last step began
 
     def add_pending() -> None:
         """Add every rank's new token counts to the state (a collective: all ranks call it together)."""
@@ -282,13 +292,15 @@ def _train(cfg: PretrainConfig, command: str, log: Callable[[str], None], starte
         pending[0] = pending[1] = 0
 
     while True:
-        progress = max(state["step"] / cfg.max_steps if cfg.max_steps else 0.0, state["train_seconds"] / cfg.max_seconds if cfg.max_seconds else 0.0)
         # rank 0's clock decides for everyone, so every rank runs the same steps with the same lr
-        out_of_wall = bool(cfg.wall_seconds) and time.time() - started + save_seconds >= cfg.wall_seconds
-        progress, done, stop, save = group.broadcast([progress, float(progress >= 1.0), float(session["seconds"] >= cfg.session_seconds or out_of_wall),
-                                                      float(time.time() - last_ckpt >= cfg.checkpoint_seconds)])
-        if done or stop:
-            state["done"] = bool(done)
+        wall_left = cfg.wall_seconds - (time.time() - started) - save_seconds if cfg.wall_seconds else math.inf
+        train_seconds, session_seconds, wall_left, save = group.broadcast([state["train_seconds"], session["seconds"], wall_left,
+                                                                           float(time.time() - last_ckpt >= cfg.checkpoint_seconds)])
+        now = Clock(state["step"], train_seconds, session["steps"], session_seconds, start_factor, wall_left)
+        progress = run_progress(cfg, now)
+        if progress >= 1.0 or session_seconds >= cfg.session_seconds or wall_left <= 0:
+            state["done"] = progress >= 1.0
+            session["decayed"] = ended_decayed(cfg, now, last) if session["steps"] else _previous_decayed(state["sessions"])
             break
         if save:
             saving = time.time()
@@ -304,7 +316,8 @@ def _train(cfg: PretrainConfig, command: str, log: Callable[[str], None], starte
         pending[1] += int((labels != IGNORE).sum())
         ids, labels = ids.to(device, non_blocking=True), labels.to(device, non_blocking=True)
         for g in opt.param_groups:
-            g["lr"] = cfg.lr * lr_factor(state["step"], progress, cfg)
+            g["lr"] = cfg.lr * lr_factor(cfg, now)
+        last = now
         with autocast:
             loss = loss_of(ids, labels)
         opt.zero_grad(set_to_none=True)
@@ -323,17 +336,21 @@ def _train(cfg: PretrainConfig, command: str, log: Callable[[str], None], starte
             rate = tokens / max(time.time() - window_start, 1e-9)
             state["loss"].append({"step": state["step"], "tokens": state["tokens"], "loss": round(value, 5),
                                   "lr": round(opt.param_groups[0]["lr"], 8), "train_seconds": round(state["train_seconds"], 1)})
-            log(f"step {state['step']} loss {value:.4f} lr {opt.param_groups[0]['lr']:.2e} {rate / 1e3:.0f}k tok/s progress {progress:.3f}")
+            within = f" session {session_progress(cfg, now):.3f}" if cfg.schedule == "wsd" else ""
+            log(f"step {state['step']} loss {value:.4f} lr {opt.param_groups[0]['lr']:.2e} {rate / 1e3:.0f}k tok/s progress {progress:.3f}{within}")
             window, window_tokens, window_start = [], 0, time.time()
         elapsed = time.time() - t0
         state["train_seconds"] += elapsed
+        state["gpu_seconds"] += elapsed * group.world  # rank 0's step time for each process
         session["seconds"] += elapsed
         session["steps"] += 1
     add_pending()
     if rank0:
         _save_all(cfg, out, ckpt, model, opt, state, params)
         log(f"pretrain: {'done' if state['done'] else 'paused'} at step {state['step']}, {state['tokens']:,} tokens, "
-            f"final loss {state['final_loss']}, session {time.time() - session_start:.0f} s")
+            f"final loss {state['final_loss']}, session {time.time() - session_start:.0f} s, "
+            f"{'ended decayed' if session['decayed'] else 'not decayed'}, {state['gpu_seconds'] / 3600:.3f} "
+            f"{'GPU' if device == 'cuda' else 'process'}-hours in all")
     group.barrier()  # the others wait for rank 0's last save
     group.close()
     return _result(cfg, state)
@@ -343,15 +360,30 @@ def _quiet(_: str) -> None:
     """The log of ranks other than 0."""
 
 
+def _with_schedule(cfg: PretrainConfig, saved: dict | None) -> PretrainConfig:
+    """`cfg` with its schedule resolved against the resumed checkpoint (`saved`; None for a fresh run)."""
+    try:
+        return replace(cfg, schedule=resolve(cfg.schedule, saved["config"] if saved else None))
+    except ValueError as err:
+        raise PretrainError(f"{cfg.out}: {err}") from None
+
+
+def _previous_decayed(sessions: list[dict]) -> bool:
+    """A session that took no step leaves the weights where the previous one did."""
+    return bool(sessions[-2].get("decayed")) if len(sessions) > 1 else False
+
+
 def _save_all(cfg: PretrainConfig, out: Path, ckpt: Path, model: Any, opt: Any, state: dict, params: int) -> None:
     tail = [r["loss"] for r in state["loss"][-5:]]
     state["final_loss"] = round(sum(tail) / len(tail), 5) if tail else None
+    state["sessions"][-1]["lr_end"] = opt.param_groups[0]["lr"]
     save_checkpoint(ckpt, model, opt, state)
     export_model(out, model, cfg.export_dtype, cfg.shard_mib)
     if cfg.compact:
         save_compact(out, opt, state, cfg.shard_mib)
-    write_loss_log(out, state["loss"])
-    (out / "README.md").write_text(model_card(cfg, state, params))
+    write_loss_log(out, state["loss"], session_starts(state["sessions"]))
+    card = out / "README.md"
+    card.write_text(model_card(cfg, state, params, hand_written(card.read_text()) if card.exists() else ""))
 
 
 def _result(cfg: PretrainConfig, state: dict) -> PretrainResult:
