@@ -92,7 +92,7 @@ def summarize(report: Report | dict, budget: float, wall: float, gpu_busy: float
     report = as_report(report)
     results = report.results
     gaps = slot_gaps(report)
-    schedule = report.schedule or {}  # Run.schedule_stats: the run's own dict
+    schedule = report.schedule
     score, first = report.score, report.score_pass1
     return {
         "solved": sum(1 for t in report.tasks if t.state == "solved"),
@@ -100,11 +100,11 @@ def summarize(report: Report | dict, budget: float, wall: float, gpu_busy: float
         "budget": budget,
         "wall_seconds": round(wall, 1),
         "budget_used": round(report.wall_seconds / budget, 3),
-        "busy_fraction": schedule.get("busy_fraction"),
+        "busy_fraction": None if schedule is None else schedule.busy_fraction,
         "gpu_busy": gpu_busy,
         "slot_gap_seconds": round(sum(gaps) / len(gaps), 3) if gaps else None,
-        "overhead_seconds": schedule.get("overhead_mean_seconds"),
-        "tail_seconds": schedule.get("tail_seconds"),
+        "overhead_seconds": None if schedule is None else schedule.overhead_mean_seconds,
+        "tail_seconds": None if schedule is None else schedule.tail_seconds,
         "outputs_pass1": None if first is None else first.solved_outputs,
         "outputs": None if score is None else score.solved_outputs,
         "total_outputs": None if score is None else score.total_outputs,

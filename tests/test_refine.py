@@ -15,6 +15,7 @@ import pytest
 from conftest import fast_profile, kaggle_files
 from tasks_lib.arc.data import Task
 from tasks_lib.arc.records import Candidate, Ranked, SampleRecord, SampleStatsRecord, TaskResult, TestCandidates, TrainRecord
+from tasks_lib.arc.report_parts import RefineFailure
 from tasks_lib.config import ScheduleConfig
 from tasks_lib.running import pipeline, refine
 from tasks_lib.running.budget import SAMPLE_CAP, TaskBudget
@@ -153,7 +154,7 @@ def test_a_failed_refinement_keeps_the_old_record(tiny_model: Path, small_tasks:
     submission = run.dir.submission.read_text()
     assert asyncio.run(pipeline.refine_task(run, steps, task.id, 0, 1)) is None
     assert run.dir.result_path(task.id).read_text() == before and run.dir.submission.read_text() == submission
-    assert run.stats.refine_failures == [{"task_id": task.id, "round": 1, "error": "RuntimeError: refine broke"}]
+    assert run.stats.refine_failures == [RefineFailure(task.id, 1, "RuntimeError: refine broke")]
     assert not run.results[task.id].refinements
 
 

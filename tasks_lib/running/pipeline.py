@@ -16,7 +16,7 @@ Contract:
   - vote never fails.
   Each step's wall time goes in `timings` and its start and end in `spans`.
 - `solve_all(run, steps, solve=None, slots=None)` loads the model on every slot at once (what each load
-  returned, or its error, goes in `report.json` as `slot_loads`), trains the shared
+  returned, or its error, read into a `report_parts.SlotLoad`, goes in `report.json` as `slot_loads`), trains the shared
   adapter (train scope shared: `train_shared`, one adapter on every task still to do within `Budget.claim_shared`,
   saved to `shared/adapter/` and linked as each task's adapter; one already on disk is reused), then runs every task to do in the run's order (largest first) on the first
   free slot, one task per slot at a time: one loop per slot, each taking the next task, is the only limit inside
@@ -65,6 +65,7 @@ from tasks_lib.adapting.model import ADAPTER_FILE
 from tasks_lib.adapting.shared_adapter import SHARED_ID
 from tasks_lib.arc.encoding import answer_tokens
 from tasks_lib.arc.records import Candidate, TaskResult
+from tasks_lib.arc.report_parts import Overhead, RefineFailure, SlotLoad
 from tasks_lib.reports.ui import task_line
 from tasks_lib.running import refine as refine_mod
 from tasks_lib.running import solve
@@ -211,7 +212,7 @@ async def refine_task(run: Run, steps: Steps, task_id: str, slot: int, round_no:
     old = run.results[task_id]
     before = run.dir.read_candidates(task_id)  # every candidate the task has so far, per test input
     if before is None:
-        run.stats.refine_failures.append({"task_id": task_id, "round": round_no, "error": "no candidates.json to vote again over"})
+        run.stats.refine_failures.append(RefineFailure(task_id, round_no, "no candidates.json to vote again over"))
         return None
     p = refine_mod.plan(old, run.cfg, round_no, run.budget.overhead)
     key = f"{task_id}#refine-{round_no}"
@@ -224,7 +225,7 @@ async def refine_task(run: Run, steps: Steps, task_id: str, slot: int, round_no:
     try:
         out = await steps.refine(task_id, slot, budget, round_no)
     except Exception as err:  # the old record stands
-        run.stats.refine_failures.append({"task_id": task_id, "round": round_no, "error": f"{type(err).__name__}: {err}"})
+        run.stats.refine_failures.append(RefineFailure(task_id, round_no, f"{type(err).__name__}: {err}"))
         steps.log(f"{task_id}: refinement {round_no} failed ({type(err).__name__}: {err}); its answer is unchanged")
         return None
     finally:
@@ -253,7 +254,7 @@ async def solve_all(run: Run, steps: Steps, solve: Callable[[str, int], Awaitabl
     if not run.todo:
         return
     loads = await asyncio.gather(*(steps.load(s) for s in range(n)), return_exceptions=True)  # before any task's budget starts
-    run.stats.slot_loads = [x if isinstance(x, dict) else {"error": f"{type(x).__name__}: {x}"} for x in loads]
+    run.stats.slot_loads = [SlotLoad.from_json(x, f"slot {i}", "load") if isinstance(x, dict) else SlotLoad.failed(x) for i, x in enumerate(loads)]
     if run.cfg.train.scope == "shared":
         try:
             shared = await steps.train_shared(0)
@@ -287,7 +288,7 @@ async def solve_all(run: Run, steps: Steps, solve: Callable[[str, int], Awaitabl
         held = run.budget.held.get(task_id)
         if held is not None:  # the slot's time outside the task's claim: before it (subflow start) and after (record, publish, end)
             before, after = held[0] - t0, time.time() - held[1]
-            run.stats.overheads[task_id] = (round(before, 3), round(after, 3))
+            run.stats.overheads[task_id] = Overhead(round(before, 3), round(after, 3))
             run.budget.note_overhead(before + after, startup=startup)  # a start-up is paid once per slot (budget doc)
         if solve is not default:  # the task logged in its own run; the run's log gets its line too (what `--watch` shows)
             steps.log(f"{task_line(run.results[task_id])} | {run.progress()}")
