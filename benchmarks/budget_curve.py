@@ -32,7 +32,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 
-from tasks_lib.arc.run_record import Report, as_report, read_report
+from tasks_lib.arc.run_record import Report, read_report
 from tasks_lib.config import load_profile, profile_path
 
 
@@ -87,9 +87,8 @@ class GpuBusy:
         return round(sum(samples) / (100 * len(samples)), 4) if samples else None
 
 
-def summarize(report: Report | dict, budget: float, wall: float, gpu_busy: float | None = None) -> dict:
-    """One run's row (see module doc); `report` a `Report` or report.json's content."""
-    report = as_report(report)
+def summarize(report: Report, budget: float, wall: float, gpu_busy: float | None = None) -> dict:
+    """One run's row (see module doc)."""
     results = report.results
     gaps = slot_gaps(report)
     schedule = report.schedule
@@ -136,7 +135,7 @@ def run_once(args: argparse.Namespace, profile: Path, budget: float, out: Path) 
         return read_report(out)
     from tasks_lib.running.pipeline import run_direct
 
-    return as_report(run_direct(args.challenges, out, str(profile), limit=args.limit, time_budget=budget, order=args.order))
+    return run_direct(args.challenges, out, str(profile), limit=args.limit, time_budget=budget, order=args.order)
 
 
 def table(rows: list[dict]) -> str:

@@ -50,7 +50,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 
 from tasks_lib.arc.records import TaskResult
-from tasks_lib.arc.run_record import REPORT_FILE, as_report, read_report
+from tasks_lib.arc.run_record import REPORT_FILE, read_report
 from tasks_lib.arc.store import RunDir
 from tasks_lib.running import sweep_points
 
@@ -433,7 +433,7 @@ def run_one(args: argparse.Namespace) -> None:
     """One planned run in this process (the subprocess of a study): `submit`'s parameters, through the pipeline."""
     from tasks_lib.running.pipeline import run_direct
 
-    r = as_report(run_direct(**json.loads(args.parameters)))
+    r = run_direct(**json.loads(args.parameters))
     print(json.dumps({"slots": r.slots, "statuses": r.statuses, "shared": None if r.shared is None else r.shared.to_json(),
                       "score": None if r.score is None else r.score.to_json()}, indent=1))
 

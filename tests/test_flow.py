@@ -12,6 +12,7 @@ import pytest
 
 from conftest import fast_profile, kaggle_files
 from tasks_lib.arc.data import Task
+from tasks_lib.arc.run_record import Report, read_report
 from tasks_lib.arc.scoring import score
 from tasks_lib.config import load_profile
 from tasks_lib.reports.ui import STATES, final_message, final_name, subflow_name, task_state
@@ -94,7 +95,7 @@ def test_submit_flow_writes_the_contracted_files(prefect_harness: None, tiny_mod
     assert {f"train / {tid}" for tid in n_test} <= {r.name for r in task_runs}
     refined = {e["task_id"] for e in report["tasks"] if e.get("refinements")}
     assert {f"refine / {tid}" for tid in refined} <= {r.name for r in task_runs if r.state.is_completed()}
-    assert len([r for r in task_runs if r.name.startswith("refine / ")]) >= report["schedule"]["refinements"]
+    assert len([r for r in task_runs if r.name.startswith("refine / ")]) >= read_report(out).refinements
     assert {"per-task-results", "run-summary"} <= {a.key for a in artifacts}
 
 
@@ -131,13 +132,13 @@ def test_the_flow_and_the_direct_call_give_the_same_answers(prefect_harness: Non
     args = dict(challenges=str(challenges), profile=str(profile), solutions=str(solutions), time_budget=600)
     asyncio.run(submit(out=str(tmp_path / "flow"), **args))
     direct = run_direct(out=str(tmp_path / "direct"), **args)
-    flow = json.loads((tmp_path / "flow" / "report.json").read_text())
+    flow = read_report(tmp_path / "flow")
 
-    def answers(report: dict) -> dict:
-        return {t["task_id"]: (t["status"], t["steps"], t["attempts"], t["candidates"], t.get("correct")) for t in report["tasks"]}
+    def answers(report: Report) -> dict:
+        return {t.task_id: (t.status, t.steps, t.attempts, t.candidates, t.correct) for t in report.results}
 
-    assert answers(flow) == answers(direct) and flow["score"] == direct["score"]
-    assert all(t["steps"] == 3 for t in direct["tasks"])
+    assert answers(flow) == answers(direct) and flow.score == direct.score
+    assert all(t.steps == 3 for t in direct.results)
 
 
 def test_a_subflow_that_cannot_record_ends_failed_and_its_task_gets_fallbacks(prefect_harness: None, tiny_model: Path,

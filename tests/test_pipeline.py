@@ -14,6 +14,7 @@ from conftest import fast_profile, kaggle_files
 from tasks_lib.arc.data import Task
 from tasks_lib.arc.encoding import answer_tokens
 from tasks_lib.arc.records import Candidate, TaskResult
+from tasks_lib.arc.run_record import read_report
 from tasks_lib.running import pipeline
 from tasks_lib.running.budget import SAMPLE_CAP, SAMPLE_MARGIN, TaskBudget
 from tasks_lib.running.run import Run, prepare
@@ -183,9 +184,10 @@ def test_run_direct_runs_real_workers_and_writes_the_report(tiny_model: Path, sm
     challenges, solutions = kaggle_files(small_tasks[:2], tmp_path / "data")
     profile = fast_profile(tmp_path / "profile", model={"path": str(tiny_model)})
     report = pipeline.run_direct(str(challenges), tmp_path / "out", str(profile), str(solutions), time_budget=600)
-    assert report["statuses"] == {"ok": 2} and report["score"]["total_outputs"] == 2
-    assert all(t["steps"] == 3 for t in report["tasks"])
-    compute = report["compute"]  # the run's training arithmetic: 6 x parameters x the views' tokens (no MFU on the CPU)
-    assert compute["trained_tokens"] == sum(t["train"]["tokens"] for t in report["tasks"]) > 0
-    assert compute["parameters"] == report["slot_loads"][0]["parameters"] > 0 and compute["mfu"] is None
-    assert compute["flops"] == 6 * compute["parameters"] * compute["trained_tokens"]
+    assert report == read_report(tmp_path / "out"), "the report returned is report.json's"
+    assert report.statuses == {"ok": 2} and report.score.total_outputs == 2
+    assert all(t.steps == 3 for t in report.results)
+    compute = report.compute  # the run's training arithmetic: 6 x parameters x the views' tokens (no MFU on the CPU)
+    assert compute.trained_tokens == sum(t.train.tokens for t in report.results) > 0
+    assert compute.parameters == report.slot_loads[0].parameters > 0 and compute.mfu is None
+    assert compute.flops == 6 * compute.parameters * compute.trained_tokens

@@ -191,18 +191,18 @@ def test_real_workers_continue_the_saved_adapter_and_vote_again(tiny_model: Path
     profile = fast_profile(tmp_path / "profile", model={"path": str(tiny_model)},
                            schedule={"refine": True, "refine_rounds": 1, "refine_steps": 2, "sure_margin": 1.0})
     report = pipeline.run_direct(str(challenges), tmp_path / "out", str(profile), str(solutions), time_budget=600)
-    assert report["statuses"] == {"ok": 2} and report["schedule"]["refine_failures"] == []
-    for t in report["tasks"]:
-        if not t.get("refinements"):  # only a task whose every candidate agreed is left alone
-            assert all(c["n"] > 0 and c["top"][0]["votes"] == c["n"] for c in t["candidates"])
+    assert report.statuses == {"ok": 2} and report.schedule.refine_failures == ()
+    for t in report.results:
+        if not t.refinements:  # only a task whose every candidate agreed is left alone
+            assert all(c.n > 0 and c.top[0].votes == c.n for c in t.candidates)
             continue
-        (entry,) = t["refinements"]
-        assert entry["errors"] == [] and entry["steps"] == 2 and t["steps"] == 3 + 2
-        saved = json.loads((tmp_path / "out" / "tasks" / t["task_id"] / "candidates.json").read_text())
-        assert [c["n"] for c in t["candidates"]] == [len(c) for c in saved]
+        (entry,) = t.refinements
+        assert entry.errors == () and entry.steps == 2 and t.steps == 3 + 2
+        saved = json.loads((tmp_path / "out" / "tasks" / t.task_id / "candidates.json").read_text())
+        assert [c.n for c in t.candidates] == [len(c) for c in saved]
         new = [c for cands in saved for c in cands if c["view"] >= refine.VIEW_OFFSET]
-        assert len(new) == entry["new_candidates"], "the new views' candidates are kept beside the old"
-    assert report["schedule"]["refinements"] >= 1 and report["schedule"]["busy_fraction"] > 0
+        assert len(new) == entry.new_candidates, "the new views' candidates are kept beside the old"
+    assert report.refinements >= 1 and report.schedule.busy_fraction > 0
 
 
 def test_a_refinement_block_leaves_sampling_its_need_and_its_sample_is_measured(tiny_model: Path, small_tasks: list[Task],

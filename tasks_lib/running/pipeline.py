@@ -45,7 +45,8 @@ Contract:
 - Records and measurements: every task record is a `records.TaskResult`; what the loop measures (slot loads, the
   shared adapter's stats, overheads, failed refinements, when work started) goes in `run.stats` (`run.RunStats`),
   the one object the pipeline fills and `Run.finish` reports.
-- `run_direct(...)` is a whole run without Prefect (prepare, slots, `solve_all`, report), returning the report.
+- `run_direct(...)` is a whole run without Prefect (prepare, slots, `solve_all`, report), returning the report
+  (`run_record.Report`, what report.json holds).
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ from tasks_lib.adapting.shared_adapter import SHARED_ID
 from tasks_lib.arc.encoding import answer_tokens
 from tasks_lib.arc.records import Candidate, TaskResult
 from tasks_lib.arc.report_parts import Overhead, RefineFailure, SlotLoad
+from tasks_lib.arc.run_record import Report
 from tasks_lib.reports.ui import task_line
 from tasks_lib.running import refine as refine_mod
 from tasks_lib.running import solve
@@ -321,13 +323,12 @@ async def solve_all(run: Run, steps: Steps, solve: Callable[[str, int], Awaitabl
 
 
 def run_direct(challenges: str, out: str | Path, profile: str = "cpu", solutions: str | None = None, limit: int | None = None,
-               time_budget: float | None = None, model: str | None = None, order: str = "file", skip: int = 0) -> dict:
-    """A whole run without Prefect, with `flows/submit.py`'s parameters; returns report.json's content (its JSON form:
-    `run_record.as_report` reads it)."""
+               time_budget: float | None = None, model: str | None = None, order: str = "file", skip: int = 0) -> Report:
+    """A whole run without Prefect, with `flows/submit.py`'s parameters; returns its report (report.json's record)."""
     run = prepare(challenges, out, profile, solutions, limit, time_budget, model, order, skip)
     run.open_slots()
     try:
         asyncio.run(solve_all(run, local_steps(run)))
     finally:
         run.close()
-    return run.finish().to_json()
+    return run.finish()
