@@ -110,7 +110,7 @@ def test_submit_flow_with_a_shared_adapter(prefect_harness: None, tiny_model: Pa
     asyncio.run(submit(challenges=str(challenges), out=str(out), profile=str(profile), solutions=str(solutions), time_budget=BUDGET))
     report = json.loads((out / "report.json").read_text())
     assert report["statuses"] == {"ok": len(tasks)}
-    assert report["shared"]["steps"] == 2 * len(tasks)
+    assert read_report(out).shared.train.steps == 2 * len(tasks)
     adapter = str((out / "shared" / "adapter").resolve())
     for entry in report["tasks"]:
         assert entry["steps"] == 0 and entry["train"]["adapter"] == adapter and entry["sample"]["adapter_switched"]

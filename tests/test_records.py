@@ -11,7 +11,7 @@ import pytest
 
 from tasks_lib.arc.records import (Attempts, Candidate, Pass1, Ranked, RecordError, RefinementEntry, SampleRecord, SampleStatsRecord,
                                    TaskResult, TestCandidates, TrainRecord, candidates_json, read_candidates)
-from tasks_lib.arc.report_parts import Compute, Overhead, RefineFailure, Schedule, SlotLoad
+from tasks_lib.arc.report_parts import Compute, Overhead, RefineFailure, Schedule, SharedAdapter, SlotLoad
 from tasks_lib.arc.run_record import Report, ReportTask, Score, as_report, read_report
 from tasks_lib.arc.store import RunDir
 
@@ -163,7 +163,7 @@ def _report() -> Report:
         "r1", (ReportTask(_refined(), "solved", False), ReportTask(TaskResult("t2", "not-run", (Attempts(G1, G1),)), "fallback", True)),
         source="arc1/eval", profile="cpu", config={"model": {"path": "/m"}, "budget": {"total_seconds": 60.0, "reserve_seconds": 5.0}},
         started=100.0, wall_seconds=50.25, slots=2, devices=("0", "cpu"), statuses={"ok": 1, "not-run": 1},
-        states={"solved": 1, "fallback": 1}, shared=TrainRecord(steps=4, scope="shared"),
+        states={"solved": 1, "fallback": 1}, shared=SharedAdapter(TrainRecord(steps=4), 2, 30.0, 0),
         slot_loads=(SlotLoad("cpu", "cpu", True, 0.5, 5, 0.25, 0, 1.0), SlotLoad.failed(RuntimeError("boom"))),
         schedule=Schedule(1, 40.0, 0.5, 0.75, {"t1": Overhead(0.25, 0.5)}, 0.01, (RefineFailure("t2", 1, "RuntimeError: x"),), 0.5, 9.0, 1.5),
         compute=Compute(5, 900, 4.5, 27000.0, 6e-9, 40.0, 0, "cpu", None, None), warnings=("t3: skipped",),

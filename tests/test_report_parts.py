@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tasks_lib.arc.records import RecordError
-from tasks_lib.arc.report_parts import Compute, Overhead, RefineFailure, Schedule, SlotLoad
+from tasks_lib.arc.records import RecordError, TrainRecord
+from tasks_lib.arc.report_parts import Compute, Overhead, RefineFailure, Schedule, SharedAdapter, SlotLoad
 from tasks_lib.arc.run_record import Report, read_report
 
 # A real report.json from the code before the run-level parts were typed (commit 23dc0c1: run_direct on CPU with the
@@ -42,6 +42,17 @@ def test_a_slot_load_writes_only_what_it_has() -> None:
     assert SlotLoad.from_json({"seconds": 0, "slot": 3}) == SlotLoad(seconds=0.0, extra={"slot": 3})
 
 
+def test_the_shared_adapter_is_one_flat_object_trained_or_resumed() -> None:
+    trained = SharedAdapter(TrainRecord(steps=6, seconds=2.5, tokens=400, wall_seconds=3.0), tasks=2, budget_seconds=30.0, slot=0)
+    data = json.loads(json.dumps(trained.to_json()))
+    assert list(data)[-3:] == ["tasks", "budget_seconds", "slot"] and data["steps"] == 6 and "resumed" not in data
+    assert SharedAdapter.from_json(data) == trained
+    resumed = trained.replace(resumed=True)
+    assert resumed.to_json() == {**data, "resumed": True} and SharedAdapter.from_json(resumed.to_json()) == resumed
+    unknown = SharedAdapter(None, resumed=True)  # resumed, and the run that trained it kept no record: no numbers at all
+    assert unknown.to_json() == {"resumed": True} and SharedAdapter.from_json({"resumed": True}) == unknown
+
+
 def test_a_report_written_before_the_parts_were_typed_is_written_back_unchanged() -> None:
     text = WRITTEN_BEFORE.read_text()
     report = read_report(WRITTEN_BEFORE)
@@ -51,6 +62,7 @@ def test_a_report_written_before_the_parts_were_typed_is_written_back_unchanged(
     (load,) = report.slot_loads
     assert load.parameters == report.compute.parameters == 92992 and load.device_name == report.compute.device_name == "cpu"
     assert (report.compute.trained_tokens, report.compute.mfu) == (0, None), "scope shared: the tasks trained nothing themselves"
+    assert (report.shared.train.steps, report.shared.tasks, report.shared.slot, report.shared.resumed) == (2, 1, 0, False)
 
 
 def test_a_schedule_from_before_the_overhead_split_and_the_tail_loads() -> None:
@@ -73,6 +85,9 @@ def test_a_schedule_from_before_the_overhead_split_and_the_tail_loads() -> None:
     (lambda d: d["slot_loads"][0].update(parameters=9.5), "r/report.json: slot_loads[0].parameters: expected an integer, got float"),
     (lambda d: d.update(slot_loads=["cpu"]), "r/report.json: slot_loads[0]: expected a JSON object, got str"),
     (lambda d: d.update(schedule=[]), "r/report.json: schedule: expected an object, got list"),
+    (lambda d: d["shared"].update(tasks="1"), "r/report.json: shared.tasks: expected an integer, got str"),
+    (lambda d: d["shared"].update(resumed=1), "r/report.json: shared.resumed: expected true or false, got int"),
+    (lambda d: d["shared"].update(steps=2.0), "r/report.json: shared.steps: expected an integer, got float"),
 ])
 def test_a_bad_part_names_the_file_and_the_field(change, message: str) -> None:
     data = json.loads(WRITTEN_BEFORE.read_text())

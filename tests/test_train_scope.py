@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from conftest import fast_profile, kaggle_files
 from tasks_lib.adapting.model import ADAPTER_FILE
 from tasks_lib.arc.data import Task
+from tasks_lib.arc.report_parts import SHARED_RECORD_FILE, SharedAdapter
 from tasks_lib.arc.run_record import Report, read_report
 from tasks_lib.config import ConfigError, TrainConfig
 from tasks_lib.running.pipeline import run_direct
@@ -36,8 +38,9 @@ def test_shared_scope_trains_once_and_every_task_loads_it(tiny_model: Path, smal
     tasks = small_tasks[:2]
     report, out = _run("shared", tiny_model, tasks, tmp_path)
     shared = report.shared
-    assert shared.steps == 2 * len(tasks) and shared.extra["tasks"] == len(tasks)  # the steps the tasks' own training would have had
-    assert 0 < shared.extra["budget_seconds"] <= 0.6 * 115 + 1e-6
+    assert shared.train.steps == 2 * len(tasks) and shared.tasks == len(tasks)  # the steps the tasks' own training would have had
+    assert 0 < shared.budget_seconds <= 0.6 * 115 + 1e-6 and shared.slot == 0 and not shared.resumed
+    assert SharedAdapter.from_json(json.loads((out / "shared" / SHARED_RECORD_FILE).read_text())) == shared, "kept for a resumed run"
     adapter = (out / "shared" / "adapter").resolve()
     assert (adapter / ADAPTER_FILE).exists()
     assert report.statuses == {"ok": len(tasks)}

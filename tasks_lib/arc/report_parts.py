@@ -1,7 +1,7 @@
 """The run-level parts of report.json besides its tasks and scores: how the run spent its slots, its training
-arithmetic and each slot's first load, as typed values with their JSON forms. `run_record.Report` holds them; their
-producers (running/run.py, running/compute.py, running/worker.py, running/pipeline.py) build them and every reader
-takes their attributes, never string keys.
+arithmetic, each slot's first load and the shared adapter, as typed values with their JSON forms. `run_record.Report`
+holds them; their producers (running/run.py, running/compute.py, running/worker.py, running/pipeline.py) build them
+and every reader takes their attributes, never string keys.
 
 Contract:
 - `Schedule` (`schedule`, built by `Run.schedule_stats`): the overhead of each pass-1 task (an `Overhead`) with its
@@ -12,21 +12,31 @@ Contract:
   arithmetic and its share of the cards' peak.
 - `SlotLoad` (`slot_loads`, one per slot): what the slot's load step returned (the worker's `load` writes this
   record's JSON form and the step adds its wall `seconds`), or only the `error` when the load failed.
+- `SharedAdapter` (`shared`, train scope shared; built by `pipeline._train_shared`): the run's one adapter: its
+  `TrainRecord` and the tasks, block and slot it trained with, in one flat object (the keys besides `tasks`,
+  `budget_seconds`, `slot` and `resumed` are the TrainRecord's). `resumed`: an earlier run in the same folder trained
+  it and this run trained nothing; its record is then the one that run kept beside the adapter
+  (`SHARED_RECORD_FILE`), or has no `train` when none was kept, so a resumed adapter never shows numbers nobody
+  measured (its JSON form is then `{"resumed": true}`).
 - Every record has `to_json()`, which writes the keys report.json has held since the part existed, in their order
-  (a `SlotLoad` only the keys it has), and `from_json(data, where="", path=<its key>)`, which round-trips (`X.from_json(x.to_json()) == x`), reads parts written by earlier code (a schedule from before
+  (a `SlotLoad` and a `SharedAdapter` only the keys they have), and `from_json(data, where="", path=<its key>)`,
+  which round-trips (`X.from_json(x.to_json()) == x`), reads parts written by earlier code (a schedule from before
   `overhead_per_task`, `sample_seconds_per_token` or `tail_seconds`: the missing keys take their defaults) and keeps
-  keys it does not know in `extra`. Bad input raises `records.RecordError` naming `where` (the file) and the field:
-  `runs/r1/report.json: schedule.work_seconds: missing`.
+  keys it does not know in `extra` (a shared adapter's in its TrainRecord's). Bad input raises `records.RecordError`
+  naming `where` (the file) and the field: `runs/r1/report.json: schedule.work_seconds: missing`.
 
 Only the standard library and records.py here (the ground floor).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
-from tasks_lib.arc.records import _NUMBER, _coerced, _fields, _get, _list, _opt_float
+from tasks_lib.arc.records import _NUMBER, RecordError, TrainRecord, _coerced, _fields, _get, _list, _opt_float, _where
+
+SHARED_RECORD_FILE = "train.json"  # in the run folder's shared/, beside the adapter's folder: its SharedAdapter record
 
 
 def _name(path: str, key: str) -> str:
@@ -160,3 +170,33 @@ class SlotLoad:
         got = _coerced(_fields(cls, data, where, path, cls._KINDS), ("load_seconds", "warm_up_seconds", "seconds"), {})
         return cls(**got, extra={k: v for k, v in data.items() if k not in cls._KINDS})
 
+
+@dataclass(frozen=True)
+class SharedAdapter:
+    """report.json's `shared` (train scope shared): the run's one adapter, trained by this run or resumed (module doc)."""
+
+    train: TrainRecord | None  # its training; None: resumed, and the run that trained it kept no record
+    tasks: int | None = None  # the tasks it trained on (those that could be encoded)
+    budget_seconds: float | None = None  # the shared block it had (`Budget.claim_shared`)
+    slot: int | None = None
+    resumed: bool = False  # an earlier run in this folder trained it; this run trained nothing
+
+    _OWN = {"tasks": int, "budget_seconds": _NUMBER, "slot": int, "resumed": bool}  # the rest of the object is `train`'s
+
+    def replace(self, **changes: Any) -> SharedAdapter:
+        return dataclasses.replace(self, **changes)
+
+    def to_json(self) -> dict:
+        out = {} if self.train is None else self.train.to_json()
+        out.update({k: getattr(self, k) for k in ("tasks", "budget_seconds", "slot") if getattr(self, k) is not None})
+        return {**out, "resumed": True} if self.resumed else out
+
+    @classmethod
+    def from_json(cls, data: Any, where: str = "", path: str = "shared") -> SharedAdapter:
+        """The record `data` holds; its keys other than this record's own are its `TrainRecord`'s (None when there are none)."""
+        if not isinstance(data, Mapping):
+            raise RecordError(f"{_where(where, path)}: expected a JSON object, got {type(data).__name__}")
+        own = {k: _get(data, k, where, path, None, kind) for k, kind in cls._OWN.items()}
+        rest = {k: v for k, v in data.items() if k not in cls._OWN}
+        return cls(None if not rest else TrainRecord.from_json(rest, where, path), own["tasks"], _opt_float(own["budget_seconds"]),
+                   own["slot"], bool(own["resumed"]))

@@ -7,7 +7,7 @@ Contract:
 - `ReportTask`: one task's entry: its `TaskResult`, its state word (written by the run: this floor does not know how
   states are decided) and whether it was resumed from an earlier run.
 - `Report`: every run-level key report.json has, one field per key, its tasks as `ReportTask`s and its run-level
-  parts as the records of report_parts.py (`schedule`, `compute`, `slot_loads`). `config` alone stays the
+  parts as the records of report_parts.py (`shared`, `slot_loads`, `schedule`, `compute`). `config` alone stays the
   JSON dict `RunConfig.to_dict()` wrote: its schema is tasks_lib/config.py's `RunConfig` (a floor above this one,
   with no reader from a dict), so a typed copy here would repeat every stage's fields, and a report's config from
   earlier code need not be a valid `RunConfig` today (fields renamed, removed or validated since). `model_path`,
@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from tasks_lib.arc.records import _NUMBER, RecordError, TaskResult, TrainRecord, _get, _list, _where
-from tasks_lib.arc.report_parts import Compute, Schedule, SlotLoad
+from tasks_lib.arc.records import _NUMBER, RecordError, TaskResult, _get, _list, _where
+from tasks_lib.arc.report_parts import Compute, Schedule, SharedAdapter, SlotLoad
 
 REPORT_FILE = "report.json"
 
@@ -112,7 +112,7 @@ class Report:
     devices: tuple[str, ...] = ()  # per slot: its CUDA_VISIBLE_DEVICES, or cpu
     statuses: dict[str, int] = field(default_factory=dict)  # tasks per status
     states: dict[str, int] | None = None  # tasks per state word (None before it was written)
-    shared: TrainRecord | None = None  # scope shared: the shared adapter's training
+    shared: SharedAdapter | None = None  # scope shared: the run's one adapter
     slot_loads: tuple[SlotLoad, ...] = ()  # per slot: its first load, or its error
     schedule: Schedule | None = None  # None in reports from before it was written
     compute: Compute | None = None  # None before a slot loaded, or from before it was written
@@ -178,7 +178,7 @@ class Report:
             devices=tuple(_list(data, "devices", where, "", [])),
             statuses=_counts(data, "statuses", where) or {},
             states=_counts(data, "states", where),
-            shared=None if shared is None else TrainRecord.from_json(shared, where, "shared"),
+            shared=None if shared is None else SharedAdapter.from_json(shared, where),
             slot_loads=tuple(SlotLoad.from_json(s, where, f"slot_loads[{i}]") for i, s in enumerate(_list(data, "slot_loads", where, "", []))),
             schedule=None if schedule is None else Schedule.from_json(schedule, where),
             compute=None if compute is None else Compute.from_json(compute, where),

@@ -15,12 +15,13 @@ Contract:
   - sample fails: the task gets fallback attempts;
   - vote never fails.
   Each step's wall time goes in `timings` and its start and end in `spans`.
-- `solve_all(run, steps, solve=None, slots=None)` loads the model on every slot at once (what each load
-  returned, or its error, read into a `report_parts.SlotLoad`, goes in `report.json` as `slot_loads`), trains the shared
+- `solve_all(run, steps, solve=None, slots=None)` loads the model on every slot at once (what each load returned,
+  or its error, read into a `report_parts.SlotLoad`, goes in `report.json` as `slot_loads`), trains the shared
   adapter (train scope shared: `train_shared`, one adapter on every task still to do within `Budget.claim_shared`,
-  saved to `shared/adapter/` and linked as each task's adapter; one already on disk is reused), then runs every task to do in the run's order (largest first) on the first
-  free slot, one task per slot at a time: one loop per slot, each taking the next task, is the only limit inside
-  a run. A task
+  saved to `shared/adapter/` with its record beside it and linked as each task's adapter; one already on disk is
+  reused, and report.json's `shared` then says it was resumed, with the record the run that trained it kept), then
+  runs every task to do in the run's order (largest first) on the first free slot, one task per slot at a time: one
+  loop per slot, each taking the next task, is the only limit inside a run. A task
   whose `solve` raises (it could not even record) gets fallback attempts in the submission only, so a resumed
   run redoes it. `solve` defaults to `solve_task` (the flow passes its per-task subflow, which calls it).
 - Refinement (`schedule.refine` on and `Steps.refine` given): once no pass-1 task is waiting, a free slot
@@ -52,6 +53,7 @@ Contract:
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import shutil
@@ -65,9 +67,10 @@ from typing import Any
 from tasks_lib.adapting.model import ADAPTER_FILE
 from tasks_lib.adapting.shared_adapter import SHARED_ID
 from tasks_lib.arc.encoding import answer_tokens
-from tasks_lib.arc.records import Candidate, TaskResult
-from tasks_lib.arc.report_parts import Overhead, RefineFailure, SlotLoad
+from tasks_lib.arc.records import Candidate, RecordError, TaskResult
+from tasks_lib.arc.report_parts import Overhead, RefineFailure, SharedAdapter, SlotLoad
 from tasks_lib.arc.run_record import Report
+from tasks_lib.arc.store import atomic_write_json
 from tasks_lib.reports.ui import task_line
 from tasks_lib.running import refine as refine_mod
 from tasks_lib.running import solve
@@ -100,12 +103,14 @@ async def vote(run: Run, task_id: str, candidates: list[list[Candidate]] | None)
 
 def _train_shared(run: Run, slot: int) -> dict | None:
     """Scope shared: train the run's one adapter within the budget's shared block (`Budget.claim_shared`), save it to
-    `shared/adapter/` and link it as every pending task's `tasks/<id>/adapter`; an adapter already there (resume) is
-    reused. None for other scopes or nothing to do. Its stats go in `run.stats.shared` (report.json `shared`)."""
+    `shared/adapter/`, keep its record beside it (`Run.shared_record`) and link it as every pending task's
+    `tasks/<id>/adapter`; an adapter already there (resume) is reused and its record says so (`_resumed_shared`).
+    None for other scopes or nothing to do. Its `SharedAdapter` goes in `run.stats.shared` (report.json `shared`);
+    the step returns its JSON form."""
     if run.cfg.train.scope != "shared" or not run.todo:
         return None
     if (run.shared_dir / ADAPTER_FILE).exists():
-        stats = {"resumed": True}
+        shared = _resumed_shared(run)
     else:
         budget = run.budget.claim_shared(SHARED_ID)
         try:
@@ -113,6 +118,8 @@ def _train_shared(run: Run, slot: int) -> dict | None:
                      "budget_seconds": round(budget.seconds, 3), "slot": slot}
         finally:
             run.budget.release(budget.task_id)
+        shared = SharedAdapter.from_json(stats, "shared adapter")
+        atomic_write_json(run.shared_record, shared.to_json())
     for task in run.todo:
         link = run.dir.adapter_dir(task.id)
         if link.is_symlink():
@@ -121,8 +128,30 @@ def _train_shared(run: Run, slot: int) -> dict | None:
             shutil.rmtree(link)
         link.parent.mkdir(parents=True, exist_ok=True)
         link.symlink_to(os.path.relpath(run.shared_dir, link.parent), target_is_directory=True)
-    run.stats.shared = stats
-    return stats
+    run.stats.shared = shared
+    return shared.to_json()
+
+
+def _resumed_shared(run: Run) -> SharedAdapter:
+    """The record of a shared adapter an earlier run in this folder trained: the one it kept, marked resumed; without
+    one (or one that cannot be read, logged) only that it was resumed, with no training numbers."""
+    path = run.shared_record
+    try:
+        kept = SharedAdapter.from_json(json.loads(path.read_text()), str(path), "")
+    except FileNotFoundError:
+        kept = SharedAdapter(None)
+    except (OSError, ValueError) as err:  # not JSON, or not a SharedAdapter (RecordError names the field)
+        logger.warning("ignored, the shared adapter is reported as resumed only: %s", err if isinstance(err, RecordError) else f"{path}: {err}")
+        kept = SharedAdapter(None)
+    return kept.replace(resumed=True)
+
+
+def _shared_line(shared: SharedAdapter | None) -> str:
+    if shared is None:
+        return "no record"
+    if shared.resumed:
+        return "resumed from an earlier run in this folder" + ("" if shared.train is None else f" ({shared.train.steps} steps then)")
+    return f"{shared.train.steps} steps on {shared.tasks} tasks"
 
 
 async def train_shared(run: Run, slot: int) -> dict | None:
@@ -259,8 +288,8 @@ async def solve_all(run: Run, steps: Steps, solve: Callable[[str, int], Awaitabl
     run.stats.slot_loads = [SlotLoad.from_json(x, f"slot {i}", "load") if isinstance(x, dict) else SlotLoad.failed(x) for i, x in enumerate(loads)]
     if run.cfg.train.scope == "shared":
         try:
-            shared = await steps.train_shared(0)
-            steps.log(f"shared adapter: {(shared or {}).get('steps')} steps on {(shared or {}).get('tasks')} tasks | {run.progress()}")
+            await steps.train_shared(0)
+            steps.log(f"shared adapter: {_shared_line(run.stats.shared)} | {run.progress()}")
         except Exception as err:  # the tasks then fail their train step and sample the base model
             steps.log(f"shared adapter failed: {type(err).__name__}: {err}")
     todo = deque(t.id for t in run.todo)

@@ -14,7 +14,7 @@ Contract:
   the run's `Budget` for that many slots, counted from the run's start (`Run.started`): the budget exists once the
   slots are known, never patched. `Run.close()` stops the pool.
 - `Run.stats` (`RunStats`) is what the pipeline measured while it ran the tasks, as the records report.json keeps
-  (`arc/report_parts.py`: each slot's first `SlotLoad`, an `Overhead` per task,
+  (`arc/report_parts.py`: the shared adapter's `SharedAdapter`, each slot's first `SlotLoad`, an `Overhead` per task,
   a `RefineFailure` per refinement that recorded nothing; and when work started): `tasks_lib/running/pipeline.py`
   fills it, `finish` reports it. The run holds state and records; the orchestration is the pipeline's.
 - `Run.finish()` writes `report.json` (start time, slots, the GPU of each (`cpu` for CPU slots) and what its
@@ -40,8 +40,8 @@ from pathlib import Path
 
 from tasks_lib.adapting.model import _validate_dir
 from tasks_lib.arc.data import LoadResult, Task, load_challenges
-from tasks_lib.arc.records import Attempts, Candidate, TaskResult, TrainRecord
-from tasks_lib.arc.report_parts import Compute, Overhead, RefineFailure, Schedule, SlotLoad
+from tasks_lib.arc.records import Attempts, Candidate, TaskResult
+from tasks_lib.arc.report_parts import SHARED_RECORD_FILE, Compute, Overhead, RefineFailure, Schedule, SharedAdapter, SlotLoad
 from tasks_lib.arc.run_record import Report, ReportTask, Score
 from tasks_lib.arc.scoring import score
 from tasks_lib.arc.store import RunDir, atomic_write_json
@@ -58,7 +58,7 @@ from tasks_lib.running.solve import Outcome
 class RunStats:
     """What the pipeline measures while it runs the tasks (tasks_lib/running/pipeline.py fills it; `Run.finish` reports it)."""
 
-    shared: dict | None = None  # scope shared: the shared adapter's training stats (report.json `shared`)
+    shared: SharedAdapter | None = None  # scope shared: the run's one adapter (report.json `shared`)
     slot_loads: list[SlotLoad] = field(default_factory=list)  # what each slot's first load returned, or its error
     overheads: dict[str, Overhead] = field(default_factory=dict)  # task id -> slot seconds before and after its claim
     refine_failures: list[RefineFailure] = field(default_factory=list)  # refinements that recorded nothing, and why
@@ -107,6 +107,11 @@ class Run:
     @property
     def shared_dir(self) -> Path:
         return self.dir.root / "shared" / "adapter"
+
+    @property
+    def shared_record(self) -> Path:
+        """The shared adapter's `SharedAdapter` record, kept beside it for a run that resumes with it."""
+        return self.dir.root / "shared" / SHARED_RECORD_FILE
 
     def close(self) -> None:
         if self.pool is not None:
@@ -190,7 +195,7 @@ class Run:
             devices=tuple(s.env.get("CUDA_VISIBLE_DEVICES") or "cpu" for s in self.pool.slots) if self.pool else (),
             statuses=statuses,
             states=state_counts(tasks),
-            shared=None if self.stats.shared is None else TrainRecord.from_json(self.stats.shared, "shared adapter"),
+            shared=self.stats.shared,
             slot_loads=tuple(self.stats.slot_loads),
             schedule=schedule,
             compute=self.compute_stats(tasks, schedule.work_seconds),
