@@ -51,7 +51,8 @@ def test_submit_flow_writes_the_contracted_files(prefect_harness: None, tiny_mod
     validate(sub, n_test)
     assert list(sub) == [t.id for t in tasks]
 
-    report = json.loads((out / "report.json").read_text())
+    report = json.loads((out / "report.json").read_text())  # its written form; `typed` its record
+    typed = read_report(out)
     want_score = score(sub, {t.id: t.test_outputs for t in tasks})
     assert report["score"] == returned
     assert report["score"]["kaggle"] == pytest.approx(want_score["kaggle"])
@@ -60,18 +61,17 @@ def test_submit_flow_writes_the_contracted_files(prefect_harness: None, tiny_mod
     assert report["statuses"] == {"ok": 3}
     assert report["profile"] == "cpu" and report["slots"] == load_profile("cpu").slots.cpu_slots
 
-    for entry, task in zip(report["tasks"], tasks):
+    for entry, t, task in zip(report["tasks"], typed.results, tasks):
         tid = task.id
         assert entry["task_id"] == tid and entry["status"] == "ok" and entry["error"] is None
         assert entry["resumed"] is False
         assert {"load", "train", "sample", "vote"} <= set(entry["timings"])
         assert all(v >= 0 for v in entry["timings"].values())
-        trained = entry["train"]
-        refined = entry.get("refinements") or []  # the cpu profile refines unsure tasks with the time left
-        assert entry["steps"] == trained["steps"] + sum(r["steps"] for r in refined)
-        assert trained["steps"] == max_steps or trained["stopped_by"] == "deadline"  # the step cap or the budget stopped pass 1
-        blocks = [r["budget_seconds"] for r in refined]  # entry["budget_seconds"]: pass 1's share plus every block
-        assert 0 < entry["budget_seconds"] - sum(blocks) <= BUDGET and all(0 <= b <= BUDGET for b in blocks)
+        refined = t.refinements  # the cpu profile refines unsure tasks with the time left
+        assert t.steps == t.train.steps + sum(r.steps for r in refined)
+        assert t.train.steps == max_steps or t.train.stopped_by == "deadline"  # the step cap or the budget stopped pass 1
+        blocks = [r.budget_seconds for r in refined]  # t.budget_seconds: pass 1's share plus every block
+        assert 0 < t.budget_seconds - sum(blocks) <= BUDGET and all(0 <= b <= BUDGET for b in blocks)
         assert entry["attempts"] == sub[tid]
         assert len(entry["candidates"]) == n_test[tid]
         for cands in entry["candidates"]:
@@ -93,9 +93,9 @@ def test_submit_flow_writes_the_contracted_files(prefect_harness: None, tiny_mod
     for step in STEPS:
         assert sum(1 for r in task_runs if r.name.startswith(step) and r.state.is_completed()) >= len(tasks), step
     assert {f"train / {tid}" for tid in n_test} <= {r.name for r in task_runs}
-    refined = {e["task_id"] for e in report["tasks"] if e.get("refinements")}
+    refined = {t.task_id for t in typed.results if t.refinements}
     assert {f"refine / {tid}" for tid in refined} <= {r.name for r in task_runs if r.state.is_completed()}
-    assert len([r for r in task_runs if r.name.startswith("refine / ")]) >= read_report(out).refinements
+    assert len([r for r in task_runs if r.name.startswith("refine / ")]) >= typed.refinements
     assert {"per-task-results", "run-summary"} <= {a.key for a in artifacts}
 
 
