@@ -32,7 +32,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 
-from tasks_lib.arc.run_record import Report, as_report, read_report
+from tasks_lib.arc.run_record import Report, read_report
 from tasks_lib.config import load_profile, profile_path
 
 
@@ -87,12 +87,11 @@ class GpuBusy:
         return round(sum(samples) / (100 * len(samples)), 4) if samples else None
 
 
-def summarize(report: Report | dict, budget: float, wall: float, gpu_busy: float | None = None) -> dict:
-    """One run's row (see module doc); `report` a `Report` or report.json's content."""
-    report = as_report(report)
+def summarize(report: Report, budget: float, wall: float, gpu_busy: float | None = None) -> dict:
+    """One run's row (see module doc)."""
     results = report.results
     gaps = slot_gaps(report)
-    schedule = report.schedule or {}  # Run.schedule_stats: the run's own dict
+    schedule = report.schedule
     score, first = report.score, report.score_pass1
     return {
         "solved": sum(1 for t in report.tasks if t.state == "solved"),
@@ -100,11 +99,11 @@ def summarize(report: Report | dict, budget: float, wall: float, gpu_busy: float
         "budget": budget,
         "wall_seconds": round(wall, 1),
         "budget_used": round(report.wall_seconds / budget, 3),
-        "busy_fraction": schedule.get("busy_fraction"),
+        "busy_fraction": None if schedule is None else schedule.busy_fraction,
         "gpu_busy": gpu_busy,
         "slot_gap_seconds": round(sum(gaps) / len(gaps), 3) if gaps else None,
-        "overhead_seconds": schedule.get("overhead_mean_seconds"),
-        "tail_seconds": schedule.get("tail_seconds"),
+        "overhead_seconds": None if schedule is None else schedule.overhead_mean_seconds,
+        "tail_seconds": None if schedule is None else schedule.tail_seconds,
         "outputs_pass1": None if first is None else first.solved_outputs,
         "outputs": None if score is None else score.solved_outputs,
         "total_outputs": None if score is None else score.total_outputs,
@@ -136,7 +135,7 @@ def run_once(args: argparse.Namespace, profile: Path, budget: float, out: Path) 
         return read_report(out)
     from tasks_lib.running.pipeline import run_direct
 
-    return as_report(run_direct(args.challenges, out, str(profile), limit=args.limit, time_budget=budget, order=args.order))
+    return run_direct(args.challenges, out, str(profile), limit=args.limit, time_budget=budget, order=args.order)
 
 
 def table(rows: list[dict]) -> str:

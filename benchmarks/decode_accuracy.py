@@ -20,7 +20,7 @@ from pathlib import Path
 
 from tasks_lib.arc.data import load_challenges, write_kaggle
 from tasks_lib.arc.records import TestCandidates
-from tasks_lib.arc.run_record import Report, as_report
+from tasks_lib.arc.run_record import Report
 from tasks_lib.running.pipeline import run_direct
 from tasks_lib.running.sweep_points import write_profile
 
@@ -32,10 +32,10 @@ STRATEGIES = {  # name: (sample overrides, vote rule)
 }
 
 
-def totals(report: Report | dict, outputs: dict[str, list]) -> dict:
+def totals(report: Report, outputs: dict[str, list]) -> dict:
     """Solved test outputs, right grids among the kept candidates, candidates and sampling seconds of one run."""
     tot = {"solved": 0, "in_candidates": 0, "outputs": 0, "candidates": 0, "seconds": 0.0}
-    for t in as_report(report).results:
+    for t in report.results:
         tot["seconds"] += t.timings.get("sample", 0.0)
         for i, want in enumerate(outputs[t.task_id]):
             cands = t.candidates[i] if i < len(t.candidates) else TestCandidates(0)

@@ -42,7 +42,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 
 from tasks_lib.arc.data import load_challenges, write_kaggle
-from tasks_lib.arc.run_record import Report, as_report
+from tasks_lib.arc.run_record import Report
 from tasks_lib.arc.encoding import output_budget
 from tasks_lib.config import load_profile
 
@@ -217,11 +217,10 @@ def write_profile(path: Path, model: str, device: str, gpus: int, slots_per_devi
     return path
 
 
-def part_of(report: Report | dict) -> dict:
-    """A run's report.json (its `Report`, or its content) as timing rows: one per task this run solved, with its slot,
+def part_of(report: Report) -> dict:
+    """A run's report as timing rows: one per task this run solved, with its slot,
     GPU, the start and end of each step (the record's `spans`), its train steps and samples; the window runs from the
     first task's start (every slot has loaded the model by then) to the last task's end."""
-    report = as_report(report)
     rows = []
     for entry in report.tasks:
         t = entry.result

@@ -50,7 +50,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 
 from tasks_lib.arc.records import TaskResult
-from tasks_lib.arc.run_record import REPORT_FILE, as_report, read_report
+from tasks_lib.arc.run_record import REPORT_FILE, read_report
 from tasks_lib.arc.store import RunDir
 from tasks_lib.running import sweep_points
 
@@ -184,7 +184,7 @@ def _task_entry(r: TaskResult) -> dict:
 
 def collect(spec: RunSpec, run_dir: Path, status: str, wall: float, task_ids: list[str], log: Path) -> dict:
     """One run's record from its report.json in `run_dir`, or, for a run cut off, from the task results it wrote."""
-    shared = None
+    shared = None  # report_parts.SharedAdapter
     if (run_dir / REPORT_FILE).exists():
         report = read_report(run_dir)
         results = {t.task_id: t.result for t in report.tasks}
@@ -203,7 +203,8 @@ def collect(spec: RunSpec, run_dir: Path, status: str, wall: float, task_ids: li
         "solved_outputs": solved_outputs,
         "tasks_solved": sum(1 for e in per_task.values() if e["correct"] and all(e["correct"])),
         "shared": None if shared is None else shared.to_json(),
-        "train_steps_per_task": (shared.steps / spec.tasks if shared and shared.steps else (statistics.mean(steps) if steps else 0.0)),
+        "train_steps_per_task": (shared.train.steps / spec.tasks if shared and shared.train and shared.train.steps
+                                 else (statistics.mean(steps) if steps else 0.0)),
         "per_task": per_task,
     }
     record["done_outputs"] = total_outputs
@@ -433,7 +434,7 @@ def run_one(args: argparse.Namespace) -> None:
     """One planned run in this process (the subprocess of a study): `submit`'s parameters, through the pipeline."""
     from tasks_lib.running.pipeline import run_direct
 
-    r = as_report(run_direct(**json.loads(args.parameters)))
+    r = run_direct(**json.loads(args.parameters))
     print(json.dumps({"slots": r.slots, "statuses": r.statuses, "shared": None if r.shared is None else r.shared.to_json(),
                       "score": None if r.score is None else r.score.to_json()}, indent=1))
 

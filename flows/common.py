@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
 from uuid import UUID
 
 from prefect import get_client, get_run_logger
@@ -24,7 +23,7 @@ from prefect.states import Completed, Failed, State
 
 from tasks_lib.arc.data import Task
 from tasks_lib.arc.records import TaskResult
-from tasks_lib.arc.run_record import Report, as_report
+from tasks_lib.arc.run_record import Report
 from tasks_lib.reports.render import candidates_image, task_panels, timeline_image, train_image, write_task_images
 from tasks_lib.running.run import Run
 from tasks_lib.reports.ui import (STATE_MEANING, card_key, final_message, final_name, headline, progress_percent, progress_text, results_markdown, subflow_name,
@@ -56,11 +55,10 @@ def final_state(result: TaskResult) -> State:
     return Completed(name=word.capitalize(), message=f"{message}: {STATE_MEANING[word]}", data=word)
 
 
-def run_final_state(report: Report | Mapping) -> State:
+def run_final_state(report: Report) -> State:
     """The submit run's final state: of type Completed, named by the tasks solved and the score (`final_name`: the
     run list shows it on the badge beside the run's name, its run id), its message `final_message`, its data the
     score (its JSON form)."""
-    report = as_report(report)
     return Completed(name=final_name(report), message=final_message(report), data=None if report.score is None else report.score.to_json())
 
 

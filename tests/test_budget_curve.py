@@ -10,6 +10,7 @@ from pathlib import Path
 import benchmarks.budget_curve as curve
 from benchmarks.budget_curve import GpuBusy, summarize, table
 from tasks_lib.arc.records import RefinementEntry, TaskResult
+from tasks_lib.arc.report_parts import Schedule
 from tasks_lib.arc.run_record import Report, ReportTask, Score
 
 
@@ -20,7 +21,7 @@ def _report() -> Report:
     return Report(
         "r1", (task("a", "solved", 30, 9.0, {"train": (0.0, 5.0), "sample": (5.0, 6.0)}, (RefinementEntry(1, 3.0, 10, 4),)),
                task("b", "unsolved", 20, 7.5, {"train": (6.5, 9.0)})),
-        wall_seconds=95.0, schedule={"busy_fraction": 0.93, "overhead_mean_seconds": 0.4, "tail_seconds": 3.2},
+        wall_seconds=95.0, schedule=Schedule(1, 90.0, busy_fraction=0.93, overhead_mean_seconds=0.4, tail_seconds=3.2),
         score=Score(5 / 12, 0.5, 5, 12), score_pass1=Score(4 / 12, 0.4, 4, 12))
 
 

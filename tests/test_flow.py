@@ -12,6 +12,7 @@ import pytest
 
 from conftest import fast_profile, kaggle_files
 from tasks_lib.arc.data import Task
+from tasks_lib.arc.run_record import Report, read_report
 from tasks_lib.arc.scoring import score
 from tasks_lib.config import load_profile
 from tasks_lib.reports.ui import STATES, final_message, final_name, subflow_name, task_state
@@ -50,7 +51,8 @@ def test_submit_flow_writes_the_contracted_files(prefect_harness: None, tiny_mod
     validate(sub, n_test)
     assert list(sub) == [t.id for t in tasks]
 
-    report = json.loads((out / "report.json").read_text())
+    report = json.loads((out / "report.json").read_text())  # its written form; `typed` its record
+    typed = read_report(out)
     want_score = score(sub, {t.id: t.test_outputs for t in tasks})
     assert report["score"] == returned
     assert report["score"]["kaggle"] == pytest.approx(want_score["kaggle"])
@@ -59,18 +61,17 @@ def test_submit_flow_writes_the_contracted_files(prefect_harness: None, tiny_mod
     assert report["statuses"] == {"ok": 3}
     assert report["profile"] == "cpu" and report["slots"] == load_profile("cpu").slots.cpu_slots
 
-    for entry, task in zip(report["tasks"], tasks):
+    for entry, t, task in zip(report["tasks"], typed.results, tasks):
         tid = task.id
         assert entry["task_id"] == tid and entry["status"] == "ok" and entry["error"] is None
         assert entry["resumed"] is False
         assert {"load", "train", "sample", "vote"} <= set(entry["timings"])
         assert all(v >= 0 for v in entry["timings"].values())
-        trained = entry["train"]
-        refined = entry.get("refinements") or []  # the cpu profile refines unsure tasks with the time left
-        assert entry["steps"] == trained["steps"] + sum(r["steps"] for r in refined)
-        assert trained["steps"] == max_steps or trained["stopped_by"] == "deadline"  # the step cap or the budget stopped pass 1
-        blocks = [r["budget_seconds"] for r in refined]  # entry["budget_seconds"]: pass 1's share plus every block
-        assert 0 < entry["budget_seconds"] - sum(blocks) <= BUDGET and all(0 <= b <= BUDGET for b in blocks)
+        refined = t.refinements  # the cpu profile refines unsure tasks with the time left
+        assert t.steps == t.train.steps + sum(r.steps for r in refined)
+        assert t.train.steps == max_steps or t.train.stopped_by == "deadline"  # the step cap or the budget stopped pass 1
+        blocks = [r.budget_seconds for r in refined]  # t.budget_seconds: pass 1's share plus every block
+        assert 0 < t.budget_seconds - sum(blocks) <= BUDGET and all(0 <= b <= BUDGET for b in blocks)
         assert entry["attempts"] == sub[tid]
         assert len(entry["candidates"]) == n_test[tid]
         for cands in entry["candidates"]:
@@ -92,9 +93,9 @@ def test_submit_flow_writes_the_contracted_files(prefect_harness: None, tiny_mod
     for step in STEPS:
         assert sum(1 for r in task_runs if r.name.startswith(step) and r.state.is_completed()) >= len(tasks), step
     assert {f"train / {tid}" for tid in n_test} <= {r.name for r in task_runs}
-    refined = {e["task_id"] for e in report["tasks"] if e.get("refinements")}
+    refined = {t.task_id for t in typed.results if t.refinements}
     assert {f"refine / {tid}" for tid in refined} <= {r.name for r in task_runs if r.state.is_completed()}
-    assert len([r for r in task_runs if r.name.startswith("refine / ")]) >= report["schedule"]["refinements"]
+    assert len([r for r in task_runs if r.name.startswith("refine / ")]) >= typed.refinements
     assert {"per-task-results", "run-summary"} <= {a.key for a in artifacts}
 
 
@@ -109,7 +110,7 @@ def test_submit_flow_with_a_shared_adapter(prefect_harness: None, tiny_model: Pa
     asyncio.run(submit(challenges=str(challenges), out=str(out), profile=str(profile), solutions=str(solutions), time_budget=BUDGET))
     report = json.loads((out / "report.json").read_text())
     assert report["statuses"] == {"ok": len(tasks)}
-    assert report["shared"]["steps"] == 2 * len(tasks)
+    assert read_report(out).shared.train.steps == 2 * len(tasks)
     adapter = str((out / "shared" / "adapter").resolve())
     for entry in report["tasks"]:
         assert entry["steps"] == 0 and entry["train"]["adapter"] == adapter and entry["sample"]["adapter_switched"]
@@ -131,13 +132,13 @@ def test_the_flow_and_the_direct_call_give_the_same_answers(prefect_harness: Non
     args = dict(challenges=str(challenges), profile=str(profile), solutions=str(solutions), time_budget=600)
     asyncio.run(submit(out=str(tmp_path / "flow"), **args))
     direct = run_direct(out=str(tmp_path / "direct"), **args)
-    flow = json.loads((tmp_path / "flow" / "report.json").read_text())
+    flow = read_report(tmp_path / "flow")
 
-    def answers(report: dict) -> dict:
-        return {t["task_id"]: (t["status"], t["steps"], t["attempts"], t["candidates"], t.get("correct")) for t in report["tasks"]}
+    def answers(report: Report) -> dict:
+        return {t.task_id: (t.status, t.steps, t.attempts, t.candidates, t.correct) for t in report.results}
 
-    assert answers(flow) == answers(direct) and flow["score"] == direct["score"]
-    assert all(t["steps"] == 3 for t in direct["tasks"])
+    assert answers(flow) == answers(direct) and flow.score == direct.score
+    assert all(t.steps == 3 for t in direct.results)
 
 
 def test_a_subflow_that_cannot_record_ends_failed_and_its_task_gets_fallbacks(prefect_harness: None, tiny_model: Path,

@@ -13,7 +13,12 @@ import pytest
 from conftest import fast_profile, kaggle_files
 from tasks_lib.arc.data import Task
 from tasks_lib.arc.encoding import answer_tokens
-from tasks_lib.arc.records import Candidate, TaskResult
+from tasks_lib.adapting.model import ADAPTER_FILE
+from tasks_lib.adapting.shared_adapter import SHARED_ID
+from tasks_lib.arc.records import Candidate, TaskResult, TrainRecord
+from tasks_lib.arc.report_parts import SHARED_RECORD_FILE, SharedAdapter
+from tasks_lib.arc.run_record import read_report
+from tasks_lib.arc.store import atomic_write_json
 from tasks_lib.running import pipeline
 from tasks_lib.running.budget import SAMPLE_CAP, SAMPLE_MARGIN, TaskBudget
 from tasks_lib.running.run import Run, prepare
@@ -178,14 +183,50 @@ def test_the_measured_sample_cost_reaches_the_next_tasks_claim(tiny_model: Path,
     assert run.results[second.task_id].train_budget_seconds == round(second.train_deadline - second.start, 3), "the record shows the split"
 
 
+@pytest.mark.parametrize("kept", ["record", "none", "broken"])
+def test_a_run_resumed_with_the_shared_adapter_reports_it_resumed_not_trained(kept: str, tiny_model: Path, small_tasks: list[Task],
+                                                                              tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Scope shared, resumed: the adapter an earlier run in the folder trained is reused, untrained and unclaimed, and
+    report.json's `shared` says so: the record that run kept, marked resumed; with none kept (or one unreadable), only
+    `resumed`: no steps, seconds or losses nobody measured."""
+    challenges, solutions = kaggle_files(small_tasks[:2], tmp_path / "data")
+    profile = fast_profile(tmp_path / "profile", model={"path": str(tiny_model)}, train={"scope": "shared"})
+    out = tmp_path / "out"
+    adapter = out / "shared" / "adapter"
+    adapter.mkdir(parents=True)
+    (adapter / ADAPTER_FILE).write_bytes(b"the earlier run's adapter")
+    earlier = SharedAdapter(TrainRecord(steps=6, seconds=2.5, tokens=400, views=6, first_loss=2.0, last_loss=1.0, wall_seconds=3.0), 2, 30.0, 1)
+    if kept == "record":
+        atomic_write_json(out / "shared" / SHARED_RECORD_FILE, earlier.to_json())
+    elif kept == "broken":
+        (out / "shared" / SHARED_RECORD_FILE).write_text('{"steps": "six"}')
+    run = prepare(str(challenges), out, str(profile), str(solutions), time_budget=600)
+    run.open_slots(SlotPool([("cpu", {})]))
+    lines: list[str] = []
+    steps = dataclasses.replace(Fake().steps(run), train_shared=lambda slot: pipeline.train_shared(run, slot), log=lines.append)
+    asyncio.run(pipeline.solve_all(run, steps, slots=1))
+    report = run.finish()
+
+    want = earlier.replace(resumed=True) if kept == "record" else SharedAdapter(None, resumed=True)
+    assert report.shared == want == read_report(out).shared
+    written = json.loads(run.dir.report.read_text())["shared"]
+    assert written == ({**earlier.to_json(), "resumed": True} if kept == "record" else {"resumed": True})
+    assert SHARED_ID not in run.budget.held, "no shared block claimed: nothing was trained"
+    assert all(run.dir.adapter_dir(t.id).resolve() == adapter.resolve() for t in small_tasks[:2])
+    assert any(line.startswith("shared adapter: resumed from an earlier run") for line in lines)
+    if kept == "broken":
+        assert "shared/train.json: steps: expected an integer, got str" in caplog.text
+
+
 @pytest.mark.slow
 def test_run_direct_runs_real_workers_and_writes_the_report(tiny_model: Path, small_tasks: list[Task], tmp_path: Path) -> None:
     challenges, solutions = kaggle_files(small_tasks[:2], tmp_path / "data")
     profile = fast_profile(tmp_path / "profile", model={"path": str(tiny_model)})
     report = pipeline.run_direct(str(challenges), tmp_path / "out", str(profile), str(solutions), time_budget=600)
-    assert report["statuses"] == {"ok": 2} and report["score"]["total_outputs"] == 2
-    assert all(t["steps"] == 3 for t in report["tasks"])
-    compute = report["compute"]  # the run's training arithmetic: 6 x parameters x the views' tokens (no MFU on the CPU)
-    assert compute["trained_tokens"] == sum(t["train"]["tokens"] for t in report["tasks"]) > 0
-    assert compute["parameters"] == report["slot_loads"][0]["parameters"] > 0 and compute["mfu"] is None
-    assert compute["flops"] == 6 * compute["parameters"] * compute["trained_tokens"]
+    assert report == read_report(tmp_path / "out"), "the report returned is report.json's"
+    assert report.statuses == {"ok": 2} and report.score.total_outputs == 2
+    assert all(t.steps == 3 for t in report.results)
+    compute = report.compute  # the run's training arithmetic: 6 x parameters x the views' tokens (no MFU on the CPU)
+    assert compute.trained_tokens == sum(t.train.tokens for t in report.results) > 0
+    assert compute.parameters == report.slot_loads[0].parameters > 0 and compute.mfu is None
+    assert compute.flops == 6 * compute.parameters * compute.trained_tokens

@@ -22,7 +22,6 @@ parameters). Run it with:
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import re
 import shutil
@@ -39,6 +38,7 @@ import pytest
 
 from conftest import ROOT, fast_profile, kaggle_files
 from tasks_lib.arc.data import Task
+from tasks_lib.arc.run_record import Report, read_report
 from tasks_lib.reports import ui
 from test_deploy_scaleout import SOLVED, constant_task, free_port, progress_updates
 
@@ -55,7 +55,7 @@ class ReadmeRun:
     api: str
     home: Path
     out: Path
-    report: dict
+    report: Report
     watch: str
     stop_block: str
     env: dict
@@ -111,7 +111,7 @@ def readme_run(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path, small
         done = subprocess.run(["bash", "-e", "-c", adapted(bash_block(START_SECTION), port, home, {k: str(v) for k, v in params.items()})],
                               cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-3000:]
-        report = json.loads((out / "report.json").read_text())
+        report = read_report(out)
         yield ReadmeRun(f"http://127.0.0.1:{port}/api", home, out, report, done.stdout, stop_block, stop_env)
     finally:
         subprocess.run(["bash", "-c", stop_block], cwd=ROOT, env=stop_env, capture_output=True, timeout=120)
@@ -159,8 +159,8 @@ def test_the_readme_recipe_keeps_the_server_up_through_a_run_with_refinement(rea
         s.recv(100)
     time.sleep(2)
     assert alive(server_pid(room.home)) and "Invalid HTTP request" in (room.home / "server.log").read_text()
-    assert report["statuses"] == {"ok": 3}, report["statuses"]  # no task failed on a Prefect call
-    assert report["schedule"]["refinements"] >= 1, report["schedule"]
+    assert report.statuses == {"ok": 3}, report.statuses  # no task failed on a Prefect call
+    assert report.refinements >= 1, report.schedule
     assert "finished:" in room.watch and "Completed" in room.watch  # the run's own lines reach --watch
 
     run = the_run(room)
@@ -168,31 +168,31 @@ def test_the_readme_recipe_keeps_the_server_up_through_a_run_with_refinement(rea
     assert run.state.name == ui.final_name(report)  # what the run list's badge shows
     assert re.fullmatch(r"1/3 solved, score 0\.\d{3}.*", run.state.message)
 
-    results = {t["task_id"]: t for t in report["tasks"]}
+    results = {t.task_id: t for t in report.results}
     subflows = read(room, "subflows", parent=run.id)
     assert sorted(s.name for s in subflows) == sorted(ui.subflow_name(r) for r in results.values())
     assert f"{SOLVED} ✔ solved" in {s.name for s in subflows}
     for s in subflows:
         tid = s.name.split()[0]
         assert s.state.name == ui.task_state(results[tid]).capitalize()
-        versions = read(room, "key", key=ui.card_key(report["run_id"], tid))  # newest first
+        versions = read(room, "key", key=ui.card_key(report.run_id, tid))  # newest first
         assert {v.flow_run_id for v in versions} == {s.id}, "every version of the card sits on the task's own subflow"
-        assert len(versions) == 1 + len(results[tid].get("refinements") or [])
-        rounds = results[tid].get("refinements") or []
+        rounds = results[tid].refinements
+        assert len(versions) == 1 + len(rounds)
         assert versions[0].description.endswith(ui.task_state(results[tid]))
         if rounds:
-            assert f"refinement {rounds[-1]['round']}: slot" in versions[0].data and "training in all" in versions[0].data
+            assert f"refinement {rounds[-1].round}: slot" in versions[0].data and "training in all" in versions[0].data
 
     parent_keys = sorted(a.key for a in read(room, "artifacts-of", runs=[run.id]))
     assert parent_keys == ["per-task-results", "run-progress", "run-summary"], parent_keys
 
     progress = next(a for a in read(room, "artifacts-of", runs=[run.id]) if a.key == "run-progress")
-    values = progress_updates(room, str(progress.id), want=3 + report["schedule"]["refinements"])  # type: ignore[arg-type]
+    values = progress_updates(room, str(progress.id), want=3 + report.refinements)  # type: ignore[arg-type]
     assert values == sorted(values) and values[-1] == 100.0 and values[-2] < 100.0
-    assert len(values) >= 3 + report["schedule"]["refinements"], "the bar moves with each refinement, not only pass 1"
+    assert len(values) >= 3 + report.refinements, "the bar moves with each refinement, not only pass 1"
 
-    rows = ui.timeline_rows(report, report["started"])
-    assert len(rows) == 3 + report["schedule"]["refinements"] and {r["work"] for r in rows} > {"pass 1"}
+    rows = ui.timeline_rows(report, report.started)
+    assert len(rows) == 3 + report.refinements and {r["work"] for r in rows} > {"pass 1"}
     assert (room.out / "timeline.png").stat().st_size > 0
 
 
@@ -208,10 +208,10 @@ def test_the_ui_shows_the_run_its_timeline_the_current_card_and_the_final_messag
     ui_url = room.api.removesuffix("/api")
     run = the_run(room)  # (asyncio before Playwright's loop runs)
     message = ui.final_message(report)
-    refined = next(t for t in report["tasks"] if t.get("refinements"))
+    refined = next(t for t in report.results if t.refinements)
     subflow_runs = read(room, "subflows", parent=run.id)
     subflows = {s.name.split()[0]: s.id for s in subflow_runs}
-    card = read(room, "key", key=ui.card_key(report["run_id"], refined["task_id"]))[0]
+    card = read(room, "key", key=ui.card_key(report.run_id, refined.task_id))[0]
     parent = {a.key: str(a.id) for a in read(room, "artifacts-of", runs=[run.id])}
     deployment = next(d for d in read(room, "deployments") if d.name == "solve-and-submit")
     with sync_playwright() as p:
@@ -253,13 +253,13 @@ def test_the_ui_shows_the_run_its_timeline_the_current_card_and_the_final_messag
         expect(page.get_by_text(message, exact=True).first).to_be_visible()  # the run's final state message (side panel)
         page.screenshot(path=str(shots / "run-summary.png"), full_page=True)
 
-        page.goto(f"{ui_url}/runs/flow-run/{subflows[refined['task_id']]}")  # the refined task's subflow, its card
+        page.goto(f"{ui_url}/runs/flow-run/{subflows[refined.task_id]}")  # the refined task's subflow, its card
         page.locator("li.p-tab", has_text="Artifacts").click()
-        expect(page.get_by_text(ui.card_key(report["run_id"], refined["task_id"])).first).to_be_visible(timeout=20_000)
+        expect(page.get_by_text(ui.card_key(report.run_id, refined.task_id)).first).to_be_visible(timeout=20_000)
         page.goto(f"{ui_url}/artifacts/artifact/{card.id}")
         state = ui.task_state(refined)
-        expect(page.get_by_role("heading", name=re.compile(rf"^Task {refined['task_id']}\s*: {state}"))).to_be_visible(timeout=30_000)
-        expect(page.get_by_text(f"refinement {refined['refinements'][-1]['round']}: slot").first).to_be_visible()
+        expect(page.get_by_role("heading", name=re.compile(rf"^Task {refined.task_id}\s*: {state}"))).to_be_visible(timeout=30_000)
+        expect(page.get_by_text(f"refinement {refined.refinements[-1].round}: slot").first).to_be_visible()
         expect(page.get_by_text("training in all:").first).to_be_visible()
         page.screenshot(path=str(shots / "task-card.png"), full_page=True)
 

@@ -11,6 +11,7 @@ import pytest
 
 from tasks_lib.arc.records import (Attempts, Candidate, Pass1, Ranked, RecordError, RefinementEntry, SampleRecord, SampleStatsRecord,
                                    TaskResult, TestCandidates, TrainRecord, candidates_json, read_candidates)
+from tasks_lib.arc.report_parts import Compute, Overhead, RefineFailure, Schedule, SharedAdapter, SlotLoad
 from tasks_lib.arc.run_record import Report, ReportTask, Score, as_report, read_report
 from tasks_lib.arc.store import RunDir
 
@@ -162,8 +163,10 @@ def _report() -> Report:
         "r1", (ReportTask(_refined(), "solved", False), ReportTask(TaskResult("t2", "not-run", (Attempts(G1, G1),)), "fallback", True)),
         source="arc1/eval", profile="cpu", config={"model": {"path": "/m"}, "budget": {"total_seconds": 60.0, "reserve_seconds": 5.0}},
         started=100.0, wall_seconds=50.25, slots=2, devices=("0", "cpu"), statuses={"ok": 1, "not-run": 1},
-        states={"solved": 1, "fallback": 1}, shared=TrainRecord(steps=4, scope="shared"), slot_loads=({"slot": 0, "parameters": 5},),
-        schedule={"refinements": 1, "work_seconds": 40.0}, compute={"tokens": 900}, warnings=("t3: skipped",),
+        states={"solved": 1, "fallback": 1}, shared=SharedAdapter(TrainRecord(steps=4), 2, 30.0, 0),
+        slot_loads=(SlotLoad("cpu", "cpu", True, 0.5, 5, 0.25, 0, 1.0), SlotLoad.failed(RuntimeError("boom"))),
+        schedule=Schedule(1, 40.0, 0.5, 0.75, {"t1": Overhead(0.25, 0.5)}, 0.01, (RefineFailure("t2", 1, "RuntimeError: x"),), 0.5, 9.0, 1.5),
+        compute=Compute(5, 900, 4.5, 27000.0, 6e-9, 40.0, 0, "cpu", None, None), warnings=("t3: skipped",),
         score=Score(0.5, 0.5, 1, 2, 2), score_pass1=Score(0.0, 0.0, 0, 2, 2))
 
 
@@ -176,6 +179,7 @@ def test_a_report_round_trips_and_keeps_each_tasks_state_and_resumed_flag() -> N
     back = Report.from_json(data, "r1/report.json")
     assert back == r and back.tasks[0].result.extra == {}, "state and resumed are the entry's, not the task record's extra keys"
     assert (back.model_path, back.budget_seconds, back.reserve_seconds, back.refinements) == ("/m", 60.0, 5.0, 1)
+    assert (back.schedule.overhead_per_task["t1"].after, back.compute.trained_tokens, back.slot_loads[1].error) == (0.5, 900, "RuntimeError: boom")
     assert as_report(data) == r and as_report(r) is r
 
 

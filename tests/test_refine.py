@@ -16,6 +16,7 @@ import pytest
 from conftest import fast_profile, kaggle_files
 from tasks_lib.arc.data import Pair, Task
 from tasks_lib.arc.records import Candidate, Ranked, SampleRecord, SampleStatsRecord, TaskResult, TestCandidates, TrainRecord
+from tasks_lib.arc.report_parts import RefineFailure
 from tasks_lib.config import ScheduleConfig
 from tasks_lib.running import pipeline, refine
 from tasks_lib.running.budget import SAMPLE_CAP, TaskBudget
@@ -226,7 +227,7 @@ def test_a_failed_refinement_keeps_the_old_record(tiny_model: Path, small_tasks:
     submission = run.dir.submission.read_text()
     assert asyncio.run(pipeline.refine_task(run, steps, task.id, 0, 1)) is None
     assert run.dir.result_path(task.id).read_text() == before and run.dir.submission.read_text() == submission
-    assert run.stats.refine_failures == [{"task_id": task.id, "round": 1, "error": "RuntimeError: refine broke"}]
+    assert run.stats.refine_failures == [RefineFailure(task.id, 1, "RuntimeError: refine broke")]
     assert not run.results[task.id].refinements
 
 
@@ -263,18 +264,18 @@ def test_real_workers_continue_the_saved_adapter_and_vote_again(tiny_model: Path
     profile = fast_profile(tmp_path / "profile", model={"path": str(tiny_model)},
                            schedule={"refine": True, "refine_rounds": 1, "refine_steps": 2, "sure_margin": 1.0})
     report = pipeline.run_direct(str(challenges), tmp_path / "out", str(profile), str(solutions), time_budget=600)
-    assert report["statuses"] == {"ok": 2} and report["schedule"]["refine_failures"] == []
-    for t in report["tasks"]:
-        if not t.get("refinements"):  # only a task whose every candidate agreed is left alone
-            assert all(c["n"] > 0 and c["top"][0]["votes"] == c["n"] for c in t["candidates"])
+    assert report.statuses == {"ok": 2} and report.schedule.refine_failures == ()
+    for t in report.results:
+        if not t.refinements:  # only a task whose every candidate agreed is left alone
+            assert all(c.n > 0 and c.top[0].votes == c.n for c in t.candidates)
             continue
-        (entry,) = t["refinements"]
-        assert entry["errors"] == [] and entry["steps"] == 2 and t["steps"] == 3 + 2
-        saved = json.loads((tmp_path / "out" / "tasks" / t["task_id"] / "candidates.json").read_text())
-        assert [c["n"] for c in t["candidates"]] == [len(c) for c in saved]
+        (entry,) = t.refinements
+        assert entry.errors == () and entry.steps == 2 and t.steps == 3 + 2
+        saved = json.loads((tmp_path / "out" / "tasks" / t.task_id / "candidates.json").read_text())
+        assert [c.n for c in t.candidates] == [len(c) for c in saved]
         new = [c for cands in saved for c in cands if c["view"] >= refine.VIEW_OFFSET]
-        assert len(new) == entry["new_candidates"], "the new views' candidates are kept beside the old"
-    assert report["schedule"]["refinements"] >= 1 and report["schedule"]["busy_fraction"] > 0
+        assert len(new) == entry.new_candidates, "the new views' candidates are kept beside the old"
+    assert report.refinements >= 1 and report.schedule.busy_fraction > 0
 
 
 def test_a_refinement_block_leaves_sampling_its_need_and_its_sample_is_measured(tiny_model: Path, small_tasks: list[Task],

@@ -11,6 +11,7 @@ from typing import Iterator
 import pytest
 
 from tasks_lib.arc.data import LoadResult, Task
+from tasks_lib.arc.report_parts import SlotLoad
 from tasks_lib.arc.store import RunDir
 from tasks_lib.config import ModelConfig, RunConfig, SampleConfig, SlotConfig, TrainConfig
 from tasks_lib.running import slots
@@ -136,9 +137,9 @@ def _sample_kwargs(task: Task, model_cfg: ModelConfig, adapter_dir: str) -> dict
 
 def test_worker_loads_once_trains_and_samples(pool: SlotPool, model_cfg: ModelConfig, small_tasks: list[Task], tmp_path: Path) -> None:
     task = small_tasks[0]
-    first = pool.call(0, "load", 300, model=model_cfg)
-    assert first["device"] == "cpu" and first["parameters"] > 0
-    assert pool.call(0, "load", 60, model=model_cfg)["loaded_now"] is False
+    first = SlotLoad.from_json(pool.call(0, "load", 300, model=model_cfg), "load")  # the worker writes a SlotLoad's JSON form
+    assert first.device == "cpu" and first.parameters > 0 and first.error is None and first.extra == {}
+    assert SlotLoad.from_json(pool.call(0, "load", 60, model=model_cfg)).loaded_now is False
     adapter = tmp_path / "adapter"
     trained = pool.call(0, "train", 120, task=task, model=model_cfg, train=TrainConfig(max_steps=2), adapter_dir=str(adapter),
                         deadline=time.time() + 60, seed=0)

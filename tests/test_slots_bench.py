@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from benchmarks.slots import busy_fraction, occupancy, part_of, report, steady_start, summarize, tasks_done, write_profile
+from tasks_lib.arc.run_record import Report
 from tasks_lib.config import load_profile
 
 
@@ -68,7 +69,7 @@ def test_timing_rows_come_from_the_records_spans_and_skip_resumed_tasks():
 
     report_ = {"run_id": "r1", "started": 90.0, "slots": 2, "devices": ["3", "5"], "score": None, "shared": None,
                "tasks": [task("a", 0, 100.0), task("b", 1, 101.0, "failed"), task("c", 0, 104.5), {**task("d", 1, 0.0), "resumed": True}]}
-    part = part_of(report_)
+    part = part_of(Report.from_json(report_))
     assert [(r["task"], r["gpu"]) for r in part["rows"]] == [("a", "3"), ("b", "5"), ("c", "3")]
     assert part["start"] == 100.0 and part["end"] == 109.0 and part["preload_seconds"] == 10.0
     a = part["rows"][0]

@@ -17,6 +17,7 @@ from PIL import Image
 
 from tasks_lib.arc.data import Task
 from tasks_lib.arc.records import TaskResult
+from tasks_lib.arc.report_parts import Schedule
 from tasks_lib.arc.store import RunDir
 from tasks_lib.reports import render, ui
 from tasks_lib.running import sweep_points as points
@@ -253,7 +254,7 @@ def test_results_table_timeline_and_summary_follow_the_report(tmp_path: Path) ->
     assert card.count("data:image/png;base64,") == 1 and "| 1 | [b](http://ui/runs/flow-run/2) | pass 1 | 80.0 | 90.0 | failed |" in card
     assert "| 1 | [a](http://ui/artifacts/artifact/1) | refine 1 | 55.0 | 70.0 | solved |" in card
     assert "- refinement:" not in card, "no refinement line when the run refined nothing"
-    refined = {**report, "score_pass1": {**report["score"], "solved_outputs": 0}, "schedule": {"refinements": 3}}
+    refined = {**report, "score_pass1": {**report["score"], "solved_outputs": 0}, "schedule": Schedule(3, 90.0).to_json()}
     assert "- refinement: 3 refinement(s); pass 1 alone scored 0/2, so refinement added 1 test output(s)" in \
         ui.summary_markdown(refined, "runs/r1", [], None)
 

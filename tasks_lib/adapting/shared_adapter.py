@@ -6,7 +6,7 @@ task and a new random augmentation of its train pairs (as `train.train_adapter` 
 come in a new shuffled order every pass, so every task is seen once per pass and tasks mix across steps. It
 stops at `max_steps`, or before a step would end past `deadline` (a `time.time()` value). Tasks that cannot be
 encoded within `max_tokens` are skipped. Returns a JSON-ready dict: `TrainStats` fields plus `tasks` (used) and
-`skipped`. Runs inside a slot worker; the run (`tasks_lib.running.run.Run.train_shared`) gives it its budget.
+`skipped`. Runs inside a slot worker; the pipeline (`tasks_lib.running.pipeline._train_shared`) gives it its budget.
 """
 
 from __future__ import annotations

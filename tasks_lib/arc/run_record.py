@@ -6,20 +6,22 @@ Contract:
 - `Score`: what report.json keeps of a scoring (`score`, and `score_pass1`: the submission before any refinement).
 - `ReportTask`: one task's entry: its `TaskResult`, its state word (written by the run: this floor does not know how
   states are decided) and whether it was resumed from an earlier run.
-- `Report`: every run-level key report.json has, one field per key, its tasks as `ReportTask`s. `config` (the
-  profile's dict), `schedule`, `compute` and `slot_loads` stay JSON dicts: their schemas belong to config.py, the
-  run and the workers (floors above this one); `model_path`, `budget_seconds`, `reserve_seconds` and `refinements`
-  read the few keys of them the consumers need.
+- `Report`: every run-level key report.json has, one field per key, its tasks as `ReportTask`s and its run-level
+  parts as the records of report_parts.py (`shared`, `slot_loads`, `schedule`, `compute`). `config` alone stays the
+  JSON dict `RunConfig.to_dict()` wrote: its schema is tasks_lib/config.py's `RunConfig` (a floor above this one,
+  with no reader from a dict), so a typed copy here would repeat every stage's fields, and a report's config from
+  earlier code need not be a valid `RunConfig` today (fields renamed, removed or validated since). `model_path`,
+  `budget_seconds` and `reserve_seconds` read the keys of it the consumers need; `refinements` is the schedule's.
 - `to_json()` writes the keys report.json has had since the run's compute was added, in their order;
-  `from_json(data, where)` also reads reports written by earlier code (no `states`, `schedule`, `score_pass1`,
-  per-task `state`/`resumed`, ...: the missing keys take their defaults) and keeps keys it does not know in
+  `from_json(data, where)` also reads reports written by earlier code (no `states`, `schedule`, `compute`,
+  `score_pass1`, per-task `state`/`resumed`, ...: the missing keys take their defaults) and keeps keys it does not know in
   `extra`; `Report.from_json(r.to_json()) == r`. Bad input raises `records.RecordError` naming the file, the task id
   (for a task's field) and the field: `runs/r1/report.json: task 007bbfb7: attempts[0].attempt_2: missing`.
 - `read_report(path)`: a run folder's report.json (or the file) read into a `Report`; a missing or non-JSON file
   raises `RecordError` (its `FileNotFoundError` kept as the cause when there is no file).
 - `as_report(value)`: a `Report` as it is, or one read from its JSON form.
 
-Only the standard library and records.py here (the ground floor).
+Only the standard library, records.py and report_parts.py here (the ground floor).
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from tasks_lib.arc.records import _NUMBER, RecordError, TaskResult, TrainRecord, _get, _list, _where
+from tasks_lib.arc.records import _NUMBER, RecordError, TaskResult, _get, _list, _where
+from tasks_lib.arc.report_parts import Compute, Schedule, SharedAdapter, SlotLoad
 
 REPORT_FILE = "report.json"
 
@@ -109,10 +112,10 @@ class Report:
     devices: tuple[str, ...] = ()  # per slot: its CUDA_VISIBLE_DEVICES, or cpu
     statuses: dict[str, int] = field(default_factory=dict)  # tasks per status
     states: dict[str, int] | None = None  # tasks per state word (None before it was written)
-    shared: TrainRecord | None = None  # scope shared: the shared adapter's training
-    slot_loads: tuple[dict, ...] = ()  # per slot: its load step's output, or its error
-    schedule: dict | None = None  # Run.schedule_stats
-    compute: dict | None = None  # compute.Compute.to_dict(), None before a slot loaded
+    shared: SharedAdapter | None = None  # scope shared: the run's one adapter
+    slot_loads: tuple[SlotLoad, ...] = ()  # per slot: its first load, or its error
+    schedule: Schedule | None = None  # None in reports from before it was written
+    compute: Compute | None = None  # None before a slot loaded, or from before it was written
     warnings: tuple[str, ...] = ()  # the data set's
     score: Score | None = None  # None without solutions
     score_pass1: Score | None = None
@@ -137,7 +140,7 @@ class Report:
     @property
     def refinements(self) -> int:
         """Refinement rounds the run recorded (0 before refinement, or when none ran)."""
-        return int((self.schedule or {}).get("refinements") or 0)
+        return 0 if self.schedule is None else self.schedule.refinements
 
     def replace(self, **changes: Any) -> Report:
         return dataclasses.replace(self, **changes)
@@ -147,7 +150,8 @@ class Report:
             "run_id": self.run_id, "source": self.source, "profile": self.profile, "config": self.config, "started": self.started,
             "wall_seconds": self.wall_seconds, "slots": self.slots, "devices": list(self.devices), "statuses": dict(self.statuses),
             "states": None if self.states is None else dict(self.states), "shared": None if self.shared is None else self.shared.to_json(),
-            "slot_loads": list(self.slot_loads), "schedule": self.schedule, "compute": self.compute, "warnings": list(self.warnings),
+            "slot_loads": [s.to_json() for s in self.slot_loads], "schedule": None if self.schedule is None else self.schedule.to_json(),
+            "compute": None if self.compute is None else self.compute.to_json(), "warnings": list(self.warnings),
             "score": None if self.score is None else self.score.to_json(),
             "score_pass1": None if self.score_pass1 is None else self.score_pass1.to_json(),
             "tasks": [t.to_json() for t in self.tasks],
@@ -159,7 +163,8 @@ class Report:
         """The report `data` (a report.json's content) holds; `where` (the file) names it in errors (module doc)."""
         if not isinstance(data, Mapping):
             raise RecordError(f"{where or 'report'}: expected a JSON object, got {type(data).__name__}")
-        score, first, shared = (_get(data, k, where, "", None, dict) for k in ("score", "score_pass1", "shared"))
+        parts = ("score", "score_pass1", "shared", "schedule", "compute")
+        score, first, shared, schedule, compute = (_get(data, k, where, "", None, dict) for k in parts)
         started = _get(data, "started", where, "", None, _NUMBER)
         return cls(
             run_id=_get(data, "run_id", where, "", kind=str),
@@ -173,10 +178,10 @@ class Report:
             devices=tuple(_list(data, "devices", where, "", [])),
             statuses=_counts(data, "statuses", where) or {},
             states=_counts(data, "states", where),
-            shared=None if shared is None else TrainRecord.from_json(shared, where, "shared"),
-            slot_loads=tuple(_list(data, "slot_loads", where, "", [])),
-            schedule=_get(data, "schedule", where, "", None, dict),
-            compute=_get(data, "compute", where, "", None, dict),
+            shared=None if shared is None else SharedAdapter.from_json(shared, where),
+            slot_loads=tuple(SlotLoad.from_json(s, where, f"slot_loads[{i}]") for i, s in enumerate(_list(data, "slot_loads", where, "", []))),
+            schedule=None if schedule is None else Schedule.from_json(schedule, where),
+            compute=None if compute is None else Compute.from_json(compute, where),
             warnings=tuple(str(w) for w in _list(data, "warnings", where, "", [])),
             score=None if score is None else Score.from_json(score, where, "score"),
             score_pass1=None if first is None else Score.from_json(first, where, "score_pass1"),

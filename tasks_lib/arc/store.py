@@ -3,7 +3,9 @@
 Contract:
 - Layout: `<out>/submission.json`, `<out>/report.json`, `<out>/run.json` (config and inputs),
   `<out>/tasks/<task-id>/result.json`, `<out>/tasks/<task-id>/candidates.json` (every candidate the task
-  sampled, per test input: what a refinement votes over again) and `<out>/tasks/<task-id>/adapter/` (safetensors).
+  sampled, per test input: what a refinement votes over again) and `<out>/tasks/<task-id>/adapter/` (safetensors);
+  train scope shared adds `<out>/shared/adapter/` (each task's `adapter` links to it) and `<out>/shared/train.json`
+  (its `report_parts.SharedAdapter` record).
 - Every JSON file is written atomically (temp file in the same folder, fsync, rename): a reader
   or a crash never sees half a file.
 - `RunDir.finished()` returns the results (`records.TaskResult`) a previous run completed; a `result.json` that is

@@ -2,7 +2,7 @@
 
 Contract: `training_compute(tasks, parameters, work_seconds, gpus, device_name, resumed)` reads the task records of a
 run (`records.TaskResult`s: `train` and `refinements`; the tasks in `resumed` trained in an earlier run and count
-nothing) and returns a `Compute` record, kept in report.json as `compute`:
+nothing) and returns a `report_parts.Compute` record, kept in report.json as `compute`:
 
     FLOPs        = 6 x N x T        N: the model's parameters (base and adapter, as the slot loaded them),
                                     T: the trained views' own tokens (padding not counted), pass 1 and refinements;
@@ -17,10 +17,10 @@ then the record has no MFU). LoRA trains fewer weights than N, but its forward a
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from typing import Collection, Iterable
 
 from tasks_lib.arc.records import TaskResult
-from typing import Collection, Iterable
+from tasks_lib.arc.report_parts import Compute
 
 # Dense bf16 matrix rate, FLOP/s. H100 and H200: an 8192^3 bf16 product through torch measured 769-798 TFLOP/s on the
 # lent machines (the device tool's KINDS.md), below the 989 of the datasheet; the figure here is that measurement, so
@@ -43,25 +43,6 @@ def peak_flops(device_name: str | None) -> float | None:
         return None
     words = device_name.upper().replace("-", " ").split()
     return next((rate for card, rate in PEAK_BF16.items() if card in words), None)
-
-
-@dataclass(frozen=True)
-class Compute:
-    """report.json's `compute`: the run's training arithmetic (module doc)."""
-
-    parameters: int
-    trained_tokens: int
-    train_seconds: float  # summed over tasks and refinements (slots train side by side, so this can pass the wall time)
-    flops: float
-    train_tflops_per_slot: float | None  # FLOPs / train seconds, in TFLOP/s
-    work_seconds: float
-    gpus: int
-    device_name: str | None
-    peak_tflops: float | None
-    mfu: float | None  # FLOPs / (work seconds x GPUs x peak)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def trained(task: TaskResult) -> tuple[int, float]:

@@ -15,12 +15,13 @@ Contract:
   - sample fails: the task gets fallback attempts;
   - vote never fails.
   Each step's wall time goes in `timings` and its start and end in `spans`.
-- `solve_all(run, steps, solve=None, slots=None)` loads the model on every slot at once (what each load
-  returned, or its error, goes in `report.json` as `slot_loads`), trains the shared
+- `solve_all(run, steps, solve=None, slots=None)` loads the model on every slot at once (what each load returned,
+  or its error, read into a `report_parts.SlotLoad`, goes in `report.json` as `slot_loads`), trains the shared
   adapter (train scope shared: `train_shared`, one adapter on every task still to do within `Budget.claim_shared`,
-  saved to `shared/adapter/` and linked as each task's adapter; one already on disk is reused), then runs every task to do in the run's order (largest first) on the first
-  free slot, one task per slot at a time: one loop per slot, each taking the next task, is the only limit inside
-  a run. A task
+  saved to `shared/adapter/` with its record beside it and linked as each task's adapter; one already on disk is
+  reused, and report.json's `shared` then says it was resumed, with the record the run that trained it kept), then
+  runs every task to do in the run's order (largest first) on the first free slot, one task per slot at a time: one
+  loop per slot, each taking the next task, is the only limit inside a run. A task
   whose `solve` raises (it could not even record) gets fallback attempts in the submission only, so a resumed
   run redoes it. `solve` defaults to `solve_task` (the flow passes its per-task subflow, which calls it).
 - Refinement (`schedule.refine` on and `Steps.refine` given): once no pass-1 task is waiting, a free slot
@@ -45,12 +46,14 @@ Contract:
 - Records and measurements: every task record is a `records.TaskResult`; what the loop measures (slot loads, the
   shared adapter's stats, overheads, failed refinements, when work started) goes in `run.stats` (`run.RunStats`),
   the one object the pipeline fills and `Run.finish` reports.
-- `run_direct(...)` is a whole run without Prefect (prepare, slots, `solve_all`, report), returning the report.
+- `run_direct(...)` is a whole run without Prefect (prepare, slots, `solve_all`, report), returning the report
+  (`run_record.Report`, what report.json holds).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import shutil
@@ -64,7 +67,10 @@ from typing import Any
 from tasks_lib.adapting.model import ADAPTER_FILE
 from tasks_lib.adapting.shared_adapter import SHARED_ID
 from tasks_lib.arc.encoding import answer_tokens
-from tasks_lib.arc.records import Candidate, TaskResult
+from tasks_lib.arc.records import Candidate, RecordError, TaskResult
+from tasks_lib.arc.report_parts import Overhead, RefineFailure, SharedAdapter, SlotLoad
+from tasks_lib.arc.run_record import Report
+from tasks_lib.arc.store import atomic_write_json
 from tasks_lib.reports.ui import task_line
 from tasks_lib.running import refine as refine_mod
 from tasks_lib.running import solve
@@ -97,12 +103,14 @@ async def vote(run: Run, task_id: str, candidates: list[list[Candidate]] | None)
 
 def _train_shared(run: Run, slot: int) -> dict | None:
     """Scope shared: train the run's one adapter within the budget's shared block (`Budget.claim_shared`), save it to
-    `shared/adapter/` and link it as every pending task's `tasks/<id>/adapter`; an adapter already there (resume) is
-    reused. None for other scopes or nothing to do. Its stats go in `run.stats.shared` (report.json `shared`)."""
+    `shared/adapter/`, keep its record beside it (`Run.shared_record`) and link it as every pending task's
+    `tasks/<id>/adapter`; an adapter already there (resume) is reused and its record says so (`_resumed_shared`).
+    None for other scopes or nothing to do. Its `SharedAdapter` goes in `run.stats.shared` (report.json `shared`);
+    the step returns its JSON form."""
     if run.cfg.train.scope != "shared" or not run.todo:
         return None
     if (run.shared_dir / ADAPTER_FILE).exists():
-        stats = {"resumed": True}
+        shared = _resumed_shared(run)
     else:
         budget = run.budget.claim_shared(SHARED_ID)
         try:
@@ -110,6 +118,8 @@ def _train_shared(run: Run, slot: int) -> dict | None:
                      "budget_seconds": round(budget.seconds, 3), "slot": slot}
         finally:
             run.budget.release(budget.task_id)
+        shared = SharedAdapter.from_json(stats, "shared adapter")
+        atomic_write_json(run.shared_record, shared.to_json())
     for task in run.todo:
         link = run.dir.adapter_dir(task.id)
         if link.is_symlink():
@@ -118,8 +128,30 @@ def _train_shared(run: Run, slot: int) -> dict | None:
             shutil.rmtree(link)
         link.parent.mkdir(parents=True, exist_ok=True)
         link.symlink_to(os.path.relpath(run.shared_dir, link.parent), target_is_directory=True)
-    run.stats.shared = stats
-    return stats
+    run.stats.shared = shared
+    return shared.to_json()
+
+
+def _resumed_shared(run: Run) -> SharedAdapter:
+    """The record of a shared adapter an earlier run in this folder trained: the one it kept, marked resumed; without
+    one (or one that cannot be read, logged) only that it was resumed, with no training numbers."""
+    path = run.shared_record
+    try:
+        kept = SharedAdapter.from_json(json.loads(path.read_text()), str(path), "")
+    except FileNotFoundError:
+        kept = SharedAdapter(None)
+    except (OSError, ValueError) as err:  # not JSON, or not a SharedAdapter (RecordError names the field)
+        logger.warning("ignored, the shared adapter is reported as resumed only: %s", err if isinstance(err, RecordError) else f"{path}: {err}")
+        kept = SharedAdapter(None)
+    return kept.replace(resumed=True)
+
+
+def _shared_line(shared: SharedAdapter | None) -> str:
+    if shared is None:
+        return "no record"
+    if shared.resumed:
+        return "resumed from an earlier run in this folder" + ("" if shared.train is None else f" ({shared.train.steps} steps then)")
+    return f"{shared.train.steps} steps on {shared.tasks} tasks"
 
 
 async def train_shared(run: Run, slot: int) -> dict | None:
@@ -211,7 +243,7 @@ async def refine_task(run: Run, steps: Steps, task_id: str, slot: int, round_no:
     old = run.results[task_id]
     before = run.dir.read_candidates(task_id)  # every candidate the task has so far, per test input
     if before is None:
-        run.stats.refine_failures.append({"task_id": task_id, "round": round_no, "error": "no candidates.json to vote again over"})
+        run.stats.refine_failures.append(RefineFailure(task_id, round_no, "no candidates.json to vote again over"))
         return None
     p = refine_mod.plan(old, run.cfg, round_no, run.budget.overhead, run.tasks[task_id].test_inputs)
     key = f"{task_id}#refine-{round_no}"
@@ -224,7 +256,7 @@ async def refine_task(run: Run, steps: Steps, task_id: str, slot: int, round_no:
     try:
         out = await steps.refine(task_id, slot, budget, round_no)
     except Exception as err:  # the old record stands
-        run.stats.refine_failures.append({"task_id": task_id, "round": round_no, "error": f"{type(err).__name__}: {err}"})
+        run.stats.refine_failures.append(RefineFailure(task_id, round_no, f"{type(err).__name__}: {err}"))
         steps.log(f"{task_id}: refinement {round_no} failed ({type(err).__name__}: {err}); its answer is unchanged")
         return None
     finally:
@@ -253,11 +285,11 @@ async def solve_all(run: Run, steps: Steps, solve: Callable[[str, int], Awaitabl
     if not run.todo:
         return
     loads = await asyncio.gather(*(steps.load(s) for s in range(n)), return_exceptions=True)  # before any task's budget starts
-    run.stats.slot_loads = [x if isinstance(x, dict) else {"error": f"{type(x).__name__}: {x}"} for x in loads]
+    run.stats.slot_loads = [SlotLoad.from_json(x, f"slot {i}", "load") if isinstance(x, dict) else SlotLoad.failed(x) for i, x in enumerate(loads)]
     if run.cfg.train.scope == "shared":
         try:
-            shared = await steps.train_shared(0)
-            steps.log(f"shared adapter: {(shared or {}).get('steps')} steps on {(shared or {}).get('tasks')} tasks | {run.progress()}")
+            await steps.train_shared(0)
+            steps.log(f"shared adapter: {_shared_line(run.stats.shared)} | {run.progress()}")
         except Exception as err:  # the tasks then fail their train step and sample the base model
             steps.log(f"shared adapter failed: {type(err).__name__}: {err}")
     todo = deque(t.id for t in run.todo)
@@ -287,7 +319,7 @@ async def solve_all(run: Run, steps: Steps, solve: Callable[[str, int], Awaitabl
         held = run.budget.held.get(task_id)
         if held is not None:  # the slot's time outside the task's claim: before it (subflow start) and after (record, publish, end)
             before, after = held[0] - t0, time.time() - held[1]
-            run.stats.overheads[task_id] = (round(before, 3), round(after, 3))
+            run.stats.overheads[task_id] = Overhead(round(before, 3), round(after, 3))
             run.budget.note_overhead(before + after, startup=startup)  # a start-up is paid once per slot (budget doc)
         if solve is not default:  # the task logged in its own run; the run's log gets its line too (what `--watch` shows)
             steps.log(f"{task_line(run.results[task_id])} | {run.progress()}")
@@ -320,13 +352,12 @@ async def solve_all(run: Run, steps: Steps, solve: Callable[[str, int], Awaitabl
 
 
 def run_direct(challenges: str, out: str | Path, profile: str = "cpu", solutions: str | None = None, limit: int | None = None,
-               time_budget: float | None = None, model: str | None = None, order: str = "file", skip: int = 0) -> dict:
-    """A whole run without Prefect, with `flows/submit.py`'s parameters; returns report.json's content (its JSON form:
-    `run_record.as_report` reads it)."""
+               time_budget: float | None = None, model: str | None = None, order: str = "file", skip: int = 0) -> Report:
+    """A whole run without Prefect, with `flows/submit.py`'s parameters; returns its report (report.json's record)."""
     run = prepare(challenges, out, profile, solutions, limit, time_budget, model, order, skip)
     run.open_slots()
     try:
         asyncio.run(solve_all(run, local_steps(run)))
     finally:
         run.close()
-    return run.finish().to_json()
+    return run.finish()

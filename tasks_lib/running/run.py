@@ -13,18 +13,19 @@ Contract:
 - `Run.open_slots(pool=None)` leases devices and starts the slot pool (or takes `pool`, e.g. a test's), then builds
   the run's `Budget` for that many slots, counted from the run's start (`Run.started`): the budget exists once the
   slots are known, never patched. `Run.close()` stops the pool.
-- `Run.stats` (`RunStats`) is what the pipeline measured while it ran the tasks (the shared adapter's training,
-  each slot's first load, the overhead per task, failed refinements, when work started): `tasks_lib/running/pipeline.py`
+- `Run.stats` (`RunStats`) is what the pipeline measured while it ran the tasks, as the records report.json keeps
+  (`arc/report_parts.py`: the shared adapter's `SharedAdapter`, each slot's first `SlotLoad`, an `Overhead` per task,
+  a `RefineFailure` per refinement that recorded nothing; and when work started): `tasks_lib/running/pipeline.py`
   fills it, `finish` reports it. The run holds state and records; the orchestration is the pipeline's.
 - `Run.finish()` writes `report.json` (start time, slots, the GPU of each (`cpu` for CPU slots) and what its
   first load returned, per-task status, state word (`ui.task_state`), budget, timings and spans, steps,
   candidates, attempts, refinements, correctness and the score when solutions are known (`kaggle`, `per_task`,
   `solved_outputs`, `total_outputs`, `scored_tasks`; and `score_pass1`, the
   score of the first pass's answers, so one run shows what refinement added); the run's
-  `schedule`: the measured overhead per task, the sample seconds per answer token the budget ended with, the
+  `schedule` (`Run.schedule_stats`, a `report_parts.Schedule`): the measured overhead per task, the sample seconds per answer token the budget ended with, the
   refinements done and failed, the slots' busy fraction, and the tail: the seconds from the last claim's release
-  (pass 1 or refinement) to the report, which the run's `reserve_seconds` must cover)
-  and returns it.
+  (pass 1 or refinement) to the report, which the run's `reserve_seconds` must cover); its `compute`
+  (`compute.training_compute`) and returns it (a `run_record.Report`).
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ from pathlib import Path
 
 from tasks_lib.adapting.model import _validate_dir
 from tasks_lib.arc.data import LoadResult, Task, load_challenges
-from tasks_lib.arc.records import Attempts, Candidate, TaskResult, TrainRecord
+from tasks_lib.arc.records import Attempts, Candidate, TaskResult
+from tasks_lib.arc.report_parts import SHARED_RECORD_FILE, Compute, Overhead, RefineFailure, Schedule, SharedAdapter, SlotLoad
 from tasks_lib.arc.run_record import Report, ReportTask, Score
 from tasks_lib.arc.scoring import score
 from tasks_lib.arc.store import RunDir, atomic_write_json
@@ -56,10 +58,10 @@ from tasks_lib.running.solve import Outcome
 class RunStats:
     """What the pipeline measures while it runs the tasks (tasks_lib/running/pipeline.py fills it; `Run.finish` reports it)."""
 
-    shared: dict | None = None  # scope shared: the shared adapter's training stats (report.json `shared`)
-    slot_loads: list[dict] = field(default_factory=list)  # what each slot's first load returned, or its error
-    overheads: dict[str, tuple[float, float]] = field(default_factory=dict)  # task id -> slot seconds before and after its claim
-    refine_failures: list[dict] = field(default_factory=list)  # refinements that recorded nothing, and why
+    shared: SharedAdapter | None = None  # scope shared: the run's one adapter (report.json `shared`)
+    slot_loads: list[SlotLoad] = field(default_factory=list)  # what each slot's first load returned, or its error
+    overheads: dict[str, Overhead] = field(default_factory=dict)  # task id -> slot seconds before and after its claim
+    refine_failures: list[RefineFailure] = field(default_factory=list)  # refinements that recorded nothing, and why
     work_started: float | None = None  # when the first task claimed its budget (after the slots loaded)
 
 
@@ -106,6 +108,11 @@ class Run:
     def shared_dir(self) -> Path:
         return self.dir.root / "shared" / "adapter"
 
+    @property
+    def shared_record(self) -> Path:
+        """The shared adapter's `SharedAdapter` record, kept beside it for a run that resumes with it."""
+        return self.dir.root / "shared" / SHARED_RECORD_FILE
+
     def close(self) -> None:
         if self.pool is not None:
             self.pool.close()
@@ -133,37 +140,37 @@ class Run:
         left = self.budget.time_left() if self.budget else max(0.0, self.ends_at - time.time())
         return progress_text(list(self.results.values()), len(self.data.n_test), seconds_left=left)
 
-    def schedule_stats(self, tasks: list[TaskResult]) -> dict:
+    def schedule_stats(self, tasks: list[TaskResult]) -> Schedule:
         """How the run spent its slots: overhead per task (measured), refinements, and the busy fraction (the
         tasks' own step time, pass 1 and refinements, over slots x the time from the first claim to now)."""
         slots = len(self.pool) if self.pool else 0
         start = self.stats.work_started or self.started
         span = max(1e-9, time.time() - start)
         used = sum(t.used_seconds or 0.0 for t in tasks if t.status != "invalid" and t.task_id not in self.resumed)
-        overheads = [a + b for a, b in self.stats.overheads.values()]
+        overheads = [o.before + o.after for o in self.stats.overheads.values()]
         budget = self.budget
         last = max((released for _, released in budget.held.values()), default=None) if budget else None  # the last claim's release
-        return {
-            "overhead_mean_seconds": round(sum(overheads) / len(overheads), 3) if overheads else None,
-            "overhead_max_seconds": round(max(overheads), 3) if overheads else None,
-            "overhead_per_task": {tid: {"before": a, "after": b} for tid, (a, b) in self.stats.overheads.items()},
-            "sample_seconds_per_token": round(budget.sample_cost, 6) if budget else None,  # measured once a task sampled to the end, else the guess
-            "refinements": sum(len(t.refinements) for t in tasks),
-            "refine_failures": self.stats.refine_failures,
-            "work_seconds": round(span, 3),
-            "busy_fraction": round(used / (slots * span), 4) if slots else None,
-            "budget_end_in": round(self.ends_at - time.time(), 3),
-            "tail_seconds": None if last is None else round(time.time() - last, 3),
-        }
+        return Schedule(
+            refinements=sum(len(t.refinements) for t in tasks),
+            work_seconds=round(span, 3),
+            overhead_mean_seconds=round(sum(overheads) / len(overheads), 3) if overheads else None,
+            overhead_max_seconds=round(max(overheads), 3) if overheads else None,
+            overhead_per_task=dict(self.stats.overheads),
+            sample_seconds_per_token=round(budget.sample_cost, 6) if budget else None,  # measured once a task sampled to the end, else the guess
+            refine_failures=tuple(self.stats.refine_failures),
+            busy_fraction=round(used / (slots * span), 4) if slots else None,
+            budget_end_in=round(self.ends_at - time.time(), 3),
+            tail_seconds=None if last is None else round(time.time() - last, 3),
+        )
 
-    def compute_stats(self, tasks: list[TaskResult], work_seconds: float) -> dict | None:
+    def compute_stats(self, tasks: list[TaskResult], work_seconds: float) -> Compute | None:
         """The run's training arithmetic and its share of the cards' peak (`tasks_lib.running.compute`), from the first slot
         that loaded (parameters, card) and the GPUs the slots held; None before any slot loaded."""
-        loaded = next((x for x in self.stats.slot_loads if "parameters" in x), None)
+        loaded = next((x for x in self.stats.slot_loads if x.parameters is not None), None)
         if loaded is None:
             return None
         gpus = len({d for d in (s.env.get("CUDA_VISIBLE_DEVICES") for s in self.pool.slots) if d}) if self.pool else 0
-        return training_compute(tasks, loaded["parameters"], work_seconds, gpus, loaded.get("device_name"), set(self.resumed)).to_dict()
+        return training_compute(tasks, loaded.parameters, work_seconds, gpus, loaded.device_name, set(self.resumed))
 
     def finish(self) -> Report:
         """Write the final submission and report.json; return its record."""
@@ -188,10 +195,10 @@ class Run:
             devices=tuple(s.env.get("CUDA_VISIBLE_DEVICES") or "cpu" for s in self.pool.slots) if self.pool else (),
             statuses=statuses,
             states=state_counts(tasks),
-            shared=None if self.stats.shared is None else TrainRecord.from_json(self.stats.shared, "shared adapter"),
+            shared=self.stats.shared,
             slot_loads=tuple(self.stats.slot_loads),
             schedule=schedule,
-            compute=self.compute_stats(tasks, schedule["work_seconds"]),
+            compute=self.compute_stats(tasks, schedule.work_seconds),
             warnings=tuple(self.data.warnings),
             score=None if scored is None else _score_summary(scored),
             score_pass1=None if scored is None else _pass1_score(submission, tasks, solutions),

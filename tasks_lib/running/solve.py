@@ -32,7 +32,7 @@ from tasks_lib.running.slots import SlotError, SlotPool
 
 
 def load_step(pool: SlotPool, slot: int, cfg: RunConfig) -> dict:
-    """Make sure the base model is resident in the slot's worker."""
+    """Make sure the base model is resident in the slot's worker; the worker's `SlotLoad` JSON form with the step's `seconds`."""
     t0 = time.time()
     train = None if cfg.train.scope == "none" else cfg.train  # nothing to compile when nothing trains
     info = pool.call(slot, "load", cfg.slots.load_timeout_seconds, model=cfg.model, train=train)

@@ -8,7 +8,7 @@ requests `(op, kwargs)` as length-prefixed pickle frames on stdin and answers `(
 prints cannot corrupt the channel). Ops:
 
 - `load(model, train=None)`: make sure the base model is resident (loads once per process) and, given the
-  train config, compile the training step before any task's clock runs;
+  train config, compile the training step before any task's clock runs; returns a `report_parts.SlotLoad`'s JSON form;
 - `train(task, model, train, adapter_dir, deadline, seed, resume=False)`: reset the adapter in place (with
   `resume`, load the one saved at `adapter_dir` instead: a refinement continues it), train until the
   deadline or step cap, save the adapter;
@@ -93,6 +93,7 @@ class Worker:
 
     def load(self, model, train=None) -> dict:
         """Load the base model once; with `train`, also compile the training step (see train.warm_up)."""
+        from tasks_lib.arc.report_parts import SlotLoad
         from tasks_lib.running.compute import device_name
 
         res, loaded_now = self._resident(model)
@@ -103,8 +104,8 @@ class Worker:
             from tasks_lib.adapting.train import warm_up
 
             graphs = warm_up(res, train)
-        return {"device": self.device, "device_name": device_name(self.device), "loaded_now": loaded_now,
-                "load_seconds": res.load_seconds, "parameters": n, "warm_up_seconds": time.time() - t0, "graphs_compiled": graphs}
+        return SlotLoad(device=self.device, device_name=device_name(self.device), loaded_now=loaded_now, load_seconds=res.load_seconds,
+                        parameters=n, warm_up_seconds=time.time() - t0, graphs_compiled=graphs).to_json()
 
     def train(self, task, model, train, adapter_dir, deadline, seed, resume=False) -> dict:
         from tasks_lib.adapting.model import ADAPTER_FILE
