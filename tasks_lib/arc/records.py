@@ -25,7 +25,8 @@ Contract:
 - `read_candidates(data, where)` / `candidates_json(candidates)`: candidates.json's list per test input.
 - Shared names: `RESULT_FILE`, `CANDIDATES_FILE` (a task's files in its folder).
 
-Only the standard library here: the records are what processes and files share, so they depend on nothing else.
+Only the standard library and `json_fields` (the field readers every record shares) here: the records are what processes
+and files share, so they depend on nothing else.
 """
 
 from __future__ import annotations
@@ -34,58 +35,12 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+from tasks_lib.arc import json_fields as jf
+from tasks_lib.arc.json_fields import RecordError
+
 Grid = tuple[tuple[int, ...], ...]  # the same alias as tasks_lib.arc.data.Grid
 RESULT_FILE = "result.json"
 CANDIDATES_FILE = "candidates.json"
-
-
-class RecordError(ValueError):
-    """A record's JSON form is malformed: the message names where (file or task id) and the field."""
-
-
-def _where(where: str, path: str) -> str:
-    return f"{where}: {path}" if where else path
-
-
-def _get(data: Any, key: str, where: str, path: str, default: Any = ..., kind: type | tuple[type, ...] | None = None) -> Any:
-    """`data[key]` checked: missing (without a default) or of the wrong type raises RecordError naming the field."""
-    if not isinstance(data, Mapping):
-        raise RecordError(f"{_where(where, path or 'record')}: expected a JSON object, got {type(data).__name__}")
-    name = f"{path}.{key}" if path else key
-    if key not in data:
-        if default is ...:
-            raise RecordError(f"{_where(where, name)}: missing")
-        return default
-    value = data[key]
-    if kind is not None and value is not None and not isinstance(value, kind):
-        raise RecordError(f"{_where(where, name)}: expected {_kind(kind)}, got {type(value).__name__}")
-    if kind is not None and value is None and default is ...:
-        raise RecordError(f"{_where(where, name)}: expected {_kind(kind)}, got null")
-    return value
-
-
-def _kind(kind: type | tuple[type, ...]) -> str:
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    names = {"int": "an integer", "float": "a number", "str": "a string", "list": "a list", "dict": "an object", "bool": "true or false"}
-    return " or ".join(dict.fromkeys(names.get(k.__name__, k.__name__) for k in kinds))
-
-
-def _list(data: Any, key: str, where: str, path: str, default: Any = ...) -> list:
-    value = _get(data, key, where, path, default, list)
-    return [] if value is None else value
-
-
-def _grid(value: Any, where: str, path: str) -> Grid:
-    if not isinstance(value, list) or not value or not all(isinstance(r, list) and all(isinstance(v, int) for v in r) for r in value):
-        raise RecordError(f"{_where(where, path)}: expected a grid (a non-empty list of lists of integers)")
-    return tuple(tuple(int(v) for v in r) for r in value)
-
-
-def _grid_json(grid: Grid) -> list[list[int]]:
-    return [list(r) for r in grid]
-
-
-_NUMBER = (int, float)
 
 
 @dataclass(frozen=True)
@@ -99,25 +54,21 @@ class Candidate:
     score: float | None = None  # mean log-probability over the augmented scoring views, when scored
 
     def to_json(self) -> dict:
-        return {"grid": _grid_json(self.grid), "view": self.view, "logprob": self.logprob, "greedy": self.greedy, "score": self.score}
+        return {"grid": jf.grid_json(self.grid), "view": self.view, "logprob": self.logprob, "greedy": self.greedy, "score": self.score}
 
     to_dict = to_json  # the name the sampler's callers used
 
     @classmethod
     def from_json(cls, data: Any, where: str = "", path: str = "") -> Candidate:
-        return cls(_grid(_get(data, "grid", where, path), where, f"{path}.grid" if path else "grid"),
-                   int(_get(data, "view", where, path, kind=int)), float(_get(data, "logprob", where, path, kind=_NUMBER)),
-                   bool(_get(data, "greedy", where, path, kind=bool)), _opt_float(_get(data, "score", where, path, None, _NUMBER)))
-
-
-def _opt_float(v: Any) -> float | None:
-    return None if v is None else float(v)
+        return cls(jf.grid(jf.get(data, "grid", where, path), where, f"{path}.grid" if path else "grid"),
+                   int(jf.get(data, "view", where, path, kind=int)), float(jf.get(data, "logprob", where, path, kind=jf.NUMBER)),
+                   bool(jf.get(data, "greedy", where, path, kind=bool)), jf.opt_float(jf.get(data, "score", where, path, None, jf.NUMBER)))
 
 
 def read_candidates(data: Any, where: str = "") -> list[list[Candidate]]:
     """candidates.json's content: per test input, its candidates."""
     if not isinstance(data, list) or not all(isinstance(c, list) for c in data):
-        raise RecordError(f"{_where(where, 'candidates')}: expected a list (per test input) of lists")
+        raise RecordError(f"{jf.where_of(where, 'candidates')}: expected a list (per test input) of lists")
     return [[Candidate.from_json(c, where, f"[{i}][{j}]") for j, c in enumerate(cs)] for i, cs in enumerate(data)]
 
 
@@ -140,16 +91,16 @@ class Ranked:
         return dataclasses.replace(self, mean_logprob=round(self.mean_logprob, 4), score=None if self.score is None else round(self.score, 4))
 
     def to_json(self) -> dict:
-        return {"grid": _grid_json(self.grid), "votes": self.votes, "mean_logprob": round(self.mean_logprob, 4), "views": list(self.views),
+        return {"grid": jf.grid_json(self.grid), "votes": self.votes, "mean_logprob": round(self.mean_logprob, 4), "views": list(self.views),
                 "score": None if self.score is None else round(self.score, 4)}
 
     to_dict = to_json
 
     @classmethod
     def from_json(cls, data: Any, where: str = "", path: str = "") -> Ranked:
-        return cls(_grid(_get(data, "grid", where, path), where, f"{path}.grid"), int(_get(data, "votes", where, path, kind=int)),
-                   float(_get(data, "mean_logprob", where, path, kind=_NUMBER)),
-                   tuple(int(v) for v in _list(data, "views", where, path, [])), _opt_float(_get(data, "score", where, path, None, _NUMBER)))
+        return cls(jf.grid(jf.get(data, "grid", where, path), where, f"{path}.grid"), int(jf.get(data, "votes", where, path, kind=int)),
+                   float(jf.get(data, "mean_logprob", where, path, kind=jf.NUMBER)),
+                   tuple(int(v) for v in jf.get_list(data, "views", where, path, [])), jf.opt_float(jf.get(data, "score", where, path, None, jf.NUMBER)))
 
 
 @dataclass(frozen=True)
@@ -165,8 +116,8 @@ class TestCandidates:
 
     @classmethod
     def from_json(cls, data: Any, where: str = "", path: str = "") -> TestCandidates:
-        return cls(int(_get(data, "n", where, path, 0, int) or 0),
-                   tuple(Ranked.from_json(r, where, f"{path}.top[{j}]") for j, r in enumerate(_list(data, "top", where, path, []))))
+        return cls(int(jf.get(data, "n", where, path, 0, int) or 0),
+                   tuple(Ranked.from_json(r, where, f"{path}.top[{j}]") for j, r in enumerate(jf.get_list(data, "top", where, path, []))))
 
 
 @dataclass(frozen=True)
@@ -177,39 +128,17 @@ class Attempts:
     attempt_2: Grid
 
     def to_json(self) -> dict:
-        return {"attempt_1": _grid_json(self.attempt_1), "attempt_2": _grid_json(self.attempt_2)}
+        return {"attempt_1": jf.grid_json(self.attempt_1), "attempt_2": jf.grid_json(self.attempt_2)}
 
     @classmethod
     def from_json(cls, data: Any, where: str = "", path: str = "") -> Attempts:
-        return cls(_grid(_get(data, "attempt_1", where, path), where, f"{path}.attempt_1"),
-                   _grid(_get(data, "attempt_2", where, path), where, f"{path}.attempt_2"))
+        return cls(jf.grid(jf.get(data, "attempt_1", where, path), where, f"{path}.attempt_1"),
+                   jf.grid(jf.get(data, "attempt_2", where, path), where, f"{path}.attempt_2"))
 
 
 def _attempts(data: Any, key: str, where: str, path: str = "", default: Any = ...) -> tuple[Attempts, ...]:
     name = f"{path}.{key}" if path else key
-    return tuple(Attempts.from_json(a, where, f"{name}[{i}]") for i, a in enumerate(_list(data, key, where, path, default)))
-
-
-def _bools(value: Any, where: str, path: str) -> tuple[bool, ...] | None:
-    if value is None:
-        return None
-    if not isinstance(value, list) or not all(isinstance(v, bool) for v in value):
-        raise RecordError(f"{_where(where, path)}: expected a list of true/false")
-    return tuple(value)
-
-
-def _span(value: Any, where: str, path: str) -> tuple[float, float]:
-    if not isinstance(value, list) or len(value) != 2 or not all(isinstance(v, _NUMBER) for v in value):
-        raise RecordError(f"{_where(where, path)}: expected [start, end] in seconds")
-    return float(value[0]), float(value[1])
-
-
-def _seconds(data: Any, key: str, where: str, path: str = "") -> dict[str, float]:
-    value = _get(data, key, where, path, {}, dict) or {}
-    name = f"{path}.{key}" if path else key
-    if not all(isinstance(v, _NUMBER) for v in value.values()):
-        raise RecordError(f"{_where(where, name)}: expected seconds per step")
-    return {k: float(v) for k, v in value.items()}
+    return tuple(Attempts.from_json(a, where, f"{name}[{i}]") for i, a in enumerate(jf.get_list(data, key, where, path, default)))
 
 
 @dataclass(frozen=True)
@@ -253,17 +182,17 @@ class RefinementEntry:
 
     @classmethod
     def from_json(cls, data: Any, where: str = "", path: str = "") -> RefinementEntry:
-        stopped = _list(data, "stopped_by", where, path, [None, None])
-        span = _get(data, "span", where, path, None)
-        return cls(int(_get(data, "round", where, path, kind=int)), float(_get(data, "budget_seconds", where, path, 0.0, _NUMBER) or 0.0),
-                   int(_get(data, "steps", where, path, 0, int) or 0), int(_get(data, "views", where, path, 0, int) or 0),
-                   int(_get(data, "train_tokens", where, path, 0, int) or 0), float(_get(data, "train_seconds", where, path, 0.0, _NUMBER) or 0.0),
-                   int(_get(data, "new_candidates", where, path, 0, int) or 0), (tuple(stopped) + (None, None))[:2],
-                   _seconds(data, "timings", where, path), tuple(str(e) for e in _list(data, "errors", where, path, [])),
-                   _bools(_get(data, "correct", where, path, None), where, f"{path}.correct"), _get(data, "slot", where, path, None, int),
-                   None if span is None else _span(span, where, f"{path}.span"),
-                   tuple(int(i) for i in _list(data, "held", where, path, [])),
-                   str(_get(data, "kind", where, path, "continue", str)), int(_get(data, "demonstrations", where, path, 0, int) or 0))
+        stopped = jf.get_list(data, "stopped_by", where, path, [None, None])
+        span = jf.get(data, "span", where, path, None)
+        return cls(int(jf.get(data, "round", where, path, kind=int)), float(jf.get(data, "budget_seconds", where, path, 0.0, jf.NUMBER) or 0.0),
+                   int(jf.get(data, "steps", where, path, 0, int) or 0), int(jf.get(data, "views", where, path, 0, int) or 0),
+                   int(jf.get(data, "train_tokens", where, path, 0, int) or 0), float(jf.get(data, "train_seconds", where, path, 0.0, jf.NUMBER) or 0.0),
+                   int(jf.get(data, "new_candidates", where, path, 0, int) or 0), (tuple(stopped) + (None, None))[:2],
+                   jf.seconds(data, "timings", where, path), tuple(str(e) for e in jf.get_list(data, "errors", where, path, [])),
+                   jf.bools(jf.get(data, "correct", where, path, None), where, f"{path}.correct"), jf.get(data, "slot", where, path, None, int),
+                   None if span is None else jf.span(span, where, f"{path}.span"),
+                   tuple(int(i) for i in jf.get_list(data, "held", where, path, [])),
+                   str(jf.get(data, "kind", where, path, "continue", str)), int(jf.get(data, "demonstrations", where, path, 0, int) or 0))
 
 
 @dataclass(frozen=True)
@@ -278,20 +207,7 @@ class Pass1:
 
     @classmethod
     def from_json(cls, data: Any, where: str = "", path: str = "pass1") -> Pass1:
-        return cls(_attempts(data, "attempts", where, path, []), _bools(_get(data, "correct", where, path, None), where, f"{path}.correct"))
-
-
-def _fields(cls: type, data: Any, where: str, path: str, kinds: Mapping[str, Any]) -> dict[str, Any]:
-    """The dataclass fields of `cls` read from `data` by name: absent ones take their defaults, present ones are
-    checked against `kinds` (a type, or None: any JSON value) and null keeps the default."""
-    out = {}
-    for f in dataclasses.fields(cls):
-        if f.name == "extra" or f.name not in kinds:
-            continue
-        value = _get(data, f.name, where, path, None, kinds[f.name])
-        if value is not None:
-            out[f.name] = value
-    return out
+        return cls(_attempts(data, "attempts", where, path, []), jf.bools(jf.get(data, "correct", where, path, None), where, f"{path}.correct"))
 
 
 _OPT_NUMBER = {"first_loss", "last_loss", "reset_seconds", "wall_seconds"}
@@ -323,9 +239,9 @@ class TrainRecord:
     adapter: str | None = None  # scope shared: the shared adapter's folder
     extra: dict[str, Any] = field(default_factory=dict)  # keys this code does not know, kept as they were
 
-    _KINDS = {"steps": int, "seconds": _NUMBER, "tokens": int, "views": int, "padded_tokens": int, "first_loss": _NUMBER,
-              "last_loss": _NUMBER, "stopped_by": str, "step_kind": str, "compiles": int, "graphs": bool, "captures": int,
-              "oom": list, "skipped": int, "reset_seconds": _NUMBER, "loaded_now": bool, "wall_seconds": _NUMBER, "scope": str,
+    _KINDS = {"steps": int, "seconds": jf.NUMBER, "tokens": int, "views": int, "padded_tokens": int, "first_loss": jf.NUMBER,
+              "last_loss": jf.NUMBER, "stopped_by": str, "step_kind": str, "compiles": int, "graphs": bool, "captures": int,
+              "oom": list, "skipped": int, "reset_seconds": jf.NUMBER, "loaded_now": bool, "wall_seconds": jf.NUMBER, "scope": str,
               "adapter": str}
     _OPTIONAL = ("reset_seconds", "loaded_now", "wall_seconds", "scope", "adapter")  # written only when set, as the steps did
 
@@ -339,19 +255,8 @@ class TrainRecord:
 
     @classmethod
     def from_json(cls, data: Any, where: str = "", path: str = "train") -> TrainRecord:
-        got = _coerced(_fields(cls, data, where, path, cls._KINDS), ("seconds", *_OPT_NUMBER), {"oom": str})
+        got = jf.coerced(jf.fields_of(cls, data, where, path, cls._KINDS), ("seconds", *_OPT_NUMBER), {"oom": str})
         return cls(**got, extra={k: v for k, v in data.items() if k not in cls._KINDS})
-
-
-def _coerced(got: dict, floats: Sequence[str], tuples: Mapping[str, type]) -> dict:
-    """`got` (checked fields) with the named numbers as floats and the named lists as tuples of their item type."""
-    for k in floats:
-        if k in got and got[k] is not None:
-            got[k] = float(got[k])
-    for k, item in tuples.items():
-        if k in got:
-            got[k] = tuple(item(x) for x in got[k])
-    return got
 
 
 @dataclass(frozen=True)
@@ -370,8 +275,8 @@ class SampleStatsRecord:
     score_seconds: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
-    _KINDS = {"generated": int, "malformed": int, "views_done": int, "seconds": _NUMBER, "stopped_by": str, "tokens_decoded": int,
-              "decode_groups": list, "groups_skipped": int, "scored_views": int, "score_seconds": _NUMBER}
+    _KINDS = {"generated": int, "malformed": int, "views_done": int, "seconds": jf.NUMBER, "stopped_by": str, "tokens_decoded": int,
+              "decode_groups": list, "groups_skipped": int, "scored_views": int, "score_seconds": jf.NUMBER}
 
     def to_json(self) -> dict:
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
@@ -379,7 +284,7 @@ class SampleStatsRecord:
 
     @classmethod
     def from_json(cls, data: Any, where: str = "", path: str = "sample.stats") -> SampleStatsRecord:
-        got = _coerced(_fields(cls, data, where, path, cls._KINDS), ("seconds", "score_seconds"), {"decode_groups": int})
+        got = jf.coerced(jf.fields_of(cls, data, where, path, cls._KINDS), ("seconds", "score_seconds"), {"decode_groups": int})
         return cls(**got, extra={k: v for k, v in data.items() if k not in cls._KINDS})
 
 
@@ -395,7 +300,7 @@ class SampleRecord:
     wall_seconds: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
-    _KINDS = {"stats": dict, "degraded": list, "loaded_now": bool, "adapter_switched": bool, "wall_seconds": _NUMBER}
+    _KINDS = {"stats": dict, "degraded": list, "loaded_now": bool, "adapter_switched": bool, "wall_seconds": jf.NUMBER}
 
     def to_json(self) -> dict:
         out: dict[str, Any] = {"stats": self.stats.to_json(), "degraded": [dict(d) for d in self.degraded]}
@@ -407,11 +312,11 @@ class SampleRecord:
     @classmethod
     def from_json(cls, data: Any, where: str = "", path: str = "sample") -> SampleRecord:
         """The step's record; a step's output with its `candidates` is read without them (they are not the record's)."""
-        got = _fields(cls, data, where, path, cls._KINDS)
+        got = jf.fields_of(cls, data, where, path, cls._KINDS)
         got["stats"] = SampleStatsRecord.from_json(got.get("stats") or {}, where, f"{path}.stats")
         if "degraded" in got:
             if not all(isinstance(d, Mapping) for d in got["degraded"]):
-                raise RecordError(f"{_where(where, path + '.degraded')}: expected a list of objects")
+                raise RecordError(f"{jf.where_of(where, path + '.degraded')}: expected a list of objects")
             got["degraded"] = tuple(dict(d) for d in got["degraded"])
         if "wall_seconds" in got:
             got["wall_seconds"] = float(got["wall_seconds"])
@@ -486,28 +391,28 @@ class TaskResult:
         """The record `data` (a result.json's content, or a report.json task) holds; `where` names it in errors (module doc)."""
         if not isinstance(data, Mapping):
             raise RecordError(f"{where or 'result'}: expected a JSON object, got {type(data).__name__}")
-        task_id = _get(data, "task_id", where, "", kind=str)
+        task_id = jf.get(data, "task_id", where, "", kind=str)
         where = where or f"task {task_id}"
-        spans = _get(data, "spans", where, "", {}, dict) or {}
-        pass1 = _get(data, "pass1", where, "", None, dict)
-        train, sample = _get(data, "train", where, "", None, dict), _get(data, "sample", where, "", None, dict)
+        spans = jf.get(data, "spans", where, "", {}, dict) or {}
+        pass1 = jf.get(data, "pass1", where, "", None, dict)
+        train, sample = jf.get(data, "train", where, "", None, dict), jf.get(data, "sample", where, "", None, dict)
         return cls(
             task_id=task_id,
-            status=_get(data, "status", where, "", kind=str),
+            status=jf.get(data, "status", where, "", kind=str),
             attempts=_attempts(data, "attempts", where),
-            error=_get(data, "error", where, "", None, str),
-            slot=_get(data, "slot", where, "", None, int),
-            budget_seconds=_opt_float(_get(data, "budget_seconds", where, "", None, _NUMBER)),
-            train_budget_seconds=_opt_float(_get(data, "train_budget_seconds", where, "", None, _NUMBER)),
-            used_seconds=_opt_float(_get(data, "used_seconds", where, "", None, _NUMBER)),
-            timings=_seconds(data, "timings", where),
-            spans={k: _span(v, where, f"spans.{k}") for k, v in spans.items()},
-            steps=int(_get(data, "steps", where, "", 0, int) or 0),
+            error=jf.get(data, "error", where, "", None, str),
+            slot=jf.get(data, "slot", where, "", None, int),
+            budget_seconds=jf.opt_float(jf.get(data, "budget_seconds", where, "", None, jf.NUMBER)),
+            train_budget_seconds=jf.opt_float(jf.get(data, "train_budget_seconds", where, "", None, jf.NUMBER)),
+            used_seconds=jf.opt_float(jf.get(data, "used_seconds", where, "", None, jf.NUMBER)),
+            timings=jf.seconds(data, "timings", where),
+            spans={k: jf.span(v, where, f"spans.{k}") for k, v in spans.items()},
+            steps=int(jf.get(data, "steps", where, "", 0, int) or 0),
             train=None if train is None else TrainRecord.from_json(train, where),
             sample=None if sample is None else SampleRecord.from_json(sample, where),
-            candidates=tuple(TestCandidates.from_json(c, where, f"candidates[{i}]") for i, c in enumerate(_list(data, "candidates", where, "", []))),
-            correct=_bools(_get(data, "correct", where, "", None), where, "correct"),
-            refinements=tuple(RefinementEntry.from_json(e, where, f"refinements[{i}]") for i, e in enumerate(_list(data, "refinements", where, "", []))),
+            candidates=tuple(TestCandidates.from_json(c, where, f"candidates[{i}]") for i, c in enumerate(jf.get_list(data, "candidates", where, "", []))),
+            correct=jf.bools(jf.get(data, "correct", where, "", None), where, "correct"),
+            refinements=tuple(RefinementEntry.from_json(e, where, f"refinements[{i}]") for i, e in enumerate(jf.get_list(data, "refinements", where, "", []))),
             pass1=None if pass1 is None else Pass1.from_json(pass1, where),
             extra={k: v for k, v in data.items() if k not in _KEYS},
         )

@@ -34,7 +34,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from tasks_lib.arc.records import _NUMBER, RecordError, TrainRecord, _coerced, _fields, _get, _list, _opt_float, _where
+from tasks_lib.arc import json_fields as jf
+from tasks_lib.arc.json_fields import RecordError
+from tasks_lib.arc.records import TrainRecord
 
 SHARED_RECORD_FILE = "train.json"  # in the run folder's shared/, beside the adapter's folder: its SharedAdapter record
 
@@ -65,8 +67,8 @@ class RefineFailure:
 
     @classmethod
     def from_json(cls, data: Any, where: str = "", path: str = "refine_failures[0]") -> RefineFailure:
-        return cls(_get(data, "task_id", where, path, kind=str), int(_get(data, "round", where, path, kind=int)),
-                   _get(data, "error", where, path, kind=str))
+        return cls(jf.get(data, "task_id", where, path, kind=str), int(jf.get(data, "round", where, path, kind=int)),
+                   jf.get(data, "error", where, path, kind=str))
 
 
 @dataclass(frozen=True)
@@ -97,15 +99,15 @@ class Schedule:
 
     @classmethod
     def from_json(cls, data: Any, where: str = "", path: str = "schedule") -> Schedule:
-        per_task = _get(data, "overhead_per_task", where, path, {}, dict) or {}
+        per_task = jf.get(data, "overhead_per_task", where, path, {}, dict) or {}
         name = _name(path, "overhead_per_task")
-        overheads = {tid: Overhead(float(_get(o, "before", where, f"{name}.{tid}", kind=_NUMBER)),
-                                   float(_get(o, "after", where, f"{name}.{tid}", kind=_NUMBER))) for tid, o in per_task.items()}
-        failed, name = _list(data, "refine_failures", where, path, []), _name(path, "refine_failures")
-        return cls(int(_get(data, "refinements", where, path, kind=int)), float(_get(data, "work_seconds", where, path, kind=_NUMBER)),
+        overheads = {tid: Overhead(float(jf.get(o, "before", where, f"{name}.{tid}", kind=jf.NUMBER)),
+                                   float(jf.get(o, "after", where, f"{name}.{tid}", kind=jf.NUMBER))) for tid, o in per_task.items()}
+        failed, name = jf.get_list(data, "refine_failures", where, path, []), _name(path, "refine_failures")
+        return cls(int(jf.get(data, "refinements", where, path, kind=int)), float(jf.get(data, "work_seconds", where, path, kind=jf.NUMBER)),
                    overhead_per_task=overheads,
                    refine_failures=tuple(RefineFailure.from_json(f, where, f"{name}[{i}]") for i, f in enumerate(failed)),
-                   **{k: _opt_float(_get(data, k, where, path, None, _NUMBER)) for k in cls._OPT},
+                   **{k: jf.opt_float(jf.get(data, k, where, path, None, jf.NUMBER)) for k in cls._OPT},
                    extra={k: v for k, v in data.items() if k not in cls._KEYS})
 
 
@@ -125,8 +127,8 @@ class Compute:
     mfu: float | None  # FLOPs / (work seconds x GPUs x peak)
     extra: dict[str, Any] = field(default_factory=dict)
 
-    _KINDS = {"parameters": int, "trained_tokens": int, "train_seconds": _NUMBER, "flops": _NUMBER, "train_tflops_per_slot": _NUMBER,
-              "work_seconds": _NUMBER, "gpus": int, "device_name": str, "peak_tflops": _NUMBER, "mfu": _NUMBER}
+    _KINDS = {"parameters": int, "trained_tokens": int, "train_seconds": jf.NUMBER, "flops": jf.NUMBER, "train_tflops_per_slot": jf.NUMBER,
+              "work_seconds": jf.NUMBER, "gpus": int, "device_name": str, "peak_tflops": jf.NUMBER, "mfu": jf.NUMBER}
     _NULLABLE = ("train_tflops_per_slot", "device_name", "peak_tflops", "mfu")
 
     def to_json(self) -> dict:
@@ -134,9 +136,9 @@ class Compute:
 
     @classmethod
     def from_json(cls, data: Any, where: str = "", path: str = "compute") -> Compute:
-        got = {k: _get(data, k, where, path, None if k in cls._NULLABLE else ..., kind) for k, kind in cls._KINDS.items()}
+        got = {k: jf.get(data, k, where, path, None if k in cls._NULLABLE else ..., kind) for k, kind in cls._KINDS.items()}
         for k in ("train_seconds", "flops", "train_tflops_per_slot", "work_seconds", "peak_tflops", "mfu"):
-            got[k] = _opt_float(got[k])
+            got[k] = jf.opt_float(got[k])
         return cls(**got, extra={k: v for k, v in data.items() if k not in cls._KINDS})
 
 
@@ -155,8 +157,8 @@ class SlotLoad:
     error: str | None = None  # the load failed: "<exception type>: <message>", and nothing else is set
     extra: dict[str, Any] = field(default_factory=dict)
 
-    _KINDS = {"device": str, "device_name": str, "loaded_now": bool, "load_seconds": _NUMBER, "parameters": int,
-              "warm_up_seconds": _NUMBER, "graphs_compiled": int, "seconds": _NUMBER, "error": str}
+    _KINDS = {"device": str, "device_name": str, "loaded_now": bool, "load_seconds": jf.NUMBER, "parameters": int,
+              "warm_up_seconds": jf.NUMBER, "graphs_compiled": int, "seconds": jf.NUMBER, "error": str}
 
     @classmethod
     def failed(cls, err: BaseException) -> SlotLoad:
@@ -167,7 +169,7 @@ class SlotLoad:
 
     @classmethod
     def from_json(cls, data: Any, where: str = "", path: str = "slot_loads[0]") -> SlotLoad:
-        got = _coerced(_fields(cls, data, where, path, cls._KINDS), ("load_seconds", "warm_up_seconds", "seconds"), {})
+        got = jf.coerced(jf.fields_of(cls, data, where, path, cls._KINDS), ("load_seconds", "warm_up_seconds", "seconds"), {})
         return cls(**got, extra={k: v for k, v in data.items() if k not in cls._KINDS})
 
 
@@ -181,7 +183,7 @@ class SharedAdapter:
     slot: int | None = None
     resumed: bool = False  # an earlier run in this folder trained it; this run trained nothing
 
-    _OWN = {"tasks": int, "budget_seconds": _NUMBER, "slot": int, "resumed": bool}  # the rest of the object is `train`'s
+    _OWN = {"tasks": int, "budget_seconds": jf.NUMBER, "slot": int, "resumed": bool}  # the rest of the object is `train`'s
 
     def replace(self, **changes: Any) -> SharedAdapter:
         return dataclasses.replace(self, **changes)
@@ -195,8 +197,8 @@ class SharedAdapter:
     def from_json(cls, data: Any, where: str = "", path: str = "shared") -> SharedAdapter:
         """The record `data` holds; its keys other than this record's own are its `TrainRecord`'s (None when there are none)."""
         if not isinstance(data, Mapping):
-            raise RecordError(f"{_where(where, path)}: expected a JSON object, got {type(data).__name__}")
-        own = {k: _get(data, k, where, path, None, kind) for k, kind in cls._OWN.items()}
+            raise RecordError(f"{jf.where_of(where, path)}: expected a JSON object, got {type(data).__name__}")
+        own = {k: jf.get(data, k, where, path, None, kind) for k, kind in cls._OWN.items()}
         rest = {k: v for k, v in data.items() if k not in cls._OWN}
-        return cls(None if not rest else TrainRecord.from_json(rest, where, path), own["tasks"], _opt_float(own["budget_seconds"]),
+        return cls(None if not rest else TrainRecord.from_json(rest, where, path), own["tasks"], jf.opt_float(own["budget_seconds"]),
                    own["slot"], bool(own["resumed"]))

@@ -32,7 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from tasks_lib.arc.records import _NUMBER, RecordError, TaskResult, _get, _list, _where
+from tasks_lib.arc import json_fields as jf
+from tasks_lib.arc.json_fields import RecordError
+from tasks_lib.arc.records import TaskResult
 from tasks_lib.arc.report_parts import Compute, Schedule, SharedAdapter, SlotLoad
 
 REPORT_FILE = "report.json"
@@ -60,9 +62,9 @@ class Score:
 
     @classmethod
     def from_json(cls, data: Any, where: str = "", path: str = "score") -> Score:
-        return cls(float(_get(data, "kaggle", where, path, kind=_NUMBER)), float(_get(data, "per_task", where, path, kind=_NUMBER)),
-                   int(_get(data, "solved_outputs", where, path, kind=int)), int(_get(data, "total_outputs", where, path, kind=int)),
-                   _get(data, "scored_tasks", where, path, None, int), {k: v for k, v in data.items() if k not in cls._KEYS})
+        return cls(float(jf.get(data, "kaggle", where, path, kind=jf.NUMBER)), float(jf.get(data, "per_task", where, path, kind=jf.NUMBER)),
+                   int(jf.get(data, "solved_outputs", where, path, kind=int)), int(jf.get(data, "total_outputs", where, path, kind=int)),
+                   jf.get(data, "scored_tasks", where, path, None, int), {k: v for k, v in data.items() if k not in cls._KEYS})
 
 
 @dataclass(frozen=True)
@@ -86,10 +88,10 @@ class ReportTask:
     @classmethod
     def from_json(cls, data: Any, where: str = "", path: str = "tasks[0]") -> ReportTask:
         if not isinstance(data, Mapping):
-            raise RecordError(f"{_where(where, path)}: expected a JSON object, got {type(data).__name__}")
+            raise RecordError(f"{jf.where_of(where, path)}: expected a JSON object, got {type(data).__name__}")
         tid = data.get("task_id")
-        at = f"{where + ': ' if where else ''}task {tid}" if isinstance(tid, str) else _where(where, path)
-        state, resumed = _get(data, "state", at, "", None, str), _get(data, "resumed", at, "", False, bool)
+        at = f"{where + ': ' if where else ''}task {tid}" if isinstance(tid, str) else jf.where_of(where, path)
+        state, resumed = jf.get(data, "state", at, "", None, str), jf.get(data, "resumed", at, "", False, bool)
         return cls(TaskResult.from_json({k: v for k, v in data.items() if k not in ("state", "resumed")}, at), state, bool(resumed))
 
 
@@ -164,25 +166,25 @@ class Report:
         if not isinstance(data, Mapping):
             raise RecordError(f"{where or 'report'}: expected a JSON object, got {type(data).__name__}")
         parts = ("score", "score_pass1", "shared", "schedule", "compute")
-        score, first, shared, schedule, compute = (_get(data, k, where, "", None, dict) for k in parts)
-        started = _get(data, "started", where, "", None, _NUMBER)
+        score, first, shared, schedule, compute = (jf.get(data, k, where, "", None, dict) for k in parts)
+        started = jf.get(data, "started", where, "", None, jf.NUMBER)
         return cls(
-            run_id=_get(data, "run_id", where, "", kind=str),
-            tasks=tuple(ReportTask.from_json(t, where, f"tasks[{i}]") for i, t in enumerate(_list(data, "tasks", where, ""))),
-            source=_get(data, "source", where, "", "", str) or "",
-            profile=_get(data, "profile", where, "", "", str) or "",
-            config=_get(data, "config", where, "", {}, dict) or {},
+            run_id=jf.get(data, "run_id", where, "", kind=str),
+            tasks=tuple(ReportTask.from_json(t, where, f"tasks[{i}]") for i, t in enumerate(jf.get_list(data, "tasks", where, ""))),
+            source=jf.get(data, "source", where, "", "", str) or "",
+            profile=jf.get(data, "profile", where, "", "", str) or "",
+            config=jf.get(data, "config", where, "", {}, dict) or {},
             started=None if started is None else float(started),
-            wall_seconds=float(_get(data, "wall_seconds", where, "", 0.0, _NUMBER) or 0.0),
-            slots=int(_get(data, "slots", where, "", 0, int) or 0),
-            devices=tuple(_list(data, "devices", where, "", [])),
+            wall_seconds=float(jf.get(data, "wall_seconds", where, "", 0.0, jf.NUMBER) or 0.0),
+            slots=int(jf.get(data, "slots", where, "", 0, int) or 0),
+            devices=tuple(jf.get_list(data, "devices", where, "", [])),
             statuses=_counts(data, "statuses", where) or {},
             states=_counts(data, "states", where),
             shared=None if shared is None else SharedAdapter.from_json(shared, where),
-            slot_loads=tuple(SlotLoad.from_json(s, where, f"slot_loads[{i}]") for i, s in enumerate(_list(data, "slot_loads", where, "", []))),
+            slot_loads=tuple(SlotLoad.from_json(s, where, f"slot_loads[{i}]") for i, s in enumerate(jf.get_list(data, "slot_loads", where, "", []))),
             schedule=None if schedule is None else Schedule.from_json(schedule, where),
             compute=None if compute is None else Compute.from_json(compute, where),
-            warnings=tuple(str(w) for w in _list(data, "warnings", where, "", [])),
+            warnings=tuple(str(w) for w in jf.get_list(data, "warnings", where, "", [])),
             score=None if score is None else Score.from_json(score, where, "score"),
             score_pass1=None if first is None else Score.from_json(first, where, "score_pass1"),
             extra={k: v for k, v in data.items() if k not in _KEYS},
@@ -190,9 +192,9 @@ class Report:
 
 
 def _counts(data: Any, key: str, where: str) -> dict[str, int] | None:
-    value = _get(data, key, where, "", None, dict)
+    value = jf.get(data, key, where, "", None, dict)
     if value is not None and not all(isinstance(n, int) for n in value.values()):
-        raise RecordError(f"{_where(where, key)}: expected a count per word")
+        raise RecordError(f"{jf.where_of(where, key)}: expected a count per word")
     return value
 
 
