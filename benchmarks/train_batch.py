@@ -122,11 +122,16 @@ def trace(res, tasks, cfg: TrainConfig, views: int, steps: int, max_tokens: int,
     finally:
         step.close()
         res.model.eval()
+    from torch.autograd import DeviceType
+
     key = "self_device_time_total" if cuda else "self_cpu_time_total"
     events = prof.key_averages()
-    total = sum(getattr(e, key) for e in events) or 1.0
-    matmul = sum(getattr(e, key) for e in events if e.key in MATMUL_OPS or "gemm" in e.key.lower())
-    attention = sum(getattr(e, key) for e in events if any(m in e.key.lower() for m in ATTENTION_MARKS))
+    # the shares count operators (CPU-side events, each carrying the device time of the kernels it launched), not the
+    # kernel events too: counting both would count every kernel twice
+    ops = [e for e in events if e.device_type == DeviceType.CPU]
+    total = sum(getattr(e, key) for e in ops) or 1.0
+    matmul = sum(getattr(e, key) for e in ops if e.key in MATMUL_OPS or "gemm" in e.key.lower())
+    attention = sum(getattr(e, key) for e in ops if any(m in e.key.lower() for m in ATTENTION_MARKS))
     (out / f"trace-{mode}-{views}.txt").write_text(events.table(sort_by=key, row_limit=30))
     return {"mode": mode, "views": views, "steps": steps, "clock": key, "seconds": total / 1e6,
             "matmul_share": matmul / total, "attention_share": attention / total, "other_share": 1 - (matmul + attention) / total}
