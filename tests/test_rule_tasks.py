@@ -123,3 +123,14 @@ def test_pretraining_draws_rule_tasks_as_generated_tasks_only_when_asked() -> No
     kept, report = training_tasks(["arc1/train"], ["arc1/eval", "arc2/eval"], extra=sources)
     assert report.per_source[name] >= 0.95 * len(tasks)  # fresh pairs rarely repeat an evaluation pair by chance
     assert sum(t.id.startswith(PREFIX) for t in kept) == report.per_source[name]
+
+
+def test_rule_tasks_and_generated_tasks_are_the_same_made_in_several_processes() -> None:
+    from tasks_lib.pretraining.generate import generate_tasks
+
+    from tasks_lib.pretraining.generate import in_processes
+
+    ids = verified_ids()[:12]
+    assert rule_tasks(2, 3, ids, processes=2) == rule_tasks(2, 3, ids)
+    assert generate_tasks(60, 1, processes=2) == generate_tasks(60, 1)
+    assert in_processes(divmod, [(n, 7) for n in range(50)], processes=3) == [divmod(n, 7) for n in range(50)], "in order"

@@ -10,8 +10,9 @@ Contract:
   all grids of the task together (test output included) hold at most `MAX_TASK_CELLS` cells, so a task
   encodes to fewer than 6,600 tokens. A draw that breaks these is redrawn, a bounded number of times;
   then `ValueError` names the family and the seed. An unknown family raises `ValueError` naming it.
-- `generate_tasks(count, seed, families=None)` goes round-robin over the families (all, in registry
-  order, when None): task i is `make_task(families[i % len(families)], seed * 1_000_000 + i)`.
+- `generate_tasks(count, seed, families=None, processes=1)` goes round-robin over the families (all, in registry
+  order, when None): task i is `make_task(families[i % len(families)], seed * 1_000_000 + i)`; with `processes` > 1
+  the tasks are made in that many forked processes (`in_processes`), the same list in the same order.
 - `python -m tasks_lib.pretraining.generate --count N --seed S --out DIR` writes Kaggle challenges + solutions JSON
   (`tasks_lib.arc.data.write_kaggle`); `--stats` prints mean cells and tokens per family.
 """
@@ -22,7 +23,7 @@ import argparse
 import random
 import sys
 from collections import defaultdict
-from typing import Sequence
+from typing import Callable, Sequence, TypeVar
 
 from tasks_lib.arc.data import Grid, GridError, Pair, Task, to_grid, write_kaggle
 from tasks_lib.pretraining.generators import FAMILIES, PairFn, Retry
@@ -33,6 +34,8 @@ PAIR_TRIES_PER_PAIR = 25  # pair draws per wanted pair under one rule
 SEED_STRIDE = 1_000_000  # generate_tasks' task seeds: seed * SEED_STRIDE + index
 
 __all__ = ["FAMILIES", "MAX_TASK_CELLS", "make_task", "generate_tasks", "task_cells", "task_tokens"]
+
+T = TypeVar("T")
 
 
 def _area(grid: Grid) -> int:
@@ -97,15 +100,26 @@ def make_task(family: str, seed: int, n_train: int | None = None) -> Task:
     raise ValueError(f"{where}: no task met the contract after {RULE_TRIES} rules")
 
 
-def generate_tasks(count: int, seed: int, families: Sequence[str] | None = None) -> list[Task]:
-    """`count` tasks, round-robin over `families` (all by default); deterministic in `seed`."""
+def in_processes(fn: Callable[..., T], jobs: Sequence[tuple], processes: int = 1) -> list[T]:
+    """`[fn(*job) for job in jobs]`, in that order, spread over `processes` forked processes when > 1 (each job is
+    deterministic in its arguments, so the result is the same list either way)."""
+    if processes <= 1 or len(jobs) < 2 * processes:
+        return [fn(*job) for job in jobs]
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(processes) as pool:
+        return pool.starmap(fn, jobs, chunksize=max(1, len(jobs) // (processes * 8)))
+
+
+def generate_tasks(count: int, seed: int, families: Sequence[str] | None = None, processes: int = 1) -> list[Task]:
+    """`count` tasks, round-robin over `families` (all by default); deterministic in `seed` (not in `processes`)."""
     names = list(FAMILIES) if families is None else list(families)
     if not names:
         raise ValueError("families: expected at least one family name")
     for name in names:
         if name not in FAMILIES:
             raise ValueError(f"unknown generator family {name!r}; known: {', '.join(sorted(FAMILIES))}")
-    return [make_task(names[i % len(names)], seed * SEED_STRIDE + i) for i in range(count)]
+    return in_processes(make_task, [(names[i % len(names)], seed * SEED_STRIDE + i) for i in range(count)], processes)
 
 
 def stats_table(tasks: Sequence[Task]) -> str:

@@ -121,16 +121,19 @@ def parameter_count(cfg: PretrainConfig) -> int:
 
 def generated_tasks(cfg: PretrainConfig) -> dict[str, list]:
     """The generated sources (ids `gen-...`): `cfg.generated` procedurally generated tasks and `cfg.rule_tasks`
-    fresh tasks of each training task with a verified rule; none when both are 0."""
+    fresh tasks of each training task with a verified rule; none when both are 0. Made in `cfg.workers` processes
+    (the data loader's), the same tasks as in one."""
     sources: dict[str, list] = {}
     if cfg.generated:
         from tasks_lib.pretraining.generate import generate_tasks
 
-        sources[f"generated({cfg.generated}, seed {cfg.generated_seed})"] = generate_tasks(cfg.generated, cfg.generated_seed)
+        made = generate_tasks(cfg.generated, cfg.generated_seed, processes=max(1, cfg.workers))
+        sources[f"generated({cfg.generated}, seed {cfg.generated_seed})"] = made
     if cfg.rule_tasks:
         from tasks_lib.pretraining.rule_tasks import rule_tasks
 
-        sources[f"rules({cfg.rule_tasks} per task, seed {cfg.generated_seed})"] = rule_tasks(cfg.rule_tasks, cfg.generated_seed)
+        made = rule_tasks(cfg.rule_tasks, cfg.generated_seed, processes=max(1, cfg.workers))
+        sources[f"rules({cfg.rule_tasks} per task, seed {cfg.generated_seed})"] = made
     for name, tasks in sources.items():
         if not all(t.id.startswith(GENERATED_PREFIX) for t in tasks):
             raise PretrainError(f"{name}: generated task ids must start with {GENERATED_PREFIX!r}")

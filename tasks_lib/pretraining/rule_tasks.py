@@ -16,8 +16,9 @@ Contract:
   input, the outputs are not all equal, and all grids hold at most `tasks_lib.pretraining.generate.MAX_TASK_CELLS` cells:
   a task of large grids (or one whose draws run out early) keeps fewer pairs, at least 2. `ValueError` names the
   task and seed when not even that can be drawn, or names an unknown task id.
-- `rule_tasks(per_task, seed, task_ids=None)` makes `per_task` tasks for each verified rule (all by default),
-  task j of a rule seeded `seed * SEED_STRIDE + j`. Their ids start `gen-`, so pretraining draws them with the
+- `rule_tasks(per_task, seed, task_ids=None, processes=1)` makes `per_task` tasks for each verified rule (all by
+  default), task j of a rule seeded `seed * SEED_STRIDE + j`; `processes` > 1 verifies and makes them in forked
+  processes, the same list. Their ids start `gen-`, so pretraining draws them with the
   generated tasks (`PretrainConfig.rule_tasks`).
 - `python -m tasks_lib.pretraining.rule_tasks --coverage` prints the verified tasks per set (count and ids), and every
   registered rule that fails verification with its problems; `--out DIR --per-task N` writes Kaggle JSON.
@@ -32,7 +33,7 @@ from functools import lru_cache
 from typing import Sequence
 
 from tasks_lib.arc.data import Grid, GridError, Pair, Task, load_challenges, to_grid, write_kaggle
-from tasks_lib.pretraining.generate import MAX_TASK_CELLS, SEED_STRIDE
+from tasks_lib.pretraining.generate import MAX_TASK_CELLS, SEED_STRIDE, in_processes
 from tasks_lib.pretraining.rules import RULES, Retry, Rule
 
 SETS = ("arc1/train", "arc2/train")
@@ -169,12 +170,19 @@ def make_task(task_id: str, seed: int, n_pairs: int | None = None) -> Task:
     raise ValueError(f"task {task_id} seed {seed}: no task of >= 2 valid, distinct pairs in {DRAW_TRIES} tries")
 
 
-def rule_tasks(per_task: int, seed: int, task_ids: Sequence[str] | None = None) -> list[Task]:
-    """`per_task` fresh tasks of each verified rule (or of `task_ids`), deterministic in `seed`."""
+def rule_tasks(per_task: int, seed: int, task_ids: Sequence[str] | None = None, processes: int = 1) -> list[Task]:
+    """`per_task` fresh tasks of each verified rule (or of `task_ids`), deterministic in `seed` (not in `processes`:
+    with more than one, the rules are verified and the tasks made in forked processes)."""
     if per_task < 1:
         raise ValueError(f"per_task must be >= 1, got {per_task}")
-    ids = verified_ids() if task_ids is None else tuple(task_ids)
-    return [make_task(tid, seed * SEED_STRIDE + j) for tid in ids for j in range(per_task)]
+    training_sets()  # loaded once before any fork, so the processes share it
+    if task_ids is None:
+        registered = sorted(RULES)
+        ids = tuple(tid for tid, problems in zip(registered, in_processes(verify, [(tid,) for tid in registered], processes))
+                    if not problems)
+    else:
+        ids = tuple(task_ids)
+    return in_processes(make_task, [(tid, seed * SEED_STRIDE + j) for tid in ids for j in range(per_task)], processes)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
