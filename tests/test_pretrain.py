@@ -329,3 +329,22 @@ def test_a_state_from_before_schedules_resumes_as_cosine_or_rewarms_into_wsd(tmp
     rows = json.loads((out / COMPACT_STATE).read_text())["loss"][2:]
     assert ended == pytest.approx(0.55e-3) and rows[0]["lr"] == pytest.approx(ended + (1e-3 - ended) / 2, abs=1e-8)  # no jump from the cosine's end to the peak
     assert max(r["lr"] for r in rows) == pytest.approx(1e-3, abs=1e-8)
+
+
+def test_heldout_loss_is_measured_at_every_checkpoint_and_kept_across_sessions(tmp_path: Path) -> None:
+    """With `heldout_views`, each save first measures the held-out sets (here a challenges file standing for an
+    evaluation set): rows with the step and compute so far, kept through a resume from the export alone, on the card."""
+    import shutil
+
+    out = tmp_path / "model"
+    held = _write(tmp_path / "held.json", {f"h{i}": _task(100 + i) for i in range(3)})
+    cfg = {"out": str(out), "sources": [_sources(tmp_path)], "holdout": [held], "max_seconds": 0, "session_seconds": 600.0,
+           "shard_mib": 0.1, "heldout_views": 2, **TINY}
+    pretrain(config_from_dict({**cfg, "max_steps": 3}), "first", log=lambda _: None)
+    shutil.rmtree(out / "checkpoint")
+    pretrain(config_from_dict({**cfg, "max_steps": 5}), "second", log=lambda _: None)
+    rows = json.loads((out / COMPACT_STATE).read_text())["heldout"]
+    assert [(r["step"], r["set"]) for r in rows] == [(3, held), (5, held)], "one row per save and set, both sessions"
+    assert all(r["tokens"] > 0 and 0 < r["loss"] < 10 and r["gpu_seconds"] >= 0 for r in rows)
+    assert rows[1]["gpu_seconds"] >= rows[0]["gpu_seconds"]
+    assert f"{held} {rows[1]['loss']:.4f} at step 5" in (out / "README.md").read_text()

@@ -309,6 +309,16 @@ def _session_line(s: dict) -> str:
             f"training, {s.get('schedule', 'cosine')}, {decayed})")
 
 
+def _heldout_line(rows: list[dict]) -> str:
+    """The latest held-out loss per set, and where it was measured."""
+    if not rows:
+        return "not measured (`--heldout-views` 0)"
+    last = rows[-1]["step"]
+    latest = [r for r in rows if r["step"] == last]
+    return (", ".join(f"{r['set']} {r['loss']:.4f}" for r in latest)
+            + f" at step {last} ({latest[0]['gpu_seconds'] / 3600:.3f} GPU-hours); every measurement in `trainer_state.json`'s `heldout`")
+
+
 def model_card(cfg: PretrainConfig, state: dict, params: int, notes: str = "") -> str:
     """The model card (README.md) from the config (schedule resolved) and the training state; `notes`
     (`hand_written` sections of the card it replaces) go at the end."""
@@ -362,6 +372,8 @@ sequences up to {cfg.max_tokens} tokens; {params:,} parameters; weights stored a
 - Pretraining compute: {compute} of training (training seconds x processes, summed over {n} session(s)).
 - Final loss (mean of the last logged rows): {"n/a" if final is None else f"{final:.4f}"}. Curve over all sessions: `loss.csv`, `loss.png`
   (lr on the second axis, a dotted line where each later session began).
+- Held-out loss (fixed views of the held-out sets' outputs after the first pair, measured at each checkpoint, never
+  trained on; `tasks_lib.pretraining.heldout`): {_heldout_line(state.get("heldout") or [])}.
 - Finished: {"yes" if state["done"] else "no (resume with the same command)"}.
 
 ## Commands that made it

@@ -48,6 +48,8 @@ class PretrainConfig:
     generated_seed: int = 0
     generated_fraction: float = 0.5  # share of examples drawn from the generated tasks (families and rules), when there are any
     rule_tasks: int = 0  # fresh tasks per ARC training task with a verified rule (tasks_lib.pretraining.rule_tasks), seed generated_seed, drawn as generated tasks; 0: none
+    heldout_views: int = 0  # at every checkpoint, the loss on this many views of each `holdout` task's outputs (tasks_lib.pretraining.heldout:
+    # measured, never trained on) joins the state and the card, so exports compare at equal compute; 0: off
     compact: bool = True  # also write the compact optimizer state beside the export at every checkpoint
     bucket: int = 256  # examples drawn, sorted by length and cut into batches at a time
     workers: int = 0  # DataLoader processes that build batches, per training process; 0: the training process does
@@ -72,6 +74,7 @@ class PretrainConfig:
             (1 <= self.max_scale <= 30, "max_scale", "1-30"),
             (self.generated >= 0 and 0 <= self.generated_fraction <= 1, "generated", "generated >= 0, generated_fraction in [0, 1]"),
             (self.rule_tasks >= 0, "rule_tasks", ">= 0"),
+            (self.heldout_views >= 0, "heldout_views", ">= 0"),
             (self.batch_tokens >= self.max_tokens, "batch_tokens", ">= max_tokens"),
             (self.lr > 0 and 0 <= self.min_lr_ratio <= 1, "lr", "lr > 0, min_lr_ratio in [0, 1]"),
             (self.warmup_steps >= 0 and self.weight_decay >= 0, "warmup_steps", "warmup_steps, weight_decay >= 0"),

@@ -27,6 +27,9 @@ Contract:
   for every rank (its training seconds and wall time left are broadcast each step, so no rank waits alone in a
   collective, and every rank computes the same lr from them); only rank 0 logs and writes. NVLink multicast stays
   off (`MULTICAST_OFF` is set unless already set).
+- With `heldout_views` > 0, every checkpoint first measures the loss on fixed views of the `holdout` sets' outputs
+  (`tasks_lib.pretraining.heldout`; rank 0, no gradients) and keeps it in the state's `heldout` rows (step, GPU-seconds
+  so far, set, loss) and the card, so runs and shapes compare at equal compute.
 - Every checkpoint also refreshes the model directory at `out` (`tasks_lib.pretraining.checkpoint.export_model`: config,
   weights in `export_dtype` in shards of at most `shard_mib`, tokenizer, `loss.csv`, `loss.png`, model card).
 - `parameter_count(cfg)` counts a config's parameters without building its weights.
@@ -252,7 +255,7 @@ def _train(cfg: PretrainConfig, command: str, log: Callable[[str], None], starte
     saved = (load_checkpoint(ckpt, model, opt) if full else load_compact(out, model, opt)) if resume else None
     cfg = _with_schedule(cfg, saved)
     state: dict[str, Any] = {"step": 0, "tokens": 0, "label_tokens": 0, "train_seconds": 0.0, "gpu_seconds": 0.0, "done": False,
-                             "sessions": [], "loss": [], "config": asdict(cfg), "data": report.to_dict(), "final_loss": None,
+                             "sessions": [], "loss": [], "heldout": [], "config": asdict(cfg), "data": report.to_dict(), "final_loss": None,
                              "params": params, "init_from": cfg.init_from}
     start_factor = 0.0  # lr / peak where the previous session ended: 0 for a fresh run
     if saved is not None:
@@ -260,6 +263,7 @@ def _train(cfg: PretrainConfig, command: str, log: Callable[[str], None], starte
         if {k: old.get(k, "1d" if k == "positions" else None) for k in cfg.shape} != cfg.shape:
             raise PretrainError(f"{out}: checkpoint shape {({k: old.get(k) for k in cfg.shape})} differs from the config's {cfg.shape}")
         state.update({k: saved[k] for k in ("step", "tokens", "label_tokens", "train_seconds", "gpu_seconds", "sessions", "loss", "final_loss")})
+        state["heldout"] = saved.get("heldout", [])
         state["init_from"] = saved.get("init_from", "")
         start_factor = min(1.0, opt.param_groups[0]["lr"] / cfg.lr)  # the optimizer saved the lr of the run's last step
     for g in opt.param_groups:
@@ -272,6 +276,7 @@ def _train(cfg: PretrainConfig, command: str, log: Callable[[str], None], starte
     log(f"pretrain: {len(tasks)} tasks {report.per_source}, excluded {({k: len(v) for k, v in report.excluded.items()})}, "
         f"{params / 1e6:.2f}M params on {session['device']} ({group.world} process(es)), {start}, schedule {cfg.schedule}"
         f"{f' from lr {cfg.lr * start_factor:.2e}' if resume and cfg.schedule == 'wsd' else ''}")
+    held = _heldout_examples(cfg) if rank0 else {}
     batches = loader(tasks, cfg, stream_seed(cfg, state["step"], group.rank, group.world))
     loss_of = _loss_module(model, device, group)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device == "cuda" else torch.autocast("cpu", enabled=False)
@@ -309,7 +314,7 @@ def _train(cfg: PretrainConfig, command: str, log: Callable[[str], None], starte
             saving = time.time()
             add_pending()
             if rank0:
-                _save_all(cfg, out, ckpt, model, opt, state, params)
+                _save_all(cfg, out, ckpt, model, opt, state, params, held)
                 save_seconds = max(save_seconds, 2 * (time.time() - saving))
             last_ckpt = time.time()
         t0 = time.time()
@@ -349,7 +354,7 @@ def _train(cfg: PretrainConfig, command: str, log: Callable[[str], None], starte
         session["steps"] += 1
     add_pending()
     if rank0:
-        _save_all(cfg, out, ckpt, model, opt, state, params)
+        _save_all(cfg, out, ckpt, model, opt, state, params, held)
         log(f"pretrain: {'done' if state['done'] else 'paused'} at step {state['step']}, {state['tokens']:,} tokens, "
             f"final loss {state['final_loss']}, session {time.time() - session_start:.0f} s, "
             f"{'ended decayed' if session['decayed'] else 'not decayed'}, {state['gpu_seconds'] / 3600:.3f} "
@@ -376,7 +381,23 @@ def _previous_decayed(sessions: list[dict]) -> bool:
     return bool(sessions[-2].get("decayed")) if len(sessions) > 1 else False
 
 
-def _save_all(cfg: PretrainConfig, out: Path, ckpt: Path, model: Any, opt: Any, state: dict, params: int) -> None:
+def _heldout_examples(cfg: PretrainConfig) -> dict[str, list]:
+    """Rank 0's fixed held-out examples per `holdout` set (`heldout_views` > 0), built once per session."""
+    from tasks_lib.pretraining.heldout import heldout_examples
+
+    return {name: heldout_examples(name, cfg.heldout_views, 0, cfg.max_tokens)[0] for name in cfg.holdout} if cfg.heldout_views else {}
+
+
+def _save_all(cfg: PretrainConfig, out: Path, ckpt: Path, model: Any, opt: Any, state: dict, params: int,
+              held: dict[str, list]) -> None:
+    if held:
+        from tasks_lib.pretraining.heldout import heldout_loss
+
+        for name, examples in held.items():
+            measured = heldout_loss(model, examples, cfg.batch_tokens)
+            state["heldout"].append({"step": state["step"], "gpu_seconds": round(state["gpu_seconds"], 1), "set": name,
+                                     "loss": round(measured.loss, 5), "tokens": measured.tokens})
+        model.train()
     tail = [r["loss"] for r in state["loss"][-5:]]
     state["final_loss"] = round(sum(tail) / len(tail), 5) if tail else None
     state["sessions"][-1]["lr_end"] = opt.param_groups[0]["lr"]
