@@ -5,7 +5,8 @@ included) and, on tasks from the project's own generators (`tasks_lib.pretrainin
 touched), measures per `--views` value B (views per optimizer step):
 - throughput: `--steps` timed steps after a warm-up (graph capture kept out), trained tokens/s (the views' own
   tokens; every shape's CUDA graph captured before the clock starts), TFLOP/s at 6 x parameters x tokens, MFU against the bf16 matrix rate measured in the same run (an 8192^3
-  product) and against `tasks_lib.running.compute.PEAK_BF16`, and the ratio to B = 1; for `--modes lora,full` (full: every
+  product) and against `tasks_lib.running.compute.PEAK_BF16`, the ratio to B = 1, and the warm-up's seconds (the
+  untimed rounds: a compiled step's compile, each shape's capture); for `--modes lora,full` (full: every
   weight trains, fp32 master weights, bf16 autocast);
 - learning per GPU-second: on `--curve-tasks` tasks of `--curve-set` (default: generated; an ARC evaluation set is
   fine here: only an adapter trains on a task's own demonstrations, as at test time), a fresh adapter trains for `--curve-seconds` at
@@ -70,12 +71,14 @@ def throughput(res, tasks, cfg: TrainConfig, views: int, steps: int, max_tokens:
     res.model.train()
     tokens = padded = 0
     warm = 2 * len(tasks)
+    started = time.perf_counter()
     try:
         for i in range(warm + steps):
             batch = next_batch(res, streams[i % len(streams)], cfg, bucket)
             if i == warm:
                 _sync(res)
                 t0 = time.perf_counter()
+                warm_seconds = t0 - started
             loss = step(batch)
             if i >= warm:
                 tokens += sum(len(v.ids) for v in batch)
@@ -87,7 +90,8 @@ def throughput(res, tasks, cfg: TrainConfig, views: int, steps: int, max_tokens:
         step.close()
         res.model.eval()
     return {"views": views, "steps": steps, "seconds": seconds, "tokens": tokens, "padded_tokens": padded,
-            "tokens_per_second": tokens / seconds, "step_ms": 1e3 * seconds / steps}
+            "tokens_per_second": tokens / seconds, "step_ms": 1e3 * seconds / steps,
+            "warm_seconds": warm_seconds}  # the untimed rounds: compiles (when on) and graph captures for the first shapes
 
 
 MATMUL_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::matmul", "aten::linear")  # matrix products
@@ -232,13 +236,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.device == "cuda":
             torch.cuda.empty_cache()
     print(f"\n{name}: bf16 matmul {peak / 1e12:.0f} TFLOP/s measured, {results['table_peak_tflops']:.0f} in PEAK_BF16 ({PEAK_BF16})")
-    print("| mode | views/step | step ms | tokens/s | TFLOP/s (6N) | MFU (measured peak) | x batch 1 | padding |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| mode | views/step | step ms | tokens/s | TFLOP/s (6N) | MFU (measured peak) | x batch 1 | padding | warm-up s |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in results["rows"]:
         base = next(b for b in results["rows"] if b["mode"] == r["mode"] and b["views"] == views[0])
         print(f"| {r['mode']} | {r['views']} | {r['step_ms']:.1f} | {r['tokens_per_second']:,.0f} | {r['tflops']:.1f} | "
               f"{r['mfu_measured']:.1%} | {r['tokens_per_second'] / base['tokens_per_second']:.1f} | "
-              f"{1 - r['tokens'] / r['padded_tokens']:.1%} |")
+              f"{1 - r['tokens'] / r['padded_tokens']:.1%} | {r['warm_seconds']:.1f} |")
     for t in results["traces"]:
         print(f"trace {t['mode']} {t['views']} views (eager, {t['clock']}): matrix products {t['matmul_share']:.0%}, "
               f"attention {t['attention_share']:.0%}, the rest {t['other_share']:.0%} (trace-{t['mode']}-{t['views']}.txt)")
