@@ -36,3 +36,12 @@ def test_pass_one_and_refinements_count_resumed_tasks_do_not() -> None:
 def test_no_mfu_off_the_gpu() -> None:
     c = training_compute([_task("a", {"tokens": 1000, "seconds": 2.0})], parameters=10**9, work_seconds=5.0, gpus=0, device_name="cpu")
     assert c.mfu is None and c.peak_tflops is None and c.train_tflops_per_slot == 3.0
+
+
+def test_the_shared_adapter_trained_in_this_run_counts() -> None:
+    from tasks_lib.arc.records import TrainRecord
+
+    tasks = [_task("a", {"tokens": 1000, "seconds": 2.0})]
+    c = training_compute(tasks, parameters=15_000_000, work_seconds=10.0, gpus=1, device_name="NVIDIA H100 80GB HBM3",
+                         shared=TrainRecord(tokens=4000, seconds=3.0))
+    assert c.trained_tokens == 5000 and c.train_seconds == 5.0 and c.flops == 6 * 15e6 * 5000

@@ -1,11 +1,13 @@
 """How much arithmetic a run's per-task training did, and what share of the cards' bf16 peak that was.
 
-Contract: `training_compute(tasks, parameters, work_seconds, gpus, device_name, resumed)` reads the task records of a
-run (`records.TaskResult`s: `train` and `refinements`; the tasks in `resumed` trained in an earlier run and count
-nothing) and returns a `report_parts.Compute` record, kept in report.json as `compute`:
+Contract: `training_compute(tasks, parameters, work_seconds, gpus, device_name, resumed, shared)` reads the task
+records of a run (`records.TaskResult`s: `train` and `refinements`; the tasks in `resumed` trained in an earlier run and
+count nothing) and the shared adapter's training when this run did it (`shared`: a `TrainRecord`, scope shared), and
+returns a `report_parts.Compute` record, kept in report.json as `compute`:
 
     FLOPs        = 6 x N x T        N: the model's parameters (base and adapter, as the slot loaded them),
-                                    T: the trained views' own tokens (padding not counted), pass 1 and refinements;
+                                    T: the trained views' own tokens (padding not counted), pass 1, refinements
+                                       and the shared adapter;
                                     2N a token forward and 4N backward; attention's own FLOPs are not counted
     train rate   = FLOPs / sum of the tasks' train seconds            (what a slot does while it trains)
     MFU          = FLOPs / (work seconds x GPUs) / peak               (what the cards did over the run)
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 from typing import Collection, Iterable
 
-from tasks_lib.arc.records import TaskResult
+from tasks_lib.arc.records import TaskResult, TrainRecord
 from tasks_lib.arc.report_parts import Compute
 
 # Dense bf16 matrix rate, FLOP/s. H100 and H200: an 8192^3 bf16 product through torch measured 769-798 TFLOP/s on the
@@ -55,9 +57,10 @@ def trained(task: TaskResult) -> tuple[int, float]:
 
 
 def training_compute(tasks: Iterable[TaskResult], parameters: int, work_seconds: float, gpus: int, device_name: str | None,
-                     resumed: Collection[str] = ()) -> Compute:
-    """The run's `Compute` from its task records (module doc); tasks resumed from an earlier run count nothing."""
-    tokens = seconds = 0.0
+                     resumed: Collection[str] = (), shared: TrainRecord | None = None) -> Compute:
+    """The run's `Compute` from its task records and the shared adapter's training (module doc); tasks resumed from
+    an earlier run count nothing."""
+    tokens, seconds = (0.0, 0.0) if shared is None else (float(shared.tokens), shared.seconds)
     for task in tasks:
         if task.task_id in resumed:
             continue

@@ -170,7 +170,9 @@ class Run:
         if loaded is None:
             return None
         gpus = len({d for d in (s.env.get("CUDA_VISIBLE_DEVICES") for s in self.pool.slots) if d}) if self.pool else 0
-        return training_compute(tasks, loaded.parameters, work_seconds, gpus, loaded.device_name, set(self.resumed))
+        shared = self.stats.shared
+        trained_here = shared.train if shared is not None and not shared.resumed else None  # a resumed adapter cost this run nothing
+        return training_compute(tasks, loaded.parameters, work_seconds, gpus, loaded.device_name, set(self.resumed), trained_here)
 
     def finish(self) -> Report:
         """Write the final submission and report.json; return its record."""
