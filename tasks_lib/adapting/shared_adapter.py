@@ -5,8 +5,8 @@ caller resets it) at batch size 1 with `train.train_loop`, the loop and step per
 task and a new random augmentation of its train pairs (as `train.train_adapter` does for one task); the tasks
 come in a new shuffled order every pass, so every task is seen once per pass and tasks mix across steps. It
 stops at `max_steps`, or before a step would end past `deadline` (a `time.time()` value). Tasks that cannot be
-encoded within `max_tokens` are skipped. Returns a JSON-ready dict: `TrainStats` fields plus `tasks` (used) and
-`skipped`. Runs inside a slot worker; the pipeline (`tasks_lib.running.pipeline._train_shared`) gives it its budget.
+encoded within `max_tokens` are skipped. Returns a JSON-ready dict: `TrainStats` fields (`skipped`: examples not
+trained for memory, as for a task's own adapter) plus `tasks` (used) and `tasks_skipped` (not encodable). Runs inside a slot worker; the pipeline (`tasks_lib.running.pipeline._train_shared`) gives it its budget.
 """
 
 from __future__ import annotations
@@ -44,4 +44,4 @@ def train_shared(res: Resident, tasks: list[Task], cfg: TrainConfig, max_tokens:
     if not tasks:
         max_steps = 0
     stats = train_loop(res, cfg, _mixed_examples(res, tasks, cfg, max_tokens, skipped), max_steps, deadline, "shared adapter")
-    return {**stats.to_dict(), "tasks": len(tasks) - len(skipped), "skipped": len(skipped)}
+    return {**stats.to_dict(), "tasks": len(tasks) - len(skipped), "tasks_skipped": len(skipped)}

@@ -182,15 +182,16 @@ class SharedAdapter:
     budget_seconds: float | None = None  # the shared block it had (`Budget.claim_shared`)
     slot: int | None = None
     resumed: bool = False  # an earlier run in this folder trained it; this run trained nothing
+    tasks_skipped: int | None = None  # tasks left out because they could not be encoded within max_tokens
 
-    _OWN = {"tasks": int, "budget_seconds": jf.NUMBER, "slot": int, "resumed": bool}  # the rest of the object is `train`'s
+    _OWN = {"tasks": int, "budget_seconds": jf.NUMBER, "slot": int, "resumed": bool, "tasks_skipped": int}  # the rest is `train`'s
 
     def replace(self, **changes: Any) -> SharedAdapter:
         return dataclasses.replace(self, **changes)
 
     def to_json(self) -> dict:
         out = {} if self.train is None else self.train.to_json()
-        out.update({k: getattr(self, k) for k in ("tasks", "budget_seconds", "slot") if getattr(self, k) is not None})
+        out.update({k: getattr(self, k) for k in ("tasks", "budget_seconds", "slot", "tasks_skipped") if getattr(self, k) is not None})
         return {**out, "resumed": True} if self.resumed else out
 
     @classmethod
@@ -201,4 +202,4 @@ class SharedAdapter:
         own = {k: jf.get(data, k, where, path, None, kind) for k, kind in cls._OWN.items()}
         rest = {k: v for k, v in data.items() if k not in cls._OWN}
         return cls(None if not rest else TrainRecord.from_json(rest, where, path), own["tasks"], jf.opt_float(own["budget_seconds"]),
-                   own["slot"], bool(own["resumed"]))
+                   own["slot"], bool(own["resumed"]), own["tasks_skipped"])
