@@ -217,6 +217,11 @@ def test_a_run_resumed_with_the_shared_adapter_reports_it_resumed_not_trained(ke
     if kept == "broken":
         assert "shared/train.json: steps: expected an integer, got str" in caplog.text
 
+    again = prepare(str(challenges), out, str(profile), str(solutions), time_budget=600)  # every task done already
+    again.open_slots(SlotPool([("cpu", {})]))
+    asyncio.run(pipeline.solve_all(again, dataclasses.replace(Fake().steps(again), log=lines.append), slots=1))
+    assert not again.todo and again.finish().shared == want, "a run with nothing left to do still reports the adapter resumed"
+
 
 @pytest.mark.slow
 def test_run_direct_runs_real_workers_and_writes_the_report(tiny_model: Path, small_tasks: list[Task], tmp_path: Path) -> None:

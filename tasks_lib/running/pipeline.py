@@ -282,7 +282,9 @@ async def solve_all(run: Run, steps: Steps, solve: Callable[[str, int], Awaitabl
     default = lambda task_id, slot: solve_task(run, steps, task_id, slot)  # noqa: E731
     solve = solve or default
     n = len(run.pool) if slots is None else slots
-    if not run.todo:
+    if not run.todo:  # everything was done by earlier runs in this folder
+        if run.cfg.train.scope == "shared" and (run.shared_dir / ADAPTER_FILE).exists():
+            run.stats.shared = _resumed_shared(run)
         return
     loads = await asyncio.gather(*(steps.load(s) for s in range(n)), return_exceptions=True)  # before any task's budget starts
     run.stats.slot_loads = [SlotLoad.from_json(x, f"slot {i}", "load") if isinstance(x, dict) else SlotLoad.failed(x) for i, x in enumerate(loads)]
