@@ -322,3 +322,18 @@ def test_a_task_without_its_candidates_on_disk_is_not_refined(tiny_model: Path, 
     before = run.dir.result_path(task.id).read_text()
     assert asyncio.run(pipeline.refine_task(run, steps, task.id, 0, 1)) is None and fake.refined == []
     assert run.dir.result_path(task.id).read_text() == before
+
+
+def test_the_vote_says_where_it_held_a_grid_and_a_fallback_is_never_counted(small_tasks: list[Task]) -> None:
+    from tasks_lib.running.solve import vote_step
+
+    task = Task("t", small_tasks[0].train, small_tasks[0].test_inputs[:1])
+    x = task.test_inputs[0]
+    g, w1, w2 = _wrong(x), _wrong(_wrong(x)), _wrong(_wrong(_wrong(x)))
+    one = [_cands([g, g])]
+    voted = vote_step(task, one, "count", keep=[x])  # x: a fallback pass 1 fell back to; the plain vote has it second too
+    assert voted.attempts[0].attempt_2 == x and voted.held == ()
+    three = [_cands([w1, w1, w1, w2, w2, g])]
+    voted = vote_step(task, three, "count", keep=[g])
+    assert (voted.attempts[0].attempt_1, voted.attempts[0].attempt_2, voted.held) == (w1, g, (0,))
+    assert vote_step(task, three, "count").held == ()

@@ -143,8 +143,6 @@ def merged(old: TaskResult, task: Task, p: Plan, budget: TaskBudget, out: dict, 
     first = old.pass1 or Pass1(old.attempts, old.correct)
     keep = [a.attempt_1 for a in first.attempts]
     voted = solve.vote_step(task, candidates, rule, keep)
-    held = tuple(i for i, (a, c) in enumerate(zip(voted.attempts, voted.candidates))
-                 if i < len(keep) and a.attempt_2 == keep[i] and keep[i] not in [r.grid for r in c.top[:2]])
     train = TrainRecord.from_json(out.get("train") or {}, task.id, "refine.train")
     sample = SampleRecord.from_json(out["sample"], task.id, "refine.sample")
     added = train.steps
@@ -154,7 +152,7 @@ def merged(old: TaskResult, task: Task, p: Plan, budget: TaskBudget, out: dict, 
         train_tokens=train.tokens, train_seconds=train.seconds,  # the run's compute (compute.py)
         new_candidates=sum(len(c) for c in out["sample"]["candidates"]),
         stopped_by=(train.stopped_by if out.get("train") else None, sample.stats.stopped_by if "stats" in out["sample"] else None),
-        timings={k: round(v, 3) for k, v in timings.items()}, errors=tuple(out.get("errors") or ()), correct=now, held=held,
+        timings={k: round(v, 3) for k, v in timings.items()}, errors=tuple(out.get("errors") or ()), correct=now, held=voted.held,
         kind=p.kind, demonstrations=len(p.demonstrations))
     return old.replace(
         steps=old.steps + added,

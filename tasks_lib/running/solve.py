@@ -134,20 +134,24 @@ class Voted:
 
     attempts: tuple[Attempts, ...] = ()
     candidates: tuple[TestCandidates, ...] = ()
+    held: tuple[int, ...] = ()  # test inputs whose attempts differ from the plain vote's because a `keep` grid was held
 
 
 def vote_step(task: Task, candidates: list[list[Candidate]] | None, rule: str, keep: Sequence[Grid | None] = ()) -> Voted:
     """Per test input: ranked candidates and the two attempts (fallbacks fill any gap; `keep[i]`, a grid to hold
     in test input i's attempts while it is still a candidate: `vote.attempts`)."""
-    chosen_all, tops = [], []
+    chosen_all, tops, held = [], [], []
     train_outputs = [p.output for p in task.train]
     for i, test_input in enumerate(task.test_inputs):
         cands = candidates[i] if candidates and i < len(candidates) else []
         ranked = rank(cands, rule)
-        chosen: list[Grid] = attempts(ranked, fallback_grids(test_input, train_outputs), keep[i] if i < len(keep) else None)
+        fallbacks = fallback_grids(test_input, train_outputs)
+        chosen: list[Grid] = attempts(ranked, fallbacks, keep[i] if i < len(keep) else None)
+        if i < len(keep) and chosen != attempts(ranked, fallbacks):
+            held.append(i)
         chosen_all.append(Attempts(chosen[0], chosen[1]))
         tops.append(TestCandidates(len(cands), tuple(r.rounded() for r in ranked[:8])))
-    return Voted(tuple(chosen_all), tuple(tops))
+    return Voted(tuple(chosen_all), tuple(tops), tuple(held))
 
 
 @dataclass
