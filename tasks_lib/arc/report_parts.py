@@ -13,8 +13,8 @@ Contract:
 - `SlotLoad` (`slot_loads`, one per slot): what the slot's load step returned (the worker's `load` writes this
   record's JSON form and the step adds its wall `seconds`), or only the `error` when the load failed.
 - `SharedAdapter` (`shared`, train scope shared; built by `pipeline._train_shared`): the run's one adapter: its
-  `TrainRecord` and the tasks, block and slot it trained with, in one flat object (the keys besides `tasks`,
-  `budget_seconds`, `slot` and `resumed` are the TrainRecord's). `resumed`: an earlier run in the same folder trained
+  `TrainRecord` and the tasks, block and slot it trained with, and the tasks it left out for length, in one flat
+  object (the keys besides `tasks`, `budget_seconds`, `slot`, `resumed` and `tasks_skipped` are the TrainRecord's). `resumed`: an earlier run in the same folder trained
   it and this run trained nothing; its record is then the one that run kept beside the adapter
   (`SHARED_RECORD_FILE`), or has no `train` when none was kept, so a resumed adapter never shows numbers nobody
   measured (its JSON form is then `{"resumed": true}`).
@@ -25,7 +25,7 @@ Contract:
   keys it does not know in `extra` (a shared adapter's in its TrainRecord's). Bad input raises `records.RecordError`
   naming `where` (the file) and the field: `runs/r1/report.json: schedule.work_seconds: missing`.
 
-Only the standard library and records.py here (the ground floor).
+Only the standard library, json_fields.py and records.py here (the ground floor).
 """
 
 from __future__ import annotations
