@@ -114,6 +114,15 @@ def test_keys_it_does_not_know_are_kept() -> None:
     assert record.extra == {"state": "fallback", "resumed": True} and TaskResult.from_json(record.to_json()) == record
 
 
+def _refused(read, text: str, change, where: str, message: str) -> None:
+    """`read` (a record's from_json) refuses `text`'s JSON after `change`, with an error that starts with `message`."""
+    data = json.loads(text)
+    change(data)
+    with pytest.raises(RecordError) as err:
+        read(data, where)
+    assert str(err.value).startswith(message)
+
+
 @pytest.mark.parametrize("change, message", [
     (lambda d: d.pop("status"), "old/result.json: status: missing"),
     (lambda d: d["attempts"][0].pop("attempt_2"), "old/result.json: attempts[0].attempt_2: missing"),
@@ -127,11 +136,7 @@ def test_keys_it_does_not_know_are_kept() -> None:
     (lambda d: d["sample"].update(degraded=[4]), "old/result.json: sample.degraded: expected a list of objects"),
 ])
 def test_bad_input_names_the_file_and_the_field(change, message: str) -> None:
-    data = json.loads(OLD_RESULT)
-    change(data)
-    with pytest.raises(RecordError) as err:
-        TaskResult.from_json(data, "old/result.json")
-    assert str(err.value).startswith(message)
+    _refused(TaskResult.from_json, OLD_RESULT, change, "old/result.json", message)
 
 
 def test_without_a_file_name_the_error_names_the_task(caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
@@ -202,8 +207,4 @@ def test_a_report_written_before_states_and_resume_existed_still_loads(tmp_path:
     (lambda d: d.update(states={"solved": "1"}), "r/report.json: states: expected a count per word"),
 ])
 def test_a_bad_report_names_the_file_the_task_and_the_field(change, message: str) -> None:
-    data = json.loads(OLD_REPORT)
-    change(data)
-    with pytest.raises(RecordError) as err:
-        Report.from_json(data, "r/report.json")
-    assert str(err.value).startswith(message)
+    _refused(Report.from_json, OLD_REPORT, change, "r/report.json", message)
