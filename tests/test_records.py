@@ -91,7 +91,7 @@ def test_step_records_read_the_workers_output_and_round_trip() -> None:
     """The steps' dicts as the worker and the run return them (TrainStats.to_dict() plus the step's keys; a sample
     step's output with its candidates) become their records; every field round-trips, unknown keys are kept."""
     train_out = {"steps": 8, "seconds": 6.0, "tokens": 700, "views": 32, "padded_tokens": 900, "first_loss": 2.5, "last_loss": 0.75,
-                 "stopped_by": "deadline", "step_kind": "fast", "compiles": 0, "graphs": True, "captures": 0, "oom": [], "skipped": 0,
+                 "stopped_by": "deadline", "step_kind": "fast", "compiles": 0, "graphs": True, "captures": 0, "build_seconds": 1.5, "oom": [], "skipped": 0,
                  "reset_seconds": 0.01, "loaded_now": False, "wall_seconds": 6.2, "tasks": 3}
     train = TrainRecord.from_json(train_out)
     assert (train.stopped_by, train.graphs, train.wall_seconds, train.extra) == ("deadline", True, 6.2, {"tasks": 3})

@@ -4,6 +4,7 @@ reset never recompiles), and drives `train_adapter` with few host syncs."""
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import replace
 
 import pytest
@@ -128,3 +129,44 @@ def test_warm_up_compiles_before_the_first_task_and_leaves_the_base_model(model_
     stats = train_adapter(fresh, small_tasks[0], cfg, 2048, deadline=float("inf"))
     assert stats.steps == 2 and stats.compiles == 0
     assert warm_up(fresh, TrainConfig(step="simple")) == 0
+
+
+def test_warm_up_covers_every_batch_of_views_a_task_steps_with(model_cfg: ModelConfig, small_tasks) -> None:
+    """Warmed up for 4 views a step under a tokens cap, no task compiles: not a 4-view step, nor the 1-3 views a step
+    that the cap leaves for longer views (before, the warm-up trained one view and a 4-view task recompiled).
+    Without the cap no step has one view, and the warm-up builds only the graphs of several views."""
+    from tasks_lib.adapting.train import warm_up
+
+    fresh = load_base(model_cfg, "cpu")
+    cfg = TrainConfig(step="fast", compile="eager", max_steps=2, views_per_step=4)
+    built = warm_up(fresh, replace(cfg, tokens_per_step=200))
+    views = {}  # (task, tokens cap) -> views trained in 2 steps
+    for task in small_tasks:  # views of 91, 107 and 142 tokens
+        for cap in (0, 300, 200):  # 4 views a step; 3, 2, 2; 2, 1, 1
+            fresh.reset(0, task.id)
+            stats = train_adapter(fresh, task, replace(cfg, tokens_per_step=cap), 2048, deadline=float("inf"))
+            assert stats.steps == 2 and stats.compiles == 0 and stats.build_seconds == 0.0, (task.id, cap)
+            views[task.id, cap] = stats.views
+    assert sorted(views.values()) == [2, 2, 4, 4, 4, 6, 8, 8, 8], views  # every batch size from 1 to 4 trained
+    assert 0 < warm_up(load_base(model_cfg, "cpu"), cfg) < built
+
+
+def test_one_view_steps_is_true_only_where_a_step_can_train_one_view() -> None:
+    from tasks_lib.adapting.train import one_view_steps
+
+    assert one_view_steps(TrainConfig(), 8192)  # one view a step
+    assert not one_view_steps(TrainConfig(views_per_step=16), 8192)  # no cap: always 16
+    assert not one_view_steps(TrainConfig(views_per_step=16, tokens_per_step=16384), 8192)  # the longest view: 2 a step
+    assert one_view_steps(TrainConfig(views_per_step=16, tokens_per_step=8192), 8192)
+    assert one_view_steps(TrainConfig(views_per_step=16, tokens_per_step=16384), 8193)  # 8193 pads to 8448 with the graph bucket
+
+
+def test_a_step_that_compiles_moves_the_task_deadline_by_its_time(model_cfg: ModelConfig, small_tasks) -> None:
+    """A graph built during a task (a shape the warm-up did not cover) is the slot's cost: the deadline moves by
+    that step's time, so the task still trains; without the move the compile (~2 s here) ends it after one step."""
+    fresh = load_base(model_cfg, "cpu")
+    cfg = TrainConfig(step="fast", compile="eager", max_steps=3)
+    fresh.reset(0, small_tasks[0].id)
+    stats = train_adapter(fresh, small_tasks[0], cfg, 2048, deadline=time.time() + 0.3)
+    assert stats.compiles > 0 and stats.build_seconds > 0.3
+    assert stats.steps == 3 and stats.stopped_by == "steps"

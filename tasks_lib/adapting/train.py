@@ -58,6 +58,7 @@ class TrainStats:
     compiles: int = 0  # graphs compiled during this call (0 once the slot is warm)
     graphs: bool = False  # the step ran as CUDA graphs (or, after a failed capture, eagerly on their buffers)
     captures: int = 0  # CUDA graphs captured during this call (0 once the slot has seen every bucket)
+    build_seconds: float = 0.0  # steps that compiled or captured graphs: the slot's cost, added to the deadline
     oom: list[str] = dataclasses.field(default_factory=list)  # one line per step that ran out of memory: shape, reason, what followed
     skipped: int = 0  # examples not trained because their length ran out of memory even light (`LightMode.skip_from`)
 
@@ -65,24 +66,44 @@ class TrainStats:
         return asdict(self)
 
 
-def warm_up(res: Resident, cfg: TrainConfig, lengths: tuple[int, ...] = (96, 224)) -> int:
-    """Build the fast step's compiled graphs on synthetic sequences before any task's clock runs, then
-    reset the adapter. Returns the graphs built (0 when the step is not compiled or already warm)."""
+def warm_up(res: Resident, cfg: TrainConfig, lengths: tuple[int, int] = (96, 224)) -> int:
+    """Build the fast step's compiled graphs for every batch shape a task's steps take, on synthetic sequences,
+    before any task's clock runs, then reset the adapter. Returns the graphs built (0 when the step is not
+    compiled or already warm).
+
+    The graphs take the length as symbolic from the first build, but the compiler specialises a dimension of size 1:
+    graphs built on one view serve only one-view steps, and graphs built on two serve every step of 2 or more
+    views. So the warm-up trains one view of `lengths[0]` tokens when a step can have one view (`one_view_steps`),
+    and two views of `lengths[1]` when `cfg.views_per_step` > 1. (Warmed on one view alone, a task of 16 views a
+    step recompiled on its first step: 44 s of the task's own time on a 2-core CPU with inductor; docs/journal.md.)"""
     step = make_step(res, cfg)
     if step.kind != "fast" or step.forward.backend == "off":
         return 0
     before = res.compiles
     rng = random.Random(0)
+    shapes = [(1, lengths[0])] if one_view_steps(cfg, res.cfg.max_tokens) else []  # (views, tokens)
+    shapes += [(2, lengths[1])] if cfg.views_per_step > 1 else []
     res.model.train()  # the mode is part of the compiled graphs' guards: warm up as tasks train
     try:
-        for n in lengths:  # two lengths: the second makes the graphs dynamic in the sequence length
-            ids = [res.vocab.bos] + [rng.choice(res.vocab.digits) for _ in range(n - 1)]
-            step(Encoded(ids, [IGNORE] + ids[1:]))
+        for views, n in shapes:
+            batch = []
+            for _ in range(views):
+                ids = [res.vocab.bos] + [rng.choice(res.vocab.digits) for _ in range(n - 1)]
+                batch.append(Encoded(ids, [IGNORE] + ids[1:]))
+            step(batch)
     finally:
         step.close()
         res.model.eval()
         res.reset(0)
     return res.compiles - before
+
+
+def one_view_steps(cfg: TrainConfig, max_tokens: int) -> bool:
+    """Whether a task's step can train a single view: `cfg.views_per_step` is 1, or `cfg.tokens_per_step` is below
+    two views of `max_tokens` (graph bucket included) so a long task gets one a step. (After an out-of-memory step
+    any count can; a graph built then moves the task's deadline by its time.)"""
+    length = bucket_length(max_tokens, cfg.graph_bucket)
+    return cfg.views_per_step == 1 or 0 < cfg.tokens_per_step < 2 * length
 
 
 def encode_view(res: Resident, task: Task, cfg: TrainConfig, max_tokens: int, rng: random.Random) -> Encoded:
@@ -154,7 +175,7 @@ def train_loop(res: Resident, cfg: TrainConfig, examples: Iterator[Encoded], max
     stats = TrainStats()
     if max_steps == 0:
         return stats
-    compiles_before = res.compiles
+    compiles_before = compiles_seen = res.compiles
     step = make_step(res, cfg)
     stats.step_kind = step.kind
     stats.graphs = step.graphs is not None
@@ -233,14 +254,21 @@ def train_loop(res: Resident, cfg: TrainConfig, examples: Iterator[Encoded], max
             stats.views += len(batch)
             stats.tokens += sum(len(v.ids) for v in batch)
             stats.padded_tokens += len(batch) * bucket_length(max(len(v.ids) for v in batch), bucket)
+            graphs_built = res.compiles != compiles_seen
             if step.graphs is not None and len(step.graphs.graphs) != captured:
                 captured = len(step.graphs.graphs)
+                graphs_built = True
+            if graphs_built:
+                compiles_seen = res.compiles
                 before = step_time
                 read_back()
-                # A bucket's capture is the slot's one-off cost, not this task's: the step-time estimate skips it and
-                # the deadline moves by it (the run's budget absorbs it as tasks finish: tasks_lib/running/budget.py).
+                # A bucket's capture or a shape's compile is the slot's one-off cost, not this task's: the step-time
+                # estimate skips it and the deadline moves by it (the run's budget absorbs it as tasks finish:
+                # tasks_lib/running/budget.py).
                 step_time = before
-                deadline += time.time() - started
+                built = time.time() - started
+                deadline += built
+                stats.build_seconds += built
             elif len(pending) >= cfg.sync_every or step_time == 0.0:
                 read_back()
         read_back()
