@@ -5,10 +5,11 @@ adapter), builds a fresh step (`tasks_lib.adapting.train_steps.make_step`: a new
 one with its state zeroed in place), and trains on new random augmentations of the task's train pairs, with the loss
 on output tokens only: each optimizer step takes `rows_per_step` views (`cfg.views_per_step`, fewer where
 `cfg.tokens_per_step` or the slot's memory cap says so, one at least). It stops at `cfg.max_steps` steps or before a
-step would end past `deadline` (a `time.time()` value), whichever comes first, and returns `TrainStats`. Only adapter
-weights change. `train_loop` is the same loop over any stream of examples (the shared adapter's,
+step would end past `deadline` (a `time.time()` value), whichever comes first, and returns `TrainStats`; a step that
+compiled or captured graphs is the slot's one-off cost, and its seconds move the deadline (`TrainStats.build_seconds`).
+Only adapter weights change. `train_loop` is the same loop over any stream of examples (the shared adapter's,
 `tasks_lib/adapting/shared_adapter.py`); it reads the loss back every `cfg.sync_every` steps. `warm_up` compiles the fast step
-before any task's clock runs.
+for every batch shape a task's steps take, before any task's clock runs.
 A step that runs out of memory does not fail the training: the cached memory is freed, one line naming the reason and
 the shape is logged (and kept in `TrainStats.oom`), and the slot's `LightMode` changes. A batch of several views halves
 the slot's cap on a step's padded tokens and its views are trained again, fewer per step (never no training); a single
