@@ -210,7 +210,7 @@ class Pass1:
         return cls(_attempts(data, "attempts", where, path, []), jf.bools(jf.get(data, "correct", where, path, None), where, f"{path}.correct"))
 
 
-_OPT_NUMBER = {"first_loss", "last_loss", "reset_seconds", "wall_seconds"}
+_OPT_NUMBER = {"first_loss", "last_loss", "build_seconds", "reset_seconds", "wall_seconds"}
 
 
 @dataclass(frozen=True)
@@ -230,7 +230,8 @@ class TrainRecord:
     compiles: int = 0
     graphs: bool = False
     captures: int = 0
-    build_seconds: float = 0.0  # steps that compiled or captured graphs (the slot's cost; the task's deadline moved by it)
+    build_seconds: float | None = None  # steps that compiled or captured graphs (the slot's cost; the task's deadline moved
+    # by it); None in records written before the field was
     oom: tuple[str, ...] = ()
     skipped: int = 0
     reset_seconds: float | None = None  # the step's own: adapter reset or load
@@ -242,9 +243,9 @@ class TrainRecord:
 
     _KINDS = {"steps": int, "seconds": jf.NUMBER, "tokens": int, "views": int, "padded_tokens": int, "first_loss": jf.NUMBER,
               "last_loss": jf.NUMBER, "stopped_by": str, "step_kind": str, "compiles": int, "graphs": bool, "captures": int,
-              "build_seconds": jf.NUMBER, "oom": list, "skipped": int, "reset_seconds": jf.NUMBER, "loaded_now": bool, "wall_seconds": jf.NUMBER, "scope": str,
-              "adapter": str}
-    _OPTIONAL = ("reset_seconds", "loaded_now", "wall_seconds", "scope", "adapter")  # written only when set, as the steps did
+              "build_seconds": jf.NUMBER, "oom": list, "skipped": int, "reset_seconds": jf.NUMBER, "loaded_now": bool,
+              "wall_seconds": jf.NUMBER, "scope": str, "adapter": str}
+    _OPTIONAL = ("build_seconds", "reset_seconds", "loaded_now", "wall_seconds", "scope", "adapter")  # written only when set, as the steps did
 
     def to_json(self) -> dict:
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
@@ -256,7 +257,7 @@ class TrainRecord:
 
     @classmethod
     def from_json(cls, data: Any, where: str = "", path: str = "train") -> TrainRecord:
-        got = jf.coerced(jf.fields_of(cls, data, where, path, cls._KINDS), ("seconds", "build_seconds", *_OPT_NUMBER), {"oom": str})
+        got = jf.coerced(jf.fields_of(cls, data, where, path, cls._KINDS), ("seconds", *_OPT_NUMBER), {"oom": str})
         return cls(**got, extra={k: v for k, v in data.items() if k not in cls._KINDS})
 
 
