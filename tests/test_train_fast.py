@@ -141,13 +141,13 @@ def test_warm_up_covers_every_batch_of_views_a_task_steps_with(model_cfg: ModelC
     cfg = TrainConfig(step="fast", compile="eager", max_steps=2, views_per_step=4)
     built = warm_up(fresh, replace(cfg, tokens_per_step=200))
     views = {}  # (task, tokens cap) -> views trained in 2 steps
-    for task in small_tasks:  # views of 91, 107 and 142 tokens
-        for cap in (0, 300, 200):  # 4 views a step; 3, 2, 2; 2, 1, 1
+    for task in small_tasks[:2]:  # views of 91 and 107 tokens
+        for cap in (0, 300, 200):  # 4 views a step; 3, 2; 2, 1
             fresh.reset(0, task.id)
             stats = train_adapter(fresh, task, replace(cfg, tokens_per_step=cap), 2048, deadline=float("inf"))
             assert stats.steps == 2 and stats.compiles == 0 and stats.build_seconds == 0.0, (task.id, cap)
             views[task.id, cap] = stats.views
-    assert sorted(views.values()) == [2, 2, 4, 4, 4, 6, 8, 8, 8], views  # every batch size from 1 to 4 trained
+    assert sorted(views.values()) == [2, 4, 4, 6, 8, 8], views  # every batch size from 1 to 4 trained
     assert 0 < warm_up(load_base(model_cfg, "cpu"), cfg) < built
 
 
