@@ -6,9 +6,9 @@ touched), measures per `--views` value B (views per optimizer step):
 - throughput: `--steps` timed steps after a warm-up (graph capture kept out), trained tokens/s (the views' own
   tokens; every shape's CUDA graph captured before the clock starts), TFLOP/s at 6 x parameters x tokens, MFU against the bf16 matrix rate measured in the same run (an 8192^3
   product) and against `tasks_lib.running.compute.PEAK_BF16`, the ratio to B = 1, and the warm-up's seconds (the
-  untimed rounds: a compiled step's compile, each shape's capture); each row under every `--compile` value (e.g.
-  `off,inductor`, with the ratio to the first at the same mode and views); for `--modes lora,full` (full: every
-  weight trains, fp32 master weights, bf16 autocast);
+  untimed rounds: a compiled step's compile, each shape's capture); each row under every setting, a `--compile` value
+  (e.g. `off,inductor`) crossed with a `--lora-input-casts` value (`skip,keep`), with the ratio to the first setting at
+  the same mode and views; for `--modes lora,full` (full: every weight trains, fp32 master weights, bf16 autocast);
 - learning per GPU-second: on `--curve-tasks` tasks of `--curve-set` (default: generated; an ARC evaluation set is
   fine here: only an adapter trains on a task's own demonstrations, as at test time), a fresh adapter trains for `--curve-seconds` at
   B = 1 and at each other B, and the mean log-probability of each task's true test output (identity view,
@@ -185,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--modes", default="lora,full")
     p.add_argument("--compile", default="", help="train.compile values to time each row under, e.g. off,inductor (empty: the profile's); "
                                                 "the table's 'x first' compares each with the first at the same mode and views")
+    p.add_argument("--lora-input-casts", default="", help="train.lora_input_casts values to time each row under, e.g. skip,keep "
+                                                         "(empty: the profile's); crossed with --compile")
     p.add_argument("--steps", type=int, default=32, help="timed steps (after two untimed rounds over the tasks)")
     p.add_argument("--tokens-per-step", type=int, default=0, help="train.tokens_per_step (0: views alone decide)")
     p.add_argument("--tasks", type=int, default=16, help="generated tasks the throughput rows draw views from")
@@ -202,6 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     train = replace(cfg.train, tokens_per_step=args.tokens_per_step)
     views = [int(v) for v in args.views.split(",")]
     compiles = args.compile.split(",") if args.compile else [train.compile]
+    casts = args.lora_input_casts.split(",") if args.lora_input_casts else [train.lora_input_casts]
+    # (label, train overrides): every --compile value under every --lora-input-casts value; the first is the baseline
+    settings = [(c if len(casts) == 1 else f"{c} casts:{k}", {"compile": c, "lora_input_casts": k}) for c in compiles for k in casts]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     name = torch.cuda.get_device_name() if args.device == "cuda" else "cpu"
@@ -215,16 +220,16 @@ def main(argv: list[str] | None = None) -> int:
         tcfg = replace(train, adapter_autocast="on") if mode == "full" else train
         res = load_base(mcfg, args.device)
         n = sum(p.numel() for p in res.model.parameters())
-        for comp, v in [(c, v) for c in compiles for v in views]:
-            row = {"mode": mode, "compile": comp, "parameters": n,
-                   **throughput(res, tasks, replace(tcfg, compile=comp), v, args.steps, mcfg.max_tokens)}
+        for (label, over), v in [(st, v) for st in settings for v in views]:
+            row = {"mode": mode, "setting": label, "compile": over["compile"], "lora_input_casts": over["lora_input_casts"], "parameters": n,
+                   **throughput(res, tasks, replace(tcfg, **over), v, args.steps, mcfg.max_tokens)}
             row["tflops"] = 6 * n * row["tokens_per_second"] / 1e12
             row["mfu_measured"] = row["tflops"] * 1e12 / peak
             row["mfu_table"] = row["tflops"] * 1e12 / (peak_flops(name) or float("nan"))
             results["rows"].append(row)
             print(json.dumps(row), flush=True)
             (out / "results.json").write_text(json.dumps(results, indent=1))
-            if str(v) in args.trace.split(",") and comp == compiles[0]:
+            if str(v) in args.trace.split(",") and label == settings[0][0]:
                 results["traces"].append(trace(res, tasks, tcfg, v, args.trace_steps, mcfg.max_tokens, out, mode))
                 print(json.dumps(results["traces"][-1]), flush=True)
                 (out / "results.json").write_text(json.dumps(results, indent=1))
@@ -241,13 +246,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.device == "cuda":
             torch.cuda.empty_cache()
     print(f"\n{name}: bf16 matmul {peak / 1e12:.0f} TFLOP/s measured, {results['table_peak_tflops']:.0f} in PEAK_BF16 ({PEAK_BF16})")
-    print("| mode | compile | views/step | step ms | tokens/s | TFLOP/s (6N) | MFU (measured peak) | x batch 1 | x first compile | padding | warm-up s |")
+    print("| mode | setting | views/step | step ms | tokens/s | TFLOP/s (6N) | MFU (measured peak) | x batch 1 | x first setting | padding | warm-up s |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results["rows"]:
         same = [b for b in results["rows"] if b["mode"] == r["mode"]]
-        base = next(b for b in same if b["compile"] == r["compile"] and b["views"] == views[0])
-        first = next(b for b in same if b["compile"] == compiles[0] and b["views"] == r["views"])
-        print(f"| {r['mode']} | {r['compile']} | {r['views']} | {r['step_ms']:.1f} | {r['tokens_per_second']:,.0f} | {r['tflops']:.1f} | "
+        base = next(b for b in same if b["setting"] == r["setting"] and b["views"] == views[0])
+        first = next(b for b in same if b["setting"] == settings[0][0] and b["views"] == r["views"])
+        print(f"| {r['mode']} | {r['setting']} | {r['views']} | {r['step_ms']:.1f} | {r['tokens_per_second']:,.0f} | {r['tflops']:.1f} | "
               f"{r['mfu_measured']:.1%} | {r['tokens_per_second'] / base['tokens_per_second']:.1f} | "
               f"{r['tokens_per_second'] / first['tokens_per_second']:.2f} | {1 - r['tokens'] / r['padded_tokens']:.1%} | {r['warm_seconds']:.1f} |")
     for t in results["traces"]:

@@ -78,6 +78,8 @@ class TrainConfig:
     compile_scope: str = "layer"  # layer: one small graph reused by every layer (compiles in seconds); model: the whole forward and loss as one graph (least per-step overhead, longer compile; needs ce_chunk 0)
     fused_adamw: str = "auto"  # one fused optimizer kernel; auto: on for CUDA only
     adapter_autocast: str = "auto"  # fast step: LoRA matmuls in the base dtype, fp32 master weights; auto: on for a bf16/fp16 base
+    lora_input_casts: str = "skip"  # fast step under autocast: skip PEFT's cast of each LoRA input to fp32 (the matmul casts it back:
+    # the same numbers, 70 -> 20 activation-sized casts a step on the tests' bf16 model); keep: PEFT's default, the benchmark's baseline
     ce_chunk: int = 0  # fast step: labelled positions per cross-entropy chunk, logits recomputed in backward; 0: one chunk (fine for small vocabularies)
     checkpoint_min_tokens: int = 0  # fast step: recompute decoder layers in backward for sequences at least this long; 0: never. Less memory, ~1/3 more compute
     sync_every: int = 1  # steps between host reads of the loss (the deadline check uses the last read's step time); reading every 8 did not pay on an H200 (benchmarks/results/train_step.md)
@@ -100,6 +102,7 @@ class TrainConfig:
         _check(self.compile_scope in ("layer", "model"), "train", "compile_scope", self.compile_scope, "layer|model")
         _check(self.fused_adamw in ("auto", "on", "off"), "train", "fused_adamw", self.fused_adamw, "auto|on|off")
         _check(self.adapter_autocast in ("auto", "on", "off"), "train", "adapter_autocast", self.adapter_autocast, "auto|on|off")
+        _check(self.lora_input_casts in ("skip", "keep"), "train", "lora_input_casts", self.lora_input_casts, "skip|keep")
         _check(self.ce_chunk >= 0, "train", "ce_chunk", self.ce_chunk, ">= 0")
         _check(self.checkpoint_min_tokens >= 0, "train", "checkpoint_min_tokens", self.checkpoint_min_tokens, ">= 0")
         _check(self.sync_every >= 1, "train", "sync_every", self.sync_every, ">= 1")

@@ -161,16 +161,19 @@ def test_a_batch_out_of_memory_trains_fewer_views_a_step(model_cfg: ModelConfig,
 
 @pytest.mark.slow
 def test_the_benchmark_times_and_traces_the_step_on_cpu(tmp_path) -> None:
-    """benchmarks/train_batch.py end to end on the CPU: a row per compile setting and views value, and one trace of the
-    2-view eager step whose shares add up and whose table names the matrix product."""
+    """benchmarks/train_batch.py end to end on the CPU: a row per setting (compile x LoRA input casts) and views value,
+    and one trace of the 2-view eager step whose shares add up and whose table names the matrix product."""
     import json
 
     from benchmarks.train_batch import main
 
     assert main(["--device", "cpu", "--profile", "cpu", "--views", "1,2", "--modes", "lora", "--steps", "2", "--compile", "off,eager",
-                 "--tasks", "2", "--curve-tasks", "0", "--trace", "2", "--trace-steps", "2", "--out", str(tmp_path)]) == 0
+                 "--lora-input-casts", "skip,keep", "--tasks", "2", "--curve-tasks", "0", "--trace", "2", "--trace-steps", "2",
+                 "--out", str(tmp_path)]) == 0
     results = json.loads((tmp_path / "results.json").read_text())
-    assert [(r["compile"], r["views"]) for r in results["rows"]] == [("off", 1), ("off", 2), ("eager", 1), ("eager", 2)]
+    settings = ["off casts:skip", "off casts:keep", "eager casts:skip", "eager casts:keep"]
+    assert [(r["setting"], r["views"]) for r in results["rows"]] == [(st, v) for st in settings for v in (1, 2)]
+    assert [r["compile"] for r in results["rows"]][::2] == ["off", "off", "eager", "eager"]
     assert all(r["tokens"] > 0 and r["warm_seconds"] > 0 for r in results["rows"])
     (t,) = results["traces"]
     assert t["views"] == 2 and t["matmul_share"] > 0 and t["matmul_share"] + t["attention_share"] + t["other_share"] == pytest.approx(1)

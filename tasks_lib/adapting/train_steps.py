@@ -36,7 +36,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import dataclass
-from typing import Any, Protocol, Sequence
+from typing import Any, Iterator, Protocol, Sequence
 
 from tasks_lib.adapting.families import fast_path_blocker
 from tasks_lib.adapting.model import Resident
@@ -201,15 +201,41 @@ class FastForward:
             self.autocast_dtype = None
         else:
             self.autocast_dtype = base_dtype if half else torch.bfloat16
+        # Under autocast, PEFT's cast of each LoRA layer's input to its fp32 weights is undone by the matmul's cast back
+        # (bf16 -> fp32 -> bf16, exact): the step turns it off (`cfg.lora_input_casts`) and computes the same numbers
+        # without the copies.
+        from peft.tuners.tuners_utils import BaseTunerLayer
+
+        skip = self.autocast_dtype is not None and cfg.lora_input_casts == "skip"
+        self._lora_layers = [m for m in res.model.modules() if isinstance(m, BaseTunerLayer)] if skip else []
 
     @property
     def key(self) -> tuple:
         """What the slot's graph state depends on: a new key builds a new one."""
         cfg = self.cfg
-        return (self.backend, self.autocast_dtype, cfg.compile_scope, cfg.ce_chunk, cfg.checkpoint_min_tokens, cfg.weight_decay)
+        return (self.backend, self.autocast_dtype, cfg.compile_scope, cfg.ce_chunk, cfg.checkpoint_min_tokens, cfg.weight_decay,
+                cfg.lora_input_casts)
 
     def _upload(self, values: list[int]):
         return _upload(self.res, values)
+
+    @contextlib.contextmanager
+    def _autocast(self, device_type: str) -> Iterator[None]:
+        """The step's autocast (none when `autocast_dtype` is None), with the LoRA layers' input casts off inside it."""
+        import torch
+
+        if self.autocast_dtype is None:
+            yield
+            return
+        before = [getattr(layer, "cast_input_dtype_enabled", True) for layer in self._lora_layers]
+        for layer in self._lora_layers:
+            layer.cast_input_dtype_enabled = False
+        try:
+            with torch.autocast(device_type=device_type, dtype=self.autocast_dtype):
+                yield
+        finally:
+            for layer, value in zip(self._lora_layers, before):
+                layer.cast_input_dtype_enabled = value
 
     def _part(self, name: str, fn: Any) -> Any:
         return fn if self.backend == "off" else self.res.compiled(name, fn, self.backend)
@@ -229,9 +255,7 @@ class FastForward:
         chunk = self.cfg.ce_chunk if 0 < self.cfg.ce_chunk < n else n
         chunk = min(chunk, LIGHT_CE_CHUNK) if light else chunk
         head_fn = self._part("head_ckpt", _head_loss_checkpointed) if chunk < n else self._part("head", _head_loss)
-        autocast = (
-            torch.autocast(device_type=ids.device.type, dtype=self.autocast_dtype) if self.autocast_dtype else contextlib.nullcontext()
-        )
+        autocast = self._autocast(ids.device.type)
         if self.cfg.compile_scope == "model" and self.backend != "off" and chunk == n:
             where = torch.arange(n, device=ids.device) if where is None else where  # (N,)
             with autocast:
