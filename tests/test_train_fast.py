@@ -217,3 +217,8 @@ def test_a_step_that_compiles_moves_the_task_deadline_by_its_time(model_cfg: Mod
     stats = train_adapter(fresh, small_tasks[0], cfg, 2048, deadline=time.time() + 0.3)
     assert stats.compiles > 0 and stats.build_seconds >= 1.0
     assert stats.steps == 3 and stats.stopped_by == "steps"
+    fresh = load_base(model_cfg, "cpu")  # the same, with the move bounded by `latest` (the worker call's limit)
+    fresh.reset(0, small_tasks[0].id)
+    now = time.time()
+    bounded = train_adapter(fresh, small_tasks[0], cfg, 2048, deadline=now + 0.3, latest=now + 0.5)
+    assert bounded.compiles > 0 and bounded.steps == 1 and bounded.stopped_by == "deadline"

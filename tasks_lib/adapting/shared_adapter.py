@@ -38,10 +38,12 @@ def _mixed_examples(res: Resident, tasks: list[Task], cfg: TrainConfig, max_toke
                 skipped.add(task.id)
 
 
-def train_shared(res: Resident, tasks: list[Task], cfg: TrainConfig, max_tokens: int, deadline: float, max_steps: int) -> dict:
-    """Train the resident adapter on all `tasks`, one task per step, until `max_steps` or `deadline`."""
+def train_shared(res: Resident, tasks: list[Task], cfg: TrainConfig, max_tokens: int, deadline: float, max_steps: int,
+                 latest: float | None = None) -> dict:
+    """Train the resident adapter on all `tasks`, one task per step, until `max_steps` or `deadline` (`latest`: as in
+    `train_loop`)."""
     skipped: set[str] = set()
     if not tasks:
         max_steps = 0
-    stats = train_loop(res, cfg, _mixed_examples(res, tasks, cfg, max_tokens, skipped), max_steps, deadline, "shared adapter")
+    stats = train_loop(res, cfg, _mixed_examples(res, tasks, cfg, max_tokens, skipped), max_steps, deadline, "shared adapter", latest)
     return {**stats.to_dict(), "tasks": len(tasks) - len(skipped), "tasks_skipped": len(skipped)}

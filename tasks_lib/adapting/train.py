@@ -6,7 +6,8 @@ one with its state zeroed in place), and trains on new random augmentations of t
 on output tokens only: each optimizer step takes `rows_per_step` views (`cfg.views_per_step`, fewer where
 `cfg.tokens_per_step` or the slot's memory cap says so, one at least). It stops at `cfg.max_steps` steps or before a
 step would end past `deadline` (a `time.time()` value), whichever comes first, and returns `TrainStats`; a step that
-compiled or captured graphs is the slot's one-off cost, and its seconds move the deadline (`TrainStats.build_seconds`).
+compiled or captured graphs is the slot's one-off cost, and its seconds move the deadline (`TrainStats.build_seconds`),
+never past `latest` when the caller gives one (the worker call's own limit).
 Only adapter weights change. `train_loop` is the same loop over any stream of examples (the shared adapter's,
 `tasks_lib/adapting/shared_adapter.py`); it reads the loss back every `cfg.sync_every` steps. `warm_up` compiles the fast step
 for every batch shape a task's steps take, before any task's clock runs.
@@ -129,9 +130,10 @@ def task_examples(res: Resident, task: Task, cfg: TrainConfig, max_tokens: int) 
             return
 
 
-def train_adapter(res: Resident, task: Task, cfg: TrainConfig, max_tokens: int, deadline: float) -> TrainStats:
-    """Train the resident adapter on `task` until `cfg.max_steps` or `deadline`."""
-    return train_loop(res, cfg, task_examples(res, task, cfg, max_tokens), cfg.max_steps, deadline, f"task {task.id}")
+def train_adapter(res: Resident, task: Task, cfg: TrainConfig, max_tokens: int, deadline: float,
+                  latest: float | None = None) -> TrainStats:
+    """Train the resident adapter on `task` until `cfg.max_steps` or `deadline` (`latest`: as in `train_loop`)."""
+    return train_loop(res, cfg, task_examples(res, task, cfg, max_tokens), cfg.max_steps, deadline, f"task {task.id}", latest)
 
 
 def rows_per_step(cfg: TrainConfig, light: LightMode, tokens: int, bucket: int) -> int:
@@ -168,9 +170,11 @@ def _lighten(step: TrainStep, light: LightMode, enc: Encoded, reason: str, what:
     return enc if light.light(tokens) and not light.skips(tokens) else None
 
 
-def train_loop(res: Resident, cfg: TrainConfig, examples: Iterator[Encoded], max_steps: int, deadline: float, what: str) -> TrainStats:
+def train_loop(res: Resident, cfg: TrainConfig, examples: Iterator[Encoded], max_steps: int, deadline: float, what: str,
+               latest: float | None = None) -> TrainStats:
     """Train the resident adapter on `examples`, `rows_per_step` of them a step, until `max_steps`, the deadline,
-    or the examples run out (`stopped_by` "no-data"); `what` names the work in errors."""
+    or the examples run out (`stopped_by` "no-data"); `what` names the work in errors. A step that built graphs moves
+    the deadline by its seconds, never past `latest` (None: no bound)."""
     import torch
 
     stats = TrainStats()
@@ -268,7 +272,7 @@ def train_loop(res: Resident, cfg: TrainConfig, examples: Iterator[Encoded], max
                 # tasks_lib/running/budget.py).
                 step_time = before
                 built = time.time() - started
-                deadline += built
+                deadline = deadline + built if latest is None else max(deadline, min(deadline + built, latest))
                 stats.build_seconds += built
             elif len(pending) >= cfg.sync_every or step_time == 0.0:
                 read_back()

@@ -47,10 +47,13 @@ def _timeout(deadline: float, cfg: RunConfig, pool: SlotPool, slot: int) -> floa
 
 
 def _train_call(pool: SlotPool, slot: int, op: str, cfg: RunConfig, budget: TaskBudget, adapter_dir: str, **args) -> dict:
-    """One worker training op (`train` or `train_shared`) until the budget's train deadline, timed."""
+    """One worker training op (`train` or `train_shared`) until the budget's train deadline, timed. A step that builds
+    graphs moves that deadline (adapting/train.py), never past `latest`: half the call's grace after it, so the call
+    ends before its worker is killed."""
     t0 = time.time()
+    latest = budget.train_deadline + cfg.slots.step_grace_seconds / 2
     stats = pool.call(slot, op, _timeout(budget.train_deadline, cfg, pool, slot), model=cfg.model, train=cfg.train,
-                      adapter_dir=adapter_dir, deadline=budget.train_deadline, seed=cfg.train.seed, **args)
+                      adapter_dir=adapter_dir, deadline=budget.train_deadline, latest=latest, seed=cfg.train.seed, **args)
     return {**stats, "wall_seconds": time.time() - t0}
 
 

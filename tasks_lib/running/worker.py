@@ -107,7 +107,7 @@ class Worker:
         return SlotLoad(device=self.device, device_name=device_name(self.device), loaded_now=loaded_now, load_seconds=res.load_seconds,
                         parameters=n, warm_up_seconds=time.time() - t0, graphs_compiled=graphs).to_json()
 
-    def train(self, task, model, train, adapter_dir, deadline, seed, resume=False) -> dict:
+    def train(self, task, model, train, adapter_dir, deadline, seed, resume=False, latest=None) -> dict:
         from tasks_lib.adapting.model import ADAPTER_FILE
         from tasks_lib.adapting.train import train_adapter
 
@@ -119,17 +119,17 @@ class Worker:
         else:
             res.reset(seed, task.id)
         reset_s = time.time() - t0
-        stats = train_adapter(res, task, train, model.max_tokens, deadline)
+        stats = train_adapter(res, task, train, model.max_tokens, deadline, latest)
         res.save_adapter(adapter_dir)
         return {**stats.to_dict(), "reset_seconds": reset_s, "loaded_now": loaded_now}
 
-    def train_shared(self, tasks, model, train, adapter_dir, deadline, seed, max_steps) -> dict:
+    def train_shared(self, tasks, model, train, adapter_dir, deadline, seed, max_steps, latest=None) -> dict:
         """Reset the adapter, train it on all `tasks` (tasks_lib/adapting/shared_adapter.py) and save it to `adapter_dir`."""
         from tasks_lib.adapting.shared_adapter import SHARED_ID, train_shared
 
         res, loaded_now = self._resident(model)
         res.reset(seed, SHARED_ID)
-        stats = train_shared(res, tasks, train, model.max_tokens, deadline, max_steps)
+        stats = train_shared(res, tasks, train, model.max_tokens, deadline, max_steps, latest)
         res.save_adapter(adapter_dir)
         return {**stats, "loaded_now": loaded_now}
 
