@@ -77,7 +77,7 @@ def warm_up(res: Resident, cfg: TrainConfig, lengths: tuple[int, int] = (96, 224
     graphs built on one view serve only one-view steps, and graphs built on two serve every step of 2 or more
     views. So the warm-up trains one view of `lengths[0]` tokens when a step can have one view (`one_view_steps`),
     and two views of `lengths[1]` when `cfg.views_per_step` > 1. (Warmed on one view alone, a task of 16 views a
-    step recompiled on its first step: 44 s of the task's own time on a 2-core CPU with inductor; docs/journal.md.)"""
+    step recompiled on its first step: 29.5 s of the task's own time on a 2-core CPU with inductor; docs/journal.md.)"""
     step = make_step(res, cfg)
     if step.kind != "fast" or step.forward.backend == "off":
         return 0
