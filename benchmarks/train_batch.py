@@ -13,6 +13,9 @@ touched), measures per `--views` value B (views per optimizer step):
   fine here: only an adapter trains on a task's own demonstrations, as at test time), a fresh adapter trains for `--curve-seconds` at
   B = 1 and at each other B, and the mean log-probability of each task's true test output (identity view,
   `sample.score_candidates`) is read at fixed points of training time (the reads are not timed).
+- the model's width: `--shapes 384x8,768x8` times every row on randomly initialised grid models of those hidden sizes
+  and layer counts (heads of 64, intermediate 3 x hidden; `tasks_lib.adapting.model.build_tiny_model`) instead of
+  `--model`, so that MFU against width is read in one run (the weights' values do not change the step's time);
 - where the time goes: for each `--trace` value B, `--trace-steps` steps of the same step run eagerly
   (`cuda_graphs: off`, so that each kernel is seen) under `torch.profiler`; the ops with the most self time on the
   device (on the CPU without CUDA) go to `trace-<mode>-<B>.txt` in --out, and the shares of matrix products,
@@ -175,6 +178,19 @@ def curve(res, task, cfg: TrainConfig, views: int, seconds: float, max_tokens: i
     return points
 
 
+def shape_model(shape: str, out: Path) -> Path:
+    """A randomly initialised grid model of `shape` ("HIDDENxLAYERS": heads of 64, intermediate 3 x hidden) under `out`."""
+    from tasks_lib.adapting.model import build_tiny_model
+
+    try:
+        hidden, layers = (int(x) for x in shape.lower().split("x"))
+    except ValueError:
+        raise SystemExit(f"--shapes: {shape!r} is not HIDDENxLAYERS (e.g. 768x8)") from None
+    if hidden % 64 or hidden <= 0 or layers <= 0:
+        raise SystemExit(f"--shapes: {shape!r}: hidden must be a positive multiple of 64 (heads of 64), layers positive")
+    return build_tiny_model(out / f"shape-{hidden}x{layers}", hidden, layers, hidden // 64, 3 * hidden, positions="grid", rope_theta=1000.0)
+
+
 def main(argv: list[str] | None = None) -> int:
     import torch
 
@@ -188,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lora-input-casts", default="", help="train.lora_input_casts values to time each row under, e.g. skip,keep "
                                                          "(empty: the profile's); crossed with --compile")
     p.add_argument("--steps", type=int, default=32, help="timed steps (after two untimed rounds over the tasks)")
+    p.add_argument("--shapes", default="", help="HIDDENxLAYERS list, e.g. 384x8,768x8: random grid models of these shapes "
+                                               "replace --model (throughput and traces only)")
     p.add_argument("--tokens-per-step", type=int, default=0, help="train.tokens_per_step (0: views alone decide)")
     p.add_argument("--tasks", type=int, default=16, help="generated tasks the throughput rows draw views from")
     p.add_argument("--trace", default="", help="views values whose eager step is profiled (e.g. 16); empty: none")
@@ -215,13 +233,14 @@ def main(argv: list[str] | None = None) -> int:
                      "profile": args.profile, "model": model_cfg.path, "rows": [], "curves": [], "traces": []}
     tasks = generate_tasks(args.tasks, seed=7)
     rng = random.Random(0)
-    for mode in args.modes.split(","):
-        mcfg = replace(model_cfg, adapt=mode, dtype="float32" if mode == "full" else model_cfg.dtype)
+    models = [("model", model_cfg)] + [(s, replace(model_cfg, path=str(shape_model(s, out)))) for s in args.shapes.split(",") if s]
+    for (shape, base_cfg), mode in [(m, mode) for m in models[1 if args.shapes else 0:] for mode in args.modes.split(",")]:
+        mcfg = replace(base_cfg, adapt=mode, dtype="float32" if mode == "full" else base_cfg.dtype)
         tcfg = replace(train, adapter_autocast="on") if mode == "full" else train
         res = load_base(mcfg, args.device)
         n = sum(p.numel() for p in res.model.parameters())
         for (label, over), v in [(st, v) for st in settings for v in views]:
-            row = {"mode": mode, "setting": label, "compile": over["compile"], "lora_input_casts": over["lora_input_casts"], "parameters": n,
+            row = {"shape": shape, "mode": mode, "setting": label, "compile": over["compile"], "lora_input_casts": over["lora_input_casts"], "parameters": n,
                    **throughput(res, tasks, replace(tcfg, **over), v, args.steps, mcfg.max_tokens)}
             row["tflops"] = 6 * n * row["tokens_per_second"] / 1e12
             row["mfu_measured"] = row["tflops"] * 1e12 / peak
@@ -230,10 +249,11 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(row), flush=True)
             (out / "results.json").write_text(json.dumps(results, indent=1))
             if str(v) in args.trace.split(",") and label == settings[0][0]:
-                results["traces"].append(trace(res, tasks, tcfg, v, args.trace_steps, mcfg.max_tokens, out, mode))
+                results["traces"].append(trace(res, tasks, tcfg, v, args.trace_steps, mcfg.max_tokens, out,
+                                                     f"{mode}-{shape}" if args.shapes else mode))
                 print(json.dumps(results["traces"][-1]), flush=True)
                 (out / "results.json").write_text(json.dumps(results, indent=1))
-        if mode == "lora":
+        if mode == "lora" and not args.shapes:
             pool = generate_tasks(args.curve_tasks * 3, seed=11) if args.curve_set == "generated" else \
                 [t for t in load_challenges(args.curve_set).tasks if len(t.test_outputs) == 1]
             for task in rng.sample(pool, args.curve_tasks):
@@ -246,13 +266,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.device == "cuda":
             torch.cuda.empty_cache()
     print(f"\n{name}: bf16 matmul {peak / 1e12:.0f} TFLOP/s measured, {results['table_peak_tflops']:.0f} in PEAK_BF16 ({PEAK_BF16})")
-    print("| mode | setting | views/step | step ms | tokens/s | TFLOP/s (6N) | MFU (measured peak) | x batch 1 | x first setting | padding | warm-up s |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| model | parameters | mode | setting | views/step | step ms | tokens/s | TFLOP/s (6N) | MFU (measured peak) | x batch 1 | x first setting | padding | warm-up s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results["rows"]:
-        same = [b for b in results["rows"] if b["mode"] == r["mode"]]
+        same = [b for b in results["rows"] if b["mode"] == r["mode"] and b["shape"] == r["shape"]]
         base = next(b for b in same if b["setting"] == r["setting"] and b["views"] == views[0])
         first = next(b for b in same if b["setting"] == settings[0][0] and b["views"] == r["views"])
-        print(f"| {r['mode']} | {r['setting']} | {r['views']} | {r['step_ms']:.1f} | {r['tokens_per_second']:,.0f} | {r['tflops']:.1f} | "
+        print(f"| {r['shape']} | {r['parameters'] / 1e6:.1f} M | {r['mode']} | {r['setting']} | {r['views']} | {r['step_ms']:.1f} | {r['tokens_per_second']:,.0f} | {r['tflops']:.1f} | "
               f"{r['mfu_measured']:.1%} | {r['tokens_per_second'] / base['tokens_per_second']:.1f} | "
               f"{r['tokens_per_second'] / first['tokens_per_second']:.2f} | {1 - r['tokens'] / r['padded_tokens']:.1%} | {r['warm_seconds']:.1f} |")
     for t in results["traces"]:

@@ -178,3 +178,22 @@ def test_the_benchmark_times_and_traces_the_step_on_cpu(tmp_path) -> None:
     (t,) = results["traces"]
     assert t["views"] == 2 and t["matmul_share"] > 0 and t["matmul_share"] + t["attention_share"] + t["other_share"] == pytest.approx(1)
     assert "aten::mm" in (tmp_path / "trace-lora-2.txt").read_text()
+
+
+@pytest.mark.slow
+def test_the_benchmark_times_each_shape_on_a_model_it_builds(tmp_path) -> None:
+    """--shapes: every row runs on a random grid model of each HIDDENxLAYERS shape (heads of 64), in the order given, and
+    a wider shape counts more parameters; a bad shape is refused by name."""
+    import json
+
+    from benchmarks.train_batch import main
+
+    assert main(["--device", "cpu", "--profile", "cpu", "--views", "1,2", "--modes", "lora", "--steps", "1", "--shapes", "64x2,128x1",
+                 "--tasks", "2", "--curve-tasks", "0", "--trace", "2", "--trace-steps", "1", "--out", str(tmp_path)]) == 0
+    rows = json.loads((tmp_path / "results.json").read_text())["rows"]
+    assert [(r["shape"], r["views"]) for r in rows] == [("64x2", 1), ("64x2", 2), ("128x1", 1), ("128x1", 2)]
+    assert rows[2]["parameters"] > rows[0]["parameters"] and all(r["tokens"] > 0 for r in rows)
+    assert json.loads((tmp_path / "shape-128x1" / "config.json").read_text())["hidden_size"] == 128
+    assert (tmp_path / "trace-lora-64x2-2.txt").exists() and (tmp_path / "trace-lora-128x1-2.txt").exists()
+    with pytest.raises(SystemExit, match="'96x2'"):
+        main(["--device", "cpu", "--profile", "cpu", "--shapes", "96x2", "--out", str(tmp_path)])
