@@ -8,16 +8,16 @@ every rule against its task's given pairs, counts coverage and makes fresh tasks
 
 from __future__ import annotations
 
-from tasks_lib.pretraining.rules import (arc2_extra, arc2_more, assemble, bands, cellwise, completion, counting, drawings,
-                                         fills, frames, geometry, lines, links, motion, moves, noisy, objects, patterns,
-                                         pieces, readouts, rearrange, rooms, shapes, spans, strokes, symmetry,
-                                         tallies, touchups)
+from tasks_lib.pretraining.rules import (assemble, bands, cellwise, completion, counting, drawings, fills, frames, geometry,
+                                         lines, links, motion, moves, noisy, objects, patterns, pieces, readouts,
+                                         rearrange, reshapes, rooms, scenes, shapes, spans, strokes, symmetry, tallies,
+                                         touchups)
 from tasks_lib.pretraining.rules.base import Registry, Retry, Rule
 
 MODULES = (geometry, cellwise, objects, lines, shapes, fills, patterns, readouts, drawings, pieces, moves, assemble,
            spans, counting, motion, frames, links, noisy, symmetry, bands,
            completion, rooms, rearrange,  # rearrange: mostly ARC-AGI-2 training tasks
-           arc2_extra, arc2_more, strokes, tallies, touchups)  # ARC-AGI-2 training tasks that are not ARC-AGI-1 ones
+           scenes, reshapes, strokes, tallies, touchups)  # ARC-AGI-2 training tasks that are not ARC-AGI-1 ones
 
 
 def _merge() -> Registry:

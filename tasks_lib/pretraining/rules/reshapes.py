@@ -1,9 +1,9 @@
-"""Rules of ARC-AGI-2 training tasks that are not ARC-AGI-1 training tasks, second part: moving objects and
+"""Rules of ARC-AGI-2 training tasks (not ARC-AGI-1 ones) that move or reshape objects: moving objects and
 pairs, colour histograms, growing blocks, trimming shapes, drawing triangles, stretching a drawing into a frame
 and colouring shapes by a fixed key.
 
 Contract: `RULES` holds one `base.Rule` per task id below; each `solve` is the task's rule and each sampler
-draws inputs with the sizes and colours of that task's own inputs. `arc2_extra` holds the first part.
+draws inputs with the sizes and colours of that task's own inputs.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
-"""Rules of ARC-AGI-2 training tasks that are not ARC-AGI-1 training tasks, first part: joins, recolours, rolls,
+"""Rules of ARC-AGI-2 training tasks (not ARC-AGI-1 ones) that edit a whole scene: joins, recolours, rolls,
 gravity, stacking, corner marks and fixed stamps on a plain background.
 
 Contract: `RULES` holds one `base.Rule` per task id below; each `solve` is the task's rule and each sampler
-draws inputs with the sizes and colours of that task's own inputs. `arc2_more` holds the second part.
+draws inputs with the sizes and colours of that task's own inputs.
 """
 
 from __future__ import annotations
