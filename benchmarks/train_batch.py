@@ -233,8 +233,9 @@ def main(argv: list[str] | None = None) -> int:
                      "profile": args.profile, "model": model_cfg.path, "rows": [], "curves": [], "traces": []}
     tasks = generate_tasks(args.tasks, seed=7)
     rng = random.Random(0)
-    models = [("model", model_cfg)] + [(s, replace(model_cfg, path=str(shape_model(s, out)))) for s in args.shapes.split(",") if s]
-    for (shape, base_cfg), mode in [(m, mode) for m in models[1 if args.shapes else 0:] for mode in args.modes.split(",")]:
+    # (label, model settings): the --shapes models built here, else --model as given
+    models = [(s, replace(model_cfg, path=str(shape_model(s, out)))) for s in args.shapes.split(",") if s] or [("model", model_cfg)]
+    for (shape, base_cfg), mode in [(m, mode) for m in models for mode in args.modes.split(",")]:
         mcfg = replace(base_cfg, adapt=mode, dtype="float32" if mode == "full" else base_cfg.dtype)
         tcfg = replace(train, adapter_autocast="on") if mode == "full" else train
         res = load_base(mcfg, args.device)

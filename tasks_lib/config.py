@@ -79,8 +79,8 @@ class TrainConfig:
     fused_adamw: str = "auto"  # one fused optimizer kernel; auto: on for CUDA only
     adapter_autocast: str = "auto"  # fast step: LoRA matmuls in the base dtype, fp32 master weights; auto: on for a bf16/fp16 base
     lora_input_casts: str = "skip"  # fast step under autocast: skip PEFT's cast of each LoRA input to fp32 (the matmul casts it back:
-    # bit-identical numbers, 280 -> 62 activation-sized casts a step of arc-grid-15m at 4 views, bf16, CPU; docs/journal.md, session 14);
-    # keep: PEFT's default, the benchmark's baseline
+    # bit-identical numbers, 280 -> 62 activation-sized casts a step of arc-grid-15m; the eager 16- and 64-view step 1.17x and 1.22x
+    # faster on an H100, benchmarks/results/train_batch-h100.md); keep: PEFT's default, the benchmark's baseline
     ce_chunk: int = 0  # fast step: labelled positions per cross-entropy chunk, logits recomputed in backward; 0: one chunk (fine for small vocabularies)
     checkpoint_min_tokens: int = 0  # fast step: recompute decoder layers in backward for sequences at least this long; 0: never. Less memory, ~1/3 more compute
     sync_every: int = 1  # steps between host reads of the loss (the deadline check uses the last read's step time); reading every 8 did not pay on an H200 (benchmarks/results/train_step.md)
